@@ -1,0 +1,54 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const root = fileURLToPath(new URL(".", import.meta.url));
+
+// Three projects in one `vitest run`:
+// - worker: the Worker itself in workerd with a real local D1 (migrations applied in setup);
+// - node: pure modules (the judge) and the CLI, in plain Node, reading ../shared/data;
+// - gpu-trainer: the trainer workspace, a plain Node project.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        extends: false,
+        plugins: [
+          cloudflareTest(async () => ({
+            wrangler: { configPath: `${root}wrangler.toml` },
+            miniflare: {
+              bindings: {
+                TEST_MIGRATIONS: await readD1Migrations(`${root}migrations`),
+                ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+          setupFiles: ["test/worker/setup.ts"],
+        },
+      },
+      {
+        extends: false,
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/node/**/*.test.ts"],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        extends: false,
+        test: {
+          name: "gpu-trainer",
+          root: `${root}gpu-trainer`,
+          environment: "node",
+          include: ["test/**/*.test.ts"],
+          testTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
