@@ -44,4 +44,3 @@ export const constraintDimensions = sqliteTable(
 );
 
 export type KeyRow = typeof keys.$inferSelect;
-export type KeyRow = typeof keys.$inferSelect;

@@ -1,0 +1,13 @@
+// Applies migrations/ to the local D1 in .wrangler/state (idempotent: applied ones are skipped).
+import { runWrangler } from "./wrangler-env.mjs";
+
+export async function migrateLocal({ quiet = false } = {}) {
+  const output = await runWrangler(["d1", "migrations", "apply", "DB", "--local"], { quiet: true });
+  const applied = Number(/About to apply (\d+) migration/.exec(output)?.[1] ?? 0);
+  if (!quiet) console.log(applied > 0 ? `iopo: applied ${applied} migration(s) to the local D1` : "iopo: local D1 is up to date");
+  return applied;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await migrateLocal();
+}

@@ -1,0 +1,64 @@
+// `npm start`: make sure a local admin token exists, migrate the local D1, serve the API on
+// 127.0.0.1 (PORT or --port, default 8787), then seed the reference data through the API.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { migrateLocal } from "./migrate.mjs";
+import { seedReferenceData } from "./seed.mjs";
+import { root, wranglerCommand, wranglerEnv } from "./wrangler-env.mjs";
+
+const args = process.argv.slice(2);
+const portArg = args.indexOf("--port");
+const port = Number(portArg >= 0 ? args[portArg + 1] : (process.env.PORT ?? 8787));
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+  console.error(`iopo: invalid port "${portArg >= 0 ? args[portArg + 1] : process.env.PORT}"`);
+  process.exit(2);
+}
+
+const devVars = `${root}.dev.vars`;
+const adminToken = ensureAdminToken();
+await migrateLocal();
+
+const base = `http://127.0.0.1:${port}`;
+const dev = spawn(
+  ...wranglerCommand(["dev", "--ip", "127.0.0.1", "--port", String(port), "--local", "--show-interactive-dev-session=false", "--log-level", "warn"]),
+  { cwd: root, env: wranglerEnv, stdio: "inherit" },
+);
+const stop = () => dev.kill("SIGTERM");
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
+dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
+
+await waitForHealth(base);
+try {
+  await seedReferenceData({ base, adminToken });
+} catch (error) {
+  console.error(`iopo: seeding failed: ${error instanceof Error ? error.message : error}`);
+}
+console.log(`iopo: API on ${base}  (reference: ${base}/docs; admin token in ${devVars})`);
+
+function ensureAdminToken() {
+  const existing = existsSync(devVars) ? readFileSync(devVars, "utf8") : "";
+  const match = /^ADMIN_TOKEN\s*=\s*"?([^"\n]+)"?\s*$/m.exec(existing);
+  if (match) return match[1];
+  const token = `iopo_admin_${randomBytes(24).toString("base64url")}`;
+  writeFileSync(devVars, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}ADMIN_TOKEN="${token}"\n`, { mode: 0o600 });
+  console.log(`iopo: created ${devVars} with a new ADMIN_TOKEN (git-ignored; use it as \`authorization: Bearer <token>\`)`);
+  return token;
+}
+
+async function waitForHealth(url) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/v1/health`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  console.error(`iopo: the API did not answer on ${url} within 60 s`);
+  stop();
+  process.exit(1);
+}

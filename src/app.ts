@@ -1,0 +1,95 @@
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import type { Context } from "hono";
+import type { AppEnv } from "./env";
+import { authenticate } from "./lib/auth";
+import { acceptJsonLike, corsFromEnv, limitBody } from "./lib/middleware";
+import { createRouter } from "./lib/openapi";
+import { problem, ProblemError } from "./lib/problem";
+import { docsRoutes } from "./routes/docs";
+import { healthRoutes } from "./routes/health";
+import { keyRoutes } from "./routes/keys";
+import { taxonomyRoutes } from "./routes/taxonomy";
+
+const WRITE_METHODS = new Set(["POST", "PUT", "PATCH"]);
+
+export function buildApp() {
+  const app = createRouter();
+
+  app.use("*", requestId({ headerName: "x-request-id" }));
+  app.use("*", secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
+  app.use("*", corsFromEnv);
+  app.use("*", async (c, next) => (WRITE_METHODS.has(c.req.method) ? acceptJsonLike(c, next) : next()));
+  app.use("*", limitBody);
+  app.use("*", authenticate);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key from POST /v1/keys, or the ADMIN_TOKEN secret.",
+  });
+
+  app.route("/", healthRoutes);
+  app.route("/", taxonomyRoutes);
+  app.route("/", keyRoutes);
+  app.route("/", docsRoutes(app));
+
+  app.notFound((c) => notFoundOrWrongMethod(c, app.routes));
+  app.onError((error, c) => renderError(error, c));
+  return app;
+}
+
+function renderError(error: Error, c: Context<AppEnv>): Response {
+  if (error instanceof ProblemError) {
+    return problem(c, error.status, error.problemType, error.detail, error.errors, error.headers);
+  }
+  if (error instanceof HTTPException) {
+    // Hono's validators throw 400 for unparseable JSON bodies.
+    if (error.status === 400) {
+      return problem(c, 400, "malformed-json", `The request body is not valid JSON: ${error.message}`, [
+        { field: "body", message: error.message },
+      ]);
+    }
+    if (error.status === 413) return problem(c, 413, "payload-too-large", error.message);
+    const status = error.status >= 400 && error.status < 500 ? error.status : 500;
+    return problem(c, status as 400, status === 500 ? "internal" : "bad-request", error.message);
+  }
+  console.error(`[${c.get("requestId")}]`, error);
+  return problem(c, 500, "internal", "An unexpected error occurred; the request id identifies it in the logs.");
+}
+
+type RouteEntry = { method: string; path: string };
+
+/** Distinguishes an unknown path (404) from a known path with the wrong method (405 + Allow). */
+function notFoundOrWrongMethod(c: Context<AppEnv>, routes: ReadonlyArray<RouteEntry>): Response {
+  const path = new URL(c.req.url).pathname;
+  const allowed = new Set<string>();
+  for (const route of routes) {
+    if (route.method === "ALL" || route.path.includes("*")) continue;
+    if (routePattern(route.path).test(path)) allowed.add(route.method);
+  }
+  if (allowed.size > 0) {
+    if (allowed.has("GET")) allowed.add("HEAD");
+    allowed.add("OPTIONS");
+    const allow = [...allowed].sort().join(", ");
+    return problem(c, 405, "method-not-allowed", `${c.req.method} is not allowed on ${path}; use ${allow}.`, undefined, {
+      allow,
+    });
+  }
+  return problem(c, 404, "not-found", `No route matches ${c.req.method} ${path}.`);
+}
+
+const patternCache = new Map<string, RegExp>();
+function routePattern(path: string): RegExp {
+  let pattern = patternCache.get(path);
+  if (!pattern) {
+    const source = path
+      .split("/")
+      .map((part) => (part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+      .join("/");
+    pattern = new RegExp(`^${source}/?$`);
+    patternCache.set(path, pattern);
+  }
+  return pattern;
+}

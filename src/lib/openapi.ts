@@ -1,0 +1,62 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import { problem, zodIssuesToFieldErrors } from "./problem";
+
+/**
+ * Every router is made here so all of them share one validation hook: a schema violation in
+ * the path, query or body becomes a 422 problem naming each field.
+ */
+export function createRouter() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const location = result.target === "json" ? "body" : result.target === "param" ? "path" : result.target;
+        return problem(
+          c,
+          422,
+          "validation",
+          `The request ${location} does not match the schema.`,
+          zodIssuesToFieldErrors(location, result.error.issues),
+        );
+      }
+    },
+  });
+}
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: "/docs#problem-validation" }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+    request_id: z.string().optional(),
+    errors: z
+      .array(z.object({ field: z.string(), message: z.string(), line: z.number().int().optional() }))
+      .optional(),
+  })
+  .openapi("Problem");
+
+const problemContent = { "application/problem+json": { schema: ProblemSchema } };
+
+/** Standard error responses for route definitions (documentation only; behaviour is global). */
+export function problemResponses(...statuses: number[]) {
+  const descriptions: Record<number, string> = {
+    400: "Malformed request (e.g. invalid JSON)",
+    401: "Missing, malformed or revoked API key",
+    403: "The key lacks the required scope",
+    404: "Not found",
+    409: "Conflict",
+    413: "Body over the size limit",
+    415: "Unsupported content type",
+    422: "The request does not match the schema",
+  };
+  return Object.fromEntries(
+    statuses.map((s) => [s, { description: descriptions[s] ?? "Error", content: problemContent }]),
+  );
+}
+
+export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
