@@ -2,7 +2,9 @@
 import { runWrangler } from "./wrangler-env.mjs";
 
 export async function migrateLocal({ quiet = false } = {}) {
-  const output = await runWrangler(["d1", "migrations", "apply", "DB", "--local"], { quiet: true });
+  const args = ["d1", "migrations", "apply", "DB", "--local"];
+  if (process.env.IOPO_PERSIST_TO) args.push("--persist-to", process.env.IOPO_PERSIST_TO);
+  const output = await runWrangler(args, { quiet: true });
   const applied = Number(/About to apply (\d+) migration/.exec(output)?.[1] ?? 0);
   if (!quiet) console.log(applied > 0 ? `iopo: applied ${applied} migration(s) to the local D1` : "iopo: local D1 is up to date");
   return applied;

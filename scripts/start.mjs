@@ -20,8 +20,13 @@ const adminToken = ensureAdminToken();
 await migrateLocal();
 
 const base = `http://127.0.0.1:${port}`;
+// IOPO_PERSIST_TO: keep the local D1 elsewhere than .wrangler/state (tests use a temp dir);
+// IOPO_INSPECTOR_PORT: move wrangler's devtools port off 9229 when running several servers.
+const devArgs = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--local", "--show-interactive-dev-session=false", "--log-level", "warn"];
+if (process.env.IOPO_PERSIST_TO) devArgs.push("--persist-to", process.env.IOPO_PERSIST_TO);
+if (process.env.IOPO_INSPECTOR_PORT) devArgs.push("--inspector-port", process.env.IOPO_INSPECTOR_PORT);
 const dev = spawn(
-  ...wranglerCommand(["dev", "--ip", "127.0.0.1", "--port", String(port), "--local", "--show-interactive-dev-session=false", "--log-level", "warn"]),
+  ...wranglerCommand(devArgs),
   { cwd: root, env: wranglerEnv, stdio: "inherit" },
 );
 const stop = () => dev.kill("SIGTERM");
