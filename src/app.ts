@@ -8,6 +8,7 @@ import { acceptJsonLike, corsFromEnv, limitBody } from "./lib/middleware";
 import { createRouter } from "./lib/openapi";
 import { problem, ProblemError } from "./lib/problem";
 import { docsRoutes } from "./routes/docs";
+import { datasetRoutes } from "./routes/datasets";
 import { healthRoutes } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { taxonomyRoutes } from "./routes/taxonomy";
@@ -33,6 +34,7 @@ export function buildApp() {
   app.route("/", healthRoutes);
   app.route("/", taxonomyRoutes);
   app.route("/", keyRoutes);
+  app.route("/", datasetRoutes);
   app.route("/", docsRoutes(app));
 
   app.notFound((c) => notFoundOrWrongMethod(c, app.routes));
@@ -52,6 +54,11 @@ function renderError(error: Error, c: Context<AppEnv>): Response {
       ]);
     }
     if (error.status === 413) return problem(c, 413, "payload-too-large", error.message);
+    if (error.status === 415) {
+      return problem(c, 415, "unsupported-media-type", `Unsupported Content-Type: ${c.req.header("content-type") ?? "(none)"}.`, [
+        { field: "header.content-type", message: "not accepted by this route" },
+      ]);
+    }
     const status = error.status >= 400 && error.status < 500 ? error.status : 500;
     return problem(c, status as 400, status === 500 ? "internal" : "bad-request", error.message);
   }

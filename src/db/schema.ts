@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** API keys. Only the SHA-256 of a key is stored; the key itself is shown once at creation. */
 export const keys = sqliteTable(
@@ -44,3 +44,77 @@ export const constraintDimensions = sqliteTable(
 );
 
 export type KeyRow = typeof keys.$inferSelect;
+
+/** A named collection of records. Private datasets are visible only to their owner and admins. */
+export const datasets = sqliteTable("datasets", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  description: text("description").notNull().default(""),
+  visibility: text("visibility", { enum: ["public", "private"] }).notNull(),
+  /** The key that created it; null for the admin token (then only admins may write). */
+  ownerKeyId: text("owner_key_id"),
+  /** Records are append-only with dense positions 0..record_count-1. */
+  recordCount: integer("record_count").notNull().default(0),
+  createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+});
+
+/**
+ * Records, append-only. `id` is the SHA-256 of the record's canonical JSON, so re-sending a record
+ * adds nothing; `position` is dense per dataset and fixes the order versions freeze.
+ */
+export const records = sqliteTable(
+  "records",
+  {
+    datasetId: text("dataset_id")
+      .notNull()
+      .references(() => datasets.id),
+    id: text("id").notNull(),
+    position: integer("position").notNull(),
+    kind: text("kind", { enum: ["instruction", "sft", "dpo", "iopo"] }).notNull(),
+    /** The record as canonical JSON (without `kind`). */
+    payload: text("payload").notNull(),
+    /** Constraints of the record's (first) instruction. */
+    constraintCount: integer("constraint_count").notNull(),
+    /** JSON array: the TRACE dimension of each constraint of the (first) instruction, repeats kept. */
+    dimensions: text("dimensions").notNull(),
+    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  },
+  (t) => [
+    primaryKey({ columns: [t.datasetId, t.id] }),
+    uniqueIndex("records_position_idx").on(t.datasetId, t.position),
+    index("records_kind_idx").on(t.datasetId, t.kind, t.position),
+    index("records_constraints_idx").on(t.datasetId, t.constraintCount, t.position),
+  ],
+);
+
+/** An immutable version: the first `record_count` positions of its dataset, cut into shards. */
+export const datasetVersions = sqliteTable(
+  "dataset_versions",
+  {
+    datasetId: text("dataset_id")
+      .notNull()
+      .references(() => datasets.id),
+    version: integer("version").notNull(),
+    recordCount: integer("record_count").notNull(),
+    shardSize: integer("shard_size").notNull(),
+    description: text("description").notNull().default(""),
+    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  },
+  (t) => [primaryKey({ columns: [t.datasetId, t.version] })],
+);
+
+/** Per version, format and shard: the exact NDJSON body's line count, byte size and SHA-256. */
+export const versionShards = sqliteTable(
+  "version_shards",
+  {
+    datasetId: text("dataset_id").notNull(),
+    version: integer("version").notNull(),
+    format: text("format").notNull(),
+    shard: integer("shard").notNull(),
+    recordCount: integer("record_count").notNull(),
+    lineCount: integer("line_count").notNull(),
+    byteSize: integer("byte_size").notNull(),
+    sha256: text("sha256").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.datasetId, t.version, t.format, t.shard] })],
+);

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { asc } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { slugify } from "../datasets/taxonomy";
 import { constraintDimensions, constraintTypes } from "../db/schema";
 import { requireScope } from "../lib/auth";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
@@ -27,12 +28,6 @@ const TypeSchema = z
 
 const TaxonomySchema = z.object({ types: z.array(TypeSchema) }).openapi("Taxonomy");
 const DimensionWithTypeSchema = DimensionSchema.extend({ type: z.string() }).openapi("DimensionWithType");
-
-export const slugify = (name: string) =>
-  name
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-|-$/g, "");
 
 async function loadTaxonomy(db: D1Database) {
   const orm = drizzle(db);

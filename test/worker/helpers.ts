@@ -3,8 +3,10 @@ import { env, exports } from "cloudflare:workers";
 export const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
 
 /** Calls the Worker's own fetch handler (the full middleware chain) as a client would. */
+const worker = (exports as unknown as { default: { fetch(request: Request): Promise<Response> } }).default;
+
 export function call(path: string, init: RequestInit = {}): Promise<Response> {
-  return exports.default.fetch(new Request(`http://iopo.test${path}`, init));
+  return worker.fetch(new Request(`http://iopo.test${path}`, init));
 }
 
 export function postJson(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {

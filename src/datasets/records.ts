@@ -1,0 +1,172 @@
+import { z } from "@hono/zod-openapi";
+
+/**
+ * The record kinds a dataset holds, and the one structured shape of an instruction they share.
+ * Instructions keep their constraints as a list (text, TRACE dimension, and for verifiable ones
+ * a checker id + kwargs), so the judge and the quadruple builder can work on them one by one.
+ */
+
+export const MAX_CONSTRAINTS = 64;
+const longText = (max: number) => z.string().max(max);
+
+export const ConstraintSchema = z
+  .object({
+    text: z.string().min(1).max(20_000).openapi({ example: "Answer in fewer than 100 words." }),
+    dimension: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: "TRACE dimension: English name, slug or Chinese label; stored as the English name" }),
+    checker: z
+      .object({
+        id: z.string().min(1).max(100).openapi({ example: "length_constraints:number_words" }),
+        kwargs: z.record(z.string(), z.unknown()).default({}),
+      })
+      .strict()
+      .optional()
+      .openapi({ description: "For a verifiable constraint: the registered checker that decides it" }),
+  })
+  .strict()
+  .openapi("Constraint");
+
+export const InstructionSchema = z
+  .object({
+    description: longText(200_000).openapi({ description: "The task, without its constraints" }),
+    constraints: z.array(ConstraintSchema).max(MAX_CONSTRAINTS),
+    input: longText(500_000).nullable().optional().openapi({ description: "Task input, if any" }),
+    prompt: longText(500_000)
+      .optional()
+      .openapi({ description: "The verbatim user prompt when the constraints are embedded in it (IFEval); otherwise rendered" }),
+    system: longText(50_000).optional(),
+  })
+  .strict()
+  .openapi("Instruction");
+
+export const VerdictSchema = z
+  .object({
+    followed_all: z.boolean(),
+    results: z.array(z.record(z.string(), z.unknown())),
+    judge: z.string().optional(),
+  })
+  .strict()
+  .openapi("Verdict");
+
+const response = longText(1_000_000);
+const meta = z.record(z.string(), z.unknown()).optional().openapi({ description: "Free-form provenance (source id, category, ...)" });
+
+export const InstructionRecordSchema = z
+  .object({ kind: z.literal("instruction"), instruction: InstructionSchema, meta })
+  .strict();
+export const SftRecordSchema = z
+  .object({ kind: z.literal("sft"), instruction: InstructionSchema, response, verdict: VerdictSchema.optional(), meta })
+  .strict();
+export const DpoRecordSchema = z
+  .object({
+    kind: z.literal("dpo"),
+    prompt: InstructionSchema,
+    chosen: response,
+    rejected: response,
+    verdicts: z.object({ chosen: VerdictSchema.optional(), rejected: VerdictSchema.optional() }).strict().optional(),
+    meta,
+  })
+  .strict();
+export const IopoRecordSchema = z
+  .object({
+    kind: z.literal("iopo"),
+    x1: InstructionSchema,
+    y1: response,
+    x2: InstructionSchema,
+    y2: response,
+    /** The judge's evidence: y1|x1 and y2|x2 pass, y1|x2 fails (y2|x1 is informative). */
+    verdicts: z
+      .object({
+        y1_x1: VerdictSchema.optional(),
+        y2_x2: VerdictSchema.optional(),
+        y1_x2: VerdictSchema.optional(),
+        y2_x1: VerdictSchema.optional(),
+      })
+      .strict()
+      .optional(),
+    meta,
+  })
+  .strict();
+
+export const RecordSchema = z
+  .discriminatedUnion("kind", [InstructionRecordSchema, SftRecordSchema, DpoRecordSchema, IopoRecordSchema])
+  .openapi("Record");
+
+export type Constraint = z.infer<typeof ConstraintSchema>;
+export type Instruction = z.infer<typeof InstructionSchema>;
+export type DatasetRecord = z.infer<typeof RecordSchema>;
+export type RecordKind = DatasetRecord["kind"];
+export const RECORD_KINDS = ["instruction", "sft", "dpo", "iopo"] as const;
+
+/** The instruction that characterises a record (for statistics and filters). */
+export function primaryInstruction(record: DatasetRecord): Instruction {
+  switch (record.kind) {
+    case "instruction":
+    case "sft":
+      return record.instruction;
+    case "dpo":
+      return record.prompt;
+    case "iopo":
+      return record.x1;
+  }
+}
+
+/** Every instruction a record holds, with its path (for validation messages). */
+export function instructionsOf(record: DatasetRecord): [string, Instruction][] {
+  switch (record.kind) {
+    case "instruction":
+    case "sft":
+      return [["instruction", record.instruction]];
+    case "dpo":
+      return [["prompt", record.prompt]];
+    case "iopo":
+      return [
+        ["x1", record.x1],
+        ["x2", record.x2],
+      ];
+  }
+}
+
+/**
+ * The user prompt of an instruction, TRACE's rule: description, the constraints one per line,
+ * then `# Inputs:` and the input when there is one. A verbatim `prompt` wins.
+ */
+export function renderPrompt(instruction: Instruction): string {
+  if (instruction.prompt !== undefined) return instruction.prompt;
+  let text = `${instruction.description}\n`;
+  if (instruction.constraints.length > 0) text += `${instruction.constraints.map((c) => c.text).join("\n")}\n`;
+  const input = instruction.input;
+  if (input !== undefined && input !== null && input !== "" && input !== "NULL") text += `# Inputs:\n${input}\n`;
+  return text;
+}
+
+/** JSON with object keys sorted at every level: equal records serialise to equal bytes. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+const encoder = new TextEncoder();
+export async function sha256HexOf(text: string | Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", typeof text === "string" ? encoder.encode(text) : text);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A record's id: the SHA-256 of its canonical JSON (kind included), so duplicates are detectable. */
+export const recordId = (record: DatasetRecord) => sha256HexOf(canonicalJson(record));

@@ -1,0 +1,22 @@
+/** Lookups over the taxonomy stored in D1, for normalising and grouping dimensions. */
+export interface TaxonomyIndex {
+  /** lower-cased English name, slug or Chinese label → English name */
+  dimensionNames: Map<string, string>;
+  /** English dimension name → its type */
+  typeOfDimension: Map<string, string>;
+}
+
+export const slugify = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+
+export async function loadTaxonomyIndex(db: D1Database): Promise<TaxonomyIndex> {
+  const { results } = await db.prepare("SELECT name, type, label_zh FROM constraint_dimensions").all<{ name: string; type: string; label_zh: string }>();
+  const dimensionNames = new Map<string, string>();
+  const typeOfDimension = new Map<string, string>();
+  for (const d of results) {
+    dimensionNames.set(d.name.toLowerCase(), d.name);
+    dimensionNames.set(slugify(d.name), d.name);
+    dimensionNames.set(d.label_zh.toLowerCase(), d.name);
+    typeOfDimension.set(d.name, d.type);
+  }
+  return { dimensionNames, typeOfDimension };
+}

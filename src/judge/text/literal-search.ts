@@ -1,0 +1,131 @@
+/**
+ * Literal (never regex) search for user-supplied keywords, in linear time.
+ *
+ * The reference passes keywords to `re.search(keyword, text, re.IGNORECASE)`, i.e. as regular
+ * expressions. We treat them as literal text (project policy: no regex injection, and identical
+ * verdicts on the benchmark), and search with Knuth-Morris-Pratt over code points so that no
+ * keyword/text pair can take more than O(len(text) + len(keyword)) steps.
+ *
+ * Case-insensitive equality follows Python's `re.IGNORECASE` for Unicode patterns: two characters
+ * match when their simple lowercase forms are equal, or when they belong to one of the groups of
+ * characters that share an uppercase form (i/ı, s/ſ, σ/ς, ...), which Python's regex compiler adds.
+ */
+import { codePoints, isPyWordChar } from "./python-str.ts";
+
+/** Lowercase forms that Python's regex engine treats as equal under IGNORECASE (sre `_ignorecase_fixes`). */
+const IGNORECASE_EQUIVALENTS: ReadonlyArray<readonly number[]> = [
+  [0x69, 0x131], // i ı
+  [0x73, 0x17f], // s ſ
+  [0xb5, 0x3bc], // µ μ
+  [0x345, 0x3b9, 0x1fbe], // ͅ ι ι
+  [0x390, 0x1fd3], // ΐ ΐ
+  [0x3b0, 0x1fe3], // ΰ ΰ
+  [0x3b2, 0x3d0], // β ϐ
+  [0x3b5, 0x3f5], // ε ϵ
+  [0x3b8, 0x3d1], // θ ϑ
+  [0x3ba, 0x3f0], // κ ϰ
+  [0x3c0, 0x3d6], // π ϖ
+  [0x3c1, 0x3f1], // ρ ϱ
+  [0x3c2, 0x3c3], // ς σ
+  [0x3c6, 0x3d5], // φ ϕ
+  [0x1e61, 0x1e9b], // ṡ ẛ
+  [0xfb05, 0xfb06], // ﬅ ﬆ
+];
+const CANONICAL = new Map<number, number>();
+for (const group of IGNORECASE_EQUIVALENTS) for (const cp of group) CANONICAL.set(cp, group[0]!);
+
+/**
+ * Code points of `s`, case-folded the way Python's IGNORECASE compares them. The result has one
+ * entry per code point of `s`, so indices map back to the original text.
+ */
+export function foldCaseCodePoints(s: string): Uint32Array {
+  // U+0130 is the only character whose JavaScript lowercase is longer than one code point; its
+  // simple lowercase (what Python's regex engine uses) is "i".
+  const lowered = codePoints(s.replace(/\u0130/g, "i").toLowerCase());
+  for (let i = 0; i < lowered.length; i++) {
+    const canonical = CANONICAL.get(lowered[i]!);
+    if (canonical !== undefined) lowered[i] = canonical;
+  }
+  return lowered;
+}
+
+/** KMP failure function. */
+function failureTable(needle: Uint32Array): Int32Array {
+  const fail = new Int32Array(needle.length);
+  let k = 0;
+  for (let i = 1; i < needle.length; i++) {
+    while (k > 0 && needle[i] !== needle[k]) k = fail[k - 1]!;
+    if (needle[i] === needle[k]) k++;
+    fail[i] = k;
+  }
+  return fail;
+}
+
+/**
+ * Start indices (in code points) of occurrences of `needle` in `haystack`, left to right.
+ * `overlapping: false` gives the non-overlapping matches `re.findall` would count.
+ * An empty needle matches at every position 0..len, as an empty regex does.
+ */
+export function findOccurrences(haystack: Uint32Array, needle: Uint32Array, overlapping: boolean): number[] {
+  const found: number[] = [];
+  if (needle.length === 0) {
+    for (let i = 0; i <= haystack.length; i++) found.push(i);
+    return found;
+  }
+  const fail = failureTable(needle);
+  let k = 0;
+  for (let i = 0; i < haystack.length; i++) {
+    while (k > 0 && haystack[i] !== needle[k]) k = fail[k - 1]!;
+    if (haystack[i] === needle[k]) k++;
+    if (k === needle.length) {
+      found.push(i - needle.length + 1);
+      k = overlapping ? fail[k - 1]! : 0;
+    }
+  }
+  return found;
+}
+
+/** Case-insensitive literal containment (the reference's `re.search(keyword, text, re.I)`). */
+export function containsIgnoreCase(text: Uint32Array, keyword: string): boolean {
+  const needle = foldCaseCodePoints(keyword);
+  if (needle.length === 0) return true;
+  return findFirst(text, needle) >= 0;
+}
+
+function findFirst(haystack: Uint32Array, needle: Uint32Array): number {
+  const fail = failureTable(needle);
+  let k = 0;
+  for (let i = 0; i < haystack.length; i++) {
+    while (k > 0 && haystack[i] !== needle[k]) k = fail[k - 1]!;
+    if (haystack[i] === needle[k]) k++;
+    if (k === needle.length) return i - needle.length + 1;
+  }
+  return -1;
+}
+
+/** Number of non-overlapping case-insensitive occurrences (the reference's `len(re.findall(...))`). */
+export function countIgnoreCase(text: Uint32Array, keyword: string): number {
+  return findOccurrences(text, foldCaseCodePoints(keyword), false).length;
+}
+
+function isWordCodePoint(cp: number | undefined): boolean {
+  return cp !== undefined && isPyWordChar(String.fromCodePoint(cp));
+}
+
+/**
+ * Whether `word` occurs case-insensitively with a word boundary on both sides, as the reference's
+ * `re.search(r"\b" + word + r"\b", text, re.IGNORECASE)` does with Python's Unicode `\b`
+ * (a boundary is any position where "is a word character" changes, the text ends counting as
+ * non-word). Occurrences are tried left to right, overlapping, like a regex search.
+ *
+ * `original` holds the unfolded code points of the text (for the boundary test), `folded` the
+ * case-folded ones (for the comparison); both have the same length.
+ */
+export function containsWordIgnoreCase(original: Uint32Array, folded: Uint32Array, word: string): boolean {
+  const needle = foldCaseCodePoints(word);
+  const boundaryAt = (i: number): boolean => isWordCodePoint(original[i - 1]) !== isWordCodePoint(original[i]);
+  for (const start of findOccurrences(folded, needle, true)) {
+    if (boundaryAt(start) && boundaryAt(start + needle.length)) return true;
+  }
+  return false;
+}

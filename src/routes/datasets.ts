@@ -1,0 +1,573 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { validateConstraintChecker } from "../datasets/checkers";
+import { SHARD_FORMATS, type ShardFormat } from "../datasets/export";
+import { RECORD_KINDS, RecordSchema } from "../datasets/records";
+import {
+  appendRecords,
+  createDataset,
+  createVersion,
+  datasetStatistics,
+  findDataset,
+  findVersion,
+  listDatasets,
+  listVersions,
+  MAX_RECORDS_PER_REQUEST,
+  parseRecordsBody,
+  prepareRecords,
+  queryRows,
+  shardCount,
+  shardName,
+  shardStream,
+  shardSummaries,
+  toRecord,
+  type DatasetRow,
+  type VersionRow,
+} from "../datasets/store";
+import { loadTaxonomyIndex } from "../datasets/taxonomy";
+import type { AppEnv } from "../env";
+import { requireScope } from "../lib/auth";
+import { acceptBody, JSON_TYPES, NDJSON_TYPES } from "../lib/middleware";
+import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
+import { ProblemError } from "../lib/problem";
+import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "../shared/order";
+
+const security = [{ bearer: [] }];
+const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,99}$/;
+
+const DatasetName = z
+  .string()
+  .regex(NAME_PATTERN, "lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100")
+  .openapi({ example: "trace-eval" });
+
+const DatasetSchema = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    visibility: z.enum(["public", "private"]),
+    record_count: z.number().int(),
+    created_at: z.string(),
+  })
+  .openapi("Dataset");
+
+const VersionSchema = z
+  .object({
+    version: z.number().int(),
+    record_count: z.number().int(),
+    shard_size: z.number().int(),
+    shard_count: z.number().int(),
+    description: z.string(),
+    created_at: z.string(),
+  })
+  .openapi("DatasetVersion");
+
+const presentDataset = (d: DatasetRow) => ({
+  name: d.name,
+  description: d.description,
+  visibility: d.visibility,
+  record_count: d.record_count,
+  created_at: d.created_at,
+});
+const presentVersion = (v: VersionRow) => ({
+  version: v.version,
+  record_count: v.record_count,
+  shard_size: v.shard_size,
+  shard_count: shardCount(v),
+  description: v.description,
+  created_at: v.created_at,
+});
+
+const nameParam = z.object({ name: DatasetName });
+const versionParam = nameParam.extend({
+  version: z
+    .string()
+    .regex(/^(latest|[1-9][0-9]{0,8})$/, "a version number or `latest`")
+    .openapi({ example: "1" }),
+});
+const formatQuery = z.enum(SHARD_FORMATS).default("records").openapi({
+  description: "records: stored records; iopo: {x1,y1,x2,y2}; dpo: {prompt,chosen,rejected}; sft: {prompt,response}; llamafactory: the IOPO authors' shape",
+});
+
+async function resolveVersion(c: Context<AppEnv>, dataset: DatasetRow, version: string): Promise<VersionRow> {
+  if (version === "latest") {
+    const all = await listVersions(c.env.DB, dataset);
+    if (all.length === 0) throw new ProblemError(404, "not-found", `Dataset "${dataset.name}" has no versions yet.`, [{ field: "path.version", message: "no versions" }]);
+    return all[all.length - 1]!;
+  }
+  return findVersion(c.env.DB, dataset, Number(version));
+}
+
+// --- routes ----------------------------------------------------------------------------------
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/v1/datasets",
+  tags: ["Datasets"],
+  summary: "List the datasets this caller may read",
+  middleware: [requireScope("read")] as const,
+  responses: { 200: jsonContent(z.object({ datasets: z.array(DatasetSchema) }), "Datasets"), ...problemResponses(401, 403) },
+});
+
+const createDatasetRoute = createRoute({
+  method: "post",
+  path: "/v1/datasets",
+  tags: ["Datasets"],
+  summary: "Create a dataset",
+  description: "The calling key owns it: only the owner or an admin may write to it, and a private dataset is invisible (404) to everyone else.",
+  security,
+  middleware: [requireScope("write"), acceptBody(...JSON_TYPES)] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              name: DatasetName,
+              description: z.string().max(5000).default(""),
+              visibility: z.enum(["public", "private"]).default("public"),
+            })
+            .strict(),
+        },
+      },
+    },
+  },
+  responses: { 201: jsonContent(DatasetSchema, "Created"), ...problemResponses(400, 401, 403, 409, 415, 422) },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/v1/datasets/{name}",
+  tags: ["Datasets"],
+  summary: "A dataset with its statistics and versions",
+  middleware: [requireScope("read")] as const,
+  request: { params: nameParam },
+  responses: {
+    200: jsonContent(
+      DatasetSchema.extend({
+        statistics: z.object({
+          by_kind: z.record(z.string(), z.number()),
+          constraints_histogram: z.record(z.string(), z.number()).openapi({ description: "constraints per (first) instruction → records" }),
+          constraints_by_type: z.record(z.string(), z.number()),
+          constraints_by_dimension: z.record(z.string(), z.number()),
+        }),
+        versions: z.array(VersionSchema),
+      }),
+      "The dataset",
+    ),
+    ...problemResponses(401, 403, 404),
+  },
+});
+
+const ingestRoute = createRoute({
+  method: "post",
+  path: "/v1/datasets/{name}/records",
+  tags: ["Datasets"],
+  summary: "Add records (NDJSON, or a JSON array)",
+  description:
+    `Every line is validated first; any invalid line rejects the whole request (422 listing line numbers and fields) and nothing is written. ` +
+    `An accepted request is atomic and idempotent: a record's id is the SHA-256 of its canonical JSON, so re-sending adds nothing and is counted in \`duplicates\`. ` +
+    `At most ${MAX_RECORDS_PER_REQUEST} records per request.`,
+  security,
+  middleware: [requireScope("write"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
+  request: {
+    params: nameParam,
+    body: {
+      required: true,
+      // Plain OpenAPI schemas (not zod): the route parses and validates line by line itself,
+      // so that errors carry line numbers and NDJSON is accepted.
+      content: {
+        "application/x-ndjson": { schema: { $ref: "#/components/schemas/Record" } },
+        "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/Record" } } },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(
+      z.object({ received: z.number().int(), inserted: z.number().int(), duplicates: z.number().int(), record_count: z.number().int() }).openapi("IngestResult"),
+      "What was added",
+    ),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+const rowsRoute = createRoute({
+  method: "get",
+  path: "/v1/datasets/{name}/rows",
+  tags: ["Datasets"],
+  summary: "Browse records",
+  description:
+    "Pages of at most 100. Without filters `offset` is a seek on the dense position index; with filters, prefer `after` (the `next_after` of the previous page) for keyset paging.",
+  middleware: [requireScope("read")] as const,
+  request: {
+    params: nameParam,
+    query: z.object({
+      offset: z.coerce.number().int().min(0).max(2 ** 31).optional(),
+      after: z.coerce.number().int().min(-1).max(2 ** 31).optional().openapi({ description: "return rows after this position" }),
+      length: z.coerce.number().int().min(1).max(100).default(100),
+      kind: z.enum(RECORD_KINDS).optional(),
+      dimension: z.string().min(1).max(200).optional(),
+      constraints: z.coerce.number().int().min(0).max(1000).optional(),
+      min_constraints: z.coerce.number().int().min(0).max(1000).optional(),
+      max_constraints: z.coerce.number().int().min(0).max(1000).optional(),
+    }),
+  },
+  responses: {
+    200: jsonContent(
+      z.object({
+        rows: z.array(z.object({ row_idx: z.number().int(), id: z.string(), row: z.record(z.string(), z.unknown()) })),
+        num_rows_total: z.number().int(),
+        next_after: z.number().int().nullable(),
+      }),
+      "A page of records",
+    ),
+    ...problemResponses(401, 403, 404, 422),
+  },
+});
+
+const createVersionRoute = createRoute({
+  method: "post",
+  path: "/v1/datasets/{name}/versions",
+  tags: ["Versions and shards"],
+  summary: "Freeze the current records into an immutable version",
+  description: "A version is the dataset's first `record_count` records in position order, cut into shards of `shard_size` records.",
+  security,
+  middleware: [requireScope("write"), acceptBody(...JSON_TYPES)] as const,
+  request: {
+    params: nameParam,
+    body: {
+      required: false,
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              shard_size: z.number().int().min(1).max(100_000).default(1000),
+              description: z.string().max(5000).default(""),
+            })
+            .strict(),
+        },
+      },
+    },
+  },
+  responses: { 201: jsonContent(VersionSchema, "The new version"), ...problemResponses(400, 401, 403, 404, 415, 422) },
+});
+
+const listVersionsRoute = createRoute({
+  method: "get",
+  path: "/v1/datasets/{name}/versions",
+  tags: ["Versions and shards"],
+  summary: "A dataset's versions",
+  middleware: [requireScope("read")] as const,
+  request: { params: nameParam },
+  responses: { 200: jsonContent(z.object({ versions: z.array(VersionSchema) }), "Versions"), ...problemResponses(401, 403, 404) },
+});
+
+const manifestRoute = createRoute({
+  method: "get",
+  path: "/v1/datasets/{name}/versions/{version}/manifest",
+  tags: ["Versions and shards"],
+  summary: "Shard manifest: counts, byte sizes and SHA-256 of each shard's exact NDJSON body",
+  middleware: [requireScope("read")] as const,
+  request: { params: versionParam, query: z.object({ format: formatQuery }) },
+  responses: {
+    200: jsonContent(
+      z
+        .object({
+          dataset: z.string(),
+          version: z.number().int(),
+          format: z.enum(SHARD_FORMATS),
+          record_count: z.number().int(),
+          line_count: z.number().int(),
+          shard_size: z.number().int(),
+          shard_count: z.number().int(),
+          shards: z.array(
+            z.object({
+              index: z.number().int(),
+              name: z.string(),
+              records: z.number().int(),
+              lines: z.number().int(),
+              bytes: z.number().int(),
+              sha256: z.string(),
+              url: z.string(),
+            }),
+          ),
+        })
+        .openapi("Manifest"),
+      "The manifest",
+    ),
+    ...problemResponses(401, 403, 404, 422),
+  },
+});
+
+const shardRoute = createRoute({
+  method: "get",
+  path: "/v1/datasets/{name}/versions/{version}/shards/{index}",
+  tags: ["Versions and shards"],
+  summary: "Stream one shard as NDJSON",
+  description:
+    "Streamed, never built whole in memory. Strong ETag (the body's SHA-256), `If-None-Match` (304), and `Range: bytes=` (206) with `If-Range`, so an interrupted download resumes.",
+  middleware: [requireScope("read")] as const,
+  request: {
+    params: versionParam.extend({ index: z.string().regex(/^(0|[1-9][0-9]{0,8})$/, "a shard index") }),
+    query: z.object({ format: formatQuery }),
+  },
+  responses: {
+    200: { description: "The shard", content: { "application/x-ndjson": { schema: z.string() } } },
+    206: { description: "A byte range of the shard" },
+    304: { description: "Unchanged (ETag matched)" },
+    ...problemResponses(401, 403, 404, 422),
+    416: { description: "Range not satisfiable" },
+  },
+});
+
+const orderRoute = createRoute({
+  method: "get",
+  path: "/v1/datasets/{name}/versions/{version}/order",
+  tags: ["Versions and shards"],
+  summary: "The deterministic sample order for a seed and epoch, split across ranks",
+  description:
+    "Position k of an epoch is a keyed Feistel permutation of the record indices (src/shared/order.ts, which the trainer imports too). Rank r of world size w gets positions r, r+w, ...; `from` is the rank's own sample index, so a trainer resumes exactly.",
+  middleware: [requireScope("read")] as const,
+  request: {
+    params: versionParam,
+    query: z.object({
+      seed: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+      epoch: z.coerce.number().int().min(0).max(1_000_000).default(0),
+      rank: z.coerce.number().int().min(0).default(0),
+      world_size: z.coerce.number().int().min(1).max(65536).default(1),
+      from: z.coerce.number().int().min(0).default(0),
+      limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+    }),
+  },
+  responses: {
+    200: jsonContent(
+      z.object({
+        seed: z.number().int(),
+        epoch: z.number().int(),
+        rank: z.number().int(),
+        world_size: z.number().int(),
+        record_count: z.number().int(),
+        rank_total: z.number().int(),
+        from: z.number().int(),
+        indices: z.array(z.number().int()),
+        next: z.number().int().nullable(),
+      }),
+      "Record indices in training order",
+    ),
+    ...problemResponses(401, 403, 404, 422),
+  },
+});
+
+const router = createRouter();
+router.openAPIRegistry.register("Record", RecordSchema);
+
+export const datasetRoutes = router
+  .openapi(listRoute, async (c) => {
+    const rows = await listDatasets(c.env.DB, c.get("principal"));
+    return c.json({ datasets: rows.map(presentDataset) }, 200);
+  })
+  .openapi(createDatasetRoute, async (c) => {
+    const row = await createDataset(c.env.DB, c.req.valid("json"), c.get("principal"));
+    return c.json(presentDataset(row), 201);
+  })
+  .openapi(getRoute, async (c) => {
+    const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "read");
+    const taxonomy = await loadTaxonomyIndex(c.env.DB);
+    const [statistics, versions] = await Promise.all([
+      datasetStatistics(c.env.DB, dataset.id, taxonomy.typeOfDimension),
+      listVersions(c.env.DB, dataset),
+    ]);
+    return c.json({ ...presentDataset(dataset), statistics, versions: versions.map(presentVersion) }, 200);
+  })
+  .openapi(ingestRoute, async (c) => {
+    const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "write");
+    const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    const parsed = parseRecordsBody(await c.req.text(), type !== "application/json");
+    if (parsed.records.length + parsed.errors.length > MAX_RECORDS_PER_REQUEST) {
+      throw new ProblemError(413, "payload-too-large", `At most ${MAX_RECORDS_PER_REQUEST} records per request; split the upload.`);
+    }
+    if (parsed.records.length === 0 && parsed.errors.length === 0) {
+      throw new ProblemError(422, "validation", "The body holds no records.", [{ field: "body", message: "empty" }]);
+    }
+    const taxonomy = await loadTaxonomyIndex(c.env.DB);
+    const { prepared, errors } = await prepareRecords(parsed, taxonomy.dimensionNames, validateConstraintChecker);
+    if (errors.length > 0) {
+      const lines = [...new Set(errors.map((e) => e.line).filter((l) => l !== undefined))];
+      throw new ProblemError(
+        422,
+        "validation",
+        `${lines.length} record(s) are invalid (lines ${lines.slice(0, 20).join(", ")}${lines.length > 20 ? ", ..." : ""}); nothing was written.`,
+        errors.slice(0, 200),
+      );
+    }
+    return c.json(await appendRecords(c.env.DB, dataset, prepared), 200);
+  })
+  .openapi(rowsRoute, async (c) => {
+    const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "read");
+    const q = c.req.valid("query");
+    let dimension = q.dimension;
+    if (dimension !== undefined) {
+      const taxonomy = await loadTaxonomyIndex(c.env.DB);
+      dimension = taxonomy.dimensionNames.get(dimension.trim().toLowerCase());
+      if (!dimension) throw new ProblemError(422, "validation", `Unknown TRACE dimension "${q.dimension}".`, [{ field: "query.dimension", message: "unknown dimension" }]);
+    }
+    const { rows, total } = await queryRows(
+      c.env.DB,
+      dataset.id,
+      { kind: q.kind, dimension, constraints: q.constraints, minConstraints: q.min_constraints, maxConstraints: q.max_constraints },
+      { offset: q.offset, after: q.after, length: q.length },
+    );
+    const last = rows[rows.length - 1];
+    return c.json(
+      {
+        rows: rows.map((r) => ({ row_idx: r.position, id: r.id, row: toRecord(r) as unknown as Record<string, unknown> })),
+        num_rows_total: total,
+        next_after: rows.length === q.length && last ? last.position : null,
+      },
+      200,
+    );
+  })
+  .openapi(createVersionRoute, async (c) => {
+    const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "write");
+    const body = c.req.valid("json") ?? {};
+    const version = await createVersion(c.env.DB, dataset, body.shard_size ?? 1000, body.description ?? "");
+    return c.json(presentVersion(version), 201);
+  })
+  .openapi(listVersionsRoute, async (c) => {
+    const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "read");
+    return c.json({ versions: (await listVersions(c.env.DB, dataset)).map(presentVersion) }, 200);
+  })
+  .openapi(manifestRoute, async (c) => {
+    const { name, version: v } = c.req.valid("param");
+    const { format } = c.req.valid("query");
+    const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
+    const version = await resolveVersion(c, dataset, v);
+    const summaries = await shardSummaries(c.env.DB, version, format);
+    const count = shardCount(version);
+    return c.json(
+      {
+        dataset: dataset.name,
+        version: version.version,
+        format,
+        record_count: version.record_count,
+        line_count: summaries.reduce((n, s) => n + s.lines, 0),
+        shard_size: version.shard_size,
+        shard_count: count,
+        shards: summaries.map((s) => ({
+          index: s.shard,
+          name: shardName(s.shard, count),
+          records: s.records,
+          lines: s.lines,
+          bytes: s.bytes,
+          sha256: s.sha256,
+          url: `/v1/datasets/${dataset.name}/versions/${version.version}/shards/${s.shard}?format=${format}`,
+        })),
+      },
+      200,
+    );
+  })
+  .openapi(shardRoute, async (c) => {
+    const { name, version: v, index } = c.req.valid("param");
+    const { format } = c.req.valid("query");
+    const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
+    const version = await resolveVersion(c, dataset, v);
+    const shard = Number(index);
+    const count = shardCount(version);
+    if (shard >= count) {
+      throw new ProblemError(404, "not-found", `Version ${version.version} has ${count} shard(s); there is no shard ${shard}.`, [{ field: "path.index", message: "out of range" }]);
+    }
+    const summary = (await shardSummaries(c.env.DB, version, format))[shard]!;
+    return serveShard(c, version, shard, format as ShardFormat, summary, shardName(shard, count));
+  })
+  .openapi(orderRoute, async (c) => {
+    const { name, version: v } = c.req.valid("param");
+    const q = c.req.valid("query");
+    if (q.rank >= q.world_size) {
+      throw new ProblemError(422, "validation", `rank must be below world_size (${q.world_size}).`, [{ field: "query.rank", message: "must be < world_size" }]);
+    }
+    const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
+    const version = await resolveVersion(c, dataset, v);
+    if (version.record_count > MAX_ORDER_SIZE) throw new ProblemError(422, "validation", "Version too large for the order endpoint.");
+    const perm = permutation(version.record_count, q.seed, q.epoch);
+    const total = rankLength(version.record_count, q.rank, q.world_size);
+    const indices = rankSlice(perm, q.rank, q.world_size, q.from, q.limit);
+    const next = q.from + indices.length;
+    return c.json(
+      {
+        seed: q.seed,
+        epoch: q.epoch,
+        rank: q.rank,
+        world_size: q.world_size,
+        record_count: version.record_count,
+        rank_total: total,
+        from: q.from,
+        indices,
+        next: next < total ? next : null,
+      },
+      200,
+    );
+  });
+
+function serveShard(
+  c: Context<AppEnv>,
+  version: VersionRow,
+  shard: number,
+  format: ShardFormat,
+  summary: { bytes: number; sha256: string },
+  filename: string,
+): Response {
+  const etag = `"${summary.sha256}"`;
+  const headers: Record<string, string> = {
+    "content-type": "application/x-ndjson; charset=utf-8",
+    etag,
+    "accept-ranges": "bytes",
+    // immutable: a version never changes
+    "cache-control": "public, max-age=31536000, immutable",
+    "content-disposition": `inline; filename="${filename}"`,
+  };
+  const ifNoneMatch = c.req.header("if-none-match");
+  if (ifNoneMatch && ifNoneMatch.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
+    return new Response(null, { status: 304, headers: { etag, "cache-control": headers["cache-control"]! } });
+  }
+  const rangeHeader = c.req.header("range");
+  const ifRange = c.req.header("if-range");
+  if (rangeHeader && (!ifRange || ifRange.trim() === etag)) {
+    const range = parseRange(rangeHeader, summary.bytes);
+    if (range === "unsatisfiable") {
+      return new Response(null, { status: 416, headers: { "content-range": `bytes */${summary.bytes}`, etag } });
+    }
+    if (range) {
+      return new Response(shardStream(c.env.DB, version, shard, format, range), {
+        status: 206,
+        headers: {
+          ...headers,
+          "content-range": `bytes ${range.start}-${range.end}/${summary.bytes}`,
+          "content-length": String(range.end - range.start + 1),
+        },
+      });
+    }
+  }
+  return new Response(shardStream(c.env.DB, version, shard, format), {
+    status: 200,
+    headers: { ...headers, "content-length": String(summary.bytes) },
+  });
+}
+
+/** One `bytes=` range (the only kind resuming clients send); null = ignore the header. */
+function parseRange(header: string, size: number): { start: number; end: number } | "unsatisfiable" | null {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === "" && match[2] === "")) return null;
+  let start: number;
+  let end: number;
+  if (match[1] === "") {
+    const suffix = Number(match[2]);
+    if (suffix === 0) return "unsatisfiable";
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
+  }
+  if (start >= size || start > end) return "unsatisfiable";
+  return { start, end };
+}
