@@ -1,0 +1,336 @@
+/**
+ * ONNX emission. Opset 17 (default) or 18; the difference that matters here: ReduceMean/ReduceMax
+ * take `axes` as an attribute up to opset 17 and as an int64 input from 18 (ReduceSum takes an input
+ * since 13, Split/Slice/Squeeze/Unsqueeze/Pad/Expand/Reshape/Trilu take int64 inputs in both).
+ * ScatterElements reduction="add" needs opset >= 16.
+ */
+import { DTYPE_BYTES, type DType, type HostArray, ONNX_DTYPE, allocHost } from "./dtype.ts";
+import { type Node, type Tensor, GraphError, liveNodes } from "./graph.ts";
+import { PbWriter } from "./protobuf.ts";
+import { type Dim, bindShape, canonDim, fmtShape } from "./shape.ts";
+
+export type Opset = 17 | 18;
+
+export interface EmitOptions {
+  opset?: Opset;
+  /** Which params become graph inputs (fed at run time); the rest are initializers. Default: all inputs. */
+  paramsAsInputs?: boolean | ((p: Tensor) => boolean);
+  /** Bind symbolic dims to numbers (static model). */
+  dims?: Record<string, number>;
+  graphName?: string;
+}
+
+export interface IoInfo {
+  name: string;
+  dtype: DType;
+  shape: Dim[];
+}
+
+export interface EmittedModel {
+  bytes: Uint8Array;
+  inputs: IoInfo[];
+  outputs: IoInfo[];
+  /** Tensors fed as inputs, in order (graph inputs then params). */
+  inputTensors: Tensor[];
+  initializerBytes: number;
+  nodeCount: number;
+}
+
+const AT = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 };
+
+function valueInfo(name: string, dtype: DType, shape: readonly Dim[]): PbWriter {
+  const shp = new PbWriter();
+  for (const d of shape) {
+    const dim = new PbWriter();
+    if (typeof d === "number") dim.int(1, d);
+    else dim.string(2, d);
+    shp.message(1, dim);
+  }
+  const tt = new PbWriter().int(1, ONNX_DTYPE[dtype]).message(2, shp);
+  const tp = new PbWriter().message(1, tt);
+  return new PbWriter().string(1, name).message(2, tp);
+}
+
+function tensorProto(name: string, dtype: DType, dims: readonly number[], data: HostArray): PbWriter {
+  const w = new PbWriter();
+  for (const d of dims) w.int(1, d);
+  w.int(2, ONNX_DTYPE[dtype]);
+  w.string(8, name);
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes.length !== dims.reduce((s, d) => s * d, 1) * DTYPE_BYTES[dtype])
+    throw new GraphError(`initializer ${name}: ${bytes.length} bytes for ${dtype}[${dims}]`);
+  w.bytes(9, bytes.slice()); // copy: raw_data must not alias a buffer the caller may mutate
+  return w;
+}
+
+function attr(name: string, v: number | string | readonly number[], kind: "int" | "float" | "string" | "ints"): PbWriter {
+  const w = new PbWriter().string(1, name);
+  if (kind === "int") w.int(3, v as number).int(20, AT.INT);
+  else if (kind === "float") w.float(2, v as number).int(20, AT.FLOAT);
+  else if (kind === "string") w.string(4, v as string).int(20, AT.STRING);
+  else {
+    for (const x of v as number[]) w.int(8, x);
+    w.int(20, AT.INTS);
+  }
+  return w;
+}
+
+/** Reshape target as ONNX int64 shape: numbers, 0 = copy input dim, one -1 = infer. */
+export function encodeReshape(inShape: readonly Dim[], outShape: readonly Dim[]): number[] {
+  let inferred = false;
+  return outShape.map((d, i) => {
+    if (typeof d === "number") {
+      if (d === 0) throw new GraphError("reshape to a zero-size dim is not supported");
+      return d;
+    }
+    if (i < inShape.length && canonDim(inShape[i]) === canonDim(d)) return 0;
+    if (!inferred) {
+      inferred = true;
+      return -1;
+    }
+    throw new GraphError(
+      `cannot encode reshape ${fmtShape(inShape)} -> ${fmtShape(outShape)} with symbolic dims; bind dims (EmitOptions.dims)`,
+    );
+  });
+}
+
+/** Expand target as ONNX int64 shape: symbolic dims must come from the input (encoded as 1). */
+export function encodeExpand(inShape: readonly Dim[], outShape: readonly Dim[]): number[] {
+  const lead = outShape.length - inShape.length;
+  return outShape.map((d, i) => {
+    if (typeof d === "number") return d;
+    if (i >= lead && canonDim(inShape[i - lead]) === canonDim(d)) return 1;
+    throw new GraphError(
+      `cannot encode expand ${fmtShape(inShape)} -> ${fmtShape(outShape)}: symbolic dim ${d} not in the input; bind dims`,
+    );
+  });
+}
+
+/** Serialize the graph that computes `outputs` as an ONNX ModelProto. */
+export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}): EmittedModel {
+  const opset = opts.opset ?? 17;
+  const dims = opts.dims ?? {};
+  const shapeOf = (t: Tensor): Dim[] => bindShape(t.shape, dims);
+  const outList = Object.entries(outputs);
+  if (outList.length === 0) throw new GraphError("toOnnx: no outputs");
+  const nodes = liveNodes(outList.map(([, t]) => t));
+  const graph = new PbWriter();
+  const names = new Map<number, string>();
+  const used = new Set<string>();
+  const uniq = (base: string) => {
+    let n = base;
+    let k = 1;
+    while (used.has(n)) n = `${base}_${k++}`;
+    used.add(n);
+    return n;
+  };
+  // reserve output names first so intermediate names never collide with them
+  for (const [name] of outList) {
+    if (used.has(name)) throw new GraphError(`duplicate output name ${name}`);
+    used.add(name);
+  }
+  const asInput = (p: Tensor) =>
+    typeof opts.paramsAsInputs === "function" ? opts.paramsAsInputs(p) : opts.paramsAsInputs ?? true;
+
+  // leaves: inputs, params, consts
+  const leaves = new Map<number, Tensor>();
+  const visitLeaf = (t: Tensor) => {
+    if (t.kind !== "op") leaves.set(t.id, t);
+  };
+  for (const n of nodes) n.inputs.forEach(visitLeaf);
+  for (const [, t] of outList) visitLeaf(t);
+
+  const inputs: IoInfo[] = [];
+  const inputTensors: Tensor[] = [];
+  const inits: PbWriter[] = [];
+  let initBytes = 0;
+  const g0 = outList[0][1].graph;
+  const orderedLeaves = [...leaves.values()].sort((a, b) => {
+    const rank = (t: Tensor) => (t.kind === "input" ? 0 : t.kind === "param" ? 1 : 2);
+    return rank(a) - rank(b) || a.id - b.id;
+  });
+  for (const t of orderedLeaves) {
+    if (t.kind === "input" || (t.kind === "param" && asInput(t))) {
+      const name = t.name!;
+      if (used.has(name)) throw new GraphError(`input name ${name} collides with an output name`);
+      used.add(name);
+      names.set(t.id, name);
+      graph.message(11, valueInfo(name, t.dtype, shapeOf(t)));
+      inputs.push({ name, dtype: t.dtype, shape: shapeOf(t) });
+      inputTensors.push(t);
+    } else {
+      const name = t.name && !used.has(t.name) ? (used.add(t.name), t.name) : uniq(`c${t.id}`);
+      names.set(t.id, name);
+      inits.push(tensorProto(name, t.dtype, t.shape as number[], t.data!));
+      initBytes += t.data!.byteLength;
+    }
+  }
+  void g0;
+
+  // int64 helper initializers, deduplicated
+  const intConsts = new Map<string, string>();
+  const i64 = (vals: readonly number[], scalar = false): string => {
+    const key = `${scalar ? "s" : "v"}:${vals.join(",")}`;
+    let n = intConsts.get(key);
+    if (!n) {
+      n = uniq(`i64_${intConsts.size}`);
+      intConsts.set(key, n);
+      const a = allocHost("int64", vals.length) as BigInt64Array;
+      vals.forEach((v, i) => (a[i] = BigInt(v)));
+      inits.push(tensorProto(n, "int64", scalar ? [] : [vals.length], a));
+    }
+    return n;
+  };
+  const floatConst = (v: number, dtype: DType): string => {
+    const key = `f:${dtype}:${v}`;
+    let n = intConsts.get(key);
+    if (!n) {
+      n = uniq(`k_${intConsts.size}`);
+      intConsts.set(key, n);
+      const a = allocHost(dtype, 1);
+      (a as Float32Array)[0] = v;
+      inits.push(tensorProto(n, dtype, [], a));
+    }
+    return n;
+  };
+
+  // output names: a node output that is a graph output takes the output's name
+  const outNameOf = new Map<number, string>();
+  for (const [name, t] of outList) if (t.kind === "op" && !outNameOf.has(t.id)) outNameOf.set(t.id, name);
+
+  const nameOf = (t: Tensor): string => {
+    const n = names.get(t.id);
+    if (n === undefined) throw new GraphError(`internal: tensor ${t} used before definition`);
+    return n;
+  };
+
+  const shapeNames = new Map<number, string>();
+  let nodeCount = 0;
+  const emit = (op: string, ins: string[], outs: string[], attrs: PbWriter[] = [], name?: string) => {
+    const w = new PbWriter();
+    for (const i of ins) w.string(1, i);
+    for (const o of outs) w.string(2, o);
+    w.string(3, name ?? `n${nodeCount}_${op}`);
+    w.string(4, op);
+    for (const a of attrs) w.message(5, a);
+    graph.message(1, w);
+    nodeCount++;
+  };
+
+  for (const n of nodes) {
+    const outs = n.outputs.map((t) => {
+      const nm = outNameOf.get(t.id) ?? uniq(`t${t.id}`);
+      names.set(t.id, nm);
+      return nm;
+    });
+    emitNode(n, outs);
+  }
+
+  function emitNode(n: Node, outs: string[]) {
+    const x = n.inputs.map(nameOf);
+    const a = n.attrs;
+    const in0 = n.inputs[0];
+    switch (n.op) {
+      case "StopGradient":
+        return emit("Identity", x, outs);
+      case "Cast":
+        return emit("Cast", x, outs, [attr("to", ONNX_DTYPE[a.to as DType], "int")]);
+      case "Softmax":
+        return emit("Softmax", x, outs, [attr("axis", a.axis as number, "int")]);
+      case "ReduceSum":
+      case "ReduceMean":
+      case "ReduceMax": {
+        const axes = a.axes as number[];
+        if (axes.length === 0) return emit("Identity", x, outs);
+        const kd = attr("keepdims", a.keepdims as number, "int");
+        if (n.op === "ReduceSum" || opset >= 18) return emit(n.op, [x[0], i64(axes)], outs, [kd]);
+        return emit(n.op, x, outs, [attr("axes", axes, "ints"), kd]);
+      }
+      case "Gather":
+      case "GatherElements":
+        return emit(n.op, x, outs, [attr("axis", a.axis as number, "int")]);
+      case "ScatterElements": {
+        const at = [attr("axis", a.axis as number, "int")];
+        if (a.reduction !== "none") at.push(attr("reduction", a.reduction as string, "string"));
+        return emit(n.op, x, outs, at);
+      }
+      case "Reshape":
+        return emit("Reshape", [x[0], i64(encodeReshape(shapeOf(in0), bindShape(a.shape as Dim[], dims)))], outs);
+      case "Expand":
+        return emit("Expand", [x[0], i64(encodeExpand(shapeOf(in0), bindShape(n.outputs[0].shape, dims)))], outs);
+      case "ReshapeLike":
+      case "ExpandLike": {
+        const reshape = n.op === "ReshapeLike";
+        const target = bindShape(n.outputs[0].shape, dims);
+        let enc: number[] | undefined;
+        try {
+          enc = reshape ? encodeReshape(shapeOf(in0), target) : encodeExpand(shapeOf(in0), target);
+        } catch {
+          enc = undefined;
+        }
+        const op = reshape ? "Reshape" : "Expand";
+        if (enc) return emit(op, [x[0], i64(enc)], outs);
+        // dynamic: Shape(ref) runs on the GPU EP too (measured: no CPU fallback)
+        let shp = shapeNames.get(n.inputs[1].id);
+        if (!shp) {
+          shp = uniq(`shape_${n.inputs[1].id}`);
+          shapeNames.set(n.inputs[1].id, shp);
+          emit("Shape", [x[1]], [shp]);
+        }
+        return emit(op, [x[0], shp], outs);
+      }
+      case "Transpose":
+        return emit("Transpose", x, outs, [attr("perm", a.perm as number[], "ints")]);
+      case "Slice":
+        return emit(
+          "Slice",
+          [x[0], i64(a.starts as number[]), i64(a.ends as number[]), i64(a.axes as number[]), i64(a.steps as number[])],
+          outs,
+        );
+      case "Concat":
+        return emit("Concat", x, outs, [attr("axis", a.axis as number, "int")]);
+      case "Split":
+        return emit("Split", [x[0], i64(a.split as number[])], outs, [attr("axis", a.axis as number, "int")]);
+      case "Unsqueeze":
+      case "Squeeze":
+        return emit(n.op, [x[0], i64(a.axes as number[])], outs);
+      case "Pad":
+        return emit("Pad", [x[0], i64(a.pads as number[]), floatConst(a.value as number, in0.dtype)], outs, [
+          attr("mode", "constant", "string"),
+        ]);
+      case "Trilu": {
+        const ins = (a.k as number) === 0 ? x : [x[0], i64([a.k as number], true)];
+        return emit("Trilu", ins, outs, [attr("upper", a.upper as number, "int")]);
+      }
+      default:
+        if (Object.keys(a).length) throw new GraphError(`emitter: unexpected attributes on ${n.op}`);
+        return emit(n.op, x, outs);
+    }
+  }
+
+  // graph outputs
+  const outputsInfo: IoInfo[] = [];
+  for (const [name, t] of outList) {
+    const src = nameOf(t);
+    if (src !== name) emit("Identity", [src], [name]);
+    graph.message(12, valueInfo(name, t.dtype, shapeOf(t)));
+    outputsInfo.push({ name, dtype: t.dtype, shape: shapeOf(t) });
+  }
+  for (const w of inits) graph.message(5, w);
+  graph.string(2, opts.graphName ?? "gpu_trainer");
+
+  const model = new PbWriter();
+  model.int(1, 8); // ir_version 8 (ONNX 1.13: opsets up to 18)
+  model.string(2, "@iopo/gpu-trainer");
+  model.string(3, "0.1.0");
+  model.message(7, graph);
+  model.message(8, new PbWriter().string(1, "").int(2, opset));
+  return {
+    bytes: model.finish(),
+    inputs,
+    outputs: outputsInfo,
+    inputTensors,
+    initializerBytes: initBytes,
+    nodeCount,
+  };
+}
