@@ -1,0 +1,32 @@
+// `npm run bench`: every benchmark in turn. They print figures and ratios; none is a pass/fail test.
+// Choose some with `npm run bench -- judge datasets`.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { root } from "./wrangler-env.mjs";
+
+const tsx = join(root, "node_modules/tsx/dist/cli.mjs");
+const benches = {
+  judge: ["scripts/bench/judge.ts"],
+  "judge-http": ["scripts/bench/judge-http.mjs"],
+  datasets: ["scripts/bench/datasets.mjs"],
+  trainer: ["gpu-trainer/bench/run.ts"],
+};
+const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benches);
+let failed = 0;
+for (const name of chosen) {
+  const [file] = benches[name] ?? [];
+  if (!file) {
+    console.error(`unknown benchmark "${name}"; choose from ${Object.keys(benches).join(", ")}`);
+    process.exit(2);
+  }
+  if (!existsSync(join(root, file))) {
+    console.log(`\n== ${name}: ${file} not present, skipped`);
+    continue;
+  }
+  console.log(`\n== ${name} (${file})`);
+  const args = file.endsWith(".ts") ? [tsx, file] : [file];
+  const result = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
+  if (result.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,74 @@
+// Starts `npm start`'s server (scripts/start.mjs) on a free port with its own local D1, for
+// benchmarks, end-to-end tests and the demo. Resolves once the API answers and seeding is done.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { root } from "../wrangler-env.mjs";
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+export function readAdminToken() {
+  const text = readFileSync(join(root, ".dev.vars"), "utf8");
+  return /^ADMIN_TOKEN\s*=\s*"?([^"\n]+)"?/m.exec(text)[1];
+}
+
+/**
+ * @param {{ persistTo?: string, timeoutMs?: number, env?: Record<string,string> }} [options]
+ * @returns {Promise<{ base: string, port: number, adminToken: string, child: import("node:child_process").ChildProcess, output: () => string, stop: () => Promise<void> }>}
+ */
+export async function startServer(options = {}) {
+  const port = await freePort();
+  const inspector = await freePort();
+  const ownState = !options.persistTo;
+  const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "iopo-state-"));
+  const child = spawn(process.execPath, [join(root, "scripts/start.mjs"), "--port", String(port)], {
+    cwd: root,
+    env: { ...process.env, ...options.env, IOPO_PERSIST_TO: persistTo, IOPO_INSPECTOR_PORT: String(inspector) },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const stop = async () => {
+    if (child.exitCode === null) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      await new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          try {
+            process.kill(-child.pid, "SIGKILL");
+          } catch {
+            // gone
+          }
+          resolve();
+        }, 5000);
+        child.once("exit", () => (clearTimeout(timer), resolve()));
+      });
+    }
+    if (ownState) rmSync(persistTo, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  while (!output.includes("iopo: API on")) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`the server did not start:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { base: `http://127.0.0.1:${port}`, port, adminToken: readAdminToken(), child, output: () => output, stop };
+}
