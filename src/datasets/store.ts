@@ -198,7 +198,13 @@ export interface IngestResult {
  * writer that took the same positions makes the batch fail on the unique position index; then
  * the whole computation is retried on fresh state.
  */
-export async function appendRecords(db: D1Database, dataset: DatasetRow, prepared: PreparedRecord[]): Promise<IngestResult> {
+export async function appendRecords(
+  db: D1Database,
+  dataset: DatasetRow,
+  prepared: PreparedRecord[],
+  /** Statements that must commit together with the records (e.g. a job's cursor advance). */
+  alongside: D1PreparedStatement[] = [],
+): Promise<IngestResult> {
   const unique = new Map<string, PreparedRecord>();
   for (const p of prepared) if (!unique.has(p.id)) unique.set(p.id, p);
 
@@ -207,13 +213,13 @@ export async function appendRecords(db: D1Database, dataset: DatasetRow, prepare
     const base = state!.record_count;
     const existing = await existingIds(db, dataset.id, [...unique.keys()]);
     const fresh = [...unique.values()].filter((p) => !existing.has(p.id));
-    if (fresh.length === 0) {
-      return { received: prepared.length, inserted: 0, duplicates: prepared.length, record_count: base };
-    }
     const statements = insertStatements(db, dataset.id, base, fresh);
-    statements.push(db.prepare("UPDATE datasets SET record_count = record_count + ? WHERE id = ? AND record_count = ?").bind(fresh.length, dataset.id, base));
+    if (fresh.length > 0) {
+      statements.push(db.prepare("UPDATE datasets SET record_count = record_count + ? WHERE id = ?").bind(fresh.length, dataset.id));
+    }
+    statements.push(...alongside);
     try {
-      await db.batch(statements);
+      if (statements.length > 0) await db.batch(statements);
       return { received: prepared.length, inserted: fresh.length, duplicates: prepared.length - fresh.length, record_count: base + fresh.length };
     } catch (error) {
       if (!/UNIQUE|constraint/i.test(String(error))) throw error;

@@ -118,3 +118,33 @@ export const versionShards = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.datasetId, t.version, t.format, t.shard] })],
 );
+
+/**
+ * Long-running work over a dataset (the quadruple builder), processed batch by batch. `cursor` is
+ * the next source position; it advances in the same D1 batch that writes the batch's output, so
+ * an interrupted step leaves nothing half-done and a resumed job neither skips nor repeats.
+ */
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    datasetId: text("dataset_id")
+      .notNull()
+      .references(() => datasets.id),
+    kind: text("kind").notNull(),
+    status: text("status", { enum: ["pending", "running", "done", "failed"] }).notNull(),
+    /** JSON: the job's parameters as given (validated). */
+    params: text("params").notNull(),
+    /** Source positions [0, total) are processed; `cursor` is the next one. */
+    cursor: integer("cursor").notNull().default(0),
+    total: integer("total").notNull(),
+    /** JSON: counters (produced, skipped by reason, ...). */
+    progress: text("progress").notNull().default("{}"),
+    error: text("error"),
+    /** A runner holds the job until then; others wait (no two runners step one job). */
+    leaseUntil: integer("lease_until"),
+    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  },
+  (t) => [index("jobs_dataset_idx").on(t.datasetId, t.createdAt)],
+);
