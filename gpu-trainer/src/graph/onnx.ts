@@ -34,6 +34,9 @@ export interface EmittedModel {
   inputTensors: Tensor[];
   initializerBytes: number;
   nodeCount: number;
+  /** The IR outputs this model computes (the reference engine evaluates these). */
+  graphOutputs: Record<string, Tensor>;
+  dims: Record<string, number>;
 }
 
 const AT = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 };
@@ -332,5 +335,7 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
     inputTensors,
     initializerBytes: initBytes,
     nodeCount,
+    graphOutputs: outputs,
+    dims,
   };
 }

@@ -1,0 +1,320 @@
+/**
+ * One engine over every ORT flavour that speaks the onnxruntime-common API in this process:
+ * onnxruntime-web wasm, onnxruntime-web WebGPU (Node + Dawn), onnxruntime-node CPU.
+ */
+import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-common";
+import { type DType, type HostArray, allocHost } from "../graph/dtype.ts";
+import type { EmittedModel } from "../graph/onnx.ts";
+import {
+  type DeviceTensor,
+  type Engine,
+  type EngineKind,
+  type EngineSession,
+  EngineUnavailable,
+  type HostTensor,
+  type OutputSpec,
+  type RunResult,
+  type SessionOptions,
+  isDeviceTensor,
+} from "./types.ts";
+import { installNodeWebGPU, keepAlive } from "./webgpu-node.ts";
+
+/** The parts of an ORT module we use (onnxruntime-web and onnxruntime-node both provide them). */
+export interface OrtModule {
+  InferenceSession: { create(model: Uint8Array, opts?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  Tensor: typeof OrtTensor;
+  env: {
+    wasm?: { numThreads?: number; simd?: boolean; proxy?: boolean };
+    webgpu?: { device?: unknown; powerPreference?: string };
+    logLevel?: string;
+  };
+}
+
+type GpuDevice = {
+  createBuffer(d: { size: number; usage: number; mappedAtCreation?: boolean }): GpuBuffer;
+  createCommandEncoder(): { copyBufferToBuffer(a: GpuBuffer, ao: number, b: GpuBuffer, bo: number, n: number): void; finish(): unknown };
+  queue: { writeBuffer(b: GpuBuffer, off: number, data: ArrayBufferView): void; submit(c: unknown[]): void; onSubmittedWorkDone(): Promise<void> };
+};
+type GpuBuffer = { size: number; destroy(): void; mapAsync(mode: number): Promise<void>; getMappedRange(): ArrayBuffer; unmap(): void };
+
+const ORT_TYPE: Record<DType, string> = {
+  float32: "float32",
+  float16: "float16",
+  float64: "float64",
+  int32: "int32",
+  int64: "int64",
+  int8: "int8",
+  uint8: "uint8",
+  bool: "bool",
+};
+const FROM_ORT: Record<string, DType> = Object.fromEntries(Object.entries(ORT_TYPE).map(([k, v]) => [v, k as DType]));
+
+const BYTES: Record<DType, number> = { float32: 4, float16: 2, float64: 8, int32: 4, int64: 8, int8: 1, uint8: 1, bool: 1 };
+
+// WebGPU usage flags (spec constants; Dawn's globals carry the same values)
+const USAGE = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, STORAGE: 128 };
+const MAP_READ_MODE = 1;
+
+interface Handle {
+  t: OrtTensor;
+}
+
+function wrap(t: OrtTensor, location: "gpu" | "cpu"): DeviceTensor {
+  return { dtype: FROM_ORT[t.type], shape: [...t.dims], location, handle: { t } satisfies Handle };
+}
+
+export interface OrtEngineOptions {
+  kind: EngineKind;
+  description: string;
+  software?: boolean;
+  /** Session options merged into every session. */
+  sessionOptions?: InferenceSession.SessionOptions;
+}
+
+export class OrtEngine implements Engine {
+  readonly kind: EngineKind;
+  readonly description: string;
+  readonly software: boolean;
+  private device?: GpuDevice;
+  private live = new Set<OrtTensor>();
+
+  constructor(
+    readonly ort: OrtModule,
+    private opts: OrtEngineOptions,
+  ) {
+    this.kind = opts.kind;
+    this.description = opts.description;
+    this.software = opts.software ?? false;
+  }
+
+  private get gpu(): boolean {
+    return this.kind === "webgpu-node";
+  }
+
+  private wrapAsync<T>(fn: () => Promise<T>): Promise<T> {
+    return this.kind === "node-cpu" ? fn() : keepAlive(fn);
+  }
+
+  /** WebGPU: the GPUDevice ORT created (after the first session). */
+  async gpuDevice(): Promise<GpuDevice> {
+    if (!this.device) this.device = (await this.ort.env.webgpu!.device) as GpuDevice;
+    if (!this.device) throw new Error("ORT WebGPU device is not initialised yet");
+    return this.device;
+  }
+
+  get preallocatedOutputs(): boolean {
+    return this.gpu;
+  }
+
+  async createSession(model: EmittedModel, opts: SessionOptions = {}): Promise<EngineSession> {
+    const base = this.opts.sessionOptions ?? {};
+    const so: InferenceSession.SessionOptions = { graphOptimizationLevel: "all", logSeverityLevel: 3, ...base };
+    if (this.gpu) {
+      const loc: Record<string, "gpu-buffer" | "cpu"> = {};
+      for (const n of opts.deviceOutputs ?? []) loc[n] = "gpu-buffer";
+      so.preferredOutputLocation = loc;
+    }
+    const session = await this.wrapAsync(() => this.ort.InferenceSession.create(model.bytes, so));
+    if (this.gpu) await this.gpuDevice();
+    return new OrtSession(this, session, new Set(opts.deviceOutputs ?? []));
+  }
+
+  toOrt(t: HostTensor): OrtTensor {
+    return new this.ort.Tensor(ORT_TYPE[t.dtype] as "float32", t.data as Float32Array, t.shape);
+  }
+
+  fromOrt(t: OrtTensor): HostTensor {
+    return { dtype: FROM_ORT[t.type], shape: [...t.dims], data: t.data as HostArray };
+  }
+
+  track(t: OrtTensor) {
+    this.live.add(t);
+  }
+
+  async upload(t: HostTensor): Promise<DeviceTensor> {
+    if (!this.gpu) {
+      const copy = (t.data as Float32Array).slice();
+      return wrap(this.toOrt({ ...t, data: copy }), "cpu");
+    }
+    const dev = await this.gpuDevice();
+    const bytes = t.data.byteLength;
+    const buf = dev.createBuffer({ size: align(bytes), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
+    if (bytes) {
+      let view = new Uint8Array(t.data.buffer, t.data.byteOffset, bytes);
+      if (bytes % 4) {
+        const padded = new Uint8Array(align(bytes));
+        padded.set(view);
+        view = padded;
+      }
+      dev.queue.writeBuffer(buf, 0, view);
+    }
+    return this.gpuTensor(buf, t.dtype, t.shape);
+  }
+
+  private gpuTensor(buf: GpuBuffer, dtype: DType, shape: readonly number[]): DeviceTensor {
+    const ot = this.ort.Tensor.fromGpuBuffer(buf as never, {
+      dataType: ORT_TYPE[dtype] as "float32",
+      dims: shape,
+      dispose: () => buf.destroy(),
+    });
+    this.live.add(ot);
+    return wrap(ot, "gpu");
+  }
+
+  async alloc(dtype: DType, shape: readonly number[]): Promise<DeviceTensor> {
+    const n = shape.reduce((s, d) => s * d, 1);
+    if (!this.gpu) return wrap(this.toOrt({ dtype, shape: [...shape], data: allocHost(dtype, n) }), "cpu");
+    const dev = await this.gpuDevice();
+    const buf = dev.createBuffer({ size: align(n * BYTES[dtype]), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
+    return this.gpuTensor(buf, dtype, shape);
+  }
+
+  async download(d: DeviceTensor): Promise<HostTensor> {
+    const t = (d.handle as Handle).t;
+    if (t.location === "cpu") return this.fromOrt(t);
+    const dev = await this.gpuDevice();
+    const n = d.shape.reduce((s, x) => s * x, 1);
+    const bytes = n * BYTES[d.dtype];
+    const size = align(bytes);
+    const staging = dev.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    const enc = dev.createCommandEncoder();
+    enc.copyBufferToBuffer(t.gpuBuffer as unknown as GpuBuffer, 0, staging, 0, size);
+    dev.queue.submit([enc.finish()]);
+    await keepAlive(() => staging.mapAsync(MAP_READ_MODE));
+    const copy = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    const data = allocHost(d.dtype, n);
+    new Uint8Array(data.buffer).set(new Uint8Array(copy));
+    return { dtype: d.dtype, shape: [...d.shape], data };
+  }
+
+  dispose(d: DeviceTensor): void {
+    const t = (d.handle as Handle).t;
+    this.live.delete(t);
+    if (t.location !== "none") t.dispose();
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.live) if (t.location !== "none") t.dispose();
+    this.live.clear();
+  }
+}
+
+function align(n: number): number {
+  return Math.max(16, Math.ceil(n / 16) * 16);
+}
+
+class OrtSession implements EngineSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  constructor(
+    private engine: OrtEngine,
+    private session: InferenceSession,
+    private deviceOutputs: Set<string>,
+  ) {
+    this.inputNames = session.inputNames;
+    this.outputNames = session.outputNames;
+  }
+
+  async run(feeds: Record<string, HostTensor | DeviceTensor>, outputs: Record<string, OutputSpec>): Promise<RunResult> {
+    const e = this.engine;
+    const f: Record<string, OrtTensor> = {};
+    for (const name of this.inputNames) {
+      const v = feeds[name];
+      if (v === undefined) throw new Error(`run: missing feed ${name}`);
+      f[name] = isDeviceTensor(v) ? (v.handle as Handle).t : e.toOrt(v);
+    }
+    const fetches: Record<string, OrtTensor | null> = {};
+    for (const [name, spec] of Object.entries(outputs)) {
+      if (!this.outputNames.includes(name)) throw new Error(`run: unknown output ${name}`);
+      if (spec === "device" && e.kind === "webgpu-node" && !this.deviceOutputs.has(name))
+        throw new Error(`run: output ${name} was not declared in deviceOutputs at session creation`);
+      fetches[name] = isDeviceTensor(spec) ? (spec.handle as Handle).t : null;
+    }
+    const r = await (e.kind === "node-cpu"
+      ? this.session.run(f, fetches as never)
+      : keepAlive(() => this.session.run(f, fetches as never)));
+    const res: RunResult = { host: {}, device: {} };
+    for (const [name, spec] of Object.entries(outputs)) {
+      const t = r[name] as OrtTensor;
+      if (spec === "host") {
+        res.host[name] = t.location === "cpu" ? e.fromOrt(t) : await e.download(wrap(t, "gpu"));
+      } else if (isDeviceTensor(spec)) {
+        res.device[name] = spec;
+      } else {
+        if (t.location === "gpu-buffer") e.track(t);
+        res.device[name] = wrap(t, t.location === "gpu-buffer" ? "gpu" : "cpu");
+      }
+    }
+    return res;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// factories
+
+export interface WasmEngineOptions {
+  numThreads?: number;
+}
+
+let webModule: Promise<OrtModule> | undefined;
+let webgpuModule: Promise<OrtModule> | undefined;
+
+/** onnxruntime-web, wasm EP (any CPU). numThreads is process-wide for the web module. */
+export async function createWasmEngine(opts: WasmEngineOptions = {}): Promise<OrtEngine> {
+  webModule ??= import("onnxruntime-web") as unknown as Promise<OrtModule>;
+  const ort = await webModule;
+  const threads = opts.numThreads ?? 1;
+  ort.env.wasm!.numThreads = threads;
+  return new OrtEngine(ort, {
+    kind: "wasm",
+    description: `onnxruntime-web wasm (${threads} thread${threads > 1 ? "s" : ""})`,
+    sessionOptions: { executionProviders: ["wasm"] },
+  });
+}
+
+/**
+ * onnxruntime-web WebGPU EP in Node through Dawn (the `webgpu` package). Sessions are created
+ * with CPU fallback disabled: an op that would leave the GPU is an error. Throws
+ * EngineUnavailable (with the reason) when there is no adapter.
+ */
+export async function createWebGpuNodeEngine(opts: { allowSwiftShader?: boolean } = {}): Promise<OrtEngine> {
+  const probe = await installNodeWebGPU(opts);
+  if (!probe.ok) throw new EngineUnavailable(probe.reason);
+  webgpuModule ??= import("onnxruntime-web/webgpu") as unknown as Promise<OrtModule>;
+  const ort = await webgpuModule;
+  ort.env.wasm!.numThreads = 1;
+  const label = `${probe.vendor ?? "?"} ${probe.architecture ?? ""} ${probe.description ?? ""}`.trim();
+  return new OrtEngine(ort, {
+    kind: "webgpu-node",
+    description: `onnxruntime-web WebGPU in Node (Dawn; ${label}${probe.software ? "; software adapter: correctness only" : ""})`,
+    software: probe.software,
+    sessionOptions: {
+      executionProviders: ["webgpu"],
+      extra: { session: { disable_cpu_ep_fallback: "1" } },
+    },
+  });
+}
+
+/** onnxruntime-node, CPU EP. */
+export async function createNodeCpuEngine(opts: { intraOpNumThreads?: number } = {}): Promise<OrtEngine> {
+  let ort: OrtModule;
+  try {
+    const m = (await import("onnxruntime-node")) as unknown as { default?: OrtModule } & OrtModule;
+    ort = m.InferenceSession ? m : m.default!;
+  } catch (e) {
+    throw new EngineUnavailable(`onnxruntime-node failed to load: ${(e as Error).message}`);
+  }
+  const so: InferenceSession.SessionOptions = { executionProviders: ["cpu"] };
+  if (opts.intraOpNumThreads) so.intraOpNumThreads = opts.intraOpNumThreads;
+  return new OrtEngine(ort, {
+    kind: "node-cpu",
+    description: `onnxruntime-node CPU${opts.intraOpNumThreads ? ` (${opts.intraOpNumThreads} threads)` : ""}`,
+    sessionOptions: so,
+  });
+}

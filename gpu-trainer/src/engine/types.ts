@@ -1,0 +1,72 @@
+import type { DType, HostArray } from "../graph/dtype.ts";
+import type { EmittedModel } from "../graph/onnx.ts";
+
+/** A tensor in host memory. */
+export interface HostTensor {
+  dtype: DType;
+  shape: number[];
+  data: HostArray;
+}
+
+/**
+ * A tensor that lives with the engine between runs: a GPU buffer (WebGPU), a wasm/CPU tensor
+ * (wasm, onnxruntime-node) or a handle into a browser page. Opaque outside the engine.
+ */
+export interface DeviceTensor {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly location: "gpu" | "cpu" | "page";
+  /** Engine-private handle. */
+  readonly handle: unknown;
+}
+
+/** Where an output goes: back to the host, kept on the device, or into a pre-allocated tensor. */
+export type OutputSpec = "host" | "device" | DeviceTensor;
+
+export interface SessionOptions {
+  /** Outputs that will be kept on the device (WebGPU: preferredOutputLocation 'gpu-buffer'). */
+  deviceOutputs?: readonly string[];
+  /** A label for logs. */
+  name?: string;
+}
+
+export interface RunResult {
+  host: Record<string, HostTensor>;
+  device: Record<string, DeviceTensor>;
+}
+
+export interface EngineSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Run: feeds may mix host and device tensors; only the requested outputs are computed. */
+  run(feeds: Record<string, HostTensor | DeviceTensor>, outputs: Record<string, OutputSpec>): Promise<RunResult>;
+  release(): Promise<void>;
+}
+
+export type EngineKind = "wasm" | "webgpu-node" | "webgpu-browser" | "wasm-browser" | "node-cpu" | "reference";
+
+export interface Engine {
+  readonly kind: EngineKind;
+  /** Human-readable: EP, threads, adapter (SwiftShader is labelled as software). */
+  readonly description: string;
+  /** True for software WebGPU adapters (correctness only, not performance). */
+  readonly software: boolean;
+  /** Whether run() writes into pre-allocated device tensors (OutputSpec = DeviceTensor). */
+  readonly preallocatedOutputs: boolean;
+  /** Create a session from an emitted model (ORT engines use its bytes, the reference engine its graph). */
+  createSession(model: EmittedModel, opts?: SessionOptions): Promise<EngineSession>;
+  upload(t: HostTensor): Promise<DeviceTensor>;
+  /** Allocate an uninitialised device tensor (for pre-allocated outputs). */
+  alloc(dtype: DType, shape: readonly number[]): Promise<DeviceTensor>;
+  download(t: DeviceTensor): Promise<HostTensor>;
+  dispose(t: DeviceTensor): void;
+  close(): Promise<void>;
+}
+
+export class EngineUnavailable extends Error {
+  override name = "EngineUnavailable";
+}
+
+export function isDeviceTensor(x: unknown): x is DeviceTensor {
+  return typeof x === "object" && x !== null && "handle" in x && "location" in x;
+}
