@@ -1,0 +1,569 @@
+/**
+ * The 25 IFEval instructions: kwargs schema, instruction text and check, one definition each.
+ *
+ * Semantics follow Google's reference implementation (`instruction_following_eval`), including its
+ * quirks (see docs/judge.md), with the project's policies: keywords and markers are literal text,
+ * never regular expressions; a non-letter `letter` is counted as given. Kwargs the reference would
+ * replace with a random value when missing or out of range are required here instead.
+ */
+import { z } from "zod";
+import { containsIgnoreCase, containsWordIgnoreCase, countIgnoreCase, findOccurrences } from "../text/literal-search.ts";
+import {
+  PY_WHITESPACE,
+  codePoints,
+  compareCodePoints,
+  isPyBlank,
+  pyLen,
+  pyLower,
+  pyReprList,
+  pyReprString,
+  pySplitWhitespace,
+  pyStrip,
+  pyStripChars,
+  pyIsLower,
+  pyIsUpper,
+} from "../text/python-str.ts";
+import { TextAnalysis } from "./analysis.ts";
+import { IFEVAL_LANGUAGES, IFEVAL_LANGUAGE_CODES } from "./languages.ts";
+import { countBulletLines, countHighlights, countPlaceholders, countSectionMarkers, findTitle, splitOnStarDividers } from "./structure.ts";
+
+export interface CheckOutcome {
+  passed: boolean;
+  /** What was measured, e.g. `{words: 288, relation: "at least", target: 300}`. */
+  evidence: Record<string, unknown>;
+}
+
+export interface Checker<K = any> {
+  readonly id: IfevalInstructionId;
+  readonly family: "ifeval";
+  /** The part of the id before ":", e.g. "length_constraints". */
+  readonly category: string;
+  readonly kwargsSchema: z.ZodType<K>;
+  /** The instruction as the reference words it for these kwargs. */
+  describe(kwargs: K): string;
+  /**
+   * The reference's `check_following` for one response (no blank-response rule, no loose variants:
+   * see judge.ts). `analysis` may carry measurements already made on the same text.
+   */
+  check(response: string, kwargs: K, analysis?: TextAnalysis): CheckOutcome;
+}
+
+export const IFEVAL_INSTRUCTION_IDS = [
+  "keywords:existence",
+  "keywords:frequency",
+  "keywords:forbidden_words",
+  "keywords:letter_frequency",
+  "language:response_language",
+  "length_constraints:number_sentences",
+  "length_constraints:number_paragraphs",
+  "length_constraints:number_words",
+  "length_constraints:nth_paragraph_first_word",
+  "detectable_content:number_placeholders",
+  "detectable_content:postscript",
+  "detectable_format:number_bullet_lists",
+  "detectable_format:constrained_response",
+  "detectable_format:number_highlighted_sections",
+  "detectable_format:multiple_sections",
+  "detectable_format:json_format",
+  "detectable_format:title",
+  "combination:two_responses",
+  "combination:repeat_prompt",
+  "startend:end_checker",
+  "change_case:capital_word_frequency",
+  "change_case:english_capital",
+  "change_case:english_lowercase",
+  "punctuation:no_comma",
+  "startend:quotation",
+] as const;
+
+export type IfevalInstructionId = (typeof IFEVAL_INSTRUCTION_IDS)[number];
+
+// ---- kwargs building blocks -------------------------------------------------------------------
+
+const RELATIONS = ["less than", "at least"] as const;
+type Relation = (typeof RELATIONS)[number];
+const relation = z.enum(RELATIONS).describe('"less than" (count < target) or "at least" (count >= target)');
+const nonNegativeCount = (what: string) => z.int().min(0).describe(what);
+const noKwargs = z.strictObject({});
+
+function compare(value: number, rel: Relation, target: number): boolean {
+  return rel === "less than" ? value < target : value >= target;
+}
+
+function define<S extends z.ZodType>(definition: {
+  id: IfevalInstructionId;
+  kwargs: S;
+  describe(kwargs: z.output<S>): string;
+  check(text: TextAnalysis, kwargs: z.output<S>): CheckOutcome;
+}): Checker<z.output<S>> {
+  return {
+    id: definition.id,
+    family: "ifeval",
+    category: definition.id.slice(0, definition.id.indexOf(":")),
+    kwargsSchema: definition.kwargs as unknown as z.ZodType<z.output<S>>,
+    describe: definition.describe,
+    check(response, kwargs, analysis) {
+      const text = analysis && analysis.text === response ? analysis : new TextAnalysis(response);
+      return definition.check(text, kwargs);
+    },
+  };
+}
+
+// ---- keywords ---------------------------------------------------------------------------------
+
+const keywordsExistence = define({
+  id: "keywords:existence",
+  kwargs: z.strictObject({
+    keywords: z.array(z.string()).min(1).describe("Words that must all appear (case-insensitive substrings)"),
+  }),
+  describe: ({ keywords }) => `Include keywords ${pyReprList([...keywords].sort(compareCodePoints))} in the response.`,
+  check(text, { keywords }) {
+    const missing = keywords.filter((keyword) => !containsIgnoreCase(text.foldedCodePoints, keyword));
+    return { passed: missing.length === 0, evidence: { missing, found: keywords.filter((k) => !missing.includes(k)) } };
+  },
+});
+
+const keywordsFrequency = define({
+  id: "keywords:frequency",
+  kwargs: z.strictObject({
+    keyword: z.string().min(1).describe("Counted case-insensitively as a substring, non-overlapping"),
+    frequency: nonNegativeCount("Target number of occurrences"),
+    relation,
+  }),
+  describe: ({ keyword, frequency, relation }) =>
+    `In your response, the word ${pyStrip(keyword)} should appear ${relation} ${frequency} times.`,
+  check(text, { keyword, frequency, relation }) {
+    // The reference strips the keyword; a blank one then matches at every position, as an empty regex does.
+    const occurrences = countIgnoreCase(text.foldedCodePoints, pyStrip(keyword));
+    return {
+      passed: compare(occurrences, relation, frequency),
+      evidence: { keyword: pyStrip(keyword), occurrences, relation, target: frequency },
+    };
+  },
+});
+
+const keywordsForbidden = define({
+  id: "keywords:forbidden_words",
+  kwargs: z.strictObject({
+    forbidden_words: z.array(z.string()).min(1).describe("Words that must not appear as whole words (case-insensitive)"),
+  }),
+  describe: ({ forbidden_words }) =>
+    `Do not include keywords ${pyReprList([...new Set(forbidden_words)].sort(compareCodePoints))} in the response.`,
+  check(text, { forbidden_words }) {
+    const found = [...new Set(forbidden_words)].filter((word) =>
+      containsWordIgnoreCase(text.codePoints, text.foldedCodePoints, word),
+    );
+    return { passed: found.length === 0, evidence: { found } };
+  },
+});
+
+const letterFrequency = define({
+  id: "keywords:letter_frequency",
+  kwargs: z.strictObject({
+    letter: z
+      .string()
+      .refine((s) => pyLen(s) === 1, "must be exactly one character")
+      .describe("One character, counted in the lower-cased response"),
+    let_frequency: nonNegativeCount("Target number of occurrences"),
+    let_relation: relation,
+  }),
+  describe: ({ letter, let_frequency, let_relation }) =>
+    `In your response, the letter ${pyLower(pyStrip(letter))} should appear ${let_relation} ${let_frequency} times.`,
+  check(text, { letter, let_frequency, let_relation }) {
+    // collections.Counter(value.lower())[letter]: code points equal to the (stripped, lower-cased) letter.
+    // The reference swaps a non-letter such as "#" for a random letter; we count it as given.
+    const target = codePoints(pyLower(pyStrip(letter)));
+    let occurrences = 0;
+    if (target.length === 1) for (const cp of codePoints(pyLower(text.text))) if (cp === target[0]) occurrences++;
+    return {
+      passed: compare(occurrences, let_relation, let_frequency),
+      evidence: { letter: pyLower(pyStrip(letter)), occurrences, relation: let_relation, target: let_frequency },
+    };
+  },
+});
+
+// ---- language ---------------------------------------------------------------------------------
+
+const responseLanguage = define({
+  id: "language:response_language",
+  kwargs: z.strictObject({
+    language: z.enum(IFEVAL_LANGUAGE_CODES).describe("ISO 639-1 code of the required language"),
+  }),
+  describe: ({ language }) =>
+    `Your ENTIRE response should be in ${IFEVAL_LANGUAGES[language]} language, no other language is allowed.`,
+  check(text, { language }) {
+    const detection = text.detectedLanguage;
+    // The reference counts a failed detection as followed.
+    if (!detection.ok) return { passed: true, evidence: { detected_language: null, detection_error: detection.error, target: language } };
+    return { passed: detection.language === language, evidence: { detected_language: detection.language, target: language } };
+  },
+});
+
+// ---- length constraints -----------------------------------------------------------------------
+
+const numberSentences = define({
+  id: "length_constraints:number_sentences",
+  kwargs: z.strictObject({ num_sentences: nonNegativeCount("Target number of sentences (Punkt, English)"), relation }),
+  describe: ({ num_sentences, relation }) => `Your response should contain ${relation} ${num_sentences} sentences.`,
+  check(text, { num_sentences, relation }) {
+    const sentences = text.sentenceCount;
+    return { passed: compare(sentences, relation, num_sentences), evidence: { sentences, relation, target: num_sentences } };
+  },
+});
+
+const numberParagraphs = define({
+  id: "length_constraints:number_paragraphs",
+  kwargs: z.strictObject({ num_paragraphs: nonNegativeCount('Exact number of paragraphs separated by "***"') }),
+  describe: ({ num_paragraphs }) =>
+    `There should be ${num_paragraphs} paragraphs. Paragraphs are separated with the markdown divider: ***`,
+  check(text, { num_paragraphs }) {
+    const parts = splitOnStarDividers(text.text);
+    let paragraphs = parts.length;
+    for (let i = 0; i < parts.length; i++) {
+      if (!isPyBlank(parts[i]!)) continue;
+      // Empty text before the first or after the last divider is ignored; an empty middle part fails.
+      if (i === 0 || i === parts.length - 1) paragraphs--;
+      else return { passed: false, evidence: { empty_paragraph_at: i + 1, parts: parts.length, target: num_paragraphs } };
+    }
+    return { passed: paragraphs === num_paragraphs, evidence: { paragraphs, target: num_paragraphs } };
+  },
+});
+
+const numberWords = define({
+  id: "length_constraints:number_words",
+  kwargs: z.strictObject({ num_words: nonNegativeCount("Target number of words"), relation }),
+  describe: ({ num_words, relation }) => `Answer with ${relation} ${num_words} words.`,
+  check(text, { num_words, relation }) {
+    const words = text.wordCount;
+    return { passed: compare(words, relation, num_words), evidence: { words, relation, target: num_words } };
+  },
+});
+
+const FIRST_WORD_STOP_CHARS = new Set([".", ",", "?", "!", "'", '"']);
+
+const nthParagraphFirstWord = define({
+  id: "length_constraints:nth_paragraph_first_word",
+  kwargs: z
+    .strictObject({
+      num_paragraphs: nonNegativeCount("Exact number of non-blank paragraphs separated by blank lines"),
+      nth_paragraph: z.int().min(1).describe("Which paragraph (1-based) must start with first_word"),
+      first_word: z.string().describe("Required first word (compared lower-cased)"),
+    })
+    .refine((k) => k.nth_paragraph <= k.num_paragraphs, {
+      path: ["nth_paragraph"],
+      message: "must not exceed num_paragraphs",
+    }),
+  describe: ({ num_paragraphs, nth_paragraph, first_word }) =>
+    `There should be ${num_paragraphs} paragraphs. Paragraphs and only paragraphs are separated with each other by two new lines as if it was '\\n\\n' in python. Paragraph ${nth_paragraph} must start with word ${pyLower(first_word)}.`,
+  check(text, { num_paragraphs, nth_paragraph, first_word }) {
+    const expected = pyLower(first_word);
+    // IFEval compatibility: the paragraph count skips blank parts, but `nth_paragraph` indexes the
+    // unfiltered list of parts (so a blank part shifts which paragraph is looked at).
+    const parts = text.text.split("\n\n");
+    const paragraphs = parts.filter((part) => !isPyBlank(part)).length;
+    const base = { paragraphs, target_paragraphs: num_paragraphs, nth_paragraph, expected_first_word: expected };
+    if (nth_paragraph > paragraphs) return { passed: false, evidence: { ...base, first_word: null } };
+    const paragraph = pyStrip(parts[nth_paragraph - 1]!);
+    if (paragraph === "") return { passed: false, evidence: { ...base, first_word: null } };
+    const word = pyStripChars(pyStripChars(pyStrip(pySplitWhitespace(paragraph)[0]!), "'", "left"), '"', "left");
+    let found = "";
+    for (const ch of word) {
+      if (FIRST_WORD_STOP_CHARS.has(ch)) break;
+      found += pyLower(ch);
+    }
+    return { passed: paragraphs === num_paragraphs && found === expected, evidence: { ...base, first_word: found } };
+  },
+});
+
+// ---- detectable content -----------------------------------------------------------------------
+
+const numberPlaceholders = define({
+  id: "detectable_content:number_placeholders",
+  kwargs: z.strictObject({ num_placeholders: nonNegativeCount("Minimum number of [placeholders]") }),
+  describe: ({ num_placeholders }) =>
+    `The response must contain at least ${num_placeholders} placeholders represented by square brackets, such as [address].`,
+  check(text, { num_placeholders }) {
+    const placeholders = countPlaceholders(text.text);
+    return { passed: placeholders >= num_placeholders, evidence: { placeholders, relation: "at least", target: num_placeholders } };
+  },
+});
+
+const PPS_RE = new RegExp(`p\\.[${PY_WHITESPACE}]?p\\.[${PY_WHITESPACE}]?s`);
+const PS_RE = new RegExp(`p\\.[${PY_WHITESPACE}]?s\\.`);
+
+const postscript = define({
+  id: "detectable_content:postscript",
+  kwargs: z.strictObject({ postscript_marker: z.string().describe('Marker such as "P.S." or "P.P.S"') }),
+  describe: ({ postscript_marker }) =>
+    `At the end of your response, please explicitly add a postscript starting with ${pyStrip(postscript_marker)}`,
+  check(text, { postscript_marker }) {
+    const marker = pyStrip(postscript_marker);
+    const lowered = pyLower(text.text);
+    let found: boolean;
+    // The reference searches the whole lower-cased text (not only line starts); for its two standard
+    // markers it allows one whitespace character after each inner period.
+    if (marker === "P.P.S") found = PPS_RE.test(lowered);
+    else if (marker === "P.S.") found = PS_RE.test(lowered);
+    else found = findOccurrences(codePoints(lowered), codePoints(pyLower(marker)), false).length > 0;
+    return { passed: found, evidence: { marker, found } };
+  },
+});
+
+// ---- detectable format ------------------------------------------------------------------------
+
+const numberBulletLists = define({
+  id: "detectable_format:number_bullet_lists",
+  kwargs: z.strictObject({ num_bullets: nonNegativeCount('Exact number of markdown bullet points ("* " or "- " lines)') }),
+  describe: ({ num_bullets }) =>
+    `Your answer must contain exactly ${num_bullets} bullet points. Use the markdown bullet points such as:\n* This is point 1. \n* This is point 2`,
+  check(text, { num_bullets }) {
+    const bullets = countBulletLines(text.text);
+    return { passed: bullets === num_bullets, evidence: { bullets, relation: "exactly", target: num_bullets } };
+  },
+});
+
+const CONSTRAINED_RESPONSES = ["My answer is yes.", "My answer is no.", "My answer is maybe."] as const;
+
+const constrainedResponse = define({
+  id: "detectable_format:constrained_response",
+  kwargs: noKwargs,
+  describe: () =>
+    `Answer with one of the following options: (${CONSTRAINED_RESPONSES.map(pyReprString).join(", ")})`,
+  check(text) {
+    const stripped = pyStrip(text.text);
+    const matched = CONSTRAINED_RESPONSES.find((option) => stripped.includes(option)) ?? null;
+    return { passed: matched !== null, evidence: { matched } };
+  },
+});
+
+const numberHighlightedSections = define({
+  id: "detectable_format:number_highlighted_sections",
+  kwargs: z.strictObject({ num_highlights: nonNegativeCount("Minimum number of *highlighted* sections") }),
+  describe: ({ num_highlights }) =>
+    `Highlight at least ${num_highlights} sections in your answer with markdown, i.e. *highlighted section*.`,
+  check(text, { num_highlights }) {
+    const highlights = countHighlights(text.text);
+    return { passed: highlights >= num_highlights, evidence: { highlights, relation: "at least", target: num_highlights } };
+  },
+});
+
+const multipleSections = define({
+  id: "detectable_format:multiple_sections",
+  kwargs: z.strictObject({
+    section_spliter: z.string().describe('Word that starts each section, e.g. "Section" (matched literally, case-sensitive)'),
+    num_sections: nonNegativeCount("Minimum number of sections"),
+  }),
+  describe: ({ section_spliter, num_sections }) => {
+    const splitter = pyStrip(section_spliter);
+    return `Your response must have ${num_sections} sections. Mark the beginning of each section with ${splitter} X, such as:\n${splitter} 1\n[content of section 1]\n${splitter} 2\n[content of section 2]`;
+  },
+  check(text, { section_spliter, num_sections }) {
+    const splitter = pyStrip(section_spliter);
+    const sections = countSectionMarkers(text.text, splitter);
+    return { passed: sections >= num_sections, evidence: { sections, splitter, relation: "at least", target: num_sections } };
+  },
+});
+
+const jsonFormat = define({
+  id: "detectable_format:json_format",
+  kwargs: noKwargs,
+  describe: () => "Entire output should be wrapped in JSON format. You can use markdown ticks such as ```.",
+  check(text) {
+    let value = pyStrip(text.text);
+    for (const fence of ["```json", "```Json", "```JSON", "```"]) if (value.startsWith(fence)) value = value.slice(fence.length);
+    if (value.endsWith("```")) value = value.slice(0, -3);
+    const error = pythonJsonError(pyStrip(value));
+    return { passed: error === null, evidence: error === null ? { valid_json: true } : { valid_json: false, error } };
+  },
+});
+
+/**
+ * Whether Python's `json.loads` accepts `text`: JSON plus the bare constants NaN, Infinity and
+ * -Infinity. Returns null when it parses, else the parser's message.
+ */
+function pythonJsonError(text: string): string | null {
+  try {
+    JSON.parse(text);
+    return null;
+  } catch (error) {
+    if (!/NaN|Infinity/.test(text)) return (error as Error).message;
+  }
+  // Replace the constants outside strings by `null` (same token role, still invalid wherever
+  // Python would reject them) and try again.
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (inString) {
+      out += ch;
+      if (ch === "\\") out += text[++i] ?? "";
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    const constant = ["-Infinity", "Infinity", "NaN"].find((c) => text.startsWith(c, i));
+    if (constant) {
+      out += "null";
+      i += constant.length - 1;
+    } else out += ch;
+  }
+  try {
+    JSON.parse(out);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+const title = define({
+  id: "detectable_format:title",
+  kwargs: noKwargs,
+  describe: () => "Your answer must contain a title, wrapped in double angular brackets, such as <<poem of joy>>.",
+  check(text) {
+    const found = findTitle(text.text) ?? null;
+    return { passed: found !== null, evidence: { title: found } };
+  },
+});
+
+// ---- combination ------------------------------------------------------------------------------
+
+const twoResponses = define({
+  id: "combination:two_responses",
+  kwargs: noKwargs,
+  describe: () =>
+    "Give two different responses. Responses and only responses should be separated by 6 asterisk symbols: ******.",
+  check(text) {
+    const parts = text.text.split("******");
+    const responses: string[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      if (!isPyBlank(parts[i]!)) responses.push(parts[i]!);
+      else if (i !== 0 && i !== parts.length - 1) {
+        return { passed: false, evidence: { empty_response_at: i + 1, parts: parts.length } };
+      }
+    }
+    const distinct = responses.length === 2 && pyStrip(responses[0]!) !== pyStrip(responses[1]!);
+    return { passed: distinct, evidence: { responses: responses.length, different: responses.length === 2 ? distinct : null } };
+  },
+});
+
+const repeatPrompt = define({
+  id: "combination:repeat_prompt",
+  kwargs: z.strictObject({ prompt_to_repeat: z.string().min(1).describe("Text the response must start with (case-insensitive)") }),
+  describe: () =>
+    "First repeat the request word for word without change, then give your answer (1. do not say any words or characters before repeating the request; 2. the request you need to repeat does not include this sentence)",
+  check(text, { prompt_to_repeat }) {
+    const repeated = pyLower(pyStrip(text.text)).startsWith(pyLower(pyStrip(prompt_to_repeat)));
+    return { passed: repeated, evidence: { starts_with_prompt: repeated } };
+  },
+});
+
+// ---- start / end ------------------------------------------------------------------------------
+
+const endChecker = define({
+  id: "startend:end_checker",
+  kwargs: z.strictObject({ end_phrase: z.string().describe("Phrase the response must end with (case-insensitive)") }),
+  describe: ({ end_phrase }) =>
+    `Finish your response with this exact phrase ${pyStrip(end_phrase)}. No other words should follow this phrase.`,
+  check(text, { end_phrase }) {
+    const phrase = pyLower(pyStrip(end_phrase));
+    // Surrounding double quotes of the whole response are ignored.
+    const ending = pyLower(pyStripChars(pyStrip(text.text), '"'));
+    const passed = ending.endsWith(phrase);
+    return { passed, evidence: { end_phrase: phrase, ends_with_phrase: passed } };
+  },
+});
+
+const quotation = define({
+  id: "startend:quotation",
+  kwargs: noKwargs,
+  describe: () => "Wrap your entire response with double quotation marks.",
+  check(text) {
+    const stripped = pyStrip(text.text);
+    const passed = pyLen(stripped) > 1 && stripped.startsWith('"') && stripped.endsWith('"');
+    return { passed, evidence: { starts_with_quote: stripped.startsWith('"'), ends_with_quote: stripped.endsWith('"') } };
+  },
+});
+
+// ---- change case ------------------------------------------------------------------------------
+
+const capitalWordFrequency = define({
+  id: "change_case:capital_word_frequency",
+  kwargs: z.strictObject({
+    capital_frequency: z.int().describe("Target number of all-capital words"),
+    capital_relation: relation,
+  }),
+  describe: ({ capital_frequency, capital_relation }) =>
+    `In your response, words with all capital letters should appear ${capital_relation} ${capital_frequency} times.`,
+  check(text, { capital_frequency, capital_relation }) {
+    const capitalWords = text.capitalWordCount;
+    return {
+      passed: compare(capitalWords, capital_relation, capital_frequency),
+      evidence: { capital_words: capitalWords, relation: capital_relation, target: capital_frequency },
+    };
+  },
+});
+
+/** "Whole text in this case, and English"; the language is only detected when the case holds. */
+function caseAndEnglish(text: TextAnalysis, inCase: boolean, caseName: "all_upper" | "all_lower"): CheckOutcome {
+  if (!inCase) return { passed: false, evidence: { [caseName]: false } };
+  const detection = text.detectedLanguage;
+  // The reference counts a failed detection as followed.
+  if (!detection.ok) return { passed: true, evidence: { [caseName]: true, detected_language: null, detection_error: detection.error } };
+  return { passed: detection.language === "en", evidence: { [caseName]: true, detected_language: detection.language } };
+}
+
+const englishCapital = define({
+  id: "change_case:english_capital",
+  kwargs: noKwargs,
+  describe: () => "Your entire response should be in English, and in all capital letters.",
+  check: (text) => caseAndEnglish(text, pyIsUpper(text.text), "all_upper"),
+});
+
+const englishLowercase = define({
+  id: "change_case:english_lowercase",
+  kwargs: noKwargs,
+  describe: () => "Your entire response should be in English, and in all lowercase letters. No capital letters are allowed.",
+  check: (text) => caseAndEnglish(text, pyIsLower(text.text), "all_lower"),
+});
+
+// ---- punctuation ------------------------------------------------------------------------------
+
+const noComma = define({
+  id: "punctuation:no_comma",
+  kwargs: noKwargs,
+  describe: () => "In your entire response, refrain from the use of any commas.",
+  check(text) {
+    // Only the ASCII comma counts (a full-width "，" passes).
+    const commas = text.text.split(",").length - 1;
+    return { passed: commas === 0, evidence: { commas } };
+  },
+});
+
+/** Every checker by instruction id. */
+export const IFEVAL_CHECKERS: { readonly [Id in IfevalInstructionId]: Checker } = {
+  "keywords:existence": keywordsExistence,
+  "keywords:frequency": keywordsFrequency,
+  "keywords:forbidden_words": keywordsForbidden,
+  "keywords:letter_frequency": letterFrequency,
+  "language:response_language": responseLanguage,
+  "length_constraints:number_sentences": numberSentences,
+  "length_constraints:number_paragraphs": numberParagraphs,
+  "length_constraints:number_words": numberWords,
+  "length_constraints:nth_paragraph_first_word": nthParagraphFirstWord,
+  "detectable_content:number_placeholders": numberPlaceholders,
+  "detectable_content:postscript": postscript,
+  "detectable_format:number_bullet_lists": numberBulletLists,
+  "detectable_format:constrained_response": constrainedResponse,
+  "detectable_format:number_highlighted_sections": numberHighlightedSections,
+  "detectable_format:multiple_sections": multipleSections,
+  "detectable_format:json_format": jsonFormat,
+  "detectable_format:title": title,
+  "combination:two_responses": twoResponses,
+  "combination:repeat_prompt": repeatPrompt,
+  "startend:end_checker": endChecker,
+  "change_case:capital_word_frequency": capitalWordFrequency,
+  "change_case:english_capital": englishCapital,
+  "change_case:english_lowercase": englishLowercase,
+  "punctuation:no_comma": noComma,
+  "startend:quotation": quotation,
+};

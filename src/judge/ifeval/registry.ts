@@ -1,0 +1,117 @@
+import { z } from "zod";
+import { JudgeInputError, type JudgeIssue } from "../errors.ts";
+import { IFEVAL_CHECKERS, IFEVAL_INSTRUCTION_IDS, type Checker, type IfevalInstructionId } from "./checkers.ts";
+
+export function isIfevalInstructionId(id: unknown): id is IfevalInstructionId {
+  return typeof id === "string" && Object.hasOwn(IFEVAL_CHECKERS, id);
+}
+
+/** The checker for `id`; throws JudgeInputError (path `[...path, "id"]`) for an unknown id. */
+export function getChecker(id: string, path: Array<string | number> = []): Checker {
+  if (!isIfevalInstructionId(id)) throw new JudgeInputError([unknownIdIssue(id, [...path, "id"])]);
+  return IFEVAL_CHECKERS[id];
+}
+
+function unknownIdIssue(id: unknown, path: Array<string | number>): JudgeIssue {
+  return { path, message: `unknown instruction id ${JSON.stringify(id)}; expected one of: ${IFEVAL_INSTRUCTION_IDS.join(", ")}` };
+}
+
+/**
+ * Validates raw kwargs (as they appear in IFEval data) for `id` and returns them typed.
+ * `null` values count as absent (IFBench-style rows carry every key, unused ones null); unknown
+ * keys with a value are rejected, as the reference's `build_description(**kwargs)` would be.
+ * Issues are reported at `[...path, "kwargs", key]`.
+ */
+export function parseKwargs(id: string, raw: unknown, path: Array<string | number> = []): unknown {
+  const result = parseCheckerKwargs(getChecker(id, path), raw, [...path, "kwargs"]);
+  if (!result.ok) throw new JudgeInputError(result.issues);
+  return result.kwargs;
+}
+
+function withoutNulls(raw: unknown): unknown {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== "object" || Array.isArray(raw)) return raw;
+  return Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== null));
+}
+
+function parseCheckerKwargs(
+  checker: Checker,
+  raw: unknown,
+  path: Array<string | number>,
+): { ok: true; kwargs: unknown } | { ok: false; issues: JudgeIssue[] } {
+  const result = checker.kwargsSchema.safeParse(withoutNulls(raw));
+  if (result.success) return { ok: true, kwargs: result.data };
+  return {
+    ok: false,
+    issues: result.error.issues.map((issue) => ({
+      path: [...path, ...issue.path.map((part) => (typeof part === "symbol" ? String(part) : part))],
+      message: issueMessage(issue),
+    })),
+  };
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") return `unknown kwargs ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`;
+  if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) return `required (${issue.expected})`;
+  return issue.message;
+}
+
+/**
+ * Validates a list of `{id, kwargs}` constraints, collecting every problem (paths start with the
+ * constraint's index, after `pathPrefix`). Returns the checkers and typed kwargs.
+ */
+export function validateConstraints(
+  constraints: ReadonlyArray<{ id: string; kwargs?: unknown }>,
+  pathPrefix: Array<string | number> = [],
+): Array<{ checker: Checker; kwargs: unknown }> {
+  const issues: JudgeIssue[] = [];
+  const parsed: Array<{ checker: Checker; kwargs: unknown }> = [];
+  constraints.forEach((constraint, index) => {
+    const path = [...pathPrefix, index];
+    if (!isIfevalInstructionId(constraint.id)) {
+      issues.push(unknownIdIssue(constraint.id, [...path, "id"]));
+      return;
+    }
+    const checker = IFEVAL_CHECKERS[constraint.id];
+    const result = parseCheckerKwargs(checker, constraint.kwargs, [...path, "kwargs"]);
+    if (result.ok) parsed.push({ checker, kwargs: result.kwargs });
+    else issues.push(...result.issues);
+  });
+  if (issues.length > 0) throw new JudgeInputError(issues);
+  return parsed;
+}
+
+/** The instruction text for a constraint, as the reference renders it. */
+export function describeConstraint(id: string, kwargs: unknown): string {
+  const checker = getChecker(id);
+  return checker.describe(parseKwargs(id, kwargs));
+}
+
+const jsonSchemaCache = new Map<IfevalInstructionId, Record<string, unknown>>();
+
+/** JSON Schema (draft 2020-12) of the kwargs of `id`. */
+export function kwargsJsonSchema(id: IfevalInstructionId): Record<string, unknown> {
+  let schema = jsonSchemaCache.get(id);
+  if (!schema) {
+    schema = z.toJSONSchema(IFEVAL_CHECKERS[id].kwargsSchema) as Record<string, unknown>;
+    jsonSchemaCache.set(id, schema);
+  }
+  return schema;
+}
+
+export interface CheckerInfo {
+  id: IfevalInstructionId;
+  family: "ifeval";
+  category: string;
+  kwargs_schema: Record<string, unknown>;
+}
+
+/** All checkers with their kwargs JSON Schemas, in IFEval's registry order. */
+export function listCheckers(): CheckerInfo[] {
+  return IFEVAL_INSTRUCTION_IDS.map((id) => ({
+    id,
+    family: "ifeval",
+    category: IFEVAL_CHECKERS[id].category,
+    kwargs_schema: kwargsJsonSchema(id),
+  }));
+}
