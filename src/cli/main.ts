@@ -1,14 +1,43 @@
 /** The `iopo` command line: one entry, sub-commands in src/cli/commands/. */
+import { runIfeval } from "./commands/ifeval.ts";
+import { CliError } from "./errors.ts";
+
+const COMMANDS: Record<string, { summary: string; run(argv: string[]): Promise<number> }> = {
+  ifeval: { summary: "judge responses on the IFEval benchmark (strict and loose), reference-exact", run: runIfeval },
+};
+
+/** Runs `iopo <command> ...` and returns the exit status (0 ok, 1 bad input, 2 bad usage). */
 export async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
+  const [command, ...rest] = argv;
   if (!command || command === "--help" || command === "-h") {
     process.stdout.write(usage());
     return command ? 0 : 2;
   }
-  process.stderr.write(`iopo: unknown command "${command}"\n\n${usage()}`);
-  return 2;
+  const entry = COMMANDS[command];
+  if (!entry) {
+    process.stderr.write(`iopo: unknown command "${command}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await entry.run(rest);
+  } catch (error) {
+    if (error instanceof CliError) {
+      process.stderr.write(`iopo ${command}: ${error.message}\n`);
+      return error.exitCode;
+    }
+    throw error;
+  }
 }
 
 function usage(): string {
-  return ["Usage: iopo <command> [options]", "", "Commands:", "  (none yet)", ""].join("\n");
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  return [
+    "Usage: iopo <command> [options]",
+    "",
+    "Commands:",
+    ...Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(width)}  ${summary}`),
+    "",
+    "Run `iopo <command> --help` for a command's options.",
+    "",
+  ].join("\n");
 }
