@@ -1,0 +1,30 @@
+import type { Constraint } from "../../../src/judge/index.ts";
+
+/** One valid constraint for each of the 25 IFEval instruction ids. */
+export const ONE_OF_EACH: Constraint[] = [
+  { id: "keywords:existence", kwargs: { keywords: ["alpha", "beta"] } },
+  { id: "keywords:frequency", kwargs: { keyword: "the", frequency: 3, relation: "at least" } },
+  { id: "keywords:forbidden_words", kwargs: { forbidden_words: ["gamma", "a"] } },
+  { id: "keywords:letter_frequency", kwargs: { letter: "e", let_frequency: 5, let_relation: "less than" } },
+  { id: "language:response_language", kwargs: { language: "en" } },
+  { id: "length_constraints:number_sentences", kwargs: { num_sentences: 3, relation: "at least" } },
+  { id: "length_constraints:number_paragraphs", kwargs: { num_paragraphs: 2 } },
+  { id: "length_constraints:number_words", kwargs: { num_words: 10, relation: "less than" } },
+  { id: "length_constraints:nth_paragraph_first_word", kwargs: { num_paragraphs: 2, nth_paragraph: 2, first_word: "then" } },
+  { id: "detectable_content:number_placeholders", kwargs: { num_placeholders: 1 } },
+  { id: "detectable_content:postscript", kwargs: { postscript_marker: "P.S." } },
+  { id: "detectable_format:number_bullet_lists", kwargs: { num_bullets: 2 } },
+  { id: "detectable_format:constrained_response", kwargs: {} },
+  { id: "detectable_format:number_highlighted_sections", kwargs: { num_highlights: 2 } },
+  { id: "detectable_format:multiple_sections", kwargs: { section_spliter: "Section", num_sections: 2 } },
+  { id: "detectable_format:json_format", kwargs: {} },
+  { id: "detectable_format:title", kwargs: {} },
+  { id: "combination:two_responses", kwargs: {} },
+  { id: "combination:repeat_prompt", kwargs: { prompt_to_repeat: "Say hi." } },
+  { id: "startend:end_checker", kwargs: { end_phrase: "Bye." } },
+  { id: "change_case:capital_word_frequency", kwargs: { capital_frequency: 2, capital_relation: "at least" } },
+  { id: "change_case:english_capital", kwargs: {} },
+  { id: "change_case:english_lowercase", kwargs: {} },
+  { id: "punctuation:no_comma", kwargs: {} },
+  { id: "startend:quotation", kwargs: {} },
+];
