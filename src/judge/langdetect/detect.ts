@@ -48,34 +48,59 @@ interface Profiles {
 
 let profiles: Profiles | undefined;
 
-/** Decodes the bundled profiles on first use (about 90k n-grams; a few tens of milliseconds). */
+/** Value of a base-36 digit given as a UTF-16 code unit. */
+function base36Digit(unit: number): number {
+  return unit <= 0x39 ? unit - 0x30 : unit - 0x57;
+}
+
+/**
+ * Decodes the bundled profiles on first use: one pass over "gram\tlang.count lang.count\n..."
+ * (numbers in base 36; grams never contain ".", tabs or newlines).
+ */
 function loadProfiles(): Profiles {
   if (profiles) return profiles;
-  const lines = profileData.grams.split("\n");
-  const rows = new Map<string, number>();
-  const rowStart = new Uint32Array(lines.length + 1);
+  const data = profileData.grams;
+  let rowCount = 1;
   let entryCount = 0;
-  for (const line of lines) entryCount += line.split(" ").length;
+  for (let i = 0; i < data.length; i++) {
+    const unit = data.charCodeAt(i);
+    if (unit === 0x0a) rowCount++;
+    else if (unit === 0x2e) entryCount++;
+  }
+  const rows = new Map<string, number>();
+  const rowStart = new Uint32Array(rowCount + 1);
   const entryLang = new Uint8Array(entryCount);
   const entryProb = new Float64Array(entryCount);
+  let pos = 0;
   let e = 0;
-  lines.forEach((line, row) => {
-    const tab = line.indexOf("\t");
-    const gram = line.slice(0, tab);
-    const gramLength = [...gram].length;
+  for (let row = 0; row < rowCount; row++) {
+    const tab = data.indexOf("\t", pos);
+    const gram = data.slice(pos, tab);
     rows.set(gram, row);
     rowStart[row] = e;
-    for (const entry of line.slice(tab + 1).split(" ")) {
-      const dot = entry.indexOf(".");
-      const lang = parseInt(entry.slice(0, dot), 36);
-      const count = parseInt(entry.slice(dot + 1), 36);
+    let gramLength = 0; // in code points
+    for (let i = 0; i < gram.length; i++) {
+      const unit = gram.charCodeAt(i);
+      if (unit < 0xdc00 || unit > 0xdfff) gramLength++;
+    }
+    pos = tab + 1;
+    for (;;) {
+      let lang = 0;
+      let unit: number;
+      while ((unit = data.charCodeAt(pos++)) !== 0x2e) lang = lang * 36 + base36Digit(unit);
+      let count = 0;
+      while (pos < data.length && (unit = data.charCodeAt(pos)) !== 0x20 && unit !== 0x0a) {
+        count = count * 36 + base36Digit(unit);
+        pos++;
+      }
       entryLang[e] = lang;
       // Same division as langdetect, so the probabilities are bit-identical.
       entryProb[e] = count / profileData.nWords[lang]![gramLength - 1]!;
       e++;
+      if (pos >= data.length || data.charCodeAt(pos++) === 0x0a) break;
     }
-  });
-  rowStart[lines.length] = e;
+  }
+  rowStart[rowCount] = e;
 
   const cjkRepresentative = new Map<string, string>();
   for (const cls of profileData.cjkClasses) {
