@@ -360,6 +360,10 @@ describe("kwargs validation", () => {
     ]);
   });
 
+  it("rejects constraints that are not objects", () => {
+    expect(issues([null as unknown as { id: string }])).toEqual([{ path: ["constraints", 0], message: "must be an object {id, kwargs}" }]);
+  });
+
   it("says which kwargs are required and treats null as absent", () => {
     const [missing] = issues([{ id: "keywords:frequency", kwargs: { keyword: "x", frequency: null, relation: "at least" } }]);
     expect(missing).toEqual({ path: ["constraints", 0, "kwargs", "frequency"], message: "required (number)" });

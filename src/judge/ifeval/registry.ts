@@ -68,6 +68,10 @@ export function validateConstraints(
   const parsed: Array<{ checker: Checker; kwargs: unknown }> = [];
   constraints.forEach((constraint, index) => {
     const path = [...pathPrefix, index];
+    if (typeof constraint !== "object" || constraint === null) {
+      issues.push({ path, message: "must be an object {id, kwargs}" });
+      return;
+    }
     if (!isIfevalInstructionId(constraint.id)) {
       issues.push(unknownIdIssue(constraint.id, [...path, "id"]));
       return;
