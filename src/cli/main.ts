@@ -1,9 +1,15 @@
 /** The `iopo` command line: one entry, sub-commands in src/cli/commands/. */
 import { runIfeval } from "./commands/ifeval.ts";
+import { runImport } from "./commands/import.ts";
+import { checkerContext } from "./context.ts";
 import { CliError } from "./errors.ts";
 
 const COMMANDS: Record<string, { summary: string; run(argv: string[]): Promise<number> }> = {
   ifeval: { summary: "judge responses on the IFEval benchmark (strict and loose), reference-exact", run: runIfeval },
+  import: {
+    summary: "stream a JSONL file into a dataset through the API",
+    run: async (argv) => runImport(argv, await checkerContext()),
+  },
 };
 
 /** Runs `iopo <command> ...` and returns the exit status (0 ok, 1 bad input, 2 bad usage). */
