@@ -12,7 +12,6 @@ export default defineConfig({
   test: {
     projects: [
       {
-        extends: false,
         plugins: [
           cloudflareTest(async () => ({
             wrangler: { configPath: `${root}wrangler.toml` },
@@ -31,7 +30,6 @@ export default defineConfig({
         },
       },
       {
-        extends: false,
         test: {
           name: "node",
           environment: "node",
@@ -40,7 +38,6 @@ export default defineConfig({
         },
       },
       {
-        extends: false,
         test: {
           name: "gpu-trainer",
           root: `${root}gpu-trainer`,

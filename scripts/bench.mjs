@@ -7,7 +7,7 @@ import { root } from "./wrangler-env.mjs";
 
 const tsx = join(root, "node_modules/tsx/dist/cli.mjs");
 const benches = {
-  judge: ["scripts/bench/judge.ts"],
+  judge: ["scripts/bench-judge.ts"],
   "judge-http": ["scripts/bench/judge-http.mjs"],
   datasets: ["scripts/bench/datasets.mjs"],
   trainer: ["gpu-trainer/bench/run.ts"],

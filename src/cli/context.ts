@@ -1,6 +1,15 @@
 import type { ImportContext } from "../datasets/importers";
+import { describeConstraint } from "../judge";
 
 /** What importers need from the judge: the instruction text of each verifiable checker. */
 export async function checkerContext(): Promise<ImportContext> {
-  return {};
+  return {
+    describe: (id, kwargs) => {
+      try {
+        return describeConstraint(id, kwargs);
+      } catch {
+        return id; // the API names the invalid checker when the record arrives
+      }
+    },
+  };
 }

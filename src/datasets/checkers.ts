@@ -1,8 +1,17 @@
+import { JudgeInputError, formatIssuePath, parseKwargs } from "../judge";
+
 /**
  * Validation of a constraint's `checker` against the judge's registry: the id must be registered
- * and the kwargs must satisfy its schema. Returns a message, or null when the checker is valid.
+ * and the kwargs must satisfy its schema. Returns a message naming the field, or null when valid.
  */
 export function validateConstraintChecker(id: string, kwargs: Record<string, unknown>): string | null {
-  void kwargs;
-  return id.includes(":") ? null : `"${id}" is not a checker id (family:name)`;
+  try {
+    parseKwargs(id, kwargs);
+    return null;
+  } catch (error) {
+    if (error instanceof JudgeInputError) {
+      return error.issues.map((issue) => `${formatIssuePath(issue.path) || "id"}: ${issue.message}`).join("; ");
+    }
+    throw error;
+  }
 }

@@ -164,7 +164,7 @@ function sortKeys(value: unknown): unknown {
 
 const encoder = new TextEncoder();
 export async function sha256HexOf(text: string | Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", typeof text === "string" ? encoder.encode(text) : text);
+  const digest = await crypto.subtle.digest("SHA-256", (typeof text === "string" ? encoder.encode(text) : text) as Uint8Array<ArrayBuffer>);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
