@@ -1,8 +1,11 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
+// Reference data for the Worker's tests, read here in Node (workerd cannot read ../shared).
+const shared = (path: string) => readFileSync(`${root}../shared/data/${path}`, "utf8");
 
 // Three projects in one `vitest run`:
 // - worker: the Worker itself in workerd with a real local D1 (migrations applied in setup);
@@ -19,6 +22,8 @@ export default defineConfig({
               bindings: {
                 TEST_MIGRATIONS: await readD1Migrations(`${root}migrations`),
                 ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
+                IFEVAL_INPUT: shared("ifeval/input_data_gpt4_20231107_145030.jsonl"),
+                IFEVAL_RESPONSES: shared("ifeval/input_response_data_gpt4_20231107_145030.jsonl"),
               },
             },
           })),

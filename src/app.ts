@@ -8,8 +8,10 @@ import { acceptJsonLike, corsFromEnv, limitBody } from "./lib/middleware";
 import { createRouter } from "./lib/openapi";
 import { problem, ProblemError } from "./lib/problem";
 import { docsRoutes } from "./routes/docs";
+import { benchmarkRoutes } from "./routes/benchmarks";
 import { datasetRoutes } from "./routes/datasets";
 import { healthRoutes } from "./routes/health";
+import { judgeRoutes } from "./routes/judge";
 import { keyRoutes } from "./routes/keys";
 import { taxonomyRoutes } from "./routes/taxonomy";
 
@@ -34,7 +36,9 @@ export function buildApp() {
   app.route("/", healthRoutes);
   app.route("/", taxonomyRoutes);
   app.route("/", keyRoutes);
+  app.route("/", judgeRoutes);
   app.route("/", datasetRoutes);
+  app.route("/", benchmarkRoutes);
   app.route("/", docsRoutes(app));
 
   app.notFound((c) => notFoundOrWrongMethod(c, app.routes));

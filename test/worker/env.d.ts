@@ -6,6 +6,9 @@ declare global {
     interface Env extends Bindings {
       TEST_MIGRATIONS: D1Migration[];
       ADMIN_TOKEN: string;
+      /** IFEval's GPT-4 prompt set and responses (JSONL text), from ../shared/data. */
+      IFEVAL_INPUT: string;
+      IFEVAL_RESPONSES: string;
     }
   }
 }

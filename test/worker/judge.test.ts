@@ -1,0 +1,181 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { convertLine } from "../../src/datasets/importers";
+import { describeConstraint } from "../../src/judge";
+import { ADMIN, call, expectProblem, postJson } from "./helpers";
+
+type Verdict = { followed_all: boolean; results: { id: string; kind: string; passed: boolean; evidence: Record<string, unknown> }[] };
+
+const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i}`).join(" ");
+
+describe("POST /v1/judge", () => {
+  it("decides each constraint with evidence", async () => {
+    const res = await postJson("/v1/judge", {
+      response: `${words(299)}, the end`,
+      constraints: [
+        { id: "length_constraints:number_words", kwargs: { relation: "at least", num_words: 300 } },
+        { id: "punctuation:no_comma" },
+        { id: "keywords:existence", kwargs: { keywords: ["word42", "the end"] } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Verdict & { mode: string };
+    expect(body.mode).toBe("strict");
+    expect(body.followed_all).toBe(false);
+    expect(body.results.map((r) => [r.id, r.kind, r.passed])).toEqual([
+      ["length_constraints:number_words", "rule", true],
+      ["punctuation:no_comma", "rule", false],
+      ["keywords:existence", "rule", true],
+    ]);
+    expect(body.results[0]!.evidence).toMatchObject({ relation: "at least" });
+    expect(JSON.stringify(body.results[0]!.evidence)).toContain("301");
+  });
+
+  it("judges strict and loose together", async () => {
+    const res = await postJson("/v1/judge", {
+      response: "Sure, here it is:\n<<My Title>>\nno commas here",
+      constraints: [{ id: "punctuation:no_comma" }],
+      mode: "both",
+    });
+    const body = (await res.json()) as { mode: string; strict: Verdict; loose: Verdict };
+    expect(body.mode).toBe("both");
+    expect(body.strict.followed_all).toBe(false);
+    // loose drops the first line, which holds the only comma
+    expect(body.loose.followed_all).toBe(true);
+  });
+
+  it("422s unknown checkers and invalid kwargs, naming the field", async () => {
+    const unknown = await expectProblem(await postJson("/v1/judge", { response: "x", constraints: [{ id: "nope:nope" }] }), 422);
+    expect(unknown.errors![0]!.field).toBe("body.constraints.0.id");
+    const bad = await expectProblem(
+      await postJson("/v1/judge", { response: "x", constraints: [{ id: "punctuation:no_comma" }, { id: "length_constraints:number_words", kwargs: { relation: "at least" } }] }),
+      422,
+    );
+    expect(bad.errors!.map((e) => e.field)).toContain("body.constraints.1.kwargs.num_words");
+    await expectProblem(await postJson("/v1/judge", { response: "x", constraints: [] }), 422);
+    await expectProblem(await postJson("/v1/judge", { response: "x", constraints: [{ id: "punctuation:no_comma" }], mode: "lenient" }), 422);
+    await expectProblem(await postJson("/v1/judge", "{", {}), 400);
+  });
+
+  it("enforces the documented limits", async () => {
+    const long = await expectProblem(await postJson("/v1/judge", { response: "a".repeat(200_001), constraints: [{ id: "punctuation:no_comma" }] }), 422);
+    expect(long.errors![0]!.field).toBe("body.response");
+    const many = Array.from({ length: 65 }, () => ({ id: "punctuation:no_comma" }));
+    const tooMany = await expectProblem(await postJson("/v1/judge", { response: "a", constraints: many }), 422);
+    expect(tooMany.errors![0]!.field).toBe("body.constraints");
+  });
+
+  it("answers adversarial input quickly and without a 500", async () => {
+    const res = await postJson("/v1/judge", {
+      response: `${"[".repeat(50_000)}\uD800${"*".repeat(50_000)}`,
+      constraints: [
+        { id: "detectable_content:number_placeholders", kwargs: { num_placeholders: 1 } },
+        { id: "detectable_format:number_highlighted_sections", kwargs: { num_highlights: 1 } },
+        { id: "detectable_format:json_format" },
+        { id: "length_constraints:number_sentences", kwargs: { relation: "less than", num_sentences: 3 } },
+        { id: "language:response_language", kwargs: { language: "en" } },
+      ],
+      mode: "both",
+    });
+    expect(res.status).toBe(200);
+  });
+});
+
+describe("POST /v1/judge/batch", () => {
+  const good = { response: "hello world", constraints: [{ id: "punctuation:no_comma" }] };
+  const failing = { response: "hello, world", constraints: [{ id: "punctuation:no_comma" }] };
+
+  it("answers a JSON batch in order, with an error entry for a bad item", async () => {
+    const res = await postJson("/v1/judge/batch", { items: [good, { response: 1 }, failing] });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: Record<string, unknown>[] };
+    expect(results.map((r) => r.index)).toEqual([0, 1, 2]);
+    expect(results[0]).toMatchObject({ followed_all: true });
+    expect(results[1]).toMatchObject({ error: { status: 422 } });
+    expect((results[1]!.error as { errors: { field: string }[] }).errors[0]!.field).toBe("item.response");
+    expect(results[2]).toMatchObject({ followed_all: false });
+  });
+
+  it("streams NDJSON in and out, line for line", async () => {
+    const body = [JSON.stringify(good), "", "{broken", JSON.stringify({ ...failing, constraints: [{ id: "x:y" }] }), JSON.stringify(failing)].join("\n");
+    const res = await call("/v1/judge/batch", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
+    expect(res.headers.get("content-type")).toContain("application/x-ndjson");
+    const lines = (await res.text()).trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.line)).toEqual([1, 3, 4, 5]);
+    expect(lines[0]).toMatchObject({ followed_all: true });
+    expect(lines[1]).toMatchObject({ error: { status: 400 } });
+    expect(lines[2]).toMatchObject({ error: { status: 422 } });
+    expect(lines[3]).toMatchObject({ followed_all: false });
+  });
+
+  it("refuses batches over the limit", async () => {
+    await expectProblem(await postJson("/v1/judge/batch", { items: Array.from({ length: 1001 }, () => good) }), 413);
+    await expectProblem(await postJson("/v1/judge/batch", { items: [] }), 422);
+  });
+});
+
+describe("GET /v1/checkers", () => {
+  it("lists every checker with its kwargs schema and an instruction template", async () => {
+    const { checkers } = (await (await call("/v1/checkers")).json()) as {
+      checkers: { id: string; family: string; category: string; instruction_template: string | null; kwargs_schema: { properties?: Record<string, unknown> } }[];
+    };
+    const ifeval = checkers.filter((c) => c.family === "ifeval");
+    expect(ifeval).toHaveLength(25);
+    const words = checkers.find((c) => c.id === "length_constraints:number_words")!;
+    expect(Object.keys(words.kwargs_schema.properties!)).toEqual(expect.arrayContaining(["relation", "num_words"]));
+    expect(words.instruction_template).toContain("{num_words}");
+    for (const c of checkers) expect(c.instruction_template, c.id).toBeTruthy();
+  });
+});
+
+describe("POST /v1/benchmarks/ifeval/score", () => {
+  async function seedIfeval() {
+    const prompts = env.IFEVAL_INPUT.trim().split("\n").map((l) => convertLine("ifeval", JSON.parse(l), { describe: describeConstraint }));
+    await postJson("/v1/datasets", { name: "ifeval" }, ADMIN);
+    const res = await call("/v1/datasets/ifeval/records", {
+      method: "POST",
+      headers: { ...ADMIN, "content-type": "application/x-ndjson" },
+      body: prompts.map((p) => JSON.stringify(p)).join("\n"),
+    });
+    expect(res.status).toBe(200);
+  }
+
+  it("reproduces the reference totals on GPT-4's responses", async () => {
+    await seedIfeval();
+    const res = await call("/v1/benchmarks/ifeval/score", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: env.IFEVAL_RESPONSES });
+    expect(res.status).toBe(200);
+    const { report, verdicts } = (await res.json()) as {
+      report: { prompts: number; instructions: number; prompts_without_response: number; strict: Record<string, unknown>; loose: Record<string, unknown> };
+      verdicts: { key: number; strict: { follow_all_instructions: boolean } }[];
+    };
+    expect(report.prompts).toBe(541);
+    expect(report.instructions).toBe(834);
+    expect(report.prompts_without_response).toBe(0);
+    expect(JSON.stringify(report.strict)).toMatch(/417/);
+    expect(JSON.stringify(report.strict)).toMatch(/698/);
+    expect(JSON.stringify(report.loose)).toMatch(/431/);
+    expect(JSON.stringify(report.loose)).toMatch(/714/);
+    expect(verdicts).toHaveLength(541);
+    expect(verdicts.filter((v) => v.strict.follow_all_instructions)).toHaveLength(417);
+  });
+
+  it("matches by key, and names lines that match nothing", async () => {
+    await seedIfeval();
+    const first = JSON.parse(env.IFEVAL_INPUT.split("\n")[0]!) as { key: number };
+    const ok = await call("/v1/benchmarks/ifeval/score", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: JSON.stringify({ key: first.key, response: "short" }) });
+    const body = (await ok.json()) as { report: { prompts: number; prompts_without_response: number } };
+    expect(body.report.prompts).toBe(1);
+    expect(body.report.prompts_without_response).toBe(540);
+    const bad = await expectProblem(
+      await call("/v1/benchmarks/ifeval/score", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: `${JSON.stringify({ key: first.key, response: "a" })}\n${JSON.stringify({ prompt: "not an ifeval prompt", response: "a" })}` }),
+      422,
+    );
+    expect(bad.errors![0]).toMatchObject({ line: 2, field: "prompt" });
+    await expectProblem(await call("/v1/benchmarks/ifeval/score", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: JSON.stringify({ response: "a" }) }), 422);
+  });
+
+  it("says how to seed the prompt set when it is missing", async () => {
+    const problem = await expectProblem(await call("/v1/benchmarks/ifeval/score?dataset=absent", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: JSON.stringify({ key: 1, response: "a" }) }), 404);
+    expect(problem.detail).toContain("npm start");
+  });
+});
