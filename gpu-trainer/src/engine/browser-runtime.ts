@@ -15,6 +15,7 @@ let device = null;
 const sessions = new Map();
 const values = new Map();
 let nextId = 1;
+let anchorSession = null;
 
 function b64encode(u8) {
   let s = "";
@@ -79,6 +80,12 @@ window.__gt = {
     ort = await import("/ort/ort.wasm.bundle.min.mjs");
     ort.env.wasm.numThreads = opts.numThreads || 1;
     return { ok: true, crossOriginIsolated: self.crossOriginIsolated };
+  },
+  /** Pin ORT's GPUDevice: ORT destroys it when the last session is released. */
+  async anchor(b64) {
+    const so = { executionProviders: [ep], extra: { session: { disable_cpu_ep_fallback: "1" } } };
+    anchorSession = await ort.InferenceSession.create(b64decode(b64), so);
+    device = await ort.env.webgpu.device;
   },
   async createSession(b64, deviceOutputs) {
     const so = { graphOptimizationLevel: "all", logSeverityLevel: 3, executionProviders: [ep] };

@@ -9,7 +9,8 @@ import http from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join, normalize } from "node:path";
 import type { DType, HostArray } from "../graph/dtype.ts";
-import type { EmittedModel } from "../graph/onnx.ts";
+import { Graph } from "../graph/graph.ts";
+import { type EmittedModel, toOnnx } from "../graph/onnx.ts";
 import { PAGE_RUNTIME } from "./browser-runtime.ts";
 import {
   type DeviceTensor,
@@ -137,6 +138,9 @@ export class BrowserEngine implements Engine {
       if (!info.ok) throw new EngineUnavailable(`Chromium WebGPU: ${info.reason}`);
       const e = new BrowserEngine(browser, page, server, ep);
       if (ep === "webgpu") {
+        const g = new Graph();
+        const m = toOnnx({ y: g.identity(g.input("x", "float32", [1])) });
+        await e.call("anchor", Buffer.from(m.bytes).toString("base64"));
         const label = `${info.vendor ?? "?"} ${info.architecture ?? ""} ${info.description ?? ""}`.trim();
         e.software = /swiftshader|llvmpipe|lavapipe/i.test(label);
         e.description = `onnxruntime-web WebGPU in headless Chromium (${label}${e.software ? "; software adapter: correctness only" : ""})`;

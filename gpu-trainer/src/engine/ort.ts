@@ -4,7 +4,8 @@
  */
 import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-common";
 import { type DType, type HostArray, allocHost } from "../graph/dtype.ts";
-import type { EmittedModel } from "../graph/onnx.ts";
+import { Graph } from "../graph/graph.ts";
+import { type EmittedModel, toOnnx } from "../graph/onnx.ts";
 import {
   type DeviceTensor,
   type Engine,
@@ -93,6 +94,23 @@ export class OrtEngine implements Engine {
 
   private wrapAsync<T>(fn: () => Promise<T>): Promise<T> {
     return this.kind === "node-cpu" ? fn() : keepAlive(fn);
+  }
+
+  private anchor?: InferenceSession;
+
+  /**
+   * WebGPU: ORT destroys its GPUDevice when the last session is released and makes a new one for
+   * the next session, which would orphan our buffers. A tiny session held for the engine's lifetime
+   * pins the device.
+   */
+  async init(): Promise<this> {
+    if (this.gpu && !this.anchor) {
+      const g = new Graph();
+      const m = toOnnx({ y: g.identity(g.input("x", "float32", [1])) });
+      this.anchor = await this.wrapAsync(() => this.ort.InferenceSession.create(m.bytes, this.opts.sessionOptions ?? {}));
+      await this.gpuDevice();
+    }
+    return this;
   }
 
   /** WebGPU: the GPUDevice ORT created (after the first session). */
@@ -198,6 +216,9 @@ export class OrtEngine implements Engine {
   async close(): Promise<void> {
     for (const t of this.live) if (t.location !== "none") t.dispose();
     this.live.clear();
+    await this.anchor?.release();
+    this.anchor = undefined;
+    this.device = undefined;
   }
 }
 
@@ -298,7 +319,7 @@ export async function createWebGpuNodeEngine(opts: { allowSwiftShader?: boolean 
       executionProviders: ["webgpu"],
       extra: { session: { disable_cpu_ep_fallback: "1" } },
     },
-  });
+  }).init();
 }
 
 /** onnxruntime-node, CPU EP. */

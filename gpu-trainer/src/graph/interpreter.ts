@@ -78,21 +78,20 @@ function bshape(...shapes: number[][]): number[] {
 
 function erf(x: number): number {
   const ax = Math.abs(x);
-  if (ax < 2.5) {
-    // Maclaurin series
+  if (ax > 6) return Math.sign(x);
+  if (ax < 3) {
+    // erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (2n+1)!!  (positive terms: no cancellation)
+    const x2 = x * x;
     let term = x;
     let sum = x;
-    const x2 = x * x;
-    for (let n = 1; n < 80; n++) {
-      term *= -x2 / n;
-      const t = term / (2 * n + 1);
-      sum += t;
-      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
+    for (let n = 1; n < 200; n++) {
+      term *= (2 * x2) / (2 * n + 1);
+      sum += term;
+      if (Math.abs(term) < 1e-17 * Math.abs(sum)) break;
     }
-    return (2 / Math.sqrt(Math.PI)) * sum;
+    return (2 / Math.sqrt(Math.PI)) * Math.exp(-x2) * sum;
   }
-  if (ax > 6) return Math.sign(x);
-  // continued fraction for erfc
+  // continued fraction for erfc (converges fast for |x| >= 3)
   let f = ax;
   for (let k = 60; k >= 1; k--) f = ax + k / 2 / f;
   const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;

@@ -67,9 +67,10 @@ export function clipByGlobalNorm(g: Graph, grads: Tensor[], maxNorm: number): { 
     const s = g.reduceSum(g.mul(t, t));
     sq = sq ? g.add(sq, s) : s;
   }
-  const norm = g.sqrt(sq ?? g.scalar(0));
+  const dt = grads[0]?.dtype ?? "float32";
+  const norm = g.sqrt(sq ?? g.scalar(0, dt));
   if (!(maxNorm > 0)) return { grads, norm };
-  const coef = g.minimum(g.div(g.scalar(maxNorm), g.add(norm, 1e-6)), 1);
+  const coef = g.minimum(g.div(g.scalar(maxNorm, dt), g.add(norm, 1e-6)), 1);
   return { grads: grads.map((t) => g.mul(t, coef)), norm };
 }
 

@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import { grad } from "../src/graph/autodiff.ts";
+import { compile } from "../src/graph/compile.ts";
+import { Graph, GraphError } from "../src/graph/graph.ts";
+import { evaluate } from "../src/graph/interpreter.ts";
+import { encodeExpand, encodeReshape, toOnnx } from "../src/graph/onnx.ts";
+import { PbWriter } from "../src/graph/protobuf.ts";
+import { optimize } from "../src/graph/simplify.ts";
+import { broadcastShapes, dimDiv, dimProd } from "../src/graph/shape.ts";
+
+describe("shape and dtype inference", () => {
+  it("broadcasts numpy-style with symbolic dims", () => {
+    expect(broadcastShapes(["B", 1, 4], [3, 1])).toEqual(["B", 3, 4]);
+    expect(() => broadcastShapes(["B", 4], ["T", 4])).toThrow(/cannot broadcast/);
+    expect(dimProd(["T", "B", 2])).toBe("2*B*T");
+    expect(dimDiv("2*B*T", "T")).toBe("2*B");
+  });
+
+  it("infers batched matmul, reshape with -1 and 0, transpose, gather, slice", () => {
+    const g = new Graph();
+    const x = g.input("x", "float32", ["B", "T", 8]);
+    const w = g.param("w", [8, 6]);
+    const y = x.matmul(w);
+    expect(y.shape).toEqual(["B", "T", 6]);
+    expect(g.reshape(y, [0, 0, 2, 3]).shape).toEqual(["B", "T", 2, 3]);
+    expect(g.reshape(y, [-1, 6]).shape).toEqual(["B*T", 6]);
+    expect(g.transpose(y, [2, 0, 1]).shape).toEqual([6, "B", "T"]);
+    const e = g.param("e", [10, 4]);
+    expect(g.gather(e, g.input("ids", "int32", ["B", "T"])).shape).toEqual(["B", "T", 4]);
+    expect(g.slice(y, [1], [4], [2]).shape).toEqual(["B", "T", 3]);
+    expect(g.matmul(g.input("a", "float32", [2, 1, 3, 4]), g.input("b", "float32", [5, 4, 2])).shape).toEqual([2, 5, 3, 2]);
+  });
+
+  it("fails at build time with clear messages", () => {
+    const g = new Graph();
+    const x = g.input("x", "float32", [2, 3]);
+    expect(() => g.matmul(x, g.input("w", "float32", [4, 5]))).toThrow(/inner dims differ/);
+    expect(() => g.matmul(x, g.input("v", "float32", [3]))).toThrow(/rank >= 2/);
+    expect(() => g.add(x, g.input("y", "float32", [4]))).toThrow(/cannot broadcast/);
+    expect(() => g.add(x, g.input("i", "int32", [2, 3]))).toThrow(/dtype mismatch/);
+    expect(() => g.gather(g.param("t", [5, 2]), g.input("i64", "int64", [3]))).toThrow(/int64; use int32/);
+    expect(() => g.reshape(x, [4, 2])).toThrow(/has 6 elements/);
+    expect(() => g.log(g.input("n", "int32", [2]))).toThrow(/float/);
+    expect(() => g.transpose(x, [0, 0])).toThrow(/bad perm/);
+    expect(() => g.squeeze(x, 0)).toThrow(/is not 1/);
+    expect(() => g.input("x", "float32", [1])).toThrow(/duplicate/);
+    expect(() => g.softmax(x, 2)).toThrow(/out of range/);
+    expect(() => g.where(x, x, 0)).toThrow(/condition must be bool/);
+    expect(() => new Graph().add(x, x)).toThrow(GraphError);
+    const ok = new Graph({ allowInt64Indices: true });
+    expect(ok.gather(ok.param("t", [5, 2]), ok.input("i", "int64", [3])).shape).toEqual([3, 2]);
+  });
+});
+
+describe("simplification", () => {
+  it("CSE merges duplicate subgraphs, folds constants, drops dead nodes, keeps results", () => {
+    const g = new Graph();
+    const x = g.input("x", "float32", [4]);
+    const a = g.exp(g.mul(x, 2));
+    const b = g.exp(g.mul(x, 2)); // duplicate
+    const k = g.add(g.constant([1, 2, 3, 4], [4]), g.scalar(1)); // constant
+    g.sqrt(x); // dead
+    const y = g.add(g.add(a, b), g.mul(k, 1)); // x*1 identity
+    const r = optimize({ y });
+    const ops = r.graph.nodes.map((n) => n.op);
+    expect(ops.filter((o) => o === "Exp").length).toBe(1);
+    expect(ops).not.toContain("Sqrt");
+    expect(r.stats.folded).toBeGreaterThan(0);
+    expect(r.stats.cse).toBeGreaterThanOrEqual(2);
+    expect(r.stats.nodesAfter).toBe(4); // Mul, Exp, Add, Add
+    const feeds = { x: [0.1, 0.2, 0.3, 0.4] };
+    expect(Array.from(evaluate([r.outputs.y], { feeds })[0].data)).toEqual(Array.from(evaluate([y], { feeds })[0].data));
+  });
+
+  it("the backward graph of a model has no duplicate nodes after optimisation", () => {
+    const g = new Graph();
+    const x = g.input("x", "float32", ["B", 5]);
+    const w = g.param("w", [5, 5]);
+    const h = g.tanh(x.matmul(w));
+    const loss = g.reduceMean(g.mul(h, h));
+    const [gw] = grad(loss, [w]);
+    const r = optimize({ loss, gw });
+    const keys = r.graph.nodes.map((n) => `${n.op}|${n.inputs.map((t) => t.id)}|${JSON.stringify(n.attrs)}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+});
+
+describe("ONNX emission", () => {
+  it("protobuf varints, negative int64 and nesting", () => {
+    expect(Array.from(new PbWriter().varint(300).finish())).toEqual([0xac, 0x02]);
+    expect(Array.from(new PbWriter().int(1, -1).finish())).toEqual([8, 255, 255, 255, 255, 255, 255, 255, 255, 255, 1]);
+    const inner = new PbWriter().string(1, "ab");
+    expect(Array.from(new PbWriter().message(2, inner).finish())).toEqual([0x12, 4, 0x0a, 2, 97, 98]);
+  });
+  it("encodes symbolic reshapes and expands with 0/-1/1, or explains why not", () => {
+    expect(encodeReshape(["B", "T", 8], ["B", "T", 2, 4])).toEqual([0, 0, 2, 4]);
+    expect(encodeReshape(["B", "T", 8], ["B*T", 8])).toEqual([-1, 8]);
+    expect(() => encodeReshape(["B*T", 8], ["B", "T", 8])).toThrow(/bind dims/);
+    expect(encodeExpand(["B", 1], ["B", 6])).toEqual([1, 6]);
+  });
+  it("params become initializers or inputs as the caller chooses; opset 17 vs 18 axes", () => {
+    const g = new Graph();
+    const x = g.input("x", "float32", ["N", 3]);
+    const w = g.param("w", [3, 2], { init: [1, 2, 3, 4, 5, 6] });
+    const y = g.reduceMean(x.matmul(w), 1);
+    const asInputs = toOnnx({ y });
+    const asInits = toOnnx({ y }, { paramsAsInputs: false });
+    expect(asInputs.inputs.map((i) => i.name)).toEqual(["x", "w"]);
+    expect(asInits.inputs.map((i) => i.name)).toEqual(["x"]);
+    expect(asInits.initializerBytes).toBeGreaterThanOrEqual(24);
+    const text = (b: Uint8Array) => Buffer.from(b).toString("latin1");
+    expect(text(toOnnx({ y }, { opset: 17 }).bytes)).toMatch(/axes/); // attribute
+    expect(toOnnx({ y }, { dims: { N: 4 } }).inputs[0].shape).toEqual([4, 3]);
+    expect(compile({ y }).nodeCount).toBeGreaterThan(0);
+  });
+});
