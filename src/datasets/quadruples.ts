@@ -1,0 +1,266 @@
+import { describeConstraint, judgeConstraints, type JudgeResult } from "../judge";
+import type { Constraint, DatasetRecord, Instruction } from "./records";
+
+/**
+ * The IOPO quadruple builder for verifiable constraints: from an SFT record (x1, y1) it makes x2 by
+ * ADD, DELETE or REVISE on x1's constraints so that y1 no longer complies, takes y2 from other
+ * responses to the same task that satisfy x2, and keeps the quadruple only when the judge confirms
+ * y1|x1 and y2|x2 pass and y1|x2 fails. Everything is decided by the checkers (no LLM), and every
+ * choice comes from a generator seeded by (job seed, record id), so a rerun builds the same output.
+ *
+ * DELETE alone can never make a compliant y1 non-compliant (removing a constraint only relaxes
+ * x1), so for verifiable constraints DELETE removes one of x1's constraints and adds one y1 fails:
+ * x2 differs from x1 in two places, as an LLM's "delete" edit that y1 stops satisfying would.
+ */
+
+export const BUILD_OPS = ["add", "delete", "revise"] as const;
+export type BuildOp = (typeof BUILD_OPS)[number];
+
+export type SkipReason =
+  | "not an sft record"
+  | "x1 has free-text constraints (needs the LLM judge)"
+  | "x1 has no verifiable constraint"
+  | "y1 does not satisfy x1"
+  | "no x2 makes y1 fail"
+  | "no response to the task satisfies x2";
+
+export type BuildOutcome =
+  | { ok: true; record: Extract<DatasetRecord, { kind: "iopo" }>; op: BuildOp }
+  | { ok: false; reason: SkipReason };
+
+export interface BuildOptions {
+  ops: readonly BuildOp[];
+  seed: number;
+  /** x2 candidates tried per record before giving up. */
+  maxCandidates: number;
+}
+
+// --- small deterministic helpers -------------------------------------------------------------
+
+/** mulberry32 over a 32-bit state derived from the job seed and the record id. */
+export function seededRandom(seed: number, key: string): () => number {
+  let h = (seed >>> 0) ^ 0x9e3779b9;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  let state = h >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+type Kwargs = Record<string, unknown>;
+type Checked = { id: string; kwargs: Kwargs };
+
+const judge = (response: string, constraints: Checked[]): JudgeResult => judgeConstraints(response, constraints, "strict");
+const checkedOf = (instruction: Instruction): Checked[] => instruction.constraints.map((c) => ({ id: c.checker!.id, kwargs: c.checker!.kwargs }));
+const evidenceOf = (response: string, c: Checked) => judge(response, [c]).results[0]!.evidence as Record<string, number | string | boolean | string[] | null>;
+
+const KEYWORDS = ["harbor", "lantern", "meadow", "orbit", "copper", "horizon", "signal", "velvet", "compass", "glacier", "ember", "quartz"];
+const END_PHRASES = ["Is there anything else I can help with?", "Let me know if you have additional questions.", "That is all.", "Any other questions?"];
+const LANGUAGES = ["en", "fr", "de", "es", "it", "pt", "ru", "zh", "ja", "ko"];
+
+/** TRACE dimension of a checker's constraint (for statistics on built data). */
+function dimensionFor(id: string): string {
+  if (id.startsWith("length_constraints") || id.endsWith("frequency")) return "Numerical Constraint";
+  if (id === "keywords:existence") return "Inclusion Constraint";
+  if (id === "keywords:forbidden_words") return "Exclusion Constraint";
+  if (id.startsWith("language")) return "Multilingual Constraint";
+  if (id.startsWith("change_case")) return "Linguistic Characteristics Constraint";
+  if (id === "detectable_content:number_placeholders") return "Template Constraint";
+  if (id.startsWith("startend") || id.startsWith("punctuation") || id === "detectable_content:postscript") return "Text Pattern Constraint";
+  return "Output Format Constraint";
+}
+
+/** Content words of a response, for forbidden-word constraints it breaks. */
+function wordsOf(response: string): string[] {
+  const words = response.toLowerCase().match(/\p{L}{4,}/gu) ?? [];
+  return [...new Set(words)].slice(0, 200);
+}
+
+// --- REVISE: same checker, kwargs that y1 fails ----------------------------------------------
+
+function reviseCandidates(c: Checked, y1: string): Checked[] {
+  const e = evidenceOf(y1, c);
+  const num = (key: string) => (typeof e[key] === "number" ? (e[key] as number) : undefined);
+  const countRevisions = (measured: number | undefined, relationKey: string, targetKey: string, min = 1): Checked[] => {
+    if (measured === undefined) return [];
+    const out: Checked[] = [];
+    for (const f of [1.3, 1.6, 2]) out.push({ id: c.id, kwargs: { ...c.kwargs, [relationKey]: "at least", [targetKey]: Math.max(measured + 1, Math.ceil(measured * f)) } });
+    if (measured >= min + 1) for (const f of [0.5, 0.75]) out.push({ id: c.id, kwargs: { ...c.kwargs, [relationKey]: "less than", [targetKey]: Math.max(min, Math.floor(measured * f)) } });
+    return out;
+  };
+  switch (c.id) {
+    case "length_constraints:number_words":
+      return countRevisions(num("words"), "relation", "num_words");
+    case "length_constraints:number_sentences":
+      return countRevisions(num("sentences"), "relation", "num_sentences");
+    case "keywords:frequency":
+      return countRevisions(num("occurrences"), "relation", "frequency");
+    case "keywords:letter_frequency":
+      return countRevisions(num("occurrences"), "let_relation", "let_frequency");
+    case "change_case:capital_word_frequency":
+      return countRevisions(num("capital_words"), "capital_relation", "capital_frequency");
+    case "detectable_format:number_bullet_lists": {
+      const b = num("bullets") ?? 0;
+      return [b + 1, b + 2, b - 1].filter((n) => n >= 1).map((n) => ({ id: c.id, kwargs: { ...c.kwargs, num_bullets: n } }));
+    }
+    case "length_constraints:number_paragraphs": {
+      const p = num("paragraphs") ?? 0;
+      return [p + 1, p - 1].filter((n) => n >= 1).map((n) => ({ id: c.id, kwargs: { ...c.kwargs, num_paragraphs: n } }));
+    }
+    case "detectable_content:number_placeholders":
+      return [{ id: c.id, kwargs: { ...c.kwargs, num_placeholders: (num("placeholders") ?? 0) + 1 } }];
+    case "detectable_format:number_highlighted_sections":
+      return [{ id: c.id, kwargs: { ...c.kwargs, num_highlights: (num("highlights") ?? 0) + 1 } }];
+    case "startend:end_checker":
+      return END_PHRASES.map((p) => ({ id: c.id, kwargs: { ...c.kwargs, end_phrase: p } }));
+    case "keywords:existence": {
+      const keywords = (c.kwargs.keywords as string[] | undefined) ?? [];
+      return KEYWORDS.filter((k) => !keywords.includes(k)).map((k) => ({ id: c.id, kwargs: { ...c.kwargs, keywords: [...keywords.slice(1), k] } }));
+    }
+    case "keywords:forbidden_words": {
+      const forbidden = (c.kwargs.forbidden_words as string[] | undefined) ?? [];
+      return wordsOf(y1).slice(0, 8).map((w) => ({ id: c.id, kwargs: { ...c.kwargs, forbidden_words: [...forbidden, w] } }));
+    }
+    case "language:response_language":
+      return LANGUAGES.filter((l) => l !== c.kwargs.language).map((l) => ({ id: c.id, kwargs: { ...c.kwargs, language: l } }));
+    case "change_case:english_lowercase":
+      return [{ id: "change_case:english_capital", kwargs: {} }];
+    case "change_case:english_capital":
+      return [{ id: "change_case:english_lowercase", kwargs: {} }];
+    case "detectable_content:postscript":
+      return ["P.P.S", "NOTE:"].filter((m) => m !== c.kwargs.postscript_marker).map((m) => ({ id: c.id, kwargs: { postscript_marker: m } }));
+    default:
+      return [];
+  }
+}
+
+// --- ADD: a constraint x1 lacks and y1 fails --------------------------------------------------
+
+function addCandidates(y1: string, present: ReadonlySet<string>): Checked[] {
+  const words = evidenceOf(y1, { id: "length_constraints:number_words", kwargs: { relation: "at least", num_words: 1 } }).words as number;
+  const candidates: Checked[] = [
+    { id: "punctuation:no_comma", kwargs: {} },
+    { id: "change_case:english_lowercase", kwargs: {} },
+    { id: "change_case:english_capital", kwargs: {} },
+    { id: "detectable_format:title", kwargs: {} },
+    { id: "detectable_content:postscript", kwargs: { postscript_marker: "P.S." } },
+    { id: "detectable_content:number_placeholders", kwargs: { num_placeholders: 1 } },
+    { id: "detectable_format:number_highlighted_sections", kwargs: { num_highlights: 2 } },
+    { id: "startend:quotation", kwargs: {} },
+    { id: "detectable_format:json_format", kwargs: {} },
+    ...END_PHRASES.slice(0, 2).map((p) => ({ id: "startend:end_checker", kwargs: { end_phrase: p } })),
+    ...KEYWORDS.slice(0, 3).map((k) => ({ id: "keywords:existence", kwargs: { keywords: [k] } })),
+    ...wordsOf(y1).slice(0, 3).map((w) => ({ id: "keywords:forbidden_words", kwargs: { forbidden_words: [w] } })),
+    ...(words > 4 ? [{ id: "length_constraints:number_words", kwargs: { relation: "less than", num_words: Math.max(2, Math.floor(words * 0.6)) } }] : []),
+  ];
+  return candidates.filter((c) => !present.has(c.id));
+}
+
+// --- assembling x2 ---------------------------------------------------------------------------
+
+const numbered = /^\d+\.\s*/;
+
+/** x2's constraint list, keeping x1's numbering style ("1. ...") when x1 numbers its constraints. */
+function withConstraints(x1: Instruction, constraints: Constraint[]): Instruction {
+  const numberedStyle = x1.constraints.length > 0 && x1.constraints.every((c) => numbered.test(c.text));
+  const renumbered = numberedStyle ? constraints.map((c, i) => ({ ...c, text: `${i + 1}. ${c.text.replace(numbered, "")}` })) : constraints;
+  const { prompt: _verbatim, ...rest } = x1; // a verbatim prompt would no longer match the constraints
+  return { ...rest, constraints: renumbered };
+}
+
+const asConstraint = (c: Checked, dimension?: string): Constraint => ({
+  text: describeConstraint(c.id, c.kwargs),
+  dimension: dimension ?? dimensionFor(c.id),
+  checker: { id: c.id, kwargs: c.kwargs },
+});
+
+function candidateX2s(x1: Instruction, y1: string, op: BuildOp, random: () => number): Instruction[] {
+  const checked = checkedOf(x1);
+  const present = new Set(checked.map((c) => c.id));
+  const out: Instruction[] = [];
+  if (op === "revise") {
+    for (const i of shuffle([...checked.keys()], random)) {
+      for (const revised of shuffle(reviseCandidates(checked[i]!, y1), random)) {
+        const constraints = [...x1.constraints];
+        constraints[i] = asConstraint(revised, x1.constraints[i]!.dimension);
+        out.push(withConstraints(x1, constraints));
+      }
+    }
+  } else {
+    const additions = shuffle(addCandidates(y1, present), random);
+    if (op === "add") {
+      for (const added of additions) out.push(withConstraints(x1, [...x1.constraints, asConstraint(added)]));
+    } else if (x1.constraints.length > 0) {
+      for (const i of shuffle([...checked.keys()], random)) {
+        for (const added of additions) {
+          if (added.id === checked[i]!.id) continue;
+          const constraints = x1.constraints.filter((_, j) => j !== i);
+          out.push(withConstraints(x1, [...constraints, asConstraint(added)]));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+const verdict = (result: JudgeResult) => ({ followed_all: result.followed_all, results: result.results as unknown as Record<string, unknown>[], judge: "rule:strict" });
+
+/**
+ * Builds one quadruple from `source` (an sft record); `pool` holds other responses to the same
+ * task (same description and input), the candidates for y2.
+ */
+export function buildQuadruple(recordId: string, source: DatasetRecord, pool: readonly string[], options: BuildOptions): BuildOutcome {
+  if (source.kind !== "sft") return { ok: false, reason: "not an sft record" };
+  const x1 = source.instruction;
+  const y1 = source.response;
+  if (x1.constraints.some((c) => !c.checker)) return { ok: false, reason: "x1 has free-text constraints (needs the LLM judge)" };
+  if (x1.constraints.length === 0) return { ok: false, reason: "x1 has no verifiable constraint" };
+  const y1x1 = judge(y1, checkedOf(x1));
+  if (!y1x1.followed_all) return { ok: false, reason: "y1 does not satisfy x1" };
+
+  const random = seededRandom(options.seed, recordId);
+  const candidates = [...new Set(pool)].filter((r) => r !== y1);
+  let invalidatedAny = false;
+  let tried = 0;
+  for (const op of shuffle([...options.ops], random)) {
+    for (const x2 of candidateX2s(x1, y1, op, random)) {
+      if (tried++ >= options.maxCandidates) break;
+      const x2Checks = checkedOf(x2);
+      const y1x2 = judge(y1, x2Checks);
+      if (y1x2.followed_all) continue;
+      invalidatedAny = true;
+      for (const y2 of shuffle(candidates, random)) {
+        const y2x2 = judge(y2, x2Checks);
+        if (!y2x2.followed_all) continue;
+        const y2x1 = judge(y2, checkedOf(x1));
+        return {
+          ok: true,
+          op,
+          record: {
+            kind: "iopo",
+            x1,
+            y1,
+            x2,
+            y2,
+            verdicts: { y1_x1: verdict(y1x1), y2_x2: verdict(y2x2), y1_x2: verdict(y1x2), y2_x1: verdict(y2x1) },
+            meta: { source_record: recordId, op, builder: "rule-v1", seed: options.seed },
+          },
+        };
+      }
+    }
+  }
+  return { ok: false, reason: invalidatedAny ? "no response to the task satisfies x2" : "no x2 makes y1 fail" };
+}
