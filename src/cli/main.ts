@@ -1,5 +1,6 @@
 /** The `iopo` command line: one entry, sub-commands in src/cli/commands/. */
 import { runIfeval } from "./commands/ifeval.ts";
+import { runBuildQuadruples } from "./commands/build-quadruples.ts";
 import { runImport } from "./commands/import.ts";
 import { checkerContext } from "./context.ts";
 import { CliError } from "./errors.ts";
@@ -9,6 +10,10 @@ const COMMANDS: Record<string, { summary: string; run(argv: string[]): Promise<n
   import: {
     summary: "stream a JSONL file into a dataset through the API",
     run: async (argv) => runImport(argv, await checkerContext()),
+  },
+  "build-quadruples": {
+    summary: "build IOPO quadruples from a dataset's SFT records through the API's job (rule-based, resumable)",
+    run: runBuildQuadruples,
   },
 };
 

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -117,4 +118,31 @@ describe("iopo import (through a running API)", () => {
     await expect(importFile({ api: "http://127.0.0.1:9", key: "k", dataset: "x", format: "trl-dpo", file })).rejects.toThrow(ImportError);
     await expect(importFile({ api: server.base, key: "iopo_wrong", dataset: "x", format: "trl-dpo", file })).rejects.toThrow(/401/);
   });
+
+  it("builds quadruples from the command line, and resumes a finished job as a no-op", async () => {
+    const file = join(dir, "sft.jsonl");
+    const instruction = {
+      description: "Describe autumn.",
+      constraints: [{ text: "Use at least 4 words.", checker: { id: "length_constraints:number_words", kwargs: { relation: "at least", num_words: 4 } } }],
+    };
+    const responses = ["Autumn leaves fall slowly, gold and red.", "AUTUMN IS A COOL SEASON.", "autumn is a cool season of harvest.", "Autumn is crisp. P.S. enjoy it"];
+    writeFileSync(file, responses.map((response) => JSON.stringify({ kind: "sft", instruction, response })).join("\n"));
+    await importFile({ api: server.base, key: server.adminToken, dataset: "autumn", format: "iopo", file });
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [join(import.meta.dirname, "../../bin/iopo.mjs"), "build-quadruples", "--api", server.base, "--key", server.adminToken, "--dataset", "autumn", ...args], {
+        encoding: "utf8",
+      });
+    const run = cli(["--target", "autumn-iopo", "--batch", "2"]);
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { job: string; status: string; produced: number };
+    expect(summary.status).toBe("done");
+    expect(summary.produced).toBeGreaterThan(0);
+    const again = cli(["--job", summary.job]);
+    expect(again.status).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ job: summary.job, produced: summary.produced });
+    const bad = cli([]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--target/);
+  });
 });
+
