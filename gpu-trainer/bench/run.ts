@@ -1,0 +1,186 @@
+/**
+ * Benchmark: forward + backward + AdamW step time and achieved GFLOP/s for a transformer block at a
+ * few sizes, per engine, plus a plain MatMul as the ceiling. Each engine runs in its own process
+ * (the wasm thread count is fixed per process).
+ *
+ *   npm run bench -w gpu-trainer                 # all engines that exist here
+ *   npx tsx bench/run.ts --quick                 # smallest sizes only
+ *   npx tsx bench/run.ts --engines wasm1,node    # pick engines: wasm1 wasm2 node webgpu browser
+ */
+import { spawnSync } from "node:child_process";
+import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import { BrowserEngine } from "../src/engine/browser.ts";
+import { createNodeCpuEngine, createWasmEngine, createWebGpuNodeEngine } from "../src/engine/ort.ts";
+import type { Engine } from "../src/engine/types.ts";
+import { compile } from "../src/graph/compile.ts";
+import { countFlops } from "../src/graph/flops.ts";
+import { Graph } from "../src/graph/graph.ts";
+import { type BlockConfig, lcg, transformerBlock } from "../src/models/tiny.ts";
+import { type ModelFn, Trainer, tensor } from "../src/trainer.ts";
+
+interface Size {
+  name: string;
+  B: number;
+  T: number;
+  D: number;
+  H: number;
+}
+const SIZES: Size[] = [
+  { name: "S", B: 4, T: 64, D: 128, H: 4 },
+  { name: "M", B: 4, T: 128, D: 256, H: 4 },
+  { name: "L", B: 4, T: 256, D: 512, H: 8 },
+];
+const MATMUL_N = [256, 512, 1024];
+
+type EngineId = "wasm1" | "wasm2" | "node" | "webgpu" | "browser";
+const ENGINES: EngineId[] = ["wasm1", "wasm2", "node", "webgpu", "browser"];
+
+interface Row {
+  engine: string;
+  what: string;
+  ms: number;
+  gflops: number;
+  note?: string;
+}
+
+function blockModel(s: Size): ModelFn {
+  return (g) => {
+    const x = g.input("x", "float32", [s.B, s.T, s.D]);
+    const y = g.input("y", "float32", [s.B, s.T, s.D]);
+    const cfg: BlockConfig = { batch: s.B, seq: s.T, vocab: 0, dim: s.D, heads: s.H };
+    const out = transformerBlock(g, x, cfg, "blk", 1);
+    const d = g.sub(out, y);
+    return { loss: g.reduceMean(g.mul(d, d)) };
+  };
+}
+
+function randn(n: number, seed: number): number[] {
+  const r = lcg(seed);
+  return Array.from({ length: n }, () => r() * 2 - 1);
+}
+
+async function makeEngine(id: EngineId): Promise<Engine> {
+  switch (id) {
+    case "wasm1":
+      return createWasmEngine({ numThreads: 1 });
+    case "wasm2":
+      return createWasmEngine({ numThreads: 2 });
+    case "node":
+      return createNodeCpuEngine();
+    case "webgpu":
+      return createWebGpuNodeEngine();
+    case "browser":
+      return BrowserEngine.launch({ ep: "webgpu" });
+  }
+}
+
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
+async function benchMatmul(e: Engine, N: number, iters: number): Promise<Row> {
+  const g = new Graph();
+  const a = g.input("a", "float32", [N, N]);
+  const b = g.input("b", "float32", [N, N]);
+  const m = compile({ y: g.matmul(a, b) });
+  const s = await e.createSession(m, { deviceOutputs: ["y"] });
+  const da = await e.upload(tensor("float32", [N, N], randn(N * N, 1)));
+  const db = await e.upload(tensor("float32", [N, N], randn(N * N, 2)));
+  const out = e.preallocatedOutputs ? await e.alloc("float32", [N, N]) : "device";
+  const run = async (spec: typeof out | "host") => {
+    const r = await s.run({ a: da, b: db }, { y: spec });
+    if (spec === "device") e.dispose(r.device.y);
+  };
+  await run(out);
+  await run("host");
+  const t0 = performance.now();
+  for (let i = 0; i < iters - 1; i++) await run(out);
+  await run("host"); // forces completion of queued GPU work
+  const ms = (performance.now() - t0) / iters;
+  await s.release();
+  return { engine: e.description, what: `MatMul ${N}x${N}x${N}`, ms, gflops: (2 * N ** 3) / ms / 1e6 };
+}
+
+async function benchBlock(e: Engine, s: Size, steps: number): Promise<Row> {
+  const tr = await Trainer.create({ engine: e, model: blockModel(s), lr: 1e-4, clipGradNorm: 1 });
+  const n = s.B * s.T * s.D;
+  const batch = { x: tensor("float32", [s.B, s.T, s.D], randn(n, 3)), y: tensor("float32", [s.B, s.T, s.D], randn(n, 4)) };
+  const flops = countFlops(tr.models.fused.graphOutputs);
+  const params = tr.trainable.reduce((k, p) => k + (p.data?.length ?? 0), 0);
+  await tr.step(batch); // warm-up: shader compilation, allocation
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    await tr.step(batch);
+    times.push(performance.now() - t0);
+  }
+  await tr.dispose();
+  const ms = median(times);
+  return {
+    engine: e.description,
+    what: `block ${s.name} B${s.B} T${s.T} D${s.D} H${s.H} (${(params / 1e6).toFixed(2)}M params, ${(flops.matmul / 1e9).toFixed(2)} GFLOP/step)`,
+    ms,
+    gflops: flops.matmul / ms / 1e6,
+  };
+}
+
+async function child(id: EngineId, quick: boolean) {
+  const keep = setInterval(() => {}, 1000);
+  let e: Engine;
+  try {
+    e = await makeEngine(id);
+  } catch (err) {
+    console.log(`RESULT ${JSON.stringify({ engine: id, what: "unavailable", ms: NaN, gflops: NaN, note: (err as Error).message })}`);
+    clearInterval(keep);
+    process.exit(0);
+  }
+  const soft = e.software;
+  const sizes = quick || soft ? SIZES.slice(0, 1) : SIZES;
+  const ns = quick || soft ? MATMUL_N.slice(0, 1) : MATMUL_N;
+  for (const N of ns) {
+    const r = await benchMatmul(e, N, soft ? 3 : N >= 1024 ? 5 : 10);
+    console.log(`RESULT ${JSON.stringify({ ...r, note: soft ? "software adapter" : undefined })}`);
+  }
+  for (const s of sizes) {
+    const r = await benchBlock(e, s, soft ? 2 : s.name === "L" ? 3 : 5);
+    console.log(`RESULT ${JSON.stringify({ ...r, note: soft ? "software adapter" : undefined })}`);
+  }
+  await e.close();
+  clearInterval(keep);
+  process.exit(0);
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  const quick = args.includes("--quick");
+  const ci = args.indexOf("--child");
+  if (ci >= 0) return child(args[ci + 1] as EngineId, quick);
+  const ei = args.indexOf("--engines");
+  const engines = ei >= 0 ? (args[ei + 1].split(",") as EngineId[]) : ENGINES;
+  const self = fileURLToPath(import.meta.url);
+  const rows: Row[] = [];
+  console.log(`gpu-trainer benchmark: ${cpus().length} CPUs (${cpus()[0]?.model}), Node ${process.version}`);
+  for (const id of engines) {
+    process.stdout.write(`running ${id} ... `);
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ["--import", "tsx", self, "--child", id, ...(quick ? ["--quick"] : [])], {
+      encoding: "utf8",
+      timeout: 15 * 60_000,
+      maxBuffer: 64 << 20,
+    });
+    const lines = (r.stdout ?? "").split("\n").filter((l) => l.startsWith("RESULT "));
+    for (const l of lines) rows.push(JSON.parse(l.slice(7)));
+    if (!lines.length) rows.push({ engine: id, what: "failed", ms: NaN, gflops: NaN, note: (r.stderr ?? "").split("\n").slice(-3).join(" ") });
+    console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  const w = (s: string, n: number) => s.padEnd(n);
+  console.log(`\n${w("engine", 70)} ${w("workload", 70)} ${"ms".padStart(10)} ${"GFLOP/s".padStart(9)}`);
+  for (const r of rows) {
+    const ms = Number.isNaN(r.ms) ? "-" : r.ms.toFixed(1);
+    const gf = Number.isNaN(r.gflops) ? "-" : r.gflops.toFixed(2);
+    console.log(`${w(r.engine.slice(0, 70), 70)} ${w(r.what.slice(0, 70), 70)} ${ms.padStart(10)} ${gf.padStart(9)}${r.note ? `  (${r.note.slice(0, 120)})` : ""}`);
+  }
+  console.log("\nblock = one pre-norm transformer block (RMSNorm, causal MHA, SiLU MLP 4x), fused forward+backward+clip+AdamW session,");
+  console.log("parameters and optimizer state resident on the engine between steps; GFLOP/s counts MatMul FLOPs (2MNK) of the step.");
+}
+
+await main();

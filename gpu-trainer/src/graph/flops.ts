@@ -1,0 +1,49 @@
+import { type Tensor, liveNodes } from "./graph.ts";
+import { bindShape } from "./shape.ts";
+
+export interface FlopCount {
+  /** 2*M*N*K summed over MatMuls (the usual "model FLOPs"). */
+  matmul: number;
+  /** Rough count of everything else: one FLOP per output element of other compute ops. */
+  other: number;
+}
+
+const FREE = new Set([
+  "Identity",
+  "StopGradient",
+  "Reshape",
+  "ReshapeLike",
+  "Squeeze",
+  "Unsqueeze",
+  "Transpose",
+  "Slice",
+  "Concat",
+  "Split",
+  "Expand",
+  "ExpandLike",
+  "Gather",
+  "Cast",
+  "Pad",
+]);
+
+/** FLOPs of the graph computing `outputs`, with symbolic dims bound by `dims`. */
+export function countFlops(outputs: Tensor[] | Record<string, Tensor>, dims: Record<string, number> = {}): FlopCount {
+  const outs = Array.isArray(outputs) ? outputs : Object.values(outputs);
+  const size = (t: Tensor): number => {
+    const s = bindShape(t.shape, dims);
+    if (!s.every((d) => typeof d === "number")) throw new Error(`countFlops: unbound dims in ${t}`);
+    return (s as number[]).reduce((a, b) => a * b, 1);
+  };
+  let matmul = 0;
+  let other = 0;
+  for (const n of liveNodes(outs)) {
+    if (n.op === "MatMul") {
+      const a = n.inputs[0];
+      const K = bindShape([a.shape[a.rank - 1]], dims)[0] as number;
+      matmul += 2 * size(n.outputs[0]) * K;
+    } else if (!FREE.has(n.op)) {
+      other += n.op.startsWith("Reduce") || n.op === "Softmax" ? size(n.inputs[0]) : size(n.outputs[0]);
+    }
+  }
+  return { matmul, other };
+}
