@@ -1,7 +1,8 @@
 /**
  * The judge's verifiable constraints: IFEval's 25 instructions, exactly as Google's reference
- * implementation judges them (strict and loose), in pure TypeScript shared by the Worker, the CLI
- * and the trainer. No Node or Workers APIs are used here.
+ * implementation judges them, and IFBench's 58, as AllenAI's reference does (strict and loose),
+ * in one registry, in pure TypeScript shared by the Worker, the CLI and the trainer. No Node or
+ * Workers APIs are used here.
  */
 export { JudgeInputError, formatIssuePath, type JudgeIssue } from "./errors.ts";
 export {
@@ -9,12 +10,20 @@ export {
   IFEVAL_INSTRUCTION_IDS,
   type CheckOutcome,
   type Checker,
+  type CheckerFamily,
   type IfevalInstructionId,
+  type InstructionId,
 } from "./ifeval/checkers.ts";
+export { IFBENCH_CHECKERS } from "./ifbench/checkers.ts";
+export { IFBENCH_INSTRUCTION_IDS, type IfbenchInstructionId } from "./ifbench/ids.ts";
+export { splitIntoSentences } from "./ifbench/sentences.ts";
 export {
+  CHECKERS,
+  INSTRUCTION_IDS,
   describeConstraint,
   getChecker,
   isIfevalInstructionId,
+  isInstructionId,
   kwargsJsonSchema,
   listCheckers,
   parseKwargs,
@@ -35,7 +44,9 @@ export {
   accuracyReport,
   evaluateIfeval,
   evaluateIfevalRecord,
+  responseLookup,
   type Accuracy,
+  type BenchmarkInputRecord,
   type IfevalEvaluation,
   type IfevalInputRecord,
   type IfevalOutputRecord,

@@ -1,7 +1,7 @@
 import { detectLanguage, type LanguageDetection } from "../langdetect/detect.ts";
 import { foldCaseCodePoints } from "../text/literal-search.ts";
 import { codePoints, pyIsUpper } from "../text/python-str.ts";
-import { countSentences } from "../text/punkt.ts";
+import { countSentences, splitSentences } from "../text/punkt.ts";
 import { wordTokenize } from "../text/word-tokenize.ts";
 
 const WORD_RUN_RE = /[\p{L}\p{N}_]+/gu;
@@ -13,11 +13,13 @@ const WORD_RUN_RE = /[\p{L}\p{N}_]+/gu;
  */
 export class TextAnalysis {
   private words?: number;
-  private sentences?: number;
+  private sentenceTotal?: number;
   private capitalWords?: number;
   private language?: LanguageDetection;
   private points?: Uint32Array;
   private folded?: Uint32Array;
+  private sentenceList?: string[];
+  private tokenList?: string[];
 
   constructor(readonly text: string) {}
 
@@ -33,12 +35,22 @@ export class TextAnalysis {
 
   /** IFEval's `count_sentences`: NLTK Punkt (English). */
   get sentenceCount(): number {
-    return (this.sentences ??= countSentences(this.text));
+    return (this.sentenceTotal ??= countSentences(this.text));
   }
 
   /** Tokens of `nltk.word_tokenize` that are all upper case (`str.isupper()`). */
   get capitalWordCount(): number {
-    return (this.capitalWords ??= wordTokenize(this.text).filter(pyIsUpper).length);
+    return (this.capitalWords ??= this.tokens.filter(pyIsUpper).length);
+  }
+
+  /** `nltk.sent_tokenize`: the Punkt (English) sentences. */
+  get sentences(): string[] {
+    return (this.sentenceList ??= splitSentences(this.text));
+  }
+
+  /** `nltk.word_tokenize`: Treebank tokens of the Punkt sentences. */
+  get tokens(): string[] {
+    return (this.tokenList ??= wordTokenize(this.text));
   }
 
   /** `langdetect.detect` with seed 0. */

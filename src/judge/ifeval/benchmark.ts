@@ -6,6 +6,7 @@
 import { JudgeInputError, type JudgeIssue } from "../errors.ts";
 import type { IfevalInstructionId } from "./checkers.ts";
 import { AnalysisCache, judgeOne, type ConstraintResult, type JudgeMode } from "./judge.ts";
+import { pyStrip } from "../text/python-str.ts";
 import { validateConstraints } from "./registry.ts";
 
 /** One line of IFEval's `input_data.jsonl`. */
@@ -14,6 +15,14 @@ export interface IfevalInputRecord {
   prompt: string;
   instruction_id_list: string[];
   kwargs: unknown[];
+}
+
+/**
+ * One input record of either benchmark: IFEval's shape, whose keys are numbers, or IFBench's
+ * (`IFBench_test.jsonl`), whose keys are strings. Its ids may be IFEval's, IFBench's or both.
+ */
+export interface BenchmarkInputRecord extends Omit<IfevalInputRecord, "key"> {
+  key: number | string;
 }
 
 /** One line of the reference's `eval_results_{strict,loose}.jsonl`. */
@@ -32,7 +41,7 @@ export interface IfevalRecordVerdict {
 }
 
 /** Validates a record's ids and kwargs; issue paths are `["instruction_id_list", i]` / `["kwargs", i, name]`. */
-function validateRecord(record: IfevalInputRecord) {
+function validateRecord(record: BenchmarkInputRecord) {
   if (record.instruction_id_list.length !== record.kwargs.length) {
     throw new JudgeInputError([
       {
@@ -58,7 +67,7 @@ function validateRecord(record: IfevalInputRecord) {
 
 /** Judges one IFEval record's response in one or both modes (sharing the text measurements). */
 export function evaluateIfevalRecord(
-  record: IfevalInputRecord,
+  record: BenchmarkInputRecord,
   response: string,
   modes: readonly JudgeMode[] = ["strict", "loose"],
 ): Partial<Record<JudgeMode, IfevalRecordVerdict>> {
@@ -155,21 +164,42 @@ export interface IfevalReport {
   strict: ModeReport;
   loose: ModeReport;
   /** Keys of records that had no response and were judged as an empty response. */
-  missing_responses: number[];
+  missing_responses: Array<number | string>;
+}
+
+/**
+ * The response for a record's prompt: the exact prompt string (IFEval's reference), or, with
+ * `stripPrompts` (IFBench's reference), also the prompts with surrounding whitespace stripped on
+ * either side.
+ */
+export function responseLookup(
+  responses: ReadonlyMap<string, string>,
+  stripPrompts: boolean,
+): (prompt: string) => string | undefined {
+  if (!stripPrompts) return (prompt) => responses.get(prompt);
+  const byPrompt = new Map<string, string>();
+  for (const [prompt, response] of responses) {
+    byPrompt.set(prompt, response);
+    const stripped = pyStrip(prompt);
+    if (stripped !== prompt) byPrompt.set(stripped, response);
+  }
+  return (prompt) => byPrompt.get(prompt) ?? byPrompt.get(pyStrip(prompt));
 }
 
 /**
  * Evaluates every record (in input order) against `responses` (prompt -> response, matched by the
- * exact prompt string as the reference does). A record without a response is an error naming its
- * key, unless `allowMissing`, in which case it is judged as an empty response (every instruction
- * fails) and listed in the report.
+ * exact prompt string as IFEval's reference does, or also modulo surrounding whitespace with
+ * `stripPrompts`, as IFBench's does). A record without a response is an error naming its key,
+ * unless `allowMissing`, in which case it is judged as an empty response (every instruction
+ * fails) and listed in the report. Records may mix IFEval and IFBench instruction ids.
  */
 export function evaluateIfeval(
-  records: readonly IfevalInputRecord[],
+  records: readonly BenchmarkInputRecord[],
   responses: ReadonlyMap<string, string>,
-  options: { allowMissing?: boolean } = {},
+  options: { allowMissing?: boolean; stripPrompts?: boolean } = {},
 ): IfevalEvaluation {
-  const missing = records.filter((record) => !responses.has(record.prompt)).map((record) => record.key);
+  const lookup = responseLookup(responses, options.stripPrompts ?? false);
+  const missing = records.filter((record) => lookup(record.prompt) === undefined).map((record) => record.key);
   if (missing.length > 0 && !options.allowMissing) {
     throw new JudgeInputError(
       missing.map((key) => ({ path: ["responses"], message: `no response for the prompt of key ${key}` })),
@@ -180,7 +210,7 @@ export function evaluateIfeval(
   for (const record of records) {
     let verdicts;
     try {
-      verdicts = evaluateIfevalRecord(record, responses.get(record.prompt) ?? "");
+      verdicts = evaluateIfevalRecord(record, lookup(record.prompt) ?? "");
     } catch (error) {
       if (!(error instanceof JudgeInputError)) throw error;
       throw new JudgeInputError(error.issues.map((issue) => ({ path: [`key ${record.key}`, ...issue.path], message: issue.message })));

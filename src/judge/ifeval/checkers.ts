@@ -23,6 +23,7 @@ import {
   pyIsLower,
   pyIsUpper,
 } from "../text/python-str.ts";
+import type { IfbenchInstructionId } from "../ifbench/ids.ts";
 import { TextAnalysis } from "./analysis.ts";
 import { IFEVAL_LANGUAGES, IFEVAL_LANGUAGE_CODES } from "./languages.ts";
 import { countBulletLines, countHighlights, countPlaceholders, countSectionMarkers, findTitle, splitOnStarDividers } from "./structure.ts";
@@ -33,9 +34,14 @@ export interface CheckOutcome {
   evidence: Record<string, unknown>;
 }
 
+/** Every registered instruction id: IFEval's 25 and IFBench's 58. */
+export type InstructionId = IfevalInstructionId | IfbenchInstructionId;
+/** The benchmark an instruction id comes from. */
+export type CheckerFamily = "ifeval" | "ifbench";
+
 export interface Checker<K = any> {
-  readonly id: IfevalInstructionId;
-  readonly family: "ifeval";
+  readonly id: InstructionId;
+  readonly family: CheckerFamily;
   /** The part of the id before ":", e.g. "length_constraints". */
   readonly category: string;
   readonly kwargsSchema: z.ZodType<K>;

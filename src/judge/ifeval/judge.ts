@@ -9,7 +9,7 @@
  */
 import { isPyBlank, pyStrip } from "../text/python-str.ts";
 import { TextAnalysis } from "./analysis.ts";
-import type { Checker, IfevalInstructionId } from "./checkers.ts";
+import type { Checker, InstructionId } from "./checkers.ts";
 import { validateConstraints } from "./registry.ts";
 
 export type JudgeMode = "strict" | "loose";
@@ -21,7 +21,7 @@ export interface Constraint {
 }
 
 export interface ConstraintResult {
-  id: IfevalInstructionId;
+  id: InstructionId;
   kind: "rule";
   passed: boolean;
   /**

@@ -1,19 +1,42 @@
 import { z } from "zod";
 import { JudgeInputError, type JudgeIssue } from "../errors.ts";
-import { IFEVAL_CHECKERS, IFEVAL_INSTRUCTION_IDS, type Checker, type IfevalInstructionId } from "./checkers.ts";
+import { IFBENCH_CHECKERS } from "../ifbench/checkers.ts";
+import { IFBENCH_INSTRUCTION_IDS } from "../ifbench/ids.ts";
+import {
+  IFEVAL_CHECKERS,
+  IFEVAL_INSTRUCTION_IDS,
+  type Checker,
+  type CheckerFamily,
+  type IfevalInstructionId,
+  type InstructionId,
+} from "./checkers.ts";
+
+/** Every registered instruction id: IFEval's 25 (in IFEval's order), then IFBench's 58. */
+export const INSTRUCTION_IDS: readonly InstructionId[] = [...IFEVAL_INSTRUCTION_IDS, ...IFBENCH_INSTRUCTION_IDS];
+
+/** Every registered checker by instruction id (IFEval's and IFBench's). */
+export const CHECKERS: { readonly [Id in InstructionId]: Checker } = { ...IFEVAL_CHECKERS, ...IFBENCH_CHECKERS };
 
 export function isIfevalInstructionId(id: unknown): id is IfevalInstructionId {
   return typeof id === "string" && Object.hasOwn(IFEVAL_CHECKERS, id);
 }
 
+/** Whether `id` is a registered instruction id (IFEval or IFBench). */
+export function isInstructionId(id: unknown): id is InstructionId {
+  return typeof id === "string" && Object.hasOwn(CHECKERS, id);
+}
+
 /** The checker for `id`; throws JudgeInputError (path `[...path, "id"]`) for an unknown id. */
 export function getChecker(id: string, path: Array<string | number> = []): Checker {
-  if (!isIfevalInstructionId(id)) throw new JudgeInputError([unknownIdIssue(id, [...path, "id"])]);
-  return IFEVAL_CHECKERS[id];
+  if (!isInstructionId(id)) throw new JudgeInputError([unknownIdIssue(id, [...path, "id"])]);
+  return CHECKERS[id];
 }
 
 function unknownIdIssue(id: unknown, path: Array<string | number>): JudgeIssue {
-  return { path, message: `unknown instruction id ${JSON.stringify(id)}; expected one of: ${IFEVAL_INSTRUCTION_IDS.join(", ")}` };
+  return {
+    path,
+    message: `unknown instruction id ${JSON.stringify(id)}; expected an IFEval id (${IFEVAL_INSTRUCTION_IDS.join(", ")}) or an IFBench id (${IFBENCH_INSTRUCTION_IDS.join(", ")})`,
+  };
 }
 
 /**
@@ -72,11 +95,11 @@ export function validateConstraints(
       issues.push({ path, message: "must be an object {id, kwargs}" });
       return;
     }
-    if (!isIfevalInstructionId(constraint.id)) {
+    if (!isInstructionId(constraint.id)) {
       issues.push(unknownIdIssue(constraint.id, [...path, "id"]));
       return;
     }
-    const checker = IFEVAL_CHECKERS[constraint.id];
+    const checker = CHECKERS[constraint.id];
     const result = parseCheckerKwargs(checker, constraint.kwargs, [...path, "kwargs"]);
     if (result.ok) parsed.push({ checker, kwargs: result.kwargs });
     else issues.push(...result.issues);
@@ -91,31 +114,34 @@ export function describeConstraint(id: string, kwargs: unknown): string {
   return checker.describe(parseKwargs(id, kwargs));
 }
 
-const jsonSchemaCache = new Map<IfevalInstructionId, Record<string, unknown>>();
+const jsonSchemaCache = new Map<InstructionId, Record<string, unknown>>();
 
 /** JSON Schema (draft 2020-12) of the kwargs of `id`. */
-export function kwargsJsonSchema(id: IfevalInstructionId): Record<string, unknown> {
+export function kwargsJsonSchema(id: InstructionId): Record<string, unknown> {
   let schema = jsonSchemaCache.get(id);
   if (!schema) {
-    schema = z.toJSONSchema(IFEVAL_CHECKERS[id].kwargsSchema) as Record<string, unknown>;
+    schema = z.toJSONSchema(CHECKERS[id].kwargsSchema) as Record<string, unknown>;
     jsonSchemaCache.set(id, schema);
   }
   return schema;
 }
 
 export interface CheckerInfo {
-  id: IfevalInstructionId;
-  family: "ifeval";
+  id: InstructionId;
+  family: CheckerFamily;
   category: string;
   kwargs_schema: Record<string, unknown>;
 }
 
-/** All checkers with their kwargs JSON Schemas, in IFEval's registry order. */
+/**
+ * All checkers with their kwargs JSON Schemas: IFEval's (family "ifeval", in IFEval's registry
+ * order), then IFBench's (family "ifbench", in IFBench's registry order).
+ */
 export function listCheckers(): CheckerInfo[] {
-  return IFEVAL_INSTRUCTION_IDS.map((id) => ({
+  return INSTRUCTION_IDS.map((id) => ({
     id,
-    family: "ifeval",
-    category: IFEVAL_CHECKERS[id].category,
+    family: CHECKERS[id].family,
+    category: CHECKERS[id].category,
     kwargs_schema: kwargsJsonSchema(id),
   }));
 }
