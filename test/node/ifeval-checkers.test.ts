@@ -375,8 +375,10 @@ describe("kwargs validation", () => {
   });
 
   it("has a JSON Schema for every instruction's kwargs", () => {
-    const checkers = listCheckers();
+    // IFEval's checkers come first, in IFEval's order; IFBench's follow (ifbench-checkers.test.ts)
+    const checkers = listCheckers().filter((c) => c.family === "ifeval");
     expect(checkers.map((c) => c.id)).toEqual([...IFEVAL_INSTRUCTION_IDS]);
+    expect(listCheckers().slice(0, IFEVAL_INSTRUCTION_IDS.length)).toEqual(checkers);
     expect(new Set(checkers.map((c) => c.category))).toEqual(
       new Set(["keywords", "language", "length_constraints", "detectable_content", "detectable_format", "combination", "startend", "change_case", "punctuation"]),
     );
