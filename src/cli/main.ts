@@ -1,12 +1,18 @@
 /** The `iopo` command line: one entry, sub-commands in src/cli/commands/. */
-import { runIfeval } from "./commands/ifeval.ts";
+import { runEvalVerifiable } from "./commands/eval-verifiable.ts";
+import { runIfbench, runIfeval } from "./commands/ifeval.ts";
 import { runBuildQuadruples } from "./commands/build-quadruples.ts";
 import { runImport } from "./commands/import.ts";
 import { checkerContext } from "./context.ts";
 import { CliError } from "./errors.ts";
 
 const COMMANDS: Record<string, { summary: string; run(argv: string[]): Promise<number> }> = {
+  "eval-verifiable": {
+    summary: "judge responses on IFEval and/or IFBench (--suite ifeval|ifbench|all), strict and loose",
+    run: (argv) => runEvalVerifiable(argv),
+  },
   ifeval: { summary: "judge responses on the IFEval benchmark (strict and loose), reference-exact", run: runIfeval },
+  ifbench: { summary: "judge responses on the IFBench benchmark (strict and loose), as its reference does", run: runIfbench },
   import: {
     summary: "stream a JSONL file into a dataset through the API",
     run: async (argv) => runImport(argv, await checkerContext()),
