@@ -148,3 +148,23 @@ export const jobs = sqliteTable(
   },
   (t) => [index("jobs_dataset_idx").on(t.datasetId, t.createdAt)],
 );
+
+/**
+ * The LLM judge's cache: verdicts (kind "verdict") keyed by sha256(provider, model, prompt version,
+ * instruction, response, constraint) and compilations of free text into checkers (kind "compile").
+ * A repeated judgement makes no model call; `cache: "bypass"` recomputes and overwrites.
+ */
+export const llmCache = sqliteTable(
+  "llm_cache",
+  {
+    key: text("key").primaryKey(),
+    kind: text("kind", { enum: ["verdict", "compile"] }).notNull(),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    promptVersion: text("prompt_version").notNull(),
+    /** JSON: {score, explanation, model} for a verdict; {decision, model} for a compilation. */
+    value: text("value").notNull(),
+    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  },
+  (t) => [index("llm_cache_model_idx").on(t.provider, t.model, t.promptVersion)],
+);
