@@ -34,7 +34,7 @@ export function scaledErr(got: ArrayLike<number | bigint>, want: ArrayLike<numbe
 }
 
 /** Run a case on an engine and on the float64 interpreter; returns the worst scaled error per output. */
-export async function checkCase(engine: Engine, key: string, seed = 1): Promise<Record<string, number>> {
+export async function checkCase(engine: Engine, key: string, seed = 1, opset: 17 | 18 = 17): Promise<Record<string, number>> {
   const c = makeCase(key, seed);
   const outs = caseOutputs(c);
   // the interpreter sees fp32-rounded inputs, as the engine does
@@ -43,7 +43,7 @@ export async function checkCase(engine: Engine, key: string, seed = 1): Promise<
     feeds[k] = v.dtype === "float32" ? { ...v, data: Float64Array.from(Float32Array.from(v.data)) } : v;
   const names = Object.keys(outs);
   const want = evaluate(names.map((n) => outs[n]), { feeds });
-  const model = compile(outs);
+  const model = compile(outs, { opset });
   const s = await engine.createSession(model);
   try {
     const r = await s.run(hostFeeds(feeds), Object.fromEntries(names.map((n) => [n, "host" as const])));

@@ -18,3 +18,12 @@ describe("ORT wasm equals the float64 interpreter (outputs and gradients, fp32 t
     });
   }
 });
+
+describe("opset 18 emission (reduce axes as inputs) on wasm", () => {
+  for (const key of ["ReduceMean", "ReduceMax", "ReduceSum", "Split", "RmsNorm", "AttentionSymbolic"]) {
+    it(key, async () => {
+      const errs = await checkCase(engine, key, 2, 18);
+      for (const [n, e] of Object.entries(errs)) expect(e, `${key}.${n}`).toBeLessThan(2e-5);
+    });
+  }
+});

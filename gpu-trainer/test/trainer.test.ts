@@ -150,6 +150,14 @@ describe("Trainer: wasm equals the float64 interpreter; loss decreases", () => {
     await tr.dispose();
   });
 
+  it("symbolic dims can be bound for static sessions (TrainerConfig.dims)", async () => {
+    const spec = TRAINER_MODELS.attention;
+    const a = await runTrainerSteps(wasm, spec);
+    const b = await runTrainerSteps(wasm, spec, { dims: { B: 2, T: 5 } });
+    expect(a.maxParamDiff(b)).toBeLessThan(1e-6);
+    expect(b.losses[0]).toBeCloseTo(a.losses[0], 6);
+  });
+
   it("rejects malformed batches with clear errors", async () => {
     const tr = await Trainer.create({ engine: ref, model: mlp({ batch: "B", inDim: 4, hidden: 4, classes: 3 }) });
     const b = mlpBatch(1, 4);

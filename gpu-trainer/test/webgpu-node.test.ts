@@ -38,6 +38,15 @@ describe.skipIf(!engine)(`WebGPU in Node: ${engine?.description ?? "unavailable"
     expect(bad).toEqual([]);
   });
 
+  it("gradient accumulation on the GPU (accumulators ping-pong in pre-allocated buffers) equals wasm", async () => {
+    const spec = TRAINER_MODELS.mlp;
+    const batches = [spec.batches.flat().slice(0, 2), spec.batches.flat().slice(2, 4)];
+    const a = await runTrainerSteps(await createWasmEngine(), { ...spec, batches }, { gradAccumulation: 2 });
+    const b = await runTrainerSteps(engine!, { ...spec, batches }, { gradAccumulation: 2 });
+    a.losses.forEach((l, i) => expect(Math.abs(l - b.losses[i])).toBeLessThan(1e-5));
+    expect(a.maxParamDiff(b)).toBeLessThan(1e-5);
+  });
+
   for (const [name, spec] of Object.entries(TRAINER_MODELS)) {
     it(`trainer steps on ${name} equal wasm (params on the GPU between steps)`, async () => {
       const wasm = await createWasmEngine();
