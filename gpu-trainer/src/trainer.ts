@@ -29,6 +29,8 @@ export interface ModelOutputs {
   loss: Tensor;
   /** Scalar metrics computed in the graph (read back each step, averaged over micro-batches). */
   metrics?: Record<string, Tensor>;
+  /** Other tensors (any shape) available through `Trainer.forward` (e.g. per-sequence log-probs). */
+  outputs?: Record<string, Tensor>;
 }
 
 /** Builds the model into `g`: creates inputs and params, returns the loss. */
@@ -117,6 +119,9 @@ export class Trainer {
     this.loss = out.loss;
     if (out.loss.rank !== 0) throw new Error(`model loss must be a scalar, got ${out.loss}`);
     this.metrics = out.metrics ?? {};
+    this.extraOutputs = out.outputs ?? {};
+    const names = ["loss", ...Object.keys(this.metrics), ...Object.keys(this.extraOutputs)];
+    if (new Set(names).size !== names.length) throw new Error(`loss, metric and output names must be distinct: ${names}`);
     for (const [k, t] of Object.entries(this.metrics))
       if (t.rank !== 0) throw new Error(`metric ${k} must be a scalar, got ${t}`);
     this.metricNames = Object.keys(this.metrics);
@@ -126,6 +131,8 @@ export class Trainer {
     this.inputSpecs = new Map(this.graph.inputs.map((t) => [t.name!, { dtype: t.dtype, shape: t.shape }]));
   }
   private metrics: Record<string, Tensor>;
+  private extraOutputs: Record<string, Tensor>;
+  private forwardSession?: EngineSession;
 
   static async create(cfg: TrainerConfig): Promise<Trainer> {
     const t = new Trainer(cfg);
@@ -325,6 +332,25 @@ export class Trainer {
     return res;
   }
 
+  /**
+   * Forward pass with the current parameters: the loss, metrics and the model's extra `outputs`,
+   * all read back to the host (e.g. reference log-probs to cache).
+   */
+  async forward(batch: Batch): Promise<Record<string, HostTensor>> {
+    this.checkBatch(batch);
+    if (!this.forwardSession) {
+      const outs: Record<string, Tensor> = { loss: this.loss, ...this.metrics, ...this.extraOutputs };
+      const m = compile(outs, this.compileOpts());
+      this.sessions.models.forward = m;
+      this.forwardSession = await this.engine.createSession(m, { name: "forward" });
+    }
+    const s = this.forwardSession;
+    const f: Record<string, HostTensor | DeviceTensor> = {};
+    for (const n of s.inputNames) f[n] = batch[n] ?? this.state.get(n)!;
+    const r = await s.run(f, Object.fromEntries(s.outputNames.map((n) => [n, "host" as const])));
+    return r.host;
+  }
+
   /** Current parameter values (downloaded from the device). */
   async getParams(): Promise<Record<string, HostTensor>> {
     const out: Record<string, HostTensor> = {};
@@ -351,7 +377,8 @@ export class Trainer {
   }
 
   async dispose(): Promise<void> {
-    for (const s of [this.sessions.fused, this.sessions.grad, this.sessions.apply, this.evalSession]) await s?.release();
+    for (const s of [this.sessions.fused, this.sessions.grad, this.sessions.apply, this.evalSession, this.forwardSession])
+      await s?.release();
     for (const m of [this.state, this.spare, this.zeros]) for (const v of m.values()) this.engine.dispose(v);
     this.state.clear();
     this.spare.clear();

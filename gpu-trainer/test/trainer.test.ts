@@ -158,6 +158,22 @@ describe("Trainer: wasm equals the float64 interpreter; loss decreases", () => {
     expect(b.losses[0]).toBeCloseTo(a.losses[0], 6);
   });
 
+  it("forward() returns extra outputs (per-row log-probs) with the current params", async () => {
+    const tr = await Trainer.create({
+      engine: wasm,
+      model: (g) => {
+        const model = mlp({ batch: "B", inDim: 4, hidden: 8, classes: 3 })(g);
+        return { ...model, outputs: { rowLoss: g.neg(model.loss) } };
+      },
+    });
+    const b = mlpBatch(3, 6);
+    const f = await tr.forward(b);
+    expect(Object.keys(f).sort()).toEqual(["accuracy", "loss", "rowLoss"]);
+    expect(f.rowLoss.data[0]).toBeCloseTo(-Number(f.loss.data[0]), 6);
+    expect((await tr.evaluate(b)).loss).toBeCloseTo(Number(f.loss.data[0]), 6);
+    await tr.dispose();
+  });
+
   it("rejects malformed batches with clear errors", async () => {
     const tr = await Trainer.create({ engine: ref, model: mlp({ batch: "B", inDim: 4, hidden: 4, classes: 3 }) });
     const b = mlpBatch(1, 4);

@@ -754,8 +754,8 @@ export class Graph {
     const ax = normAxis(axis, x.rank);
     const d = x.shape[ax];
     const total = sizes.reduce((s, n) => s + n, 0);
-    if (typeof d === "number" ? d !== total : true)
-      throw new GraphError(`split: sizes [${sizes}] do not add up to dim ${d} of ${x}`);
+    if (typeof d !== "number") throw new GraphError(`split: axis ${ax} of ${x} is symbolic; bind dims first`);
+    if (d !== total) throw new GraphError(`split: sizes [${sizes}] do not add up to dim ${d} of ${x}`);
     return this.addNode("Split", [x], { axis: ax, split: sizes });
   }
   unsqueeze(x: Tensor, axes: number | number[]): Tensor {
