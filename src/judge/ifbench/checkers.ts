@@ -134,7 +134,9 @@ const personNames = define({
   describe: ({ N }) =>
     `Mention at least ${formatNumber(N)} different person names in the response, from this list of person names: ${PERSON_NAMES.join(", ")} .`,
   check(text, { N }) {
-    const found = PERSON_NAMES.filter((name) => countWordMatches(text.text, name, false) > 0);
+    // `\bName\b` for a name made of word characters matches exactly a maximal run of word characters.
+    const runs = new Set(text.text.match(/[\p{L}\p{N}_]+/gu) ?? []);
+    const found = PERSON_NAMES.filter((name) => runs.has(name));
     return outcome(found.length >= N, { names: found, relation: "at least", target: N });
   },
 });
