@@ -17,10 +17,13 @@ import { type Dim, bindShape } from "./graph/shape.ts";
 import {
   ADAMW_DEFAULTS,
   type ScheduleConfig,
+  adamwFlatUpdate,
   adamwHyperInputs,
   adamwHyperValues,
-  adamwUpdate,
-  clipByGlobalNorm,
+  clipCoef,
+  flatten,
+  globalNorm,
+  planBuckets,
   scheduleMultiplier,
 } from "./optim/adamw.ts";
 import type { DeviceTensor, Engine, EngineSession, HostTensor, OutputSpec } from "./engine/types.ts";
@@ -56,6 +59,11 @@ export interface TrainerConfig {
   dims?: Record<string, number>;
   /** Graph simplification before emission (default on). */
   optimize?: CompileOptions["optimize"];
+  /**
+   * Optimizer state is kept as flat per-bucket vectors of at most this many elements (default
+   * 2^23 = 32 MiB fp32, under WebGPU's default maxStorageBufferBindingSize of 128 MiB).
+   */
+  optimizerBucketElements?: number;
 }
 
 export interface StepMetrics {
@@ -100,6 +108,8 @@ export class Trainer {
   private evalSession?: EngineSession;
   private inputSpecs: Map<string, { dtype: DType; shape: readonly Dim[] }>;
   private frozen: Tensor[];
+  /** Trainable-param indices per optimizer bucket (flat moments per bucket). */
+  readonly buckets: number[][];
 
   private constructor(cfg: TrainerConfig) {
     this.config = {
@@ -128,6 +138,10 @@ export class Trainer {
     this.trainable = this.graph.params.filter((p) => p.trainable);
     this.frozen = this.graph.params.filter((p) => !p.trainable);
     if (!this.trainable.length) throw new Error("model has no trainable params");
+    this.buckets = planBuckets(
+      this.trainable.map((p) => p.data!.length),
+      cfg.optimizerBucketElements ?? 1 << 23,
+    );
     this.inputSpecs = new Map(this.graph.inputs.map((t) => [t.name!, { dtype: t.dtype, shape: t.shape }]));
   }
   private metrics: Record<string, Tensor>;
@@ -144,24 +158,33 @@ export class Trainer {
     return { opset: this.config.opset, dims: this.config.dims, optimize: this.config.optimize };
   }
 
-  private updateOutputs(g: Graph, params: Tensor[], grads: Tensor[], scale?: number): Record<string, Tensor> {
+  /**
+   * Clip + AdamW outputs for the trainable params (`params`: their values in `g`), given one flat
+   * gradient per bucket; `scale` multiplies the gradients first (1/k for accumulation).
+   */
+  private updateOutputs(g: Graph, params: Tensor[], flatGrads: Tensor[], scale = 1): Record<string, Tensor> {
     const c = this.config;
-    let gs = grads;
-    if (scale !== undefined && scale !== 1) gs = gs.map((x) => g.mul(x, scale));
-    const clipped = clipByGlobalNorm(g, gs, c.clipGradNorm);
+    let norm = globalNorm(g, flatGrads);
+    if (scale !== 1) norm = g.mul(norm, scale);
+    let coef: Tensor | undefined = c.clipGradNorm > 0 ? clipCoef(g, norm, c.clipGradNorm) : undefined;
+    if (scale !== 1) coef = coef ? g.mul(coef, scale) : g.scalar(scale);
     const h = adamwHyperInputs(g);
-    const outs: Record<string, Tensor> = { grad_norm: clipped.norm };
-    params.forEach((p, i) => {
-      const name = this.trainable[i].name!;
-      const m = g.input(`adam.m.${name}`, "float32", p.shape);
-      const v = g.input(`adam.v.${name}`, "float32", p.shape);
-      const wd = this.trainable[i].decay ? c.weightDecay : 0;
-      const u = adamwUpdate(g, p, clipped.grads[i], m, v, h, { betas: c.betas, eps: c.eps, weightDecay: wd });
-      outs[`${UPD}${name}`] = u.p;
-      outs[`${UPD}adam.m.${name}`] = u.m;
-      outs[`${UPD}adam.v.${name}`] = u.v;
+    const outs: Record<string, Tensor> = { grad_norm: norm };
+    this.buckets.forEach((idx, k) => {
+      const n = idx.reduce((a, i) => a + this.trainable[i].data!.length, 0);
+      const m = g.input(`adam.m.b${k}`, "float32", [n]);
+      const v = g.input(`adam.v.b${k}`, "float32", [n]);
+      const decay = idx.map((i) => (this.trainable[i].decay ? c.weightDecay : 0));
+      const u = adamwFlatUpdate(g, idx.map((i) => params[i]), decay, flatGrads[k], m, v, h, { betas: c.betas, eps: c.eps }, coef);
+      idx.forEach((i, j) => (outs[`${UPD}${this.trainable[i].name}`] = u.params[j]));
+      outs[`${UPD}adam.m.b${k}`] = u.m;
+      outs[`${UPD}adam.v.b${k}`] = u.v;
     });
     return outs;
+  }
+
+  private bucketSize(k: number): number {
+    return this.buckets[k].reduce((a, i) => a + this.trainable[i].data!.length, 0);
   }
 
   private async build() {
@@ -173,20 +196,21 @@ export class Trainer {
     const co = this.compileOpts();
     const deviceOutputs = (o: Record<string, Tensor>) => Object.keys(o).filter((k) => k.startsWith(UPD));
     const sessions: Sessions = { models };
+    const flatGrads = this.buckets.map((idx) => flatten(g, idx.map((i) => grads[i])));
     if (this.config.gradAccumulation === 1) {
-      const outs = { ...head, ...this.updateOutputs(g, this.trainable, grads) };
+      const outs = { ...head, ...this.updateOutputs(g, this.trainable, flatGrads) };
       models.fused = compile(outs, co);
       sessions.fused = await this.engine.createSession(models.fused, { deviceOutputs: deviceOutputs(outs), name: "fused" });
     } else {
       const gouts: Record<string, Tensor> = { ...head };
-      this.trainable.forEach((p, i) => {
-        const acc = g.input(`gacc.${p.name}`, "float32", p.shape);
-        gouts[`${UPD}gacc.${p.name}`] = g.add(acc, grads[i]);
+      this.buckets.forEach((_, k) => {
+        const acc = g.input(`gacc.b${k}`, "float32", [this.bucketSize(k)]);
+        gouts[`${UPD}gacc.b${k}`] = g.add(acc, flatGrads[k]);
       });
       models.grad = compile(gouts, co);
       const g2 = new Graph();
       const ps = this.trainable.map((p) => g2.input(p.name!, p.dtype, p.shape));
-      const gaccs = this.trainable.map((p) => g2.input(`gacc.${p.name}`, "float32", p.shape));
+      const gaccs = this.buckets.map((_, k) => g2.input(`gacc.b${k}`, "float32", [this.bucketSize(k)]));
       const aouts = this.updateOutputs(g2, ps, gaccs, 1 / this.config.gradAccumulation);
       models.apply = compile(aouts, co);
       sessions.grad = await this.engine.createSession(models.grad, { deviceOutputs: deviceOutputs(gouts), name: "grad" });
@@ -202,15 +226,16 @@ export class Trainer {
     };
     for (const p of this.graph.params)
       await put(p.name!, { dtype: p.dtype, shape: p.shape as number[], data: p.data! }, p.trainable);
-    for (const p of this.trainable) {
-      const z = { dtype: "float32" as const, shape: p.shape as number[], data: new Float32Array(p.data!.length) };
-      await put(`adam.m.${p.name}`, z, true);
-      await put(`adam.v.${p.name}`, z, true);
+    for (let k = 0; k < this.buckets.length; k++) {
+      const n = this.bucketSize(k);
+      const z = { dtype: "float32" as const, shape: [n], data: new Float32Array(n) };
+      await put(`adam.m.b${k}`, z, true);
+      await put(`adam.v.b${k}`, z, true);
       if (this.config.gradAccumulation > 1) {
-        this.zeros.set(`gacc.${p.name}`, await this.engine.upload(z));
+        this.zeros.set(`gacc.b${k}`, await this.engine.upload(z));
         if (prealloc) {
-          this.state.set(`gacc.${p.name}`, await this.engine.alloc("float32", p.shape as number[]));
-          this.spare.set(`gacc.${p.name}`, await this.engine.alloc("float32", p.shape as number[]));
+          this.state.set(`gacc.b${k}`, await this.engine.alloc("float32", [n]));
+          this.spare.set(`gacc.b${k}`, await this.engine.alloc("float32", [n]));
         }
       }
     }

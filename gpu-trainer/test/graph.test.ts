@@ -52,6 +52,20 @@ describe("shape and dtype inference", () => {
   });
 });
 
+describe("kernel operand limits", () => {
+  it("concat/split of many tensors become trees of at most 7 operands (WebGPU binds 8 storage buffers)", () => {
+    const g = new Graph();
+    const xs = Array.from({ length: 20 }, (_, i) => g.input(`x${i}`, "float32", [2, 1 + (i % 3)]));
+    const c = g.concat(xs, 1);
+    const parts = g.split(c, xs.map((x) => x.shape[1] as number), 1);
+    expect(parts.length).toBe(20);
+    for (const n of g.nodes) expect(Math.max(n.inputs.length, n.outputs.length)).toBeLessThanOrEqual(7);
+    const feeds = Object.fromEntries(xs.map((x, i) => [x.name!, Array.from({ length: 2 * (1 + (i % 3)) }, (_, k) => i * 10 + k)]));
+    const vals = evaluate(parts, { feeds });
+    vals.forEach((v, i) => expect(Array.from(v.data)).toEqual(feeds[`x${i}`]));
+  });
+});
+
 describe("simplification", () => {
   it("CSE merges duplicate subgraphs, folds constants, drops dead nodes, keeps results", () => {
     const g = new Graph();

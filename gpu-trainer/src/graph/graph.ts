@@ -454,6 +454,9 @@ export const init = {
     },
 };
 
+/** Max inputs of a Concat / outputs of a Split (+1 buffer = WebGPU's default 8 storage buffers). */
+export const MAX_KERNEL_OPERANDS = 7;
+
 export class Graph {
   readonly nodes: Node[] = [];
   readonly tensors: Tensor[] = [];
@@ -745,10 +748,20 @@ export class Graph {
     const en = ends.map((e) => (e >= BIG ? BIG : e <= -BIG ? -BIG : e));
     return this.op1("Slice", [x], { starts, ends: en, axes: ax, steps: st });
   }
+  /**
+   * Concatenate along `axis`. More than MAX_KERNEL_OPERANDS inputs become a tree of Concats: a
+   * WebGPU kernel may bind only 8 storage buffers per stage by default.
+   */
   concat(xs: Tensor[], axis: number): Tensor {
     if (xs.length === 0) throw new GraphError("concat of nothing");
     if (xs.length === 1) return xs[0];
-    return this.op1("Concat", xs, { axis: normAxis(axis, xs[0].rank) });
+    const ax = normAxis(axis, xs[0].rank);
+    if (xs.length > MAX_KERNEL_OPERANDS) {
+      const groups: Tensor[] = [];
+      for (let i = 0; i < xs.length; i += MAX_KERNEL_OPERANDS) groups.push(this.concat(xs.slice(i, i + MAX_KERNEL_OPERANDS), ax));
+      return this.concat(groups, ax);
+    }
+    return this.op1("Concat", xs, { axis: ax });
   }
   split(x: Tensor, sizes: number[], axis: number): Tensor[] {
     const ax = normAxis(axis, x.rank);
@@ -756,6 +769,14 @@ export class Graph {
     const total = sizes.reduce((s, n) => s + n, 0);
     if (typeof d !== "number") throw new GraphError(`split: axis ${ax} of ${x} is symbolic; bind dims first`);
     if (d !== total) throw new GraphError(`split: sizes [${sizes}] do not add up to dim ${d} of ${x}`);
+    if (sizes.length === 1) return [x];
+    if (sizes.length > MAX_KERNEL_OPERANDS) {
+      // a tree of Splits (see concat)
+      const groups: number[][] = [];
+      for (let i = 0; i < sizes.length; i += MAX_KERNEL_OPERANDS) groups.push(sizes.slice(i, i + MAX_KERNEL_OPERANDS));
+      const parts = this.split(x, groups.map((gr) => gr.reduce((a, b) => a + b, 0)), ax);
+      return groups.flatMap((gr, i) => this.split(parts[i], gr, ax));
+    }
     return this.addNode("Split", [x], { axis: ax, split: sizes });
   }
   unsqueeze(x: Tensor, axes: number | number[]): Tensor {

@@ -74,6 +74,87 @@ export function clipByGlobalNorm(g: Graph, grads: Tensor[], maxNorm: number): { 
   return { grads: grads.map((t) => g.mul(t, coef)), norm };
 }
 
+/** sqrt(sum of squares) over several tensors (a scalar). */
+export function globalNorm(g: Graph, ts: Tensor[]): Tensor {
+  let sq: Tensor | undefined;
+  for (const t of ts) {
+    const s = g.reduceSum(g.mul(t, t));
+    sq = sq ? g.add(sq, s) : s;
+  }
+  return g.sqrt(sq ?? g.scalar(0));
+}
+
+/** clip_grad_norm_'s coefficient: min(1, maxNorm / (norm + 1e-6)). */
+export function clipCoef(g: Graph, norm: Tensor, maxNorm: number): Tensor {
+  return g.minimum(g.div(g.scalar(maxNorm, norm.dtype), g.add(norm, 1e-6)), 1);
+}
+
+/** Concatenate tensors flattened to 1-D (one copy). */
+export function flatten(g: Graph, ts: Tensor[]): Tensor {
+  return g.concat(
+    ts.map((t) => (t.rank === 1 ? t : g.reshape(t, [-1]))),
+    0,
+  );
+}
+
+/**
+ * Group tensors (by element count, in order) into buckets of at most `maxElements` (a tensor
+ * larger than that gets a bucket of its own). Buckets keep each flat buffer under WebGPU's
+ * maxStorageBufferBindingSize.
+ */
+export function planBuckets(sizes: number[], maxElements: number): number[][] {
+  const out: number[][] = [];
+  let cur: number[] = [];
+  let n = 0;
+  sizes.forEach((sz, i) => {
+    if (cur.length && n + sz > maxElements) {
+      out.push(cur);
+      cur = [];
+      n = 0;
+    }
+    cur.push(i);
+    n += sz;
+  });
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/**
+ * AdamW over one bucket with flat moments: the same update as `adamwUpdate`, computed on a 1-D
+ * concatenation of the bucket's gradients, so one step costs ~10 kernels per bucket plus 2 per
+ * parameter (instead of ~13 per parameter). `coef` scales the gradient (clipping, accumulation
+ * mean); it is folded into the scalar factors. The denominator is rearranged as
+ * m * (lr/bc1 * c) / (sqrt(v) + eps * c) with c = sqrt(bc2), equal to torch's
+ * (lr/bc1) * m / (sqrt(v)/c + eps).
+ */
+export function adamwFlatUpdate(
+  g: Graph,
+  params: Tensor[],
+  decay: number[],
+  flatGrad: Tensor,
+  m: Tensor,
+  v: Tensor,
+  h: AdamWHyper,
+  cfg: { betas: [number, number]; eps: number },
+  coef?: Tensor,
+): { params: Tensor[]; m: Tensor; v: Tensor } {
+  const [b1, b2] = cfg.betas;
+  const sm = coef ? g.mul(coef, 1 - b1) : g.scalar(1 - b1);
+  const sv = coef ? g.mul(g.mul(coef, coef), 1 - b2) : g.scalar(1 - b2);
+  const m2 = g.add(g.mul(m, b1), g.mul(flatGrad, sm));
+  const v2 = g.add(g.mul(v, b2), g.mul(g.mul(flatGrad, flatGrad), sv));
+  const stepScale = g.mul(g.div(h.lr, h.bc1), h.bc2sqrt);
+  const epsc = g.mul(h.bc2sqrt, cfg.eps);
+  const u = g.mul(g.div(m2, g.add(g.sqrt(v2), epsc)), stepScale);
+  const sizes = params.map((p) => (p.shape as number[]).reduce((a, b) => a * b, 1));
+  const parts = g.split(u, sizes, 0);
+  const out = params.map((p, i) => {
+    const pd = decay[i] ? g.mul(p, g.sub(1, g.mul(h.lr, decay[i]))) : p;
+    return g.sub(pd, p.rank === 1 ? parts[i] : g.reshape(parts[i], p.shape));
+  });
+  return { params: out, m: m2, v: v2 };
+}
+
 // ---- learning-rate schedules (multipliers of the base lr, as the HF/TRL schedulers) ----
 
 export type ScheduleConfig =
