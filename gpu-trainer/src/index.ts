@@ -4,7 +4,17 @@
  */
 export type { DType, HostArray } from "./graph/dtype.ts";
 export { type Dim, type Shape, ShapeError, broadcastShapes, fmtShape } from "./graph/shape.ts";
-export { Graph, GraphError, Node, Tensor, type GraphOptions, type ParamOptions, init, liveNodes } from "./graph/graph.ts";
+export {
+  Graph,
+  GraphError,
+  MAX_KERNEL_OPERANDS,
+  Node,
+  Tensor,
+  type GraphOptions,
+  type ParamOptions,
+  init,
+  liveNodes,
+} from "./graph/graph.ts";
 export { GRAD_RULES, type GradRule, grad, unbroadcast } from "./graph/autodiff.ts";
 export { optimize, type OptimizeOptions, type OptimizeResult } from "./graph/simplify.ts";
 export { toOnnx, type EmitOptions, type EmittedModel, type IoInfo, type Opset } from "./graph/onnx.ts";
@@ -19,7 +29,12 @@ export {
   type AdamWConfig,
   type ScheduleConfig,
   adamwUpdate,
+  adamwFlatUpdate,
   adamwHyperInputs,
+  clipCoef,
+  flatten,
+  globalNorm,
+  planBuckets,
   adamwHyperValues,
   clipByGlobalNorm,
   scheduleMultiplier,
