@@ -1,0 +1,50 @@
+/**
+ * The LLM judge: free-text constraints judged TRACE-style (explanation, then a 0-10 score, JSON
+ * validated against a schema), compilation of free text into registered checkers, verdict cache,
+ * hybrid routing, and TRACE's report. Pure TypeScript: `fetch` and Web Crypto only; the Workers AI
+ * binding and D1 are injected.
+ */
+export { LlmError, parseRetryAfter, type LlmErrorKind } from "./errors.ts";
+export type { AiBinding, ChatMessage, Completion, CompletionRequest, LlmProvider, ResponseSchema } from "./types.ts";
+export { DEFAULT_SETTINGS, DEFAULT_WORKERS_AI_MODEL, llmConfigFromVars, type LlmConfig, type LlmSettings, type LlmVars } from "./config.ts";
+export { openAiCompatibleProvider, workersAiProvider } from "./providers.ts";
+export { backoffDelay, createLimiter, withRetries, type Limiter, type RetryOptions, type Sleep } from "./retry.ts";
+export { PROMPT_VERSION, judgeMessages, judgeResponseSchema, parseVerdicts, extractJson, type FreeTextConstraint, type RawVerdict } from "./prompt.ts";
+export { COMPILE_PROMPT_VERSION, compileMessages, compileResponseSchema, parseCompile, type CompileDecision } from "./compile.ts";
+export { checkerCatalog, compactKwargs, instructionTemplate, type CatalogEntry } from "./catalog.ts";
+export { cacheKey, memoryCache, sqlCache, type CacheEntry, type SqlDatabase, type SqlStatement, type VerdictCache } from "./cache.ts";
+export {
+  compileFreeText,
+  createLlmJudge,
+  judgeFreeText,
+  type CacheMode,
+  type CompileOutcome,
+  type LlmJudge,
+  type LlmVerdict,
+} from "./judge.ts";
+export {
+  isTextConstraint,
+  judgeHybrid,
+  needsLlm,
+  validateRuleConstraints,
+  type CompiledResult,
+  type HybridConstraint,
+  type HybridItem,
+  type HybridOutput,
+  type HybridResult,
+  type HybridVerdict,
+  type LlmResult,
+  type RuleResult,
+} from "./hybrid.ts";
+export {
+  traceItemStatus,
+  traceReport,
+  traceSubset,
+  type ConstraintAccuracy,
+  type InstructionAccuracy,
+  type TraceConstraintOutcome,
+  type TraceItemOutcome,
+  type TraceItemStatus,
+  type TraceReport,
+  type TraceSubset,
+} from "./trace-report.ts";
