@@ -1,11 +1,25 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { findDataset, recordsInRange, toRecord } from "../datasets/store";
+import type { Context } from "hono";
+import type { AppEnv } from "../env";
+import { renderPrompt, type Instruction } from "../datasets/records";
+import { findDataset, recordsInRange, toRecord, type DatasetRow, type StoredRecord } from "../datasets/store";
+import { loadTaxonomyIndex } from "../datasets/taxonomy";
 import { accuracyReport, evaluateIfevalRecord, JudgeInputError, type IfevalInputRecord, type IfevalOutputRecord } from "../judge";
 import { requireScope } from "../lib/auth";
 import { acceptBody, JSON_TYPES, NDJSON_TYPES } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
 import { ProblemError, type FieldError } from "../lib/problem";
-import { JUDGE_LIMITS } from "./judge";
+import {
+  judgeFreeText,
+  PROMPT_VERSION,
+  traceItemStatus,
+  traceReport,
+  traceSubset,
+  type LlmVerdict,
+  type TraceConstraintOutcome,
+  type TraceSubset,
+} from "../judge/llm";
+import { bodyText, JUDGE_LIMITS, llmJudgeFor } from "./judge";
 
 /** The IFEval prompt set as stored by `npm start` (dataset `ifeval`, instruction records with checkers). */
 async function loadIfevalPrompts(db: D1Database, name: string, principal: Parameters<typeof findDataset>[2]): Promise<IfevalInputRecord[]> {
@@ -74,9 +88,174 @@ const SubmissionSchema = z
   })
   .refine((s) => s.prompt !== undefined || s.key !== undefined, { message: "needs `prompt` or `key`", path: ["prompt"] });
 
-export const benchmarkRoutes = createRouter().openapi(scoreRoute, async (c) => {
+// --- TRACE ------------------------------------------------------------------------------------
+
+/** Documented limits of TRACE scoring: every item is one LLM call (plus retries). */
+export const TRACE_LIMITS = { itemsPerRequest: 50 } as const;
+
+const traceScoreRoute = createRoute({
+  method: "post",
+  path: "/v1/benchmarks/trace/score",
+  tags: ["Benchmarks"],
+  summary: "Score responses on TRACE (IF-S, IF-M) with the LLM judge, against the evaluation set stored in D1",
+  description:
+    "NDJSON (or a JSON array) of `{id, response}`; `id` is the TRACE id (`meta.id` of the instruction records of the dataset, `trace-eval` by default, which `npm start` seeds). " +
+    "Every constraint is judged by the LLM judge against the rendered prompt (one call per response, at most LLM_CONCURRENCY at once, cached in D1); an instruction is followed only if every constraint passes (score ≥ LLM_PASS_SCORE, default 10). " +
+    "The report gives IF-S (ids 0-199), IF-M (the rest) and overall accuracy, and constraint accuracy per type and dimension (the taxonomy in D1). " +
+    "A constraint the judge could not grade is an error: counted and listed (ids), never a pass; such an instruction without a failed constraint is `undetermined`. " +
+    `At most ${TRACE_LIMITS.itemsPerRequest} responses per request (413 beyond): \`npx iopo trace-eval\` sends a whole file in batches and merges the reports. 503 when no LLM judge is configured.`,
+  middleware: [requireScope("read"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
+  request: {
+    query: z.object({
+      dataset: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/).default("trace-eval"),
+      cache: z.enum(["use", "bypass"]).default("use"),
+    }),
+    body: {
+      required: true,
+      content: {
+        "application/x-ndjson": { schema: { type: "object", properties: { id: { type: "string" }, response: { type: "string" } } } },
+        "application/json": { schema: { type: "array", items: { type: "object", properties: { id: { type: "string" }, response: { type: "string" } } } } },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(
+      z.object({
+        report: z.record(z.string(), z.unknown()),
+        verdicts: z.array(z.record(z.string(), z.unknown())),
+      }),
+      "Report and per-response verdicts",
+    ),
+    ...problemResponses(400, 401, 403, 404, 413, 415, 422, 503),
+  },
+});
+
+const TraceSubmissionSchema = z
+  .object({
+    id: z.union([z.string().min(1).max(100), z.number().int().nonnegative()]),
+    response: z.string().max(JUDGE_LIMITS.responseChars),
+  })
+  .strict();
+
+/** The dataset's instruction records by TRACE id (`meta.id`), for the ids asked. */
+async function traceRecordsById(db: D1Database, dataset: DatasetRow, ids: string[]): Promise<Map<string, Instruction>> {
+  const out = new Map<string, Instruction>();
+  for (let i = 0; i < ids.length; i += 90) {
+    const chunk = ids.slice(i, i + 90);
+    const { results } = await db
+      .prepare(
+        `SELECT id, position, kind, payload, CAST(json_extract(payload, '$.meta.id') AS TEXT) AS trace_id FROM records
+         WHERE dataset_id = ? AND kind IN ('instruction', 'sft') AND CAST(json_extract(payload, '$.meta.id') AS TEXT) IN (${chunk.map(() => "?").join(", ")})
+         ORDER BY position`,
+      )
+      .bind(dataset.id, ...chunk)
+      .all<StoredRecord & { trace_id: string }>();
+    for (const row of results) {
+      const record = toRecord(row);
+      if ((record.kind === "instruction" || record.kind === "sft") && !out.has(row.trace_id)) out.set(row.trace_id, record.instruction);
+    }
+  }
+  return out;
+}
+
+async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "use" | "bypass" }) {
   const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-  const text = await c.req.text();
+  const lines = parseSubmissions(await bodyText(c), type === "application/json");
+  if (lines.length > TRACE_LIMITS.itemsPerRequest) {
+    throw new ProblemError(413, "payload-too-large", `At most ${TRACE_LIMITS.itemsPerRequest} responses per request; got ${lines.length}. \`npx iopo trace-eval\` sends a file in batches.`);
+  }
+  const errors: FieldError[] = [];
+  const submissions: { line: number; id: string; response: string }[] = [];
+  const seen = new Map<string, number>();
+  for (const { line, value } of lines) {
+    const parsed = TraceSubmissionSchema.safeParse(value);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) errors.push({ field: issue.path.map(String).join(".") || "line", line, message: issue.message });
+      continue;
+    }
+    const id = String(parsed.data.id);
+    if (seen.has(id)) {
+      errors.push({ field: "id", line, message: `id ${id} was already given on line ${seen.get(id)}` });
+      continue;
+    }
+    seen.set(id, line);
+    submissions.push({ line, id, response: parsed.data.response });
+  }
+  if (errors.length) throw new ProblemError(422, "validation", `${errors.length} submission line(s) are invalid.`, errors.slice(0, 200));
+  if (submissions.length === 0) throw new ProblemError(422, "validation", "No responses were submitted.", [{ field: "body", message: "empty" }]);
+
+  const judge = llmJudgeFor(c.env);
+  if (!judge.config.provider) {
+    throw new ProblemError(503, "service-unavailable", `TRACE scoring needs the LLM judge, and ${judge.config.unavailableReason}.`);
+  }
+  const dataset = await findDataset(c.env.DB, query.dataset, c.get("principal"), "read").catch((error) => {
+    if (error instanceof ProblemError && error.status === 404) {
+      throw new ProblemError(404, "not-found", `The TRACE evaluation set "${query.dataset}" is not in this database; \`npm start\` seeds it, or import it with \`npx iopo import --format trace\`.`, [
+        { field: "query.dataset", message: "unknown dataset" },
+      ]);
+    }
+    throw error;
+  });
+  const instructions = await traceRecordsById(c.env.DB, dataset, submissions.map((s) => s.id));
+  const unmatched = submissions.filter((s) => !instructions.has(s.id));
+  if (unmatched.length) {
+    throw new ProblemError(
+      422,
+      "validation",
+      `${unmatched.length} response(s) match no instruction of "${dataset.name}".`,
+      unmatched.slice(0, 200).map((s) => ({ field: "id", line: s.line, message: `no TRACE instruction with id ${s.id}` })),
+    );
+  }
+  const taxonomy = await loadTaxonomyIndex(c.env.DB);
+  const normalise = (dimension: string | undefined) => (dimension === undefined ? null : (taxonomy.dimensionNames.get(dimension.toLowerCase()) ?? dimension));
+
+  const verdicts = await Promise.all(
+    submissions.map(async (s) => {
+      const instruction = instructions.get(s.id)!;
+      const judged: LlmVerdict[] = await judgeFreeText(judge, {
+        instruction: renderPrompt(instruction),
+        response: s.response,
+        constraints: instruction.constraints.map((k) => (k.dimension !== undefined ? { text: k.text, dimension: k.dimension } : { text: k.text })),
+        cache: query.cache,
+      });
+      const results = instruction.constraints.map((k, i) => {
+        const dimension = normalise(k.dimension);
+        return { text: k.text, dimension, type: dimension === null ? null : (taxonomy.typeOfDimension.get(dimension) ?? null), ...judged[i]! };
+      });
+      const subset: TraceSubset = traceSubset(s.id);
+      const status = traceItemStatus(results as TraceConstraintOutcome[]);
+      return {
+        id: s.id,
+        line: s.line,
+        subset,
+        status,
+        followed_all: status === "followed",
+        errors: results.filter((r) => r.status === "error").length,
+        results,
+      };
+    }),
+  );
+  const { provider, settings } = judge.config;
+  return c.json(
+    {
+      report: {
+        dataset: dataset.name,
+        dataset_instructions: dataset.record_count,
+        instructions: verdicts.length,
+        ...traceReport(verdicts),
+        judge: { provider: provider!.kind, model: provider!.model, prompt_version: PROMPT_VERSION, pass_score: settings.passScore },
+      },
+      verdicts,
+    },
+    200,
+  );
+}
+
+export const benchmarkRoutes = createRouter()
+  .openapi(traceScoreRoute, (c) => scoreTrace(c, c.req.valid("query")) as never)
+  .openapi(scoreRoute, async (c) => {
+  const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  const text = await bodyText(c);
   const lines = parseSubmissions(text, type === "application/json");
   if (lines.length > 10_000) throw new ProblemError(413, "payload-too-large", "At most 10000 responses per request.");
   const errors: FieldError[] = [];
@@ -166,3 +345,4 @@ function parseSubmissions(text: string, isJson: boolean): { line: number; value:
   if (errors.length) throw new ProblemError(400, "malformed-json", `${errors.length} line(s) are not valid JSON.`, errors.slice(0, 200));
   return out;
 }
+
