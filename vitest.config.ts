@@ -6,6 +6,12 @@ import { defineConfig } from "vitest/config";
 const root = fileURLToPath(new URL(".", import.meta.url));
 // Reference data for the Worker's tests, read here in Node (workerd cannot read ../shared).
 const shared = (path: string) => readFileSync(`${root}../shared/data/${path}`, "utf8");
+/** The TRACE evaluation lines with these ids, as JSONL. */
+const traceSample = (ids: string[]) =>
+  shared("trace/trace_eval.jsonl")
+    .split("\n")
+    .filter((line) => line.trim() && ids.includes(String((JSON.parse(line) as { id: unknown }).id)))
+    .join("\n");
 
 // Three projects in one `vitest run`:
 // - worker: the Worker itself in workerd with a real local D1 (migrations applied in setup);
@@ -16,7 +22,7 @@ export default defineConfig({
     projects: [
       {
         plugins: [
-          cloudflareTest(async () => ({
+          cloudflareTest(async ({ inject }) => ({
             wrangler: { configPath: `${root}wrangler.toml` },
             miniflare: {
               bindings: {
@@ -24,6 +30,22 @@ export default defineConfig({
                 ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
                 IFEVAL_INPUT: shared("ifeval/input_data_gpt4_20231107_145030.jsonl"),
                 IFEVAL_RESPONSES: shared("ifeval/input_response_data_gpt4_20231107_145030.jsonl"),
+                // The LLM judge talks to the fake provider (test/fake-llm, started by globalSetup):
+                // tests never reach a real model. Small timeouts and backoffs keep retries fast.
+                FAKE_LLM_URL: inject("fakeLlmUrl"),
+                LLM_PROVIDER: "openai",
+                LLM_BASE_URL: `${inject("fakeLlmUrl")}/v1`,
+                LLM_MODEL: "fake-judge-1",
+                LLM_API_KEY: "sk-fake-test-key",
+                LLM_JSON_SCHEMA: "true",
+                LLM_TIMEOUT_MS: "400",
+                LLM_MAX_RETRIES: "2",
+                LLM_CONCURRENCY: "2",
+                LLM_BACKOFF_MS: "10",
+                LLM_BACKOFF_MAX_MS: "40",
+                LLM_RETRY_AFTER_MAX_MS: "3000",
+                // a few TRACE evaluation lines (IF-S ids 0-2, IF-M ids 200-201) for the scoring tests
+                TRACE_EVAL_SAMPLE: traceSample(["0", "1", "2", "200", "201"]),
               },
             },
           })),
@@ -32,6 +54,7 @@ export default defineConfig({
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
           setupFiles: ["test/worker/setup.ts"],
+          globalSetup: ["test/fake-llm/global-setup.ts"],
         },
       },
       {

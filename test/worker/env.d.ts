@@ -9,6 +9,10 @@ declare global {
       /** IFEval's GPT-4 prompt set and responses (JSONL text), from ../shared/data. */
       IFEVAL_INPUT: string;
       IFEVAL_RESPONSES: string;
+      /** The fake LLM provider's root URL (test/fake-llm/server.ts). */
+      FAKE_LLM_URL: string;
+      /** A few TRACE evaluation lines (JSONL), from ../shared/data/trace. */
+      TRACE_EVAL_SAMPLE: string;
     }
   }
 }

@@ -1,0 +1,21 @@
+/** The fake LLM provider's script steps and request log (see server.ts). */
+export interface Step {
+  status?: number;
+  headers?: Record<string, string>;
+  delay_ms?: number;
+  times?: number;
+  body?: string;
+  content?: string;
+  json?: unknown;
+  judge?: { score?: number; explanation?: string; omit?: string[] };
+  finish_reason?: string;
+  model?: string;
+}
+
+export interface RecordedRequest {
+  at: number;
+  path: string;
+  headers: Record<string, string | undefined>;
+  body: unknown;
+}
+
