@@ -3,6 +3,7 @@ import { runEvalVerifiable } from "./commands/eval-verifiable.ts";
 import { runIfbench, runIfeval } from "./commands/ifeval.ts";
 import { runBuildQuadruples } from "./commands/build-quadruples.ts";
 import { runImport } from "./commands/import.ts";
+import { runTraceEval } from "./commands/trace-eval.ts";
 import { checkerContext } from "./context.ts";
 import { CliError } from "./errors.ts";
 
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, { summary: string; run(argv: string[]): Promise<n
     summary: "build IOPO quadruples from a dataset's SFT records through the API's job (rule-based, resumable)",
     run: runBuildQuadruples,
   },
+  "trace-eval": { summary: "score responses on TRACE (IF-S, IF-M) with the API's LLM judge, in batches", run: runTraceEval },
 };
 
 /** Runs `iopo <command> ...` and returns the exit status (0 ok, 1 bad input, 2 bad usage). */

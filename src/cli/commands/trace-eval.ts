@@ -1,0 +1,212 @@
+/**
+ * `iopo trace-eval`: scores a file of responses on TRACE through the API's LLM judge
+ * (POST /v1/benchmarks/trace/score), batch by batch, and merges the batches' verdicts into one
+ * report (IF-S, IF-M, overall; per constraint type and dimension; grader errors listed).
+ *
+ *   iopo trace-eval --api <url> [--key <k>] --responses responses.jsonl [--out <dir>]
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { traceReport, type TraceItemOutcome, type TraceReport } from "../../judge/llm/trace-report.ts";
+import { CliError } from "../errors.ts";
+
+/** The API's per-request bound (TRACE_LIMITS.itemsPerRequest in src/routes/benchmarks.ts). */
+export const MAX_BATCH = 50;
+
+export const traceEvalUsage = `Usage: iopo trace-eval --api <url> [--key <key>] --responses <file.jsonl> [--out <dir>] [options]
+  Scores responses on TRACE with the API's LLM judge (POST /v1/benchmarks/trace/score) and prints
+  the merged report: IF-S (ids 0-199), IF-M, overall, accuracy per constraint type and dimension,
+  and the ids whose constraints the judge could not grade (never counted as passes).
+  <file.jsonl>: one {"id": <TRACE id>, "response": "..."} per line.
+  --out <dir>            also write trace_report.json and trace_verdicts.jsonl there
+  --dataset <name>       the evaluation set in the API's D1 (default trace-eval)
+  --batch <n>            responses per request (default ${MAX_BATCH}, at most ${MAX_BATCH})
+  --cache use|bypass     bypass: ask the judge again instead of using cached verdicts
+  IOPO_API_URL and IOPO_API_KEY may replace --api and --key.`;
+
+interface ApiVerdict extends TraceItemOutcome {
+  line: number;
+  status: string;
+  followed_all: boolean;
+  errors: number;
+  results: Array<TraceItemOutcome["results"][number] & { text: string; score?: number; explanation?: string; reason?: string }>;
+}
+
+interface ApiAnswer {
+  report: { dataset: string; dataset_instructions: number; judge: Record<string, unknown> };
+  verdicts: ApiVerdict[];
+}
+
+export interface TraceEvalReport extends TraceReport {
+  dataset: string;
+  responses: number;
+  dataset_instructions: number;
+  instructions_without_response: number;
+  judge: Record<string, unknown>;
+}
+
+function readResponses(file: string): { fileLine: number; id: string; response: string }[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const out: { fileLine: number; id: string; response: string }[] = [];
+  const seen = new Map<string, number>();
+  text.split("\n").forEach((raw, i) => {
+    const fileLine = i + 1;
+    if (raw.trim() === "") return;
+    let value: { id?: unknown; response?: unknown };
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      throw new CliError(`${file}:${fileLine}: not valid JSON (${(error as Error).message})`);
+    }
+    if (typeof value !== "object" || value === null) throw new CliError(`${file}:${fileLine}: expected an object {id, response}`);
+    if (typeof value.id !== "string" && typeof value.id !== "number") throw new CliError(`${file}:${fileLine}: id: expected a TRACE id`);
+    if (typeof value.response !== "string") throw new CliError(`${file}:${fileLine}: response: expected a string`);
+    const id = String(value.id);
+    if (seen.has(id)) throw new CliError(`${file}:${fileLine}: id ${id} was already given on line ${seen.get(id)}`);
+    seen.set(id, fileLine);
+    out.push({ fileLine, id, response: value.response });
+  });
+  if (out.length === 0) throw new CliError(`${file}: no responses`);
+  return out;
+}
+
+async function postBatch(url: string, headers: Record<string, string>, body: string, attempts = 3): Promise<ApiAnswer> {
+  for (let attempt = 1; ; attempt++) {
+    let res: Response;
+    try {
+      res = await fetch(url, { method: "POST", headers, body });
+    } catch (error) {
+      if (attempt < attempts) {
+        await new Promise((r) => setTimeout(r, 1000 * attempt));
+        continue;
+      }
+      throw new CliError(`cannot reach the API at ${new URL(url).origin}: ${(error as Error).cause ?? (error as Error).message}`);
+    }
+    const text = await res.text();
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      answer = {};
+    }
+    if (res.ok) return answer as ApiAnswer;
+    // the route is idempotent (verdicts are cached), so a transient failure is retried
+    if ((res.status === 429 || res.status >= 500) && res.status !== 503 && attempt < attempts) {
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+      continue;
+    }
+    const problem = answer as { detail?: string; errors?: { line?: number; field: string; message: string }[] };
+    const first = problem.errors?.[0];
+    throw new CliError(`the API refused a batch: ${res.status} ${problem.detail ?? text.slice(0, 200)}${first ? ` (${first.line !== undefined ? `batch line ${first.line}: ` : ""}${first.field}: ${first.message})` : ""}`);
+  }
+}
+
+export async function runTraceEval(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        api: { type: "string" },
+        key: { type: "string" },
+        responses: { type: "string" },
+        out: { type: "string" },
+        dataset: { type: "string" },
+        batch: { type: "string" },
+        cache: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\n${traceEvalUsage}`, 2);
+  }
+  if (values.help) {
+    process.stdout.write(`${traceEvalUsage}\n`);
+    return 0;
+  }
+  const base = (values.api ?? process.env.IOPO_API_URL ?? "").replace(/\/+$/, "");
+  const key = values.key ?? process.env.IOPO_API_KEY;
+  const problems: string[] = [];
+  if (!base) problems.push("--api is required");
+  if (!values.responses) problems.push("--responses is required");
+  const batch = values.batch === undefined ? MAX_BATCH : Number(values.batch);
+  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) problems.push(`--batch must be an integer in [1, ${MAX_BATCH}]`);
+  if (values.cache !== undefined && values.cache !== "use" && values.cache !== "bypass") problems.push("--cache must be use or bypass");
+  if (problems.length) throw new CliError(`${problems.join("; ")}\n${traceEvalUsage}`, 2);
+
+  const responses = readResponses(values.responses!);
+  const query = new URLSearchParams();
+  if (values.dataset) query.set("dataset", values.dataset);
+  if (values.cache) query.set("cache", values.cache);
+  const url = `${base}/v1/benchmarks/trace/score${query.size ? `?${query}` : ""}`;
+  const headers: Record<string, string> = { "content-type": "application/x-ndjson" };
+  if (key) headers.authorization = `Bearer ${key}`;
+
+  const verdicts: (ApiVerdict & { file_line: number })[] = [];
+  let last: ApiAnswer | undefined;
+  for (let i = 0; i < responses.length; i += batch) {
+    const chunk = responses.slice(i, i + batch);
+    let answer: ApiAnswer;
+    try {
+      answer = await postBatch(url, headers, chunk.map((r) => JSON.stringify({ id: r.id, response: r.response })).join("\n") + "\n");
+    } catch (error) {
+      if (error instanceof CliError) throw new CliError(`${values.responses} lines ${chunk[0]!.fileLine}-${chunk.at(-1)!.fileLine}: ${error.message}`);
+      throw error;
+    }
+    for (const v of answer.verdicts) verdicts.push({ ...v, file_line: chunk[v.line - 1]?.fileLine ?? v.line });
+    last = answer;
+    process.stderr.write(`  ${Math.min(i + batch, responses.length)}/${responses.length} responses judged\n`);
+  }
+  const report: TraceEvalReport = {
+    dataset: last!.report.dataset,
+    responses: verdicts.length,
+    dataset_instructions: last!.report.dataset_instructions,
+    instructions_without_response: Math.max(0, last!.report.dataset_instructions - verdicts.length),
+    judge: last!.report.judge,
+    ...traceReport(verdicts),
+  };
+  if (values.out) {
+    mkdirSync(values.out, { recursive: true });
+    writeFileSync(join(values.out, "trace_report.json"), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(
+      join(values.out, "trace_verdicts.jsonl"),
+      verdicts.map(({ line: _line, file_line, ...v }) => JSON.stringify({ ...v, line: file_line })).join("\n") + "\n",
+    );
+  }
+  process.stdout.write(formatTraceReport(report));
+  if (report.errors.instructions > 0) {
+    process.stderr.write(`${report.errors.constraints} constraint(s) of ${report.errors.instructions} response(s) could not be graded; they count as not followed (see errors.ids)\n`);
+  }
+  return 0;
+}
+
+const pct = (a: { accuracy: number }) => (a.accuracy * 100).toFixed(1).padStart(5);
+
+export function formatTraceReport(r: TraceEvalReport): string {
+  const judge = r.judge as { provider?: string; model?: string; prompt_version?: string; pass_score?: number };
+  const lines = [
+    `TRACE on ${r.dataset}: ${r.responses} responses (${r.instructions_without_response} of ${r.dataset_instructions} instructions without one)`,
+    `judge: ${judge.provider ?? "?"} ${judge.model ?? "?"}, prompt ${judge.prompt_version ?? "?"}, pass score ${judge.pass_score ?? "?"}`,
+    "",
+    `${"".padEnd(10)}${"accuracy".padStart(9)}  followed/total  undetermined  (excl. errors)`,
+  ];
+  for (const [name, a] of [
+    ["IF-S", r.if_s],
+    ["IF-M", r.if_m],
+    ["overall", r.overall],
+  ] as const) {
+    lines.push(`${name.padEnd(10)}${pct(a).padStart(8)}%  ${`${a.followed}/${a.total}`.padStart(14)}  ${String(a.undetermined).padStart(12)}  (${pct({ accuracy: a.accuracy_excluding_errors })}%)`);
+  }
+  lines.push("", `constraints: ${pct(r.constraints)}% (${r.constraints.passed}/${r.constraints.total} passed, ${r.constraints.errors} errors)`, "", "by type:");
+  for (const [name, a] of Object.entries(r.by_type)) lines.push(`  ${name.padEnd(28)}${pct(a)}%  ${a.passed}/${a.total}${a.errors ? `  (${a.errors} errors)` : ""}`);
+  lines.push("by dimension:");
+  for (const [name, a] of Object.entries(r.by_dimension)) lines.push(`  ${name.padEnd(28)}${pct(a)}%  ${a.passed}/${a.total}${a.errors ? `  (${a.errors} errors)` : ""}`);
+  if (r.errors.instructions) lines.push("", `grader errors: ${r.errors.constraints} constraints in ${r.errors.instructions} responses: ids ${r.errors.ids.join(", ")}`);
+  return `${lines.join("\n")}\n`;
+}
