@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { AppEnv } from "../env";
@@ -23,6 +23,14 @@ export const JSON_TYPES = ["application/json"] as const;
 export const NDJSON_TYPES = ["application/x-ndjson", "application/jsonl", "application/ndjson"] as const;
 
 const mediaType = (header: string | undefined) => header?.split(";")[0]!.trim().toLowerCase() ?? "";
+
+/** The request body's media type, lower-cased, without parameters ("" when absent). */
+export const requestMediaType = (c: Context<AppEnv>) => mediaType(c.req.header("content-type"));
+
+/** The body as UTF-8 text (workerd warns when `.text()` reads an NDJSON body). */
+export async function bodyText(c: Context<AppEnv>): Promise<string> {
+  return new TextDecoder().decode(await c.req.arrayBuffer());
+}
 
 const hasBody = (headers: Headers) => {
   const length = headers.get("content-length");

@@ -6,7 +6,7 @@ import { findDataset, recordsInRange, toRecord, type DatasetRow, type StoredReco
 import { loadTaxonomyIndex } from "../datasets/taxonomy";
 import { accuracyReport, evaluateIfevalRecord, JudgeInputError, type IfevalInputRecord, type IfevalOutputRecord } from "../judge";
 import { requireScope } from "../lib/auth";
-import { acceptBody, JSON_TYPES, NDJSON_TYPES } from "../lib/middleware";
+import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
 import { ProblemError, type FieldError } from "../lib/problem";
 import {
@@ -19,7 +19,7 @@ import {
   type TraceConstraintOutcome,
   type TraceSubset,
 } from "../judge/llm";
-import { bodyText, JUDGE_LIMITS, llmJudgeFor } from "./judge";
+import { JUDGE_LIMITS, llmJudgeFor } from "./judge";
 
 /** The IFEval prompt set as stored by `npm start` (dataset `ifeval`, instruction records with checkers). */
 async function loadIfevalPrompts(db: D1Database, name: string, principal: Parameters<typeof findDataset>[2]): Promise<IfevalInputRecord[]> {
@@ -159,7 +159,7 @@ async function traceRecordsById(db: D1Database, dataset: DatasetRow, ids: string
 }
 
 async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "use" | "bypass" }) {
-  const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  const type = requestMediaType(c);
   const lines = parseSubmissions(await bodyText(c), type === "application/json");
   if (lines.length > TRACE_LIMITS.itemsPerRequest) {
     throw new ProblemError(413, "payload-too-large", `At most ${TRACE_LIMITS.itemsPerRequest} responses per request; got ${lines.length}. \`npx iopo trace-eval\` sends a file in batches.`);
@@ -254,7 +254,7 @@ async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "
 export const benchmarkRoutes = createRouter()
   .openapi(traceScoreRoute, (c) => scoreTrace(c, c.req.valid("query")) as never)
   .openapi(scoreRoute, async (c) => {
-  const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  const type = requestMediaType(c);
   const text = await bodyText(c);
   const lines = parseSubmissions(text, type === "application/json");
   if (lines.length > 10_000) throw new ProblemError(413, "payload-too-large", "At most 10000 responses per request.");

@@ -29,7 +29,7 @@ import { BUILD_OPS } from "../datasets/quadruples";
 import { loadTaxonomyIndex } from "../datasets/taxonomy";
 import type { AppEnv } from "../env";
 import { requireScope } from "../lib/auth";
-import { acceptBody, JSON_TYPES, NDJSON_TYPES } from "../lib/middleware";
+import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
 import { ProblemError } from "../lib/problem";
 import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "../shared/order";
@@ -473,8 +473,7 @@ export const datasetRoutes = router
   })
   .openapi(ingestRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "write");
-    const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-    const parsed = parseRecordsBody(await c.req.text(), type !== "application/json");
+    const parsed = parseRecordsBody(await bodyText(c), requestMediaType(c) !== "application/json");
     if (parsed.records.length + parsed.errors.length > MAX_RECORDS_PER_REQUEST) {
       throw new ProblemError(413, "payload-too-large", `At most ${MAX_RECORDS_PER_REQUEST} records per request; split the upload.`);
     }

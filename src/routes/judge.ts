@@ -15,7 +15,7 @@ import {
   type LlmJudge,
 } from "../judge/llm";
 import { requireScope } from "../lib/auth";
-import { acceptBody, JSON_TYPES, NDJSON_TYPES } from "../lib/middleware";
+import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
 import { ProblemError, type FieldError } from "../lib/problem";
 
@@ -120,11 +120,6 @@ export function llmJudgeFor(env: Bindings): LlmJudge {
 }
 
 const toHybrid = (item: JudgeItem): HybridItem => item;
-
-/** The body as UTF-8 text (workerd warns when `.text()` reads an NDJSON body). */
-export async function bodyText(c: Context<AppEnv>): Promise<string> {
-  return new TextDecoder().decode(await c.req.arrayBuffer());
-}
 
 const issueToFieldError = (location: string) => (issue: JudgeIssue): FieldError => ({
   field: [location, ...issue.path.map(String)].join("."),
@@ -248,7 +243,7 @@ export const judgeRoutes = createRouter()
     }
   })
   .openapi(batchRoute, async (c) => {
-    const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    const type = requestMediaType(c);
     const text = await bodyText(c);
     if (type === "application/json") return c.json({ results: await judgeJsonBatch(text, llmJudgeFor(c.env)) }, 200) as never;
     return ndjsonBatch(c, text) as never; // a streamed NDJSON body, documented above

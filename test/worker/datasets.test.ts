@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, createKey, expectProblem, postJson } from "./helpers";
+import { ADMIN, call, createKey, expectProblem, postJson, textOf } from "./helpers";
 
 const ndjson = (records: unknown[]) => records.map((r) => JSON.stringify(r)).join("\n") + "\n";
 
@@ -235,7 +235,7 @@ describe("datasets: versions, manifests and shards", () => {
     await postNdjson("/v1/datasets/baselines/records", ndjson([iopoRecord(1)]));
     await freeze("baselines", 10);
     const lines = async (format: string) =>
-      (await (await call(`/v1/datasets/baselines/versions/1/shards/0?format=${format}`)).text()).trimEnd().split("\n").map((l) => JSON.parse(l));
+      (await textOf(await call(`/v1/datasets/baselines/versions/1/shards/0?format=${format}`))).trimEnd().split("\n").map((l) => JSON.parse(l));
     const x1 = "Task 1\nAnswer in English.\n";
     const x2 = "Task 1\nAnswer in French.\n";
     const [iopo] = await lines("iopo");

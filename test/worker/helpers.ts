@@ -40,3 +40,8 @@ export async function createKey(scopes: string[], name = "test key"): Promise<{ 
   if (res.status !== 201) throw new Error(`key creation failed: ${res.status} ${await res.text()}`);
   return (await res.json()) as { id: string; key: string };
 }
+
+/** A response body as text without workerd's warning for non-text media types (NDJSON). */
+export async function textOf(res: Response): Promise<string> {
+  return new TextDecoder().decode(await res.arrayBuffer());
+}

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { convertLine } from "../../src/datasets/importers";
 import { describeConstraint } from "../../src/judge";
-import { ADMIN, call, expectProblem, postJson } from "./helpers";
+import { ADMIN, call, expectProblem, postJson, textOf } from "./helpers";
 
 type Verdict = { followed_all: boolean; results: { id: string; kind: string; passed: boolean; evidence: Record<string, unknown> }[] };
 
@@ -100,7 +100,7 @@ describe("POST /v1/judge/batch", () => {
     const body = [JSON.stringify(good), "", "{broken", JSON.stringify({ ...failing, constraints: [{ id: "x:y" }] }), JSON.stringify(failing)].join("\n");
     const res = await call("/v1/judge/batch", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
     expect(res.headers.get("content-type")).toContain("application/x-ndjson");
-    const lines = (await res.text()).trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (await textOf(res)).trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l.line)).toEqual([1, 3, 4, 5]);
     expect(lines[0]).toMatchObject({ followed_all: true });
     expect(lines[1]).toMatchObject({ error: { status: 400 } });

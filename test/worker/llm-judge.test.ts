@@ -3,7 +3,7 @@
  * test scripts its own fake session and points LLM_BASE_URL at it. No real model is called.
  */
 import { describe, expect, it } from "vitest";
-import { expectProblem } from "./helpers";
+import { expectProblem, textOf } from "./helpers";
 import { callWith, fakeLlm, postWith, unique, verdictJson } from "./llm-helpers";
 
 type LlmResult = {
@@ -467,7 +467,7 @@ describe("batch", () => {
       body: lines.map((l) => JSON.stringify(l)).join("\n"),
     });
     expect(res.headers.get("content-type")).toContain("application/x-ndjson");
-    const out = (await res.text()).trimEnd().split("\n").map((l) => JSON.parse(l) as Verdict & { line: number });
+    const out = (await textOf(res)).trimEnd().split("\n").map((l) => JSON.parse(l) as Verdict & { line: number });
     expect(out.map((o) => o.line)).toEqual([1, 2, 3]);
     expect(out.map((o) => [o.followed_all, o.errors, o.results[0]!.status, o.results[0]!.passed])).toEqual([
       [true, 0, "ok", true],
