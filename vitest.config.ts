@@ -30,6 +30,9 @@ export default defineConfig({
                 ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
                 IFEVAL_INPUT: shared("ifeval/input_data_gpt4_20231107_145030.jsonl"),
                 IFEVAL_RESPONSES: shared("ifeval/input_response_data_gpt4_20231107_145030.jsonl"),
+                IFBENCH_INPUT: shared("ifbench/IFBench_test.orig.jsonl"),
+                IFBENCH_RESPONSES: shared("ifbench/reference/sample_output.jsonl"),
+                IFBENCH_REFERENCE_STRICT: shared("ifbench/reference/eval_results_strict.jsonl"),
                 // The LLM judge talks to the fake provider (test/fake-llm, started by globalSetup):
                 // tests never reach a real model. Small timeouts and backoffs keep retries fast.
                 FAKE_LLM_URL: inject("fakeLlmUrl"),

@@ -21,6 +21,12 @@ export const referenceDatasets = [
     file: join(shared, "ifeval/input_data.jsonl"),
     description: "IFEval prompts (Google Research, Apache-2.0): 541 prompts, 834 verifiable instructions.",
   },
+  {
+    name: "ifbench",
+    format: "ifeval",
+    file: join(shared, "ifbench/IFBench_test.jsonl"),
+    description: "IFBench test prompts (Allen Institute for AI, Apache-2.0): 300 prompts over 58 verifiable constraint types.",
+  },
 ];
 
 export async function seedReferenceData({ base, adminToken, log = console.log }) {

@@ -21,11 +21,11 @@ import {
 } from "../judge/llm";
 import { JUDGE_LIMITS, llmJudgeFor } from "./judge";
 
-/** The IFEval prompt set as stored by `npm start` (dataset `ifeval`, instruction records with checkers). */
-async function loadIfevalPrompts(db: D1Database, name: string, principal: Parameters<typeof findDataset>[2]): Promise<IfevalInputRecord[]> {
+/** A verifiable prompt set as stored by `npm start` (datasets `ifeval`, `ifbench`: instruction records with checkers). */
+async function loadVerifiablePrompts(db: D1Database, name: string, principal: Parameters<typeof findDataset>[2]): Promise<IfevalInputRecord[]> {
   const dataset = await findDataset(db, name, principal, "read").catch((error) => {
     if (error instanceof ProblemError && error.status === 404) {
-      throw new ProblemError(404, "not-found", `The IFEval prompt set "${name}" is not in this database; \`npm start\` seeds it, or import it with \`npx iopo import --format ifeval\`.`, [
+      throw new ProblemError(404, "not-found", `The prompt set "${name}" is not in this database; \`npm start\` seeds ifeval and ifbench, or import one with \`npx iopo import --format ifeval\`.`, [
         { field: "query.dataset", message: "unknown dataset" },
       ]);
     }
@@ -48,37 +48,46 @@ async function loadIfevalPrompts(db: D1Database, name: string, principal: Parame
   return prompts;
 }
 
-const scoreRoute = createRoute({
-  method: "post",
-  path: "/v1/benchmarks/ifeval/score",
-  tags: ["Benchmarks"],
-  summary: "Score responses on IFEval (strict and loose), against the prompt set stored in D1",
-  description:
-    "NDJSON (or a JSON array) of `{prompt, response}` or `{key, response}`. Responses are matched to prompts by the exact prompt string (as the reference does) or by key. " +
-    "Returns the report (prompt- and instruction-level accuracy, per category and per id, strict and loose) and each record's verdicts in the reference's output shape. " +
-    "Prompts without a submitted response are not counted; their number is reported.",
-  middleware: [requireScope("read"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
-  request: {
-    query: z.object({ dataset: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/).default("ifeval") }),
-    body: {
-      required: true,
-      content: {
-        "application/x-ndjson": { schema: { type: "object", properties: { prompt: { type: "string" }, key: { type: "integer" }, response: { type: "string" } } } },
-        "application/json": { schema: { type: "array", items: { type: "object" } } },
+/** The verifiable benchmarks scored by the checkers, each against its prompt set stored in D1. */
+const VERIFIABLE_SUITES = {
+  ifeval: { title: "IFEval", importFormat: "ifeval" },
+  ifbench: { title: "IFBench", importFormat: "ifeval" },
+} as const;
+type VerifiableSuite = keyof typeof VERIFIABLE_SUITES;
+
+const verifiableScoreRoute = (suite: VerifiableSuite) =>
+  createRoute({
+    method: "post",
+    path: `/v1/benchmarks/${suite}/score`,
+    tags: ["Benchmarks"],
+    summary: `Score responses on ${VERIFIABLE_SUITES[suite].title} (strict and loose), against the prompt set stored in D1`,
+    description:
+      "NDJSON (or a JSON array) of `{prompt, response}` or `{key, response}`. Responses are matched to prompts by the prompt string (as the reference does" +
+      (suite === "ifbench" ? ", ignoring surrounding whitespace like IFBench's" : "") +
+      ") or by key. Returns the report (prompt- and instruction-level accuracy, per category and per id, strict and loose) and each record's verdicts in the reference's output shape. " +
+      `Prompts without a submitted response are not counted; their number is reported. The prompt set is the dataset \`${suite}\` unless \`dataset\` says otherwise (\`npm start\` seeds it).`,
+    middleware: [requireScope("read"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
+    request: {
+      query: z.object({ dataset: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/).default(suite) }),
+      body: {
+        required: true,
+        content: {
+          "application/x-ndjson": { schema: { type: "object", properties: { prompt: { type: "string" }, key: { type: "integer" }, response: { type: "string" } } } },
+          "application/json": { schema: { type: "array", items: { type: "object" } } },
+        },
       },
     },
-  },
-  responses: {
-    200: jsonContent(
-      z.object({
-        report: z.record(z.string(), z.unknown()),
-        verdicts: z.array(z.record(z.string(), z.unknown())),
-      }),
-      "Report and per-record verdicts",
-    ),
-    ...problemResponses(400, 401, 403, 404, 413, 415, 422),
-  },
-});
+    responses: {
+      200: jsonContent(
+        z.object({
+          report: z.record(z.string(), z.unknown()),
+          verdicts: z.array(z.record(z.string(), z.unknown())),
+        }),
+        "Report and per-record verdicts",
+      ),
+      ...problemResponses(400, 401, 403, 404, 413, 415, 422),
+    },
+  });
 
 const SubmissionSchema = z
   .object({
@@ -253,7 +262,11 @@ async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "
 
 export const benchmarkRoutes = createRouter()
   .openapi(traceScoreRoute, (c) => scoreTrace(c, c.req.valid("query")) as never)
-  .openapi(scoreRoute, async (c) => {
+  .openapi(verifiableScoreRoute("ifeval"), (c) => scoreVerifiable(c, "ifeval", c.req.valid("query").dataset) as never)
+  .openapi(verifiableScoreRoute("ifbench"), (c) => scoreVerifiable(c, "ifbench", c.req.valid("query").dataset) as never);
+
+/** Judges submitted responses with the checkers against a stored verifiable prompt set. */
+async function scoreVerifiable(c: Context<AppEnv>, suite: VerifiableSuite, dataset: string): Promise<Response> {
   const type = requestMediaType(c);
   const text = await bodyText(c);
   const lines = parseSubmissions(text, type === "application/json");
@@ -271,16 +284,18 @@ export const benchmarkRoutes = createRouter()
   if (errors.length) throw new ProblemError(422, "validation", `${errors.length} submission line(s) are invalid.`, errors.slice(0, 200));
   if (submissions.length === 0) throw new ProblemError(422, "validation", "No responses were submitted.", [{ field: "body", message: "empty" }]);
 
-  const prompts = await loadIfevalPrompts(c.env.DB, c.req.valid("query").dataset, c.get("principal"));
-  const byPrompt = new Map(prompts.map((p) => [p.prompt, p]));
+  const prompts = await loadVerifiablePrompts(c.env.DB, dataset, c.get("principal"));
+  // IFBench's reference matches prompts modulo surrounding whitespace; IFEval's exactly
+  const promptKey = suite === "ifbench" ? (prompt: string) => prompt.trim() : (prompt: string) => prompt;
+  const byPrompt = new Map(prompts.map((p) => [promptKey(p.prompt), p]));
   const byKey = new Map(prompts.map((p) => [p.key, p]));
-  const unmatched = submissions.filter((s) => !(s.prompt !== undefined ? byPrompt.has(s.prompt) : byKey.has(s.key!)));
+  const unmatched = submissions.filter((s) => !(s.prompt !== undefined ? byPrompt.has(promptKey(s.prompt)) : byKey.has(s.key!)));
   if (unmatched.length) {
     throw new ProblemError(
       422,
       "validation",
-      `${unmatched.length} response(s) match no prompt of the IFEval set.`,
-      unmatched.slice(0, 200).map((s) => ({ field: s.prompt !== undefined ? "prompt" : "key", line: s.line, message: "matches no IFEval prompt" })),
+      `${unmatched.length} response(s) match no prompt of the ${VERIFIABLE_SUITES[suite].title} set.`,
+      unmatched.slice(0, 200).map((s) => ({ field: s.prompt !== undefined ? "prompt" : "key", line: s.line, message: `matches no ${VERIFIABLE_SUITES[suite].title} prompt` })),
     );
   }
   const strict: IfevalOutputRecord[] = [];
@@ -288,13 +303,13 @@ export const benchmarkRoutes = createRouter()
   const verdicts = [];
   const seen = new Set<number>();
   for (const s of submissions) {
-    const record = s.prompt !== undefined ? byPrompt.get(s.prompt)! : byKey.get(s.key!)!;
+    const record = s.prompt !== undefined ? byPrompt.get(promptKey(s.prompt))! : byKey.get(s.key!)!;
     seen.add(record.key);
     let verdict;
     try {
       verdict = evaluateIfevalRecord(record, s.response);
     } catch (error) {
-      if (error instanceof JudgeInputError) throw new ProblemError(409, "conflict", `The stored IFEval record ${record.key} is not judgeable: ${error.message}`);
+      if (error instanceof JudgeInputError) throw new ProblemError(409, "conflict", `The stored ${VERIFIABLE_SUITES[suite].title} record ${record.key} is not judgeable: ${error.message}`);
       throw error;
     }
     strict.push(verdict.strict!.output);
@@ -319,7 +334,7 @@ export const benchmarkRoutes = createRouter()
     },
     200,
   );
-});
+}
 
 function parseSubmissions(text: string, isJson: boolean): { line: number; value: unknown }[] {
   if (isJson) {

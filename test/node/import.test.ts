@@ -57,10 +57,11 @@ describe("iopo import (through a running API)", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("seeded TRACE's eval set and the IFEval prompts at start-up, with a first version", async () => {
+  it("seeded TRACE's eval set and the IFEval and IFBench prompts at start-up, with a first version", async () => {
     for (const [name, count] of [
       ["trace-eval", 1042],
       ["ifeval", 541],
+      ["ifbench", 300],
     ] as const) {
       const body = (await (await fetch(`${server.base}/v1/datasets/${name}`)).json()) as { record_count: number; versions: unknown[] };
       expect(body.record_count).toBe(count);

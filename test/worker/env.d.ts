@@ -9,6 +9,10 @@ declare global {
       /** IFEval's GPT-4 prompt set and responses (JSONL text), from ../shared/data. */
       IFEVAL_INPUT: string;
       IFEVAL_RESPONSES: string;
+      /** IFBench's original prompts, sample responses and the reference's strict verdicts. */
+      IFBENCH_INPUT: string;
+      IFBENCH_RESPONSES: string;
+      IFBENCH_REFERENCE_STRICT: string;
       /** The fake LLM provider's root URL (test/fake-llm/server.ts). */
       FAKE_LLM_URL: string;
       /** A few TRACE evaluation lines (JSONL), from ../shared/data/trace. */

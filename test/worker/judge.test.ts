@@ -179,3 +179,35 @@ describe("POST /v1/benchmarks/ifeval/score", () => {
     expect(problem.detail).toContain("npm start");
   });
 });
+
+describe("POST /v1/benchmarks/ifbench/score", () => {
+  // words:start_verb on these keys: NLTK's tagger reads the first word as a proper noun, every
+  // JavaScript tagger as a verb (see src/judge/README.md)
+  const KNOWN_EXCEPTIONS = new Set([257, 258, 261]);
+
+  it("agrees with the reference's strict verdicts on the sample responses, but for the named exceptions", async () => {
+    const prompts = env.IFBENCH_INPUT.trim().split("\n").map((l) => convertLine("ifeval", JSON.parse(l), { describe: describeConstraint }));
+    await postJson("/v1/datasets", { name: "ifbench" }, ADMIN);
+    const seeded = await call("/v1/datasets/ifbench/records", { method: "POST", headers: { ...ADMIN, "content-type": "application/x-ndjson" }, body: prompts.map((p) => JSON.stringify(p)).join("\n") });
+    expect(seeded.status).toBe(200);
+    const res = await call("/v1/benchmarks/ifbench/score", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: env.IFBENCH_RESPONSES });
+    expect(res.status).toBe(200);
+    const { report, verdicts } = (await res.json()) as {
+      report: { prompts: number; instructions: number };
+      verdicts: { key: number; strict: { follow_instruction_list: boolean[] } }[];
+    };
+    expect(report).toMatchObject({ prompts: 294, instructions: 335 });
+    const reference = env.IFBENCH_REFERENCE_STRICT.trim().split("\n").map((l) => JSON.parse(l) as { prompt: string; follow_instruction_list: boolean[] });
+    const keyOfPrompt = new Map(env.IFBENCH_INPUT.trim().split("\n").map((l) => JSON.parse(l) as { key: string; prompt: string }).map((r) => [r.prompt.trim(), Number(r.key)]));
+    const ours = new Map(verdicts.map((v) => [v.key, v.strict.follow_instruction_list]));
+    let compared = 0;
+    for (const ref of reference) {
+      const key = keyOfPrompt.get(ref.prompt.trim())!;
+      if (KNOWN_EXCEPTIONS.has(key)) continue;
+      expect(ours.get(key), `key ${key}`).toEqual(ref.follow_instruction_list);
+      compared++;
+    }
+    expect(compared).toBe(291);
+  });
+});
+
