@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { apiConnection, parseCommandArgs } from "../args.ts";
 import { CliError } from "../errors.ts";
 
 export const buildQuadruplesUsage = `Usage: iopo build-quadruples --api <url> --key <key> --dataset <sft-source> --target <name> [options]
@@ -31,31 +31,23 @@ async function api(url: string, init: RequestInit = {}): Promise<unknown> {
 }
 
 export async function runBuildQuadruples(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        api: { type: "string" },
-        key: { type: "string" },
-        dataset: { type: "string" },
-        target: { type: "string" },
-        ops: { type: "string" },
-        seed: { type: "string" },
-        batch: { type: "string" },
-        job: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n${buildQuadruplesUsage}`, 2);
-  }
-  if (values.help) {
-    process.stdout.write(`${buildQuadruplesUsage}\n`);
-    return 0;
-  }
-  const base = (values.api ?? process.env.IOPO_API_URL ?? "").replace(/\/+$/, "");
-  const key = values.key ?? process.env.IOPO_API_KEY;
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      api: { type: "string" },
+      key: { type: "string" },
+      dataset: { type: "string" },
+      target: { type: "string" },
+      ops: { type: "string" },
+      seed: { type: "string" },
+      batch: { type: "string" },
+      job: { type: "string" },
+    },
+    buildQuadruplesUsage,
+  );
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const { base, key } = apiConnection(values);
   if (!base || !key || !values.dataset || (!values.target && !values.job)) {
     throw new CliError(`--api, --key, --dataset and --target (or --job) are required\n${buildQuadruplesUsage}`, 2);
   }

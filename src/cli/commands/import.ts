@@ -1,6 +1,7 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
+import { apiConnection, parseCommandArgs } from "../args.ts";
+import { CliError } from "../errors.ts";
 import { convertLine, IMPORT_FORMATS, ImportLineError, type ImportContext, type ImportFormat } from "../../datasets/importers";
 
 export const importUsage = `Usage: iopo import --api <url> --key <key> --dataset <name> --format <${IMPORT_FORMATS.join("|")}> <file.jsonl>
@@ -29,8 +30,8 @@ export interface ImportOptions {
   log?: (line: string) => void;
 }
 
-/** An error whose message is the one line the CLI prints. */
-export class ImportError extends Error {}
+/** A problem with the file or the API: the CLI prints its message as one line and exits 1. */
+export class ImportError extends CliError {}
 
 export async function importFile(options: ImportOptions): Promise<Totals> {
   const api = options.api.replace(/\/+$/, "");
@@ -126,33 +127,22 @@ async function request(url: string, init: RequestInit): Promise<Response> {
 
 /** `iopo import ...` */
 export async function runImport(argv: string[], context: ImportContext = {}): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        api: { type: "string" },
-        key: { type: "string" },
-        dataset: { type: "string" },
-        format: { type: "string" },
-        batch: { type: "string" },
-        visibility: { type: "string" },
-        description: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    process.stderr.write(`iopo import: ${(error as Error).message}\n${importUsage}\n`);
-    return 2;
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      api: { type: "string" },
+      key: { type: "string" },
+      dataset: { type: "string" },
+      format: { type: "string" },
+      batch: { type: "string" },
+      visibility: { type: "string" },
+      description: { type: "string" },
+    },
+    importUsage,
+  );
+  if (!parsed) return 0;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(`${importUsage}\n`);
-    return 0;
-  }
-  const api = values.api ?? process.env.IOPO_API_URL;
-  const key = values.key ?? process.env.IOPO_API_KEY;
+  const { base: api, key } = apiConnection(values);
   const problems: string[] = [];
   if (!api) problems.push("--api is required");
   if (!key) problems.push("--key is required");
@@ -162,30 +152,19 @@ export async function runImport(argv: string[], context: ImportContext = {}): Pr
   const batch = values.batch === undefined ? undefined : Number(values.batch);
   if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 10_000)) problems.push("--batch must be an integer in [1, 10000]");
   if (values.visibility !== undefined && values.visibility !== "public" && values.visibility !== "private") problems.push("--visibility must be public or private");
-  if (problems.length) {
-    process.stderr.write(`iopo import: ${problems.join("; ")}\n${importUsage}\n`);
-    return 2;
-  }
-  try {
-    const totals = await importFile({
-      api: api!,
-      key: key!,
-      dataset: values.dataset!,
-      format: values.format as ImportFormat,
-      file: positionals[0]!,
-      batch,
-      visibility: values.visibility as "public" | "private" | undefined,
-      description: values.description,
-      context,
-      log: (line) => process.stderr.write(`${line}\n`),
-    });
-    process.stdout.write(`${JSON.stringify({ dataset: values.dataset, ...totals })}\n`);
-    return 0;
-  } catch (error) {
-    if (error instanceof ImportError) {
-      process.stderr.write(`iopo import: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  if (problems.length) throw new CliError(`${problems.join("; ")}\n${importUsage}`, 2);
+  const totals = await importFile({
+    api: api!,
+    key: key!,
+    dataset: values.dataset!,
+    format: values.format as ImportFormat,
+    file: positionals[0]!,
+    batch,
+    visibility: values.visibility as "public" | "private" | undefined,
+    description: values.description,
+    context,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`${JSON.stringify({ dataset: values.dataset, ...totals })}\n`);
+  return 0;
 }

@@ -7,8 +7,8 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { traceReport, type TraceItemOutcome, type TraceReport } from "../../judge/llm/trace-report.ts";
+import { apiConnection, parseCommandArgs } from "../args.ts";
 import { CliError } from "../errors.ts";
 
 /** The API's per-request bound (TRACE_LIMITS.itemsPerRequest in src/routes/benchmarks.ts). */
@@ -108,30 +108,22 @@ async function postBatch(url: string, headers: Record<string, string>, body: str
 }
 
 export async function runTraceEval(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        api: { type: "string" },
-        key: { type: "string" },
-        responses: { type: "string" },
-        out: { type: "string" },
-        dataset: { type: "string" },
-        batch: { type: "string" },
-        cache: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n${traceEvalUsage}`, 2);
-  }
-  if (values.help) {
-    process.stdout.write(`${traceEvalUsage}\n`);
-    return 0;
-  }
-  const base = (values.api ?? process.env.IOPO_API_URL ?? "").replace(/\/+$/, "");
-  const key = values.key ?? process.env.IOPO_API_KEY;
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      api: { type: "string" },
+      key: { type: "string" },
+      responses: { type: "string" },
+      out: { type: "string" },
+      dataset: { type: "string" },
+      batch: { type: "string" },
+      cache: { type: "string" },
+    },
+    traceEvalUsage,
+  );
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const { base, key } = apiConnection(values);
   const problems: string[] = [];
   if (!base) problems.push("--api is required");
   if (!values.responses) problems.push("--responses is required");
