@@ -1,0 +1,201 @@
+/**
+ * Autoregressive generation with a KV cache kept on the engine's device.
+ *
+ * Prompts are batched (longest first, so rows of a batch have similar lengths), left-padded, and
+ * decoded together: one prefill run over the prompts, then one run per new token. Positions are
+ * counted from each row's first real token (as transformers' generate does with left padding), so
+ * a padded row computes what it would alone. The caches and weights never leave the device; only
+ * the last position's logits come back to the host, where the next token is chosen (greedy, or
+ * temperature + top-p with a per-prompt seeded generator). A row stops at a stop token or after
+ * `maxNewTokens`; the batch stops when every row has.
+ */
+import { compile } from "../graph/compile.ts";
+import type { DeviceTensor, Engine, EngineSession, HostTensor, OutputSpec } from "../engine/types.ts";
+import { type DecoderConfig, ropeTables } from "../model/config.ts";
+import type { ModelWeights } from "../model/decoder.ts";
+import { buildDecodeGraph, pastName, presentName } from "./decode-graph.ts";
+import { type SamplingOptions, sampleToken, seededRng } from "./sampling.ts";
+
+export interface GenerateOptions extends SamplingOptions {
+  /** New tokens per prompt at most (default 256). */
+  maxNewTokens?: number;
+  /** Token ids that end a row (not included in the output). */
+  stopTokens?: readonly number[];
+  /** Seed of the sampling generators (prompt i uses stream i). */
+  seed?: number;
+  /** Prompts decoded together (default 8). */
+  batchSize?: number;
+  /** Token used for left padding (default 0; masked out, so any id works). */
+  padTokenId?: number;
+  /** Called after each batch with the number of prompts done. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export type FinishReason = "stop" | "length";
+
+export interface Generation {
+  /** New tokens, without the stop token. */
+  tokens: number[];
+  finishReason: FinishReason;
+  promptTokens: number;
+  /** The stop token that ended the row, if any. */
+  stopToken?: number;
+}
+
+export interface GeneratorInit {
+  engine: Engine;
+  config: DecoderConfig;
+  weights: ModelWeights;
+}
+
+const NEG = -1e9;
+
+export class Generator {
+  private params = new Map<string, DeviceTensor>();
+  private constructor(
+    readonly engine: Engine,
+    readonly config: DecoderConfig,
+    private session: EngineSession,
+  ) {}
+
+  /** Compile the decode graph, create its session and upload the weights. */
+  static async create(init: GeneratorInit): Promise<Generator> {
+    const { graph, outputs } = buildDecodeGraph(init.config, init.weights);
+    const model = compile(outputs, { paramsAsInputs: true });
+    const deviceOutputs = Object.keys(outputs).filter((n) => n.startsWith("present."));
+    const session = await init.engine.createSession(model, { deviceOutputs, name: "decode" });
+    const gen = new Generator(init.engine, init.config, session);
+    for (const p of graph.params) {
+      if (!session.inputNames.includes(p.name!)) continue;
+      gen.params.set(p.name!, await init.engine.upload({ dtype: "float32", shape: p.shape as number[], data: p.data! }));
+    }
+    return gen;
+  }
+
+  /** Generate for each prompt (token ids, chat template already applied); results in input order. */
+  async generate(prompts: readonly (readonly number[])[], opts: GenerateOptions = {}): Promise<Generation[]> {
+    const batchSize = Math.max(1, opts.batchSize ?? 8);
+    const order = prompts.map((_, i) => i).sort((a, b) => prompts[b].length - prompts[a].length || a - b);
+    const out = new Array<Generation>(prompts.length);
+    for (let b = 0; b < order.length; b += batchSize) {
+      const rows = order.slice(b, b + batchSize);
+      const res = await this.generateBatch(
+        rows.map((i) => prompts[i]),
+        rows,
+        opts,
+      );
+      rows.forEach((i, k) => (out[i] = res[k]));
+      opts.onProgress?.(Math.min(b + batchSize, order.length), order.length);
+    }
+    return out;
+  }
+
+  private async generateBatch(prompts: readonly (readonly number[])[], streams: number[], opts: GenerateOptions): Promise<Generation[]> {
+    const c = this.config;
+    const e = this.engine;
+    const N = prompts.length;
+    const maxNew = Math.max(1, opts.maxNewTokens ?? 256);
+    const Tp = Math.max(...prompts.map((p) => p.length));
+    if (Tp === 0) throw new Error("generate: empty prompt");
+    const L = Tp + maxNew;
+    const hd = c.headDim;
+    const KV = c.numKvHeads;
+    const stop = new Set(opts.stopTokens ?? []);
+    const pad = opts.padTokenId ?? 0;
+    const rngs = streams.map((s) => seededRng(opts.seed ?? 0, s));
+    const { cos: cosT, sin: sinT } = ropeTables(c, L);
+    const padN = prompts.map((p) => Tp - p.length);
+    const real = new Uint8Array(N * L);
+    prompts.forEach((p, n) => real.fill(1, n * L + padN[n], n * L + Tp));
+
+    // caches: zeros (unwritten slots are masked, but must not be NaN)
+    const past = new Map<string, DeviceTensor>();
+    const spare = new Map<string, DeviceTensor>();
+    const zeros = { dtype: "float32" as const, shape: [N, KV, L, hd], data: new Float32Array(N * KV * L * hd) };
+    for (let l = 0; l < c.numLayers; l++)
+      for (const kv of ["key", "value"] as const) {
+        past.set(pastName(l, kv), await e.upload(zeros));
+        if (e.preallocatedOutputs) spare.set(pastName(l, kv), await e.alloc("float32", zeros.shape));
+      }
+
+    const run = async (ids: Int32Array, S: number, slot0: number): Promise<Float32Array> => {
+      const cos = new Float32Array(N * S * hd);
+      const sin = new Float32Array(N * S * hd);
+      const bias = new Float32Array(N * S * L).fill(NEG);
+      for (let n = 0; n < N; n++)
+        for (let s = 0; s < S; s++) {
+          const slot = slot0 + s;
+          const pos = Math.max(0, slot - padN[n]);
+          cos.set(cosT.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
+          sin.set(sinT.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
+          const row = (n * S + s) * L;
+          for (let j = 0; j <= slot; j++) if (real[n * L + j]) bias[row + j] = 0;
+          bias[row + slot] = 0; // a padding query attends itself (its output is unused)
+        }
+      const feeds: Record<string, HostTensor | DeviceTensor> = {
+        ids: { dtype: "int32", shape: [N, S], data: ids },
+        cos: { dtype: "float32", shape: [N, 1, S, hd], data: cos },
+        sin: { dtype: "float32", shape: [N, 1, S, hd], data: sin },
+        write_idx: { dtype: "int32", shape: [1, 1, S, 1], data: Int32Array.from({ length: S }, (_, s) => slot0 + s) },
+        last: { dtype: "int32", shape: [], data: Int32Array.of(S - 1) },
+        bias: { dtype: "float32", shape: [N, 1, 1, S, L], data: bias },
+      };
+      for (const [k, v] of this.params) feeds[k] = v;
+      for (const [k, v] of past) feeds[k] = v;
+      const outs: Record<string, OutputSpec> = { logits: "host" };
+      for (let l = 0; l < c.numLayers; l++)
+        for (const kv of ["key", "value"] as const) outs[presentName(l, kv)] = spare.get(pastName(l, kv)) ?? "device";
+      const r = await this.session.run(feeds, outs);
+      for (let l = 0; l < c.numLayers; l++)
+        for (const kv of ["key", "value"] as const) {
+          const name = pastName(l, kv);
+          const old = past.get(name)!;
+          past.set(name, r.device[presentName(l, kv)]);
+          if (spare.has(name)) spare.set(name, old);
+          else e.dispose(old);
+        }
+      return r.host.logits.data as Float32Array;
+    };
+
+    const V = c.vocabSize;
+    const tokens: number[][] = prompts.map(() => []);
+    const done: (FinishReason | undefined)[] = new Array(N).fill(undefined);
+    const stopToken: (number | undefined)[] = new Array(N).fill(undefined);
+    const choose = (logits: Float32Array) => {
+      const next = new Int32Array(N).fill(pad);
+      for (let n = 0; n < N; n++) {
+        if (done[n]) continue;
+        const t = sampleToken(logits, n * V, V, opts, rngs[n]);
+        if (stop.has(t)) {
+          done[n] = "stop";
+          stopToken[n] = t;
+          continue;
+        }
+        tokens[n].push(t);
+        next[n] = t;
+        if (tokens[n].length >= maxNew) done[n] = "length";
+      }
+      return next;
+    };
+
+    try {
+      const ids = new Int32Array(N * Tp).fill(pad);
+      prompts.forEach((p, n) => ids.set(p, n * Tp + padN[n]));
+      let next = choose(await run(ids, Tp, 0));
+      for (let slot = Tp; done.some((d) => !d); slot++) {
+        for (let n = 0; n < N; n++) if (!done[n]) real[n * L + slot] = 1;
+        next = choose(await run(next, 1, slot));
+      }
+    } finally {
+      for (const t of past.values()) e.dispose(t);
+      for (const t of spare.values()) e.dispose(t);
+    }
+    return prompts.map((p, n) => ({ tokens: tokens[n], finishReason: done[n]!, promptTokens: p.length, ...(stopToken[n] !== undefined ? { stopToken: stopToken[n] } : {}) }));
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+    for (const t of this.params.values()) this.engine.dispose(t);
+    this.params.clear();
+  }
+}

@@ -1,0 +1,59 @@
+/** Shared by the generation tests: a decisive tiny model and greedy decoding by full recompute. */
+import { compile } from "../src/graph/compile.ts";
+import { Graph } from "../src/graph/graph.ts";
+import type { Engine } from "../src/engine/types.ts";
+import { ropeTables } from "../src/model/config.ts";
+import { type ModelWeights, declareParams, decoderLogits } from "../src/model/decoder.ts";
+import { createTinyModel } from "../src/model/index.ts";
+import { argmax } from "../src/generate/index.ts";
+
+/** Random weights with a larger scale, so greedy choices are decisive (no near-ties). */
+export function peaky(name: string, seed: number) {
+  const m = createTinyModel(name, seed);
+  const w: ModelWeights = new Map();
+  for (const [k, v] of m.weights) w.set(k, k.endsWith("norm.weight") ? v : v.map((x) => x * 8));
+  return { ...m, weights: w };
+}
+
+/** Greedy decoding by recomputing the full (unpadded) sequence with the training graph. */
+export async function recomputeGreedy(engine: Engine, m: ReturnType<typeof peaky>, prompt: number[], steps: number): Promise<{ tokens: number[]; logits: Float32Array[] }> {
+  const c = m.config;
+  const g = new Graph();
+  const p = declareParams(g, c, m.weights, { trainable: false });
+  const ids = g.input("ids", "int32", [1, "T"]);
+  const keyMask = g.input("mask", "float32", [1, "T"]);
+  const cos = g.input("cos", "float32", ["T", c.headDim]);
+  const sin = g.input("sin", "float32", ["T", c.headDim]);
+  const logits = decoderLogits(p, { ids, keyMask, cos, sin });
+  const s = await engine.createSession(compile({ logits }, { paramsAsInputs: false }));
+  const seq = [...prompt];
+  const out: number[] = [];
+  const all: Float32Array[] = [];
+  for (let i = 0; i < steps; i++) {
+    const T = seq.length;
+    const t = ropeTables(c, T);
+    const r = await s.run(
+      {
+        ids: { dtype: "int32", shape: [1, T], data: Int32Array.from(seq) },
+        mask: { dtype: "float32", shape: [1, T], data: new Float32Array(T).fill(1) },
+        cos: { dtype: "float32", shape: [T, c.headDim], data: t.cos },
+        sin: { dtype: "float32", shape: [T, c.headDim], data: t.sin },
+      },
+      { logits: "host" },
+    );
+    const V = c.vocabSize;
+    const last = (r.host.logits.data as Float32Array).slice((T - 1) * V, T * V);
+    all.push(last);
+    const next = argmax(last);
+    out.push(next);
+    seq.push(next);
+  }
+  await s.release();
+  return { tokens: out, logits: all };
+}
+
+export const PROMPTS = (tok: ReturnType<typeof createTinyModel>["tokenizer"]) =>
+  ["Write a short text about owls.", "Write a short text about tea.\nAnswer with at least 12 words.\nDo not use any commas.", "Hello"].map((p) =>
+    tok.encodePrompt([{ role: "user", content: p }]),
+  );
+
