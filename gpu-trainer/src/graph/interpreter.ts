@@ -515,10 +515,15 @@ export function evaluate(outputs: readonly Tensor[], opts: EvalOptions = {}): Va
     t.shape.forEach((d, i) => {
       if (typeof d === "number") {
         if (d !== shape[i]) throw new GraphError(`feed for ${t}: got shape [${shape}]`);
-      } else if (!d.includes("*")) {
-        if (dims[d] !== undefined && dims[d] !== shape[i])
-          throw new GraphError(`dim ${d} bound to ${dims[d]} and ${shape[i]}`);
-        dims[d] = shape[i];
+      } else {
+        // a plain symbol, or "k*S" (an integer times one symbol, e.g. "4*B" rows of 4 blocks)
+        const m = /^(?:(\d+)\*)?([^*\d][^*]*)$/.exec(d);
+        if (!m) return;
+        const k = m[1] ? Number(m[1]) : 1;
+        if (shape[i] % k) throw new GraphError(`feed for ${t}: dim ${shape[i]} is not a multiple of ${k} (${d})`);
+        const v = shape[i] / k;
+        if (dims[m[2]] !== undefined && dims[m[2]] !== v) throw new GraphError(`dim ${m[2]} bound to ${dims[m[2]]} and ${v}`);
+        dims[m[2]] = v;
       }
     });
   };

@@ -1,0 +1,263 @@
+/**
+ * The Llama/Qwen2 decoder as a builder graph: token embedding, pre-RMSNorm blocks with rotary
+ * grouped-query attention (causal and key-padding mask) and a SwiGLU MLP, a final RMSNorm and a
+ * tied or untied output projection; optional LoRA adapters on any linear layer.
+ *
+ * Weight layout. Parameters carry their Hugging Face names, but linear weights are stored
+ * transposed ([in, out] instead of torch's [out, in]) so every projection is a plain `x @ W` on the
+ * device, with no Transpose kernel in the forward or backward pass; `lm_head.weight` is [D, V].
+ * The conversion happens once, on the host, when weights are loaded or saved (see weights.ts).
+ */
+import { type Graph, type Tensor, init } from "../graph/graph.ts";
+import { labelLogProbs, rmsNorm, silu } from "../graph/nn.ts";
+import type { DecoderConfig } from "./config.ts";
+
+/** Linear modules of a block, by their HF short names. */
+export const LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
+export type LinearModule = (typeof LINEAR_MODULES)[number];
+
+/** Weights in the trainer's layout (see the file comment), by HF name, fp32. */
+export type ModelWeights = Map<string, Float32Array>;
+
+export interface LoraConfig {
+  rank: number;
+  alpha: number;
+  /** Module short names (q_proj, ...). */
+  targets: LinearModule[];
+}
+
+export const modulePath = (layer: number, m: LinearModule): string =>
+  `model.layers.${layer}.${m === "gate_proj" || m === "up_proj" || m === "down_proj" ? "mlp" : "self_attn"}.${m}`;
+
+/** Shape of a linear module's weight in the trainer's layout: [in, out]. */
+export function linearShape(c: DecoderConfig, m: LinearModule): [number, number] {
+  const D = c.hiddenSize;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  switch (m) {
+    case "q_proj":
+      return [D, q];
+    case "k_proj":
+    case "v_proj":
+      return [D, kv];
+    case "o_proj":
+      return [q, D];
+    case "gate_proj":
+    case "up_proj":
+      return [D, c.intermediateSize];
+    case "down_proj":
+      return [c.intermediateSize, D];
+  }
+}
+
+/** Every base parameter: name -> shape in the trainer's layout. */
+export function paramShapes(c: DecoderConfig): Map<string, number[]> {
+  const s = new Map<string, number[]>();
+  s.set("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize]);
+  for (let l = 0; l < c.numLayers; l++) {
+    s.set(`model.layers.${l}.input_layernorm.weight`, [c.hiddenSize]);
+    s.set(`model.layers.${l}.post_attention_layernorm.weight`, [c.hiddenSize]);
+    for (const m of LINEAR_MODULES) {
+      const [i, o] = linearShape(c, m);
+      s.set(`${modulePath(l, m)}.weight`, [i, o]);
+      const bias = (c.qkvBias && (m === "q_proj" || m === "k_proj" || m === "v_proj")) || (c.oBias && m === "o_proj");
+      if (bias) s.set(`${modulePath(l, m)}.bias`, [o]);
+    }
+  }
+  s.set("model.norm.weight", [c.hiddenSize]);
+  if (!c.tieWordEmbeddings) s.set("lm_head.weight", [c.hiddenSize, c.vocabSize]);
+  return s;
+}
+
+/** Names of the parameters whose HF layout is the transpose of ours. */
+export function isTransposedInTrainer(name: string): boolean {
+  return name === "lm_head.weight" || (name.endsWith("_proj.weight") && name.startsWith("model.layers."));
+}
+
+export interface ParamOptions {
+  /** Name prefix in the graph (e.g. "ref." for a frozen reference copy). */
+  prefix?: string;
+  trainable: boolean;
+  lora?: LoraConfig;
+  /** Initial LoRA A (by adapter name); random (PEFT's kaiming-uniform) when absent. */
+  loraInit?: ModelWeights;
+  seed?: number;
+}
+
+/** The graph tensors of one copy of the network. */
+export interface DecoderParams {
+  config: DecoderConfig;
+  get(name: string): Tensor;
+  has(name: string): boolean;
+  lora?: { config: LoraConfig; a: Map<string, Tensor>; b: Map<string, Tensor> };
+}
+
+/** LoRA adapter parameter names (trainer layout: A [in, r], B [r, out]). */
+export const loraNames = (layer: number, m: LinearModule) => ({
+  a: `${modulePath(layer, m)}.lora_A.weight`,
+  b: `${modulePath(layer, m)}.lora_B.weight`,
+});
+
+/** PEFT's default LoRA init: A ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0. */
+export function initLoraA(inDim: number, rank: number, seed: number): Float32Array {
+  const bound = 1 / Math.sqrt(inDim);
+  const r = init.uniform(-bound, bound, seed);
+  return r(inDim * rank) as Float32Array;
+}
+
+/** Declare one copy of the network's parameters in `g`. */
+export function declareParams(g: Graph, c: DecoderConfig, weights: ModelWeights, opts: ParamOptions): DecoderParams {
+  const prefix = opts.prefix ?? "";
+  const map = new Map<string, Tensor>();
+  for (const [name, shape] of paramShapes(c)) {
+    const data = weights.get(name);
+    if (!data) throw new Error(`missing weight ${name}`);
+    map.set(name, g.param(prefix + name, shape, { init: data, trainable: opts.trainable }));
+  }
+  let lora: DecoderParams["lora"];
+  if (opts.lora) {
+    const a = new Map<string, Tensor>();
+    const b = new Map<string, Tensor>();
+    let k = 0;
+    for (let l = 0; l < c.numLayers; l++)
+      for (const m of opts.lora.targets) {
+        const [i, o] = linearShape(c, m);
+        const n = loraNames(l, m);
+        const r = opts.lora.rank;
+        const aInit = opts.loraInit?.get(n.a) ?? initLoraA(i, r, (opts.seed ?? 0) * 7919 + 1 + k++);
+        const bInit = opts.loraInit?.get(n.b) ?? new Float32Array(r * o);
+        a.set(modulePath(l, m), g.param(prefix + n.a, [i, r], { init: aInit, trainable: true }));
+        b.set(modulePath(l, m), g.param(prefix + n.b, [r, o], { init: bInit, trainable: true }));
+      }
+    lora = { config: opts.lora, a, b };
+  }
+  return {
+    config: c,
+    lora,
+    has: (name) => map.has(name),
+    get: (name) => {
+      const t = map.get(name);
+      if (!t) throw new Error(`no parameter ${name}`);
+      return t;
+    },
+  };
+}
+
+export interface DecoderInputs {
+  /** Token ids [N, T] int32. */
+  ids: Tensor;
+  /** 1 for real tokens, 0 for padding, [N, T] float32. */
+  keyMask: Tensor;
+  /** Rotary tables broadcastable to [N, H, T, headDim]: [T, hd] or [N, 1, T, hd]. */
+  cos: Tensor;
+  sin: Tensor;
+}
+
+export interface ForwardOptions {
+  /** Apply the LoRA adapters (false: the base network, i.e. LoRA's reference policy). */
+  adapters?: boolean;
+}
+
+const MASK_NEG = 1e9;
+
+/**
+ * The additive attention bias [N, 1, T, T]: 0 where query i may attend key j (j <= i and j is a
+ * real token), -1e9 elsewhere. Built once per forward and shared by every layer.
+ */
+export function attentionBias(keyMask: Tensor): Tensor {
+  const g = keyMask.graph;
+  const rows = g.unsqueeze(keyMask, 2); // [N, T, 1]
+  const cols = g.unsqueeze(keyMask, 1); // [N, 1, T]
+  const square = g.expandLike(g.scalar(1), g.mul(rows, cols)); // ones [N, T, T]
+  const allowed = g.mul(g.trilu(square, false, 0), cols);
+  return g.unsqueeze(g.mul(g.sub(allowed, 1), MASK_NEG), 1);
+}
+
+/** rotate_half(x) = cat(-x[..., hd/2:], x[..., :hd/2]). */
+function rotateHalf(x: Tensor, hd: number): Tensor {
+  const g = x.graph;
+  const half = hd / 2;
+  const x1 = g.slice(x, [0], [half], [-1]);
+  const x2 = g.slice(x, [half], [hd], [-1]);
+  return g.concat([g.neg(x2), x1], x.rank - 1);
+}
+
+function applyRope(x: Tensor, cos: Tensor, sin: Tensor, hd: number): Tensor {
+  const g = x.graph;
+  return g.add(g.mul(x, cos), g.mul(rotateHalf(x, hd), sin));
+}
+
+/** x @ W (+ b) (+ scale * (x @ A) @ B with LoRA). */
+function linearModule(p: DecoderParams, path: string, x: Tensor, adapters: boolean): Tensor {
+  const g = x.graph;
+  let y = g.matmul(x, p.get(`${path}.weight`));
+  if (p.has(`${path}.bias`)) y = g.add(y, p.get(`${path}.bias`));
+  const a = adapters ? p.lora?.a.get(path) : undefined;
+  if (a) {
+    const l = p.lora!;
+    const delta = g.matmul(g.matmul(x, a), l.b.get(path)!);
+    y = g.add(y, g.mul(delta, l.config.alpha / l.config.rank));
+  }
+  return y;
+}
+
+/** Final hidden states [N, T, D] (after the last RMSNorm). */
+export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: ForwardOptions = {}): Tensor {
+  const c = p.config;
+  const g = inp.ids.graph;
+  const adapters = opts.adapters ?? true;
+  const H = c.numHeads;
+  const KV = c.numKvHeads;
+  const hd = c.headDim;
+  const rep = H / KV;
+  const bias = attentionBias(inp.keyMask);
+  const scale = 1 / Math.sqrt(hd);
+  let x = g.gather(p.get("model.embed_tokens.weight"), inp.ids, 0); // [N, T, D]
+  for (let l = 0; l < c.numLayers; l++) {
+    const pre = `model.layers.${l}`;
+    const h = rmsNorm(x, p.get(`${pre}.input_layernorm.weight`), c.rmsNormEps);
+    const heads = (t: Tensor, n: number) => g.transpose(g.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [N, n, T, hd]
+    let q = heads(linearModule(p, modulePath(l, "q_proj"), h, adapters), H);
+    let k = heads(linearModule(p, modulePath(l, "k_proj"), h, adapters), KV);
+    let v = heads(linearModule(p, modulePath(l, "v_proj"), h, adapters), KV);
+    q = applyRope(q, inp.cos, inp.sin, hd);
+    k = applyRope(k, inp.cos, inp.sin, hd);
+    if (rep > 1) {
+      // repeat_kv: kv head j serves query heads j*rep .. j*rep+rep-1
+      const repeat = (t: Tensor) => {
+        const u = g.unsqueeze(t, 2); // [N, KV, 1, T, hd]
+        const e = g.expand(u, [u.shape[0], KV, rep, u.shape[3], hd]);
+        return g.reshape(e, [0, H, -1, hd]);
+      };
+      k = repeat(k);
+      v = repeat(v);
+    }
+    const scores = g.add(g.mul(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), scale), bias);
+    const probs = g.softmax(scores, -1);
+    const o = g.reshape(g.transpose(g.matmul(probs, v), [0, 2, 1, 3]), [0, 0, H * hd]);
+    x = g.add(x, linearModule(p, modulePath(l, "o_proj"), o, adapters));
+    const h2 = rmsNorm(x, p.get(`${pre}.post_attention_layernorm.weight`), c.rmsNormEps);
+    const gate = silu(linearModule(p, modulePath(l, "gate_proj"), h2, adapters));
+    const up = linearModule(p, modulePath(l, "up_proj"), h2, adapters);
+    x = g.add(x, linearModule(p, modulePath(l, "down_proj"), g.mul(gate, up), adapters));
+  }
+  return rmsNorm(x, p.get("model.norm.weight"), c.rmsNormEps);
+}
+
+/** Logits [N, T, V] in fp32. */
+export function decoderLogits(p: DecoderParams, inp: DecoderInputs, opts: ForwardOptions = {}): Tensor {
+  const g = inp.ids.graph;
+  const h = decoderHidden(p, inp, opts);
+  const head = p.config.tieWordEmbeddings ? g.transpose(p.get("model.embed_tokens.weight"), [1, 0]) : p.get("lm_head.weight");
+  return g.matmul(h, head);
+}
+
+/**
+ * Summed log-probabilities of the labels over the masked positions, one per row: [N].
+ * `labels[n, t]` is the token at t+1 (int32), `lossMask[n, t]` is 1 where that label is a
+ * response token (prompt and padding are 0).
+ */
+export function sequenceLogProbs(logits: Tensor, labels: Tensor, lossMask: Tensor): Tensor {
+  const g = logits.graph;
+  return g.reduceSum(g.mul(labelLogProbs(logits, labels), lossMask), -1);
+}
