@@ -383,10 +383,13 @@ export class Trainer {
     return out;
   }
 
-  /** Full optimizer state (params, moments, step) for checkpointing. */
-  async getState(): Promise<{ step: number; tensors: Record<string, HostTensor> }> {
+  /**
+   * Full optimizer state (params, moments, step) for checkpointing. `include` selects tensors by
+   * name (e.g. skip frozen base weights that a checkpoint need not carry).
+   */
+  async getState(include: (name: string) => boolean = () => true): Promise<{ step: number; tensors: Record<string, HostTensor> }> {
     const tensors: Record<string, HostTensor> = {};
-    for (const [k, v] of this.state) if (!k.startsWith("gacc.")) tensors[k] = await this.engine.download(v);
+    for (const [k, v] of this.state) if (!k.startsWith("gacc.") && include(k)) tensors[k] = await this.engine.download(v);
     return { step: this.steps, tensors };
   }
 

@@ -1,0 +1,271 @@
+/**
+ * `iopo-train`: train (IOPO, IOPO-lite, DPO, SFT), score log-probs, export checkpoints.
+ * Log lines and the progress bar go to stderr; a command's result (JSON) goes to stdout.
+ * A user error (bad option, missing file, unsupported model, API down, shard hash mismatch) is one
+ * line on stderr and exit status 1; bad usage is exit status 2.
+ */
+import { writeFile, readFile, mkdir, rename } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
+import { EngineUnavailable } from "../engine/types.ts";
+import { DataError } from "../data/samples.ts";
+import { UnsupportedModelError } from "../model/config.ts";
+import { SafetensorsError } from "../model/safetensors.ts";
+import { TokenizerError } from "../tokenizer/index.ts";
+import { CheckpointError } from "../train/checkpoint.ts";
+import { DEVICES } from "../train/engine.ts";
+import { exportCheckpoint } from "../train/export.ts";
+import { computeLogprobs } from "../train/logprobs.ts";
+import { METHODS } from "../train/losses.ts";
+import { ConfigError, DEFAULTS, OPTION_NAMES, type TrainOptions, train } from "../train/train.ts";
+import { TINY_MODELS } from "../model/index.ts";
+
+class UsageError extends Error {}
+
+const USER_ERRORS = [ConfigError, DataError, UnsupportedModelError, SafetensorsError, TokenizerError, CheckpointError, EngineUnavailable, UsageError];
+
+const TRAIN_USAGE = `Usage: iopo-train train --model <dir|tiny:name> --data <src> --method iopo|iopo-lite|dpo|sft --out <dir> [options]
+
+  --model <dir|tiny:name>   a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or a
+                            built-in tiny model: ${Object.keys(TINY_MODELS).map((k) => `tiny:${k}`).join(", ")}
+  --data <src>              api://host[:port]/datasets/<name>[@version] (apis:// for https), or a
+                            JSONL file of {x1,y1,x2,y2}, {conversations,chosen,rejected},
+                            {prompt,chosen,rejected} or {prompt,response} lines
+  --method <m>              ${METHODS.join(" | ")}
+  --out <dir>               checkpoints, metrics.jsonl, plot.svg, summary.json
+  --config <file>           YAML or JSON with the same keys as these options (options here win)
+
+  --beta <b>                ${DEFAULTS.beta}          --label-smoothing <eps>  0       --pref-ftx <w>  0
+  --lr <lr>                 ${DEFAULTS.lr} (sft: ${DEFAULTS.sftLr})
+  --epochs <n>              ${DEFAULTS.epochs}            --max-steps <n>  (overrides epochs)
+  --batch-size <n>          ${DEFAULTS.batchSize} example(s) per micro-batch (IOPO: 4 sequences each)
+  --grad-accum <n>          ${DEFAULTS.gradAccum} micro-batches per optimizer step
+  --max-length <n>          ${DEFAULTS.maxLength} tokens per sequence; one budget per quadruple, the beginning kept
+  --warmup-ratio <r>        ${DEFAULTS.warmupRatio}        --scheduler cosine|linear|constant  (${DEFAULTS.scheduler})
+  --weight-decay <wd>       ${DEFAULTS.weightDecay}          --clip <norm>  ${DEFAULTS.clip} (0 disables)
+  --lora-rank <r>           ${DEFAULTS.loraRank}          --lora-alpha <a>  ${DEFAULTS.loraAlpha}
+  --lora-targets <list>     all-linear, or a comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj
+  --full                    full fine-tuning instead of LoRA
+  --ref cache|on-the-fly    reference log-probs computed once and cached (default), or every step
+  --device <d>              ${DEVICES.join(" | ")} (auto: a GPU adapter, else onnxruntime-node, else wasm)
+  --seed <n>                ${DEFAULTS.seed} (data order, validation split, LoRA and tiny-model init)
+  --save-every <n>          checkpoint every n steps (always at the end)
+  --eval-every <n>          evaluate on the validation split every n steps (and at the end)
+  --val-size <n>            records held out for validation (default 0)
+  --resume[=<checkpoint>]   continue from the latest checkpoint in --out (or the one given)
+  --api-key <key>           for private datasets (or IOPO_API_KEY)
+  --cache-dir <dir>         shards and reference log-probs (default IOPO_CACHE_DIR or ~/.cache/iopo)
+  --progress bar|lines|none (default: bar on a terminal, lines otherwise)
+`;
+
+const LOGPROBS_USAGE = `Usage: iopo-train logprobs --model <dir|tiny:name> --data <src> --out <file.jsonl> [options]
+  Per record: summed response log-probs and scored token counts (IOPO: y1|x1, y2|x1, y1|x2, y2|x2;
+  DPO: chosen, rejected; SFT: response).
+  --checkpoint <dir>     score a trained checkpoint's policy (its base model unless --model is given)
+  --format iopo|dpo|sft  the shard format to read from the API (default iopo)
+  --max-length <n>       ${DEFAULTS.maxLength}      --batch-size <n>  8      --device <d>  auto
+  --seed <n>             tiny-model init       --api-key <key>       --cache-dir <dir>
+`;
+
+const EXPORT_USAGE = `Usage: iopo-train export --checkpoint <dir> --out <dir> [--merge-lora] [--onnx] [--model <dir|tiny:name>]
+  Writes a Hugging Face folder (config.json, model.safetensors, tokenizer files; a LoRA run as a PEFT
+  adapter beside its base, or merged with --merge-lora) and with --onnx an inference graph model.onnx
+  (int32 input_ids, attention_mask, position_ids [batch, sequence] -> float32 logits).
+`;
+
+const USAGE = `Usage: iopo-train <command> [options]
+
+Commands:
+  train      optimize a causal LM with IOPO, IOPO-lite, DPO or SFT
+  logprobs   per-record summed log-probs and token counts
+  export     a checkpoint as a Hugging Face folder (and an ONNX inference graph)
+
+Run \`iopo-train <command> --help\` for a command's options.
+`;
+
+type Values = Record<string, string | boolean | undefined>;
+
+function parse(argv: string[], options: Record<string, { type: "string" | "boolean" }>, usage: string): Values | undefined {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    if (values.help) {
+      process.stdout.write(usage);
+      return undefined;
+    }
+    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    return values as Values;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError((e as Error).message.split("\n")[0]);
+  }
+}
+
+const NUMERIC = new Set(["beta", "label-smoothing", "pref-ftx", "lr", "epochs", "max-steps", "batch-size", "grad-accum", "max-length", "warmup-ratio", "weight-decay", "clip", "lora-rank", "lora-alpha", "seed", "save-every", "eval-every", "val-size"]);
+const BOOLEAN = new Set(["full"]);
+
+function toNumber(key: string, v: unknown, where: string): number {
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  if (!Number.isFinite(n)) throw new ConfigError(`${where}${key} must be a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Read a YAML or JSON config file into option values (kebab-case or snake_case keys). */
+export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
+  let v: unknown;
+  try {
+    v = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid ${/\.json$/i.test(path) ? "JSON" : "YAML"} (${(e as Error).message.split("\n")[0]})`);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new ConfigError(`${path}: expected a mapping of option names to values`);
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    const key = k.replace(/_/g, "-");
+    if (!(key in OPTION_NAMES) || key === "resume") throw new ConfigError(`${path}: unknown key "${k}" (keys are the train options: ${Object.keys(OPTION_NAMES).filter((n) => n !== "resume").join(", ")})`);
+    out[key] = val;
+  }
+  return out;
+}
+
+/** Option values (config file, then command line) -> TrainOptions. */
+function toTrainOptions(values: Record<string, unknown>, where: (key: string) => string): TrainOptions {
+  const o: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(values)) {
+    if (v === undefined || key === "config" || key === "progress") continue;
+    const name = OPTION_NAMES[key];
+    if (!name) continue;
+    if (NUMERIC.has(key)) o[name] = toNumber(key, v, where(key));
+    else if (BOOLEAN.has(key)) {
+      if (typeof v !== "boolean") throw new ConfigError(`${where(key)}${key} must be true or false`);
+      o[name] = v;
+    } else if (key === "lora-targets") o[name] = Array.isArray(v) ? v.map(String) : String(v);
+    else o[name] = typeof v === "string" ? v : String(v);
+  }
+  return o as unknown as TrainOptions;
+}
+
+async function runTrain(argv: string[]): Promise<number> {
+  // --resume takes an optional value: --resume or --resume=<checkpoint>
+  let resume: boolean | string | undefined;
+  argv = argv.filter((a) => {
+    if (a === "--resume") return (resume = true), false;
+    if (a.startsWith("--resume=")) return (resume = a.slice("--resume=".length)), false;
+    return true;
+  });
+  const spec: Record<string, { type: "string" | "boolean" }> = { config: { type: "string" }, progress: { type: "string" } };
+  for (const key of Object.keys(OPTION_NAMES)) if (key !== "resume") spec[key] = { type: BOOLEAN.has(key) ? "boolean" : "string" };
+  const values = parse(argv, spec, TRAIN_USAGE);
+  if (!values) return 0;
+  const fromFile = values.config ? await readConfigFile(resolve(String(values.config))) : {};
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const [k, v] of Object.entries(values)) if (v !== undefined) merged[k] = v;
+  const opts = toTrainOptions(merged, (k) => (k in values && values[k] !== undefined ? "--" : `${values.config}: `));
+  const missing = ["model", "data", "method", "out"].filter((k) => merged[k] === undefined);
+  if (missing.length) throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(", ")}`);
+  const progress = values.progress as string | undefined;
+  if (progress !== undefined && !["bar", "lines", "none"].includes(progress)) throw new UsageError(`--progress must be bar, lines or none`);
+  const result = await train({ ...opts, resume, progress: (progress as "bar" | "lines" | "none" | undefined) ?? "auto" });
+  process.stdout.write(JSON.stringify(result.summary) + "\n");
+  return 0;
+}
+
+async function runLogprobs(argv: string[]): Promise<number> {
+  const values = parse(
+    argv,
+    Object.fromEntries(["model", "data", "out", "checkpoint", "format", "max-length", "batch-size", "device", "seed", "api-key", "cache-dir"].map((k) => [k, { type: "string" as const }])),
+    LOGPROBS_USAGE,
+  );
+  if (!values) return 0;
+  const missing = ["data", "out"].filter((k) => values[k] === undefined);
+  if (values.model === undefined && values.checkpoint === undefined) missing.unshift("model");
+  if (missing.length) throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(", ")}`);
+  const format = values.format as string | undefined;
+  if (format !== undefined && !["iopo", "dpo", "sft"].includes(format)) throw new UsageError("--format must be iopo, dpo or sft");
+  const device = values.device as string | undefined;
+  if (device !== undefined && !(DEVICES as readonly string[]).includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(", ")}`);
+  let model: string | undefined = values.model as string | undefined;
+  let seed = values.seed !== undefined ? toNumber("seed", values.seed, "--") : undefined;
+  if (model === undefined) {
+    const { readTrainerState } = await import("../train/checkpoint.ts");
+    const state = await readTrainerState(String(values.checkpoint));
+    model = state.model.source;
+    seed ??= Number(state.options.seed ?? 0);
+  }
+  const records = await computeLogprobs({
+    model,
+    data: String(values.data),
+    checkpoint: values.checkpoint as string | undefined,
+    format: format as "iopo" | "dpo" | "sft" | undefined,
+    maxLength: values["max-length"] !== undefined ? toNumber("max-length", values["max-length"], "--") : undefined,
+    batchSize: values["batch-size"] !== undefined ? toNumber("batch-size", values["batch-size"], "--") : undefined,
+    device: device as (typeof DEVICES)[number] | undefined,
+    seed,
+    apiKey: values["api-key"] as string | undefined,
+    cacheDir: values["cache-dir"] as string | undefined,
+  });
+  const out = resolve(String(values.out));
+  await mkdir(dirname(out), { recursive: true });
+  const tmp = `${out}.tmp-${process.pid}`;
+  await writeFile(tmp, records.map((r) => JSON.stringify(r) + "\n").join(""));
+  await rename(tmp, out);
+  process.stdout.write(JSON.stringify({ out, records: records.length }) + "\n");
+  return 0;
+}
+
+async function runExport(argv: string[]): Promise<number> {
+  const values = parse(
+    argv,
+    { checkpoint: { type: "string" }, out: { type: "string" }, model: { type: "string" }, "merge-lora": { type: "boolean" }, onnx: { type: "boolean" } },
+    EXPORT_USAGE,
+  );
+  if (!values) return 0;
+  const missing = ["checkpoint", "out"].filter((k) => values[k] === undefined);
+  if (missing.length) throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(", ")}`);
+  const r = await exportCheckpoint({
+    checkpoint: resolve(String(values.checkpoint)),
+    out: resolve(String(values.out)),
+    mergeLora: values["merge-lora"] === true,
+    onnx: values.onnx === true,
+    model: values.model as string | undefined,
+    log: (l) => process.stderr.write(`${l}\n`),
+  });
+  process.stdout.write(JSON.stringify(r) + "\n");
+  return 0;
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { train: runTrain, logprobs: runLogprobs, export: runExport };
+const USAGES: Record<string, string> = { train: TRAIN_USAGE, logprobs: LOGPROBS_USAGE, export: EXPORT_USAGE };
+
+/** Runs `iopo-train <command> ...`; returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    process.stderr.write(`iopo-train: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`iopo-train ${command}: ${e.message}\n\n${USAGES[command]}`);
+      return 2;
+    }
+    if (USER_ERRORS.some((k) => e instanceof k)) {
+      process.stderr.write(`iopo-train ${command}: ${(e as Error).message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Where training examples come from: a dataset version on the API (`api://host[:port]/datasets/
+ * <name>[@version]`, shards verified against the manifest's sha256 and cached), or a local JSONL
+ * file. Either way the result is a list of records, each holding the examples its line(s) produced,
+ * in record-position order: the order the shared permutation (src/shared/order.ts) indexes.
+ */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { DataError, type Sample, parseSample } from "./samples.ts";
+
+export interface Dataset {
+  /** Identifies the exact data: the API version and format, or the file's sha256. */
+  key: string;
+  /** For logs: where it came from. */
+  description: string;
+  /** Per record (position order), the examples its lines hold. */
+  records: Sample[][];
+}
+
+export const defaultCacheDir = () => process.env.IOPO_CACHE_DIR ?? join(homedir(), ".cache", "iopo");
+
+export const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
+
+function parseLines(text: string, where: string, firstId: (line: number) => string): { line: number; sample: Sample; raw: Record<string, unknown> }[] {
+  const out: { line: number; sample: Sample; raw: Record<string, unknown> }[] = [];
+  const lines = text.split("\n");
+  lines.forEach((l, i) => {
+    if (!l.trim()) return;
+    let v: Record<string, unknown>;
+    try {
+      v = JSON.parse(l);
+    } catch (e) {
+      throw new DataError(`${where}:${i + 1}: not valid JSON (${(e as Error).message})`);
+    }
+    try {
+      out.push({ line: i + 1, sample: parseSample(v, firstId(i + 1)), raw: v });
+    } catch (e) {
+      if (e instanceof DataError) throw new DataError(`${where}:${i + 1}: ${e.message}`);
+      throw e;
+    }
+  });
+  return out;
+}
+
+/** A local JSONL file: one record per line. */
+export async function readLocalDataset(path: string): Promise<Dataset> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new DataError(err.code === "ENOENT" ? `no such data file: ${path}` : `cannot read ${path}: ${err.message}`);
+  }
+  const rows = parseLines(bytes.toString("utf8"), path, (n) => `line${n}`);
+  if (!rows.length) throw new DataError(`${path}: no records`);
+  return { key: `file:${sha256(bytes)}`, description: path, records: rows.map((r) => [r.sample]) };
+}
+
+// ---- the dataset API ----
+
+export interface ApiLocation {
+  /** http(s)://host:port */
+  base: string;
+  name: string;
+  /** A version number or "latest". */
+  version: string;
+}
+
+/** `api://host[:port]/datasets/<name>[@version]` (http) or `apis://...` (https). */
+export function parseApiUrl(url: string): ApiLocation {
+  const m = /^(apis?):\/\/([^/]+)\/datasets\/([^/@?#]+)(?:@([^/?#]+))?\/?$/.exec(url);
+  if (!m) throw new DataError(`bad dataset URL "${url}": expected api://host[:port]/datasets/<name>[@version]`);
+  const version = m[4] ?? "latest";
+  if (version !== "latest" && !/^[1-9][0-9]*$/.test(version)) throw new DataError(`bad version "${version}" in ${url} (a number or latest)`);
+  return { base: `${m[1] === "apis" ? "https" : "http"}://${m[2]}`, name: decodeURIComponent(m[3]), version };
+}
+
+interface ManifestShard {
+  index: number;
+  name: string;
+  records: number;
+  lines: number;
+  bytes: number;
+  sha256: string;
+  url: string;
+}
+interface Manifest {
+  dataset: string;
+  version: number;
+  format: string;
+  record_count: number;
+  line_count: number;
+  shard_count: number;
+  shards: ManifestShard[];
+}
+
+export interface ApiOptions {
+  format: "iopo" | "dpo" | "sft";
+  cacheDir?: string;
+  apiKey?: string;
+  log?: (line: string) => void;
+}
+
+async function apiGet(loc: ApiLocation, path: string, apiKey?: string): Promise<Response> {
+  const url = `${loc.base}${path}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
+  } catch (e) {
+    throw new DataError(`cannot reach the dataset API at ${loc.base} (${String((e as Error).cause ?? (e as Error).message)})`);
+  }
+  if (res.status === 401 || res.status === 403)
+    throw new DataError(`the API refused access to dataset "${loc.name}" (${res.status}): pass a key with --api-key or IOPO_API_KEY`);
+  if (res.status === 404) {
+    const body = (await res.json().catch(() => ({}))) as { detail?: string };
+    throw new DataError(`dataset "${loc.name}" version ${loc.version} not found at ${loc.base}${body.detail ? ` (${body.detail})` : ""}`);
+  }
+  if (!res.ok) throw new DataError(`the API answered ${res.status} for ${path}`);
+  return res;
+}
+
+async function manifest(loc: ApiLocation, format: string, apiKey?: string): Promise<Manifest> {
+  const res = await apiGet(loc, `/v1/datasets/${encodeURIComponent(loc.name)}/versions/${loc.version}/manifest?format=${format}`, apiKey);
+  return (await res.json()) as Manifest;
+}
+
+/** A shard's bytes: from the cache when its sha256 matches, else downloaded, verified, cached. */
+async function shardBytes(loc: ApiLocation, m: Manifest, s: ManifestShard, dir: string, apiKey?: string): Promise<Buffer> {
+  const file = join(dir, `${s.name}.ndjson`);
+  if (existsSync(file)) {
+    const cached = await readFile(file);
+    if (sha256(cached) === s.sha256) return cached;
+  }
+  const res = await apiGet(loc, s.url, apiKey);
+  const body = Buffer.from(await res.arrayBuffer());
+  const got = sha256(body);
+  if (got !== s.sha256)
+    throw new DataError(`shard ${s.index} of ${m.dataset}@${m.version} (${m.format}) failed its sha256 check: manifest ${s.sha256}, downloaded ${got}`);
+  await mkdir(dir, { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, body);
+  await rename(tmp, file);
+  return body;
+}
+
+/** The record id a shard line belongs to (dpo/sft lines from a quadruple carry ":x1"/":x2"). */
+const recordIdOf = (lineId: string) => lineId.replace(/:x[12]$/, "");
+
+/**
+ * Download (or reuse from the cache) every shard of a version in `format`, verify each against the
+ * manifest's sha256, and group the lines by record. A record with no line in the format (an
+ * instruction without a response, say) is an empty record; finding which records those are needs
+ * the `records` format's ids, fetched only when a shard's line groups do not account for all of its
+ * records.
+ */
+export async function fetchApiDataset(url: string, opts: ApiOptions): Promise<Dataset> {
+  const loc = parseApiUrl(url);
+  const m = await manifest(loc, opts.format, opts.apiKey);
+  // pin "latest" to the concrete version, so a new version never mixes with a cached one
+  const pinned = { ...loc, version: String(m.version) };
+  const host = loc.base.replace(/^https?:\/\//, "").replace(/[^A-Za-z0-9.-]/g, "_");
+  const root = join(opts.cacheDir ?? defaultCacheDir(), "datasets", host, loc.name, `v${m.version}`);
+  const records: Sample[][] = [];
+  let recordsManifest: Manifest | undefined;
+  for (const s of m.shards) {
+    const body = await shardBytes(pinned, m, s, join(root, opts.format), opts.apiKey);
+    const rows = parseLines(body.toString("utf8"), `${loc.name}@${m.version} shard ${s.index}`, (n) => `s${s.index}l${n}`);
+    const groups: { id: string; samples: Sample[] }[] = [];
+    for (const r of rows) {
+      const rid = recordIdOf(String(r.raw.id ?? r.sample.id));
+      if (groups.length && groups[groups.length - 1].id === rid) groups[groups.length - 1].samples.push(r.sample);
+      else groups.push({ id: rid, samples: [r.sample] });
+    }
+    if (groups.length === s.records) {
+      for (const gr of groups) records.push(gr.samples);
+      continue;
+    }
+    recordsManifest ??= await manifest(pinned, "records", opts.apiKey);
+    const rs = recordsManifest.shards[s.index];
+    const ids = (await shardBytes(pinned, recordsManifest, rs, join(root, "records"), opts.apiKey))
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => l.trim())
+      .map((l) => String((JSON.parse(l) as { id: unknown }).id));
+    const byId = new Map(groups.map((gr) => [gr.id, gr.samples]));
+    for (const id of ids) records.push(byId.get(id) ?? []);
+  }
+  if (records.length !== m.record_count)
+    throw new DataError(`${loc.name}@${m.version}: the shards hold ${records.length} records, the manifest says ${m.record_count}`);
+  opts.log?.(`data: ${loc.name}@${m.version} (${opts.format}): ${m.record_count} records, ${m.line_count} lines, ${m.shard_count} shard(s) verified`);
+  return { key: `api:${host}/${loc.name}@${m.version}/${opts.format}`, description: `${url} (version ${m.version})`, records };
+}
+
+/** Open a data source: api://..., apis://... or a local JSONL path. */
+export async function openDataset(src: string, opts: ApiOptions): Promise<Dataset> {
+  if (/^apis?:\/\//.test(src)) return fetchApiDataset(src, opts);
+  return readLocalDataset(src);
+}

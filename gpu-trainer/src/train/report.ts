@@ -1,0 +1,176 @@
+/**
+ * What a run shows and leaves behind: a progress bar on a TTY (plain lines otherwise), metrics as
+ * JSONL, an SVG plot of the loss and reward margins, and a summary.
+ */
+import { existsSync } from "node:fs";
+import { appendFile, readFile, writeFile } from "node:fs/promises";
+
+/** One metrics row: a training step or an evaluation (keys prefixed "eval/"). */
+export type MetricsRow = { step: number } & Record<string, number>;
+
+export class MetricsLog {
+  constructor(readonly path: string) {}
+
+  /** Keep only rows up to `step` (a resumed run rewrites what followed its checkpoint). */
+  async truncateAfter(step: number): Promise<MetricsRow[]> {
+    if (!existsSync(this.path)) return [];
+    const rows = (await readFile(this.path, "utf8"))
+      .split("\n")
+      .filter((l) => l.trim())
+      .map((l) => {
+        try {
+          return JSON.parse(l) as MetricsRow;
+        } catch {
+          return undefined; // a line cut short by a kill
+        }
+      })
+      .filter((r): r is MetricsRow => !!r && r.step <= step);
+    await writeFile(this.path, rows.map((r) => JSON.stringify(r) + "\n").join(""));
+    return rows;
+  }
+
+  async append(row: MetricsRow): Promise<void> {
+    await appendFile(this.path, JSON.stringify(row) + "\n");
+  }
+}
+
+const fmt = (v: number | undefined, digits = 4) => (v === undefined || Number.isNaN(v) ? "-" : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : v.toFixed(digits));
+
+function duration(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = Math.floor(s % 60);
+  return h ? `${h}h${String(m).padStart(2, "0")}m` : m ? `${m}m${String(sec).padStart(2, "0")}s` : `${sec}s`;
+}
+
+/** The short line describing a step (both display modes). */
+export function describeStep(row: MetricsRow): string {
+  const parts = [`loss ${fmt(row.loss)}`];
+  if (row["rewards/accuracies"] !== undefined) parts.push(`acc ${fmt(row["rewards/accuracies"], 2)}`);
+  if (row["rewards/margins"] !== undefined) parts.push(`margin ${fmt(row["rewards/margins"])}`);
+  parts.push(`gnorm ${fmt(row.grad_norm, 3)}`, `lr ${row.learning_rate.toExponential(2)}`, `${fmt(row["tokens/s"], 0)} tok/s`);
+  return parts.join("  ");
+}
+
+export type ProgressMode = "bar" | "lines" | "none";
+
+export class Progress {
+  private started = performance.now();
+  private startStep = 0;
+  private lastWidth = 0;
+  constructor(
+    readonly mode: ProgressMode,
+    readonly total: number,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {}
+
+  begin(step: number) {
+    this.started = performance.now();
+    this.startStep = step;
+  }
+
+  step(row: MetricsRow) {
+    if (this.mode === "none") return;
+    const done = row.step - this.startStep;
+    const elapsed = (performance.now() - this.started) / 1000;
+    const eta = done > 0 ? (elapsed / done) * (this.total - row.step) : Infinity;
+    if (this.mode === "lines") {
+      this.stream.write(`step ${row.step}/${this.total}  ${describeStep(row)}  eta ${duration(eta)}\n`);
+      return;
+    }
+    const width = 24;
+    const filled = Math.round((row.step / this.total) * width);
+    const bar = `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
+    const line = `${bar} ${row.step}/${this.total}  ${describeStep(row)}  eta ${duration(eta)}`;
+    const cols = this.stream.columns ?? 120;
+    const shown = line.slice(0, cols - 1);
+    this.stream.write(`\r${shown}${" ".repeat(Math.max(0, this.lastWidth - shown.length))}`);
+    this.lastWidth = shown.length;
+  }
+
+  /** A message that must not be overwritten by the bar. */
+  note(line: string) {
+    if (this.mode === "bar" && this.lastWidth) {
+      this.stream.write(`\r${" ".repeat(this.lastWidth)}\r`);
+      this.lastWidth = 0;
+    }
+    if (this.mode !== "none") this.stream.write(`${line}\n`);
+  }
+
+  end() {
+    if (this.mode === "bar" && this.lastWidth) this.stream.write("\n");
+    this.lastWidth = 0;
+  }
+}
+
+// ---- the plot ----
+
+interface Series {
+  label: string;
+  color: string;
+  points: [number, number][];
+  dots?: boolean;
+}
+
+function panel(x0: number, y0: number, w: number, h: number, title: string, series: Series[]): string {
+  const pts = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
+  if (!pts.length) return `<text x="${x0 + w / 2}" y="${y0 + h / 2}" text-anchor="middle" fill="#888">${title}: no data</text>`;
+  let [xmin, xmax] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
+  let [ymin, ymax] = [Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1]))];
+  if (xmax === xmin) xmax = xmin + 1;
+  if (ymax === ymin) [ymin, ymax] = [ymin - 0.5, ymax + 0.5];
+  const pad = (ymax - ymin) * 0.05;
+  ymin -= pad;
+  ymax += pad;
+  const L = 56;
+  const B = 28;
+  const px = (x: number) => x0 + L + ((x - xmin) / (xmax - xmin)) * (w - L - 10);
+  const py = (y: number) => y0 + h - B - ((y - ymin) / (ymax - ymin)) * (h - B - 24);
+  const out: string[] = [];
+  out.push(`<text x="${x0 + L}" y="${y0 + 16}" font-weight="bold">${title}</text>`);
+  out.push(`<rect x="${x0 + L}" y="${y0 + 24}" width="${w - L - 10}" height="${h - B - 24}" fill="none" stroke="#ccc"/>`);
+  for (let i = 0; i <= 4; i++) {
+    const y = ymin + ((ymax - ymin) * i) / 4;
+    out.push(`<line x1="${x0 + L}" x2="${x0 + w - 10}" y1="${py(y).toFixed(1)}" y2="${py(y).toFixed(1)}" stroke="#eee"/>`);
+    out.push(`<text x="${x0 + L - 4}" y="${(py(y) + 4).toFixed(1)}" text-anchor="end" font-size="10">${fmt(y, 3)}</text>`);
+    const x = xmin + ((xmax - xmin) * i) / 4;
+    out.push(`<text x="${px(x).toFixed(1)}" y="${y0 + h - 12}" text-anchor="middle" font-size="10">${Math.round(x)}</text>`);
+  }
+  series.forEach((s, k) => {
+    const p = s.points.filter(([, y]) => Number.isFinite(y));
+    if (!p.length) return;
+    if (s.dots) for (const [x, y] of p) out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${s.color}"/>`);
+    else out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${p.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ")}"/>`);
+    out.push(`<text x="${x0 + w - 14}" y="${y0 + 16 + 13 * k}" text-anchor="end" font-size="11" fill="${s.color}">${s.label}</text>`);
+  });
+  return out.join("\n");
+}
+
+/** An SVG with the training (and eval) loss and the reward margins against the step. */
+export function plotSvg(rows: MetricsRow[], title: string): string {
+  const train = rows.filter((r) => r.loss !== undefined);
+  const evals = rows.filter((r) => r["eval/loss"] !== undefined);
+  const W = 720;
+  const H = 260;
+  const loss: Series[] = [
+    { label: "train loss", color: "#1f77b4", points: train.map((r) => [r.step, r.loss]) },
+    { label: "eval loss", color: "#d62728", points: evals.map((r) => [r.step, r["eval/loss"]]), dots: true },
+  ];
+  const margins: Series[] = [
+    { label: "train margin", color: "#2ca02c", points: train.map((r) => [r.step, r["rewards/margins"]]) },
+    { label: "eval margin", color: "#ff7f0e", points: evals.map((r) => [r.step, r["eval/rewards/margins"]]), dots: true },
+  ];
+  const hasMargins = train.some((r) => r["rewards/margins"] !== undefined);
+  const height = hasMargins ? 2 * H + 30 : H + 30;
+  const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="13">${esc(title)}</text>`,
+    panel(0, 24, W, H, "loss", loss),
+    hasMargins ? panel(0, 24 + H, W, H, "reward margins", margins) : "",
+    `</svg>`,
+    "",
+  ].join("\n");
+}
