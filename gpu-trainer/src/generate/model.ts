@@ -29,7 +29,13 @@ export async function loadGenerationModel(spec: string, opts: { seed?: number; b
     let base = opts.base ?? cfg.base_model_name_or_path;
     if (!base) throw new Error(`${spec}: an adapter without base_model_name_or_path; pass the base model (--base)`);
     if (!base.startsWith("tiny:") && !isAbsolute(base) && !existsSync(base)) base = resolve(dir, base);
-    const m = await loadModel(base, { seed: opts.seed });
+    // a trainer checkpoint names the seed a tiny base was initialised with
+    let seed = opts.seed;
+    if (seed === undefined && existsSync(join(dir, "trainer_state.json"))) {
+      const state = JSON.parse(await readFile(join(dir, "trainer_state.json"), "utf8")) as { options?: { seed?: unknown } };
+      if (typeof state.options?.seed === "number") seed = state.options.seed;
+    }
+    const m = await loadModel(base, { seed });
     const { lora, weights } = await loadLoraAdapter(dir, m.config);
     const merged = mergeLora(m.config, m.weights, lora, weights);
     return { config: m.config, weights: merged, tokenizer: m.tokenizer, source: `${dir} (adapter on ${base})`, stopTokens: await stopTokensFor(m.tokenizer, m.config, base.startsWith("tiny:") ? undefined : base) };
