@@ -20,6 +20,8 @@ import { computeLogprobs } from "../train/logprobs.ts";
 import { METHODS } from "../train/losses.ts";
 import { ConfigError, DEFAULTS, OPTION_NAMES, type TrainOptions, train } from "../train/train.ts";
 import { TINY_MODELS } from "../model/index.ts";
+import { evalCommand } from "../eval/cli.ts";
+import { generateCommand } from "../generate/cli.ts";
 
 class UsageError extends Error {}
 
@@ -80,6 +82,8 @@ Commands:
   train      optimize a causal LM with IOPO, IOPO-lite, DPO or SFT
   logprobs   per-record summed log-probs and token counts
   export     a checkpoint as a Hugging Face folder (and an ONNX inference graph)
+  generate   answer a file of prompts (KV-cache decoding, greedy or sampled)
+  eval       answer a benchmark's prompts and have the judge API score them
 
 Run \`iopo-train <command> --help\` for a command's options.
 `;
@@ -240,7 +244,7 @@ async function runExport(argv: string[]): Promise<number> {
   return 0;
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { train: runTrain, logprobs: runLogprobs, export: runExport };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { train: runTrain, logprobs: runLogprobs, export: runExport, generate: generateCommand, eval: evalCommand };
 const USAGES: Record<string, string> = { train: TRAIN_USAGE, logprobs: LOGPROBS_USAGE, export: EXPORT_USAGE };
 
 /** Runs `iopo-train <command> ...`; returns the exit status. */
