@@ -58,3 +58,42 @@ export { installNodeWebGPU, SWIFTSHADER_ICD } from "./engine/webgpu-node.ts";
 
 export { type Batch, type ModelFn, type ModelOutputs, type StepMetrics, Trainer, type TrainerConfig, tensor } from "./trainer.ts";
 export * as models from "./models/tiny.ts";
+
+// ---- the IOPO trainer (models, data, losses, the training loop) ----
+export {
+  type DecoderConfig,
+  type RopeScaling,
+  UnsupportedModelError,
+  countParams,
+  parseHfConfig,
+  ropeTables,
+  toHfConfig,
+} from "./model/config.ts";
+export {
+  LINEAR_MODULES,
+  type DecoderInputs,
+  type DecoderParams,
+  type LinearModule,
+  type LoraConfig,
+  type ModelWeights,
+  declareParams,
+  decoderHidden,
+  decoderLogits,
+  sequenceLogProbs,
+} from "./model/decoder.ts";
+export { type Model, TINY_MODELS, createTinyModel, loadModel, randomWeights, tinyTokenizer } from "./model/index.ts";
+export { SafetensorsError, SafetensorsFile, openCheckpointWeights, writeCheckpointWeights, writeSafetensors } from "./model/safetensors.ts";
+export { loadLoraAdapter, mergeLora, saveHfModel, saveLoraAdapter } from "./model/weights.ts";
+export { type ChatMessage, ChatTokenizer, TokenizerError } from "./tokenizer/index.ts";
+export { type Dataset, fetchApiDataset, openDataset, parseApiUrl, readLocalDataset } from "./data/dataset.ts";
+export { type Cursor, type Example, ExampleOrder } from "./data/order.ts";
+export { DataError, type Sample, expandForMethod, parseSample } from "./data/samples.ts";
+export { BLOCKS, METHODS, type Method, buildLoss, logSigmoid } from "./train/losses.ts";
+export { collate, encodeExample, inferSeqlen } from "./train/batch.ts";
+export { LogprobRunner, trainingModel } from "./train/graphs.ts";
+export { type Device, createEngine } from "./train/engine.ts";
+export { CheckpointError, type TrainerStateFile, listCheckpoints, loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
+export { type LogprobOptions, type LogprobRecord, computeLogprobs } from "./train/logprobs.ts";
+export { type ExportOptions, exportCheckpoint, inferenceOnnx, openCheckpoint } from "./train/export.ts";
+export { type MetricsRow, plotSvg } from "./train/report.ts";
+export { ConfigError, DEFAULTS, type TrainOptions, type TrainResult, type TrainSummary, resolveOptions, train } from "./train/train.ts";
