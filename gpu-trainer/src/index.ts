@@ -96,4 +96,4 @@ export { CheckpointError, type TrainerStateFile, listCheckpoints, loadCheckpoint
 export { type LogprobOptions, type LogprobRecord, computeLogprobs } from "./train/logprobs.ts";
 export { type ExportOptions, exportCheckpoint, inferenceOnnx, openCheckpoint } from "./train/export.ts";
 export { type MetricsRow, plotSvg } from "./train/report.ts";
-export { ConfigError, DEFAULTS, type TrainOptions, type TrainResult, type TrainSummary, resolveOptions, train } from "./train/train.ts";
+export { ConfigError, DEFAULTS, type TrainOptions, type TrainResult, type TrainSummary, TrainingError, resolveOptions, train } from "./train/train.ts";

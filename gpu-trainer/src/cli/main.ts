@@ -18,14 +18,14 @@ import { DEVICES } from "../train/engine.ts";
 import { exportCheckpoint } from "../train/export.ts";
 import { computeLogprobs } from "../train/logprobs.ts";
 import { METHODS } from "../train/losses.ts";
-import { ConfigError, DEFAULTS, OPTION_NAMES, type TrainOptions, train } from "../train/train.ts";
+import { ConfigError, DEFAULTS, OPTION_NAMES, type TrainOptions, TrainingError, train } from "../train/train.ts";
 import { TINY_MODELS } from "../model/index.ts";
 import { evalCommand } from "../eval/cli.ts";
 import { generateCommand } from "../generate/cli.ts";
 
 class UsageError extends Error {}
 
-const USER_ERRORS = [ConfigError, DataError, UnsupportedModelError, SafetensorsError, TokenizerError, CheckpointError, EngineUnavailable, UsageError];
+const USER_ERRORS = [ConfigError, DataError, UnsupportedModelError, SafetensorsError, TokenizerError, CheckpointError, EngineUnavailable, TrainingError, UsageError];
 
 const TRAIN_USAGE = `Usage: iopo-train train --model <dir|tiny:name> --data <src> --method iopo|iopo-lite|dpo|sft --out <dir> [options]
 

@@ -25,6 +25,11 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** A run that cannot go on (the loss diverged): reported as one line, like a ConfigError. */
+export class TrainingError extends Error {
+  override name = "TrainingError";
+}
+
 export type Scheduler = "cosine" | "linear" | "constant";
 
 export interface TrainOptions {
@@ -452,7 +457,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       row["tokens/s"] = tokens / (m.stepMs / 1000);
       row["examples/s"] = examples.length / (m.stepMs / 1000);
       row.step_ms = m.stepMs;
-      if (!Number.isFinite(m.loss)) throw new Error(`the loss is ${m.loss} at step ${m.step}: lower --lr or check the data`);
+      if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm))
+        throw new TrainingError(`the loss or gradient norm is not finite at step ${m.step} (loss ${m.loss}, grad_norm ${m.gradNorm}): lower --lr or check the data; the last checkpoint is ${lastCheckpoint || "none"}`);
       rows.push(row);
       await emit(row);
       progress.step(row);
