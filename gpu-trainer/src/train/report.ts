@@ -49,7 +49,7 @@ export function describeStep(row: MetricsRow): string {
   const parts = [`loss ${fmt(row.loss)}`];
   if (row["rewards/accuracies"] !== undefined) parts.push(`acc ${fmt(row["rewards/accuracies"], 2)}`);
   if (row["rewards/margins"] !== undefined) parts.push(`margin ${fmt(row["rewards/margins"])}`);
-  parts.push(`gnorm ${fmt(row.grad_norm, 3)}`, `lr ${row.learning_rate.toExponential(2)}`, `${fmt(row["tokens/s"], 0)} tok/s`);
+  parts.push(`gnorm ${fmt(row.grad_norm, 3)}`, `lr ${row.learning_rate.toExponential(2)}`, `${Number.isFinite(row["tokens/s"]) ? Math.round(row["tokens/s"]) : "-"} tok/s`);
   return parts.join("  ");
 }
 
