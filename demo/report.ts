@@ -114,7 +114,8 @@ export function resultsMarkdown(r: DemoResult, opts: { command: string; notes?: 
   L.push("## Setup", "");
   const s0 = r.seeds[0];
   L.push(
-    `- Corpus per seed (\`generateDemoCorpus(seed, ${c.corpus.perTopic}, ${c.corpus.evalPerTopic})\`): ${s0?.corpus.train} sft records; held out ${s0?.corpus.evalSingle} IF-S + ${s0?.corpus.evalMulti} IF-M instructions.`,
+    `- Corpus per seed (\`generateDemoCorpus(seed, ${c.corpus.perTopic}, ${c.corpus.evalPerTopic})\`): ${s0?.corpus.train} sft records; the held-out draw of ${s0?.corpus.evalSingle} IF-S + ${s0?.corpus.evalMulti} IF-M instructions holds ` +
+      `${r.seeds.map((s) => `${s.eval.start?.metrics.if_s?.total ?? s.eval.base?.metrics.if_s?.total ?? "?"} + ${s.eval.start?.metrics.if_m?.total ?? s.eval.base?.metrics.if_m?.total ?? "?"}`).join(", ")} distinct ones (seed${n > 1 ? "s" : ""} ${r.seeds.map((s) => s.seed).join(", ")}; the API stores a record once, and one constraint on four topics repeats): those are evaluated.`,
   );
   L.push(
     `- Quadruples (the API's rule-based builder job, one version, exported as iopo / dpo / sft shards): ${r.seeds.map((s) => `seed ${s.seed}: ${s.quadruples.produced} (${Object.entries(s.quadruples.byOp).map(([k, v]) => `${k} ${v}`).join(", ")})`).join("; ")}.`,
