@@ -16,7 +16,16 @@ export const COLUMNS: { key: keyof EvalMetrics; label: string }[] = [
   { key: "instruction_loose", label: "Instr. (L)" },
 ];
 
-const LABEL: Record<Row, string> = { base: "untrained base", start: "SFT start (from scratch)", sft: "+ SFT", dpo: "+ DPO", iopo: "+ IOPO" };
+function labels(r: DemoResult): Record<Row, string> {
+  const tiny = r.config.model.startsWith("tiny:");
+  return {
+    base: tiny ? "untrained base" : r.config.sft ? "base model" : "base model (the arms' start)",
+    start: tiny ? "SFT start (from scratch)" : "SFT start",
+    sft: "+ SFT",
+    dpo: "+ DPO",
+    iopo: "+ IOPO",
+  };
+}
 
 export interface Stat {
   mean: number;
@@ -105,7 +114,7 @@ export function resultsMarkdown(r: DemoResult, opts: { command: string; notes?: 
     const a = agg[row];
     if (!a) continue;
     const best = (key: keyof EvalMetrics) => ARMS.every((o) => (agg[o]?.[key]?.mean ?? -1) <= (a[key]?.mean ?? -1)) && (ARMS as readonly string[]).includes(row);
-    L.push(`| ${LABEL[row]} | ${COLUMNS.map(({ key }) => (best(key) ? `**${cell(a[key])}**` : cell(a[key]))).join(" | ")} |`);
+    L.push(`| ${labels(r)[row]} | ${COLUMNS.map(({ key }) => (best(key) ? `**${cell(a[key])}**` : cell(a[key]))).join(" | ")} |`);
   }
   L.push("", "Bold: the best of the three arms (by mean).", "");
   L.push("## Does IOPO win?", "", ...verdict(r), "");
@@ -221,8 +230,11 @@ function linePanel(x0: number, y0: number, w: number, h: number, title: string, 
       .join("");
     if (d) parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`);
   }
-  // legend (unique labels)
+  // legend (unique labels), on a white box
   const seen = new Set<string>();
+  const uniq = series.filter((s) => !seen.has(s.label) && seen.add(s.label));
+  seen.clear();
+  parts.push(`<rect x="${x0 + w - 114}" y="${y0 + 2}" width="104" height="${uniq.length * 13 + 4}" fill="white" fill-opacity="0.85" stroke="#ddd"/>`);
   let ly = y0 + 12;
   for (const s of series) {
     if (seen.has(s.label)) continue;
@@ -237,14 +249,14 @@ function linePanel(x0: number, y0: number, w: number, h: number, title: string, 
 function barPanel(x0: number, y0: number, w: number, h: number, title: string, groups: { label: string; bars: { label: string; color: string; stat?: Stat }[] }[]): string {
   const parts: string[] = [`<g><text x="${x0 + w / 2}" y="${y0 - 8}" text-anchor="middle" font-size="13" font-weight="bold">${esc(title)}</text>`];
   const pl = 40;
-  const pb = 30;
+  const pb = 44;
   const iw = w - pl - 10;
   const ih = h - pb;
   const vals = groups.flatMap((g) => g.bars.map((b) => (b.stat ? b.stat.mean + b.stat.std : 0)));
-  const ymax = Math.min(100, Math.max(10, Math.ceil((Math.max(...vals) * 1.1) / 10) * 10));
+  const ymax = Math.min(110, Math.max(10, Math.ceil((Math.max(...vals) * 1.1) / 10) * 10));
   const sy = (y: number) => y0 + ih - (y / ymax) * ih;
   parts.push(`<rect x="${x0 + pl}" y="${y0}" width="${iw}" height="${ih}" fill="none" stroke="#ccc"/>`);
-  for (const t of niceTicks(0, ymax)) parts.push(`<line x1="${x0 + pl}" x2="${x0 + pl + iw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/><text x="${x0 + pl - 4}" y="${sy(t) + 4}" text-anchor="end" font-size="10">${t}</text>`);
+  for (const t of niceTicks(0, Math.min(100, ymax))) parts.push(`<line x1="${x0 + pl}" x2="${x0 + pl + iw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/><text x="${x0 + pl - 4}" y="${sy(t) + 4}" text-anchor="end" font-size="10">${t}</text>`);
   const gw = iw / groups.length;
   groups.forEach((g, gi) => {
     const bw = (gw * 0.8) / g.bars.length;
@@ -263,7 +275,7 @@ function barPanel(x0: number, y0: number, w: number, h: number, title: string, g
   });
   let lx = x0 + pl + 6;
   for (const b of groups[0]?.bars ?? []) {
-    parts.push(`<rect x="${lx}" y="${y0 + 6}" width="10" height="10" fill="${b.color}"/><text x="${lx + 13}" y="${y0 + 15}" font-size="10">${esc(b.label)}</text>`);
+    parts.push(`<rect x="${lx}" y="${y0 + ih + 24}" width="10" height="10" fill="${b.color}"/><text x="${lx + 13}" y="${y0 + ih + 33}" font-size="10">${esc(b.label)}</text>`);
     lx += 13 + b.label.length * 6 + 10;
   }
   parts.push("</g>");
@@ -272,7 +284,7 @@ function barPanel(x0: number, y0: number, w: number, h: number, title: string, g
 
 export function plotSvg(r: DemoResult): string {
   const W = 1100;
-  const H = 1050;
+  const H = 1070;
   const agg = aggregate(r);
   const loss = (rows: MetricsRow[]) => rows.filter((x) => x.loss !== undefined).map((x) => [x.step, x.loss] as [number, number]);
   const acc = (rows: MetricsRow[]) => rows.filter((x) => x["rewards/accuracies"] !== undefined).map((x) => [x.step, x["rewards/accuracies"]] as [number, number]);
@@ -290,11 +302,11 @@ export function plotSvg(r: DemoResult): string {
     bars: ROWS.filter((row) => agg[row]).map((row) => ({ label: row === "start" ? "SFT start" : row === "base" ? "base" : row.toUpperCase(), color: COLORS[row], stat: agg[row]![key] })),
   });
   const body = [
-    linePanel(20, 40, 520, 280, r.config.sft ? "SFT start: training loss (per token)" : "no SFT stage", sftSeries, "step", "loss"),
-    linePanel(560, 40, 520, 280, "SFT arm: training loss (per token)", armLoss(["sft"]), "step", "loss"),
-    linePanel(20, 380, 520, 280, "DPO and IOPO: loss (solid: first seed)", armLoss(["dpo", "iopo"]), "step", "-log sigmoid(margin)"),
-    linePanel(560, 380, 520, 280, "DPO and IOPO: reward accuracy", prefAcc, "step", "accuracy"),
-    barPanel(20, 720, 1060, 300, `Held-out accuracy, % (mean ± sd over ${r.seeds.length} seed${r.seeds.length > 1 ? "s" : ""})`, [
+    linePanel(20, 60, 520, 280, r.config.sft ? "SFT start: training loss (per token)" : "no SFT stage", sftSeries, "step", "loss"),
+    linePanel(560, 60, 520, 280, "SFT arm: training loss (per token)", armLoss(["sft"]), "step", "loss"),
+    linePanel(20, 400, 520, 280, "DPO and IOPO: loss (solid: first seed)", armLoss(["dpo", "iopo"]), "step", "-log sigmoid(margin)"),
+    linePanel(560, 400, 520, 280, "DPO and IOPO: reward accuracy", prefAcc, "step", "accuracy"),
+    barPanel(20, 740, 1060, 300, `Held-out accuracy, % (mean ± sd over ${r.seeds.length} seed${r.seeds.length > 1 ? "s" : ""})`, [
       bars("if_s", "IF-S"),
       bars("if_m", "IF-M"),
       bars("instruction_strict", "instruction-level (strict)"),
