@@ -97,3 +97,5 @@ export { type LogprobOptions, type LogprobRecord, computeLogprobs } from "./trai
 export { type ExportOptions, exportCheckpoint, inferenceOnnx, openCheckpoint } from "./train/export.ts";
 export { type MetricsRow, plotSvg } from "./train/report.ts";
 export { ConfigError, DEFAULTS, type TrainOptions, type TrainResult, type TrainSummary, TrainingError, resolveOptions, train } from "./train/train.ts";
+export { type Generation, type GenerateOptions, Generator, type GenerationModel, buildDecodeGraph, encodeChat, generateTexts, loadGenerationModel, sampleToken, stopTokensFor } from "./generate/index.ts";
+export { type Benchmark, type EvalMetrics, type EvalOptions as ModelEvalOptions, type EvalResult, JudgeApi, evaluate as evaluateModel, loadBenchmark, renderPrompt, scoreBenchmark } from "./eval/index.ts";
