@@ -131,18 +131,7 @@ export function instructionsOf(record: DatasetRecord): [string, Instruction][] {
   }
 }
 
-/**
- * The user prompt of an instruction, TRACE's rule: description, the constraints one per line,
- * then `# Inputs:` and the input when there is one. A verbatim `prompt` wins.
- */
-export function renderPrompt(instruction: Instruction): string {
-  if (instruction.prompt !== undefined) return instruction.prompt;
-  let text = `${instruction.description}\n`;
-  if (instruction.constraints.length > 0) text += `${instruction.constraints.map((c) => c.text).join("\n")}\n`;
-  const input = instruction.input;
-  if (input !== undefined && input !== null && input !== "" && input !== "NULL") text += `# Inputs:\n${input}\n`;
-  return text;
-}
+export { renderPrompt } from "../shared/prompt";
 
 /** JSON with object keys sorted at every level: equal records serialise to equal bytes. */
 export function canonicalJson(value: unknown): string {

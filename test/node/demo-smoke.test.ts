@@ -10,27 +10,13 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig, main } from "../../demo/run";
 import type { DemoResult } from "../../demo/pipeline";
-import { canonicalJson, renderPrompt as apiRenderPrompt, type Instruction } from "../../src/datasets/records";
+import { canonicalJson } from "../../src/datasets/records";
 import { generateDemoCorpus } from "../../src/datasets/synthetic";
-import { renderPrompt as trainerRenderPrompt } from "../../gpu-trainer/src/eval/prompt";
 
 const dir = mkdtempSync(join(tmpdir(), "iopo-demo-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("demo", () => {
-  it("the evaluator renders prompts exactly as the API does", () => {
-    const c = generateDemoCorpus(3, 3, 2);
-    const instructions: Instruction[] = [
-      ...c.train.map((r) => r.instruction),
-      ...c.evalMulti.map((r) => r.instruction),
-      { description: "d", constraints: [], input: "NULL" },
-      { description: "d", constraints: [{ text: "a" }], input: "some input" },
-      { description: "d", constraints: [{ text: "a" }], input: null },
-      { description: "d", constraints: [{ text: "a" }], prompt: "verbatim" },
-    ];
-    for (const ins of instructions) expect(trainerRenderPrompt(ins)).toBe(apiRenderPrompt(ins));
-  });
-
   it("--smoke runs the whole pipeline and writes the report", async () => {
     const out = join(dir, "smoke");
     const results = join(dir, "results.md");

@@ -1,8 +1,6 @@
 /**
  * Instructions as the dataset API stores them, and the prompt a model is given for one: the
- * API's `renderPrompt` (src/datasets/records.ts; kept identical, a test checks it), TRACE's rule:
- * description, the constraints one per line, then `# Inputs:` and the input when there is one; a
- * verbatim `prompt` wins.
+ * API's own `renderPrompt` (src/shared/prompt.ts), so the trainer renders exactly as the API does.
  */
 
 export interface Constraint {
@@ -19,14 +17,7 @@ export interface Instruction {
   system?: string;
 }
 
-export function renderPrompt(instruction: Instruction): string {
-  if (instruction.prompt !== undefined) return instruction.prompt;
-  let text = `${instruction.description}\n`;
-  if (instruction.constraints.length > 0) text += `${instruction.constraints.map((c) => c.text).join("\n")}\n`;
-  const input = instruction.input;
-  if (input !== undefined && input !== null && input !== "" && input !== "NULL") text += `# Inputs:\n${input}\n`;
-  return text;
-}
+export { renderPrompt } from "../../../src/shared/prompt.ts";
 
 /** The instruction a stored record characterises (instruction and sft records; others have none to answer). */
 export function instructionOfRow(row: Record<string, unknown>): Instruction | undefined {
