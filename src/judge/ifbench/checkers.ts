@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { PY_WHITESPACE, codePoints, isPyBlank, isPyWhitespace, pyIsLower, pyIsUpper, pyLen, pyLower, pyLstrip, pySplitWhitespace, pyStrip } from "../text/python-str.ts";
 import { TextAnalysis } from "../ifeval/analysis.ts";
-import type { CheckOutcome, Checker } from "../ifeval/checkers.ts";
+import { defineChecker, type CheckOutcome, type Checker } from "../ifeval/checkers.ts";
 import { parseCsv } from "./csv.ts";
 import { isEmojiChar } from "./emoji.ts";
 import type { IfbenchInstructionId } from "./ids.ts";
@@ -49,24 +49,8 @@ const nonBlank = (what: string) =>
     .refine((s) => !isPyBlank(s), "must not be blank")
     .describe(what);
 
-function define<S extends z.ZodType>(definition: {
-  id: IfbenchInstructionId;
-  kwargs: S;
-  describe(kwargs: z.output<S>): string;
-  check(text: TextAnalysis, kwargs: z.output<S>): CheckOutcome;
-}): Checker<z.output<S>> {
-  return {
-    id: definition.id,
-    family: "ifbench",
-    category: definition.id.slice(0, definition.id.indexOf(":")),
-    kwargsSchema: definition.kwargs as unknown as z.ZodType<z.output<S>>,
-    describe: definition.describe,
-    check(response, kwargs, analysis) {
-      const text = analysis && analysis.text === response ? analysis : new TextAnalysis(response);
-      return definition.check(text, kwargs);
-    },
-  };
-}
+const define = <S extends z.ZodType>(definition: Parameters<typeof defineChecker<S>>[1] & { id: IfbenchInstructionId }) =>
+  defineChecker("ifbench", definition);
 
 /** A kwargs-free instruction whose text is fixed. */
 function fixed(id: IfbenchInstructionId, instruction: string, check: (text: TextAnalysis) => CheckOutcome) {

@@ -96,15 +96,22 @@ function compare(value: number, rel: Relation, target: number): boolean {
   return rel === "less than" ? value < target : value >= target;
 }
 
-function define<S extends z.ZodType>(definition: {
-  id: IfevalInstructionId;
-  kwargs: S;
-  describe(kwargs: z.output<S>): string;
-  check(text: TextAnalysis, kwargs: z.output<S>): CheckOutcome;
-}): Checker<z.output<S>> {
+/**
+ * A checker from its parts; every family (IFEval here, IFBench in ../ifbench) builds its checkers
+ * with this, so they share one TextAnalysis per response text.
+ */
+export function defineChecker<S extends z.ZodType>(
+  family: CheckerFamily,
+  definition: {
+    id: InstructionId;
+    kwargs: S;
+    describe(kwargs: z.output<S>): string;
+    check(text: TextAnalysis, kwargs: z.output<S>): CheckOutcome;
+  },
+): Checker<z.output<S>> {
   return {
     id: definition.id,
-    family: "ifeval",
+    family,
     category: definition.id.slice(0, definition.id.indexOf(":")),
     kwargsSchema: definition.kwargs as unknown as z.ZodType<z.output<S>>,
     describe: definition.describe,
@@ -114,6 +121,9 @@ function define<S extends z.ZodType>(definition: {
     },
   };
 }
+
+const define = <S extends z.ZodType>(definition: Parameters<typeof defineChecker<S>>[1] & { id: IfevalInstructionId }) =>
+  defineChecker("ifeval", definition);
 
 // ---- keywords ---------------------------------------------------------------------------------
 
