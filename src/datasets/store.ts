@@ -83,7 +83,11 @@ export interface ParsedBody {
   errors: FieldError[];
 }
 
-/** NDJSON (one record per line; blank lines skipped) or a JSON array; line numbers are 1-based. */
+/**
+ * A request body of items: NDJSON (one per line; blank lines skipped) or a JSON array; line
+ * numbers are 1-based. Lines that are not JSON come back as errors, so a caller can report them
+ * with the rest of its validation.
+ */
 export function parseRecordsBody(text: string, isNdjson: boolean): ParsedBody {
   const records: ParsedBody["records"] = [];
   const errors: FieldError[] = [];
@@ -97,7 +101,7 @@ export function parseRecordsBody(text: string, isNdjson: boolean): ParsedBody {
       ]);
     }
     if (!Array.isArray(parsed)) {
-      throw new ProblemError(422, "validation", "A JSON body must be an array of records (or send NDJSON).", [
+      throw new ProblemError(422, "validation", "A JSON body must be an array (or send NDJSON).", [
         { field: "body", message: "expected an array" },
       ]);
     }

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { renderPrompt, type Instruction } from "../datasets/records";
-import { findDataset, recordsInRange, toRecord, type DatasetRow, type StoredRecord } from "../datasets/store";
+import { findDataset, parseRecordsBody, recordsInRange, toRecord, type DatasetRow, type StoredRecord } from "../datasets/store";
 import { loadTaxonomyIndex } from "../datasets/taxonomy";
 import { accuracyReport, evaluateIfevalRecord, JudgeInputError, type IfevalInputRecord, type IfevalOutputRecord } from "../judge";
 import { requireScope } from "../lib/auth";
@@ -337,27 +337,8 @@ async function scoreVerifiable(c: Context<AppEnv>, suite: VerifiableSuite, datas
 }
 
 function parseSubmissions(text: string, isJson: boolean): { line: number; value: unknown }[] {
-  if (isJson) {
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (error) {
-      throw new ProblemError(400, "malformed-json", `The request body is not valid JSON: ${(error as Error).message}`, [{ field: "body", message: "not valid JSON" }]);
-    }
-    if (!Array.isArray(body)) throw new ProblemError(422, "validation", "A JSON body must be an array (or send NDJSON).", [{ field: "body", message: "expected an array" }]);
-    return body.map((value, i) => ({ line: i + 1, value }));
-  }
-  const out: { line: number; value: unknown }[] = [];
-  const errors: FieldError[] = [];
-  text.split("\n").forEach((raw, i) => {
-    if (raw.trim() === "") return;
-    try {
-      out.push({ line: i + 1, value: JSON.parse(raw) });
-    } catch (error) {
-      errors.push({ field: "line", line: i + 1, message: `not valid JSON: ${(error as Error).message}` });
-    }
-  });
+  const { records, errors } = parseRecordsBody(text, !isJson);
   if (errors.length) throw new ProblemError(400, "malformed-json", `${errors.length} line(s) are not valid JSON.`, errors.slice(0, 200));
-  return out;
+  return records;
 }
 
