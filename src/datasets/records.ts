@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { sha256Hex } from "../shared/hash";
 
 /**
  * The record kinds a dataset holds, and the one structured shape of an instruction they share.
@@ -151,11 +152,6 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
-const encoder = new TextEncoder();
-export async function sha256HexOf(text: string | Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", (typeof text === "string" ? encoder.encode(text) : text) as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** A record's id: the SHA-256 of its canonical JSON (kind included), so duplicates are detectable. */
-export const recordId = (record: DatasetRecord) => sha256HexOf(canonicalJson(record));
+export const recordId = (record: DatasetRecord) => sha256Hex(canonicalJson(record));

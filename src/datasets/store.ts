@@ -1,5 +1,6 @@
 import type { Principal } from "../lib/auth";
 import { ProblemError, type FieldError } from "../lib/problem";
+import { hex } from "../shared/hash";
 import { exportLines, type ShardFormat } from "./export";
 import {
   canonicalJson,
@@ -481,7 +482,7 @@ async function summarizeShard(db: D1Database, version: VersionRow, shard: number
     records += chunk.records;
   }
   await writer.close();
-  const hash = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const hash = hex(await digest.digest);
   return { shard, records, lines, bytes, sha256: hash };
 }
 

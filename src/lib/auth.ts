@@ -2,6 +2,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { MiddlewareHandler } from "hono";
 import { keys } from "../db/schema";
+import { sha256Hex } from "../shared/hash";
 import type { AppEnv } from "../env";
 import { ProblemError } from "./problem";
 
@@ -27,10 +28,7 @@ export function expandScopes(scopes: Iterable<Scope>): Set<Scope> {
 
 const encoder = new TextEncoder();
 
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
+export { sha256Hex };
 
 /**
  * Constant-time comparison of two secrets. Both are hashed first, so the comparison runs over

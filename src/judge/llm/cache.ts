@@ -3,6 +3,7 @@
  * and constraint) is answered from storage without calling the model. Stored in D1 (table
  * `llm_cache`) through the minimal SQL interface below, which a D1Database satisfies.
  */
+import { sha256Hex } from "../../shared/hash.ts";
 
 export interface SqlStatement {
   bind(...values: unknown[]): SqlStatement;
@@ -31,12 +32,9 @@ export interface VerdictCache {
   put(entries: readonly CacheEntry[]): Promise<void>;
 }
 
-const encoder = new TextEncoder();
-
 /** sha256 (hex) of the JSON array of `parts`: unambiguous however the parts are cut. */
 export async function cacheKey(parts: ReadonlyArray<string | null | undefined>): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(JSON.stringify(parts.map((p) => p ?? null))));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return sha256Hex(JSON.stringify(parts.map((p) => p ?? null)));
 }
 
 /** D1's limit is 100 bound parameters per statement. */
