@@ -4,18 +4,18 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
-// Reference data for the Worker's tests, read here in Node (workerd cannot read ../shared).
-const shared = (path: string) => readFileSync(`${root}../shared/data/${path}`, "utf8");
+// Reference data (data/) for the Worker's tests, read here in Node: workerd has no file system.
+const referenceData = (path: string) => readFileSync(`${root}data/${path}`, "utf8");
 /** The TRACE evaluation lines with these ids, as JSONL. */
 const traceSample = (ids: string[]) =>
-  shared("trace/trace_eval.jsonl")
+  referenceData("trace/trace_eval.jsonl")
     .split("\n")
     .filter((line) => line.trim() && ids.includes(String((JSON.parse(line) as { id: unknown }).id)))
     .join("\n");
 
 // Three projects in one `vitest run`:
 // - worker: the Worker itself in workerd with a real local D1 (migrations applied in setup);
-// - node: pure modules (the judge) and the CLI, in plain Node, reading ../shared/data;
+// - node: pure modules (the judge) and the CLI, in plain Node, reading data/;
 // - gpu-trainer: the trainer workspace, a plain Node project.
 export default defineConfig({
   test: {
@@ -28,11 +28,11 @@ export default defineConfig({
               bindings: {
                 TEST_MIGRATIONS: await readD1Migrations(`${root}migrations`),
                 ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
-                IFEVAL_INPUT: shared("ifeval/input_data_gpt4_20231107_145030.jsonl"),
-                IFEVAL_RESPONSES: shared("ifeval/input_response_data_gpt4_20231107_145030.jsonl"),
-                IFBENCH_INPUT: shared("ifbench/IFBench_test.orig.jsonl"),
-                IFBENCH_RESPONSES: shared("ifbench/reference/sample_output.jsonl"),
-                IFBENCH_REFERENCE_STRICT: shared("ifbench/reference/eval_results_strict.jsonl"),
+                IFEVAL_INPUT: referenceData("ifeval/input_data_gpt4_20231107_145030.jsonl"),
+                IFEVAL_RESPONSES: referenceData("ifeval/input_response_data_gpt4_20231107_145030.jsonl"),
+                IFBENCH_INPUT: referenceData("ifbench/IFBench_test.orig.jsonl"),
+                IFBENCH_RESPONSES: referenceData("ifbench/reference/sample_output.jsonl"),
+                IFBENCH_REFERENCE_STRICT: referenceData("ifbench/reference/eval_results_strict.jsonl"),
                 // The LLM judge talks to the fake provider (test/fake-llm, started by globalSetup):
                 // tests never reach a real model. Small timeouts and backoffs keep retries fast.
                 FAKE_LLM_URL: inject("fakeLlmUrl"),

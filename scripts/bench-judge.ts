@@ -1,7 +1,7 @@
 /**
  * In-process benchmark of the IFEval judge on the 541 GPT-4 responses:
  *
- *   npx tsx scripts/bench-judge.ts [--runs 7] [--data ../shared/data]
+ *   npx tsx scripts/bench-judge.ts [--runs 7] [--data data]
  *
  * Times strict only, loose only, and both (as the CLI runs them, sharing text measurements),
  * reports the median of `--runs` runs and responses per second, after one cold run that includes
@@ -20,7 +20,7 @@ const { values } = parseArgs({
   options: { runs: { type: "string", default: "7" }, data: { type: "string" } },
 });
 const runs = Number(values.runs);
-const dataDir = values.data ?? new URL("../../shared/data/", import.meta.url).pathname;
+const dataDir = values.data ?? new URL("../data/", import.meta.url).pathname;
 
 const readJsonl = <T>(path: string): T[] =>
   readFileSync(path, "utf8")

@@ -2,7 +2,7 @@
  * Regenerates the data files that src/judge bundles (run once; the outputs are committed):
  *
  *   npx tsx scripts/build-judge-data.ts \
- *     --punkt ../shared/data/punkt/english.json \
+ *     --punkt data/punkt/english.json \
  *     --langdetect /usr/lib/python3/dist-packages/langdetect
  *
  * - src/judge/data/punkt-english.json: NLTK's English Punkt parameters (Apache-2.0), with the

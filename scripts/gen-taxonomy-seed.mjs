@@ -1,12 +1,12 @@
-// Writes migrations/0001_seed_taxonomy.sql from ../shared/data/trace/taxonomy.json.
-// The Worker never reads ../shared at run time: the taxonomy travels inside this migration.
+// Writes migrations/0001_seed_taxonomy.sql from data/trace/taxonomy.json.
+// The Worker reads no files at run time: the taxonomy travels inside this migration.
 // Run again only if the taxonomy changes (then add a new migration rather than editing this one
 // once it has been applied anywhere).
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const taxonomy = JSON.parse(readFileSync(`${root}../shared/data/trace/taxonomy.json`, "utf8"));
+const taxonomy = JSON.parse(readFileSync(`${root}data/trace/taxonomy.json`, "utf8"));
 
 // taxonomy.json names the types but does not describe them; these summaries follow the paper's
 // Table 6 (arXiv 2411.06208, Appendix A).

@@ -1,54 +1,38 @@
-// Reference data that `npm start` loads into the local D1 through the API, idempotently (records
-// are content-addressed, so a restart re-sends them and adds nothing). The TRACE taxonomy is not
-// here: it ships inside migration 0001 so deployed Workers and tests have it too.
-import { existsSync } from "node:fs";
+// Reference data that `npm start` loads into the local D1 through the API, from the repository's
+// data/ folder, idempotently (records are content-addressed, so a restart re-sends them and adds
+// nothing). Which datasets, from which files, is stated once in src/datasets/reference.ts. The TRACE
+// taxonomy is not here: it ships inside migration 0001 so deployed Workers and tests have it too.
 import { join } from "node:path";
 import { register } from "tsx/esm/api";
 import { root } from "./wrangler-env.mjs";
 
-const shared = join(root, "../shared/data");
-
-export const referenceDatasets = [
-  {
-    name: "trace-eval",
-    format: "trace",
-    file: join(shared, "trace/trace_eval.jsonl"),
-    description: "TRACE evaluation set (Tongyi Lab, Complex-IF, MIT): 1,042 complex instructions; ids 0-199 single-constraint (IF-S), the rest multi-constraint (IF-M).",
-  },
-  {
-    name: "ifeval",
-    format: "ifeval",
-    file: join(shared, "ifeval/input_data.jsonl"),
-    description: "IFEval prompts (Google Research, Apache-2.0): 541 prompts, 834 verifiable instructions.",
-  },
-  {
-    name: "ifbench",
-    format: "ifeval",
-    file: join(shared, "ifbench/IFBench_test.jsonl"),
-    description: "IFBench test prompts (Allen Institute for AI, Apache-2.0): 300 prompts over 58 verifiable constraint types.",
-  },
-];
-
+/** Seeds what /v1/health reports missing; returns the health's reference_data afterwards. */
 export async function seedReferenceData({ base, adminToken, log = console.log }) {
   register();
+  const { REFERENCE_DATASETS } = await import("../src/datasets/reference.ts");
   const { importFile } = await import("../src/cli/commands/import.ts");
   const { checkerContext } = await import("../src/cli/context.ts");
+  const before = await referenceStatus(base);
   const context = await checkerContext();
-  for (const dataset of referenceDatasets) {
-    if (!existsSync(dataset.file)) {
-      log(`iopo: ${dataset.file} not found; dataset "${dataset.name}" not seeded`);
-      continue;
-    }
-    const totals = await importFile({ api: base, key: adminToken, dataset: dataset.name, format: dataset.format, file: dataset.file, description: dataset.description, context });
-    const headers = { authorization: `Bearer ${adminToken}` };
-    const versions = await (await fetch(`${base}/v1/datasets/${dataset.name}/versions`, { headers })).json();
-    if (versions.versions.length === 0) {
-      await fetch(`${base}/v1/datasets/${dataset.name}/versions`, {
-        method: "POST",
-        headers: { ...headers, "content-type": "application/json" },
-        body: JSON.stringify({ shard_size: 500, description: "as seeded" }),
-      });
-    }
+  for (const dataset of REFERENCE_DATASETS) {
+    const status = before.datasets.find((d) => d.name === dataset.name);
+    if (status && status.records === dataset.records && status.versioned_records === dataset.records) continue;
+    const file = join(root, dataset.file);
+    const totals = await importFile({ api: base, key: adminToken, dataset: dataset.name, format: dataset.format, file, description: dataset.description, context });
+    const headers = { authorization: `Bearer ${adminToken}`, "content-type": "application/json" };
+    const frozen = await fetch(`${base}/v1/datasets/${dataset.name}/versions`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ shard_size: 500, description: "as seeded" }),
+    });
+    if (!frozen.ok) throw new Error(`freezing "${dataset.name}" answered ${frozen.status}: ${await frozen.text()}`);
     log(`iopo: dataset "${dataset.name}": ${totals.record_count} records (${totals.inserted} new)`);
   }
+  return referenceStatus(base);
+}
+
+async function referenceStatus(base) {
+  const res = await fetch(`${base}/v1/health`);
+  if (!res.ok) throw new Error(`/v1/health answered ${res.status}`);
+  return (await res.json()).reference_data;
 }

@@ -1,5 +1,6 @@
 // `npm start`: make sure a local admin token exists, migrate the local D1, serve the API on
-// 127.0.0.1 (PORT or --port, default 8787), then seed the reference data through the API.
+// 127.0.0.1 (PORT or --port, default 8787), seed the reference data (data/) through the API, and
+// only then announce the URL.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -35,10 +36,14 @@ process.on("SIGTERM", stop);
 dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
 
 await waitForHealth(base);
+// Ready means ready: the URL is announced only once the reference datasets are all there.
 try {
-  await seedReferenceData({ base, adminToken });
+  const seeding = await seedReferenceData({ base, adminToken });
+  if (!seeding.complete) throw new Error(`incomplete after seeding: ${JSON.stringify(seeding.datasets)}`);
 } catch (error) {
-  console.error(`iopo: seeding failed: ${error instanceof Error ? error.message : error}`);
+  console.error(`iopo: seeding the reference datasets failed: ${error instanceof Error ? error.message : error}`);
+  stop();
+  process.exit(1);
 }
 console.log(`iopo: API on ${base}  (reference: ${base}/docs; admin token in ${devVars})`);
 

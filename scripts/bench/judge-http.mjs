@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { startServer } from "../lib/server.mjs";
 import { root } from "../wrangler-env.mjs";
 
-const shared = join(root, "../shared/data/ifeval");
+const shared = join(root, "data/ifeval");
 const prompts = readFileSync(join(shared, "input_data_gpt4_20231107_145030.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
 const responses = new Map(
   readFileSync(join(shared, "input_response_data_gpt4_20231107_145030.jsonl"), "utf8").trim().split("\n").map((l) => {

@@ -4,7 +4,7 @@ langdetect (seed 0) produce on a few hundred texts, for the differential tests o
 Development tool only (the tests read the committed fixture). Needs Debian's python3-nltk and
 python3-langdetect (`apt-get install python3-nltk python3-langdetect`) and the shared data:
 
-    /usr/bin/python3 scripts/judge-oracle/make_fixtures.py ../shared/data > test/node/fixtures/nlp-oracle.json
+    /usr/bin/python3 scripts/judge-oracle/make_fixtures.py data > test/node/fixtures/nlp-oracle.json
 
 The texts: windows cut at random offsets from the IFEval GPT-4 responses (every language in the
 set), plus hand-written cases around abbreviations, initials, numbers, quotes and brackets.

@@ -6,6 +6,7 @@ import { runImport } from "./commands/import.ts";
 import { runTraceEval } from "./commands/trace-eval.ts";
 import { checkerContext } from "./context.ts";
 import { CliError } from "./errors.ts";
+import { VERSION } from "../version.ts";
 
 const COMMANDS: Record<string, { summary: string; run(argv: string[]): Promise<number> }> = {
   "eval-verifiable": {
@@ -32,6 +33,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return command ? 0 : 2;
   }
+  if (command === "--version") {
+    process.stdout.write(`iopo ${VERSION} (Node ${process.version})\n`);
+    return 0;
+  }
   const entry = COMMANDS[command];
   if (!entry) {
     process.stderr.write(`iopo: unknown command "${command}"\n\n${usage()}`);
@@ -56,7 +61,7 @@ function usage(): string {
     "Commands:",
     ...Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(width)}  ${summary}`),
     "",
-    "Run `iopo <command> --help` for a command's options.",
+    "Run `iopo <command> --help` for a command's options; `iopo --version` prints the version.",
     "",
   ].join("\n");
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +26,22 @@ describe("project", () => {
     const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
     expect(VERSION).toBe(pkg.version);
   });
+
+  it("runs `iopo` and `iopo-train` on the project's Node 22, also when started by the system's Node", async () => {
+    const pinned = (JSON.parse(readFileSync(join(root, "node_modules/node/package.json"), "utf8")) as { version: string }).version;
+    // every node on PATH outside the project (the system's, v20 on this machine), and the project's own
+    const systemNodes = (process.env.PATH ?? "")
+      .split(":")
+      .filter((dir) => dir && !dir.includes("node_modules"))
+      .map((dir) => join(dir, "node"))
+      .filter((path) => existsSync(path));
+    for (const starter of [...new Set([...systemNodes, node])]) {
+      for (const [bin, name] of [["bin/iopo.mjs", "iopo"], ["gpu-trainer/bin/iopo-train.mjs", "iopo-train"]]) {
+        const out = await run(starter, [join(root, bin!), "--version"], 60_000);
+        expect(out.trim(), `${starter} ${bin}`).toBe(`${name} ${VERSION} (Node v${pinned})`);
+      }
+    }
+  }, 120_000);
 
   it("bundles a Worker well under Cloudflare's 3 MB (compressed) free-plan limit", async () => {
     const outdir = mkdtempSync(join(tmpdir(), "iopo-bundle-"));
@@ -68,8 +84,13 @@ describe("npm start", () => {
     const health = (await (await fetch(`http://127.0.0.1:${port}/v1/health`)).json()) as {
       status: string;
       d1: { migrations_applied: number };
+      reference_data: { complete: boolean };
     };
     expect(health.status).toBe("ok");
+    // announced only once seeded: the three reference datasets, from the repository's data/
+    expect(health.reference_data.complete).toBe(true);
+    const listed = (await (await fetch(`http://127.0.0.1:${port}/v1/datasets`)).json()) as { datasets: { name: string; record_count: number }[] };
+    expect(Object.fromEntries(listed.datasets.map((d) => [d.name, d.record_count]))).toMatchObject({ "trace-eval": 1042, ifeval: 541, ifbench: 300 });
     const migrations = readdirSync(join(root, "migrations")).filter((f) => f.endsWith(".sql")).length;
     expect(health.d1.migrations_applied).toBe(migrations);
     const taxonomy = (await (await fetch(`http://127.0.0.1:${port}/v1/taxonomy`)).json()) as { types: unknown[] };

@@ -9,12 +9,12 @@ import { renderPrompt, type Instruction } from "../../src/datasets/records";
 // @ts-expect-error -- plain ESM helper shared with the benchmarks
 import { startServer } from "../../scripts/lib/server.mjs";
 
-const shared = join(import.meta.dirname, "../../../shared/data");
+const data = join(import.meta.dirname, "../../data");
 const readJsonl = (file: string) => readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe("importers", () => {
   it("converts all of TRACE's eval set so that the rendered prompt is TRACE's user message", () => {
-    const rows = readJsonl(join(shared, "trace/trace_eval.jsonl"));
+    const rows = readJsonl(join(data, "trace/trace_eval.jsonl"));
     expect(rows).toHaveLength(1042);
     for (const row of rows) {
       const record = convertLine("trace", row);

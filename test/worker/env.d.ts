@@ -6,7 +6,7 @@ declare global {
     interface Env extends Bindings {
       TEST_MIGRATIONS: D1Migration[];
       ADMIN_TOKEN: string;
-      /** IFEval's GPT-4 prompt set and responses (JSONL text), from ../shared/data. */
+      /** IFEval's GPT-4 prompt set and responses (JSONL text), from data/. */
       IFEVAL_INPUT: string;
       IFEVAL_RESPONSES: string;
       /** IFBench's original prompts, sample responses and the reference's strict verdicts. */
@@ -15,7 +15,7 @@ declare global {
       IFBENCH_REFERENCE_STRICT: string;
       /** The fake LLM provider's root URL (test/fake-llm/server.ts). */
       FAKE_LLM_URL: string;
-      /** A few TRACE evaluation lines (JSONL), from ../shared/data/trace. */
+      /** A few TRACE evaluation lines (JSONL), from data/trace. */
       TRACE_EVAL_SAMPLE: string;
     }
   }

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { convertLine } from "../../src/datasets/importers";
 import { sha256Hex } from "../../src/lib/auth";
 import { VERSION } from "../../src/version";
 import { ADMIN, call, createKey, expectProblem, postJson } from "./helpers";
@@ -15,6 +16,26 @@ describe("health", () => {
     expect(body.d1.reachable).toBe(true);
     expect(body.d1.migrations_applied).toBe(env.TEST_MIGRATIONS.length);
     expect(body.d1.migrations_applied).toBeGreaterThanOrEqual(2);
+  });
+
+  it("says whether the reference datasets are seeded, counting what has arrived", async () => {
+    type Seeding = { complete: boolean; datasets: { name: string; expected_records: number; records: number; versioned_records: number }[] };
+    const seeding = async () => ((await (await call("/v1/health")).json()) as { reference_data: Seeding }).reference_data;
+    const before = await seeding();
+    expect(before.complete).toBe(false);
+    expect(before.datasets.map((d) => [d.name, d.expected_records, d.records])).toEqual([
+      ["trace-eval", 1042, 0],
+      ["ifeval", 541, 0],
+      ["ifbench", 300, 0],
+    ]);
+
+    expect((await postJson("/v1/datasets", { name: "ifeval", visibility: "public" }, ADMIN)).status).toBe(201);
+    const records = env.IFEVAL_INPUT.split("\n").filter(Boolean).slice(0, 3).map((line) => convertLine("ifeval", JSON.parse(line)));
+    const imported = await postJson("/v1/datasets/ifeval/records", records, ADMIN);
+    expect(imported.status, await imported.clone().text()).toBe(200);
+    const partly = await seeding();
+    expect(partly.complete).toBe(false);
+    expect(partly.datasets.find((d) => d.name === "ifeval")).toMatchObject({ records: 3, versioned_records: 0 });
   });
 
   it("sets secure headers and CORS", async () => {

@@ -6,6 +6,7 @@
  */
 import { writeFile, readFile, mkdir, rename } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { EngineUnavailable } from "../engine/types.ts";
@@ -85,10 +86,12 @@ Commands:
   generate   answer a file of prompts (KV-cache decoding, greedy or sampled)
   eval       answer a benchmark's prompts and have the judge API score them
 
-Run \`iopo-train <command> --help\` for a command's options.
+Run \`iopo-train <command> --help\` for a command's options; \`iopo-train --version\` prints the version.
 `;
 
 type Values = Record<string, string | boolean | undefined>;
+
+const PACKAGE_VERSION: string = createRequire(import.meta.url)("../../package.json").version;
 
 function parse(argv: string[], options: Record<string, { type: "string" | "boolean" }>, usage: string): Values | undefined {
   try {
@@ -253,6 +256,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!command || command === "--help" || command === "-h" || command === "help") {
     process.stdout.write(USAGE);
     return command ? 0 : 2;
+  }
+  if (command === "--version") {
+    process.stdout.write(`iopo-train ${PACKAGE_VERSION} (Node ${process.version})\n`);
+    return 0;
   }
   const run = COMMANDS[command];
   if (!run) {

@@ -1,7 +1,7 @@
 import type { BenchmarkInputRecord, IfevalOutputRecord } from "../../../src/judge/index.ts";
-import { SHARED_DATA, readJsonl } from "./ifeval-data.ts";
+import { REFERENCE_DATA, readJsonl } from "./ifeval-data.ts";
 
-export const IFBENCH_DIR = `${SHARED_DATA}ifbench/`;
+export const IFBENCH_DIR = `${REFERENCE_DATA}ifbench/`;
 /** The 294-prompt release that the sample responses answer. */
 export const IFBENCH_INPUT_ORIG = `${IFBENCH_DIR}IFBench_test.orig.jsonl`;
 /** The current 300-prompt release. */

@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { IfevalInputRecord, IfevalOutputRecord } from "../../../src/judge/index.ts";
 
-/** The shared reference data (../shared/data relative to the project root). */
-export const SHARED_DATA = fileURLToPath(new URL("../../../../shared/data/", import.meta.url));
-export const IFEVAL_DIR = `${SHARED_DATA}ifeval/`;
+/** The vendored reference data (data/ at the project root; sources and checksums in its README). */
+export const REFERENCE_DATA = fileURLToPath(new URL("../../../data/", import.meta.url));
+export const IFEVAL_DIR = `${REFERENCE_DATA}ifeval/`;
 export const INPUT_DATA = `${IFEVAL_DIR}input_data_gpt4_20231107_145030.jsonl`;
 export const RESPONSES = `${IFEVAL_DIR}input_response_data_gpt4_20231107_145030.jsonl`;
 export const REFERENCE_STRICT = `${IFEVAL_DIR}reference/eval_results_strict.jsonl`;
