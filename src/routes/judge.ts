@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv, Bindings } from "../env";
-import { JudgeInputError, type JudgeIssue } from "../judge";
+import { JudgeInputError, judgementWork, KWARGS_LIMITS, WORK_LIMITS, type JudgeIssue } from "../judge";
 import {
   checkerCatalog,
   createLlmJudge,
@@ -19,7 +19,11 @@ import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
 import { ProblemError, type FieldError } from "../lib/problem";
 
-/** Documented limits of the judge routes (422 beyond the per-item ones, 413 beyond the batch size). */
+/**
+ * Documented limits of the judge routes (422 beyond the per-item ones, 413 beyond the batch's),
+ * served in GET /v1/checkers. With the kwargs caps and the work budget (../judge/limits.ts) they
+ * bound what any accepted request costs.
+ */
 export const JUDGE_LIMITS = {
   responseChars: 200_000,
   instructionChars: 500_000,
@@ -27,7 +31,23 @@ export const JUDGE_LIMITS = {
   itemsPerBatch: 1000,
   /** Items with free-text constraints (which need LLM calls) per batch request. */
   llmItemsPerBatch: 100,
+  /** Character-checks per request, one item or a whole batch (see judgementWork). */
+  maxWorkPerRequest: WORK_LIMITS.maxWorkPerRequest,
 } as const;
+
+const WORK_FORMULA =
+  "(response characters + 16) × texts checked (strict 1, loose 8, both 9) × (1 + constraints + list-kwarg items / 32)";
+
+/** An item's work (character-checks); free-text constraints count too (with `compile` they become checks). */
+const itemWork = (item: JudgeItem) =>
+  judgementWork(item.response.length, item.constraints.map((c) => ("kwargs" in c ? { kwargs: c.kwargs } : {})), item.mode);
+
+function workIssue(work: number): { path: string[]; message: string } {
+  return {
+    path: [],
+    message: `this judgement costs ${work} character-checks, over the limit of ${JUDGE_LIMITS.maxWorkPerRequest} per request (max_work_per_request: ${WORK_FORMULA}); shorten the response, use fewer constraints or mode "strict"`,
+  };
+}
 
 const JUDGE_MODES = ["strict", "loose", "both"] as const;
 
@@ -65,6 +85,10 @@ const JudgeItemSchema = z
     pass_score: z.number().int().min(0).max(10).optional().openapi({ description: "Lowest LLM score (0-10) that passes; default LLM_PASS_SCORE (10)" }),
   })
   .strict()
+  .superRefine((item, ctx) => {
+    const work = itemWork(item);
+    if (work > JUDGE_LIMITS.maxWorkPerRequest) ctx.addIssue({ code: "custom", ...workIssue(work) });
+  })
   .openapi("JudgeRequest");
 type JudgeItem = z.infer<typeof JudgeItemSchema>;
 
@@ -150,6 +174,20 @@ async function judgeParsed(p: ParsedBatchItem, judge: LlmJudge): Promise<Record<
   return { index: p.index, ...(await judgeHybrid(toHybrid(p.item), judge)) };
 }
 
+/** The batch as a whole within the work budget (its valid items; a rejected item costs nothing). */
+function checkBatchWork(parsed: ParsedBatchItem[]) {
+  let work = 0;
+  for (const p of parsed) if ("item" in p) work += itemWork(p.item);
+  if (work > JUDGE_LIMITS.maxWorkPerRequest) {
+    throw new ProblemError(
+      413,
+      "payload-too-large",
+      `This batch costs ${work} character-checks, over the limit of ${JUDGE_LIMITS.maxWorkPerRequest} per request (max_work_per_request: ${WORK_FORMULA}). Split the batch.`,
+      [{ field: "body", message: `at most ${JUDGE_LIMITS.maxWorkPerRequest} character-checks per request` }],
+    );
+  }
+}
+
 function checkLlmItems(parsed: ParsedBatchItem[]) {
   const n = parsed.filter((p) => "item" in p && needsLlm(p.item)).length;
   if (n > JUDGE_LIMITS.llmItemsPerBatch) {
@@ -173,7 +211,9 @@ const judgeRoute = createRoute({
     "Free-text `{text, dimension?}` constraints are decided by the LLM judge (explanation, then a 0-10 score; passed when score ≥ `pass_score`, default 10), one model call for all of an item's uncached ones, cached in D1 (`cache: \"bypass\"` asks again). " +
     "With `compile: true` a free-text constraint is first compiled into a registered checker when one decides it exactly, and checked exactly. " +
     "Each result says what decided it (`decided_by`: rule, llm, compiled-rule). A grader failure is `status: \"error\"`, `passed: null`; `followed_all` is then false and `errors` counts them. " +
-    `Limits: response ≤ ${JUDGE_LIMITS.responseChars} characters, instruction ≤ ${JUDGE_LIMITS.instructionChars}, ≤ ${JUDGE_LIMITS.constraintsPerItem} constraints (422 beyond).`,
+    `Limits: response ≤ ${JUDGE_LIMITS.responseChars} characters, instruction ≤ ${JUDGE_LIMITS.instructionChars}, ≤ ${JUDGE_LIMITS.constraintsPerItem} constraints, ` +
+    `kwargs phrases ≤ ${KWARGS_LIMITS.phraseChars} characters, passages ≤ ${KWARGS_LIMITS.passageChars}, lists ≤ ${KWARGS_LIMITS.listItems} items, none blank, ` +
+    `and at most ${JUDGE_LIMITS.maxWorkPerRequest} character-checks of work, ${WORK_FORMULA} (422 beyond; all in GET /v1/checkers \`limits\`).`,
   middleware: [requireScope("read"), acceptBody(...JSON_TYPES)] as const,
   request: { body: { required: true, content: { "application/json": { schema: JudgeItemSchema } } } },
   responses: { 200: jsonContent(JudgeResponseSchema, "The verdicts"), ...problemResponses(400, 401, 403, 413, 415, 422) },
@@ -186,7 +226,7 @@ const batchRoute = createRoute({
   summary: "Judge many items in one request",
   description:
     `A JSON body \`{items: [...]}\` (or a bare array) is answered with \`{results: [...]}\`; an NDJSON body (one item per line) is answered with NDJSON, one result line per input line, streamed. ` +
-    `Results keep input order and carry \`index\`; a bad item yields \`{index, error: {status, errors}}\` instead of failing the batch. At most ${JUDGE_LIMITS.itemsPerBatch} items, of which at most ${JUDGE_LIMITS.llmItemsPerBatch} with free-text constraints (413 beyond); LLM calls run at most LLM_CONCURRENCY at a time.`,
+    `Results keep input order and carry \`index\`; a bad item yields \`{index, error: {status, errors}}\` instead of failing the batch. At most ${JUDGE_LIMITS.itemsPerBatch} items, of which at most ${JUDGE_LIMITS.llmItemsPerBatch} with free-text constraints, and at most ${JUDGE_LIMITS.maxWorkPerRequest} character-checks of work for the whole batch (413 beyond); LLM calls run at most LLM_CONCURRENCY at a time.`,
   middleware: [requireScope("read"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
   request: {
     body: {
@@ -219,13 +259,42 @@ const CheckerSchema = z
   })
   .openapi("Checker");
 
+const LimitsSchema = z
+  .object({
+    response_chars: z.number().int(),
+    instruction_chars: z.number().int(),
+    constraints_per_item: z.number().int(),
+    items_per_batch: z.number().int(),
+    llm_items_per_batch: z.number().int(),
+    kwargs_phrase_chars: z.number().int(),
+    kwargs_passage_chars: z.number().int(),
+    kwargs_list_items: z.number().int(),
+    max_work_per_request: z.number().int(),
+    work_formula: z.string(),
+  })
+  .openapi("JudgeLimits", { description: "The judge routes' limits: 422 for an item beyond them, 413 for a batch beyond its own" });
+
+/** JUDGE_LIMITS and the kwargs caps as GET /v1/checkers serves them. */
+const servedLimits = {
+  response_chars: JUDGE_LIMITS.responseChars,
+  instruction_chars: JUDGE_LIMITS.instructionChars,
+  constraints_per_item: JUDGE_LIMITS.constraintsPerItem,
+  items_per_batch: JUDGE_LIMITS.itemsPerBatch,
+  llm_items_per_batch: JUDGE_LIMITS.llmItemsPerBatch,
+  kwargs_phrase_chars: KWARGS_LIMITS.phraseChars,
+  kwargs_passage_chars: KWARGS_LIMITS.passageChars,
+  kwargs_list_items: KWARGS_LIMITS.listItems,
+  max_work_per_request: JUDGE_LIMITS.maxWorkPerRequest,
+  work_formula: WORK_FORMULA,
+};
+
 const checkersRoute = createRoute({
   method: "get",
   path: "/v1/checkers",
   tags: ["Judge"],
   summary: "Every registered checker with its kwargs JSON Schema and instruction template",
   middleware: [requireScope("read")] as const,
-  responses: { 200: jsonContent(z.object({ checkers: z.array(CheckerSchema) }), "The registry"), ...problemResponses(401, 403) },
+  responses: { 200: jsonContent(z.object({ checkers: z.array(CheckerSchema), limits: LimitsSchema }), "The registry and the judge's limits"), ...problemResponses(401, 403) },
 });
 
 export const judgeRoutes = createRouter()
@@ -249,7 +318,7 @@ export const judgeRoutes = createRouter()
     return ndjsonBatch(c, text) as never; // a streamed NDJSON body, documented above
   })
   .openapi(checkersRoute, (c) => {
-    return c.json({ checkers: checkerCatalog() }, 200);
+    return c.json({ checkers: checkerCatalog(), limits: servedLimits }, 200);
   });
 
 async function judgeJsonBatch(text: string, judge: LlmJudge): Promise<Record<string, unknown>[]> {
@@ -266,6 +335,7 @@ async function judgeJsonBatch(text: string, judge: LlmJudge): Promise<Record<str
   checkBatchSize(items.length);
   const parsed = items.map((item, i) => parseBatchItem(item, i));
   checkLlmItems(parsed);
+  checkBatchWork(parsed);
   // rule-only items finish at once; LLM calls queue on the request's concurrency cap
   return Promise.all(parsed.map((p) => judgeParsed(p, judge)));
 }
@@ -292,6 +362,7 @@ function ndjsonBatch(c: Context<AppEnv>, text: string): Response {
     return { line, parsed: parseBatchItem(value, index) };
   });
   checkLlmItems(items.map((i) => i.parsed));
+  checkBatchWork(items.map((i) => i.parsed));
   const judge = llmJudgeFor(c.env);
   const encoder = new TextEncoder();
   let next = 0;
