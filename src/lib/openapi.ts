@@ -49,10 +49,14 @@ export function problemResponses(...statuses: number[]) {
     409: "Conflict",
     413: "Body over the size limit",
     415: "Unsupported content type",
+    416: "Range not satisfiable",
     422: "The request does not match the schema",
+    429: "Too many anonymous requests or failed authentications from this address; see Retry-After",
   };
+  // every route that authenticates may answer 429 (rate limits on failed and anonymous use)
+  const all = statuses.includes(401) && !statuses.includes(429) ? [...statuses, 429] : statuses;
   return Object.fromEntries(
-    statuses.map((s) => [s, { description: descriptions[s] ?? "Error", content: problemContent }]),
+    all.map((s) => [s, { description: descriptions[s] ?? "Error", content: problemContent }]),
   );
 }
 

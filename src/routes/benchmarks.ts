@@ -66,7 +66,7 @@ const verifiableScoreRoute = (suite: VerifiableSuite) =>
       (suite === "ifbench" ? ", ignoring surrounding whitespace like IFBench's" : "") +
       ") or by key. Returns the report (prompt- and instruction-level accuracy, per category and per id, strict and loose) and each record's verdicts in the reference's output shape. " +
       `Prompts without a submitted response are not counted; their number is reported. The prompt set is the dataset \`${suite}\` unless \`dataset\` says otherwise (\`npm start\` seeds it).`,
-    middleware: [requireScope("read"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
+    middleware: [requireScope("judge"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
     request: {
       query: z.object({ dataset: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/).default(suite) }),
       body: {
@@ -113,7 +113,7 @@ const traceScoreRoute = createRoute({
     "The report gives IF-S (ids 0-199), IF-M (the rest) and overall accuracy, and constraint accuracy per type and dimension (the taxonomy in D1). " +
     "A constraint the judge could not grade is an error: counted and listed (ids), never a pass; such an instruction without a failed constraint is `undetermined`. " +
     `At most ${TRACE_LIMITS.itemsPerRequest} responses per request (413 beyond): \`npx iopo trace-eval\` sends a whole file in batches and merges the reports. 503 when no LLM judge is configured.`,
-  middleware: [requireScope("read"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
+  middleware: [requireScope("judge"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
   request: {
     query: z.object({
       dataset: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/).default("trace-eval"),

@@ -214,7 +214,7 @@ const judgeRoute = createRoute({
     `Limits: response ≤ ${JUDGE_LIMITS.responseChars} characters, instruction ≤ ${JUDGE_LIMITS.instructionChars}, ≤ ${JUDGE_LIMITS.constraintsPerItem} constraints, ` +
     `kwargs phrases ≤ ${KWARGS_LIMITS.phraseChars} characters, passages ≤ ${KWARGS_LIMITS.passageChars}, lists ≤ ${KWARGS_LIMITS.listItems} items, none blank, ` +
     `and at most ${JUDGE_LIMITS.maxWorkPerRequest} character-checks of work, ${WORK_FORMULA} (422 beyond; all in GET /v1/checkers \`limits\`).`,
-  middleware: [requireScope("read"), acceptBody(...JSON_TYPES)] as const,
+  middleware: [requireScope("judge"), acceptBody(...JSON_TYPES)] as const,
   request: { body: { required: true, content: { "application/json": { schema: JudgeItemSchema } } } },
   responses: { 200: jsonContent(JudgeResponseSchema, "The verdicts"), ...problemResponses(400, 401, 403, 413, 415, 422) },
 });
@@ -227,7 +227,7 @@ const batchRoute = createRoute({
   description:
     `A JSON body \`{items: [...]}\` (or a bare array) is answered with \`{results: [...]}\`; an NDJSON body (one item per line) is answered with NDJSON, one result line per input line, streamed. ` +
     `Results keep input order and carry \`index\`; a bad item yields \`{index, error: {status, errors}}\` instead of failing the batch. At most ${JUDGE_LIMITS.itemsPerBatch} items, of which at most ${JUDGE_LIMITS.llmItemsPerBatch} with free-text constraints, and at most ${JUDGE_LIMITS.maxWorkPerRequest} character-checks of work for the whole batch (413 beyond); LLM calls run at most LLM_CONCURRENCY at a time.`,
-  middleware: [requireScope("read"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
+  middleware: [requireScope("judge"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
   request: {
     body: {
       required: true,
