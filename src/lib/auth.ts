@@ -5,6 +5,7 @@ import { keys } from "../db/schema";
 import { sha256Hex } from "../shared/hash";
 import type { AppEnv } from "../env";
 import { ProblemError } from "./problem";
+import { LIMITER_PERIOD_S } from "./rate-limits";
 
 export const SCOPES = ["judge", "read", "write", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -59,11 +60,6 @@ export const keyDisplayPrefix = (key: string) => key.slice(0, KEY_PREFIX.length 
 
 const bearerPattern = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]+)[ \t]*$/i;
 
-/**
- * Periods (seconds) of the rate limiters in wrangler.toml `[[ratelimits]]`, sent as Retry-After:
- * the binding says only whether a request is within the limit, not when the window ends.
- */
-export const LIMITER_PERIOD_S = { AUTH_FAILURE_LIMITER: 60, ANONYMOUS_LIMITER: 60 } as const;
 
 /** Paths anonymous callers reach without counting against their limit: probes and the reference. */
 const UNTHROTTLED_PATHS = /^\/(v1\/health|docs|openapi\.json)\/?$/;
