@@ -2,11 +2,14 @@ import type { Principal } from "../lib/auth";
 import { ProblemError, type FieldError } from "../lib/problem";
 import { hex } from "../shared/hash";
 import { exportLines, type ShardFormat } from "./export";
+import { resolveDimension } from "./taxonomy";
 import {
   canonicalJson,
+  fieldNestedTooDeep,
   instructionsOf,
   primaryInstruction,
   recordId,
+  RECORD_LIMITS,
   RecordSchema,
   type DatasetRecord,
 } from "./records";
@@ -17,6 +20,8 @@ export const MAX_RECORDS_PER_REQUEST = 10_000;
 /** Bound JSON parameter per insert statement; D1 caps a value at ~1-2 MB. */
 const INSERT_CHUNK_BYTES = 800_000;
 const READ_PAGE = 200;
+/** Retry-After (seconds) of the 409 a writer gets after losing every retry to concurrent writers. */
+export const CONCURRENT_WRITE_RETRY_AFTER_S = 1;
 
 export interface DatasetRow {
   id: string;
@@ -146,6 +151,11 @@ export async function prepareRecords(
   const errors = [...parsed.errors];
   const prepared: PreparedRecord[] = [];
   for (const { line, value } of parsed.records) {
+    const deep = fieldNestedTooDeep(value);
+    if (deep !== null) {
+      errors.push({ field: deep, line, message: `nests deeper than ${RECORD_LIMITS.maxDepth} levels` });
+      continue;
+    }
     const result = RecordSchema.safeParse(value);
     if (!result.success) {
       for (const issue of result.error.issues) {
@@ -158,7 +168,7 @@ export async function prepareRecords(
     for (const [path, instruction] of instructionsOf(record)) {
       instruction.constraints.forEach((constraint, i) => {
         if (constraint.dimension !== undefined) {
-          const name = dimensionNames.get(constraint.dimension.trim().toLowerCase());
+          const name = resolveDimension({ dimensionNames }, constraint.dimension);
           if (!name) {
             ok = false;
             errors.push({ field: `${path}.constraints.${i}.dimension`, line, message: `unknown TRACE dimension "${constraint.dimension}"` });
@@ -231,7 +241,10 @@ export async function appendRecords(
       // lost a race with another writer: nothing was written; recompute on the new state
     }
   }
-  throw new ProblemError(409, "conflict", "The dataset is being written concurrently; nothing was written, retry the request.");
+  // Retrying is safe: records are idempotent (content-addressed), so a retry adds each at most once.
+  throw new ProblemError(409, "conflict", "The dataset is being written concurrently; nothing was written, retry the request.", undefined, {
+    "retry-after": String(CONCURRENT_WRITE_RETRY_AFTER_S),
+  });
 }
 
 async function existingIds(db: D1Database, datasetId: string, ids: string[]): Promise<Set<string>> {
@@ -381,19 +394,39 @@ export interface VersionRow {
   created_at: string;
 }
 
-export async function createVersion(db: D1Database, dataset: DatasetRow, shardSize: number, description: string): Promise<VersionRow> {
-  // The version number and the frozen count are read and written in one statement, so two
-  // concurrent freezes get different numbers.
+/**
+ * Freezes the dataset's records into a new version, unless the latest version already holds
+ * exactly them with the same shard size (records are append-only, so an equal count means equal
+ * content): then that version is returned with `created: false`, and no duplicate is made.
+ */
+export async function createVersion(
+  db: D1Database,
+  dataset: DatasetRow,
+  shardSize: number,
+  description: string,
+): Promise<{ version: VersionRow; created: boolean }> {
+  // The version number, the frozen count and the check against the latest version are one
+  // statement, so two concurrent freezes get different numbers and never a duplicate.
   const row = await db
     .prepare(
       `INSERT INTO dataset_versions (dataset_id, version, record_count, shard_size, description)
        SELECT ?1, coalesce((SELECT max(version) FROM dataset_versions WHERE dataset_id = ?1), 0) + 1,
               (SELECT record_count FROM datasets WHERE id = ?1), ?2, ?3
+       WHERE NOT EXISTS (
+         SELECT 1 FROM dataset_versions v
+         WHERE v.dataset_id = ?1 AND v.shard_size = ?2
+           AND v.version = (SELECT max(version) FROM dataset_versions WHERE dataset_id = ?1)
+           AND v.record_count = (SELECT record_count FROM datasets WHERE id = ?1))
        RETURNING *`,
     )
     .bind(dataset.id, shardSize, description)
     .first<VersionRow>();
-  return row!;
+  if (row) return { version: row, created: true };
+  const latest = await db
+    .prepare("SELECT * FROM dataset_versions WHERE dataset_id = ? ORDER BY version DESC LIMIT 1")
+    .bind(dataset.id)
+    .first<VersionRow>();
+  return { version: latest!, created: false };
 }
 
 export async function findVersion(db: D1Database, dataset: DatasetRow, version: number): Promise<VersionRow> {

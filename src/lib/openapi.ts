@@ -23,6 +23,17 @@ export function createRouter() {
   });
 }
 
+/**
+ * An integer query parameter in plain decimal, within [min, max]. `z.coerce.number()` would read
+ * "0x10" as 16, "1e2" as 100 and "" as 0; a client that sends those has a bug worth a 422.
+ */
+export const queryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?(0|[1-9][0-9]{0,15})$/, "a decimal integer")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
 export const ProblemSchema = z
   .object({
     type: z.string().openapi({ example: "/docs#problem-validation" }),

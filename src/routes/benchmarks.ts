@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { renderPrompt, type Instruction } from "../datasets/records";
 import { findDataset, parseRecordsBody, recordsInRange, toRecord, type DatasetRow, type StoredRecord } from "../datasets/store";
-import { loadTaxonomyIndex } from "../datasets/taxonomy";
+import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy";
 import { accuracyReport, evaluateIfevalRecord, JudgeInputError, type IfevalInputRecord, type IfevalOutputRecord } from "../judge";
 import { requireScope } from "../lib/auth";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
@@ -216,7 +216,7 @@ async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "
     );
   }
   const taxonomy = await loadTaxonomyIndex(c.env.DB);
-  const normalise = (dimension: string | undefined) => (dimension === undefined ? null : (taxonomy.dimensionNames.get(dimension.toLowerCase()) ?? dimension));
+  const normalise = (dimension: string | undefined) => (dimension === undefined ? null : (resolveDimension(taxonomy, dimension) ?? dimension));
 
   const verdicts = await Promise.all(
     submissions.map(async (s) => {
@@ -298,12 +298,25 @@ async function scoreVerifiable(c: Context<AppEnv>, suite: VerifiableSuite, datas
       unmatched.slice(0, 200).map((s) => ({ field: s.prompt !== undefined ? "prompt" : "key", line: s.line, message: `matches no ${VERIFIABLE_SUITES[suite].title} prompt` })),
     );
   }
+  const recordOf = (s: (typeof submissions)[number]) => (s.prompt !== undefined ? byPrompt.get(promptKey(s.prompt))! : byKey.get(s.key!)!);
+  // A prompt answered twice would be counted twice: refused, like a repeated TRACE id.
+  const firstLine = new Map<number, number>();
+  const repeated: FieldError[] = [];
+  for (const s of submissions) {
+    const key = recordOf(s).key;
+    const first = firstLine.get(key);
+    if (first === undefined) firstLine.set(key, s.line);
+    else repeated.push({ field: s.prompt !== undefined ? "prompt" : "key", line: s.line, message: `the prompt of key ${key} was already answered on line ${first}` });
+  }
+  if (repeated.length) {
+    throw new ProblemError(422, "validation", `${repeated.length} response(s) answer a prompt already answered; send one response per prompt.`, repeated.slice(0, 200));
+  }
   const strict: IfevalOutputRecord[] = [];
   const loose: IfevalOutputRecord[] = [];
   const verdicts = [];
   const seen = new Set<number>();
   for (const s of submissions) {
-    const record = s.prompt !== undefined ? byPrompt.get(promptKey(s.prompt))! : byKey.get(s.key!)!;
+    const record = recordOf(s);
     seen.add(record.key);
     let verdict;
     try {

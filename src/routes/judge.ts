@@ -14,6 +14,7 @@ import {
   type HybridOutput,
   type LlmJudge,
 } from "../judge/llm";
+import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy";
 import { requireScope } from "../lib/auth";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
@@ -62,7 +63,12 @@ const RuleConstraintSchema = z
 const TextConstraintSchema = z
   .object({
     text: z.string().min(1).max(20_000).openapi({ example: "Answer in fewer than 100 words." }),
-    dimension: z.string().min(1).max(200).optional().openapi({ example: "Length", description: "TRACE dimension, given to the judge as context" }),
+    dimension: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ example: "Numerical Constraint", description: "TRACE dimension (English name, slug or Chinese label, as GET /v1/taxonomy lists them), given to the judge as context" }),
   })
   .strict()
   .openapi("TextConstraint", { description: "A constraint in words, decided by the LLM judge (or, with `compile`, by the checker it compiles to)." });
@@ -155,6 +161,37 @@ function zodErrors(location: string, issues: ReadonlyArray<{ path: ReadonlyArray
 }
 
 type ParsedBatchItem = { index: number; item: JudgeItem } | { index: number; result: Record<string, unknown> };
+
+/**
+ * Free-text constraints' `dimension` must name a TRACE dimension, checked as ingest checks it
+ * (resolveDimension), and is passed on as its English name. The issues of each item, in order.
+ */
+async function checkDimensions(db: D1Database, items: JudgeItem[]): Promise<JudgeIssue[][]> {
+  const named = (item: JudgeItem) => item.constraints.some((c) => "text" in c && c.dimension !== undefined);
+  if (!items.some(named)) return items.map(() => []);
+  const taxonomy = await loadTaxonomyIndex(db);
+  return items.map((item) => {
+    const issues: JudgeIssue[] = [];
+    item.constraints.forEach((c, i) => {
+      if (!("text" in c) || c.dimension === undefined) return;
+      const name = resolveDimension(taxonomy, c.dimension);
+      if (name) c.dimension = name;
+      else issues.push({ path: ["constraints", i, "dimension"], message: `unknown TRACE dimension "${c.dimension}" (GET /v1/taxonomy lists them)` });
+    });
+    return issues;
+  });
+}
+
+/** Batch items whose dimensions do not check out become their 422 entry. */
+async function withCheckedDimensions(db: D1Database, parsed: ParsedBatchItem[]): Promise<ParsedBatchItem[]> {
+  const valid = parsed.filter((p): p is { index: number; item: JudgeItem } => "item" in p);
+  const issues = await checkDimensions(db, valid.map((p) => p.item));
+  const bad = new Map(valid.map((p, i) => [p.index, issues[i]!] as const).filter(([, list]) => list.length > 0));
+  return parsed.map((p) => {
+    const list = bad.get(p.index);
+    return list ? { index: p.index, result: { index: p.index, error: { status: 422, errors: list.map(issueToFieldError("item")) } } } : p;
+  });
+}
 
 /** Schema and checker validation of one batch item; a bad item becomes its 422 entry. */
 function parseBatchItem(value: unknown, index: number): ParsedBatchItem {
@@ -300,6 +337,10 @@ const checkersRoute = createRoute({
 export const judgeRoutes = createRouter()
   .openapi(judgeRoute, async (c) => {
     const item = c.req.valid("json");
+    const [dimensionIssues] = await checkDimensions(c.env.DB, [item]);
+    if (dimensionIssues!.length > 0) {
+      throw new ProblemError(422, "validation", "Some constraints name no TRACE dimension.", dimensionIssues!.map(issueToFieldError("body")));
+    }
     try {
       validateRuleConstraints(item.constraints); // 422 before any model call
       const verdict: HybridOutput = await judgeHybrid(toHybrid(item), llmJudgeFor(c.env));
@@ -314,14 +355,14 @@ export const judgeRoutes = createRouter()
   .openapi(batchRoute, async (c) => {
     const type = requestMediaType(c);
     const text = await bodyText(c);
-    if (type === "application/json") return c.json({ results: await judgeJsonBatch(text, llmJudgeFor(c.env)) }, 200) as never;
+    if (type === "application/json") return c.json({ results: await judgeJsonBatch(c.env.DB, text, llmJudgeFor(c.env)) }, 200) as never;
     return ndjsonBatch(c, text) as never; // a streamed NDJSON body, documented above
   })
   .openapi(checkersRoute, (c) => {
     return c.json({ checkers: checkerCatalog(), limits: servedLimits }, 200);
   });
 
-async function judgeJsonBatch(text: string, judge: LlmJudge): Promise<Record<string, unknown>[]> {
+async function judgeJsonBatch(db: D1Database, text: string, judge: LlmJudge): Promise<Record<string, unknown>[]> {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -333,7 +374,7 @@ async function judgeJsonBatch(text: string, judge: LlmJudge): Promise<Record<str
     throw new ProblemError(422, "validation", "Send `{items: [...]}`, a JSON array of items, or NDJSON.", [{ field: "body.items", message: "expected an array" }]);
   }
   checkBatchSize(items.length);
-  const parsed = items.map((item, i) => parseBatchItem(item, i));
+  const parsed = await withCheckedDimensions(db, items.map((item, i) => parseBatchItem(item, i)));
   checkLlmItems(parsed);
   checkBatchWork(parsed);
   // rule-only items finish at once; LLM calls queue on the request's concurrency cap
@@ -348,7 +389,7 @@ function checkBatchSize(n: number) {
 }
 
 /** NDJSON in, NDJSON out: results stream back in input order as they are judged. */
-function ndjsonBatch(c: Context<AppEnv>, text: string): Response {
+async function ndjsonBatch(c: Context<AppEnv>, text: string): Promise<Response> {
   const lines = text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
   const numbered = lines.map((line, i) => ({ line: i + 1, line_text: line })).filter((l) => l.line_text.trim() !== "");
   checkBatchSize(numbered.length);
@@ -361,6 +402,8 @@ function ndjsonBatch(c: Context<AppEnv>, text: string): Response {
     }
     return { line, parsed: parseBatchItem(value, index) };
   });
+  const checked = await withCheckedDimensions(c.env.DB, items.map((i) => i.parsed));
+  items.forEach((item, i) => (item.parsed = checked[i]!));
   checkLlmItems(items.map((i) => i.parsed));
   checkBatchWork(items.map((i) => i.parsed));
   const judge = llmJudgeFor(c.env);

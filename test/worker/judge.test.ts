@@ -144,6 +144,14 @@ describe("bounded cost: caps on kwargs and on a request's work", () => {
     expect(fits.status).toBe(200);
   });
 
+  it("checks a free-text constraint's dimension as ingest does (one validation for both)", async () => {
+    const text = (dimension: string) => ({ response: "Hi.", constraints: [{ text: "Be brief.", dimension }] });
+    const problem = await expectProblem(await postJson("/v1/judge", text("Totally Fake Dimension")), 422);
+    expect(problem.errors).toEqual([{ field: "body.constraints.0.dimension", message: 'unknown TRACE dimension "Totally Fake Dimension" (GET /v1/taxonomy lists them)' }]);
+    const batch = (await (await postJson("/v1/judge/batch", { items: [text("Totally Fake Dimension")] })).json()) as { results: { index: number; error?: { status: number; errors: { field: string }[] } }[] };
+    expect(batch.results[0]!.error).toMatchObject({ status: 422, errors: [{ field: "item.constraints.0.dimension" }] });
+  });
+
   it("publishes the limits in GET /v1/checkers and in each kwargs schema", async () => {
     const body = (await (await call("/v1/checkers")).json()) as {
       limits: Record<string, unknown>;
@@ -249,6 +257,14 @@ describe("POST /v1/benchmarks/ifeval/score", () => {
     );
     expect(bad.errors![0]).toMatchObject({ line: 2, field: "prompt" });
     await expectProblem(await call("/v1/benchmarks/ifeval/score", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: JSON.stringify({ response: "a" }) }), 422);
+  });
+
+  it("refuses a submission that answers one prompt twice, naming the line", async () => {
+    await seedIfeval();
+    const [first, second] = env.IFEVAL_INPUT.split("\n").slice(0, 2).map((l) => JSON.parse(l) as { key: number; prompt: string });
+    const body = [{ key: first!.key, response: "a" }, { key: second!.key, response: "b" }, { prompt: first!.prompt, response: "c" }].map((l) => JSON.stringify(l)).join("\n");
+    const problem = await expectProblem(await call("/v1/benchmarks/ifeval/score", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body }), 422);
+    expect(problem.errors).toEqual([{ field: "prompt", line: 3, message: `the prompt of key ${first!.key} was already answered on line 1` }]);
   });
 
   it("says how to seed the prompt set when it is missing", async () => {
