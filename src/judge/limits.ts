@@ -20,15 +20,18 @@ export const KWARGS_LIMITS = {
 } as const;
 
 /**
- * A judgement's work, in character-checks: the response's characters × the texts each constraint
- * is checked on (strict 1, loose 8 variants, both 9) × (constraints + 1, the +1 for the analyses
- * they share), with a list kwarg counting 1/32 extra per item (a literal search is ~50× cheaper
- * than the costliest checker's pass). A request (one item, or a whole batch) may cost at most
- * `maxWorkPerRequest`: measured at ≤ 250 ns per character-check for the costliest checker, that
- * keeps any accepted request under 250 ms of judging (`npm run bench -- judge-abuse`).
+ * A judgement's work, in character-checks: (the response's characters + 256) × the texts each
+ * constraint is checked on (strict 1, loose 8 variants, both 9) × (constraints + 1, the +1 for the
+ * analyses they share), with a list kwarg counting 1/32 extra per item (a literal search is ~50×
+ * cheaper than the costliest checker's pass). The 256 stand for what a check costs whatever the
+ * length (~30 µs with its evidence), which dominates batches of short responses. A request (one
+ * item, or a whole batch) may cost at most `maxWorkPerRequest`: the costliest checkers take up to
+ * ~250 ns per character-check, so any accepted request stays under 250 ms of judging on a small
+ * machine, with a margin for a busy one (`npm run bench -- judge-abuse` prints the worst cases).
  */
 export const WORK_LIMITS = {
-  maxWorkPerRequest: 1_000_000,
+  maxWorkPerRequest: 600_000,
+  charsPerCheck: 256,
   variants: { strict: 1, loose: 8, both: 9 },
   listItemWeight: 1 / 32,
 } as const;
@@ -75,6 +78,5 @@ export function judgementWork(
       for (const value of Object.values(kwargs)) if (Array.isArray(value)) weight += value.length * WORK_LIMITS.listItemWeight;
     }
   }
-  // a few characters more per response: judging even an empty one costs a little
-  return Math.ceil((responseChars + 16) * WORK_LIMITS.variants[mode] * weight);
+  return Math.ceil((responseChars + WORK_LIMITS.charsPerCheck) * WORK_LIMITS.variants[mode] * weight);
 }

@@ -37,7 +37,7 @@ export const JUDGE_LIMITS = {
 } as const;
 
 const WORK_FORMULA =
-  "(response characters + 16) × texts checked (strict 1, loose 8, both 9) × (1 + constraints + list-kwarg items / 32)";
+  `(response characters + ${WORK_LIMITS.charsPerCheck}) × texts checked (strict 1, loose 8, both 9) × (1 + constraints + list-kwarg items / 32)`;
 
 /** An item's work (character-checks); free-text constraints count too (with `compile` they become checks). */
 const itemWork = (item: JudgeItem) =>
@@ -307,6 +307,7 @@ const LimitsSchema = z
     kwargs_passage_chars: z.number().int(),
     kwargs_list_items: z.number().int(),
     max_work_per_request: z.number().int(),
+    work_chars_per_check: z.number().int(),
     work_formula: z.string(),
   })
   .openapi("JudgeLimits", { description: "The judge routes' limits: 422 for an item beyond them, 413 for a batch beyond its own" });
@@ -322,6 +323,7 @@ const servedLimits = {
   kwargs_passage_chars: KWARGS_LIMITS.passageChars,
   kwargs_list_items: KWARGS_LIMITS.listItems,
   max_work_per_request: JUDGE_LIMITS.maxWorkPerRequest,
+  work_chars_per_check: WORK_LIMITS.charsPerCheck,
   work_formula: WORK_FORMULA,
 };
 
