@@ -28,6 +28,8 @@ export interface DatasetRow {
   name: string;
   description: string;
   visibility: "public" | "private";
+  /** "" for a public dataset; a private one's owner (see ownNamespace). */
+  namespace: string;
   owner_key_id: string | null;
   record_count: number;
   created_at: string;
@@ -45,10 +47,26 @@ export function canWrite(principal: Principal, dataset: DatasetRow): boolean {
   return principal.scopes.has("admin") || (principal.scopes.has("write") && principal.keyId !== null && principal.keyId === dataset.owner_key_id);
 }
 
+/** The namespace of the caller's private datasets: its key id, "admin" for the admin token. */
+const ownNamespace = (principal: Principal): string | null => principal.keyId ?? (principal.kind === "admin-token" ? "admin" : null);
+
+/**
+ * The dataset `name` means to this caller, or null: its own private dataset of that name first,
+ * then the public one; an admin, who reads everything, then the oldest private one. Others'
+ * private datasets are never considered, so they neither shadow nor reveal anything.
+ */
+export async function visibleDataset(db: D1Database, name: string, principal: Principal): Promise<DatasetRow | null> {
+  const { results } = await db
+    .prepare("SELECT * FROM datasets WHERE name = ?1 ORDER BY namespace = ?2 DESC, namespace = '' DESC, created_at")
+    .bind(name, ownNamespace(principal) ?? "")
+    .all<DatasetRow>();
+  return results.find((row) => canRead(principal, row)) ?? null;
+}
+
 /** The dataset if this caller may see it; a private dataset it may not read does not exist (404). */
 export async function findDataset(db: D1Database, name: string, principal: Principal, access: "read" | "write"): Promise<DatasetRow> {
-  const row = await db.prepare("SELECT * FROM datasets WHERE name = ?").bind(name).first<DatasetRow>();
-  if (!row || !canRead(principal, row)) {
+  const row = await visibleDataset(db, name, principal);
+  if (!row) {
     throw new ProblemError(404, "not-found", `No dataset named "${name}".`, [{ field: "path.name", message: "unknown dataset" }]);
   }
   if (access === "write" && !canWrite(principal, row)) {
@@ -67,17 +85,25 @@ export async function createDataset(
   input: { name: string; description: string; visibility: "public" | "private" },
   principal: Principal,
 ): Promise<DatasetRow> {
-  const existing = await db.prepare("SELECT * FROM datasets WHERE name = ?").bind(input.name).first<DatasetRow>();
-  if (existing) {
-    // a private dataset's name is not revealed to those who cannot read it, but it is taken
-    throw new ProblemError(409, "conflict", `A dataset named "${input.name}" already exists.`, [
-      { field: "body.name", message: "already taken" },
-    ]);
+  // Only the public names and the caller's own conflict: a name someone else holds privately is
+  // free to it (the private one stays in its owner's namespace), so a 409 reveals nothing hidden.
+  const taken = () =>
+    new ProblemError(409, "conflict", `A dataset named "${input.name}" already exists.`, [{ field: "body.name", message: "already taken" }]);
+  const own = ownNamespace(principal);
+  if (own === null) throw new ProblemError(401, "unauthorized", "Creating a dataset needs a key.");
+  const clash = await db.prepare("SELECT 1 FROM datasets WHERE name = ? AND namespace IN ('', ?)").bind(input.name, own).first();
+  if (clash) throw taken();
+  const namespace = input.visibility === "private" ? own : "";
+  let row: DatasetRow | null;
+  try {
+    row = await db
+      .prepare("INSERT INTO datasets (id, name, namespace, description, visibility, owner_key_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING *")
+      .bind(crypto.randomUUID(), input.name, namespace, input.description, input.visibility, principal.keyId)
+      .first<DatasetRow>();
+  } catch (error) {
+    if (/UNIQUE/i.test(String(error))) throw taken(); // created concurrently
+    throw error;
   }
-  const row = await db
-    .prepare("INSERT INTO datasets (id, name, description, visibility, owner_key_id) VALUES (?, ?, ?, ?, ?) RETURNING *")
-    .bind(crypto.randomUUID(), input.name, input.description, input.visibility, principal.keyId)
-    .first<DatasetRow>();
   return row!;
 }
 

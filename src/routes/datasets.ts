@@ -21,6 +21,7 @@ import {
   shardStream,
   shardSummaries,
   toRecord,
+  visibleDataset,
   type DatasetRow,
   type VersionRow,
 } from "../datasets/store";
@@ -115,7 +116,9 @@ const createDatasetRoute = createRoute({
   path: "/v1/datasets",
   tags: ["Datasets"],
   summary: "Create a dataset",
-  description: "The calling key owns it: only the owner or an admin may write to it, and a private dataset is invisible (404) to everyone else.",
+  description:
+    "The calling key owns it: only the owner or an admin may write to it, and a private dataset is invisible (404) to everyone else. " +
+    "A private dataset's name lives in its owner's namespace: another key may create a dataset of the same name (409 only for a name the caller can see), and each caller's own dataset of a name comes before the public one.",
   security,
   middleware: [requireScope("write"), acceptBody(...JSON_TYPES)] as const,
   request: {
@@ -615,7 +618,7 @@ datasetRoutes
     if (body.target === source.name) {
       throw new ProblemError(422, "validation", "The target must differ from the source dataset.", [{ field: "body.target", message: "same as the source" }]);
     }
-    const existing = await c.env.DB.prepare("SELECT name FROM datasets WHERE name = ?").bind(body.target).first();
+    const existing = await visibleDataset(c.env.DB, body.target, principal);
     if (!existing) await createDataset(c.env.DB, { name: body.target, description: `IOPO quadruples built from ${source.name}`, visibility: body.visibility ?? source.visibility }, principal);
     await findDataset(c.env.DB, body.target, principal, "write");
     const { visibility: _visibility, ...params } = body;

@@ -81,6 +81,32 @@ describe("datasets: creation and access", () => {
     await expectProblem(await postNdjson("/v1/datasets/open/records", ndjson([sftRecord(3)]), asOther), 403);
     expect((await postNdjson("/v1/datasets/open/records", ndjson([sftRecord(3)]), ADMIN)).status).toBe(200);
   });
+
+  it("does not reveal a private dataset's name: it lives in its owner's namespace", async () => {
+    const owner = await createKey(["write"]);
+    const other = await createKey(["write"]);
+    const asOwner = { authorization: `Bearer ${owner.key}` };
+    const asOther = { authorization: `Bearer ${other.key}` };
+    await makeDataset("hidden-name", "private", asOwner);
+    await postNdjson("/v1/datasets/hidden-name/records", ndjson([sftRecord(1)]), asOwner);
+    // another key gets the answers a free name gets: it may create a dataset of that name, its own
+    await expectProblem(await call("/v1/datasets/hidden-name", { headers: asOther }), 404);
+    const created = await postJson("/v1/datasets", { name: "hidden-name", visibility: "private" }, asOther);
+    expect(created.status).toBe(201);
+    await postNdjson("/v1/datasets/hidden-name/records", ndjson([sftRecord(2), sftRecord(3)]), asOther);
+    const seen = async (headers: Record<string, string>) => ((await (await call("/v1/datasets/hidden-name", { headers })).json()) as { record_count: number }).record_count;
+    expect(await seen(asOwner)).toBe(1);
+    expect(await seen(asOther)).toBe(2);
+    // a public dataset of that name is possible too; each owner keeps reaching their own
+    expect((await postJson("/v1/datasets", { name: "hidden-name" }, ADMIN)).status).toBe(201);
+    expect(await seen(asOwner)).toBe(1);
+    expect((await call("/v1/datasets/hidden-name")).status).toBe(200);
+    expect(await seen({})).toBe(0);
+    // names visible to the caller still conflict
+    await expectProblem(await postJson("/v1/datasets", { name: "hidden-name", visibility: "private" }, asOwner), 409);
+    const third = await createKey(["write"]);
+    await expectProblem(await postJson("/v1/datasets", { name: "hidden-name", visibility: "private" }, { authorization: `Bearer ${third.key}` }), 409);
+  });
 });
 
 describe("datasets: ingestion", () => {
