@@ -150,7 +150,8 @@ const keywordsFrequency = define({
   describe: ({ keyword, frequency, relation }) =>
     `In your response, the word ${pyStrip(keyword)} should appear ${relation} ${frequency} times.`,
   check(text, { keyword, frequency, relation }) {
-    // The reference strips the keyword; a blank one then matches at every position, as an empty regex does.
+    // The reference strips the keyword (a blank one, which would match at every position as an empty
+    // regex does, is refused by the kwargs schema).
     const occurrences = countIgnoreCase(text.foldedCodePoints, pyStrip(keyword));
     return {
       passed: compare(occurrences, relation, frequency),
