@@ -9,6 +9,7 @@ const tsx = join(root, "node_modules/tsx/dist/cli.mjs");
 const benches = {
   judge: ["scripts/bench-judge.ts"],
   "judge-http": ["scripts/bench/judge-http.mjs"],
+  "judge-abuse": ["scripts/bench/judge-abuse.mjs"],
   datasets: ["scripts/bench/datasets.mjs"],
   trainer: ["gpu-trainer/bench/run.ts"],
 };

@@ -99,7 +99,8 @@ function routePattern(path: string): RegExp {
       .split("/")
       .map((part) => (part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
       .join("/");
-    pattern = new RegExp(`^${source}/?$`);
+    // exact: the router does not match "/v1/health/" either, so it is a 404, not a 405
+    pattern = new RegExp(`^${source}$`);
     patternCache.set(path, pattern);
   }
   return pattern;

@@ -13,6 +13,12 @@ export interface Bindings extends LlmVars {
   MAX_BODY_BYTES?: string;
   /** Comma-separated allowed CORS origins, or "*". */
   CORS_ORIGINS?: string;
+  /** "true" (production): the judge and benchmark routes need a key with `judge` (or `read`). */
+  JUDGE_REQUIRES_KEY?: string;
+  /** Rate limiters (wrangler.toml `[[ratelimits]]`), keyed by client IP: failed authentications... */
+  AUTH_FAILURE_LIMITER?: RateLimit;
+  /** ...and anonymous requests (health and the reference pages excepted). */
+  ANONYMOUS_LIMITER?: RateLimit;
 
   // the LLM judge's LLM_* variables (documented in LlmVars; see README "LLM judge")
   /** Workers AI binding (`[ai] binding = "AI"` in wrangler.toml), for LLM_PROVIDER=workers-ai. */

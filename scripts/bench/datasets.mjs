@@ -1,9 +1,8 @@
 // Dataset service benchmark (prints figures; not a test): ingest of 100K synthetic records into
 // the local D1 through the API, streaming every shard of a 100K-record version, and the workerd
 // process's resident memory while versions of growing size are streamed.
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { startServer } from "../lib/server.mjs";
+import { startServer, workerdPids } from "../lib/server.mjs";
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 100_000);
 const PER_REQUEST = 10_000;
@@ -25,31 +24,10 @@ function record(i) {
   };
 }
 
-function descendants(pid) {
-  const out = [];
-  const stack = [pid];
-  while (stack.length) {
-    const p = stack.pop();
-    let kids = "";
-    try {
-      kids = execFileSync("pgrep", ["-P", String(p)], { encoding: "utf8" });
-    } catch {
-      kids = "";
-    }
-    for (const k of kids.split("\n").filter(Boolean)) {
-      out.push(Number(k));
-      stack.push(Number(k));
-    }
-  }
-  return out;
-}
-
 function workerdRssMiB(rootPid) {
   let total = 0;
-  for (const pid of descendants(rootPid)) {
+  for (const pid of workerdPids(rootPid)) {
     try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (!cmd.includes("workerd")) continue;
       const status = readFileSync(`/proc/${pid}/status`, "utf8");
       total += Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
     } catch {

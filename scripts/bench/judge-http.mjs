@@ -23,7 +23,9 @@ const bodies = prompts.map((p) =>
 
 const percentile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
-async function run(base, concurrency, total, request = (body) => fetch(`${base}/v1/judge`, { method: "POST", headers: { "content-type": "application/json" }, body })) {
+// with a key: thousands of anonymous requests a minute from one address are rate-limited (429)
+let headers;
+async function run(base, concurrency, total, request = (body) => fetch(`${base}/v1/judge`, { method: "POST", headers, body })) {
   const latencies = [];
   let next = 0;
   const t0 = performance.now();
@@ -45,6 +47,7 @@ async function run(base, concurrency, total, request = (body) => fetch(`${base}/
 }
 
 const server = await startServer();
+headers = { "content-type": "application/json", authorization: `Bearer ${server.adminToken}` };
 try {
   await run(server.base, 4, 600); // warm-up: isolate start, language profiles, Punkt tables
   const rows = [];
@@ -54,7 +57,7 @@ try {
   const refused = bodies.map((b) => b.replace('"mode":"strict"', '"mode":"refused"'));
   let i = 0;
   const baseline = await run(server.base, 1, 1082, () =>
-    fetch(`${server.base}/v1/judge`, { method: "POST", headers: { "content-type": "application/json" }, body: refused[i++ % refused.length] }).then((r) => new Response(r.body, { status: 200 })),
+    fetch(`${server.base}/v1/judge`, { method: "POST", headers, body: refused[i++ % refused.length] }).then((r) => new Response(r.body, { status: 200 })),
   );
   console.log("\n/v1/judge over HTTP (wrangler dev on 127.0.0.1, IFEval GPT-4 items, 1.5 constraints each, strict)");
   console.log("| clients | p50 | p99 | requests/s |");

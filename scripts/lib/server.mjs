@@ -1,6 +1,6 @@
 // Starts `npm start`'s server (scripts/start.mjs) on a free port with its own local D1, for
 // benchmarks, end-to-end tests and the demo. Resolves once the API answers and seeding is done.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,6 +15,29 @@ export function freePort() {
       server.close(() => resolve(port));
     });
     server.on("error", reject);
+  });
+}
+
+/** The workerd processes among the descendants of `rootPid` (a started server's child). */
+export function workerdPids(rootPid) {
+  const out = [];
+  const stack = [rootPid];
+  while (stack.length) {
+    const p = stack.pop();
+    let kids = "";
+    try {
+      kids = execFileSync("pgrep", ["-P", String(p)], { encoding: "utf8" });
+    } catch {
+      kids = "";
+    }
+    for (const k of kids.split("\n").filter(Boolean)) stack.push(Number(k)), out.push(Number(k));
+  }
+  return out.filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
+    } catch {
+      return false; // ended
+    }
   });
 }
 

@@ -8,6 +8,8 @@ import { sha256Hex } from "../shared/hash";
  */
 
 export const MAX_CONSTRAINTS = 64;
+/** Documented caps on a record (README "Limits"): how deep its JSON nests, and the size of `meta`. */
+export const RECORD_LIMITS = { maxDepth: 64, metaJsonChars: 65_536 } as const;
 const longText = (max: number) => z.string().max(max);
 
 export const ConstraintSchema = z
@@ -54,7 +56,11 @@ export const VerdictSchema = z
   .openapi("Verdict");
 
 const response = longText(1_000_000);
-const meta = z.record(z.string(), z.unknown()).optional().openapi({ description: "Free-form provenance (source id, category, ...)" });
+const meta = z
+  .record(z.string(), z.unknown())
+  .refine((m) => JSON.stringify(m).length <= RECORD_LIMITS.metaJsonChars, `at most ${RECORD_LIMITS.metaJsonChars} characters of JSON`)
+  .optional()
+  .openapi({ description: `Free-form provenance (source id, category, ...), at most ${RECORD_LIMITS.metaJsonChars} characters of JSON` });
 
 export const InstructionRecordSchema = z
   .object({ kind: z.literal("instruction"), instruction: InstructionSchema, meta })
@@ -133,6 +139,25 @@ export function instructionsOf(record: DatasetRecord): [string, Instruction][] {
 }
 
 export { renderPrompt } from "../shared/prompt";
+
+/**
+ * The top-level field of `value` under which its JSON nests deeper than `maxDepth` levels, or
+ * null. Iterative: records are walked recursively later (validation, canonicalJson), which a
+ * hostile 10,000-level `meta` would overflow, so this check runs first.
+ */
+export function fieldNestedTooDeep(value: unknown, maxDepth: number = RECORD_LIMITS.maxDepth): string | null {
+  if (value === null || typeof value !== "object") return null;
+  for (const [field, child] of Object.entries(value)) {
+    const stack: Array<[unknown, number]> = [[child, 2]];
+    while (stack.length > 0) {
+      const [node, depth] = stack.pop()!;
+      if (node === null || typeof node !== "object") continue;
+      if (depth > maxDepth) return field;
+      for (const grandchild of Object.values(node)) stack.push([grandchild, depth + 1]);
+    }
+  }
+  return null;
+}
 
 /** JSON with object keys sorted at every level: equal records serialise to equal bytes. */
 export function canonicalJson(value: unknown): string {

@@ -2,11 +2,14 @@ import type { Principal } from "../lib/auth";
 import { ProblemError, type FieldError } from "../lib/problem";
 import { hex } from "../shared/hash";
 import { exportLines, type ShardFormat } from "./export";
+import { resolveDimension } from "./taxonomy";
 import {
   canonicalJson,
+  fieldNestedTooDeep,
   instructionsOf,
   primaryInstruction,
   recordId,
+  RECORD_LIMITS,
   RecordSchema,
   type DatasetRecord,
 } from "./records";
@@ -17,12 +20,16 @@ export const MAX_RECORDS_PER_REQUEST = 10_000;
 /** Bound JSON parameter per insert statement; D1 caps a value at ~1-2 MB. */
 const INSERT_CHUNK_BYTES = 800_000;
 const READ_PAGE = 200;
+/** Retry-After (seconds) of the 409 a writer gets after losing every retry to concurrent writers. */
+export const CONCURRENT_WRITE_RETRY_AFTER_S = 1;
 
 export interface DatasetRow {
   id: string;
   name: string;
   description: string;
   visibility: "public" | "private";
+  /** "" for a public dataset; a private one's owner (see ownNamespace). */
+  namespace: string;
   owner_key_id: string | null;
   record_count: number;
   created_at: string;
@@ -40,10 +47,26 @@ export function canWrite(principal: Principal, dataset: DatasetRow): boolean {
   return principal.scopes.has("admin") || (principal.scopes.has("write") && principal.keyId !== null && principal.keyId === dataset.owner_key_id);
 }
 
+/** The namespace of the caller's private datasets: its key id, "admin" for the admin token. */
+const ownNamespace = (principal: Principal): string | null => principal.keyId ?? (principal.kind === "admin-token" ? "admin" : null);
+
+/**
+ * The dataset `name` means to this caller, or null: its own private dataset of that name first,
+ * then the public one; an admin, who reads everything, then the oldest private one. Others'
+ * private datasets are never considered, so they neither shadow nor reveal anything.
+ */
+export async function visibleDataset(db: D1Database, name: string, principal: Principal): Promise<DatasetRow | null> {
+  const { results } = await db
+    .prepare("SELECT * FROM datasets WHERE name = ?1 ORDER BY namespace = ?2 DESC, namespace = '' DESC, created_at")
+    .bind(name, ownNamespace(principal) ?? "")
+    .all<DatasetRow>();
+  return results.find((row) => canRead(principal, row)) ?? null;
+}
+
 /** The dataset if this caller may see it; a private dataset it may not read does not exist (404). */
 export async function findDataset(db: D1Database, name: string, principal: Principal, access: "read" | "write"): Promise<DatasetRow> {
-  const row = await db.prepare("SELECT * FROM datasets WHERE name = ?").bind(name).first<DatasetRow>();
-  if (!row || !canRead(principal, row)) {
+  const row = await visibleDataset(db, name, principal);
+  if (!row) {
     throw new ProblemError(404, "not-found", `No dataset named "${name}".`, [{ field: "path.name", message: "unknown dataset" }]);
   }
   if (access === "write" && !canWrite(principal, row)) {
@@ -62,17 +85,25 @@ export async function createDataset(
   input: { name: string; description: string; visibility: "public" | "private" },
   principal: Principal,
 ): Promise<DatasetRow> {
-  const existing = await db.prepare("SELECT * FROM datasets WHERE name = ?").bind(input.name).first<DatasetRow>();
-  if (existing) {
-    // a private dataset's name is not revealed to those who cannot read it, but it is taken
-    throw new ProblemError(409, "conflict", `A dataset named "${input.name}" already exists.`, [
-      { field: "body.name", message: "already taken" },
-    ]);
+  // Only the public names and the caller's own conflict: a name someone else holds privately is
+  // free to it (the private one stays in its owner's namespace), so a 409 reveals nothing hidden.
+  const taken = () =>
+    new ProblemError(409, "conflict", `A dataset named "${input.name}" already exists.`, [{ field: "body.name", message: "already taken" }]);
+  const own = ownNamespace(principal);
+  if (own === null) throw new ProblemError(401, "unauthorized", "Creating a dataset needs a key.");
+  const clash = await db.prepare("SELECT 1 FROM datasets WHERE name = ? AND namespace IN ('', ?)").bind(input.name, own).first();
+  if (clash) throw taken();
+  const namespace = input.visibility === "private" ? own : "";
+  let row: DatasetRow | null;
+  try {
+    row = await db
+      .prepare("INSERT INTO datasets (id, name, namespace, description, visibility, owner_key_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING *")
+      .bind(crypto.randomUUID(), input.name, namespace, input.description, input.visibility, principal.keyId)
+      .first<DatasetRow>();
+  } catch (error) {
+    if (/UNIQUE/i.test(String(error))) throw taken(); // created concurrently
+    throw error;
   }
-  const row = await db
-    .prepare("INSERT INTO datasets (id, name, description, visibility, owner_key_id) VALUES (?, ?, ?, ?, ?) RETURNING *")
-    .bind(crypto.randomUUID(), input.name, input.description, input.visibility, principal.keyId)
-    .first<DatasetRow>();
   return row!;
 }
 
@@ -146,6 +177,11 @@ export async function prepareRecords(
   const errors = [...parsed.errors];
   const prepared: PreparedRecord[] = [];
   for (const { line, value } of parsed.records) {
+    const deep = fieldNestedTooDeep(value);
+    if (deep !== null) {
+      errors.push({ field: deep, line, message: `nests deeper than ${RECORD_LIMITS.maxDepth} levels` });
+      continue;
+    }
     const result = RecordSchema.safeParse(value);
     if (!result.success) {
       for (const issue of result.error.issues) {
@@ -158,7 +194,7 @@ export async function prepareRecords(
     for (const [path, instruction] of instructionsOf(record)) {
       instruction.constraints.forEach((constraint, i) => {
         if (constraint.dimension !== undefined) {
-          const name = dimensionNames.get(constraint.dimension.trim().toLowerCase());
+          const name = resolveDimension({ dimensionNames }, constraint.dimension);
           if (!name) {
             ok = false;
             errors.push({ field: `${path}.constraints.${i}.dimension`, line, message: `unknown TRACE dimension "${constraint.dimension}"` });
@@ -231,7 +267,10 @@ export async function appendRecords(
       // lost a race with another writer: nothing was written; recompute on the new state
     }
   }
-  throw new ProblemError(409, "conflict", "The dataset is being written concurrently; nothing was written, retry the request.");
+  // Retrying is safe: records are idempotent (content-addressed), so a retry adds each at most once.
+  throw new ProblemError(409, "conflict", "The dataset is being written concurrently; nothing was written, retry the request.", undefined, {
+    "retry-after": String(CONCURRENT_WRITE_RETRY_AFTER_S),
+  });
 }
 
 async function existingIds(db: D1Database, datasetId: string, ids: string[]): Promise<Set<string>> {
@@ -381,19 +420,39 @@ export interface VersionRow {
   created_at: string;
 }
 
-export async function createVersion(db: D1Database, dataset: DatasetRow, shardSize: number, description: string): Promise<VersionRow> {
-  // The version number and the frozen count are read and written in one statement, so two
-  // concurrent freezes get different numbers.
+/**
+ * Freezes the dataset's records into a new version, unless the latest version already holds
+ * exactly them with the same shard size (records are append-only, so an equal count means equal
+ * content): then that version is returned with `created: false`, and no duplicate is made.
+ */
+export async function createVersion(
+  db: D1Database,
+  dataset: DatasetRow,
+  shardSize: number,
+  description: string,
+): Promise<{ version: VersionRow; created: boolean }> {
+  // The version number, the frozen count and the check against the latest version are one
+  // statement, so two concurrent freezes get different numbers and never a duplicate.
   const row = await db
     .prepare(
       `INSERT INTO dataset_versions (dataset_id, version, record_count, shard_size, description)
        SELECT ?1, coalesce((SELECT max(version) FROM dataset_versions WHERE dataset_id = ?1), 0) + 1,
               (SELECT record_count FROM datasets WHERE id = ?1), ?2, ?3
+       WHERE NOT EXISTS (
+         SELECT 1 FROM dataset_versions v
+         WHERE v.dataset_id = ?1 AND v.shard_size = ?2
+           AND v.version = (SELECT max(version) FROM dataset_versions WHERE dataset_id = ?1)
+           AND v.record_count = (SELECT record_count FROM datasets WHERE id = ?1))
        RETURNING *`,
     )
     .bind(dataset.id, shardSize, description)
     .first<VersionRow>();
-  return row!;
+  if (row) return { version: row, created: true };
+  const latest = await db
+    .prepare("SELECT * FROM dataset_versions WHERE dataset_id = ? ORDER BY version DESC LIMIT 1")
+    .bind(dataset.id)
+    .first<VersionRow>();
+  return { version: latest!, created: false };
 }
 
 export async function findVersion(db: D1Database, dataset: DatasetRow, version: number): Promise<VersionRow> {

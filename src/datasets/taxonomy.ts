@@ -8,6 +8,13 @@ export interface TaxonomyIndex {
 
 export const slugify = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
 
+/**
+ * The English name of the TRACE dimension `given` names (English name, slug or Chinese label, in
+ * any case), or undefined. The one check of a dimension: ingest, row filters and the judge use it.
+ */
+export const resolveDimension = (index: Pick<TaxonomyIndex, "dimensionNames">, given: string): string | undefined =>
+  index.dimensionNames.get(given.trim().toLowerCase());
+
 export async function loadTaxonomyIndex(db: D1Database): Promise<TaxonomyIndex> {
   const { results } = await db.prepare("SELECT name, type, label_zh FROM constraint_dimensions").all<{ name: string; type: string; label_zh: string }>();
   const dimensionNames = new Map<string, string>();

@@ -45,18 +45,28 @@ export const constraintDimensions = sqliteTable(
 
 export type KeyRow = typeof keys.$inferSelect;
 
-/** A named collection of records. Private datasets are visible only to their owner and admins. */
-export const datasets = sqliteTable("datasets", {
-  id: text("id").primaryKey(),
-  name: text("name").notNull().unique(),
-  description: text("description").notNull().default(""),
-  visibility: text("visibility", { enum: ["public", "private"] }).notNull(),
-  /** The key that created it; null for the admin token (then only admins may write). */
-  ownerKeyId: text("owner_key_id"),
-  /** Records are append-only with dense positions 0..record_count-1. */
-  recordCount: integer("record_count").notNull().default(0),
-  createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
-});
+/**
+ * A named collection of records. Private datasets are visible only to their owner and admins, and
+ * their names live in their owner's namespace: a private dataset never takes a name from anyone
+ * else, so its existence cannot be probed (README "Datasets").
+ */
+export const datasets = sqliteTable(
+  "datasets",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    /** "" for public datasets; for a private one its owner: the key id, or "admin" for the admin token. */
+    namespace: text("namespace").notNull().default(""),
+    description: text("description").notNull().default(""),
+    visibility: text("visibility", { enum: ["public", "private"] }).notNull(),
+    /** The key that created it; null for the admin token (then only admins may write). */
+    ownerKeyId: text("owner_key_id"),
+    /** Records are append-only with dense positions 0..record_count-1. */
+    recordCount: integer("record_count").notNull().default(0),
+    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  },
+  (t) => [uniqueIndex("datasets_namespace_name_idx").on(t.namespace, t.name)],
+);
 
 /**
  * Records, append-only. `id` is the SHA-256 of the record's canonical JSON, so re-sending a record

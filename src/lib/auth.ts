@@ -1,15 +1,16 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { keys } from "../db/schema";
 import { sha256Hex } from "../shared/hash";
 import type { AppEnv } from "../env";
 import { ProblemError } from "./problem";
+import { LIMITER_PERIOD_S } from "./rate-limits";
 
-export const SCOPES = ["read", "write", "admin"] as const;
+export const SCOPES = ["judge", "read", "write", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
-/** Who is calling. Scopes are hierarchical: admin implies write implies read. */
+/** Who is calling. Scopes are hierarchical: admin implies write implies read implies judge. */
 export interface Principal {
   kind: "anonymous" | "admin-token" | "key";
   keyId: string | null;
@@ -23,6 +24,7 @@ export function expandScopes(scopes: Iterable<Scope>): Set<Scope> {
   const out = new Set<Scope>(scopes);
   if (out.has("admin")) out.add("write");
   if (out.has("write")) out.add("read");
+  if (out.has("read")) out.add("judge");
   return out;
 }
 
@@ -58,21 +60,49 @@ export const keyDisplayPrefix = (key: string) => key.slice(0, KEY_PREFIX.length 
 
 const bearerPattern = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]+)[ \t]*$/i;
 
+
+/** Paths anonymous callers reach without counting against their limit: probes and the reference. */
+const UNTHROTTLED_PATHS = /^\/(v1\/health|docs|openapi\.json)\/?$/;
+
+/**
+ * Counts one request of the calling client (its IP, CF-Connecting-IP) against `limiter` (a
+ * Cloudflare rate-limiting binding); 429 with Retry-After beyond the limit. A request without a
+ * client IP (an in-process call: Cloudflare and `wrangler dev` always set it) or without the
+ * binding configured is not counted.
+ */
+async function throttle(c: Context<AppEnv>, name: keyof typeof LIMITER_PERIOD_S, what: string): Promise<void> {
+  const limiter = c.env[name];
+  const ip = c.req.header("cf-connecting-ip");
+  if (!limiter || !ip) return;
+  const { success } = await limiter.limit({ key: ip });
+  if (success) return;
+  const retryAfter = LIMITER_PERIOD_S[name];
+  throw new ProblemError(429, "too-many-requests", `Too many ${what} from this address; retry after ${retryAfter} s.`, undefined, {
+    "retry-after": String(retryAfter),
+  });
+}
+
+/** A 401 for bad credentials, or a 429 once this address has failed too often (guessing keys). */
+async function rejectCredentials(c: Context<AppEnv>, detail: string, challenge: string): Promise<never> {
+  await throttle(c, "AUTH_FAILURE_LIMITER", "failed authentications");
+  throw new ProblemError(401, "unauthorized", detail, undefined, { "www-authenticate": challenge });
+}
+
 /**
  * Resolves `authorization: Bearer <key>` into a principal. A header that is present but wrong
- * is always a 401, even on public routes: a client with a revoked key should find out.
+ * is always a 401, even on public routes: a client with a revoked key should find out. Failed
+ * authentications and anonymous requests are rate-limited per client address.
  */
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const header = c.req.header("authorization");
   if (header === undefined) {
+    if (!UNTHROTTLED_PATHS.test(new URL(c.req.url).pathname)) await throttle(c, "ANONYMOUS_LIMITER", "anonymous requests");
     c.set("principal", ANONYMOUS);
     return next();
   }
   const match = bearerPattern.exec(header);
   if (!match) {
-    throw new ProblemError(401, "unauthorized", "The authorization header must be `Bearer <key>`.", undefined, {
-      "www-authenticate": 'Bearer realm="iopo"',
-    });
+    return rejectCredentials(c, "The authorization header must be `Bearer <key>`.", 'Bearer realm="iopo"');
   }
   const token = match[1]!;
   const adminToken = c.env.ADMIN_TOKEN;
@@ -89,21 +119,25 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
     .where(and(eq(keys.hash, hash), isNull(keys.revokedAt)))
     .get();
   if (!row) {
-    throw new ProblemError(401, "unauthorized", "The API key is unknown or has been revoked.", undefined, {
-      "www-authenticate": 'Bearer realm="iopo", error="invalid_token"',
-    });
+    return rejectCredentials(c, "The API key is unknown or has been revoked.", 'Bearer realm="iopo", error="invalid_token"');
   }
   c.set("principal", { kind: "key", keyId: row.id, scopes: expandScopes(JSON.parse(row.scopes) as Scope[]) });
   return next();
 };
 
 export const readsArePublic = (env: AppEnv["Bindings"]) => (env.PUBLIC_READS ?? "true").toLowerCase() !== "false";
+/** The judge and benchmark routes answer without a key unless JUDGE_REQUIRES_KEY is "true" (production). */
+export const judgeIsOpen = (env: AppEnv["Bindings"]) => (env.JUDGE_REQUIRES_KEY ?? "false").toLowerCase() !== "true";
 
-/** Route guard: the caller must hold `scope` (reads pass anonymously when reads are public). */
+/**
+ * Route guard: the caller must hold `scope`. Reads pass anonymously when reads are public; the
+ * judge (`judge` scope, which `read` implies) when JUDGE_REQUIRES_KEY is not "true".
+ */
 export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const principal = c.get("principal") ?? ANONYMOUS;
     if (scope === "read" && readsArePublic(c.env)) return next();
+    if (scope === "judge" && judgeIsOpen(c.env)) return next();
     if (principal.kind === "anonymous") {
       throw new ProblemError(401, "unauthorized", `This route needs an API key with the \`${scope}\` scope.`, undefined, {
         "www-authenticate": 'Bearer realm="iopo"',

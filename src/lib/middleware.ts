@@ -65,8 +65,9 @@ export const corsFromEnv: MiddlewareHandler<AppEnv> = (c, next) => {
   return cors({
     origin: allowed.includes("*") ? "*" : allowed,
     allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-    allowHeaders: ["authorization", "content-type", "range", "if-none-match", "x-request-id"],
-    exposeHeaders: ["x-request-id", "etag", "content-range", "accept-ranges"],
+    // every request header the API reads, and every response header a client acts on
+    allowHeaders: ["authorization", "content-type", "range", "if-range", "if-none-match", "x-request-id"],
+    exposeHeaders: ["x-request-id", "etag", "content-range", "accept-ranges", "content-length", "retry-after", "allow"],
     maxAge: 86400,
   })(c, next);
 };

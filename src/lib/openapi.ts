@@ -23,6 +23,17 @@ export function createRouter() {
   });
 }
 
+/**
+ * An integer query parameter in plain decimal, within [min, max]. `z.coerce.number()` would read
+ * "0x10" as 16, "1e2" as 100 and "" as 0; a client that sends those has a bug worth a 422.
+ */
+export const queryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?(0|[1-9][0-9]{0,15})$/, "a decimal integer")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
 export const ProblemSchema = z
   .object({
     type: z.string().openapi({ example: "/docs#problem-validation" }),
@@ -49,10 +60,14 @@ export function problemResponses(...statuses: number[]) {
     409: "Conflict",
     413: "Body over the size limit",
     415: "Unsupported content type",
+    416: "Range not satisfiable",
     422: "The request does not match the schema",
+    429: "Too many anonymous requests or failed authentications from this address; see Retry-After",
   };
+  // every route that authenticates may answer 429 (rate limits on failed and anonymous use)
+  const all = statuses.includes(401) && !statuses.includes(429) ? [...statuses, 429] : statuses;
   return Object.fromEntries(
-    statuses.map((s) => [s, { description: descriptions[s] ?? "Error", content: problemContent }]),
+    all.map((s) => [s, { description: descriptions[s] ?? "Error", content: problemContent }]),
   );
 }
 

@@ -33,8 +33,10 @@ export const PROBLEM_TYPES = {
   "method-not-allowed": "Method not allowed",
   conflict: "Conflict",
   "payload-too-large": "Payload too large",
+  "range-not-satisfiable": "Range not satisfiable",
   "unsupported-media-type": "Unsupported media type",
   validation: "Validation failed",
+  "too-many-requests": "Too many requests",
   "service-unavailable": "Service unavailable",
   internal: "Internal server error",
 } as const;

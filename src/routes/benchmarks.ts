@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { renderPrompt, type Instruction } from "../datasets/records";
 import { findDataset, parseRecordsBody, recordsInRange, toRecord, type DatasetRow, type StoredRecord } from "../datasets/store";
-import { loadTaxonomyIndex } from "../datasets/taxonomy";
+import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy";
 import { accuracyReport, evaluateIfevalRecord, JudgeInputError, type IfevalInputRecord, type IfevalOutputRecord } from "../judge";
 import { requireScope } from "../lib/auth";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
@@ -66,7 +66,7 @@ const verifiableScoreRoute = (suite: VerifiableSuite) =>
       (suite === "ifbench" ? ", ignoring surrounding whitespace like IFBench's" : "") +
       ") or by key. Returns the report (prompt- and instruction-level accuracy, per category and per id, strict and loose) and each record's verdicts in the reference's output shape. " +
       `Prompts without a submitted response are not counted; their number is reported. The prompt set is the dataset \`${suite}\` unless \`dataset\` says otherwise (\`npm start\` seeds it).`,
-    middleware: [requireScope("read"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
+    middleware: [requireScope("judge"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
     request: {
       query: z.object({ dataset: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/).default(suite) }),
       body: {
@@ -113,7 +113,7 @@ const traceScoreRoute = createRoute({
     "The report gives IF-S (ids 0-199), IF-M (the rest) and overall accuracy, and constraint accuracy per type and dimension (the taxonomy in D1). " +
     "A constraint the judge could not grade is an error: counted and listed (ids), never a pass; such an instruction without a failed constraint is `undetermined`. " +
     `At most ${TRACE_LIMITS.itemsPerRequest} responses per request (413 beyond): \`npx iopo trace-eval\` sends a whole file in batches and merges the reports. 503 when no LLM judge is configured.`,
-  middleware: [requireScope("read"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
+  middleware: [requireScope("judge"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
   request: {
     query: z.object({
       dataset: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/).default("trace-eval"),
@@ -216,7 +216,7 @@ async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "
     );
   }
   const taxonomy = await loadTaxonomyIndex(c.env.DB);
-  const normalise = (dimension: string | undefined) => (dimension === undefined ? null : (taxonomy.dimensionNames.get(dimension.toLowerCase()) ?? dimension));
+  const normalise = (dimension: string | undefined) => (dimension === undefined ? null : (resolveDimension(taxonomy, dimension) ?? dimension));
 
   const verdicts = await Promise.all(
     submissions.map(async (s) => {
@@ -298,12 +298,25 @@ async function scoreVerifiable(c: Context<AppEnv>, suite: VerifiableSuite, datas
       unmatched.slice(0, 200).map((s) => ({ field: s.prompt !== undefined ? "prompt" : "key", line: s.line, message: `matches no ${VERIFIABLE_SUITES[suite].title} prompt` })),
     );
   }
+  const recordOf = (s: (typeof submissions)[number]) => (s.prompt !== undefined ? byPrompt.get(promptKey(s.prompt))! : byKey.get(s.key!)!);
+  // A prompt answered twice would be counted twice: refused, like a repeated TRACE id.
+  const firstLine = new Map<number, number>();
+  const repeated: FieldError[] = [];
+  for (const s of submissions) {
+    const key = recordOf(s).key;
+    const first = firstLine.get(key);
+    if (first === undefined) firstLine.set(key, s.line);
+    else repeated.push({ field: s.prompt !== undefined ? "prompt" : "key", line: s.line, message: `the prompt of key ${key} was already answered on line ${first}` });
+  }
+  if (repeated.length) {
+    throw new ProblemError(422, "validation", `${repeated.length} response(s) answer a prompt already answered; send one response per prompt.`, repeated.slice(0, 200));
+  }
   const strict: IfevalOutputRecord[] = [];
   const loose: IfevalOutputRecord[] = [];
   const verdicts = [];
   const seen = new Set<number>();
   for (const s of submissions) {
-    const record = s.prompt !== undefined ? byPrompt.get(promptKey(s.prompt))! : byKey.get(s.key!)!;
+    const record = recordOf(s);
     seen.add(record.key);
     let verdict;
     try {

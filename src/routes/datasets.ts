@@ -21,17 +21,18 @@ import {
   shardStream,
   shardSummaries,
   toRecord,
+  visibleDataset,
   type DatasetRow,
   type VersionRow,
 } from "../datasets/store";
 import { createJob, findJob, listJobs, presentJob, runJobSteps } from "../datasets/jobs";
 import { BUILD_OPS } from "../datasets/quadruples";
-import { loadTaxonomyIndex } from "../datasets/taxonomy";
+import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy";
 import type { AppEnv } from "../env";
 import { requireScope } from "../lib/auth";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
-import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
-import { ProblemError } from "../lib/problem";
+import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi";
+import { problem, ProblemError } from "../lib/problem";
 import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "../shared/order";
 
 const security = [{ bearer: [] }];
@@ -115,7 +116,9 @@ const createDatasetRoute = createRoute({
   path: "/v1/datasets",
   tags: ["Datasets"],
   summary: "Create a dataset",
-  description: "The calling key owns it: only the owner or an admin may write to it, and a private dataset is invisible (404) to everyone else.",
+  description:
+    "The calling key owns it: only the owner or an admin may write to it, and a private dataset is invisible (404) to everyone else. " +
+    "A private dataset's name lives in its owner's namespace: another key may create a dataset of the same name (409 only for a name the caller can see), and each caller's own dataset of a name comes before the public one.",
   security,
   middleware: [requireScope("write"), acceptBody(...JSON_TYPES)] as const,
   request: {
@@ -204,14 +207,14 @@ const rowsRoute = createRoute({
   request: {
     params: nameParam,
     query: z.object({
-      offset: z.coerce.number().int().min(0).max(2 ** 31).optional(),
-      after: z.coerce.number().int().min(-1).max(2 ** 31).optional().openapi({ description: "return rows after this position" }),
-      length: z.coerce.number().int().min(1).max(100).default(100),
+      offset: queryInt(0, 2 ** 31).optional().openapi({ description: "skip this many matching rows (not with `after`)" }),
+      after: queryInt(-1, 2 ** 31).optional().openapi({ description: "return rows after this position (not with `offset`)" }),
+      length: queryInt(1, 100).default(100),
       kind: z.enum(RECORD_KINDS).optional(),
       dimension: z.string().min(1).max(200).optional(),
-      constraints: z.coerce.number().int().min(0).max(1000).optional(),
-      min_constraints: z.coerce.number().int().min(0).max(1000).optional(),
-      max_constraints: z.coerce.number().int().min(0).max(1000).optional(),
+      constraints: queryInt(0, 1000).optional(),
+      min_constraints: queryInt(0, 1000).optional(),
+      max_constraints: queryInt(0, 1000).optional(),
     }),
   },
   responses: {
@@ -232,7 +235,9 @@ const createVersionRoute = createRoute({
   path: "/v1/datasets/{name}/versions",
   tags: ["Versions and shards"],
   summary: "Freeze the current records into an immutable version",
-  description: "A version is the dataset's first `record_count` records in position order, cut into shards of `shard_size` records.",
+  description:
+    "A version is the dataset's first `record_count` records in position order, cut into shards of `shard_size` records. " +
+    "Freezing again with nothing added (and the same `shard_size`) returns the latest version (200) instead of a duplicate.",
   security,
   middleware: [requireScope("write"), acceptBody(...JSON_TYPES)] as const,
   request: {
@@ -251,7 +256,11 @@ const createVersionRoute = createRoute({
       },
     },
   },
-  responses: { 201: jsonContent(VersionSchema, "The new version"), ...problemResponses(400, 401, 403, 404, 415, 422) },
+  responses: {
+    201: jsonContent(VersionSchema, "The new version"),
+    200: jsonContent(VersionSchema, "The latest version, which already holds exactly these records with this shard size (no duplicate is made)"),
+    ...problemResponses(400, 401, 403, 404, 415, 422),
+  },
 });
 
 const listVersionsRoute = createRoute({
@@ -317,8 +326,7 @@ const shardRoute = createRoute({
     200: { description: "The shard", content: { "application/x-ndjson": { schema: z.string() } } },
     206: { description: "A byte range of the shard" },
     304: { description: "Unchanged (ETag matched)" },
-    ...problemResponses(401, 403, 404, 422),
-    416: { description: "Range not satisfiable" },
+    ...problemResponses(401, 403, 404, 416, 422),
   },
 });
 
@@ -333,12 +341,12 @@ const orderRoute = createRoute({
   request: {
     params: versionParam,
     query: z.object({
-      seed: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-      epoch: z.coerce.number().int().min(0).max(1_000_000).default(0),
-      rank: z.coerce.number().int().min(0).default(0),
-      world_size: z.coerce.number().int().min(1).max(65536).default(1),
-      from: z.coerce.number().int().min(0).default(0),
-      limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+      seed: queryInt(0, Number.MAX_SAFE_INTEGER).default(0),
+      epoch: queryInt(0, 1_000_000).default(0),
+      rank: queryInt(0, 65535).default(0),
+      world_size: queryInt(1, 65536).default(1),
+      from: queryInt(0, Number.MAX_SAFE_INTEGER).default(0),
+      limit: queryInt(1, 10_000).default(1000),
     }),
   },
   responses: {
@@ -496,10 +504,13 @@ export const datasetRoutes = router
   .openapi(rowsRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "read");
     const q = c.req.valid("query");
+    if (q.offset !== undefined && q.after !== undefined) {
+      throw new ProblemError(422, "validation", "Page with `offset` or with `after`, not both.", [{ field: "query.after", message: "not allowed with offset" }]);
+    }
     let dimension = q.dimension;
     if (dimension !== undefined) {
       const taxonomy = await loadTaxonomyIndex(c.env.DB);
-      dimension = taxonomy.dimensionNames.get(dimension.trim().toLowerCase());
+      dimension = resolveDimension(taxonomy, dimension);
       if (!dimension) throw new ProblemError(422, "validation", `Unknown TRACE dimension "${q.dimension}".`, [{ field: "query.dimension", message: "unknown dimension" }]);
     }
     const { rows, total } = await queryRows(
@@ -521,8 +532,8 @@ export const datasetRoutes = router
   .openapi(createVersionRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "write");
     const body = c.req.valid("json") ?? {};
-    const version = await createVersion(c.env.DB, dataset, body.shard_size ?? 1000, body.description ?? "");
-    return c.json(presentVersion(version), 201);
+    const { version, created } = await createVersion(c.env.DB, dataset, body.shard_size ?? 1000, body.description ?? "");
+    return created ? c.json(presentVersion(version), 201) : c.json(presentVersion(version), 200);
   })
   .openapi(listVersionsRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "read");
@@ -607,7 +618,7 @@ datasetRoutes
     if (body.target === source.name) {
       throw new ProblemError(422, "validation", "The target must differ from the source dataset.", [{ field: "body.target", message: "same as the source" }]);
     }
-    const existing = await c.env.DB.prepare("SELECT name FROM datasets WHERE name = ?").bind(body.target).first();
+    const existing = await visibleDataset(c.env.DB, body.target, principal);
     if (!existing) await createDataset(c.env.DB, { name: body.target, description: `IOPO quadruples built from ${source.name}`, visibility: body.visibility ?? source.visibility }, principal);
     await findDataset(c.env.DB, body.target, principal, "write");
     const { visibility: _visibility, ...params } = body;
@@ -655,7 +666,8 @@ function serveShard(
     "content-disposition": `inline; filename="${filename}"`,
   };
   const ifNoneMatch = c.req.header("if-none-match");
-  if (ifNoneMatch && ifNoneMatch.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
+  // If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
+  if (ifNoneMatch && ifNoneMatch.split(",").some((t) => t.trim().replace(/^W\//, "") === etag || t.trim() === "*")) {
     return new Response(null, { status: 304, headers: { etag, "cache-control": headers["cache-control"]! } });
   }
   const rangeHeader = c.req.header("range");
@@ -663,7 +675,10 @@ function serveShard(
   if (rangeHeader && (!ifRange || ifRange.trim() === etag)) {
     const range = parseRange(rangeHeader, summary.bytes);
     if (range === "unsatisfiable") {
-      return new Response(null, { status: 416, headers: { "content-range": `bytes */${summary.bytes}`, etag } });
+      return problem(c, 416, "range-not-satisfiable", `The range "${rangeHeader}" lies outside the shard's ${summary.bytes} bytes (or ends before it starts).`, [{ field: "header.range", message: `expected bytes=first-last within 0-${summary.bytes - 1}` }], {
+        "content-range": `bytes */${summary.bytes}`,
+        etag,
+      });
     }
     if (range) {
       return new Response(shardStream(c.env.DB, version, shard, format, range), {

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv, Bindings } from "../env";
-import { JudgeInputError, type JudgeIssue } from "../judge";
+import { JudgeInputError, judgementWork, KWARGS_LIMITS, WORK_LIMITS, type JudgeIssue } from "../judge";
 import {
   checkerCatalog,
   createLlmJudge,
@@ -14,12 +14,17 @@ import {
   type HybridOutput,
   type LlmJudge,
 } from "../judge/llm";
+import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy";
 import { requireScope } from "../lib/auth";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
 import { ProblemError, type FieldError } from "../lib/problem";
 
-/** Documented limits of the judge routes (422 beyond the per-item ones, 413 beyond the batch size). */
+/**
+ * Documented limits of the judge routes (422 beyond the per-item ones, 413 beyond the batch's),
+ * served in GET /v1/checkers. With the kwargs caps and the work budget (../judge/limits.ts) they
+ * bound what any accepted request costs.
+ */
 export const JUDGE_LIMITS = {
   responseChars: 200_000,
   instructionChars: 500_000,
@@ -27,7 +32,23 @@ export const JUDGE_LIMITS = {
   itemsPerBatch: 1000,
   /** Items with free-text constraints (which need LLM calls) per batch request. */
   llmItemsPerBatch: 100,
+  /** Character-checks per request, one item or a whole batch (see judgementWork). */
+  maxWorkPerRequest: WORK_LIMITS.maxWorkPerRequest,
 } as const;
+
+const WORK_FORMULA =
+  `(response characters + ${WORK_LIMITS.charsPerCheck}) × texts checked (strict 1, loose 8, both 9) × (1 + constraints + list-kwarg items / 32)`;
+
+/** An item's work (character-checks); free-text constraints count too (with `compile` they become checks). */
+const itemWork = (item: JudgeItem) =>
+  judgementWork(item.response.length, item.constraints.map((c) => ("kwargs" in c ? { kwargs: c.kwargs } : {})), item.mode);
+
+function workIssue(work: number): { path: string[]; message: string } {
+  return {
+    path: [],
+    message: `this judgement costs ${work} character-checks, over the limit of ${JUDGE_LIMITS.maxWorkPerRequest} per request (max_work_per_request: ${WORK_FORMULA}); shorten the response, use fewer constraints or mode "strict"`,
+  };
+}
 
 const JUDGE_MODES = ["strict", "loose", "both"] as const;
 
@@ -42,7 +63,12 @@ const RuleConstraintSchema = z
 const TextConstraintSchema = z
   .object({
     text: z.string().min(1).max(20_000).openapi({ example: "Answer in fewer than 100 words." }),
-    dimension: z.string().min(1).max(200).optional().openapi({ example: "Length", description: "TRACE dimension, given to the judge as context" }),
+    dimension: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ example: "Numerical Constraint", description: "TRACE dimension (English name, slug or Chinese label, as GET /v1/taxonomy lists them), given to the judge as context" }),
   })
   .strict()
   .openapi("TextConstraint", { description: "A constraint in words, decided by the LLM judge (or, with `compile`, by the checker it compiles to)." });
@@ -65,6 +91,10 @@ const JudgeItemSchema = z
     pass_score: z.number().int().min(0).max(10).optional().openapi({ description: "Lowest LLM score (0-10) that passes; default LLM_PASS_SCORE (10)" }),
   })
   .strict()
+  .superRefine((item, ctx) => {
+    const work = itemWork(item);
+    if (work > JUDGE_LIMITS.maxWorkPerRequest) ctx.addIssue({ code: "custom", ...workIssue(work) });
+  })
   .openapi("JudgeRequest");
 type JudgeItem = z.infer<typeof JudgeItemSchema>;
 
@@ -132,6 +162,37 @@ function zodErrors(location: string, issues: ReadonlyArray<{ path: ReadonlyArray
 
 type ParsedBatchItem = { index: number; item: JudgeItem } | { index: number; result: Record<string, unknown> };
 
+/**
+ * Free-text constraints' `dimension` must name a TRACE dimension, checked as ingest checks it
+ * (resolveDimension), and is passed on as its English name. The issues of each item, in order.
+ */
+async function checkDimensions(db: D1Database, items: JudgeItem[]): Promise<JudgeIssue[][]> {
+  const named = (item: JudgeItem) => item.constraints.some((c) => "text" in c && c.dimension !== undefined);
+  if (!items.some(named)) return items.map(() => []);
+  const taxonomy = await loadTaxonomyIndex(db);
+  return items.map((item) => {
+    const issues: JudgeIssue[] = [];
+    item.constraints.forEach((c, i) => {
+      if (!("text" in c) || c.dimension === undefined) return;
+      const name = resolveDimension(taxonomy, c.dimension);
+      if (name) c.dimension = name;
+      else issues.push({ path: ["constraints", i, "dimension"], message: `unknown TRACE dimension "${c.dimension}" (GET /v1/taxonomy lists them)` });
+    });
+    return issues;
+  });
+}
+
+/** Batch items whose dimensions do not check out become their 422 entry. */
+async function withCheckedDimensions(db: D1Database, parsed: ParsedBatchItem[]): Promise<ParsedBatchItem[]> {
+  const valid = parsed.filter((p): p is { index: number; item: JudgeItem } => "item" in p);
+  const issues = await checkDimensions(db, valid.map((p) => p.item));
+  const bad = new Map(valid.map((p, i) => [p.index, issues[i]!] as const).filter(([, list]) => list.length > 0));
+  return parsed.map((p) => {
+    const list = bad.get(p.index);
+    return list ? { index: p.index, result: { index: p.index, error: { status: 422, errors: list.map(issueToFieldError("item")) } } } : p;
+  });
+}
+
 /** Schema and checker validation of one batch item; a bad item becomes its 422 entry. */
 function parseBatchItem(value: unknown, index: number): ParsedBatchItem {
   const parsed = JudgeItemSchema.safeParse(value);
@@ -148,6 +209,20 @@ function parseBatchItem(value: unknown, index: number): ParsedBatchItem {
 async function judgeParsed(p: ParsedBatchItem, judge: LlmJudge): Promise<Record<string, unknown>> {
   if ("result" in p) return p.result;
   return { index: p.index, ...(await judgeHybrid(toHybrid(p.item), judge)) };
+}
+
+/** The batch as a whole within the work budget (its valid items; a rejected item costs nothing). */
+function checkBatchWork(parsed: ParsedBatchItem[]) {
+  let work = 0;
+  for (const p of parsed) if ("item" in p) work += itemWork(p.item);
+  if (work > JUDGE_LIMITS.maxWorkPerRequest) {
+    throw new ProblemError(
+      413,
+      "payload-too-large",
+      `This batch costs ${work} character-checks, over the limit of ${JUDGE_LIMITS.maxWorkPerRequest} per request (max_work_per_request: ${WORK_FORMULA}). Split the batch.`,
+      [{ field: "body", message: `at most ${JUDGE_LIMITS.maxWorkPerRequest} character-checks per request` }],
+    );
+  }
 }
 
 function checkLlmItems(parsed: ParsedBatchItem[]) {
@@ -173,8 +248,10 @@ const judgeRoute = createRoute({
     "Free-text `{text, dimension?}` constraints are decided by the LLM judge (explanation, then a 0-10 score; passed when score ≥ `pass_score`, default 10), one model call for all of an item's uncached ones, cached in D1 (`cache: \"bypass\"` asks again). " +
     "With `compile: true` a free-text constraint is first compiled into a registered checker when one decides it exactly, and checked exactly. " +
     "Each result says what decided it (`decided_by`: rule, llm, compiled-rule). A grader failure is `status: \"error\"`, `passed: null`; `followed_all` is then false and `errors` counts them. " +
-    `Limits: response ≤ ${JUDGE_LIMITS.responseChars} characters, instruction ≤ ${JUDGE_LIMITS.instructionChars}, ≤ ${JUDGE_LIMITS.constraintsPerItem} constraints (422 beyond).`,
-  middleware: [requireScope("read"), acceptBody(...JSON_TYPES)] as const,
+    `Limits: response ≤ ${JUDGE_LIMITS.responseChars} characters, instruction ≤ ${JUDGE_LIMITS.instructionChars}, ≤ ${JUDGE_LIMITS.constraintsPerItem} constraints, ` +
+    `kwargs phrases ≤ ${KWARGS_LIMITS.phraseChars} characters, passages ≤ ${KWARGS_LIMITS.passageChars}, lists ≤ ${KWARGS_LIMITS.listItems} items, none blank, ` +
+    `and at most ${JUDGE_LIMITS.maxWorkPerRequest} character-checks of work, ${WORK_FORMULA} (422 beyond; all in GET /v1/checkers \`limits\`).`,
+  middleware: [requireScope("judge"), acceptBody(...JSON_TYPES)] as const,
   request: { body: { required: true, content: { "application/json": { schema: JudgeItemSchema } } } },
   responses: { 200: jsonContent(JudgeResponseSchema, "The verdicts"), ...problemResponses(400, 401, 403, 413, 415, 422) },
 });
@@ -186,8 +263,8 @@ const batchRoute = createRoute({
   summary: "Judge many items in one request",
   description:
     `A JSON body \`{items: [...]}\` (or a bare array) is answered with \`{results: [...]}\`; an NDJSON body (one item per line) is answered with NDJSON, one result line per input line, streamed. ` +
-    `Results keep input order and carry \`index\`; a bad item yields \`{index, error: {status, errors}}\` instead of failing the batch. At most ${JUDGE_LIMITS.itemsPerBatch} items, of which at most ${JUDGE_LIMITS.llmItemsPerBatch} with free-text constraints (413 beyond); LLM calls run at most LLM_CONCURRENCY at a time.`,
-  middleware: [requireScope("read"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
+    `Results keep input order and carry \`index\`; a bad item yields \`{index, error: {status, errors}}\` instead of failing the batch. At most ${JUDGE_LIMITS.itemsPerBatch} items, of which at most ${JUDGE_LIMITS.llmItemsPerBatch} with free-text constraints, and at most ${JUDGE_LIMITS.maxWorkPerRequest} character-checks of work for the whole batch (413 beyond); LLM calls run at most LLM_CONCURRENCY at a time.`,
+  middleware: [requireScope("judge"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
   request: {
     body: {
       required: true,
@@ -219,18 +296,53 @@ const CheckerSchema = z
   })
   .openapi("Checker");
 
+const LimitsSchema = z
+  .object({
+    response_chars: z.number().int(),
+    instruction_chars: z.number().int(),
+    constraints_per_item: z.number().int(),
+    items_per_batch: z.number().int(),
+    llm_items_per_batch: z.number().int(),
+    kwargs_phrase_chars: z.number().int(),
+    kwargs_passage_chars: z.number().int(),
+    kwargs_list_items: z.number().int(),
+    max_work_per_request: z.number().int(),
+    work_chars_per_check: z.number().int(),
+    work_formula: z.string(),
+  })
+  .openapi("JudgeLimits", { description: "The judge routes' limits: 422 for an item beyond them, 413 for a batch beyond its own" });
+
+/** JUDGE_LIMITS and the kwargs caps as GET /v1/checkers serves them. */
+const servedLimits = {
+  response_chars: JUDGE_LIMITS.responseChars,
+  instruction_chars: JUDGE_LIMITS.instructionChars,
+  constraints_per_item: JUDGE_LIMITS.constraintsPerItem,
+  items_per_batch: JUDGE_LIMITS.itemsPerBatch,
+  llm_items_per_batch: JUDGE_LIMITS.llmItemsPerBatch,
+  kwargs_phrase_chars: KWARGS_LIMITS.phraseChars,
+  kwargs_passage_chars: KWARGS_LIMITS.passageChars,
+  kwargs_list_items: KWARGS_LIMITS.listItems,
+  max_work_per_request: JUDGE_LIMITS.maxWorkPerRequest,
+  work_chars_per_check: WORK_LIMITS.charsPerCheck,
+  work_formula: WORK_FORMULA,
+};
+
 const checkersRoute = createRoute({
   method: "get",
   path: "/v1/checkers",
   tags: ["Judge"],
   summary: "Every registered checker with its kwargs JSON Schema and instruction template",
   middleware: [requireScope("read")] as const,
-  responses: { 200: jsonContent(z.object({ checkers: z.array(CheckerSchema) }), "The registry"), ...problemResponses(401, 403) },
+  responses: { 200: jsonContent(z.object({ checkers: z.array(CheckerSchema), limits: LimitsSchema }), "The registry and the judge's limits"), ...problemResponses(401, 403) },
 });
 
 export const judgeRoutes = createRouter()
   .openapi(judgeRoute, async (c) => {
     const item = c.req.valid("json");
+    const [dimensionIssues] = await checkDimensions(c.env.DB, [item]);
+    if (dimensionIssues!.length > 0) {
+      throw new ProblemError(422, "validation", "Some constraints name no TRACE dimension.", dimensionIssues!.map(issueToFieldError("body")));
+    }
     try {
       validateRuleConstraints(item.constraints); // 422 before any model call
       const verdict: HybridOutput = await judgeHybrid(toHybrid(item), llmJudgeFor(c.env));
@@ -245,14 +357,14 @@ export const judgeRoutes = createRouter()
   .openapi(batchRoute, async (c) => {
     const type = requestMediaType(c);
     const text = await bodyText(c);
-    if (type === "application/json") return c.json({ results: await judgeJsonBatch(text, llmJudgeFor(c.env)) }, 200) as never;
+    if (type === "application/json") return c.json({ results: await judgeJsonBatch(c.env.DB, text, llmJudgeFor(c.env)) }, 200) as never;
     return ndjsonBatch(c, text) as never; // a streamed NDJSON body, documented above
   })
   .openapi(checkersRoute, (c) => {
-    return c.json({ checkers: checkerCatalog() }, 200);
+    return c.json({ checkers: checkerCatalog(), limits: servedLimits }, 200);
   });
 
-async function judgeJsonBatch(text: string, judge: LlmJudge): Promise<Record<string, unknown>[]> {
+async function judgeJsonBatch(db: D1Database, text: string, judge: LlmJudge): Promise<Record<string, unknown>[]> {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -264,8 +376,9 @@ async function judgeJsonBatch(text: string, judge: LlmJudge): Promise<Record<str
     throw new ProblemError(422, "validation", "Send `{items: [...]}`, a JSON array of items, or NDJSON.", [{ field: "body.items", message: "expected an array" }]);
   }
   checkBatchSize(items.length);
-  const parsed = items.map((item, i) => parseBatchItem(item, i));
+  const parsed = await withCheckedDimensions(db, items.map((item, i) => parseBatchItem(item, i)));
   checkLlmItems(parsed);
+  checkBatchWork(parsed);
   // rule-only items finish at once; LLM calls queue on the request's concurrency cap
   return Promise.all(parsed.map((p) => judgeParsed(p, judge)));
 }
@@ -278,7 +391,7 @@ function checkBatchSize(n: number) {
 }
 
 /** NDJSON in, NDJSON out: results stream back in input order as they are judged. */
-function ndjsonBatch(c: Context<AppEnv>, text: string): Response {
+async function ndjsonBatch(c: Context<AppEnv>, text: string): Promise<Response> {
   const lines = text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
   const numbered = lines.map((line, i) => ({ line: i + 1, line_text: line })).filter((l) => l.line_text.trim() !== "");
   checkBatchSize(numbered.length);
@@ -291,7 +404,10 @@ function ndjsonBatch(c: Context<AppEnv>, text: string): Response {
     }
     return { line, parsed: parseBatchItem(value, index) };
   });
+  const checked = await withCheckedDimensions(c.env.DB, items.map((i) => i.parsed));
+  items.forEach((item, i) => (item.parsed = checked[i]!));
   checkLlmItems(items.map((i) => i.parsed));
+  checkBatchWork(items.map((i) => i.parsed));
   const judge = llmJudgeFor(c.env);
   const encoder = new TextEncoder();
   let next = 0;

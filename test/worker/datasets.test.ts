@@ -81,6 +81,32 @@ describe("datasets: creation and access", () => {
     await expectProblem(await postNdjson("/v1/datasets/open/records", ndjson([sftRecord(3)]), asOther), 403);
     expect((await postNdjson("/v1/datasets/open/records", ndjson([sftRecord(3)]), ADMIN)).status).toBe(200);
   });
+
+  it("does not reveal a private dataset's name: it lives in its owner's namespace", async () => {
+    const owner = await createKey(["write"]);
+    const other = await createKey(["write"]);
+    const asOwner = { authorization: `Bearer ${owner.key}` };
+    const asOther = { authorization: `Bearer ${other.key}` };
+    await makeDataset("hidden-name", "private", asOwner);
+    await postNdjson("/v1/datasets/hidden-name/records", ndjson([sftRecord(1)]), asOwner);
+    // another key gets the answers a free name gets: it may create a dataset of that name, its own
+    await expectProblem(await call("/v1/datasets/hidden-name", { headers: asOther }), 404);
+    const created = await postJson("/v1/datasets", { name: "hidden-name", visibility: "private" }, asOther);
+    expect(created.status).toBe(201);
+    await postNdjson("/v1/datasets/hidden-name/records", ndjson([sftRecord(2), sftRecord(3)]), asOther);
+    const seen = async (headers: Record<string, string>) => ((await (await call("/v1/datasets/hidden-name", { headers })).json()) as { record_count: number }).record_count;
+    expect(await seen(asOwner)).toBe(1);
+    expect(await seen(asOther)).toBe(2);
+    // a public dataset of that name is possible too; each owner keeps reaching their own
+    expect((await postJson("/v1/datasets", { name: "hidden-name" }, ADMIN)).status).toBe(201);
+    expect(await seen(asOwner)).toBe(1);
+    expect((await call("/v1/datasets/hidden-name")).status).toBe(200);
+    expect(await seen({})).toBe(0);
+    // names visible to the caller still conflict
+    await expectProblem(await postJson("/v1/datasets", { name: "hidden-name", visibility: "private" }, asOwner), 409);
+    const third = await createKey(["write"]);
+    await expectProblem(await postJson("/v1/datasets", { name: "hidden-name", visibility: "private" }, { authorization: `Bearer ${third.key}` }), 409);
+  });
 });
 
 describe("datasets: ingestion", () => {
@@ -143,6 +169,32 @@ describe("datasets: ingestion", () => {
   });
 });
 
+describe("datasets: limits on a record", () => {
+  it("refuses deep nesting (422, not a stack overflow) and an oversized meta", async () => {
+    await makeDataset("limits");
+    const deep = `${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}`;
+    const line = (meta: string) => `{"kind":"instruction","instruction":{"description":"x","constraints":[]},"meta":${meta}}`;
+    const nested = await expectProblem(await postNdjson("/v1/datasets/limits/records", `${line(deep)}\n`), 422);
+    expect(nested.errors).toEqual([{ field: "meta", line: 1, message: "nests deeper than 64 levels" }]);
+    const big = await expectProblem(await postNdjson("/v1/datasets/limits/records", `${line(JSON.stringify({ notes: "x".repeat(5_000_000) }))}\n`), 422);
+    expect(big.errors).toEqual([{ field: "meta", line: 1, message: "at most 65536 characters of JSON" }]);
+    expect((await postNdjson("/v1/datasets/limits/records", `${line(JSON.stringify({ source: "s", tags: [["a", ["b"]]] }))}\n`)).status).toBe(200);
+  });
+
+  it("answers a writer that keeps losing to concurrent writers 409 with Retry-After; nothing is written", async () => {
+    await makeDataset("contended");
+    // another writer holds the next position (its batch has not committed the count yet)
+    const dataset = (await env.DB.prepare("SELECT id, record_count FROM datasets WHERE name = 'contended'").first<{ id: string; record_count: number }>())!;
+    await env.DB.prepare("INSERT INTO records (dataset_id, id, position, kind, payload, constraint_count, dimensions) VALUES (?, 'other-writer', ?, 'sft', '{}', 0, '[]')")
+      .bind(dataset.id, dataset.record_count)
+      .run();
+    const res = await postNdjson("/v1/datasets/contended/records", ndjson([sftRecord(1)]));
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect((await expectProblem(res, 409)).detail).toContain("retry");
+    expect(await count("contended")).toBe(1);
+  });
+});
+
 describe("datasets: browsing and statistics", () => {
   it("reports counts by kind, the constraints histogram and dimension counts", async () => {
     await makeDataset("stats");
@@ -185,6 +237,12 @@ describe("datasets: browsing and statistics", () => {
     const tone = (await (await call(`/v1/datasets/rows/rows?dimension=${encodeURIComponent("tone-and-style-constraint")}&length=100`)).json()) as { num_rows_total: number };
     expect(tone.num_rows_total).toBe(15);
     await expectProblem(await call("/v1/datasets/rows/rows?length=101"), 422);
+    // only plain decimal integers, and one way of paging at a time
+    for (const query of ["after=0x10", "after=1e2", "offset=1.5", "offset=", "offset=1&after=3"]) {
+      const problem = await expectProblem(await call(`/v1/datasets/rows/rows?${query}`), 422);
+      expect(problem.errors![0]!.field).toMatch(/^query\.(after|offset)$/);
+    }
+    expect((await call("/v1/datasets/rows/rows?after=3")).status).toBe(200);
     await expectProblem(await call("/v1/datasets/rows/rows?dimension=nope"), 422);
   });
 });
@@ -261,6 +319,21 @@ describe("datasets: versions, manifests and shards", () => {
     });
   });
 
+  it("returns the latest version when freezing again adds nothing", async () => {
+    await makeDataset("refreeze");
+    await postNdjson("/v1/datasets/refreeze/records", ndjson([sftRecord(1), sftRecord(2)]));
+    const first = await freeze("refreeze", 10);
+    const again = await postJson("/v1/datasets/refreeze/versions", { shard_size: 10 }, ADMIN);
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { version: number }).version).toBe(first.version);
+    // a different shard size, or new records, make a new version
+    expect((await freeze("refreeze", 1)).version).toBe(first.version + 1);
+    await postNdjson("/v1/datasets/refreeze/records", ndjson([sftRecord(3)]));
+    expect((await freeze("refreeze", 1)).version).toBe(first.version + 2);
+    const versions = (await (await call("/v1/datasets/refreeze/versions")).json()) as { versions: unknown[] };
+    expect(versions.versions).toHaveLength(3);
+  });
+
   it("supports ETag revalidation and byte-range resume", async () => {
     await makeDataset("resume");
     await postNdjson("/v1/datasets/resume/records", ndjson(Array.from({ length: 40 }, (_, i) => sftRecord(i))));
@@ -285,8 +358,14 @@ describe("datasets: versions, manifests and shards", () => {
     const stale = await call("/v1/datasets/resume/versions/1/shards/0", { headers: { range: "bytes=5-", "if-range": '"other"' } });
     expect(stale.status).toBe(200);
     await stale.arrayBuffer();
-    const beyond = await call("/v1/datasets/resume/versions/1/shards/0", { headers: { range: `bytes=${bytes.length}-` } });
-    expect(beyond.status).toBe(416);
+    // If-None-Match compares weakly (RFC 9110): W/"x" matches "x"
+    expect((await call("/v1/datasets/resume/versions/1/shards/0", { headers: { "if-none-match": `W/${etag}` } })).status).toBe(304);
+    for (const range of [`bytes=${bytes.length}-`, "bytes=99999999-", "bytes=10-5"]) {
+      const res = await call("/v1/datasets/resume/versions/1/shards/0", { headers: { range } });
+      expect(res.headers.get("content-range")).toBe(`bytes */${bytes.length}`);
+      const problem = await expectProblem(res, 416);
+      expect(problem.errors![0]!.field).toBe("header.range");
+    }
 
     await expectProblem(await call("/v1/datasets/resume/versions/1/shards/1"), 404);
     await expectProblem(await call("/v1/datasets/resume/versions/9/manifest"), 404);

@@ -51,6 +51,20 @@ describe("health", () => {
     expect(preflight.headers.get("access-control-allow-methods")).toContain("POST");
   });
 
+  it("lets a browser send every header the API reads (CORS preflight)", async () => {
+    const preflight = await call("/v1/datasets/x/versions/1/shards/0", {
+      method: "OPTIONS",
+      headers: { origin: "https://example.org", "access-control-request-method": "GET", "access-control-request-headers": "range, if-range, if-none-match" },
+    });
+    const allowed = preflight.headers.get("access-control-allow-headers")!.split(",").map((h) => h.trim().toLowerCase());
+    expect(allowed).toEqual(expect.arrayContaining(["authorization", "content-type", "range", "if-range", "if-none-match"]));
+  });
+
+  it("404s a path with a trailing slash rather than refusing its method", async () => {
+    const problem = await expectProblem(await call("/v1/health/"), 404);
+    expect(problem.type).toBe("/docs#problem-not-found");
+  });
+
   it("keeps a caller's request id", async () => {
     const res = await call("/v1/health", { headers: { "x-request-id": "abc-123" } });
     expect(res.headers.get("x-request-id")).toBe("abc-123");

@@ -67,7 +67,7 @@ describe("POST /v1/judge", () => {
 
   it("answers adversarial input quickly and without a 500", async () => {
     const res = await postJson("/v1/judge", {
-      response: `${"[".repeat(50_000)}\uD800${"*".repeat(50_000)}`,
+      response: `${"[".repeat(40_000)}\uD800${"*".repeat(40_000)}`,
       constraints: [
         { id: "detectable_content:number_placeholders", kwargs: { num_placeholders: 1 } },
         { id: "detectable_format:number_highlighted_sections", kwargs: { num_highlights: 1 } },
@@ -75,9 +75,94 @@ describe("POST /v1/judge", () => {
         { id: "length_constraints:number_sentences", kwargs: { relation: "less than", num_sentences: 3 } },
         { id: "language:response_language", kwargs: { language: "en" } },
       ],
-      mode: "both",
+      mode: "strict",
     });
     expect(res.status).toBe(200);
+  });
+});
+
+describe("bounded cost: caps on kwargs and on a request's work", () => {
+  const judge = (constraints: unknown[], response = "Some text.", mode = "strict") => postJson("/v1/judge", { response, constraints, mode });
+  const onlyError = async (res: Response, status: number) => {
+    const body = await expectProblem(res, status);
+    return body.errors!.map((e) => `${e.field}: ${e.message}`).join("\n");
+  };
+
+  it("caps every list in kwargs (IFEval's and IFBench's)", async () => {
+    const words65 = Array.from({ length: 65 }, (_, i) => `w${i}`);
+    expect(await onlyError(await judge([{ id: "keywords:forbidden_words", kwargs: { forbidden_words: words65 } }]), 422)).toMatch(
+      /body\.constraints\.0\.kwargs\.forbidden_words: at most 64 items/,
+    );
+    expect(await onlyError(await judge([{ id: "keywords:existence", kwargs: { keywords: words65 } }]), 422)).toMatch(/kwargs\.keywords: at most 64 items/);
+    const ok = await judge([{ id: "keywords:forbidden_words", kwargs: { forbidden_words: words65.slice(0, 64) } }]);
+    expect(ok.status).toBe(200);
+  });
+
+  it("caps every string in kwargs, so evidence cannot echo megabytes", async () => {
+    const phrase = "x".repeat(1001);
+    const passage = "y ".repeat(10_001);
+    const cases: [unknown, RegExp][] = [
+      [{ id: "startend:end_checker", kwargs: { end_phrase: phrase } }, /kwargs\.end_phrase: at most 1000 characters/],
+      [{ id: "keywords:frequency", kwargs: { keyword: phrase, frequency: 1, relation: "at least" } }, /kwargs\.keyword: at most 1000/],
+      [{ id: "format:list", kwargs: { sep: phrase } }, /kwargs\.sep: at most 1000/],
+      [{ id: "count:keywords_multiple", kwargs: { keyword1: phrase, keyword2: "b", keyword3: "c", keyword4: "d", keyword5: "e" } }, /kwargs\.keyword1: at most 1000/],
+      [{ id: "ratio:overlap", kwargs: { reference_text: passage, percentage: 10 } }, /kwargs\.reference_text: at most 20000 characters/],
+      [{ id: "combination:repeat_prompt", kwargs: { prompt_to_repeat: passage } }, /kwargs\.prompt_to_repeat: at most 20000/],
+      [{ id: "keywords:letter_frequency", kwargs: { letter: phrase, let_frequency: 1, let_relation: "at least" } }, /kwargs\.letter: must be exactly one character/],
+    ];
+    for (const [constraint, message] of cases) expect(await onlyError(await judge([constraint]), 422)).toMatch(message);
+  });
+
+  it("refuses blank strings in kwargs, which would pass every response", async () => {
+    const cases: [unknown, string][] = [
+      [{ id: "keywords:existence", kwargs: { keywords: [""] } }, "body.constraints.0.kwargs.keywords.0: must not be blank"],
+      [{ id: "startend:end_checker", kwargs: { end_phrase: "" } }, "body.constraints.0.kwargs.end_phrase: must not be blank"],
+      [{ id: "format:list", kwargs: { sep: " " } }, "body.constraints.0.kwargs.sep: must not be blank"],
+      [{ id: "keywords:forbidden_words", kwargs: { forbidden_words: ["ok", "\t"] } }, "body.constraints.0.kwargs.forbidden_words.1: must not be blank"],
+    ];
+    for (const [constraint, message] of cases) expect(await onlyError(await judge([constraint]), 422)).toBe(message);
+  });
+
+  it("caps constraints × response length (422 naming the limit)", async () => {
+    const costly = Array.from({ length: 10 }, () => ({ id: "count:pronouns", kwargs: { N: 1 } }));
+    const message = await onlyError(await judge(costly, "word ".repeat(40_000), "both"), 422);
+    expect(message).toMatch(/^body: this judgement costs \d+ character-checks, over the limit of 600000 per request \(max_work_per_request/);
+    // the same constraints on a short response, or fewer on a long one, are fine
+    expect((await judge(costly, "word ".repeat(1000), "both")).status).toBe(200);
+    expect((await judge(costly.slice(0, 1), "word ".repeat(40_000), "strict")).status).toBe(200);
+  });
+
+  it("caps a batch's total work (413 naming the limit), each item being within its own", async () => {
+    const item = { response: "word ".repeat(2000), constraints: [{ id: "count:pronouns", kwargs: { N: 1 } }, { id: "punctuation:no_comma" }], mode: "both" };
+    const items = Array.from({ length: 150 }, () => item);
+    const body = await expectProblem(await postJson("/v1/judge/batch", { items }), 413);
+    expect(body.detail).toMatch(/over the limit of 600000 per request .*Split the batch/);
+    expect(body.errors![0]).toEqual({ field: "body", message: "at most 600000 character-checks per request" });
+    const ndjson = await call("/v1/judge/batch", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: items.map((i) => JSON.stringify(i)).join("\n") });
+    await expectProblem(ndjson, 413);
+    const fits = await postJson("/v1/judge/batch", { items: items.slice(0, 2) });
+    expect(fits.status).toBe(200);
+  });
+
+  it("checks a free-text constraint's dimension as ingest does (one validation for both)", async () => {
+    const text = (dimension: string) => ({ response: "Hi.", constraints: [{ text: "Be brief.", dimension }] });
+    const problem = await expectProblem(await postJson("/v1/judge", text("Totally Fake Dimension")), 422);
+    expect(problem.errors).toEqual([{ field: "body.constraints.0.dimension", message: 'unknown TRACE dimension "Totally Fake Dimension" (GET /v1/taxonomy lists them)' }]);
+    const batch = (await (await postJson("/v1/judge/batch", { items: [text("Totally Fake Dimension")] })).json()) as { results: { index: number; error?: { status: number; errors: { field: string }[] } }[] };
+    expect(batch.results[0]!.error).toMatchObject({ status: 422, errors: [{ field: "item.constraints.0.dimension" }] });
+  });
+
+  it("publishes the limits in GET /v1/checkers and in each kwargs schema", async () => {
+    const body = (await (await call("/v1/checkers")).json()) as {
+      limits: Record<string, unknown>;
+      checkers: { id: string; kwargs_schema: { properties?: Record<string, { maxLength?: number; maxItems?: number }> } }[];
+    };
+    expect(body.limits).toMatchObject({ max_work_per_request: 600_000, kwargs_phrase_chars: 1000, kwargs_passage_chars: 20_000, kwargs_list_items: 64, response_chars: 200_000 });
+    expect(body.limits.work_formula).toMatch(/response characters/);
+    const props = (id: string) => body.checkers.find((c) => c.id === id)!.kwargs_schema.properties!;
+    expect(props("keywords:forbidden_words").forbidden_words!.maxItems).toBe(64);
+    expect(props("startend:end_checker").end_phrase!.maxLength).toBe(1000);
+    expect(props("ratio:overlap").reference_text!.maxLength).toBe(20_000);
   });
 });
 
@@ -172,6 +257,14 @@ describe("POST /v1/benchmarks/ifeval/score", () => {
     );
     expect(bad.errors![0]).toMatchObject({ line: 2, field: "prompt" });
     await expectProblem(await call("/v1/benchmarks/ifeval/score", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: JSON.stringify({ response: "a" }) }), 422);
+  });
+
+  it("refuses a submission that answers one prompt twice, naming the line", async () => {
+    await seedIfeval();
+    const [first, second] = env.IFEVAL_INPUT.split("\n").slice(0, 2).map((l) => JSON.parse(l) as { key: number; prompt: string });
+    const body = [{ key: first!.key, response: "a" }, { key: second!.key, response: "b" }, { prompt: first!.prompt, response: "c" }].map((l) => JSON.stringify(l)).join("\n");
+    const problem = await expectProblem(await call("/v1/benchmarks/ifeval/score", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body }), 422);
+    expect(problem.errors).toEqual([{ field: "prompt", line: 3, message: `the prompt of key ${first!.key} was already answered on line 1` }]);
   });
 
   it("says how to seed the prompt set when it is missing", async () => {

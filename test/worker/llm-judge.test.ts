@@ -46,7 +46,7 @@ describe("free-text constraints", () => {
       {
         instruction: "Write a short note to a friend.",
         response,
-        constraints: [{ id: "punctuation:no_comma" }, { text: "Use a warm tone", dimension: "Tone and Style" }, { text: "Mention the sea" }],
+        constraints: [{ id: "punctuation:no_comma" }, { text: "Use a warm tone", dimension: "Tone and Style Constraint" }, { text: "Mention the sea" }],
       },
     );
     expect(body.mode).toBe("strict");
@@ -55,7 +55,7 @@ describe("free-text constraints", () => {
     expect(body.results[0]).toMatchObject({ id: "punctuation:no_comma", kind: "rule", decided_by: "rule", status: "ok", passed: true });
     expect(body.results[1]).toEqual({
       text: "Use a warm tone",
-      dimension: "Tone and Style",
+      dimension: "Tone and Style Constraint",
       kind: "llm",
       decided_by: "llm",
       status: "ok",
@@ -82,7 +82,7 @@ describe("free-text constraints", () => {
     const user = sent.body.messages.find((m) => m.role === "user")!.content;
     expect(user).toContain("Write a short note to a friend.");
     expect(user).toContain(response);
-    expect(user).toContain('<constraint id="C1" dimension="Tone and Style">Use a warm tone</constraint>');
+    expect(user).toContain('<constraint id="C1" dimension="Tone and Style Constraint">Use a warm tone</constraint>');
     expect(user).toContain('<constraint id="C2">Mention the sea</constraint>');
     expect(user).not.toContain("no_comma");
     // explanation before score, 0-10
@@ -277,7 +277,7 @@ describe("verdict cache (D1)", () => {
     const fake = fakeLlm();
     await fake.script([{ json: verdictJson([4, "first"]) }, { json: verdictJson([9, "second"]) }]);
     const vars = { LLM_BASE_URL: fake.baseUrl };
-    const item = { instruction: "Write a haiku.", response: unique("an old silent pond"), constraints: [{ text: "Follow 5-7-5", dimension: "Format" }] };
+    const item = { instruction: "Write a haiku.", response: unique("an old silent pond"), constraints: [{ text: "Follow 5-7-5", dimension: "Output Format Constraint" }] };
 
     const first = await judge(vars, item);
     expect(first.results[0]).toMatchObject({ score: 4, explanation: "first", cached: false });
@@ -301,7 +301,7 @@ describe("verdict cache (D1)", () => {
     await judge(vars, base);
     await judge(vars, { ...base, instruction: "Another task" });
     await judge(vars, { ...base, response: `${base.response}!` });
-    await judge(vars, { ...base, constraints: [{ text: "A", dimension: "Topic" }] });
+    await judge(vars, { ...base, constraints: [{ text: "A", dimension: "Theme Constraint" }] });
     await judge({ ...vars, LLM_MODEL: "fake-judge-2" }, base);
     expect((await fake.requests()).requests).toHaveLength(5);
 
@@ -391,7 +391,7 @@ describe("hybrid routing", () => {
     const res = await postWith({ LLM_BASE_URL: fake.baseUrl }, "/v1/judge", {
       instruction: "Greet the reader.",
       response: "Sure, here it is:\nhello and welcome friend",
-      constraints: [{ id: "punctuation:no_comma" }, { text: fewer }, { text: cheerful, dimension: "Tone and Style" }],
+      constraints: [{ id: "punctuation:no_comma" }, { text: fewer }, { text: cheerful, dimension: "Tone and Style Constraint" }],
       mode: "both",
       compile: true,
     });
@@ -401,7 +401,7 @@ describe("hybrid routing", () => {
     for (const v of [body.strict, body.loose]) {
       expect(v.results.map((r) => r.decided_by)).toEqual(["rule", "compiled-rule", "llm"]);
       expect(v.results[1]).toMatchObject({ text: fewer, passed: true, compiled: { id: "length_constraints:number_words" } });
-      expect(v.results[2]).toMatchObject({ text: cheerful, dimension: "Tone and Style", passed: true, score: 10 });
+      expect(v.results[2]).toMatchObject({ text: cheerful, dimension: "Tone and Style Constraint", passed: true, score: 10 });
     }
     expect(body.strict.results[0]!.passed).toBe(false); // the comma is on the first line
     expect(body.loose.results[0]!.passed).toBe(true); // loose drops it

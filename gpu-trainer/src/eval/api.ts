@@ -65,7 +65,9 @@ export class JudgeApi {
         }
       }
       if ((res.status === 429 || (res.status >= 500 && res.status !== 503)) && attempt < attempts) {
-        await sleep((this.opts.backoffMs ?? 500) * 2 ** (attempt - 1));
+        // a rate-limited anonymous caller is told when to come back (Retry-After, seconds)
+        const retryAfterMs = Math.min(60, Number(res.headers.get("retry-after")) || 0) * 1000;
+        await sleep(Math.max(retryAfterMs, (this.opts.backoffMs ?? 500) * 2 ** (attempt - 1)));
         continue;
       }
       let detail = text.slice(0, 300);

@@ -12,6 +12,7 @@
  *                     IF-S / IF-M = prompt-level strict accuracy on the single- / multi-constraint
  *                     instructions, plus prompt- and instruction-level strict and loose
  */
+import { judgementWork, WORK_LIMITS } from "../../../src/judge/limits.ts";
 import { API_LIMITS, ApiError, type JudgeApi } from "./api.ts";
 import { type Instruction, instructionOfRow, renderPrompt } from "./prompt.ts";
 
@@ -233,17 +234,25 @@ async function scoreCustom(api: JudgeApi, b: Benchmark, responses: readonly stri
       c.checker ? { id: c.checker.id, kwargs: c.checker.kwargs ?? {} } : { text: c.text, ...(c.dimension !== undefined ? { dimension: c.dimension } : {}) },
     );
     const llm = ins.constraints.some((c) => !c.checker);
-    return { body: { response, constraints, mode: "both", ...(llm ? { instruction: it.prompt } : {}) }, llm };
+    return { body: { response, constraints, mode: "both", ...(llm ? { instruction: it.prompt } : {}) }, llm, work: judgementWork(response.length, constraints, "both") };
   };
   const all = b.items.map((it, i) => ({ it, ...toItem(it, responses[i]) }));
   const items: ScoredItem[] = [];
-  // batches within the route's bounds: 1000 items, of which 100 with free-text constraints
+  // batches within the route's bounds: 1000 items, of which 100 with free-text constraints, and
+  // the work budget of one request (an item over it alone goes alone, and the judge says why)
   let i = 0;
   while (i < all.length) {
     const chunk: typeof all = [];
     let llm = 0;
-    while (i < all.length && chunk.length < API_LIMITS.judgeItems && llm + (all[i].llm ? 1 : 0) <= API_LIMITS.judgeLlmItems) {
+    let work = 0;
+    while (
+      i < all.length &&
+      chunk.length < API_LIMITS.judgeItems &&
+      llm + (all[i].llm ? 1 : 0) <= API_LIMITS.judgeLlmItems &&
+      (chunk.length === 0 || work + all[i].work <= WORK_LIMITS.maxWorkPerRequest)
+    ) {
       llm += all[i].llm ? 1 : 0;
+      work += all[i].work;
       chunk.push(all[i++]);
     }
     const ans = await api.postJson<{ results: (Record<string, unknown> & { index: number; error?: unknown; strict?: JudgeVerdict; loose?: JudgeVerdict; followed_all?: boolean })[] }>(

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { PY_WHITESPACE, codePoints, isPyBlank, isPyWhitespace, pyIsLower, pyIsUpper, pyLen, pyLower, pyLstrip, pySplitWhitespace, pyStrip } from "../text/python-str.ts";
 import { TextAnalysis } from "../ifeval/analysis.ts";
 import { defineChecker, type CheckOutcome, type Checker } from "../ifeval/checkers.ts";
+import { passage, phrase } from "../limits.ts";
 import { parseCsv } from "./csv.ts";
 import { isEmojiChar } from "./emoji.ts";
 import type { IfbenchInstructionId } from "./ids.ts";
@@ -42,12 +43,8 @@ const noKwargs = z.strictObject({});
 const count = (what: string) => z.int().min(0).describe(what);
 const positive = (what: string) => z.int().min(1).describe(what);
 const percentage = (what: string) => z.number().min(0).describe(what);
-const text = (what: string) => z.string().describe(what);
-const nonBlank = (what: string) =>
-  z
-    .string()
-    .refine((s) => !isPyBlank(s), "must not be blank")
-    .describe(what);
+// strings and lists are capped and non-blank (../limits.ts)
+const nonBlank = phrase;
 
 const define = <S extends z.ZodType>(definition: Parameters<typeof defineChecker<S>>[1] & { id: IfbenchInstructionId }) =>
   defineChecker("ifbench", definition);
@@ -277,7 +274,7 @@ function characterTrigrams(s: string): Set<string> {
 const overlap = define({
   id: "ratio:overlap",
   kwargs: z.strictObject({
-    reference_text: text("The text to overlap with"),
+    reference_text: passage("The text to overlap with"),
     percentage: percentage("Target share of the response's trigrams found in the reference text, in percent (±2)"),
   }),
   describe: ({ percentage }) => `Maintain a trigram overlap of ${formatNumber(percentage)}% (±2%) with the provided reference text.`,
@@ -592,9 +589,7 @@ function isLetteredOptions(options: string): boolean {
 const options = define({
   id: "format:options",
   kwargs: z.strictObject({
-    options: z
-      .string()
-      .describe('The allowed answers, separated by "/", else "or", else ",", e.g. "yes/no/maybe" or "a), b), c), d)"'),
+    options: phrase('The allowed answers, separated by "/", else "or", else ",", e.g. "yes/no/maybe" or "a), b), c), d)"'),
   }),
   describe: ({ options }) => `Answer with one of the following options: ${options}. Do not give any explanation.`,
   check(text, { options }) {
@@ -712,7 +707,7 @@ const quoteUnquote = fixed("format:quote_unquote", "Every quoted phrase must be 
 
 const specialBullets = define({
   id: "format:list",
-  kwargs: z.strictObject({ sep: z.string().describe('The marker used instead of bullet points, e.g. "!?!?" or "SEPARATOR"') }),
+  kwargs: z.strictObject({ sep: phrase('The marker used instead of bullet points, e.g. "!?!?" or "SEPARATOR"') }),
   describe: ({ sep }) => `Answer with a list of items, instead of bullet points use ${sep}.`,
   check(text, { sep }) {
     // At least two occurrences anywhere (not necessarily at line starts).
@@ -1080,7 +1075,7 @@ const dateFormatList = fixed(
 
 const repeatChange = define({
   id: "repeat:repeat_change",
-  kwargs: z.strictObject({ prompt_to_repeat: z.string().min(1).describe("The request to repeat with its first word changed") }),
+  kwargs: z.strictObject({ prompt_to_repeat: passage("The request to repeat with its first word changed") }),
   describe: ({ prompt_to_repeat }) =>
     `Repeat the request, but change the first word of the repeated request, (do not say anything before repeating the request; the request you need to repeat does not include this sentence) and do not answer the actual request! Request: ${prompt_to_repeat}`,
   check(text, { prompt_to_repeat }) {
@@ -1102,7 +1097,7 @@ const repeatSpan = define({
   id: "repeat:repeat_span",
   kwargs: z
     .strictObject({
-      prompt_to_repeat: z.string().min(1).describe("The text to copy a span of words from"),
+      prompt_to_repeat: passage("The text to copy a span of words from"),
       n_start: count("Index of the first word to copy (0-based, whitespace-split)"),
       n_end: count("Index after the last word to copy (the reference slices words[n_start:n_end])"),
     }),

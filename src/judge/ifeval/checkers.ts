@@ -26,6 +26,7 @@ import {
 import type { IfbenchInstructionId } from "../ifbench/ids.ts";
 import { TextAnalysis } from "./analysis.ts";
 import { IFEVAL_LANGUAGES, IFEVAL_LANGUAGE_CODES } from "./languages.ts";
+import { passage, phrase, phraseList } from "../limits.ts";
 import { countBulletLines, countHighlights, countPlaceholders, countSectionMarkers, findTitle, splitOnStarDividers } from "./structure.ts";
 
 export interface CheckOutcome {
@@ -130,7 +131,7 @@ const define = <S extends z.ZodType>(definition: Parameters<typeof defineChecker
 const keywordsExistence = define({
   id: "keywords:existence",
   kwargs: z.strictObject({
-    keywords: z.array(z.string()).min(1).describe("Words that must all appear (case-insensitive substrings)"),
+    keywords: phraseList("Words that must all appear (case-insensitive substrings)"),
   }),
   describe: ({ keywords }) => `Include keywords ${pyReprList([...keywords].sort(compareCodePoints))} in the response.`,
   check(text, { keywords }) {
@@ -142,14 +143,15 @@ const keywordsExistence = define({
 const keywordsFrequency = define({
   id: "keywords:frequency",
   kwargs: z.strictObject({
-    keyword: z.string().min(1).describe("Counted case-insensitively as a substring, non-overlapping"),
+    keyword: phrase("Counted case-insensitively as a substring, non-overlapping"),
     frequency: nonNegativeCount("Target number of occurrences"),
     relation,
   }),
   describe: ({ keyword, frequency, relation }) =>
     `In your response, the word ${pyStrip(keyword)} should appear ${relation} ${frequency} times.`,
   check(text, { keyword, frequency, relation }) {
-    // The reference strips the keyword; a blank one then matches at every position, as an empty regex does.
+    // The reference strips the keyword (a blank one, which would match at every position as an empty
+    // regex does, is refused by the kwargs schema).
     const occurrences = countIgnoreCase(text.foldedCodePoints, pyStrip(keyword));
     return {
       passed: compare(occurrences, relation, frequency),
@@ -161,7 +163,7 @@ const keywordsFrequency = define({
 const keywordsForbidden = define({
   id: "keywords:forbidden_words",
   kwargs: z.strictObject({
-    forbidden_words: z.array(z.string()).min(1).describe("Words that must not appear as whole words (case-insensitive)"),
+    forbidden_words: phraseList("Words that must not appear as whole words (case-insensitive)"),
   }),
   describe: ({ forbidden_words }) =>
     `Do not include keywords ${pyReprList([...new Set(forbidden_words)].sort(compareCodePoints))} in the response.`,
@@ -178,6 +180,7 @@ const letterFrequency = define({
   kwargs: z.strictObject({
     letter: z
       .string()
+      .max(2, "must be exactly one character")
       .refine((s) => pyLen(s) === 1, "must be exactly one character")
       .describe("One character, counted in the lower-cased response"),
     let_frequency: nonNegativeCount("Target number of occurrences"),
@@ -263,7 +266,7 @@ const nthParagraphFirstWord = define({
     .strictObject({
       num_paragraphs: nonNegativeCount("Exact number of non-blank paragraphs separated by blank lines"),
       nth_paragraph: z.int().min(1).describe("Which paragraph (1-based) must start with first_word"),
-      first_word: z.string().describe("Required first word (compared lower-cased)"),
+      first_word: phrase("Required first word (compared lower-cased)"),
     })
     .refine((k) => k.nth_paragraph <= k.num_paragraphs, {
       path: ["nth_paragraph"],
@@ -309,7 +312,7 @@ const PS_RE = new RegExp(`p\\.[${PY_WHITESPACE}]?s\\.`);
 
 const postscript = define({
   id: "detectable_content:postscript",
-  kwargs: z.strictObject({ postscript_marker: z.string().describe('Marker such as "P.S." or "P.P.S"') }),
+  kwargs: z.strictObject({ postscript_marker: phrase('Marker such as "P.S." or "P.P.S"') }),
   describe: ({ postscript_marker }) =>
     `At the end of your response, please explicitly add a postscript starting with ${pyStrip(postscript_marker)}`,
   check(text, { postscript_marker }) {
@@ -366,7 +369,7 @@ const numberHighlightedSections = define({
 const multipleSections = define({
   id: "detectable_format:multiple_sections",
   kwargs: z.strictObject({
-    section_spliter: z.string().describe('Word that starts each section, e.g. "Section" (matched literally, case-sensitive)'),
+    section_spliter: phrase('Word that starts each section, e.g. "Section" (matched literally, case-sensitive)'),
     num_sections: nonNegativeCount("Minimum number of sections"),
   }),
   describe: ({ section_spliter, num_sections }) => {
@@ -464,7 +467,7 @@ const twoResponses = define({
 
 const repeatPrompt = define({
   id: "combination:repeat_prompt",
-  kwargs: z.strictObject({ prompt_to_repeat: z.string().min(1).describe("Text the response must start with (case-insensitive)") }),
+  kwargs: z.strictObject({ prompt_to_repeat: passage("Text the response must start with (case-insensitive)") }),
   describe: () =>
     "First repeat the request word for word without change, then give your answer (1. do not say any words or characters before repeating the request; 2. the request you need to repeat does not include this sentence)",
   check(text, { prompt_to_repeat }) {
@@ -477,7 +480,7 @@ const repeatPrompt = define({
 
 const endChecker = define({
   id: "startend:end_checker",
-  kwargs: z.strictObject({ end_phrase: z.string().describe("Phrase the response must end with (case-insensitive)") }),
+  kwargs: z.strictObject({ end_phrase: phrase("Phrase the response must end with (case-insensitive)") }),
   describe: ({ end_phrase }) =>
     `Finish your response with this exact phrase ${pyStrip(end_phrase)}. No other words should follow this phrase.`,
   check(text, { end_phrase }) {
