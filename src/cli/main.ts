@@ -2,6 +2,7 @@
 import { runEvalVerifiable } from "./commands/eval-verifiable.ts";
 import { runIfbench, runIfeval } from "./commands/ifeval.ts";
 import { runBuildQuadruples } from "./commands/build-quadruples.ts";
+import { runCfbench } from "./commands/cfbench.ts";
 import { runImport } from "./commands/import.ts";
 import { runTraceEval } from "./commands/trace-eval.ts";
 import { checkerContext } from "./context.ts";
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, { summary: string; run(argv: string[]): Promise<n
     summary: "build IOPO quadruples from a dataset's SFT records through the API's job (rule-based, resumable)",
     run: runBuildQuadruples,
   },
+  cfbench: { summary: "score CFBench (CSR, ISR, PSR; easy, hard, full) with the API's LLM judge, or --replay recorded judgements", run: runCfbench },
   "trace-eval": { summary: "score responses on TRACE (IF-S, IF-M) with the API's LLM judge, in batches", run: runTraceEval },
 };
 

@@ -158,7 +158,7 @@ export const llmCache = sqliteTable(
   "llm_cache",
   {
     key: text("key").primaryKey(),
-    kind: text("kind", { enum: ["verdict", "compile"] }).notNull(),
+    kind: text("kind", { enum: ["verdict", "compile", "generation"] }).notNull(),
     provider: text("provider").notNull(),
     model: text("model").notNull(),
     promptVersion: text("prompt_version").notNull(),

@@ -17,8 +17,8 @@
  * `{content}` (the assistant text), `{json}` (serialised as the content), or `{judge: {score?,
  * explanation?, omit?}}`: an automatic verdict for every `<constraint id="Cn">` in the request,
  * `score` each (default 10) unless the request text holds a marker `[[fake:Cn=<score>]]`;
- * `[[fake:http=<status>]]` in the request answers that HTTP status instead. `finish_reason` and
- * `model` override those fields.
+ * `[[fake:http=<status>]]` in the request answers that HTTP status instead. `{cfbench: {}}` answers
+ * CFBench's judge format (see types.ts). `finish_reason` and `model` override those fields.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
@@ -150,6 +150,7 @@ function answer(res: ServerResponse, step: Step, request: unknown, n: number) {
   if (step.content !== undefined) content = step.content;
   else if (step.json !== undefined) content = JSON.stringify(step.json);
   else if (step.judge) content = JSON.stringify({ verdicts: autoVerdicts(text, step.judge) });
+  else if (step.cfbench) content = cfbenchAnswer(text);
   else content = "";
   const model = step.model ?? ((request as { model?: unknown })?.model as string | undefined) ?? "fake";
   send(
@@ -165,6 +166,16 @@ function answer(res: ServerResponse, step: Step, request: unknown, n: number) {
     },
     step.headers,
   );
+}
+
+function cfbenchAnswer(text: string): string {
+  if (text.includes("[[fake:garbled]]")) return "All checkpoints look fine to me.";
+  const block = /<checkpoints count="\d+">\n([\s\S]*?)\n<\/checkpoints>/.exec(text);
+  if (!block) return "no checkpoints found";
+  return block[1]!
+    .split("\n\n")
+    .map((checkpoint) => `${checkpoint}\t${checkpoint.includes("[[fake:0]]") ? 0 : 1}`)
+    .join("\n\n");
 }
 
 function autoVerdicts(text: string, judge: NonNullable<Step["judge"]>) {

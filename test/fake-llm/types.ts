@@ -8,6 +8,11 @@ export interface Step {
   content?: string;
   json?: unknown;
   judge?: { score?: number; explanation?: string; omit?: string[] };
+  /**
+   * CFBench's judge format: "<checkpoint>\t<score>" per `<checkpoints>` paragraph, 1 unless the
+   * checkpoint holds `[[fake:0]]`; a request holding `[[fake:garbled]]` gets prose instead.
+   */
+  cfbench?: Record<string, never>;
   finish_reason?: string;
   model?: string;
 }

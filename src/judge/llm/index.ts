@@ -5,7 +5,7 @@
  * binding and D1 are injected.
  */
 export { LlmError, parseRetryAfter, type LlmErrorKind } from "./errors.ts";
-export type { AiBinding, ChatMessage, Completion, CompletionRequest, LlmProvider, ResponseSchema } from "./types.ts";
+export type { AiBinding, ChatMessage, Completion, CompletionRequest, LlmProvider, ResponseSchema, TokenUsage } from "./types.ts";
 export { DEFAULT_SETTINGS, DEFAULT_WORKERS_AI_MODEL, llmConfigFromVars, type LlmConfig, type LlmSettings, type LlmVars } from "./config.ts";
 export { openAiCompatibleProvider, workersAiProvider } from "./providers.ts";
 export { backoffDelay, createLimiter, withRetries, type Limiter, type RetryOptions, type Sleep } from "./retry.ts";
@@ -14,6 +14,9 @@ export { COMPILE_PROMPT_VERSION, compileMessages, compileResponseSchema, parseCo
 export { checkerCatalog, compactKwargs, instructionTemplate, type CatalogEntry } from "./catalog.ts";
 export { cacheKey, memoryCache, sqlCache, type CacheEntry, type SqlDatabase, type SqlStatement, type VerdictCache } from "./cache.ts";
 export {
+  cacheGet,
+  cachePut,
+  callModel,
   compileFreeText,
   createLlmJudge,
   judgeFreeText,
@@ -21,6 +24,7 @@ export {
   type CompileOutcome,
   type LlmJudge,
   type LlmVerdict,
+  type UsageObserver,
 } from "./judge.ts";
 export {
   isTextConstraint,
