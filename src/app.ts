@@ -10,6 +10,7 @@ import { problem, ProblemError } from "./lib/problem";
 import { docsRoutes } from "./routes/docs";
 import { benchmarkRoutes } from "./routes/benchmarks";
 import { cfbenchRoutes } from "./routes/cfbench";
+import { pipelineRoutes } from "./routes/pipelines";
 import { datasetRoutes } from "./routes/datasets";
 import { healthRoutes } from "./routes/health";
 import { judgeRoutes } from "./routes/judge";
@@ -41,6 +42,7 @@ export function buildApp() {
   app.route("/", datasetRoutes);
   app.route("/", benchmarkRoutes);
   app.route("/", cfbenchRoutes);
+  app.route("/", pipelineRoutes);
   app.route("/", docsRoutes(app));
 
   app.notFound((c) => notFoundOrWrongMethod(c, app.routes));

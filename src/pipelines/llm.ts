@@ -4,6 +4,7 @@ import {
   cacheKey,
   cachePut,
   callModel,
+  createLlmJudge,
   extractJson,
   LlmError,
   type CacheMode,
@@ -93,3 +94,7 @@ export function usageMeter(): UsageObserver & { totals: UsageTotals } {
     },
   };
 }
+
+/** The same judge (configuration, cache) with its own limiter, reporting its calls to `usage`. */
+export const withUsage = (judge: LlmJudge, usage: UsageObserver): LlmJudge =>
+  createLlmJudge(judge.config, judge.cache, { onCacheError: judge.onCacheError, sleep: judge.sleep, catalog: judge.catalog, usage });

@@ -4,12 +4,11 @@ import { CFBENCH_PROMPT_VERSION, CfbenchSubmissionSchema, judgeCfbenchItem, type
 import { aggregate } from "../benchmarks/cfbench/score";
 import { parseRecordsBody } from "../datasets/store";
 import type { AppEnv } from "../env";
-import { createLlmJudge } from "../judge/llm";
 import { requireScope } from "../lib/auth";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
 import { ProblemError, type FieldError } from "../lib/problem";
-import { usageMeter } from "../pipelines/llm";
+import { usageMeter, withUsage } from "../pipelines/llm";
 import { llmJudgeFor } from "./judge";
 
 /** Every CFBench item is one judge call (plus retries), so a request holds a bounded number. */
@@ -72,7 +71,7 @@ async function scoreCfbench(c: Context<AppEnv>, cache: "use" | "bypass") {
   const base = llmJudgeFor(c.env);
   if (!base.config.provider) throw new ProblemError(503, "service-unavailable", `CFBench scoring needs the LLM judge, and ${base.config.unavailableReason}.`);
   const meter = usageMeter();
-  const judge = createLlmJudge(base.config, base.cache, { onCacheError: base.onCacheError, usage: meter });
+  const judge = withUsage(base, meter);
   const verdicts = await Promise.all(items.map((item) => judgeCfbenchItem(judge, item, cache)));
   const { provider } = judge.config;
   return c.json(
