@@ -2,9 +2,9 @@ import { z } from "zod";
 import type { RecordOutcome } from "../datasets/jobs";
 import { BUILD_OPS, seededRandom, withConstraints, type BuildOp } from "../datasets/quadruples";
 import { renderPrompt, type Constraint, type DatasetRecord, type Instruction } from "../datasets/records";
-import { LlmError, PROMPT_VERSION, type ChatMessage, type LlmJudge, type ResponseSchema } from "../judge/llm";
+import { fence, LlmError, PROMPT_VERSION, type ChatMessage, type LlmJudge, type ResponseSchema } from "../judge/llm";
 import { judgeInstruction, knownDimension } from "./judging";
-import { generate, jsonAnswer } from "./llm";
+import { generate, jsonAnswer, strictObject } from "./llm";
 
 /**
  * IOPO quadruples for free-text constraints, the paper's construction with an LLM: for (x1, y1),
@@ -43,15 +43,6 @@ const CHECK_SYSTEM = `Task: sanity-check an IOPO quadruple (prompt ${IOPO_PROMPT
 x1 and x2 are two instructions for the same task that differ in their constraints; y1 answers x1 and y2 answers x2.
 Say whether all four make sense: both instructions are coherent and answerable, y1 is a genuine answer to x1, y2 is a genuine answer to x2, and the difference between x1 and x2 is what separates y1 from y2.
 Answer with JSON only: {"sensible": true | false, "reason": "..."}`;
-
-const fence = (text: string) => text.replaceAll("</", "<\\/");
-
-const strictObject = (properties: Record<string, unknown>): Record<string, unknown> => ({
-  type: "object",
-  properties,
-  required: Object.keys(properties),
-  additionalProperties: false,
-});
 
 const EDIT_SCHEMA: ResponseSchema = {
   name: "iopo_edit",

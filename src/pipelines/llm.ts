@@ -68,6 +68,14 @@ export function jsonAnswer<S extends z.ZodType>(schema: S, what: string): (conte
   };
 }
 
+/** A JSON Schema object in OpenAI's strict mode: every property required, nothing else allowed. */
+export const strictObject = (properties: Record<string, unknown>): Record<string, unknown> => ({
+  type: "object",
+  properties,
+  required: Object.keys(properties),
+  additionalProperties: false,
+});
+
 export interface UsageTotals {
   calls: number;
   prompt_tokens: number;

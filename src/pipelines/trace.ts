@@ -1,11 +1,11 @@
 import { z } from "zod";
 import type { RecordOutcome } from "../datasets/jobs";
-import { seededRandom } from "../datasets/quadruples";
+import { seededRandom, shuffle } from "../datasets/quadruples";
 import type { Constraint, DatasetRecord, Instruction } from "../datasets/records";
-import { PROMPT_VERSION, type ChatMessage, type LlmJudge, type ResponseSchema } from "../judge/llm";
+import { fence, PROMPT_VERSION, type LlmJudge, type ResponseSchema } from "../judge/llm";
 import { ANSWER_SCHEMA, AnswerSchema, answerMessages } from "./iopo";
 import { judgeInstruction, knownDimension } from "./judging";
-import { generate, jsonAnswer } from "./llm";
+import { generate, jsonAnswer, strictObject } from "./llm";
 
 /**
  * TRACE's construction with an LLM, from a dataset of simple instructions: constraint expansion
@@ -59,15 +59,6 @@ Answer with JSON only: {"verdict": "ok" | "contradictory" | "unanswerable" | "tr
 const RESPOND_SYSTEM = `Task: answer the user's instruction (prompt ${TRACE_PROMPT_VERSIONS.respond}), following every one of its constraints exactly.
 Answer with JSON only: {"response": "<your complete answer>"}`;
 
-const fence = (text: string) => text.replaceAll("</", "<\\/");
-
-const strictObject = (properties: Record<string, unknown>): Record<string, unknown> => ({
-  type: "object",
-  properties,
-  required: Object.keys(properties),
-  additionalProperties: false,
-});
-
 const EXPAND_SCHEMA: ResponseSchema = { name: "trace_expand", strict: true, schema: strictObject({ instruction: { type: "string" } }) };
 const STRUCTURE_SCHEMA: ResponseSchema = {
   name: "trace_structure",
@@ -88,15 +79,6 @@ const StructureAnswer = z.object({
   input: z.string().max(200_000).nullable(),
 });
 const QcAnswer = z.object({ verdict: z.enum(QC_VERDICTS), reason: z.string().max(4000) });
-
-function shuffle<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
 
 /** The dimensions to expand with: how many and which, from (seed, record id) alone. */
 export function chooseDimensions(seed: number, recordId: string, dimensions: readonly TaxonomyDimension[], min: number, max: number): TaxonomyDimension[] {

@@ -40,7 +40,7 @@ import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "../shared/or
 const security = [{ bearer: [] }];
 const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,99}$/;
 
-const DatasetName = z
+export const DatasetName = z
   .string()
   .regex(NAME_PATTERN, "lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100")
   .openapi({ example: "trace-eval" });
@@ -82,7 +82,7 @@ const presentVersion = (v: VersionRow) => ({
   created_at: v.created_at,
 });
 
-const nameParam = z.object({ name: DatasetName });
+export const nameParam = z.object({ name: DatasetName });
 const versionParam = nameParam.extend({
   version: z
     .string()
@@ -363,7 +363,7 @@ const orderRoute = createRoute({
   },
 });
 
-const JobSchema = z
+export const JobSchema = z
   .object({
     id: z.string(),
     kind: z.string(),

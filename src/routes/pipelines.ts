@@ -5,12 +5,11 @@ import type { AppEnv } from "../env";
 import { requireScope } from "../lib/auth";
 import { acceptBody, JSON_TYPES } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
+import { DatasetName, JobSchema, nameParam } from "./datasets";
 
 /** The LLM pipelines' routes: starting a TRACE construction job, and any job's reject table. */
 
 const security = [{ bearer: [] }];
-const DatasetName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, "lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100");
-const nameParam = z.object({ name: DatasetName });
 const jobParam = nameParam.extend({ id: z.string().uuid() });
 
 const buildTraceRoute = createRoute({
@@ -47,7 +46,7 @@ const buildTraceRoute = createRoute({
       },
     },
   },
-  responses: { 201: jsonContent(z.record(z.string(), z.unknown()), "The job"), ...problemResponses(400, 401, 403, 404, 415, 422) },
+  responses: { 201: jsonContent(JobSchema, "The job"), ...problemResponses(400, 401, 403, 404, 415, 422) },
 });
 
 const RejectSchema = z

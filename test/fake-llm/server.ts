@@ -185,6 +185,11 @@ function autoAnswer(text: string, session: Session): string {
   session.seen.set(key, seen + 1);
   if (seen === 0 && text.includes("[[fake:malformed]]")) return "Sure! Here is the JSON you asked for: {oops";
   if (seen === 0 && text.includes("[[fake:schema]]")) return JSON.stringify({ unexpected: "shape" });
+  // [[fake:wrongop]]: the first IOPO edit changes nothing, which is no ADD, DELETE or REVISE
+  if (seen === 0 && task === "iopo-edit-v1" && text.includes("[[fake:wrongop]]")) {
+    const unchanged = pipelineAnswer(task, text.replace(/Operation: \w+/, "Operation: NONE")) as { constraints: unknown[] };
+    return JSON.stringify({ constraints: unchanged.constraints.slice(0, -1), rationale: "no change" });
+  }
   return JSON.stringify(pipelineAnswer(task, text));
 }
 

@@ -34,6 +34,7 @@ const MARKERS: Record<number, string> = {
   13: "[[fake:weak]]", // IOPO's edit leaves y1 compliant
   15: "[[fake:nonsense]]", // IOPO's final check says no
   17: "[[fake:y2off]]", // IOPO's y2 fails x2
+  19: "[[fake:wrongop]]", // IOPO's first edit is not the operation asked for: retried
 };
 const plainPrompts = (label: string, n = 20) =>
   Array.from({ length: n }, (_, i) => ({
@@ -155,6 +156,8 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
       expect((q as unknown as { verdicts: Record<string, { followed_all: boolean }> }).verdicts).toMatchObject({ y1_x1: { followed_all: true }, y2_x2: { followed_all: true }, y1_x2: { followed_all: false } });
       expect(q.x2!.constraints.some((c) => c.text.includes("ZEBRA"))).toBe(true);
     }
+    const edits = (await fake.requests()).requests.filter((r) => JSON.stringify(r.body).includes("iopo-edit-v1") && JSON.stringify(r.body).includes("[[fake:wrongop]]"));
+    expect(edits).toHaveLength(2);
     const iopoRejects = await rejects(traced, iopo);
     expect(iopoRejects.rejects.find((r) => r.reason === "no response to the task satisfies x2")!.stage).toBe("rule");
     expect(iopoRejects.rejects.find((r) => r.reason === "y1 still satisfies x2")!.detail).toHaveProperty("x2");

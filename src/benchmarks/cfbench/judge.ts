@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { LlmError, type ChatMessage, type LlmJudge } from "../../judge/llm";
+import { fence, LlmError, type ChatMessage, type LlmJudge } from "../../judge/llm";
 import { generate } from "../../pipelines/llm";
 import { CFBENCH_PRIORITIES, CFBENCH_SPLITS, itemMetric, parseJudgement, strictScores, type CfbenchMetric, type JudgeParsing } from "./score";
 
@@ -35,8 +35,6 @@ Example for two checkpoints:
 The answer is a poem about autumn.\t1
 
 The poem has exactly four lines.\t0`;
-
-const fence = (text: string) => text.replaceAll("</", "<\\/");
 
 export function cfbenchJudgeMessages(item: CfbenchSubmission): ChatMessage[] {
   const user = [
