@@ -8,10 +8,12 @@ import type { Principal } from "../lib/auth";
 import { appendRecords, createDataset, findDataset, prepareRecords, recordsInRange, toRecord, type CheckerValidator, type DatasetRow } from "./store";
 
 /**
- * Jobs over a dataset, driven by a cursor in D1: each step processes the next batch of source
- * positions and commits its output together with the cursor advance in one D1 batch. A step that
- * dies writes nothing; the next step redoes it. Output records are content-addressed and built
- * deterministically, so even a step repeated after a lost lease adds nothing twice. Clients drive
+ * Jobs over a dataset (the rule-based and LLM quadruple builders, TRACE construction), driven by a
+ * cursor in D1: each step processes the next batch of source positions and commits its output, its
+ * reject rows and the cursor advance in one D1 batch. A step that dies writes nothing; the next
+ * step redoes it (an LLM step finds its finished calls in the cache). Output records are
+ * content-addressed and built deterministically, so even a step repeated after a lost lease adds
+ * nothing twice. Clients drive
  * steps (`POST .../jobs/{id}/run`, or `npx iopo build-quadruples`); a Cloudflare Queue consumer
  * could call the same `runJobSteps`, but the cursor alone already gives resumability, works the
  * same locally and deployed, and keeps each step inside one request's limits.

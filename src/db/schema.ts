@@ -120,7 +120,7 @@ export const versionShards = sqliteTable(
 );
 
 /**
- * Long-running work over a dataset (the quadruple builder), processed batch by batch. `cursor` is
+ * Long-running work over a dataset (quadruple builders, TRACE construction), batch by batch. `cursor` is
  * the next source position; it advances in the same D1 batch that writes the batch's output, so
  * an interrupted step leaves nothing half-done and a resumed job neither skips nor repeats.
  */
