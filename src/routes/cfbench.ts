@@ -2,13 +2,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { CFBENCH_PROMPT_VERSION, CfbenchSubmissionSchema, judgeCfbenchItem, type CfbenchSubmission } from "../benchmarks/cfbench/judge";
 import { aggregate } from "../benchmarks/cfbench/score";
-import { parseRecordsBody } from "../datasets/store";
 import type { AppEnv } from "../env";
 import { requireScope } from "../lib/auth";
-import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
+import { acceptBody, JSON_TYPES, NDJSON_TYPES } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
-import { ProblemError, type FieldError } from "../lib/problem";
+import { ProblemError } from "../lib/problem";
 import { usageMeter, withUsage } from "../pipelines/llm";
+import { readSubmissions } from "./benchmarks";
 import { llmJudgeFor } from "./judge";
 
 /** Every CFBench item is one judge call (plus retries), so a request holds a bounded number. */
@@ -43,30 +43,9 @@ const scoreRoute = createRoute({
 });
 
 async function scoreCfbench(c: Context<AppEnv>, cache: "use" | "bypass") {
-  const { records, errors: jsonErrors } = parseRecordsBody(await bodyText(c), requestMediaType(c) !== "application/json");
-  if (jsonErrors.length) throw new ProblemError(400, "malformed-json", `${jsonErrors.length} line(s) are not valid JSON.`, jsonErrors.slice(0, 200));
-  if (records.length > CFBENCH_LIMITS.itemsPerRequest) {
-    throw new ProblemError(413, "payload-too-large", `At most ${CFBENCH_LIMITS.itemsPerRequest} items per request; got ${records.length}. \`npx iopo cfbench\` sends a file in batches.`);
-  }
-  const errors: FieldError[] = [];
-  const items: CfbenchSubmission[] = [];
-  const seen = new Map<string, number>();
-  for (const { line, value } of records) {
-    const parsed = CfbenchSubmissionSchema.safeParse(value);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) errors.push({ field: issue.path.map(String).join(".") || "line", line, message: issue.message });
-      continue;
-    }
-    const idx = String(parsed.data.idx);
-    if (seen.has(idx)) {
-      errors.push({ field: "idx", line, message: `idx ${idx} was already given on line ${seen.get(idx)}` });
-      continue;
-    }
-    seen.set(idx, line);
-    items.push(parsed.data);
-  }
-  if (errors.length) throw new ProblemError(422, "validation", `${errors.length} item line(s) are invalid.`, errors.slice(0, 200));
-  if (items.length === 0) throw new ProblemError(422, "validation", "No items were submitted.", [{ field: "body", message: "empty" }]);
+  const items: CfbenchSubmission[] = (
+    await readSubmissions(c, CfbenchSubmissionSchema, { max: CFBENCH_LIMITS.itemsPerRequest, noun: "items", command: "npx iopo cfbench", keyField: "idx" })
+  ).map((s) => s.value);
 
   const base = llmJudgeFor(c.env);
   if (!base.config.provider) throw new ProblemError(503, "service-unavailable", `CFBench scoring needs the LLM judge, and ${base.config.unavailableReason}.`);
