@@ -95,12 +95,20 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
     });
     expect(trace.progress.usage.calls).toBeGreaterThan(20 * 5);
     // every request was a completion the job counted, but the 429 and the one that timed out
-    expect((await fake.requests()).requests.length).toBe(trace.progress.usage.calls + 2);
+    const traceRequests = (await fake.requests()).requests.map((r) => JSON.stringify(r.body));
+    expect(traceRequests.length).toBe(trace.progress.usage.calls + 2);
+    // a malformed answer and an off-schema one were each asked again (and the record still built)
+    for (const marker of ["[[fake:malformed]]", "[[fake:schema]]"]) {
+      expect(traceRequests.filter((r) => r.includes("trace-expand-v1") && r.includes(marker))).toHaveLength(2);
+      expect(traceRequests.filter((r) => r.includes("trace-qc-v1") && r.includes(marker))).toHaveLength(2);
+    }
     expect(trace.progress.usage.prompt_tokens).toBeGreaterThan(0);
     expect(trace.progress.usage.total_tokens).toBe(trace.progress.usage.prompt_tokens + trace.progress.usage.completion_tokens);
 
     const built = await rows(traced);
     expect(built).toHaveLength(17);
+    expect(built.some((r) => r.instruction!.description.includes("[[fake:schema]]"))).toBe(true);
+    expect(built.some((r) => r.instruction!.description.includes("[[fake:malformed]]"))).toBe(true);
     for (const r of built) {
       expect(r.kind).toBe("sft");
       expect(r.verdict!.followed_all).toBe(true);
