@@ -9,6 +9,8 @@ import { createRouter } from "./lib/openapi";
 import { problem, ProblemError } from "./lib/problem";
 import { docsRoutes } from "./routes/docs";
 import { benchmarkRoutes } from "./routes/benchmarks";
+import { cfbenchRoutes } from "./routes/cfbench";
+import { pipelineRoutes } from "./routes/pipelines";
 import { datasetRoutes } from "./routes/datasets";
 import { healthRoutes } from "./routes/health";
 import { judgeRoutes } from "./routes/judge";
@@ -39,6 +41,8 @@ export function buildApp() {
   app.route("/", judgeRoutes);
   app.route("/", datasetRoutes);
   app.route("/", benchmarkRoutes);
+  app.route("/", cfbenchRoutes);
+  app.route("/", pipelineRoutes);
   app.route("/", docsRoutes(app));
 
   app.notFound((c) => notFoundOrWrongMethod(c, app.routes));

@@ -2,6 +2,8 @@
 import { runEvalVerifiable } from "./commands/eval-verifiable.ts";
 import { runIfbench, runIfeval } from "./commands/ifeval.ts";
 import { runBuildQuadruples } from "./commands/build-quadruples.ts";
+import { runBuildTrace } from "./commands/build-trace.ts";
+import { runCfbench } from "./commands/cfbench.ts";
 import { runImport } from "./commands/import.ts";
 import { runTraceEval } from "./commands/trace-eval.ts";
 import { checkerContext } from "./context.ts";
@@ -20,9 +22,14 @@ const COMMANDS: Record<string, { summary: string; run(argv: string[]): Promise<n
     run: async (argv) => runImport(argv, await checkerContext()),
   },
   "build-quadruples": {
-    summary: "build IOPO quadruples from a dataset's SFT records through the API's job (rule-based, resumable)",
+    summary: "build IOPO quadruples from a dataset's SFT records through the API's job (rules; --llm for free-text constraints; resumable)",
     run: runBuildQuadruples,
   },
+  "build-trace": {
+    summary: "build TRACE-style instruction+response data from simple instructions with the API's LLM (resumable job, then a version)",
+    run: runBuildTrace,
+  },
+  cfbench: { summary: "score CFBench (CSR, ISR, PSR; easy, hard, full) with the API's LLM judge, or --replay recorded judgements", run: runCfbench },
   "trace-eval": { summary: "score responses on TRACE (IF-S, IF-M) with the API's LLM judge, in batches", run: runTraceEval },
 };
 

@@ -51,7 +51,7 @@ export function seededRandom(seed: number, key: string): () => number {
   };
 }
 
-function shuffle<T>(items: T[], random: () => number): T[] {
+export function shuffle<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -174,7 +174,7 @@ function addCandidates(y1: string, present: ReadonlySet<string>): Checked[] {
 const numbered = /^\d+\.\s*/;
 
 /** x2's constraint list, keeping x1's numbering style ("1. ...") when x1 numbers its constraints. */
-function withConstraints(x1: Instruction, constraints: Constraint[]): Instruction {
+export function withConstraints(x1: Instruction, constraints: Constraint[]): Instruction {
   const numberedStyle = x1.constraints.length > 0 && x1.constraints.every((c) => numbered.test(c.text));
   const renumbered = numberedStyle ? constraints.map((c, i) => ({ ...c, text: `${i + 1}. ${c.text.replace(numbered, "")}` })) : constraints;
   const { prompt: _verbatim, ...rest } = x1; // a verbatim prompt would no longer match the constraints

@@ -130,7 +130,7 @@ export const versionShards = sqliteTable(
 );
 
 /**
- * Long-running work over a dataset (the quadruple builder), processed batch by batch. `cursor` is
+ * Long-running work over a dataset (quadruple builders, TRACE construction), batch by batch. `cursor` is
  * the next source position; it advances in the same D1 batch that writes the batch's output, so
  * an interrupted step leaves nothing half-done and a resumed job neither skips nor repeats.
  */
@@ -168,7 +168,7 @@ export const llmCache = sqliteTable(
   "llm_cache",
   {
     key: text("key").primaryKey(),
-    kind: text("kind", { enum: ["verdict", "compile"] }).notNull(),
+    kind: text("kind", { enum: ["verdict", "compile", "generation"] }).notNull(),
     provider: text("provider").notNull(),
     model: text("model").notNull(),
     promptVersion: text("prompt_version").notNull(),
@@ -178,3 +178,40 @@ export const llmCache = sqliteTable(
   },
   (t) => [index("llm_cache_model_idx").on(t.provider, t.model, t.promptVersion)],
 );
+
+/**
+ * Candidates an LLM or rule job rejected, one row per source position, with the stage that
+ * rejected it and why: the job's reject table (why yield is low). Written in the same D1 batch as
+ * the cursor advance, so a resumed job neither loses nor repeats rows.
+ */
+export const jobRejects = sqliteTable(
+  "job_rejects",
+  {
+    jobId: text("job_id")
+      .notNull()
+      .references(() => jobs.id),
+    position: integer("position").notNull(),
+    sourceRecord: text("source_record").notNull(),
+    stage: text("stage").notNull(),
+    reason: text("reason").notNull(),
+    /** JSON: what was rejected (the candidate x2, the QC verdict, ...). */
+    detail: text("detail").notNull().default("{}"),
+    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.position] }), index("job_rejects_reason_idx").on(t.jobId, t.reason)],
+);
+
+/**
+ * Tokens a job's model calls spent (summed from the providers' `usage`) and its cache hits. Added
+ * to as each call returns, not at the end of a batch, so tokens of a batch that was interrupted
+ * still count and a resumed job reports what the uninterrupted one would.
+ */
+export const jobUsage = sqliteTable("job_usage", {
+  jobId: text("job_id")
+    .primaryKey()
+    .references(() => jobs.id),
+  calls: integer("calls").notNull().default(0),
+  promptTokens: integer("prompt_tokens").notNull().default(0),
+  completionTokens: integer("completion_tokens").notNull().default(0),
+  cacheHits: integer("cache_hits").notNull().default(0),
+});

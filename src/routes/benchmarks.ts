@@ -167,31 +167,45 @@ async function traceRecordsById(db: D1Database, dataset: DatasetRow, ids: string
   return out;
 }
 
-async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "use" | "bypass" }) {
-  const type = requestMediaType(c);
-  const lines = parseSubmissions(await bodyText(c), type === "application/json");
-  if (lines.length > TRACE_LIMITS.itemsPerRequest) {
-    throw new ProblemError(413, "payload-too-large", `At most ${TRACE_LIMITS.itemsPerRequest} responses per request; got ${lines.length}. \`npx iopo trace-eval\` sends a file in batches.`);
+/**
+ * An LLM-scored benchmark's submissions: the body's lines (400 for bad JSON, 413 beyond `max`),
+ * each validated by `schema`, `keyField` unique across lines; 422 naming every bad line and field.
+ */
+export async function readSubmissions<T extends Record<string, unknown>>(
+  c: Context<AppEnv>,
+  schema: z.ZodType<T>,
+  options: { max: number; noun: string; command: string; keyField: keyof T & string },
+): Promise<{ line: number; value: T }[]> {
+  const lines = parseSubmissions(await bodyText(c), requestMediaType(c) === "application/json");
+  if (lines.length > options.max) {
+    throw new ProblemError(413, "payload-too-large", `At most ${options.max} ${options.noun} per request; got ${lines.length}. \`${options.command}\` sends a file in batches.`);
   }
   const errors: FieldError[] = [];
-  const submissions: { line: number; id: string; response: string }[] = [];
+  const out: { line: number; value: T }[] = [];
   const seen = new Map<string, number>();
   for (const { line, value } of lines) {
-    const parsed = TraceSubmissionSchema.safeParse(value);
+    const parsed = schema.safeParse(value);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) errors.push({ field: issue.path.map(String).join(".") || "line", line, message: issue.message });
       continue;
     }
-    const id = String(parsed.data.id);
-    if (seen.has(id)) {
-      errors.push({ field: "id", line, message: `id ${id} was already given on line ${seen.get(id)}` });
+    const key = String(parsed.data[options.keyField]);
+    if (seen.has(key)) {
+      errors.push({ field: options.keyField, line, message: `${options.keyField} ${key} was already given on line ${seen.get(key)}` });
       continue;
     }
-    seen.set(id, line);
-    submissions.push({ line, id, response: parsed.data.response });
+    seen.set(key, line);
+    out.push({ line, value: parsed.data });
   }
   if (errors.length) throw new ProblemError(422, "validation", `${errors.length} submission line(s) are invalid.`, errors.slice(0, 200));
-  if (submissions.length === 0) throw new ProblemError(422, "validation", "No responses were submitted.", [{ field: "body", message: "empty" }]);
+  if (out.length === 0) throw new ProblemError(422, "validation", `No ${options.noun} were submitted.`, [{ field: "body", message: "empty" }]);
+  return out;
+}
+
+async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "use" | "bypass" }) {
+  const submissions = (
+    await readSubmissions(c, TraceSubmissionSchema, { max: TRACE_LIMITS.itemsPerRequest, noun: "responses", command: "npx iopo trace-eval", keyField: "id" })
+  ).map(({ line, value }) => ({ line, id: String(value.id), response: value.response }));
 
   const judge = llmJudgeFor(c.env);
   if (!judge.config.provider) {

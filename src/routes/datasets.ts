@@ -25,10 +25,13 @@ import {
   type DatasetRow,
   type VersionRow,
 } from "../datasets/store";
-import { createJob, findJob, listJobs, presentJob, runJobSteps } from "../datasets/jobs";
+import { createJob, findJob, listJobs, prepareTarget, presentJob, runJobSteps } from "../datasets/jobs";
 import { BUILD_OPS } from "../datasets/quadruples";
 import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy";
 import type { AppEnv } from "../env";
+import type { UsageObserver } from "../judge/llm";
+import { withUsage } from "../pipelines/llm";
+import { llmJudgeFor } from "./judge";
 import { requireScope } from "../lib/auth";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi";
@@ -38,7 +41,7 @@ import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "../shared/or
 const security = [{ bearer: [] }];
 const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,99}$/;
 
-const DatasetName = z
+export const DatasetName = z
   .string()
   .regex(NAME_PATTERN, "lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100")
   .openapi({ example: "trace-eval" });
@@ -80,7 +83,7 @@ const presentVersion = (v: VersionRow) => ({
   created_at: v.created_at,
 });
 
-const nameParam = z.object({ name: DatasetName });
+export const nameParam = z.object({ name: DatasetName });
 const versionParam = nameParam.extend({
   version: z
     .string()
@@ -368,7 +371,7 @@ const orderRoute = createRoute({
   },
 });
 
-const JobSchema = z
+export const JobSchema = z
   .object({
     id: z.string(),
     kind: z.string(),
@@ -390,7 +393,7 @@ const createBuildJobRoute = createRoute({
   summary: "Start building IOPO quadruples from this dataset's SFT records",
   description:
     "For each sft record (x1, y1) with verifiable constraints: x2 by ADD, DELETE or REVISE so that the judge says y1 fails it, y2 from other responses to the same task that satisfy x2; " +
-    "kept only if y1|x1 and y2|x2 pass and y1|x2 fails (verdicts stored with the record). Output goes to `target` (created if missing). " +
+    "kept only if y1|x1 and y2|x2 pass and y1|x2 fails (verdicts stored with the record). With `llm: true`, records with free-text constraints take the LLM path instead (the LLM edits x1 into x2, the judge confirms y1 fails it, the LLM answers x2, the judge keeps y2 only if it passes every constraint, a final LLM check); rejects are listed at `.../jobs/{id}/rejects`. Output goes to `target` (created if missing). " +
     "The job covers the records present now; drive it with `POST .../jobs/{id}/run` or `npx iopo build-quadruples`.",
   security,
   middleware: [requireScope("write"), acceptBody(...JSON_TYPES)] as const,
@@ -407,6 +410,7 @@ const createBuildJobRoute = createRoute({
               seed: z.number().int().min(0).max(2 ** 31).default(0),
               batch_size: z.number().int().min(1).max(500).default(50),
               max_candidates: z.number().int().min(1).max(200).default(24),
+              llm: z.boolean().default(false).openapi({ description: "records with free-text constraints go through the LLM path (edit, judge, answer, check); verifiable ones keep the rules" }),
               visibility: z.enum(["public", "private"]).optional().openapi({ description: "for a new target; default: the source's" }),
             })
             .strict(),
@@ -453,7 +457,7 @@ const runJobRoute = createRoute({
     body: { required: false, content: { "application/json": { schema: z.object({ max_batches: z.number().int().min(1).max(1000).default(10) }).strict() } } },
   },
   responses: {
-    200: jsonContent(z.object({ job: JobSchema, ran: z.number().int(), busy: z.boolean() }), "The job after this run"),
+    200: jsonContent(z.object({ job: JobSchema, ran: z.number().int(), busy: z.boolean(), interrupted: z.string().optional() }), "The job after this run"),
     ...problemResponses(401, 403, 404, 415, 422),
   },
 });
@@ -615,12 +619,7 @@ datasetRoutes
     const principal = c.get("principal");
     const source = await findDataset(c.env.DB, c.req.valid("param").name, principal, "read");
     const body = c.req.valid("json");
-    if (body.target === source.name) {
-      throw new ProblemError(422, "validation", "The target must differ from the source dataset.", [{ field: "body.target", message: "same as the source" }]);
-    }
-    const existing = await visibleDataset(c.env.DB, body.target, principal);
-    if (!existing) await createDataset(c.env.DB, { name: body.target, description: `IOPO quadruples built from ${source.name}`, visibility: body.visibility ?? source.visibility }, principal);
-    await findDataset(c.env.DB, body.target, principal, "write");
+    await prepareTarget(c.env.DB, source, body.target, body.visibility, principal, `IOPO quadruples built from ${source.name}`);
     const { visibility: _visibility, ...params } = body;
     return c.json(presentJob(await createJob(c.env.DB, source, "build-quadruples", params)), 201);
   })
@@ -641,11 +640,9 @@ datasetRoutes
     const target = await findDataset(c.env.DB, (JSON.parse(job.params) as { target: string }).target, principal, "write");
     const taxonomy = await loadTaxonomyIndex(c.env.DB);
     const body = c.req.valid("json") ?? {};
-    const result = await runJobSteps(c.env.DB, source, target, id, validateConstraintChecker, taxonomy.dimensionNames, {
-      maxBatches: body.max_batches ?? 10,
-      budgetMs: 20_000,
-    });
-    return c.json({ job: presentJob(result.job), ran: result.ran, busy: result.busy }, 200);
+    const context = { validateChecker: validateConstraintChecker, dimensionNames: taxonomy.dimensionNames, llm: (usage: UsageObserver) => withUsage(llmJudgeFor(c.env), usage) };
+    const result = await runJobSteps(c.env.DB, source, target, id, context, { maxBatches: body.max_batches ?? 10, budgetMs: 20_000 });
+    return c.json({ job: presentJob(result.job), ran: result.ran, busy: result.busy, ...(result.interrupted ? { interrupted: result.interrupted } : {}) }, 200);
   });
 
 function serveShard(

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { REFERENCE_DATASETS } from "../datasets/reference";
 import { datasets, datasetVersions } from "../db/schema";
@@ -84,7 +84,8 @@ async function referenceDataStatus(db: D1Database) {
   const rows = await drizzle(db)
     .select({ name: datasets.name, records: datasets.recordCount, versioned: largestVersion })
     .from(datasets)
-    .where(inArray(datasets.name, REFERENCE_DATASETS.map((d) => d.name)))
+    // the public namespace: a private dataset of the same name is someone else's
+    .where(and(eq(datasets.namespace, ""), inArray(datasets.name, REFERENCE_DATASETS.map((d) => d.name))))
     .all();
   const found = new Map(rows.map((row) => [row.name, row]));
   const status = REFERENCE_DATASETS.map(({ name, records: expected }) => ({

@@ -17,8 +17,8 @@
  * `{content}` (the assistant text), `{json}` (serialised as the content), or `{judge: {score?,
  * explanation?, omit?}}`: an automatic verdict for every `<constraint id="Cn">` in the request,
  * `score` each (default 10) unless the request text holds a marker `[[fake:Cn=<score>]]`;
- * `[[fake:http=<status>]]` in the request answers that HTTP status instead. `finish_reason` and
- * `model` override those fields.
+ * `[[fake:http=<status>]]` in the request answers that HTTP status instead. `{cfbench: {}}` answers
+ * CFBench's judge format (see types.ts). `finish_reason` and `model` override those fields.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
@@ -27,6 +27,8 @@ import type { RecordedRequest, Step } from "./types.ts";
 export type { RecordedRequest, Step };
 
 interface Session {
+  /** Answers already given per (task, request), for markers that misbehave only the first time. */
+  seen: Map<string, number>;
   queue: Step[];
   fallback: Step | null;
   requests: RecordedRequest[];
@@ -45,7 +47,7 @@ export async function startFakeLlm(port = 0): Promise<FakeLlm> {
   const sessions = new Map<string, Session>();
   const session = (id: string) => {
     let s = sessions.get(id);
-    if (!s) sessions.set(id, (s = { queue: [], fallback: null, requests: [], inFlight: 0, maxInFlight: 0 }));
+    if (!s) sessions.set(id, (s = { seen: new Map(), queue: [], fallback: null, requests: [], inFlight: 0, maxInFlight: 0 }));
     return s;
   };
   let completions = 0;
@@ -61,7 +63,7 @@ export async function startFakeLlm(port = 0): Promise<FakeLlm> {
 
       if (path === "/__script" && req.method === "POST") {
         const body = JSON.parse(raw || "{}") as { queue?: Step[]; fallback?: Step | null; reset?: boolean };
-        if (body.reset) Object.assign(s, { queue: [], fallback: null, requests: [], inFlight: 0, maxInFlight: 0 });
+        if (body.reset) Object.assign(s, { seen: new Map(), queue: [], fallback: null, requests: [], inFlight: 0, maxInFlight: 0 });
         for (const step of body.queue ?? []) for (let i = 0; i < (step.times ?? 1); i++) s.queue.push(step);
         if (body.fallback !== undefined) s.fallback = body.fallback;
         return send(res, 200, { queued: s.queue.length });
@@ -96,7 +98,7 @@ export async function startFakeLlm(port = 0): Promise<FakeLlm> {
         if (step.delay_ms) await new Promise((r) => setTimeout(r, step.delay_ms));
         if (res.destroyed || res.writableEnded) return finish(); // the client gave up (timeout)
         completions++;
-        answer(res, step, body, completions);
+        answer(res, step, body, completions, s);
         return;
       }
       send(res, 404, { error: { message: `fake-llm: no route ${req.method} ${path}` } });
@@ -137,7 +139,7 @@ function requestText(body: unknown): string {
   return messages.map((m) => (typeof m.content === "string" ? m.content : "")).join("\n");
 }
 
-function answer(res: ServerResponse, step: Step, request: unknown, n: number) {
+function answer(res: ServerResponse, step: Step, request: unknown, n: number, session: Session) {
   const text = requestText(request);
   if (step.judge) {
     const http = /\[\[fake:http=(\d{3})\]\]/.exec(text);
@@ -150,6 +152,8 @@ function answer(res: ServerResponse, step: Step, request: unknown, n: number) {
   if (step.content !== undefined) content = step.content;
   else if (step.json !== undefined) content = JSON.stringify(step.json);
   else if (step.judge) content = JSON.stringify({ verdicts: autoVerdicts(text, step.judge) });
+  else if (step.cfbench) content = cfbenchAnswer(text);
+  else if (step.auto) content = autoAnswer(text, session);
   else content = "";
   const model = step.model ?? ((request as { model?: unknown })?.model as string | undefined) ?? "fake";
   send(
@@ -167,9 +171,97 @@ function answer(res: ServerResponse, step: Step, request: unknown, n: number) {
   );
 }
 
+/** The text inside the first `<tag>...</tag>` of the request. */
+const tagged = (text: string, tag: string) => new RegExp(`<${tag}[^>]*>\\n?([\\s\\S]*?)\\n?</${tag}>`).exec(text)?.[1] ?? "";
+
+function autoAnswer(text: string, session: Session): string {
+  if (/<constraint id="C\d+"/.test(text)) return JSON.stringify({ verdicts: autoVerdicts(text, {}) });
+  if (text.includes("<checkpoints count=")) return cfbenchAnswer(text);
+  const task = /\b((?:iopo|trace)-[a-z]+-v\d+)\b/.exec(text)?.[1] ?? "unknown";
+  // [[fake:malformed]] / [[fake:schema]]: the first answer to each task for this request is not
+  // JSON / JSON of the wrong shape (the caller retries and gets a good one)
+  const key = `${task}\u0000${text}`;
+  const seen = session.seen.get(key) ?? 0;
+  session.seen.set(key, seen + 1);
+  if (seen === 0 && text.includes("[[fake:malformed]]")) return "Sure! Here is the JSON you asked for: {oops";
+  if (seen === 0 && text.includes("[[fake:schema]]")) return JSON.stringify({ unexpected: "shape" });
+  // [[fake:wrongop]]: the first IOPO edit changes nothing, which is no ADD, DELETE or REVISE
+  if (seen === 0 && task === "iopo-edit-v1" && text.includes("[[fake:wrongop]]")) {
+    const unchanged = pipelineAnswer(task, text.replace(/Operation: \w+/, "Operation: NONE")) as { constraints: unknown[] };
+    return JSON.stringify({ constraints: unchanged.constraints.slice(0, -1), rationale: "no change" });
+  }
+  return JSON.stringify(pipelineAnswer(task, text));
+}
+
+/** The pipelines' prompts answered mechanically from the request (src/pipelines/*.ts build them). */
+function pipelineAnswer(task: string, text: string): unknown {
+  const requires = (t: string) => [...t.matchAll(/\[\[fake:requires=(\w+)\]\]/g)].map((m) => m[1]!);
+  switch (task) {
+    case "trace-expand-v1": {
+      const dims = [...tagged(text, "dimensions").matchAll(/^- (.+?) \(/gm)].map((m) => m[1]!);
+      const lines = dims.map((d) => {
+        const word = `KW${d.replace(/[^A-Za-z]/g, "").toUpperCase().slice(0, 12)}`;
+        return `- [${d}] Mention the word ${word}. [[fake:requires=${word}]]`;
+      });
+      return { instruction: `${tagged(text, "instruction")}\nConstraints:\n${lines.join("\n")}` };
+    }
+    case "trace-structure-v1": {
+      const [description, list = ""] = tagged(text, "instruction").split("\nConstraints:\n");
+      const constraints = list
+        .split("\n")
+        .map((l) => /^- \[(.+?)\] (.*)$/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => ({ text: m[2]!, dimension: m[1]! }));
+      return { description: description!, constraints, input: null };
+    }
+    case "trace-qc-v1": {
+      const verdict = /\[\[fake:qc=(\w+)\]\]/.exec(text)?.[1] ?? "ok";
+      return { verdict, reason: verdict === "ok" ? "clear and answerable" : `scripted ${verdict}` };
+    }
+    case "trace-respond-v1":
+    case "iopo-answer-v1":
+      // [[fake:offtask]] spoils TRACE's responses, [[fake:y2off]] IOPO's y2
+      if (text.includes(task === "trace-respond-v1" ? "[[fake:offtask]]" : "[[fake:y2off]]")) return { response: "Here is an answer that ignores what was asked." };
+      return { response: `Here is my answer. ${[...new Set(requires(text))].join(" ")}`.trim() };
+    case "iopo-edit-v1": {
+      const old = tagged(text, "constraints")
+        .split("\n")
+        .map((l) => /^\d+\. (.*?)(?: \[([^[\]]+)\])?$/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => ({ text: m[1]!, dimension: m[2] ?? null }));
+      const op = /Operation: (ADD|DELETE|REVISE)/.exec(text)?.[1] ?? "ADD";
+      const word = `ZEBRA${old.length}${op}`;
+      const added = text.includes("[[fake:weak]]") ? { text: "Be helpful.", dimension: null } : { text: `Mention the word ${word}. [[fake:requires=${word}]]`, dimension: null };
+      const constraints = op === "ADD" ? [...old, added] : op === "DELETE" ? [...old.slice(1), added] : [added, ...old.slice(1)];
+      return { constraints, rationale: `the response never mentions ${word}` };
+    }
+    case "iopo-check-v1":
+      return text.includes("[[fake:nonsense]]") ? { sensible: false, reason: "scripted: the pairs do not make sense" } : { sensible: true, reason: "coherent" };
+    default:
+      return { error: `fake-llm: no automatic answer for task ${task}` };
+  }
+}
+
+function cfbenchAnswer(text: string): string {
+  if (text.includes("[[fake:garbled]]")) return "All checkpoints look fine to me.";
+  const block = /<checkpoints count="\d+">\n([\s\S]*?)\n<\/checkpoints>/.exec(text);
+  if (!block) return "no checkpoints found";
+  return block[1]!
+    .split("\n\n")
+    .map((checkpoint) => `${checkpoint}\t${checkpoint.includes("[[fake:0]]") ? 0 : 1}`)
+    .join("\n\n");
+}
+
 function autoVerdicts(text: string, judge: NonNullable<Step["judge"]>) {
   const ids = [...new Set([...text.matchAll(/<constraint id="(C\d+)"/g)].map((m) => m[1]!))];
   const overrides = new Map([...text.matchAll(/\[\[fake:(C\d+)=(\d+)\]\]/g)].map((m) => [m[1]!, Number(m[2])]));
+  // a constraint that requires a word passes only if the response holds it
+  // the block itself (the judge's system prompt also names the <response> tag in prose)
+  const response = /<response>\n([\s\S]*?)\n<\/response>/.exec(text)?.[1] ?? "";
+  for (const m of text.matchAll(/<constraint id="(C\d+)"[^>]*>([\s\S]*?)<\/constraint>/g)) {
+    const word = /\[\[fake:requires=(\w+)\]\]/.exec(m[2]!)?.[1];
+    if (word && !overrides.has(m[1]!)) overrides.set(m[1]!, response.includes(word) ? 10 : 3);
+  }
   return ids
     .filter((id) => !(judge.omit ?? []).includes(id))
     .map((id) => ({

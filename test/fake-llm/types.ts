@@ -8,6 +8,18 @@ export interface Step {
   content?: string;
   json?: unknown;
   judge?: { score?: number; explanation?: string; omit?: string[] };
+  /**
+   * CFBench's judge format: "<checkpoint>\t<score>" per `<checkpoints>` paragraph, 1 unless the
+   * checkpoint holds `[[fake:0]]`; a request holding `[[fake:garbled]]` gets prose instead.
+   */
+  cfbench?: Record<string, never>;
+  /**
+   * Answers whatever is asked, by the request's kind: judge verdicts (as `judge`, plus: a
+   * constraint holding `[[fake:requires=WORD]]` scores 10 only if the response holds WORD),
+   * CFBench, and the pipelines' prompts (by their prompt version), steered by markers in the
+   * request text; see `pipelineAnswer` in server.ts.
+   */
+  auto?: Record<string, never>;
   finish_reason?: string;
   model?: string;
 }

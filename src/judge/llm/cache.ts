@@ -16,7 +16,8 @@ export interface SqlDatabase {
   batch(statements: SqlStatement[]): Promise<unknown[]>;
 }
 
-export type CacheKind = "verdict" | "compile";
+/** "generation": a pipeline step's or CFBench judgement's schema-validated model output. */
+export type CacheKind = "verdict" | "compile" | "generation";
 
 export interface CacheEntry {
   key: string;

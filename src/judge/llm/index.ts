@@ -5,15 +5,18 @@
  * binding and D1 are injected.
  */
 export { LlmError, parseRetryAfter, type LlmErrorKind } from "./errors.ts";
-export type { AiBinding, ChatMessage, Completion, CompletionRequest, LlmProvider, ResponseSchema } from "./types.ts";
+export type { AiBinding, ChatMessage, Completion, CompletionRequest, LlmProvider, ResponseSchema, TokenUsage } from "./types.ts";
 export { DEFAULT_SETTINGS, DEFAULT_WORKERS_AI_MODEL, llmConfigFromVars, type LlmConfig, type LlmSettings, type LlmVars } from "./config.ts";
 export { openAiCompatibleProvider, workersAiProvider } from "./providers.ts";
 export { backoffDelay, createLimiter, withRetries, type Limiter, type RetryOptions, type Sleep } from "./retry.ts";
-export { PROMPT_VERSION, judgeMessages, judgeResponseSchema, parseVerdicts, extractJson, type FreeTextConstraint, type RawVerdict } from "./prompt.ts";
+export { PROMPT_VERSION, fence, judgeMessages, judgeResponseSchema, parseVerdicts, extractJson, type FreeTextConstraint, type RawVerdict } from "./prompt.ts";
 export { COMPILE_PROMPT_VERSION, compileMessages, compileResponseSchema, parseCompile, type CompileDecision } from "./compile.ts";
 export { checkerCatalog, compactKwargs, instructionTemplate, type CatalogEntry } from "./catalog.ts";
 export { cacheKey, memoryCache, sqlCache, type CacheEntry, type SqlDatabase, type SqlStatement, type VerdictCache } from "./cache.ts";
 export {
+  cacheGet,
+  cachePut,
+  callModel,
   compileFreeText,
   createLlmJudge,
   judgeFreeText,
@@ -21,6 +24,7 @@ export {
   type CompileOutcome,
   type LlmJudge,
   type LlmVerdict,
+  type UsageObserver,
 } from "./judge.ts";
 export {
   isTextConstraint,

@@ -5,7 +5,7 @@ import type { LlmConfig } from "./config.ts";
 import { LlmError } from "./errors.ts";
 import { judgeMessages, judgeResponseSchema, parseVerdicts, PROMPT_VERSION, type FreeTextConstraint, type RawVerdict } from "./prompt.ts";
 import { createLimiter, withRetries, type Limiter, type Sleep } from "./retry.ts";
-import type { ChatMessage, LlmProvider, ResponseSchema } from "./types.ts";
+import type { ChatMessage, LlmProvider, ResponseSchema, TokenUsage } from "./types.ts";
 
 export type CacheMode = "use" | "bypass";
 
@@ -19,9 +19,17 @@ export interface LlmJudge {
   catalog?: () => CatalogEntry[];
   /** Called for cache failures (the judgement goes on without the cache). */
   onCacheError?: (error: unknown) => void;
+  /** Sees every model call's tokens and every cache hit (a job sums them). */
+  usage?: UsageObserver;
 }
 
-export function createLlmJudge(config: LlmConfig, cache: VerdictCache | null, options: Partial<Pick<LlmJudge, "sleep" | "catalog" | "onCacheError">> = {}): LlmJudge {
+/** Observes the model calls: tokens of each attempt (failed ones cost tokens too) and cache hits. */
+export interface UsageObserver {
+  call(usage: TokenUsage | undefined, model: string): void;
+  cacheHits(count: number): void;
+}
+
+export function createLlmJudge(config: LlmConfig, cache: VerdictCache | null, options: Partial<Pick<LlmJudge, "sleep" | "catalog" | "onCacheError" | "usage">> = {}): LlmJudge {
   return { config, cache, limiter: createLimiter(config.settings.concurrency), ...options };
 }
 
@@ -47,13 +55,17 @@ interface CachedVerdict {
 const errorVerdict = (reason: string, attempts?: number): LlmVerdict =>
   attempts === undefined ? { kind: "llm", status: "error", passed: null, reason } : { kind: "llm", status: "error", passed: null, reason, attempts };
 
-/** One LLM call through the limiter, with timeout and retries; `parse` failures are retried too. */
-async function call<T>(judge: LlmJudge, provider: LlmProvider, messages: ChatMessage[], schema: ResponseSchema, parse: (content: string) => T): Promise<{ value: T; model: string }> {
+/**
+ * One LLM call through the limiter, with timeout and retries; `parse` failures are retried too.
+ * Every LLM call of the project goes through here (the judge, compile, CFBench, the pipelines).
+ */
+export async function callModel<T>(judge: LlmJudge, provider: LlmProvider, messages: ChatMessage[], schema: ResponseSchema | undefined, parse: (content: string) => T): Promise<{ value: T; model: string }> {
   const s = judge.config.settings;
   return judge.limiter.run(() =>
     withRetries(
       async (signal) => {
         const completion = await provider.complete({ messages, schema, maxTokens: s.maxTokens, signal });
+        judge.usage?.call(completion.usage, completion.model);
         return { value: parse(completion.content), model: completion.model };
       },
       { ...s, sleep: judge.sleep },
@@ -61,17 +73,19 @@ async function call<T>(judge: LlmJudge, provider: LlmProvider, messages: ChatMes
   );
 }
 
-async function cacheGet(judge: LlmJudge, keys: string[], mode: CacheMode): Promise<Map<string, unknown>> {
+export async function cacheGet(judge: LlmJudge, keys: string[], mode: CacheMode): Promise<Map<string, unknown>> {
   if (!judge.cache || mode === "bypass") return new Map();
   try {
-    return await judge.cache.get(keys);
+    const hits = await judge.cache.get(keys);
+    if (hits.size) judge.usage?.cacheHits(keys.filter((k) => hits.has(k)).length);
+    return hits;
   } catch (error) {
     judge.onCacheError?.(error);
     return new Map();
   }
 }
 
-async function cachePut(judge: LlmJudge, entries: CacheEntry[]) {
+export async function cachePut(judge: LlmJudge, entries: CacheEntry[]) {
   if (!judge.cache || entries.length === 0) return;
   try {
     await judge.cache.put(entries);
@@ -121,7 +135,7 @@ export async function judgeFreeText(
   let model = provider.model;
   let failure: { reason: string; attempts?: number } | undefined;
   try {
-    const result = await call(judge, provider, judgeMessages(input.instruction, input.response, asked), judgeResponseSchema(asked.length), (content) =>
+    const result = await callModel(judge, provider, judgeMessages(input.instruction, input.response, asked), judgeResponseSchema(asked.length), (content) =>
       parseVerdicts(content, asked.length),
     );
     verdicts = result.value;
@@ -196,7 +210,7 @@ export async function compileFreeText(
   let model = provider.model;
   let failure: { reason: string } | undefined;
   try {
-    const result = await call(judge, provider, compileMessages(asked, catalog), compileResponseSchema(asked.length), (content) => parseCompile(content, asked.length));
+    const result = await callModel(judge, provider, compileMessages(asked, catalog), compileResponseSchema(asked.length), (content) => parseCompile(content, asked.length));
     decisions = result.value;
     model = result.model;
   } catch (error) {

@@ -1,5 +1,5 @@
 import { LlmError, parseRetryAfter } from "./errors.ts";
-import type { AiBinding, Completion, CompletionRequest, LlmProvider } from "./types.ts";
+import type { AiBinding, Completion, CompletionRequest, LlmProvider, TokenUsage } from "./types.ts";
 
 const snippet = (text: string, max = 300) => (text.length > max ? `${text.slice(0, max)}…` : text);
 
@@ -59,6 +59,7 @@ export function openAiCompatibleProvider(options: {
       }
       let payload: {
         model?: unknown;
+        usage?: unknown;
         choices?: { message?: { content?: unknown; refusal?: unknown }; finish_reason?: unknown }[];
       };
       try {
@@ -78,7 +79,8 @@ export function openAiCompatibleProvider(options: {
       if (choice?.finish_reason === "length") {
         throw new LlmError("malformed", "the model's answer was cut off at the token limit (finish_reason: length)");
       }
-      return { content, model: typeof payload.model === "string" && payload.model ? payload.model : options.model };
+      const usage = tokenUsage(payload.usage);
+      return { content, model: typeof payload.model === "string" && payload.model ? payload.model : options.model, ...(usage ? { usage } : {}) };
     },
   };
 }
@@ -110,9 +112,19 @@ export function workersAiProvider(options: { binding: AiBinding; model: string; 
       }
       const content = workersAiContent(output);
       if (content === undefined) throw new LlmError("malformed", "Workers AI returned no `response` text");
-      return { content, model: options.model };
+      const usage = tokenUsage((output as { usage?: unknown } | null)?.usage);
+      return { content, model: options.model, ...(usage ? { usage } : {}) };
     },
   };
+}
+
+/** The OpenAI-style `usage` object (Workers AI reports the same fields), when well-formed. */
+function tokenUsage(value: unknown): TokenUsage | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const u = value as { prompt_tokens?: unknown; completion_tokens?: unknown };
+  const count = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.round(v) : 0);
+  if (u.prompt_tokens === undefined && u.completion_tokens === undefined) return undefined;
+  return { prompt_tokens: count(u.prompt_tokens), completion_tokens: count(u.completion_tokens) };
 }
 
 function workersAiContent(output: unknown): string | undefined {

@@ -25,11 +25,19 @@ export interface CompletionRequest {
   signal: AbortSignal;
 }
 
+/** Tokens one call spent, as the provider's `usage` field reports them. */
+export interface TokenUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
 export interface Completion {
   /** The assistant message's text. */
   content: string;
   /** The model that answered, as the provider reports it (else the configured one). */
   model: string;
+  /** The provider's `usage`, when it reports one. */
+  usage?: TokenUsage;
 }
 
 /** One chat-completion backend. Implementations throw `LlmError` for every failure. */

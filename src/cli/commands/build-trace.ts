@@ -1,0 +1,67 @@
+import { apiConnection, parseCommandArgs } from "../args.ts";
+import { CliError } from "../errors.ts";
+import { api, driveJob, formatJobSummary } from "../jobs.ts";
+
+export const buildTraceUsage = `Usage: iopo build-trace --api <url> --key <key> --dataset <instructions> --target <name> [options]
+  Builds TRACE-style instruction+response data from a dataset of simple instructions with the API's
+  LLM provider: taxonomy-guided constraint expansion, structuring, quality control, a response, and
+  the LLM judge (kept only if every constraint scores 10). Runs the API's job batch by batch, then
+  freezes the target as a new version. Resume an interrupted run with --job <id>.
+  Prints progress and a summary (counts, rejects by reason, tokens) on stderr, one JSON line on stdout.
+  --seed <n>              seed of the dimension choices (default 0)
+  --min-constraints <n>   fewest constraints per instruction (default 2)
+  --max-constraints <n>   most constraints per instruction (default 5)
+  --batch <n>             source records per batch (default 10)
+  --no-version            do not freeze a version at the end
+  IOPO_API_URL and IOPO_API_KEY may replace --api and --key.`;
+
+export async function runBuildTrace(argv: string[]): Promise<number> {
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      api: { type: "string" },
+      key: { type: "string" },
+      dataset: { type: "string" },
+      target: { type: "string" },
+      seed: { type: "string" },
+      "min-constraints": { type: "string" },
+      "max-constraints": { type: "string" },
+      batch: { type: "string" },
+      job: { type: "string" },
+      "no-version": { type: "boolean" },
+    },
+    buildTraceUsage,
+  );
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const { base, key } = apiConnection(values);
+  if (!base || !key || !values.dataset || (!values.target && !values.job)) {
+    throw new CliError(`--api, --key, --dataset and --target (or --job) are required\n${buildTraceUsage}`, 2);
+  }
+  const body: Record<string, unknown> = { target: values.target };
+  const numbers: [string, string | undefined][] = [
+    ["seed", values.seed],
+    ["min_constraints", values["min-constraints"]],
+    ["max_constraints", values["max-constraints"]],
+    ["batch_size", values.batch],
+  ];
+  for (const [name, raw] of numbers) {
+    if (raw === undefined) continue;
+    if (!/^\d+$/.test(raw)) throw new CliError(`--${name.replace("_size", "").replace("_", "-")} must be a whole number\n${buildTraceUsage}`, 2);
+    body[name] = Number(raw);
+  }
+  const job = await driveJob({ base, key, dataset: values.dataset, createPath: "build-trace", body, jobId: values.job });
+  process.stderr.write(formatJobSummary(job));
+  let version: unknown;
+  if (!values["no-version"]) {
+    const target = (job as unknown as { params?: { target?: string } }).params?.target ?? values.target!;
+    version = await api(`${base}/v1/datasets/${encodeURIComponent(target)}/versions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ description: `build-trace job ${job.id}` }),
+    });
+    process.stderr.write(`  version ${(version as { version: number }).version} of ${target}: ${(version as { record_count: number }).record_count} records\n`);
+  }
+  process.stdout.write(`${JSON.stringify({ job: job.id, status: job.status, ...job.progress, ...(version ? { version } : {}) })}\n`);
+  return 0;
+}

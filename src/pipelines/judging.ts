@@ -1,0 +1,38 @@
+import { renderPrompt, type Instruction } from "../datasets/records";
+import { judgeHybrid, LlmError, PROMPT_VERSION, type HybridConstraint, type HybridVerdict, type LlmJudge } from "../judge/llm";
+
+/**
+ * The pipelines' judge of (instruction, response): verifiable constraints by their checkers,
+ * free-text ones by the LLM judge (one cached call), `pass_score` 10 as TRACE keeps data. A
+ * constraint the judge could not grade interrupts the job (LlmError): it is an outage, not a
+ * verdict, and must not become a reject.
+ */
+export interface PipelineVerdict {
+  followed_all: boolean;
+  results: Record<string, unknown>[];
+  judge: string;
+}
+
+export async function judgeInstruction(judge: LlmJudge, instruction: Instruction, response: string): Promise<PipelineVerdict> {
+  const constraints: HybridConstraint[] = instruction.constraints.map((c) =>
+    c.checker ? { id: c.checker.id, kwargs: c.checker.kwargs } : c.dimension !== undefined ? { text: c.text, dimension: c.dimension } : { text: c.text },
+  );
+  const verdict = (await judgeHybrid({ response, instruction: renderPrompt(instruction), constraints, mode: "strict", pass_score: 10 }, judge)) as HybridVerdict;
+  if (verdict.errors > 0) {
+    const failed = verdict.results.find((r) => r.status === "error") as { reason?: string } | undefined;
+    throw new LlmError("unavailable", `the judge could not grade a constraint: ${failed?.reason ?? "unknown"}`, { retryable: false });
+  }
+  const model = judge.config.provider?.model ?? "none";
+  const hasText = instruction.constraints.some((c) => !c.checker);
+  return {
+    followed_all: verdict.followed_all,
+    results: verdict.results as unknown as Record<string, unknown>[],
+    judge: hasText ? `hybrid:strict+llm:${model}/${PROMPT_VERSION}` : "rule:strict",
+  };
+}
+
+/** Dimension names as the taxonomy spells them; an unknown one is dropped (the text stays). */
+export function knownDimension(dimensionNames: ReadonlyMap<string, string>, dimension: string | null | undefined): string | undefined {
+  if (!dimension) return undefined;
+  return dimensionNames.get(dimension.trim().toLowerCase());
+}
