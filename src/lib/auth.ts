@@ -60,9 +60,8 @@ export const keyDisplayPrefix = (key: string) => key.slice(0, KEY_PREFIX.length 
 
 const bearerPattern = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]+)[ \t]*$/i;
 
-
-/** Paths anonymous callers reach without counting against their limit: probes and the reference. */
-const UNTHROTTLED_PATHS = /^\/(v1\/health|docs|openapi\.json)\/?$/;
+/** Paths anonymous callers reach without counting against their limit: probes, the reference and its redirect. */
+const UNTHROTTLED_PATHS = /^\/(v1\/health|docs|openapi\.json)?$/;
 
 /**
  * Counts one request of the calling client (its IP, CF-Connecting-IP) against `limiter` (a
