@@ -26,7 +26,9 @@ export async function judgeInstruction(judge: LlmJudge, instruction: Instruction
   const hasText = instruction.constraints.some((c) => !c.checker);
   return {
     followed_all: verdict.followed_all,
-    results: verdict.results as unknown as Record<string, unknown>[],
+    // whether a verdict came from the cache is about this run, not the data: a resumed job must
+    // store the very records an uninterrupted one would
+    results: (verdict.results as unknown as Record<string, unknown>[]).map(({ cached: _cached, ...rest }) => rest),
     judge: hasText ? `hybrid:strict+llm:${model}/${PROMPT_VERSION}` : "rule:strict",
   };
 }

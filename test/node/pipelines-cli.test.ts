@@ -2,10 +2,11 @@
  * `iopo build-trace` and `iopo build-quadruples --llm` end to end as real processes: the API
  * served by `npm start`'s server (wrangler dev, local D1) whose LLM provider is the fake
  * OpenAI-protocol server on 127.0.0.1 (test/fake-llm), answering the pipelines' prompts. From 20
- * plain prompts, one command builds a TRACE-style dataset version and the other the quadruples.
+ * plain prompts, one command builds a TRACE-style dataset version and the other the quadruples;
+ * `iopo cfbench` scores answers joined with CFBench-shaped data (written here).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -77,4 +78,30 @@ describe("iopo build-trace and build-quadruples --llm (through a running API and
     expect(again.status, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ produced: 18, usage: { calls: 0, total_tokens: 0 } });
   }, 240_000);
+
+  it("scores CFBench answers through the API's judge: published data joined with {idx, response} lines", async () => {
+    const data = join(dir, "cfbench_data.json");
+    const criteria = (...c: [string, string][]) => c.map(([text, priority]) => [text, priority, "内容约束", "语义内容约束"]);
+    writeFileSync(
+      data,
+      JSON.stringify([
+        { idx: 0, prompt: "Describe a lighthouse.", gold: "", split: "easy", criteria: criteria(["describes a lighthouse", "主需"], ["is two sentences [[fake:0]]", "次需"]) },
+        { idx: 1, prompt: "List three rivers.", gold: "", split: "hard", criteria: criteria(["lists rivers", "主需"], ["exactly three", "主需"]) },
+      ]),
+    );
+    const answers = join(dir, "answers.jsonl");
+    writeFileSync(answers, [{ idx: 1, response: "Nile, Amazon, Danube." }, { idx: 0, response: "A tall tower with a light." }].map((a) => JSON.stringify(a)).join("\n"));
+    const out = join(dir, "cfbench.json");
+    const run = await iopo("cfbench", "--data", data, "--responses", answers, "--json", out);
+    expect(run.status, run.stderr).toBe(0);
+    const written = JSON.parse(readFileSync(out, "utf8")) as { scores: Record<string, unknown>; usage: { calls: number } };
+    // idx 0: secondary 0 -> CSR 0.5, PSR 0.5 + 0 = 0.5 -> 0; idx 1: all primary met -> 1, 1, 1
+    expect(written.scores).toEqual({
+      easy: { CSR: 0.5, ISR: 0, PSR: 0, items: 1 },
+      hard: { CSR: 1, ISR: 1, PSR: 1, items: 1 },
+      full: { CSR: 0.75, ISR: 0.5, PSR: 0.5, items: 2 },
+    });
+    expect(written.usage.calls).toBe(2);
+    expect(run.stdout).toMatch(/full\s+0\.75\s+0\.50\s+0\.50\s+2/);
+  }, 60_000);
 });
