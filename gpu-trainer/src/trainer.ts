@@ -26,7 +26,7 @@ import {
   planBuckets,
   scheduleMultiplier,
 } from "./optim/adamw.ts";
-import type { DeviceTensor, Engine, EngineSession, HostTensor, OutputSpec } from "./engine/types.ts";
+import type { DeviceTensor, Engine, EngineSession, HostTensor, OutputSpec, ProfileEvent } from "./engine/types.ts";
 
 export interface ModelOutputs {
   loss: Tensor;
@@ -64,6 +64,8 @@ export interface TrainerConfig {
    * 2^23 = 32 MiB fp32, under WebGPU's default maxStorageBufferBindingSize of 128 MiB).
    */
   optimizerBucketElements?: number;
+  /** Profile the step sessions (ORT's profiler; read with `Trainer.endProfiling`). */
+  profile?: boolean;
 }
 
 export interface StepMetrics {
@@ -200,7 +202,7 @@ export class Trainer {
     if (this.config.gradAccumulation === 1) {
       const outs = { ...head, ...this.updateOutputs(g, this.trainable, flatGrads) };
       models.fused = compile(outs, co);
-      sessions.fused = await this.engine.createSession(models.fused, { deviceOutputs: deviceOutputs(outs), name: "fused" });
+      sessions.fused = await this.engine.createSession(models.fused, { deviceOutputs: deviceOutputs(outs), name: "fused", profile: this.config.profile });
     } else {
       const gouts: Record<string, Tensor> = { ...head };
       this.buckets.forEach((_, k) => {
@@ -213,8 +215,8 @@ export class Trainer {
       const gaccs = this.buckets.map((_, k) => g2.input(`gacc.b${k}`, "float32", [this.bucketSize(k)]));
       const aouts = this.updateOutputs(g2, ps, gaccs, 1 / this.config.gradAccumulation);
       models.apply = compile(aouts, co);
-      sessions.grad = await this.engine.createSession(models.grad, { deviceOutputs: deviceOutputs(gouts), name: "grad" });
-      sessions.apply = await this.engine.createSession(models.apply, { deviceOutputs: deviceOutputs(aouts), name: "apply" });
+      sessions.grad = await this.engine.createSession(models.grad, { deviceOutputs: deviceOutputs(gouts), name: "grad", profile: this.config.profile });
+      sessions.apply = await this.engine.createSession(models.apply, { deviceOutputs: deviceOutputs(aouts), name: "apply", profile: this.config.profile });
     }
     this.sessions = sessions;
 
@@ -334,6 +336,18 @@ export class Trainer {
     const m: StepMetrics = { step: this.steps, loss: sums.loss / k, gradNorm, lr, stepMs: performance.now() - t0 };
     for (const name of this.metricNames) m[name] = sums[`metric.${name}`] / k;
     return m;
+  }
+
+  /**
+   * The step sessions' profile events (needs `profile: true`); profiling stops. Runs are counted
+   * per session, so with accumulation run r of the grad session is micro-batch r, not step r.
+   */
+  async endProfiling(): Promise<ProfileEvent[]> {
+    if (!this.config.profile) throw new Error("endProfiling: create the Trainer with profile: true");
+    const out: ProfileEvent[] = [];
+    for (const s of [this.sessions.fused, this.sessions.grad, this.sessions.apply])
+      if (s?.endProfiling) out.push(...(await s.endProfiling()));
+    return out;
   }
 
   /** Loss and metrics on a batch with the current parameters (no update). */

@@ -2,6 +2,10 @@
  * One engine over every ORT flavour that speaks the onnxruntime-common API in this process:
  * onnxruntime-web wasm, onnxruntime-web WebGPU (Node + Dawn), onnxruntime-node CPU.
  */
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-common";
 import { type DType, type HostArray, allocHost } from "../graph/dtype.ts";
 import { Graph } from "../graph/graph.ts";
@@ -14,10 +18,12 @@ import {
   EngineUnavailable,
   type HostTensor,
   type OutputSpec,
+  type ProfileEvent,
   type RunResult,
   type SessionOptions,
   isDeviceTensor,
 } from "./types.ts";
+import { parseOrtProfile } from "./profile.ts";
 import { installNodeWebGPU, keepAlive } from "./webgpu-node.ts";
 
 /** The parts of an ORT module we use (onnxruntime-web and onnxruntime-node both provide them). */
@@ -132,9 +138,18 @@ export class OrtEngine implements Engine {
       for (const n of opts.deviceOutputs ?? []) loc[n] = "gpu-buffer";
       so.preferredOutputLocation = loc;
     }
+    // onnxruntime-node writes the profile to a file (prefix + timestamp); the web builds print it
+    let profileDir: string | undefined;
+    if (opts.profile) {
+      so.enableProfiling = true;
+      if (this.kind === "node-cpu") {
+        profileDir = mkdtempSync(join(tmpdir(), "ort-profile-"));
+        so.profileFilePrefix = join(profileDir, "profile");
+      }
+    }
     const session = await this.wrapAsync(() => this.ort.InferenceSession.create(model.bytes, so));
     if (this.gpu) await this.gpuDevice();
-    return new OrtSession(this, session, new Set(opts.deviceOutputs ?? []));
+    return new OrtSession(this, session, new Set(opts.deviceOutputs ?? []), opts.profile ? { dir: profileDir } : undefined);
   }
 
   toOrt(t: HostTensor): OrtTensor {
@@ -233,9 +248,43 @@ class OrtSession implements EngineSession {
     private engine: OrtEngine,
     private session: InferenceSession,
     private deviceOutputs: Set<string>,
+    private profiling?: { dir?: string },
   ) {
     this.inputNames = session.inputNames;
     this.outputNames = session.outputNames;
+  }
+
+  async endProfiling(): Promise<ProfileEvent[]> {
+    const p = this.profiling;
+    if (!p) throw new Error("endProfiling: the session was not created with profile: true");
+    this.profiling = undefined;
+    if (p.dir) {
+      this.session.endProfiling();
+      const dir = p.dir;
+      const text = readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")).join("\n");
+      rmSync(dir, { recursive: true, force: true });
+      return parseOrtProfile(text);
+    }
+    // onnxruntime-web prints the profile, a JSON array, to stdout with fs.writeSync(1, ...)
+    // (Emscripten's TTY); the WebGPU build may finish after endProfiling returns, so wait for the
+    // closing bracket
+    const fs = createRequire(import.meta.url)("node:fs") as { writeSync: (fd: number, data: unknown, ...rest: unknown[]) => number };
+    const writeSync = fs.writeSync;
+    let text = "";
+    fs.writeSync = (fd, data, ...rest) => {
+      if (fd !== 1) return writeSync(fd, data, ...rest);
+      const chunk = typeof data === "string" ? data : Buffer.from(data as Uint8Array).toString("utf8");
+      text += chunk;
+      return typeof data === "string" ? Buffer.byteLength(data) : (data as Uint8Array).byteLength;
+    };
+    try {
+      this.session.endProfiling();
+      const t0 = Date.now();
+      while (!/^\]\s*$/m.test(text) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      fs.writeSync = writeSync;
+    }
+    return parseOrtProfile(text);
   }
 
   async run(feeds: Record<string, HostTensor | DeviceTensor>, outputs: Record<string, OutputSpec>): Promise<RunResult> {
@@ -273,6 +322,7 @@ class OrtSession implements EngineSession {
 
   async release(): Promise<void> {
     await this.session.release();
+    if (this.profiling?.dir) rmSync(this.profiling.dir, { recursive: true, force: true });
   }
 }
 
