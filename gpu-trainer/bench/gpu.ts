@@ -7,6 +7,7 @@
  *   npx tsx bench/gpu.ts --sizes tiny --engine wasm,node --steps 3 --json out.json
  *   npx tsx bench/gpu.ts --sizes mid --compare torch.json     # torch_iopo_bench.py --json output
  *   npx tsx bench/gpu.ts --sizes small --engine node --profile  # where the step's time goes
+ *   npx tsx bench/gpu.ts --sizes small,mid,big,q05 --nodes        # ONNX nodes per layer only
  *
  * Per row: first-step ms (compilation included), median step ms, tokens/s, the loss after each
  * step, the forward (log-prob) pass alone, ONNX nodes per decoder layer of the fused step, and the
@@ -296,7 +297,7 @@ function parseList<T extends string>(v: string | undefined, all: readonly T[], d
 }
 
 const USAGE = `Usage: bench/gpu.ts [--sizes ${Object.keys(SHAPES).join(",")}] [--modes full,lora] [--engine ${ENGINES.join("|")}[,...]]
-  [--precision fp32|fp16] [--steps n] [--json FILE] [--compare torch.json] [--no-check] [--profile]
+  [--precision fp32|fp16] [--steps n] [--json FILE] [--compare torch.json] [--no-check] [--profile] [--nodes]
   defaults: --sizes small --modes full,lora --engine webgpu --steps 5`;
 
 async function main(argv: string[]) {
@@ -316,6 +317,15 @@ async function main(argv: string[]) {
   const check = !argv.includes("--no-check");
   const profile = argv.includes("--profile");
 
+  if (argv.includes("--nodes")) {
+    // graph sizes only: no engine, no run
+    for (const shape of sizes)
+      for (const mode of modes) {
+        const n = await nodesPerLayer(SHAPES[shape], mode);
+        console.log(`${shape} ${mode}: ${n.perLayer} nodes per layer, +${n.fixed} fixed, ${n.fixed + SHAPES[shape].L * n.perLayer} total`);
+      }
+    return;
+  }
   console.log(`gpu-trainer bench: ${cpus().length} CPUs (${cpus()[0]?.model}), Node ${process.version}`);
   const wasm = check ? await makeEngine("wasm") : undefined;
   const rows: (BenchRow & { torchMs?: number; vsTorch?: number })[] = [];
