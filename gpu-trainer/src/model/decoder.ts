@@ -194,9 +194,11 @@ function linearModule(p: DecoderParams, path: string, x: Tensor, adapters: boole
   if (p.has(`${path}.bias`)) y = g.add(y, p.get(`${path}.bias`));
   const a = adapters ? p.lora?.a.get(path) : undefined;
   if (a) {
+    // scale the rank-r activations, not the [.., out] product: one full-size Mul fewer forward
+    // and backward per adapter (exact for a power-of-two alpha/rank, as the default 16/8)
     const l = p.lora!;
-    const delta = g.matmul(g.matmul(x, a), l.b.get(path)!);
-    y = g.add(y, g.mul(delta, l.config.alpha / l.config.rank));
+    const xa = g.mul(g.matmul(x, a), l.config.alpha / l.config.rank);
+    y = g.add(y, g.matmul(xa, l.b.get(path)!));
   }
   return y;
 }
