@@ -19,6 +19,7 @@ import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { createNodeCpuEngine, createWasmEngine, createWebGpuNodeEngine } from "../src/engine/ort.ts";
 import { formatProfile, summarizeProfile } from "../src/engine/profile.ts";
+import { countFlops } from "../src/graph/flops.ts";
 import type { DeviceTensor, Engine, EngineSession, HostTensor } from "../src/engine/types.ts";
 import { type DecoderConfig, countParams, parseHfConfig } from "../src/model/config.ts";
 import { LINEAR_MODULES, type ModelWeights, paramShapes } from "../src/model/decoder.ts";
@@ -176,6 +177,8 @@ export interface BenchRow {
   /** The log-prob pass alone (second run). */
   forwardMs: number;
   nodes: NodeCounts & { total: number };
+  /** MatMul/Gemm FLOPs of the fused step (2MNK each). */
+  gflop: number;
   /** Largest per-row relative log-prob difference against `checkEngine` (undefined: no check). */
   logpRelErr?: number;
   checkEngine?: string;
@@ -240,6 +243,7 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
   }
   const profile = o.profile ? formatProfile(summarizeProfile(await tr.endProfiling(), { skipRuns: 1 })) : undefined;
   const total = tr.models.fused.nodeCount;
+  const gflop = countFlops(tr.models.fused.graphOutputs, { B: s.B, T: s.T }).matmul / 1e9;
   const trainable = tr.trainable.reduce((k, p) => k + p.data!.length, 0);
   await tr.dispose();
   const stepMs = times.length ? median(times) : firstStepMs;
@@ -260,6 +264,7 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
     losses,
     forwardMs,
     nodes: { ...(await nodesPerLayer(s, o.mode)), total },
+    gflop,
     logpRelErr,
     checkEngine: o.check?.description,
     profile,
@@ -367,6 +372,7 @@ function printRow(r: BenchRow & { torchMs?: number; vsTorch?: number }) {
       `step ${f(r.stepMs)} ms (min ${f(r.minMs)}, first ${f(r.firstStepMs)})`,
       `fwd ${f(r.forwardMs)} ms`,
       `${f(r.tokensPerS, 0)} tok/s`,
+      `${f(r.gflop, 1)} GFLOP (${f(r.gflop / r.stepMs, 1)} TFLOP/s)`,
       `nodes/layer ${r.nodes.perLayer} (+${r.nodes.fixed}; ${r.nodes.total} total)`,
       r.logpRelErr === undefined ? "" : `logp rel err ${r.logpRelErr.toExponential(1)}`,
       r.torchMs === undefined ? "" : `torch ${f(r.torchMs)} ms, ours ${f(r.vsTorch, 2)}x`,

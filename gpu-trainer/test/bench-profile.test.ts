@@ -50,6 +50,11 @@ describe("bench:gpu", () => {
     expect(r.nodes.fixed + s.L * r.nodes.perLayer).toBe(r.nodes.total);
     expect(r.logpRelErr).toBeLessThan(1e-5);
     expect(r.trainable).toBeLessThan(r.params);
+    // LoRA computes no gradients for the frozen weights: fewer matmul FLOPs than full (80% at
+    // tiny, where the head dominates; ~2/3 at the larger shapes)
+    const full = await benchRow(node, { shape: "tiny", mode: "full", steps: 0 });
+    expect(r.gflop).toBeGreaterThan(0);
+    expect(r.gflop).toBeLessThan(0.85 * full.gflop);
     for (const v of [r.stepMs, r.firstStepMs, r.forwardMs, r.tokensPerS]) expect(v).toBeGreaterThan(0);
   });
 
