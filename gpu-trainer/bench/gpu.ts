@@ -17,7 +17,7 @@
 import { writeFileSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { createNodeCpuEngine, createWasmEngine, createWebGpuNodeEngine } from "../src/engine/ort.ts";
+import { createNodeCpuEngine, createNodeWebGpuEngine, createWasmEngine, createWebGpuNodeEngine } from "../src/engine/ort.ts";
 import { formatProfile, summarizeProfile } from "../src/engine/profile.ts";
 import { countFlops } from "../src/graph/flops.ts";
 import type { DeviceTensor, Engine, EngineSession, HostTensor } from "../src/engine/types.ts";
@@ -52,7 +52,7 @@ export const SHAPES: Record<string, BenchShape> = {
 
 export const MODES = ["full", "lora"] as const;
 export type Mode = (typeof MODES)[number];
-export const ENGINES = ["webgpu", "wasm", "node"] as const;
+export const ENGINES = ["webgpu", "wasm", "node", "node-webgpu"] as const;
 export type EngineId = (typeof ENGINES)[number];
 export type Precision = "fp32" | "fp16";
 
@@ -133,6 +133,8 @@ function trainerConfig(engine: Engine, c: DecoderConfig, weights: ModelWeights, 
     weightDecay: 0,
     clipGradNorm: 1,
     profile,
+    // a host-I/O GPU engine: keep the frozen weights inside the session (uploaded once)
+    frozenInSession: engine.kind === "node-webgpu",
   };
 }
 
@@ -291,6 +293,8 @@ export async function makeEngine(id: EngineId): Promise<Engine> {
       return createWasmEngine({ numThreads: Math.max(1, Math.min(4, cpus().length)) });
     case "node":
       return createNodeCpuEngine();
+    case "node-webgpu":
+      return createNodeWebGpuEngine();
   }
 }
 

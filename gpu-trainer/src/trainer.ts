@@ -66,6 +66,11 @@ export interface TrainerConfig {
   optimizerBucketElements?: number;
   /** Profile the step sessions (ORT's profiler; read with `Trainer.endProfiling`). */
   profile?: boolean;
+  /**
+   * Frozen (non-trainable) params become initializers of each session instead of inputs fed every
+   * run: for host-I/O engines (onnxruntime-node WebGPU), where fed tensors cross every run.
+   */
+  frozenInSession?: boolean;
 }
 
 export interface StepMetrics {
@@ -157,7 +162,8 @@ export class Trainer {
   }
 
   private compileOpts(): CompileOptions {
-    return { opset: this.config.opset, dims: this.config.dims, optimize: this.config.optimize };
+    const paramsAsInputs = this.config.frozenInSession ? (p: Tensor) => p.trainable : true;
+    return { opset: this.config.opset, dims: this.config.dims, optimize: this.config.optimize, paramsAsInputs };
   }
 
   /**
@@ -227,7 +233,8 @@ export class Trainer {
       if (spare && prealloc) this.spare.set(name, await this.engine.alloc(t.dtype, t.shape));
     };
     for (const p of this.graph.params)
-      await put(p.name!, { dtype: p.dtype, shape: p.shape as number[], data: p.data! }, p.trainable);
+      if (p.trainable || !this.config.frozenInSession)
+        await put(p.name!, { dtype: p.dtype, shape: p.shape as number[], data: p.data! }, p.trainable);
     for (let k = 0; k < this.buckets.length; k++) {
       const n = this.bucketSize(k);
       const z = { dtype: "float32" as const, shape: [n], data: new Float32Array(n) };
@@ -393,7 +400,11 @@ export class Trainer {
   /** Current parameter values (downloaded from the device). */
   async getParams(): Promise<Record<string, HostTensor>> {
     const out: Record<string, HostTensor> = {};
-    for (const p of this.graph.params) out[p.name!] = await this.engine.download(this.state.get(p.name!)!);
+    for (const p of this.graph.params) {
+      const t = this.state.get(p.name!);
+      // frozen params kept inside the sessions never change: their initial values
+      out[p.name!] = t ? await this.engine.download(t) : { dtype: p.dtype, shape: p.shape as number[], data: p.data! };
+    }
     return out;
   }
 

@@ -98,8 +98,13 @@ export class OrtEngine implements Engine {
     return this.kind === "webgpu-node";
   }
 
+  /** onnxruntime-node (native, any EP): host tensors in and out, profiles written to files. */
+  get native(): boolean {
+    return this.kind === "node-cpu" || this.kind === "node-webgpu";
+  }
+
   private wrapAsync<T>(fn: () => Promise<T>): Promise<T> {
-    return this.kind === "node-cpu" ? fn() : keepAlive(fn);
+    return this.native ? fn() : keepAlive(fn);
   }
 
   private anchor?: InferenceSession;
@@ -142,7 +147,7 @@ export class OrtEngine implements Engine {
     let profileDir: string | undefined;
     if (opts.profile) {
       so.enableProfiling = true;
-      if (this.kind === "node-cpu") {
+      if (this.native) {
         profileDir = mkdtempSync(join(tmpdir(), "ort-profile-"));
         so.profileFilePrefix = join(profileDir, "profile");
       }
@@ -302,7 +307,7 @@ class OrtSession implements EngineSession {
         throw new Error(`run: output ${name} was not declared in deviceOutputs at session creation`);
       fetches[name] = isDeviceTensor(spec) ? (spec.handle as Handle).t : null;
     }
-    const r = await (e.kind === "node-cpu"
+    const r = await (e.native
       ? this.session.run(f, fetches as never)
       : keepAlive(() => this.session.run(f, fetches as never)));
     const res: RunResult = { host: {}, device: {} };
@@ -372,15 +377,18 @@ export async function createWebGpuNodeEngine(opts: { allowSwiftShader?: boolean 
   }).init();
 }
 
-/** onnxruntime-node, CPU EP. */
-export async function createNodeCpuEngine(opts: { intraOpNumThreads?: number } = {}): Promise<OrtEngine> {
-  let ort: OrtModule;
+async function nodeModule(): Promise<OrtModule> {
   try {
     const m = (await import("onnxruntime-node")) as unknown as { default?: OrtModule } & OrtModule;
-    ort = m.InferenceSession ? m : m.default!;
+    return m.InferenceSession ? m : m.default!;
   } catch (e) {
     throw new EngineUnavailable(`onnxruntime-node failed to load: ${(e as Error).message}`);
   }
+}
+
+/** onnxruntime-node, CPU EP. */
+export async function createNodeCpuEngine(opts: { intraOpNumThreads?: number } = {}): Promise<OrtEngine> {
+  const ort = await nodeModule();
   const so: InferenceSession.SessionOptions = { executionProviders: ["cpu"] };
   if (opts.intraOpNumThreads) so.intraOpNumThreads = opts.intraOpNumThreads;
   return new OrtEngine(ort, {
@@ -388,4 +396,28 @@ export async function createNodeCpuEngine(opts: { intraOpNumThreads?: number } =
     description: `onnxruntime-node CPU${opts.intraOpNumThreads ? ` (${opts.intraOpNumThreads} threads)` : ""}`,
     sessionOptions: so,
   });
+}
+
+/**
+ * onnxruntime-node's native WebGPU EP (Dawn inside the addon; Linux x64). Host I/O only: in ORT
+ * 1.30 an output left on the GPU aborts the process when it is read or fed back, so tensors cross
+ * every run. It pays where little crosses: LoRA with the frozen base weights inside the session
+ * (`TrainerConfig.frozenInSession`), only adapters and their moments moving per step.
+ */
+export async function createNodeWebGpuEngine(): Promise<OrtEngine> {
+  const ort = await nodeModule();
+  const engine = new OrtEngine(ort, {
+    kind: "node-webgpu",
+    description: "onnxruntime-node WebGPU EP (native Dawn; host I/O)",
+    sessionOptions: { executionProviders: ["webgpu"], extra: { session: { disable_cpu_ep_fallback: "1" } } },
+  });
+  // probe: no adapter (or no WebGPU in this build) fails at session creation
+  const g = new Graph();
+  try {
+    const s = await engine.createSession(toOnnx({ y: g.identity(g.input("x", "float32", [1])) }));
+    await s.release();
+  } catch (e) {
+    throw new EngineUnavailable(`onnxruntime-node WebGPU EP: ${(e as Error).message.split("\n")[0]}`);
+  }
+  return engine;
 }

@@ -60,7 +60,7 @@ export interface EngineSession {
   release(): Promise<void>;
 }
 
-export type EngineKind = "wasm" | "webgpu-node" | "webgpu-browser" | "wasm-browser" | "node-cpu" | "reference";
+export type EngineKind = "wasm" | "webgpu-node" | "webgpu-browser" | "wasm-browser" | "node-cpu" | "node-webgpu" | "reference";
 
 export interface Engine {
   readonly kind: EngineKind;
