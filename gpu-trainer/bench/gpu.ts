@@ -117,7 +117,7 @@ class CountingEngine implements Engine {
 const zeroWeights = (c: DecoderConfig): ModelWeights =>
   new Map([...paramShapes(c)].map(([n, shape]) => [n, new Float32Array(shape.reduce((a, b) => a * b, 1))]));
 
-function trainerConfig(engine: Engine, c: DecoderConfig, weights: ModelWeights, mode: Mode, profile = false) {
+function trainerConfig(engine: Engine, c: DecoderConfig, weights: ModelWeights, mode: Mode, profile = false, precision: Precision = "fp32") {
   return {
     engine,
     model: trainingModel({
@@ -128,7 +128,9 @@ function trainerConfig(engine: Engine, c: DecoderConfig, weights: ModelWeights, 
       seed: 1,
       loss: { beta: 0.1 },
       reference: "cache",
+      computeDtype: precision === "fp16" ? "float16" : "float32",
     }),
+    lossScaling: precision === "fp16" ? {} : undefined,
     lr: LR[mode],
     weightDecay: 0,
     clipGradNorm: 1,
@@ -149,10 +151,10 @@ export interface NodeCounts {
  * Nodes per layer of the fused training step: the 2-layer graph minus the 1-layer one. The
  * vocabulary is capped (it changes tensor sizes, not the graph) so q05 needs no 1 GB of zeros.
  */
-export function nodesPerLayer(s: BenchShape, mode: Mode): Promise<NodeCounts> {
+export function nodesPerLayer(s: BenchShape, mode: Mode, precision: Precision = "fp32"): Promise<NodeCounts> {
   const count = async (L: number) => {
     const c = shapeConfig({ ...s, L, V: Math.min(s.V, 4096) });
-    const tr = await Trainer.create(trainerConfig(new CountingEngine(), c, zeroWeights(c), mode));
+    const tr = await Trainer.create(trainerConfig(new CountingEngine(), c, zeroWeights(c), mode, false, precision));
     return tr.models.fused.nodeCount;
   };
   return Promise.all([count(1), count(2)]).then(([one, two]) => ({ perLayer: two - one, fixed: 2 * one - two }));
@@ -176,6 +178,8 @@ export interface BenchRow {
   tokensPerS: number;
   /** Loss after each step, the first included. */
   losses: number[];
+  /** fp16: steps skipped for a non-finite gradient (dynamic loss scaling). */
+  skipped: number;
   /** The log-prob pass alone (second run). */
   forwardMs: number;
   nodes: NodeCounts & { total: number };
@@ -211,7 +215,6 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
   const s = SHAPES[o.shape];
   if (!s) throw new Error(`unknown shape "${o.shape}" (choose ${Object.keys(SHAPES).join(", ")})`);
   const precision = o.precision ?? "fp32";
-  if (precision !== "fp32") throw new Error(`--precision ${precision}: not implemented yet (fp32 only)`);
   const c = shapeConfig(s);
   const weights = randomWeights(c, 0);
   const feeds = benchBatch(s, c);
@@ -231,15 +234,17 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
   }
 
   t0 = performance.now();
-  const tr = await Trainer.create(trainerConfig(engine, c, weights, o.mode, o.profile));
+  const tr = await Trainer.create(trainerConfig(engine, c, weights, o.mode, o.profile, precision));
   const createMs = performance.now() - t0;
   const batch = { ...feeds, ref_logps: { dtype: "float32" as const, shape: [ref.length], data: ref } };
   const losses: number[] = [];
   const times: number[] = [];
   let firstStepMs = 0;
+  let skipped = 0;
   for (let i = 0; i <= (o.steps ?? 5); i++) {
     const m = await tr.step(batch);
     losses.push(m.loss);
+    skipped = m.skipped_total ?? 0;
     if (i === 0) firstStepMs = m.stepMs;
     else times.push(m.stepMs);
   }
@@ -264,8 +269,9 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
     minMs: times.length ? Math.min(...times) : firstStepMs,
     tokensPerS: (tokens * 1000) / stepMs,
     losses,
+    skipped,
     forwardMs,
-    nodes: { ...(await nodesPerLayer(s, o.mode)), total },
+    nodes: { ...(await nodesPerLayer(s, o.mode, precision)), total },
     gflop,
     logpRelErr,
     checkEngine: o.check?.description,
@@ -330,7 +336,7 @@ async function main(argv: string[]) {
     // graph sizes only: no engine, no run
     for (const shape of sizes)
       for (const mode of modes) {
-        const n = await nodesPerLayer(SHAPES[shape], mode);
+        const n = await nodesPerLayer(SHAPES[shape], mode, precision);
         console.log(`${shape} ${mode}: ${n.perLayer} nodes per layer, +${n.fixed} fixed, ${n.fixed + SHAPES[shape].L * n.perLayer} total`);
       }
     return;
@@ -384,7 +390,7 @@ function printRow(r: BenchRow & { torchMs?: number; vsTorch?: number }) {
       .filter(Boolean)
       .join(" | "),
   );
-  console.log(`  losses: ${r.losses.map((l) => l.toFixed(5)).join(" ")}`);
+  console.log(`  losses: ${r.losses.map((l) => l.toFixed(5)).join(" ")}${r.precision === "fp16" ? ` (${r.skipped} overflow step(s) skipped)` : ""}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
