@@ -382,7 +382,7 @@ function printRow(r: BenchRow & { torchMs?: number; vsTorch?: number }) {
       `step ${f(r.stepMs)} ms (min ${f(r.minMs)}, first ${f(r.firstStepMs)})`,
       `fwd ${f(r.forwardMs)} ms`,
       `${f(r.tokensPerS, 0)} tok/s`,
-      `${f(r.gflop, 1)} GFLOP (${f(r.gflop / r.stepMs, 1)} TFLOP/s)`,
+      `${f(r.gflop, 1)} GFLOP (${f((r.gflop * 1000) / r.stepMs, 1)} GFLOP/s)`,
       `nodes/layer ${r.nodes.perLayer} (+${r.nodes.fixed}; ${r.nodes.total} total)`,
       r.logpRelErr === undefined ? "" : `logp rel err ${r.logpRelErr.toExponential(1)}`,
       r.torchMs === undefined ? "" : `torch ${f(r.torchMs)} ms, ours ${f(r.vsTorch, 2)}x`,
