@@ -51,7 +51,7 @@ export type {
   SessionOptions,
 } from "./engine/types.ts";
 export { EngineUnavailable } from "./engine/types.ts";
-export { OrtEngine, createNodeCpuEngine, createWasmEngine, createWebGpuNodeEngine } from "./engine/ort.ts";
+export { OrtEngine, createNodeCpuEngine, createNodeWebGpuEngine, createWasmEngine, createWebGpuNodeEngine } from "./engine/ort.ts";
 export { BrowserEngine, type BrowserEngineOptions } from "./engine/browser.ts";
 export { ReferenceEngine } from "./engine/reference.ts";
 export { installNodeWebGPU, SWIFTSHADER_ICD } from "./engine/webgpu-node.ts";

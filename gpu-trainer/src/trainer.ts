@@ -26,7 +26,7 @@ import {
   planBuckets,
   scheduleMultiplier,
 } from "./optim/adamw.ts";
-import type { DeviceTensor, Engine, EngineSession, HostTensor, OutputSpec } from "./engine/types.ts";
+import type { DeviceTensor, Engine, EngineSession, HostTensor, OutputSpec, ProfileEvent } from "./engine/types.ts";
 
 export interface ModelOutputs {
   loss: Tensor;
@@ -64,6 +64,21 @@ export interface TrainerConfig {
    * 2^23 = 32 MiB fp32, under WebGPU's default maxStorageBufferBindingSize of 128 MiB).
    */
   optimizerBucketElements?: number;
+  /** Profile the step sessions (ORT's profiler; read with `Trainer.endProfiling`). */
+  profile?: boolean;
+  /**
+   * Frozen (non-trainable) params become initializers of each session instead of inputs fed every
+   * run: for host-I/O engines (onnxruntime-node WebGPU), where fed tensors cross every run.
+   */
+  frozenInSession?: boolean;
+  /**
+   * Dynamic loss scaling for fp16 compute (as torch.cuda.amp.GradScaler): gradients are computed
+   * for loss * scale and unscaled in fp32; a step whose gradient norm is not finite changes
+   * nothing (params, moments and AdamW's step count stay) and halves the scale; `growthInterval`
+   * finite steps in a row double it. Metrics: `loss_scale`, `skipped` (this step),
+   * `skipped_total`. Needs gradAccumulation 1.
+   */
+  lossScaling?: { init?: number; growthInterval?: number };
 }
 
 export interface StepMetrics {
@@ -90,6 +105,7 @@ interface Sessions {
 }
 
 const UPD = "upd.";
+const LOSS_SCALE = "opt.loss_scale";
 
 export class Trainer {
   readonly engine: Engine;
@@ -138,6 +154,7 @@ export class Trainer {
     this.trainable = this.graph.params.filter((p) => p.trainable);
     this.frozen = this.graph.params.filter((p) => !p.trainable);
     if (!this.trainable.length) throw new Error("model has no trainable params");
+    this.lossScale = cfg.lossScaling?.init ?? 2 ** 16;
     this.buckets = planBuckets(
       this.trainable.map((p) => p.data!.length),
       cfg.optimizerBucketElements ?? 1 << 23,
@@ -155,16 +172,20 @@ export class Trainer {
   }
 
   private compileOpts(): CompileOptions {
-    return { opset: this.config.opset, dims: this.config.dims, optimize: this.config.optimize };
+    const paramsAsInputs = this.config.frozenInSession ? (p: Tensor) => p.trainable : true;
+    return { opset: this.config.opset, dims: this.config.dims, optimize: this.config.optimize, paramsAsInputs };
   }
 
   /**
    * Clip + AdamW outputs for the trainable params (`params`: their values in `g`), given one flat
    * gradient per bucket; `scale` multiplies the gradients first (1/k for accumulation).
    */
-  private updateOutputs(g: Graph, params: Tensor[], flatGrads: Tensor[], scale = 1): Record<string, Tensor> {
+  private updateOutputs(g: Graph, params: Tensor[], flatGrads: Tensor[], scale = 1, skipNonFinite = false): Record<string, Tensor> {
     const c = this.config;
     let norm = globalNorm(g, flatGrads);
+    // an overflowed step (inf or NaN norm: NaN < inf is false too) keeps every old value
+    const finite = skipNonFinite ? g.less(norm, g.scalar(Infinity)) : undefined;
+    const keep = (next: Tensor, old: Tensor) => (finite ? g.where(finite, next, old) : next);
     if (scale !== 1) norm = g.mul(norm, scale);
     let coef: Tensor | undefined = c.clipGradNorm > 0 ? clipCoef(g, norm, c.clipGradNorm) : undefined;
     if (scale !== 1) coef = coef ? g.mul(coef, scale) : g.scalar(scale);
@@ -176,9 +197,9 @@ export class Trainer {
       const v = g.input(`adam.v.b${k}`, "float32", [n]);
       const decay = idx.map((i) => (this.trainable[i].decay ? c.weightDecay : 0));
       const u = adamwFlatUpdate(g, idx.map((i) => params[i]), decay, flatGrads[k], m, v, h, { betas: c.betas, eps: c.eps }, coef);
-      idx.forEach((i, j) => (outs[`${UPD}${this.trainable[i].name}`] = u.params[j]));
-      outs[`${UPD}adam.m.b${k}`] = u.m;
-      outs[`${UPD}adam.v.b${k}`] = u.v;
+      idx.forEach((i, j) => (outs[`${UPD}${this.trainable[i].name}`] = keep(u.params[j], params[i])));
+      outs[`${UPD}adam.m.b${k}`] = keep(u.m, m);
+      outs[`${UPD}adam.v.b${k}`] = keep(u.v, v);
     });
     return outs;
   }
@@ -189,18 +210,22 @@ export class Trainer {
 
   private async build() {
     const g = this.graph;
-    const grads = grad(this.loss, this.trainable);
+    const scaling = this.config.lossScaling;
+    if (scaling && this.config.gradAccumulation !== 1) throw new Error("lossScaling needs gradAccumulation 1");
+    const lossScale = scaling ? g.input(LOSS_SCALE, "float32", []) : undefined;
+    const grads = grad(this.loss, this.trainable, { seed: lossScale });
     const head: Record<string, Tensor> = { loss: this.loss };
     for (const [k, t] of Object.entries(this.metrics)) head[`metric.${k}`] = t;
     const models: Record<string, CompiledModel> = {};
     const co = this.compileOpts();
     const deviceOutputs = (o: Record<string, Tensor>) => Object.keys(o).filter((k) => k.startsWith(UPD));
     const sessions: Sessions = { models };
-    const flatGrads = this.buckets.map((idx) => flatten(g, idx.map((i) => grads[i])));
+    let flatGrads = this.buckets.map((idx) => flatten(g, idx.map((i) => grads[i])));
+    if (lossScale) flatGrads = flatGrads.map((f) => g.div(f, lossScale));
     if (this.config.gradAccumulation === 1) {
-      const outs = { ...head, ...this.updateOutputs(g, this.trainable, flatGrads) };
+      const outs = { ...head, ...this.updateOutputs(g, this.trainable, flatGrads, 1, !!lossScale) };
       models.fused = compile(outs, co);
-      sessions.fused = await this.engine.createSession(models.fused, { deviceOutputs: deviceOutputs(outs), name: "fused" });
+      sessions.fused = await this.engine.createSession(models.fused, { deviceOutputs: deviceOutputs(outs), name: "fused", profile: this.config.profile });
     } else {
       const gouts: Record<string, Tensor> = { ...head };
       this.buckets.forEach((_, k) => {
@@ -213,8 +238,8 @@ export class Trainer {
       const gaccs = this.buckets.map((_, k) => g2.input(`gacc.b${k}`, "float32", [this.bucketSize(k)]));
       const aouts = this.updateOutputs(g2, ps, gaccs, 1 / this.config.gradAccumulation);
       models.apply = compile(aouts, co);
-      sessions.grad = await this.engine.createSession(models.grad, { deviceOutputs: deviceOutputs(gouts), name: "grad" });
-      sessions.apply = await this.engine.createSession(models.apply, { deviceOutputs: deviceOutputs(aouts), name: "apply" });
+      sessions.grad = await this.engine.createSession(models.grad, { deviceOutputs: deviceOutputs(gouts), name: "grad", profile: this.config.profile });
+      sessions.apply = await this.engine.createSession(models.apply, { deviceOutputs: deviceOutputs(aouts), name: "apply", profile: this.config.profile });
     }
     this.sessions = sessions;
 
@@ -225,7 +250,8 @@ export class Trainer {
       if (spare && prealloc) this.spare.set(name, await this.engine.alloc(t.dtype, t.shape));
     };
     for (const p of this.graph.params)
-      await put(p.name!, { dtype: p.dtype, shape: p.shape as number[], data: p.data! }, p.trainable);
+      if (p.trainable || !this.config.frozenInSession)
+        await put(p.name!, { dtype: p.dtype, shape: p.shape as number[], data: p.data! }, p.trainable);
     for (let k = 0; k < this.buckets.length; k++) {
       const n = this.bucketSize(k);
       const z = { dtype: "float32" as const, shape: [n], data: new Float32Array(n) };
@@ -291,10 +317,29 @@ export class Trainer {
 
   private hyper(): Record<string, HostTensor> {
     const lr = this.currentLr();
-    const v = adamwHyperValues(lr, this.steps + 1, this.config.betas);
+    const v = adamwHyperValues(lr, this.steps - this.skippedSteps + 1, this.config.betas);
+    if (this.config.lossScaling) v[LOSS_SCALE] = this.lossScale;
     const out: Record<string, HostTensor> = {};
     for (const [k, x] of Object.entries(v)) out[k] = { dtype: "float32", shape: [], data: Float32Array.of(x) };
     return out;
+  }
+
+  /** Steps skipped for a non-finite gradient (loss scaling); AdamW's step count excludes them. */
+  skippedSteps = 0;
+  /** The current loss scale (loss scaling only). */
+  lossScale = 1;
+  private finiteRun = 0;
+
+  /** GradScaler's update: halve on overflow, double after growthInterval finite steps. */
+  private updateLossScale(finite: boolean) {
+    if (!finite) {
+      this.lossScale /= 2;
+      this.finiteRun = 0;
+      this.skippedSteps++;
+    } else if (++this.finiteRun >= (this.config.lossScaling?.growthInterval ?? 2000)) {
+      this.lossScale *= 2;
+      this.finiteRun = 0;
+    }
   }
 
   /** The learning rate the next step will use. */
@@ -333,7 +378,25 @@ export class Trainer {
     this.steps++;
     const m: StepMetrics = { step: this.steps, loss: sums.loss / k, gradNorm, lr, stepMs: performance.now() - t0 };
     for (const name of this.metricNames) m[name] = sums[`metric.${name}`] / k;
+    if (this.config.lossScaling) {
+      m.loss_scale = this.lossScale;
+      this.updateLossScale(Number.isFinite(gradNorm));
+      m.skipped = Number.isFinite(gradNorm) ? 0 : 1;
+      m.skipped_total = this.skippedSteps;
+    }
     return m;
+  }
+
+  /**
+   * The step sessions' profile events (needs `profile: true`); profiling stops. Runs are counted
+   * per session, so with accumulation run r of the grad session is micro-batch r, not step r.
+   */
+  async endProfiling(): Promise<ProfileEvent[]> {
+    if (!this.config.profile) throw new Error("endProfiling: create the Trainer with profile: true");
+    const out: ProfileEvent[] = [];
+    for (const s of [this.sessions.fused, this.sessions.grad, this.sessions.apply])
+      if (s?.endProfiling) out.push(...(await s.endProfiling()));
+    return out;
   }
 
   /** Loss and metrics on a batch with the current parameters (no update). */
@@ -379,7 +442,11 @@ export class Trainer {
   /** Current parameter values (downloaded from the device). */
   async getParams(): Promise<Record<string, HostTensor>> {
     const out: Record<string, HostTensor> = {};
-    for (const p of this.graph.params) out[p.name!] = await this.engine.download(this.state.get(p.name!)!);
+    for (const p of this.graph.params) {
+      const t = this.state.get(p.name!);
+      // frozen params kept inside the sessions never change: their initial values
+      out[p.name!] = t ? await this.engine.download(t) : { dtype: p.dtype, shape: p.shape as number[], data: p.data! };
+    }
     return out;
   }
 

@@ -142,6 +142,18 @@ export const CASES: Record<string, Make> = {
     const K = c.dim(2, 5);
     return c.done("MatMul", c.g.matmul(c.x([3, K]), c.x([2, K, 4])));
   },
+  MatMul2D: (c) => c.done("MatMul", c.g.matmul(c.x([3, 4]), c.x([4, c.dim(2, 4)]))),
+  ...Object.fromEntries(
+    (["NN", "TN", "NT", "TT"] as const).map((k): [string, Make] => [
+      `Gemm${k}`,
+      (c) => {
+        const [M, K, N] = [c.dim(2, 4), c.dim(2, 5), c.dim(2, 4)];
+        const transA = k[0] === "T";
+        const transB = k[1] === "T";
+        return c.done("Gemm", c.g.gemm(c.x(transA ? [K, M] : [M, K]), c.x(transB ? [N, K] : [K, N]), { transA, transB }));
+      },
+    ]),
+  ),
   Softmax: (c) => {
     const s = [c.dim(1, 3), c.dim(2, 5), c.dim(2, 4)];
     return c.done("Softmax", c.g.softmax(c.x(s), c.dim(0, 2)));

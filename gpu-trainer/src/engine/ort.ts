@@ -2,6 +2,10 @@
  * One engine over every ORT flavour that speaks the onnxruntime-common API in this process:
  * onnxruntime-web wasm, onnxruntime-web WebGPU (Node + Dawn), onnxruntime-node CPU.
  */
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-common";
 import { type DType, type HostArray, allocHost } from "../graph/dtype.ts";
 import { Graph } from "../graph/graph.ts";
@@ -14,10 +18,12 @@ import {
   EngineUnavailable,
   type HostTensor,
   type OutputSpec,
+  type ProfileEvent,
   type RunResult,
   type SessionOptions,
   isDeviceTensor,
 } from "./types.ts";
+import { parseOrtProfile } from "./profile.ts";
 import { installNodeWebGPU, keepAlive } from "./webgpu-node.ts";
 
 /** The parts of an ORT module we use (onnxruntime-web and onnxruntime-node both provide them). */
@@ -92,8 +98,13 @@ export class OrtEngine implements Engine {
     return this.kind === "webgpu-node";
   }
 
+  /** onnxruntime-node (native, any EP): host tensors in and out, profiles written to files. */
+  get native(): boolean {
+    return this.kind === "node-cpu" || this.kind === "node-webgpu";
+  }
+
   private wrapAsync<T>(fn: () => Promise<T>): Promise<T> {
-    return this.kind === "node-cpu" ? fn() : keepAlive(fn);
+    return this.native ? fn() : keepAlive(fn);
   }
 
   private anchor?: InferenceSession;
@@ -132,9 +143,18 @@ export class OrtEngine implements Engine {
       for (const n of opts.deviceOutputs ?? []) loc[n] = "gpu-buffer";
       so.preferredOutputLocation = loc;
     }
+    // onnxruntime-node writes the profile to a file (prefix + timestamp); the web builds print it
+    let profileDir: string | undefined;
+    if (opts.profile) {
+      so.enableProfiling = true;
+      if (this.native) {
+        profileDir = mkdtempSync(join(tmpdir(), "ort-profile-"));
+        so.profileFilePrefix = join(profileDir, "profile");
+      }
+    }
     const session = await this.wrapAsync(() => this.ort.InferenceSession.create(model.bytes, so));
     if (this.gpu) await this.gpuDevice();
-    return new OrtSession(this, session, new Set(opts.deviceOutputs ?? []));
+    return new OrtSession(this, session, new Set(opts.deviceOutputs ?? []), opts.profile ? { dir: profileDir } : undefined);
   }
 
   toOrt(t: HostTensor): OrtTensor {
@@ -233,9 +253,43 @@ class OrtSession implements EngineSession {
     private engine: OrtEngine,
     private session: InferenceSession,
     private deviceOutputs: Set<string>,
+    private profiling?: { dir?: string },
   ) {
     this.inputNames = session.inputNames;
     this.outputNames = session.outputNames;
+  }
+
+  async endProfiling(): Promise<ProfileEvent[]> {
+    const p = this.profiling;
+    if (!p) throw new Error("endProfiling: the session was not created with profile: true");
+    this.profiling = undefined;
+    if (p.dir) {
+      this.session.endProfiling();
+      const dir = p.dir;
+      const text = readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")).join("\n");
+      rmSync(dir, { recursive: true, force: true });
+      return parseOrtProfile(text);
+    }
+    // onnxruntime-web prints the profile, a JSON array, to stdout with fs.writeSync(1, ...)
+    // (Emscripten's TTY); the WebGPU build may finish after endProfiling returns, so wait for the
+    // closing bracket
+    const fs = createRequire(import.meta.url)("node:fs") as { writeSync: (fd: number, data: unknown, ...rest: unknown[]) => number };
+    const writeSync = fs.writeSync;
+    let text = "";
+    fs.writeSync = (fd, data, ...rest) => {
+      if (fd !== 1) return writeSync(fd, data, ...rest);
+      const chunk = typeof data === "string" ? data : Buffer.from(data as Uint8Array).toString("utf8");
+      text += chunk;
+      return typeof data === "string" ? Buffer.byteLength(data) : (data as Uint8Array).byteLength;
+    };
+    try {
+      this.session.endProfiling();
+      const t0 = Date.now();
+      while (!/^\]\s*$/m.test(text) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      fs.writeSync = writeSync;
+    }
+    return parseOrtProfile(text);
   }
 
   async run(feeds: Record<string, HostTensor | DeviceTensor>, outputs: Record<string, OutputSpec>): Promise<RunResult> {
@@ -253,7 +307,7 @@ class OrtSession implements EngineSession {
         throw new Error(`run: output ${name} was not declared in deviceOutputs at session creation`);
       fetches[name] = isDeviceTensor(spec) ? (spec.handle as Handle).t : null;
     }
-    const r = await (e.kind === "node-cpu"
+    const r = await (e.native
       ? this.session.run(f, fetches as never)
       : keepAlive(() => this.session.run(f, fetches as never)));
     const res: RunResult = { host: {}, device: {} };
@@ -273,6 +327,7 @@ class OrtSession implements EngineSession {
 
   async release(): Promise<void> {
     await this.session.release();
+    if (this.profiling?.dir) rmSync(this.profiling.dir, { recursive: true, force: true });
   }
 }
 
@@ -322,15 +377,18 @@ export async function createWebGpuNodeEngine(opts: { allowSwiftShader?: boolean 
   }).init();
 }
 
-/** onnxruntime-node, CPU EP. */
-export async function createNodeCpuEngine(opts: { intraOpNumThreads?: number } = {}): Promise<OrtEngine> {
-  let ort: OrtModule;
+async function nodeModule(): Promise<OrtModule> {
   try {
     const m = (await import("onnxruntime-node")) as unknown as { default?: OrtModule } & OrtModule;
-    ort = m.InferenceSession ? m : m.default!;
+    return m.InferenceSession ? m : m.default!;
   } catch (e) {
     throw new EngineUnavailable(`onnxruntime-node failed to load: ${(e as Error).message}`);
   }
+}
+
+/** onnxruntime-node, CPU EP. */
+export async function createNodeCpuEngine(opts: { intraOpNumThreads?: number } = {}): Promise<OrtEngine> {
+  const ort = await nodeModule();
   const so: InferenceSession.SessionOptions = { executionProviders: ["cpu"] };
   if (opts.intraOpNumThreads) so.intraOpNumThreads = opts.intraOpNumThreads;
   return new OrtEngine(ort, {
@@ -338,4 +396,28 @@ export async function createNodeCpuEngine(opts: { intraOpNumThreads?: number } =
     description: `onnxruntime-node CPU${opts.intraOpNumThreads ? ` (${opts.intraOpNumThreads} threads)` : ""}`,
     sessionOptions: so,
   });
+}
+
+/**
+ * onnxruntime-node's native WebGPU EP (Dawn inside the addon; Linux x64). Host I/O only: in ORT
+ * 1.30 an output left on the GPU aborts the process when it is read or fed back, so tensors cross
+ * every run. It pays where little crosses: LoRA with the frozen base weights inside the session
+ * (`TrainerConfig.frozenInSession`), only adapters and their moments moving per step.
+ */
+export async function createNodeWebGpuEngine(): Promise<OrtEngine> {
+  const ort = await nodeModule();
+  const engine = new OrtEngine(ort, {
+    kind: "node-webgpu",
+    description: "onnxruntime-node WebGPU EP (native Dawn; host I/O)",
+    sessionOptions: { executionProviders: ["webgpu"], extra: { session: { disable_cpu_ep_fallback: "1" } } },
+  });
+  // probe: no adapter (or no WebGPU in this build) fails at session creation
+  const g = new Graph();
+  try {
+    const s = await engine.createSession(toOnnx({ y: g.identity(g.input("x", "float32", [1])) }));
+    await s.release();
+  } catch (e) {
+    throw new EngineUnavailable(`onnxruntime-node WebGPU EP: ${(e as Error).message.split("\n")[0]}`);
+  }
+  return engine;
 }

@@ -28,6 +28,21 @@ export interface SessionOptions {
   deviceOutputs?: readonly string[];
   /** A label for logs. */
   name?: string;
+  /** Record ORT's per-node profile (read it with `EngineSession.endProfiling`). */
+  profile?: boolean;
+}
+
+/**
+ * One timed event of a profiled session: a kernel's run on the device (`gpu`: WebGPU timestamp
+ * queries) or a node's run as the host sees it (`host`: the CPU EPs' compute time; on WebGPU only
+ * the dispatch cost). `run` counts the session's runs from 0.
+ */
+export interface ProfileEvent {
+  node: string;
+  op: string;
+  us: number;
+  clock: "gpu" | "host";
+  run: number;
 }
 
 export interface RunResult {
@@ -40,10 +55,12 @@ export interface EngineSession {
   readonly outputNames: readonly string[];
   /** Run: feeds may mix host and device tensors; only the requested outputs are computed. */
   run(feeds: Record<string, HostTensor | DeviceTensor>, outputs: Record<string, OutputSpec>): Promise<RunResult>;
+  /** Stop profiling (the session was created with `profile: true`) and return its events. */
+  endProfiling?(): Promise<ProfileEvent[]>;
   release(): Promise<void>;
 }
 
-export type EngineKind = "wasm" | "webgpu-node" | "webgpu-browser" | "wasm-browser" | "node-cpu" | "reference";
+export type EngineKind = "wasm" | "webgpu-node" | "webgpu-browser" | "wasm-browser" | "node-cpu" | "node-webgpu" | "reference";
 
 export interface Engine {
   readonly kind: EngineKind;

@@ -120,18 +120,42 @@ export const GRAD_RULES: Record<string, GradRule> = {
     const G = gy[0]!;
     let ga: Tensor | undefined;
     let gb: Tensor | undefined;
-    if (needs[0]) ga = unbroadcast(g, g.matmul(G, transposeLast2(g, b)), a);
+    const plain = a.rank === 2 && b.rank === 2;
+    if (needs[0]) ga = plain ? g.gemm(G, b, { transB: true }) : unbroadcast(g, g.matmul(G, transposeLast2(g, b)), a);
     if (needs[1]) {
-      if (b.rank === 2 && a.rank > 2) {
-        // weight gradient as one large matmul: [K, B*T] @ [B*T, N]
-        const K = a.shape[a.rank - 1];
-        const N = G.shape[G.rank - 1];
-        const a2 = g.reshape(a, [-1, K]);
-        const g2 = g.reshape(G, [-1, N]);
-        gb = g.matmul(g.transpose(a2, [1, 0]), g2);
+      if (b.rank === 2 && a.rank >= 2) {
+        // weight gradient as one large product, [B*T, K]ᵀ @ [B*T, N], the transpose read in place
+        const a2 = a.rank === 2 ? a : g.reshape(a, [-1, a.shape[a.rank - 1]]);
+        const g2 = G.rank === 2 ? G : g.reshape(G, [-1, G.shape[G.rank - 1]]);
+        gb = g.gemm(a2, g2, { transA: true });
       } else gb = unbroadcast(g, g.matmul(transposeLast2(g, a), G), b);
     }
     return [ga, gb];
+  },
+  Gemm: ({ g, x, gy, node, needs }) => {
+    // Y = op(A) op(B): d op(A) = G op(B)ᵀ, d op(B) = op(A)ᵀ G, each transposed back if op transposes
+    const [a, b] = x;
+    const G = gy[0]!;
+    const tA = node.attrs.transA === 1;
+    const tB = node.attrs.transB === 1;
+    return [
+      needs[0] ? (tA ? g.gemm(b, G, { transA: tB, transB: true }) : g.gemm(G, b, { transB: !tB })) : undefined,
+      needs[1] ? (tB ? g.gemm(G, a, { transA: true, transB: tA }) : g.gemm(a, G, { transA: !tA })) : undefined,
+    ];
+  },
+  SimplifiedLayerNormalization: ({ g, x, gy, node, needs }) => {
+    // y = x̂ w with x̂ = x r, r = (mean(x²) + eps)^-1/2 per row: dx = r (gx̂ - x̂ mean(gx̂ x̂)),
+    // gx̂ = gy w; r is recomputed here (the WebGPU EP's inv_std_var output is not usable)
+    const [X, W] = x;
+    const G = gy[0]!;
+    const r = g.reciprocal(g.sqrt(g.add(g.reduceMean(g.mul(X, X), -1, true), node.attrs.epsilon as number)));
+    const xhat = g.mul(X, r);
+    let gx: Tensor | undefined;
+    if (needs[0]) {
+      const gxhat = g.mul(G, W);
+      gx = g.mul(g.sub(gxhat, g.mul(xhat, g.reduceMean(g.mul(gxhat, xhat), -1, true))), r);
+    }
+    return [gx, needs[1] ? unbroadcast(g, g.mul(G, xhat), W) : undefined];
   },
   Softmax: ({ g, y, gy, node }) => {
     const ax = node.attrs.axis as number;

@@ -2,7 +2,7 @@ import { type Tensor, liveNodes } from "./graph.ts";
 import { bindShape } from "./shape.ts";
 
 export interface FlopCount {
-  /** 2*M*N*K summed over MatMuls (the usual "model FLOPs"). */
+  /** 2*M*N*K summed over MatMuls and Gemms (the usual "model FLOPs"). */
   matmul: number;
   /** Rough count of everything else: one FLOP per output element of other compute ops. */
   other: number;
@@ -37,9 +37,10 @@ export function countFlops(outputs: Tensor[] | Record<string, Tensor>, dims: Rec
   let matmul = 0;
   let other = 0;
   for (const n of liveNodes(outs)) {
-    if (n.op === "MatMul") {
+    if (n.op === "MatMul" || n.op === "Gemm") {
       const a = n.inputs[0];
-      const K = bindShape([a.shape[a.rank - 1]], dims)[0] as number;
+      const kAxis = n.op === "Gemm" && n.attrs.transA === 1 ? 0 : a.rank - 1;
+      const K = bindShape([a.shape[kAxis]], dims)[0] as number;
       matmul += 2 * size(n.outputs[0]) * K;
     } else if (!FREE.has(n.op)) {
       other += n.op.startsWith("Reduce") || n.op === "Softmax" ? size(n.inputs[0]) : size(n.outputs[0]);

@@ -248,7 +248,26 @@ export const INFER: Record<string, Infer> = {
     const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
     return [{ dtype: a.dtype, shape: [...batch, a.shape[a.rank - 2], b.shape[b.rank - 1]] }];
   },
+  /** 2-D matrix product with optional transposes: op(A) @ op(B) (ONNX Gemm without C). */
+  Gemm: (ins, a) => {
+    const [x, y] = ins;
+    sameDtype("Gemm", ins);
+    if (x.rank !== 2 || y.rank !== 2) throw new GraphError(`Gemm needs 2-D operands, got ${x} and ${y}`);
+    const [m, k1] = a.transA ? [x.shape[1], x.shape[0]] : x.shape;
+    const [k2, n] = a.transB ? [y.shape[1], y.shape[0]] : y.shape;
+    if (!dimEq(k1, k2)) throw new GraphError(`Gemm: inner dims differ: ${x}${a.transA ? "ᵀ" : ""} @ ${y}${a.transB ? "ᵀ" : ""}`);
+    return [{ dtype: x.dtype, shape: [m, n] }];
+  },
   Softmax: (ins) => (FLOAT_ONLY("Softmax", ins[0]), [{ dtype: ins[0].dtype, shape: ins[0].shape }]),
+  /** RMSNorm over the last axis: x / sqrt(mean(x²) + epsilon) * weight (ORT's contrib op). */
+  SimplifiedLayerNormalization: (ins) => {
+    const [x, w] = ins;
+    FLOAT_ONLY("SimplifiedLayerNormalization", x);
+    sameDtype("SimplifiedLayerNormalization", ins);
+    if (w.rank !== 1 || !dimEq(w.shape[0], x.shape[x.rank - 1]))
+      throw new GraphError(`SimplifiedLayerNormalization: weight ${w} must be [last dim of ${x}]`);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
   ReduceSum: (ins, a) => [
     { dtype: ins[0].dtype, shape: reduceShape(ins[0], a.axes as number[], a.keepdims === 1) },
   ],
@@ -676,8 +695,16 @@ export class Graph {
   matmul(a: Tensor, b: Tensor): Tensor {
     return this.op1("MatMul", [a, b]);
   }
+  /** op(a) @ op(b) for 2-D a, b; a transpose here is read in place, never materialised. */
+  gemm(a: Tensor, b: Tensor, t: { transA?: boolean; transB?: boolean } = {}): Tensor {
+    return this.op1("Gemm", [a, b], { transA: t.transA ? 1 : 0, transB: t.transB ? 1 : 0 });
+  }
   softmax(x: Tensor, axis = -1): Tensor {
     return this.op1("Softmax", [x], { axis: normAxis(axis, x.rank) });
+  }
+  /** RMSNorm over the last axis in one kernel: x / sqrt(mean(x²) + eps) * weight. */
+  simplifiedLayerNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    return this.op1("SimplifiedLayerNormalization", [x, weight], { epsilon: eps });
   }
 
   // ---- reductions ----

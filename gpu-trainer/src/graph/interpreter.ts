@@ -222,6 +222,36 @@ export function evalNode(op: string, ins: Value[], attrs: Attrs, outDtypes: DTyp
         }
       });
     }
+    case "Gemm": {
+      const [a, bb] = ins;
+      const tA = attrs.transA === 1;
+      const tB = attrs.transB === 1;
+      const [M, K] = tA ? [a.shape[1], a.shape[0]] : a.shape;
+      const N = tB ? bb.shape[0] : bb.shape[1];
+      const at = (i: number, k: number) => a.data[tA ? k * M + i : i * K + k];
+      const bt = (k: number, j: number) => bb.data[tB ? j * K + k : k * N + j];
+      return out1([M, N], (o) => {
+        for (let i = 0; i < M; i++)
+          for (let j = 0; j < N; j++) {
+            let acc = 0;
+            for (let k = 0; k < K; k++) acc += at(i, k) * bt(k, j);
+            o[i * N + j] = acc;
+          }
+      });
+    }
+    case "SimplifiedLayerNormalization": {
+      const [x, w] = ins;
+      const D = x.shape[x.shape.length - 1];
+      const eps = attrs.epsilon as number;
+      return out1(x.shape, (o) => {
+        for (let r = 0; r < x.data.length / D; r++) {
+          let ss = 0;
+          for (let i = 0; i < D; i++) ss += x.data[r * D + i] ** 2;
+          const inv = 1 / Math.sqrt(ss / D + eps);
+          for (let i = 0; i < D; i++) o[r * D + i] = x.data[r * D + i] * inv * w.data[i];
+        }
+      });
+    }
     case "Softmax": {
       const x = ins[0];
       const ax = attrs.axis as number;

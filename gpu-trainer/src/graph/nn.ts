@@ -1,6 +1,7 @@
 /**
- * Composite layers written in primitive ops (everything here stays on the WebGPU EP: no
- * LogSoftmax, OneHot, Range, ConstantOfShape, SoftmaxCrossEntropyLoss or int64 arithmetic).
+ * Composite layers written in primitive ops, plus RMSNorm as ORT's SimplifiedLayerNormalization
+ * (everything here stays on the WebGPU EP: no LogSoftmax, OneHot, Range, ConstantOfShape,
+ * SoftmaxCrossEntropyLoss or int64 arithmetic).
  */
 import type { Graph, Tensor } from "./graph.ts";
 
@@ -30,11 +31,9 @@ export function crossEntropy(logits: Tensor, labels: Tensor, mask?: Tensor): Ten
   return g.neg(g.div(g.reduceSum(g.mul(lp, mask)), g.reduceSum(mask)));
 }
 
-/** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight. */
+/** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight, one kernel (ORT's contrib op). */
 export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
-  const g = x.graph;
-  const ms = g.reduceMean(g.mul(x, x), -1, true);
-  return g.mul(g.mul(x, g.reciprocal(g.sqrt(g.add(ms, eps)))), weight);
+  return x.graph.simplifiedLayerNorm(x, weight, eps);
 }
 
 /** LayerNorm over the last axis. */

@@ -240,6 +240,12 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
         return emit("Cast", x, outs, [attr("to", ONNX_DTYPE[a.to as DType], "int")]);
       case "Softmax":
         return emit("Softmax", x, outs, [attr("axis", a.axis as number, "int")]);
+      case "Gemm":
+        return emit("Gemm", x, outs, [attr("transA", a.transA as number, "int"), attr("transB", a.transB as number, "int")]);
+      case "SimplifiedLayerNormalization":
+        // ORT's contrib op, registered in the default domain; only the first output (y) is used:
+        // WebGPU's inv_std_var output does not match the CPU EP's (ORT 1.30)
+        return emit(n.op, x, outs, [attr("axis", -1, "int"), attr("epsilon", a.epsilon as number, "float")]);
       case "ReduceSum":
       case "ReduceMean":
       case "ReduceMax": {

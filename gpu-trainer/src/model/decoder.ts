@@ -156,21 +156,29 @@ export interface DecoderInputs {
 export interface ForwardOptions {
   /** Apply the LoRA adapters (false: the base network, i.e. LoRA's reference policy). */
   adapters?: boolean;
+  /**
+   * The decoder's compute dtype (default float32). float16: parameters stay fp32 (master
+   * weights) and are cast at their use, so their gradients come back fp32; the logits are cast
+   * to fp32 for the log-softmax.
+   */
+  dtype?: "float32" | "float16";
 }
 
 const MASK_NEG = 1e9;
+/** fp16's masked score: exp underflows to 0 as with -1e9, which fp16 cannot hold (max 65504). */
+const MASK_NEG_FP16 = 3e4;
 
 /**
  * The additive attention bias [N, 1, T, T]: 0 where query i may attend key j (j <= i and j is a
  * real token), -1e9 elsewhere. Built once per forward and shared by every layer.
  */
-export function attentionBias(keyMask: Tensor): Tensor {
+export function attentionBias(keyMask: Tensor, neg = MASK_NEG): Tensor {
   const g = keyMask.graph;
   const rows = g.unsqueeze(keyMask, 2); // [N, T, 1]
   const cols = g.unsqueeze(keyMask, 1); // [N, 1, T]
   const square = g.expandLike(g.scalar(1), g.mul(rows, cols)); // ones [N, T, T]
   const allowed = g.mul(g.trilu(square, false, 0), cols);
-  return g.unsqueeze(g.mul(g.sub(allowed, 1), MASK_NEG), 1);
+  return g.unsqueeze(g.mul(g.sub(allowed, 1), neg), 1);
 }
 
 /** rotate_half(x) = cat(-x[..., hd/2:], x[..., :hd/2]). */
@@ -187,16 +195,19 @@ function applyRope(x: Tensor, cos: Tensor, sin: Tensor, hd: number): Tensor {
   return g.add(g.mul(x, cos), g.mul(rotateHalf(x, hd), sin));
 }
 
-/** x @ W (+ b) (+ scale * (x @ A) @ B with LoRA). */
+/** x @ W (+ b) (+ scale * (x @ A) @ B with LoRA), in x's dtype. */
 function linearModule(p: DecoderParams, path: string, x: Tensor, adapters: boolean): Tensor {
   const g = x.graph;
-  let y = g.matmul(x, p.get(`${path}.weight`));
-  if (p.has(`${path}.bias`)) y = g.add(y, p.get(`${path}.bias`));
+  const param = (name: string) => g.cast(p.get(name), x.dtype);
+  let y = g.matmul(x, param(`${path}.weight`));
+  if (p.has(`${path}.bias`)) y = g.add(y, param(`${path}.bias`));
   const a = adapters ? p.lora?.a.get(path) : undefined;
   if (a) {
+    // scale the rank-r activations, not the [.., out] product: one full-size Mul fewer forward
+    // and backward per adapter (exact for a power-of-two alpha/rank, as the default 16/8)
     const l = p.lora!;
-    const delta = g.matmul(g.matmul(x, a), l.b.get(path)!);
-    y = g.add(y, g.mul(delta, l.config.alpha / l.config.rank));
+    const xa = g.mul(g.matmul(x, g.cast(a, x.dtype)), l.config.alpha / l.config.rank);
+    y = g.add(y, g.matmul(xa, g.cast(l.b.get(path)!, x.dtype)));
   }
   return y;
 }
@@ -206,22 +217,27 @@ export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: Forwar
   const c = p.config;
   const g = inp.ids.graph;
   const adapters = opts.adapters ?? true;
+  const dt = opts.dtype ?? "float32";
   const H = c.numHeads;
   const KV = c.numKvHeads;
   const hd = c.headDim;
   const rep = H / KV;
-  const bias = attentionBias(inp.keyMask);
+  const bias = g.cast(attentionBias(inp.keyMask, dt === "float16" ? MASK_NEG_FP16 : MASK_NEG), dt);
   const scale = 1 / Math.sqrt(hd);
-  let x = g.gather(p.get("model.embed_tokens.weight"), inp.ids, 0); // [N, T, D]
+  const cos = g.cast(inp.cos, dt);
+  const sin = g.cast(inp.sin, dt);
+  const norm = (t: Tensor, name: string) => rmsNorm(t, g.cast(p.get(name), dt), c.rmsNormEps);
+  // gather from the fp32 table, then cast: the embedding gradient accumulates in fp32
+  let x = g.cast(g.gather(p.get("model.embed_tokens.weight"), inp.ids, 0), dt); // [N, T, D]
   for (let l = 0; l < c.numLayers; l++) {
     const pre = `model.layers.${l}`;
-    const h = rmsNorm(x, p.get(`${pre}.input_layernorm.weight`), c.rmsNormEps);
+    const h = norm(x, `${pre}.input_layernorm.weight`);
     const heads = (t: Tensor, n: number) => g.transpose(g.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [N, n, T, hd]
     let q = heads(linearModule(p, modulePath(l, "q_proj"), h, adapters), H);
     let k = heads(linearModule(p, modulePath(l, "k_proj"), h, adapters), KV);
     let v = heads(linearModule(p, modulePath(l, "v_proj"), h, adapters), KV);
-    q = applyRope(q, inp.cos, inp.sin, hd);
-    k = applyRope(k, inp.cos, inp.sin, hd);
+    q = applyRope(q, cos, sin, hd);
+    k = applyRope(k, cos, sin, hd);
     if (rep > 1) {
       // repeat_kv: kv head j serves query heads j*rep .. j*rep+rep-1
       const repeat = (t: Tensor) => {
@@ -236,20 +252,20 @@ export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: Forwar
     const probs = g.softmax(scores, -1);
     const o = g.reshape(g.transpose(g.matmul(probs, v), [0, 2, 1, 3]), [0, 0, H * hd]);
     x = g.add(x, linearModule(p, modulePath(l, "o_proj"), o, adapters));
-    const h2 = rmsNorm(x, p.get(`${pre}.post_attention_layernorm.weight`), c.rmsNormEps);
+    const h2 = norm(x, `${pre}.post_attention_layernorm.weight`);
     const gate = silu(linearModule(p, modulePath(l, "gate_proj"), h2, adapters));
     const up = linearModule(p, modulePath(l, "up_proj"), h2, adapters);
     x = g.add(x, linearModule(p, modulePath(l, "down_proj"), g.mul(gate, up), adapters));
   }
-  return rmsNorm(x, p.get("model.norm.weight"), c.rmsNormEps);
+  return norm(x, "model.norm.weight");
 }
 
-/** Logits [N, T, V] in fp32. */
+/** Logits [N, T, V] in fp32 (computed in the compute dtype). */
 export function decoderLogits(p: DecoderParams, inp: DecoderInputs, opts: ForwardOptions = {}): Tensor {
   const g = inp.ids.graph;
   const h = decoderHidden(p, inp, opts);
   const head = p.config.tieWordEmbeddings ? g.transpose(p.get("model.embed_tokens.weight"), [1, 0]) : p.get("lm_head.weight");
-  return g.matmul(h, head);
+  return g.cast(g.matmul(h, g.cast(head, h.dtype)), "float32");
 }
 
 /**

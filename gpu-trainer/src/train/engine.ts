@@ -1,13 +1,14 @@
 /**
  * The engine for `--device`: webgpu (onnxruntime-web's WebGPU EP through Dawn), cpu
- * (onnxruntime-node's CPU EP), wasm (onnxruntime-web, any CPU), or auto: a hardware GPU adapter if
- * there is one, else onnxruntime-node, else wasm.
+ * (onnxruntime-node's CPU EP), wasm (onnxruntime-web, any CPU), node-webgpu (onnxruntime-node's
+ * native WebGPU EP, host I/O: the trainer keeps frozen weights inside its sessions), or auto: a
+ * hardware GPU adapter if there is one, else onnxruntime-node, else wasm.
  */
 import { cpus } from "node:os";
-import { createNodeCpuEngine, createWasmEngine, createWebGpuNodeEngine } from "../engine/ort.ts";
+import { createNodeCpuEngine, createNodeWebGpuEngine, createWasmEngine, createWebGpuNodeEngine } from "../engine/ort.ts";
 import { type Engine, EngineUnavailable } from "../engine/types.ts";
 
-export const DEVICES = ["auto", "webgpu", "wasm", "cpu"] as const;
+export const DEVICES = ["auto", "webgpu", "wasm", "cpu", "node-webgpu"] as const;
 export type Device = (typeof DEVICES)[number];
 
 export async function createEngine(device: Device, log: (line: string) => void = () => {}): Promise<Engine> {
@@ -20,6 +21,8 @@ export async function createEngine(device: Device, log: (line: string) => void =
     }
     case "cpu":
       return createNodeCpuEngine();
+    case "node-webgpu":
+      return createNodeWebGpuEngine();
     case "wasm":
       return wasm();
     case "auto": {

@@ -50,6 +50,8 @@ export interface TrainingModelOptions {
   loss: LossOptions;
   /** cache: reference log-probs are fed per batch (input "ref_logps"); on-the-fly: computed in the graph. */
   reference: ReferenceMode;
+  /** The decoder's compute dtype (float16: pair with the Trainer's `lossScaling`). */
+  computeDtype?: "float32" | "float16";
 }
 
 /**
@@ -63,7 +65,8 @@ export function trainingModel(o: TrainingModelOptions): ModelFn {
     const inp = declareBatchInputs(g, o.config, K);
     const policy = declareParams(g, o.config, o.weights, { trainable: !o.lora, lora: o.lora, loraInit: o.loraInit, seed: o.seed });
     const dec = { ids: inp.ids, keyMask: inp.keyMask, cos: inp.cos, sin: inp.sin };
-    const logps = sequenceLogProbs(decoderLogits(policy, dec), inp.labels, inp.lossMask);
+    const dtype = o.computeDtype;
+    const logps = sequenceLogProbs(decoderLogits(policy, dec, { dtype }), inp.labels, inp.lossMask);
     let reference: Tensor | undefined;
     if (needsReference(o.method)) {
       if (o.reference === "cache") reference = g.input("ref_logps", "float32", [rowsDim(K)]);
@@ -71,7 +74,7 @@ export function trainingModel(o: TrainingModelOptions): ModelFn {
         const refParams = o.lora
           ? policy
           : declareParams(g, o.config, o.referenceWeights ?? o.weights, { prefix: "ref.", trainable: false });
-        const refLogits = decoderLogits(refParams, dec, { adapters: false });
+        const refLogits = decoderLogits(refParams, dec, { adapters: false, dtype });
         reference = g.stopGradient(sequenceLogProbs(refLogits, inp.labels, inp.lossMask));
       }
     }

@@ -14,7 +14,7 @@ import { type Model, loadModel } from "../model/index.ts";
 import { Trainer } from "../trainer.ts";
 import { collate, encodeExample } from "./batch.ts";
 import { CheckpointError, type TrainerStateFile, listCheckpoints, loadCheckpoint, saveCheckpoint, STATE_FORMAT } from "./checkpoint.ts";
-import { type Device, createEngine } from "./engine.ts";
+import { DEVICES, type Device, createEngine } from "./engine.ts";
 import { type ReferenceMode, trainingModel } from "./graphs.ts";
 import { BLOCKS, METHODS, type Method, needsReference } from "./losses.ts";
 import { referenceLogprobs } from "./refcache.ts";
@@ -223,7 +223,7 @@ export function resolveOptions(o: TrainOptions): ResolvedOptions {
   if (r.warmupRatio > 1) throw bad("warmup-ratio", "in [0, 1]", r.warmupRatio);
   if (!["cosine", "linear", "constant"].includes(r.scheduler)) throw bad("scheduler", "cosine|linear|constant", r.scheduler);
   if (!["cache", "on-the-fly"].includes(r.ref)) throw bad("ref", "cache|on-the-fly", r.ref);
-  if (!["auto", "webgpu", "wasm", "cpu"].includes(r.device)) throw bad("device", "auto|webgpu|wasm|cpu", r.device);
+  if (!(DEVICES as readonly string[]).includes(r.device)) throw bad("device", DEVICES.join("|"), r.device);
   if (o.full && (o.loraRank !== undefined || o.loraTargets !== undefined)) throw new ConfigError("--full and --lora-* options exclude each other");
   return r;
 }
@@ -365,6 +365,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       schedule: opts.scheduler === "constant" ? { type: "constant", warmupSteps } : { type: opts.scheduler, warmupSteps, totalSteps },
       gradAccumulation: opts.gradAccum,
       clipGradNorm: opts.clip,
+      // a host-I/O GPU engine: the frozen base weights cross once, as session initializers
+      frozenInSession: engine.kind === "node-webgpu",
     });
     if (resumed) await trainer.setState({ step: resumed.state.step, tensors: resumed.moments });
     const tr = trainer;
