@@ -3,28 +3,11 @@ import type { Context } from "hono";
 import { validateConstraintChecker } from "../datasets/checkers";
 import { SHARD_FORMATS, type ShardFormat } from "../datasets/export";
 import { RECORD_KINDS, RecordSchema } from "../datasets/records";
-import {
-  appendRecords,
-  createDataset,
-  createVersion,
-  datasetStatistics,
-  findDataset,
-  findVersion,
-  listDatasets,
-  listVersions,
-  MAX_RECORDS_PER_REQUEST,
-  parseRecordsBody,
-  prepareRecords,
-  queryRows,
-  shardCount,
-  shardName,
-  shardStream,
-  shardSummaries,
-  toRecord,
-  visibleDataset,
-  type DatasetRow,
-  type VersionRow,
-} from "../datasets/store";
+import { createDataset, findDataset, listDatasets, type DatasetRow } from "../datasets/store/access";
+import { appendRecords, MAX_RECORDS_PER_REQUEST, parseRecordsBody, prepareRecords } from "../datasets/store/ingest";
+import { datasetStatistics, queryRows, toRecord } from "../datasets/store/rows";
+import { shardStream } from "../datasets/store/shards";
+import { createVersion, findVersion, listVersions, shardCount, shardName, shardSummaries, type VersionRow } from "../datasets/store/versions";
 import { createJob, findJob, listJobs, prepareTarget, presentJob, runJobSteps } from "../datasets/jobs";
 import { BUILD_OPS } from "../datasets/quadruples";
 import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy";
@@ -71,16 +54,16 @@ const presentDataset = (d: DatasetRow) => ({
   name: d.name,
   description: d.description,
   visibility: d.visibility,
-  record_count: d.record_count,
-  created_at: d.created_at,
+  record_count: d.recordCount,
+  created_at: d.createdAt,
 });
 const presentVersion = (v: VersionRow) => ({
   version: v.version,
-  record_count: v.record_count,
-  shard_size: v.shard_size,
+  record_count: v.recordCount,
+  shard_size: v.shardSize,
   shard_count: shardCount(v),
   description: v.description,
-  created_at: v.created_at,
+  created_at: v.createdAt,
 });
 
 export const nameParam = z.object({ name: DatasetName });
@@ -555,9 +538,9 @@ export const datasetRoutes = router
         dataset: dataset.name,
         version: version.version,
         format,
-        record_count: version.record_count,
+        record_count: version.recordCount,
         line_count: summaries.reduce((n, s) => n + s.lines, 0),
-        shard_size: version.shard_size,
+        shard_size: version.shardSize,
         shard_count: count,
         shards: summaries.map((s) => ({
           index: s.shard,
@@ -593,9 +576,9 @@ export const datasetRoutes = router
     }
     const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
     const version = await resolveVersion(c, dataset, v);
-    if (version.record_count > MAX_ORDER_SIZE) throw new ProblemError(422, "validation", "Version too large for the order endpoint.");
-    const perm = permutation(version.record_count, q.seed, q.epoch);
-    const total = rankLength(version.record_count, q.rank, q.world_size);
+    if (version.recordCount > MAX_ORDER_SIZE) throw new ProblemError(422, "validation", "Version too large for the order endpoint.");
+    const perm = permutation(version.recordCount, q.seed, q.epoch);
+    const total = rankLength(version.recordCount, q.rank, q.world_size);
     const indices = rankSlice(perm, q.rank, q.world_size, q.from, q.limit);
     const next = q.from + indices.length;
     return c.json(
@@ -604,7 +587,7 @@ export const datasetRoutes = router
         epoch: q.epoch,
         rank: q.rank,
         world_size: q.world_size,
-        record_count: version.record_count,
+        record_count: version.recordCount,
         rank_total: total,
         from: q.from,
         indices,

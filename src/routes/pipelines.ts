@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createJob, findJob, prepareTarget, presentJob } from "../datasets/jobs";
-import { findDataset } from "../datasets/store";
+import { findDataset } from "../datasets/store/access";
 import type { AppEnv } from "../env";
 import { requireScope } from "../lib/auth";
 import { acceptBody, JSON_TYPES } from "../lib/middleware";
