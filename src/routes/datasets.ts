@@ -16,9 +16,10 @@ import type { UsageObserver } from "../judge/llm";
 import { withUsage } from "../pipelines/llm";
 import { llmJudgeFor } from "./judge";
 import { requireScope } from "../lib/auth";
+import { serveImmutable } from "../lib/http-range";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi";
-import { problem, ProblemError } from "../lib/problem";
+import { ProblemError } from "../lib/problem";
 import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "../shared/order";
 
 const security = [{ bearer: [] }];
@@ -566,7 +567,13 @@ export const datasetRoutes = router
       throw new ProblemError(404, "not-found", `Version ${version.version} has ${count} shard(s); there is no shard ${shard}.`, [{ field: "path.index", message: "out of range" }]);
     }
     const summary = (await shardSummaries(c.env.DB, version, format))[shard]!;
-    return serveShard(c, version, shard, format as ShardFormat, summary, shardName(shard, count));
+    return serveImmutable(c, {
+      etag: `"${summary.sha256}"`,
+      size: summary.bytes,
+      noun: "the shard",
+      headers: { "content-type": "application/x-ndjson; charset=utf-8", "content-disposition": `inline; filename="${shardName(shard, count)}"` },
+      stream: (range) => shardStream(c.env.DB, version, shard, format as ShardFormat, range),
+    });
   })
   .openapi(orderRoute, async (c) => {
     const { name, version: v } = c.req.valid("param");
@@ -627,71 +634,3 @@ datasetRoutes
     const result = await runJobSteps(c.env.DB, source, target, id, context, { maxBatches: body.max_batches ?? 10, budgetMs: 20_000 });
     return c.json({ job: presentJob(result.job), ran: result.ran, busy: result.busy, ...(result.interrupted ? { interrupted: result.interrupted } : {}) }, 200);
   });
-
-function serveShard(
-  c: Context<AppEnv>,
-  version: VersionRow,
-  shard: number,
-  format: ShardFormat,
-  summary: { bytes: number; sha256: string },
-  filename: string,
-): Response {
-  const etag = `"${summary.sha256}"`;
-  const headers: Record<string, string> = {
-    "content-type": "application/x-ndjson; charset=utf-8",
-    etag,
-    "accept-ranges": "bytes",
-    // immutable: a version never changes
-    "cache-control": "public, max-age=31536000, immutable",
-    "content-disposition": `inline; filename="${filename}"`,
-  };
-  const ifNoneMatch = c.req.header("if-none-match");
-  // If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
-  if (ifNoneMatch && ifNoneMatch.split(",").some((t) => t.trim().replace(/^W\//, "") === etag || t.trim() === "*")) {
-    return new Response(null, { status: 304, headers: { etag, "cache-control": headers["cache-control"]! } });
-  }
-  const rangeHeader = c.req.header("range");
-  const ifRange = c.req.header("if-range");
-  if (rangeHeader && (!ifRange || ifRange.trim() === etag)) {
-    const range = parseRange(rangeHeader, summary.bytes);
-    if (range === "unsatisfiable") {
-      return problem(c, 416, "range-not-satisfiable", `The range "${rangeHeader}" lies outside the shard's ${summary.bytes} bytes (or ends before it starts).`, [{ field: "header.range", message: `expected bytes=first-last within 0-${summary.bytes - 1}` }], {
-        "content-range": `bytes */${summary.bytes}`,
-        etag,
-      });
-    }
-    if (range) {
-      return new Response(shardStream(c.env.DB, version, shard, format, range), {
-        status: 206,
-        headers: {
-          ...headers,
-          "content-range": `bytes ${range.start}-${range.end}/${summary.bytes}`,
-          "content-length": String(range.end - range.start + 1),
-        },
-      });
-    }
-  }
-  return new Response(shardStream(c.env.DB, version, shard, format), {
-    status: 200,
-    headers: { ...headers, "content-length": String(summary.bytes) },
-  });
-}
-
-/** One `bytes=` range (the only kind resuming clients send); null = ignore the header. */
-function parseRange(header: string, size: number): { start: number; end: number } | "unsatisfiable" | null {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match || (match[1] === "" && match[2] === "")) return null;
-  let start: number;
-  let end: number;
-  if (match[1] === "") {
-    const suffix = Number(match[2]);
-    if (suffix === 0) return "unsatisfiable";
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(match[1]);
-    end = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
-  }
-  if (start >= size || start > end) return "unsatisfiable";
-  return { start, end };
-}
