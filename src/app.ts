@@ -12,6 +12,8 @@ import { benchmarkRoutes } from "./routes/benchmarks";
 import { cfbenchRoutes } from "./routes/cfbench";
 import { pipelineRoutes } from "./routes/pipelines";
 import { datasetRoutes } from "./routes/datasets";
+import { jobRoutes } from "./routes/jobs";
+import { versionRoutes } from "./routes/versions";
 import { healthRoutes } from "./routes/health";
 import { judgeRoutes } from "./routes/judge";
 import { keyRoutes } from "./routes/keys";
@@ -40,6 +42,8 @@ export function buildApp() {
   app.route("/", keyRoutes);
   app.route("/", judgeRoutes);
   app.route("/", datasetRoutes);
+  app.route("/", versionRoutes);
+  app.route("/", jobRoutes);
   app.route("/", benchmarkRoutes);
   app.route("/", cfbenchRoutes);
   app.route("/", pipelineRoutes);

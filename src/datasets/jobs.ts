@@ -5,7 +5,9 @@ import { buildTraceRecord, loadDimensions, type TaxonomyDimension, type TracePar
 import { buildQuadruple, type BuildOp } from "./quadruples";
 import { canonicalJson, type DatasetRecord } from "./records";
 import type { Principal } from "../lib/auth";
-import { appendRecords, createDataset, findDataset, prepareRecords, recordsInRange, toRecord, visibleDataset, type CheckerValidator, type DatasetRow } from "./store";
+import { createDataset, findDataset, visibleDataset, type DatasetRow } from "./store/access";
+import { appendRecords, prepareRecords, type CheckerValidator } from "./store/ingest";
+import { recordsInRange, toRecord } from "./store/rows";
 
 /**
  * Jobs over a dataset (the rule-based and LLM quadruple builders, TRACE construction), driven by a
@@ -69,7 +71,7 @@ export async function createJob(db: D1Database, dataset: DatasetRow, kind: strin
   const progress: BuildProgress = { processed: 0, produced: 0, duplicates: 0, by_op: {}, skipped: {} };
   return (await db
     .prepare("INSERT INTO jobs (id, dataset_id, kind, status, params, total, progress) VALUES (?, ?, ?, 'pending', ?, ?, ?) RETURNING *")
-    .bind(crypto.randomUUID(), dataset.id, kind, JSON.stringify(params), dataset.record_count, JSON.stringify(progress))
+    .bind(crypto.randomUUID(), dataset.id, kind, JSON.stringify(params), dataset.recordCount, JSON.stringify(progress))
     .first<JobRow>())!;
 }
 

@@ -2,7 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { renderPrompt, type Instruction } from "../datasets/records";
-import { findDataset, parseRecordsBody, recordsInRange, toRecord, type DatasetRow, type StoredRecord } from "../datasets/store";
+import { findDataset, type DatasetRow } from "../datasets/store/access";
+import { parseRecordsBody } from "../datasets/store/ingest";
+import { recordsInRange, toRecord, type StoredRecord } from "../datasets/store/rows";
 import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy";
 import { accuracyReport, evaluateIfevalRecord, JudgeInputError, type IfevalInputRecord, type IfevalOutputRecord } from "../judge";
 import { requireScope } from "../lib/auth";
@@ -32,7 +34,7 @@ async function loadVerifiablePrompts(db: D1Database, name: string, principal: Pa
     throw error;
   });
   const prompts: IfevalInputRecord[] = [];
-  for await (const row of recordsInRange(db, dataset.id, 0, dataset.record_count)) {
+  for await (const row of recordsInRange(db, dataset.id, 0, dataset.recordCount)) {
     const record = toRecord(row);
     if (record.kind !== "instruction" && record.kind !== "sft") continue;
     const instruction = record.instruction;
@@ -263,7 +265,7 @@ async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "
     {
       report: {
         dataset: dataset.name,
-        dataset_instructions: dataset.record_count,
+        dataset_instructions: dataset.recordCount,
         instructions: verdicts.length,
         ...traceReport(verdicts),
         judge: { provider: provider!.kind, model: provider!.model, prompt_version: PROMPT_VERSION, pass_score: settings.passScore },

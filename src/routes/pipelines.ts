@@ -1,11 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createJob, findJob, prepareTarget, presentJob } from "../datasets/jobs";
-import { findDataset } from "../datasets/store";
+import { findDataset } from "../datasets/store/access";
 import type { AppEnv } from "../env";
 import { requireScope } from "../lib/auth";
 import { acceptBody, JSON_TYPES } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
-import { DatasetName, JobSchema, nameParam } from "./datasets";
+import { DatasetName, nameParam } from "./dataset-schemas";
+import { JobSchema } from "./jobs";
 
 /** The LLM pipelines' routes: starting a TRACE construction job, and any job's reject table. */
 

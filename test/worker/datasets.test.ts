@@ -55,6 +55,12 @@ describe("datasets: creation and access", () => {
     await expectProblem(await postJson("/v1/datasets", { name: "beta" }, { authorization: `Bearer ${reader.key}` }), 403);
   });
 
+  it("gives a name to exactly one of concurrent creators; the others get 409, never a 500", async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, () => postJson("/v1/datasets", { name: "raced" }, ADMIN)));
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+    for (const res of results.filter((r) => r.status === 409)) expect((await expectProblem(res, 409)).errors?.[0]?.field).toBe("body.name");
+  });
+
   it("hides private datasets from everyone but the owner and admins", async () => {
     const owner = await createKey(["write"]);
     const other = await createKey(["write"]);

@@ -1,0 +1,252 @@
+import { and, eq, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { d1Statement } from "../../db/d1";
+import { datasets, records } from "../../db/schema";
+import { ProblemError, type FieldError } from "../../lib/problem";
+import { resolveDimension } from "../taxonomy";
+import {
+  canonicalJson,
+  fieldNestedTooDeep,
+  instructionsOf,
+  primaryInstruction,
+  recordId,
+  RECORD_LIMITS,
+  RecordSchema,
+  type DatasetRecord,
+} from "../records";
+import type { DatasetRow } from "./access";
+
+/** Parsing, validating and appending records: all or nothing, idempotent, safe under concurrent writers. */
+
+export const MAX_RECORDS_PER_REQUEST = 10_000;
+/** Bound JSON parameter per insert statement; D1 caps a value at ~1-2 MB. */
+const INSERT_CHUNK_BYTES = 800_000;
+/** Retry-After (seconds) of the 409 a writer gets after losing every retry to concurrent writers. */
+export const CONCURRENT_WRITE_RETRY_AFTER_S = 1;
+
+export interface ParsedBody {
+  records: { line: number; value: unknown }[];
+  errors: FieldError[];
+}
+
+/**
+ * A request body of items: NDJSON (one per line; blank lines skipped) or a JSON array; line
+ * numbers are 1-based. Lines that are not JSON come back as errors, so a caller can report them
+ * with the rest of its validation.
+ */
+export function parseRecordsBody(text: string, isNdjson: boolean): ParsedBody {
+  const records: ParsedBody["records"] = [];
+  const errors: FieldError[] = [];
+  if (!isNdjson) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new ProblemError(400, "malformed-json", `The request body is not valid JSON: ${(error as Error).message}`, [
+        { field: "body", message: "not valid JSON" },
+      ]);
+    }
+    if (!Array.isArray(parsed)) {
+      throw new ProblemError(422, "validation", "A JSON body must be an array (or send NDJSON).", [
+        { field: "body", message: "expected an array" },
+      ]);
+    }
+    parsed.forEach((value, i) => records.push({ line: i + 1, value }));
+    return { records, errors };
+  }
+  const lines = text.split("\n");
+  lines.forEach((raw, i) => {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line.trim() === "") return;
+    try {
+      records.push({ line: i + 1, value: JSON.parse(line) });
+    } catch (error) {
+      errors.push({ field: "line", line: i + 1, message: `not valid JSON: ${(error as Error).message}` });
+    }
+  });
+  return { records, errors };
+}
+
+export interface PreparedRecord {
+  line: number;
+  id: string;
+  record: DatasetRecord;
+  payload: string;
+  constraintCount: number;
+  dimensions: string[];
+}
+
+/** Extra validation of a constraint's checker (id registered, kwargs valid); null when fine. */
+export type CheckerValidator = (id: string, kwargs: Record<string, unknown>) => string | null;
+
+/**
+ * Validates every record; on any error nothing is prepared (the caller answers 422 with all of
+ * them). Dimensions are normalised to the taxonomy's English names.
+ */
+export async function prepareRecords(
+  parsed: ParsedBody,
+  dimensionNames: Map<string, string>,
+  validateChecker: CheckerValidator,
+): Promise<{ prepared: PreparedRecord[]; errors: FieldError[] }> {
+  const errors = [...parsed.errors];
+  const prepared: PreparedRecord[] = [];
+  for (const { line, value } of parsed.records) {
+    const deep = fieldNestedTooDeep(value);
+    if (deep !== null) {
+      errors.push({ field: deep, line, message: `nests deeper than ${RECORD_LIMITS.maxDepth} levels` });
+      continue;
+    }
+    const result = RecordSchema.safeParse(value);
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        errors.push({ field: issue.path.map(String).join(".") || "record", line, message: issue.message });
+      }
+      continue;
+    }
+    const record = result.data;
+    let ok = true;
+    for (const [path, instruction] of instructionsOf(record)) {
+      instruction.constraints.forEach((constraint, i) => {
+        if (constraint.dimension !== undefined) {
+          const name = resolveDimension({ dimensionNames }, constraint.dimension);
+          if (!name) {
+            ok = false;
+            errors.push({ field: `${path}.constraints.${i}.dimension`, line, message: `unknown TRACE dimension "${constraint.dimension}"` });
+          } else {
+            constraint.dimension = name;
+          }
+        }
+        if (constraint.checker) {
+          const problem = validateChecker(constraint.checker.id, constraint.checker.kwargs);
+          if (problem) {
+            ok = false;
+            errors.push({ field: `${path}.constraints.${i}.checker`, line, message: problem });
+          }
+        }
+      });
+    }
+    if (!ok) continue;
+    const primary = primaryInstruction(record);
+    const { kind: _kind, ...rest } = record;
+    prepared.push({
+      line,
+      id: await recordId(record),
+      record,
+      payload: canonicalJson(rest),
+      constraintCount: primary.constraints.length,
+      dimensions: primary.constraints.map((c) => c.dimension).filter((d): d is string => d !== undefined),
+    });
+  }
+  return errors.length > 0 ? { prepared: [], errors } : { prepared, errors };
+}
+
+export interface IngestResult {
+  received: number;
+  inserted: number;
+  duplicates: number;
+  record_count: number;
+}
+
+/**
+ * Appends the records not already present, atomically: one D1 batch inserts them all with dense
+ * positions and bumps the dataset's count, or (on any failure) writes nothing. A concurrent
+ * writer that took the same positions makes the batch fail on the unique position index; then
+ * the whole computation is retried on fresh state.
+ */
+export async function appendRecords(
+  db: D1Database,
+  dataset: DatasetRow,
+  prepared: PreparedRecord[],
+  /** Statements that must commit together with the records (e.g. a job's cursor advance). */
+  alongside: D1PreparedStatement[] = [],
+): Promise<IngestResult> {
+  const orm = drizzle(db);
+  const unique = new Map<string, PreparedRecord>();
+  for (const p of prepared) if (!unique.has(p.id)) unique.set(p.id, p);
+
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const state = await orm.select({ recordCount: datasets.recordCount }).from(datasets).where(eq(datasets.id, dataset.id)).get();
+    const base = state!.recordCount;
+    const existing = await existingIds(db, dataset.id, [...unique.keys()]);
+    const fresh = [...unique.values()].filter((p) => !existing.has(p.id));
+    // A raw D1 batch rather than drizzle's: the inserts select from json_each and the callers'
+    // statements are D1 statements, and all of them must commit in one transaction.
+    const statements = insertStatements(db, dataset.id, base, fresh);
+    if (fresh.length > 0) {
+      statements.push(
+        d1Statement(
+          db,
+          orm
+            .update(datasets)
+            .set({ recordCount: sql`${datasets.recordCount} + ${fresh.length}` })
+            .where(eq(datasets.id, dataset.id)),
+        ),
+      );
+    }
+    statements.push(...alongside);
+    try {
+      if (statements.length > 0) await db.batch(statements);
+      return { received: prepared.length, inserted: fresh.length, duplicates: prepared.length - fresh.length, record_count: base + fresh.length };
+    } catch (error) {
+      if (!/UNIQUE|constraint/i.test(String(error))) throw error;
+      // lost a race with another writer: nothing was written; recompute on the new state
+    }
+  }
+  // Retrying is safe: records are idempotent (content-addressed), so a retry adds each at most once.
+  throw new ProblemError(409, "conflict", "The dataset is being written concurrently; nothing was written, retry the request.", undefined, {
+    "retry-after": String(CONCURRENT_WRITE_RETRY_AFTER_S),
+  });
+}
+
+/** Which of `ids` the dataset holds; the ids travel as one JSON parameter (D1 binds at most 100). */
+async function existingIds(db: D1Database, datasetId: string, ids: string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let i = 0; i < ids.length; i += 5000) {
+    const rows = await drizzle(db)
+      .select({ id: records.id })
+      .from(records)
+      .where(and(eq(records.datasetId, datasetId), sql`${records.id} IN (SELECT value FROM json_each(${JSON.stringify(ids.slice(i, i + 5000))}))`))
+      .all();
+    for (const r of rows) found.add(r.id);
+  }
+  return found;
+}
+
+type RecordRow = typeof records.$inferInsert;
+/** One inserted record as `insertStatements` sends it; `position` comes from its index in the chunk. */
+type InsertTuple = [RecordRow["id"], RecordRow["kind"], RecordRow["payload"], RecordRow["constraintCount"], RecordRow["dimensions"]];
+
+/** Multi-row inserts with one JSON parameter each: few statements, far under 100 bound parameters. */
+function insertStatements(db: D1Database, datasetId: string, base: number, fresh: PreparedRecord[]): D1PreparedStatement[] {
+  const statements: D1PreparedStatement[] = [];
+  let chunk: InsertTuple[] = [];
+  let bytes = 0;
+  let chunkStart = base;
+  const flush = () => {
+    if (chunk.length === 0) return;
+    // drizzle's insert-select must name every column (created_at too, which has a default), so
+    // this one statement stays SQL; its columns are those of `records` in src/db/schema.ts.
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO records (dataset_id, id, position, kind, payload, constraint_count, dimensions)
+           SELECT ?1, json_extract(value, '$[0]'), ?2 + CAST(key AS INTEGER), json_extract(value, '$[1]'),
+                  json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]')
+           FROM json_each(?3)`,
+        )
+        .bind(datasetId, chunkStart, JSON.stringify(chunk)),
+    );
+    chunkStart += chunk.length;
+    chunk = [];
+    bytes = 0;
+  };
+  for (const p of fresh) {
+    const row: InsertTuple = [p.id, p.record.kind, p.payload, p.constraintCount, JSON.stringify(p.dimensions)];
+    const size = p.payload.length * 1.2 + 200;
+    if (bytes + size > INSERT_CHUNK_BYTES) flush();
+    chunk.push(row);
+    bytes += size;
+  }
+  flush();
+  return statements;
+}

@@ -1,0 +1,8 @@
+/**
+ * A drizzle query as a plain D1 statement, so that it can join one `D1Database.batch` (one
+ * transaction) with statements drizzle cannot build, such as an `INSERT ... SELECT FROM json_each`.
+ */
+export function d1Statement(db: D1Database, query: { toSQL(): { sql: string; params: unknown[] } }): D1PreparedStatement {
+  const { sql, params } = query.toSQL();
+  return db.prepare(sql).bind(...params);
+}
