@@ -9,8 +9,10 @@
  *   orthographic contexts grouped by flag value so the file stays small.
  * - src/judge/data/langdetect-profiles.json: the 55 language profiles of `langdetect` 1.0.9
  *   (Apache-2.0; Debian's python3-langdetect ships them) plus the normalisation tables from its
- *   messages.properties (Vietnamese diacritics, CJK character classes). Profiles are stored as
- *   one string: a line per n-gram, "gram<TAB>lang.count lang.count ...", numbers in base 36.
+ *   messages.properties (Vietnamese diacritics, CJK character classes). The n-gram counts are a
+ *   binary table (base64 in `table`) that the detector reads in place, so a fresh Worker isolate
+ *   pays no parsing on its first detection; the layout is documented at `ProfileTable` in
+ *   src/judge/langdetect/detect.ts.
  *
  * The language list is sorted by name; langdetect itself loads profiles in directory order, which
  * only changes floating-point summation order and tie-breaking between exactly equal scores.
@@ -55,8 +57,8 @@ writeFileSync(join(outDir, "punkt-english.json"), JSON.stringify(punktOut) + "\n
 const profileDir = join(values.langdetect, "profiles");
 const langs = readdirSync(profileDir).filter((f) => !f.startsWith(".")).sort();
 const nWords: number[][] = [];
-const grams = new Map<string, string[]>();
-langs.forEach((lang, index) => {
+const freqs: Array<Record<string, number>> = [];
+for (const lang of langs) {
   const profile = JSON.parse(readFileSync(join(profileDir, lang), "utf8")) as {
     name: string;
     freq: Record<string, number>;
@@ -64,15 +66,61 @@ langs.forEach((lang, index) => {
   };
   if (profile.name !== lang) throw new Error(`profile ${lang} is named ${profile.name}`);
   nWords.push(profile.n_words);
-  for (const [gram, count] of Object.entries(profile.freq)) {
-    const length = [...gram].length;
-    if (length < 1 || length > 3 || /[\t\n]/.test(gram)) throw new Error(`unexpected gram ${JSON.stringify(gram)}`);
-    const entry = grams.get(gram) ?? [];
-    entry.push(`${index.toString(36)}.${count.toString(36)}`);
-    grams.set(gram, entry);
+  freqs.push(profile.freq);
+}
+const table = buildProfileTable(langs.length, freqs);
+
+/**
+ * The binary n-gram table (layout: `ProfileTable` in src/judge/langdetect/detect.ts). N-grams form
+ * a trie: node i (1-based) of the first `alphabet.length` nodes is the 1-gram alphabet[i - 1];
+ * every longer n-gram is a node keyed by (parent node << 12 | alphabet index of its last
+ * character), numbered in ascending key order, so 2-grams come before 3-grams.
+ */
+function buildProfileTable(langCount: number, freqList: Array<Record<string, number>>) {
+  const counts = new Map<string, Array<[number, number]>>();
+  freqList.forEach((freq, lang) => {
+    for (const [gram, count] of Object.entries(freq)) {
+      const chars = [...gram];
+      if (chars.length < 1 || chars.length > 3 || chars.some((ch) => ch.length !== 1)) throw new Error(`unexpected gram ${JSON.stringify(gram)}`);
+      if (count < 1 || count >= 2 ** 26) throw new Error(`count ${count} of ${JSON.stringify(gram)} does not fit 26 bits`);
+      const entries = counts.get(gram) ?? [];
+      entries.push([lang, count]);
+      counts.set(gram, entries);
+    }
+  });
+  if (langCount > 64) throw new Error("language index does not fit 6 bits");
+  const alphabet = [...new Set([...counts.keys()].flatMap((gram) => [...gram]))].sort();
+  if (alphabet.length >= 4096) throw new Error("alphabet does not fit 12 bits");
+  const letter = new Map(alphabet.map((ch, i) => [ch, i + 1]));
+  // Every prefix of a gram is a node (a prefix without counts of its own has zero entries).
+  const node = new Map<string, number>(alphabet.map((ch, i) => [ch, i + 1]));
+  const keys: number[] = [];
+  const order: string[] = [...alphabet];
+  for (const length of [2, 3]) {
+    const prefixes = new Set<string>();
+    for (const gram of counts.keys()) if (gram.length >= length) prefixes.add(gram.slice(0, length));
+    const keyed = [...prefixes].map((gram) => ({ gram, key: node.get(gram.slice(0, -1))! * 4096 + letter.get(gram.at(-1)!)! }));
+    keyed.sort((a, b) => a.key - b.key);
+    for (const { gram, key } of keyed) {
+      if (key >= 2 ** 31) throw new Error("trie key does not fit 31 bits");
+      node.set(gram, order.length + 1);
+      order.push(gram);
+      keys.push(key);
+    }
   }
-});
-const gramLines = [...grams.keys()].sort().map((gram) => `${gram}\t${grams.get(gram)!.join(" ")}`);
+  const bytes: number[] = [];
+  const u32 = (value: number) => bytes.push(value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255);
+  for (const key of keys) u32(key);
+  for (const gram of order) bytes.push(counts.get(gram)?.length ?? 0);
+  let entryCount = 0;
+  for (const gram of order) {
+    for (const [lang, count] of (counts.get(gram) ?? []).sort((a, b) => a[0] - b[0])) {
+      u32(lang * 2 ** 26 + count);
+      entryCount++;
+    }
+  }
+  return { alphabet: alphabet.join(""), nodeCount: order.length, entryCount, table: Buffer.from(bytes).toString("base64") };
+}
 
 // messages.properties: KEY=VALUE with \uXXXX escapes.
 const messages = new Map<string, string>();
@@ -96,12 +144,15 @@ const langdetectOut = {
   source: "langdetect 1.0.9 (Python port of Shuyo Nakatani's language-detection), Apache License 2.0",
   langs,
   nWords,
-  grams: gramLines.join("\n"),
+  alphabet: table.alphabet,
+  nodeCount: table.nodeCount,
+  entryCount: table.entryCount,
   latin1Excluded: message("NGram.LATIN1_EXCLUDE"),
   toNormalizeViChars: message("TO_NORMALIZE_VI_CHARS"),
   dmarkClass: message("DMARK_CLASS"),
   normalizedViChars: ["0300", "0301", "0303", "0309", "0323"].map((mark) => message(`NORMALIZED_VI_CHARS_${mark}`)),
   cjkClasses: kanjiKeys.map(message),
+  table: table.table,
 };
 writeFileSync(join(outDir, "langdetect-profiles.json"), JSON.stringify(langdetectOut) + "\n");
-console.log(`wrote ${langs.length} language profiles (${grams.size} n-grams) and Punkt parameters to ${outDir}`);
+console.log(`wrote ${langs.length} language profiles (${table.nodeCount} trie nodes, ${table.entryCount} counts) and Punkt parameters to ${outDir}`);

@@ -34,86 +34,167 @@ const MAX_TEXT_LENGTH = 10000;
 const URL_RE = /https?:\/\/[-_.?&~;+=/#0-9A-Za-z]{1,2076}/g;
 const MAIL_RE = /[-_.0-9A-Za-z]{1,64}@[-_0-9A-Za-z]{1,255}[-_.0-9A-Za-z]{1,255}/g;
 
-/** The n-gram frequency tables of the 55 language profiles, in sparse form. */
-interface Profiles {
+/**
+ * The bundled profiles (`profileData.table`, built by scripts/build-judge-data.ts), read in place
+ * as a binary string from `atob`: a fresh isolate pays one native base64 decode and one pass over
+ * the trie keys on its first detection, not a parse of the profiles. Layout (big-endian):
+ *
+ * - `nodeCount - alphabet.length` u32 trie keys `parent << 12 | letter`, ascending: node
+ *   `alphabet.length + 1 + i` is the n-gram of key i (its parent node's n-gram plus `letter`);
+ *   nodes `1..alphabet.length` are the 1-grams, `letter` being the 1-based position in `alphabet`.
+ * - `nodeCount` u8: how many languages have a count for node 1, 2, ...
+ * - the counts, node by node, languages ascending: u32 `lang << 26 | count`.
+ *
+ * Probabilities are `count / n_words[lang][n - 1]`, divided as langdetect does, so they are
+ * bit-identical to Python's.
+ */
+interface ProfileTable {
   langs: readonly string[];
-  /** n-gram -> row; row r's entries are entryLang/entryProb[rowStart[r] .. rowStart[r+1]). */
-  rows: Map<string, number>;
-  rowStart: Uint32Array;
+  /** Code unit -> 1-based alphabet position (0: no n-gram has this character). */
+  letterOf: Uint16Array;
+  /** Open-addressing hash of trie keys -> node (0 = empty slot). */
+  slots: Int32Array;
+  slotMask: number;
+  slotShift: number;
+  /** Per node: its key (1-grams: 0), n-gram length, first entry; `entryStart[node + 1]` ends it. */
+  nodeKey: Int32Array;
+  nodeLength: Uint8Array;
+  entryStart: Int32Array;
+  /** Offset of the counts in `bin`. */
+  countsOffset: number;
+  bin: string;
+  /** Entries decoded on first use (a node's first entry has `decoded[node]`). */
+  decoded: Uint8Array;
   entryLang: Uint8Array;
   entryProb: Float64Array;
-  cjkRepresentative: Map<string, string>;
+  cjkRepresentative: Map<number, number>;
   viNormalizeRe: RegExp;
+  latin1Excluded: Set<number>;
 }
 
-let profiles: Profiles | undefined;
+let profiles: ProfileTable | undefined;
 
-/** Value of a base-36 digit given as a UTF-16 code unit. */
-function base36Digit(unit: number): number {
-  return unit <= 0x39 ? unit - 0x30 : unit - 0x57;
+const LETTER_BITS = 12;
+
+/** Fibonacci hashing: the top bits of key * 2^32/phi, `shift` = 32 - log2(slot count). */
+function slotOf(key: number, shift: number): number {
+  return Math.imul(key, 0x9e3779b1) >>> shift;
 }
 
-/**
- * Decodes the bundled profiles on first use: one pass over "gram\tlang.count lang.count\n..."
- * (numbers in base 36; grams never contain ".", tabs or newlines).
- */
-function loadProfiles(): Profiles {
+function u32At(bin: string, offset: number): number {
+  return (
+    bin.charCodeAt(offset) * 0x1000000 +
+    ((bin.charCodeAt(offset + 1) << 16) | (bin.charCodeAt(offset + 2) << 8) | bin.charCodeAt(offset + 3))
+  );
+}
+
+/** Indexes the bundled table on first use: a hash of the trie keys and where each node's counts start. */
+function loadProfiles(): ProfileTable {
   if (profiles) return profiles;
-  const data = profileData.grams;
-  let rowCount = 1;
-  let entryCount = 0;
-  for (let i = 0; i < data.length; i++) {
-    const unit = data.charCodeAt(i);
-    if (unit === 0x0a) rowCount++;
-    else if (unit === 0x2e) entryCount++;
-  }
-  const rows = new Map<string, number>();
-  const rowStart = new Uint32Array(rowCount + 1);
-  const entryLang = new Uint8Array(entryCount);
-  const entryProb = new Float64Array(entryCount);
-  let pos = 0;
-  let e = 0;
-  for (let row = 0; row < rowCount; row++) {
-    const tab = data.indexOf("\t", pos);
-    const gram = data.slice(pos, tab);
-    rows.set(gram, row);
-    rowStart[row] = e;
-    let gramLength = 0; // in code points
-    for (let i = 0; i < gram.length; i++) {
-      const unit = gram.charCodeAt(i);
-      if (unit < 0xdc00 || unit > 0xdfff) gramLength++;
+  const bin = atob(profileData.table);
+  const alphabet = profileData.alphabet;
+  const nodeCount = profileData.nodeCount;
+  const letterOf = new Uint16Array(0x10000);
+  for (let i = 0; i < alphabet.length; i++) letterOf[alphabet.charCodeAt(i)] = i + 1;
+  const keyed = nodeCount - alphabet.length;
+  let slotShift = 32;
+  while (2 ** (32 - slotShift) < keyed * 3) slotShift--; // load factor at most 1/3: short probes
+  const size = 2 ** (32 - slotShift);
+  const slots = new Int32Array(size);
+  const slotMask = size - 1;
+  const nodeKey = new Int32Array(nodeCount + 1);
+  const nodeLength = new Uint8Array(nodeCount + 1);
+  const entryStart = new Int32Array(nodeCount + 2);
+  const lengthsOffset = keyed * 4;
+  let entry = 0;
+  for (let node = 1; node <= nodeCount; node++) {
+    entryStart[node] = entry;
+    entry += bin.charCodeAt(lengthsOffset + node - 1);
+    if (node <= alphabet.length) {
+      nodeLength[node] = 1;
+      continue;
     }
-    pos = tab + 1;
-    for (;;) {
-      let lang = 0;
-      let unit: number;
-      while ((unit = data.charCodeAt(pos++)) !== 0x2e) lang = lang * 36 + base36Digit(unit);
-      let count = 0;
-      while (pos < data.length && (unit = data.charCodeAt(pos)) !== 0x20 && unit !== 0x0a) {
-        count = count * 36 + base36Digit(unit);
-        pos++;
-      }
-      entryLang[e] = lang;
-      // Same division as langdetect, so the probabilities are bit-identical.
-      entryProb[e] = count / profileData.nWords[lang]![gramLength - 1]!;
-      e++;
-      if (pos >= data.length || data.charCodeAt(pos++) === 0x0a) break;
-    }
+    const key = u32At(bin, (node - alphabet.length - 1) * 4);
+    nodeKey[node] = key;
+    nodeLength[node] = nodeLength[key >>> LETTER_BITS]! + 1;
+    let slot = slotOf(key, slotShift);
+    while (slots[slot] !== 0) slot = (slot + 1) & slotMask;
+    slots[slot] = node;
   }
-  rowStart[rowCount] = e;
+  entryStart[nodeCount + 1] = entry;
 
-  const cjkRepresentative = new Map<string, string>();
+  const cjkRepresentative = new Map<number, number>();
   for (const cls of profileData.cjkClasses) {
-    const chars = [...cls];
-    for (const ch of chars) cjkRepresentative.set(ch, chars[0]!);
+    for (let i = 0; i < cls.length; i++) cjkRepresentative.set(cls.charCodeAt(i), cls.charCodeAt(0));
   }
   const viNormalizeRe = new RegExp(`([${profileData.toNormalizeViChars}])([${profileData.dmarkClass}])`, "gu");
-  profiles = { langs: profileData.langs, rows, rowStart, entryLang, entryProb, cjkRepresentative, viNormalizeRe };
+  profiles = {
+    langs: profileData.langs,
+    letterOf,
+    slots,
+    slotMask,
+    slotShift,
+    nodeKey,
+    nodeLength,
+    entryStart,
+    countsOffset: lengthsOffset + nodeCount,
+    bin,
+    decoded: new Uint8Array(nodeCount + 1),
+    entryLang: new Uint8Array(entry),
+    entryProb: new Float64Array(entry),
+    cjkRepresentative,
+    viNormalizeRe,
+    latin1Excluded: new Set([...profileData.latin1Excluded].map((ch) => ch.charCodeAt(0))),
+  };
   return profiles;
 }
 
+/** The trie node for `parent`'s n-gram extended by `letter`, or 0. */
+function child(p: ProfileTable, parent: number, letter: number): number {
+  if (parent === 0 || letter === 0) return 0;
+  const key = parent * (1 << LETTER_BITS) + letter;
+  for (let slot = slotOf(key, p.slotShift); ; slot = (slot + 1) & p.slotMask) {
+    const node = p.slots[slot]!;
+    if (node === 0 || p.nodeKey[node] === key) return node;
+  }
+}
+
+/** Decodes a node's counts into probabilities (once per isolate). */
+function decodeEntries(p: ProfileTable, node: number): void {
+  if (p.decoded[node]) return;
+  p.decoded[node] = 1;
+  const nWordsIndex = p.nodeLength[node]! - 1;
+  for (let e = p.entryStart[node]!, end = p.entryStart[node + 1]!; e < end; e++) {
+    const packed = u32At(p.bin, p.countsOffset + e * 4);
+    const lang = Math.floor(packed / 0x4000000);
+    p.entryLang[e] = lang;
+    // Same division as langdetect, so the probabilities are bit-identical.
+    p.entryProb[e] = (packed % 0x4000000) / profileData.nWords[lang]![nWordsIndex]!;
+  }
+}
+
+/**
+ * Every n-gram of the bundled profiles with its probabilities per language, decoded from the
+ * binary table (for tests: they compare it with the source profiles).
+ */
+export function* profileEntries(): Generator<{ gram: string; probs: Array<{ lang: string; prob: number }> }> {
+  const p = loadProfiles();
+  const alphabet = profileData.alphabet;
+  const gramOf = (node: number): string =>
+    node <= alphabet.length
+      ? alphabet[node - 1]!
+      : gramOf(p.nodeKey[node]! >>> LETTER_BITS) + alphabet[(p.nodeKey[node]! & ((1 << LETTER_BITS) - 1)) - 1]!;
+  for (let node = 1; node <= profileData.nodeCount; node++) {
+    if (p.entryStart[node] === p.entryStart[node + 1]) continue;
+    decodeEntries(p, node);
+    const probs: Array<{ lang: string; prob: number }> = [];
+    for (let e = p.entryStart[node]!; e < p.entryStart[node + 1]!; e++) probs.push({ lang: p.langs[p.entryLang[e]!]!, prob: p.entryProb[e]! });
+    yield { gram: gramOf(node), probs };
+  }
+}
+
 /** langdetect's `NGram.normalize_vi`: base letter + combining mark -> precomposed Vietnamese letter. */
-function normalizeVietnamese(text: string, p: Profiles): string {
+function normalizeVietnamese(text: string, p: ProfileTable): string {
   return text.replace(p.viNormalizeRe, (_, letter: string, mark: string) => {
     const markIndex = profileData.dmarkClass.indexOf(mark);
     const letterIndex = profileData.toNormalizeViChars.indexOf(letter);
@@ -121,90 +202,124 @@ function normalizeVietnamese(text: string, p: Profiles): string {
   });
 }
 
-/** langdetect's `NGram.normalize`, by Unicode block. */
-function normalizeChar(ch: string, p: Profiles): string {
-  const cp = ch.codePointAt(0)!;
+const SPACE = 0x20;
+
+/** langdetect's `NGram.normalize`, by Unicode block, on a code point. */
+function normalizeChar(cp: number, p: ProfileTable): number {
   if (cp <= 0x7f) {
     // Basic Latin: only letters survive.
-    return (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a) ? ch : " ";
+    return (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a) ? cp : SPACE;
   }
-  if (cp <= 0xff) return profileData.latin1Excluded.includes(ch) ? " " : ch;
+  if (cp <= 0xff) return p.latin1Excluded.has(cp) ? SPACE : cp;
   if (cp >= 0x180 && cp <= 0x24f) {
     // Latin Extended-B: Romanian comma-below letters -> cedilla forms.
-    if (cp === 0x219) return "\u015f";
-    if (cp === 0x21b) return "\u0163";
-    return ch;
+    if (cp === 0x219) return 0x15f;
+    if (cp === 0x21b) return 0x163;
+    return cp;
   }
-  if (cp >= 0x2000 && cp <= 0x206f) return " "; // General Punctuation
-  if (cp >= 0x600 && cp <= 0x6ff) return cp === 0x6cc ? "\u064a" : ch; // Farsi yeh -> Arabic yeh
-  if (cp >= 0x1e00 && cp <= 0x1eff) return cp >= 0x1ea0 ? "\u1ec3" : ch; // Latin Extended Additional
-  if (cp >= 0x3040 && cp <= 0x309f) return "\u3042"; // Hiragana
-  if (cp >= 0x30a0 && cp <= 0x30ff) return "\u30a2"; // Katakana
-  if ((cp >= 0x3100 && cp <= 0x312f) || (cp >= 0x31a0 && cp <= 0x31bf)) return "\u3105"; // Bopomofo
-  if (cp >= 0x4e00 && cp <= 0x9fff) return p.cjkRepresentative.get(ch) ?? ch; // CJK Unified Ideographs
-  if (cp >= 0xac00 && cp <= 0xd7af) return "\uac00"; // Hangul Syllables
-  return ch;
+  if (cp >= 0x2000 && cp <= 0x206f) return SPACE; // General Punctuation
+  if (cp >= 0x600 && cp <= 0x6ff) return cp === 0x6cc ? 0x64a : cp; // Farsi yeh -> Arabic yeh
+  if (cp >= 0x1e00 && cp <= 0x1eff) return cp >= 0x1ea0 ? 0x1ec3 : cp; // Latin Extended Additional
+  if (cp >= 0x3040 && cp <= 0x309f) return 0x3042; // Hiragana
+  if (cp >= 0x30a0 && cp <= 0x30ff) return 0x30a2; // Katakana
+  if ((cp >= 0x3100 && cp <= 0x312f) || (cp >= 0x31a0 && cp <= 0x31bf)) return 0x3105; // Bopomofo
+  if (cp >= 0x4e00 && cp <= 0x9fff) return p.cjkRepresentative.get(cp) ?? cp; // CJK Unified Ideographs
+  if (cp >= 0xac00 && cp <= 0xd7af) return 0xac00; // Hangul Syllables
+  return cp;
 }
 
-/** Steps 1-2: the characters langdetect actually looks at. */
-function prepareText(text: string, p: Profiles): string[] {
-  const cleaned = normalizeVietnamese(text.replace(URL_RE, " ").replace(MAIL_RE, " "), p);
-  const chars: string[] = [];
-  let previous = "";
-  let taken = 0;
-  for (const ch of cleaned) {
-    if (taken++ >= MAX_TEXT_LENGTH) break;
-    if (ch !== " " || previous !== " ") chars.push(ch);
-    previous = ch;
+const UPPER_CACHE = new Map<number, boolean>();
+
+/** Python `ch.isupper()` for one code point (ASCII inline, the rest through the regex once each). */
+function isUpperCodePoint(cp: number): boolean {
+  if (cp < 0x80) return cp >= 0x41 && cp <= 0x5a;
+  let upper = UPPER_CACHE.get(cp);
+  if (upper === undefined) {
+    upper = pyIsUpper(String.fromCodePoint(cp));
+    UPPER_CACHE.set(cp, upper);
   }
+  return upper;
+}
+
+/** Steps 1-2: the code points langdetect actually looks at. */
+function prepareText(text: string, p: ProfileTable): number[] {
+  // The URL and e-mail patterns cannot match without "http" or "@"; skipping them saves a scan
+  // that tries up to 64 characters at every position.
+  if (text.includes("http")) text = text.replace(URL_RE, " ");
+  if (text.includes("@")) text = text.replace(MAIL_RE, " ");
+  const cleaned = normalizeVietnamese(text, p);
+  const chars: number[] = [];
+  let previous = -1;
+  let taken = 0;
   let latin = 0;
   let nonLatin = 0;
-  for (const ch of chars) {
-    const cp = ch.codePointAt(0)!;
-    if (cp >= 0x41 && cp <= 0x7a) latin++;
-    // langdetect 1.0.9 means to exempt Latin Extended Additional here, but compares a block id with
-    // a block name, so every character from U+0300 up counts as non-Latin.
-    else if (cp >= 0x300) nonLatin++;
+  for (let i = 0; i < cleaned.length && taken < MAX_TEXT_LENGTH; i++, taken++) {
+    const cp = cleaned.codePointAt(i)!;
+    if (cp > 0xffff) i++;
+    if (cp !== SPACE || previous !== SPACE) {
+      chars.push(cp);
+      if (cp >= 0x41 && cp <= 0x7a) latin++;
+      // langdetect 1.0.9 means to exempt Latin Extended Additional here, but compares a block id
+      // with a block name, so every character from U+0300 up counts as non-Latin.
+      else if (cp >= 0x300) nonLatin++;
+    }
+    previous = cp;
   }
-  if (latin * 2 < nonLatin) {
-    return chars.filter((ch) => {
-      const cp = ch.codePointAt(0)!;
-      return cp < 0x41 || cp > 0x7a;
-    });
-  }
+  if (latin * 2 < nonLatin) return chars.filter((cp) => cp < 0x41 || cp > 0x7a);
   return chars;
 }
 
-/** Step 3: the known n-grams of the text, in order (duplicates kept: they weight the draws). */
-function extractNgrams(chars: readonly string[], p: Profiles): number[] {
+/** Step 3: the known n-grams of the text (trie nodes), in order (duplicates kept: they weight the draws). */
+function extractNgrams(chars: readonly number[], p: ProfileTable): number[] {
   const found: number[] = [];
-  let grams = [" "];
+  const spaceLetter = p.letterOf[SPACE]!;
+  // The window holds the last 1-3 normalised characters; node1/node2 are the trie nodes of its
+  // last one and last two characters (0 when unknown), which extend to the next 2- and 3-grams.
+  let windowLength = 1;
+  let lastIsSpace = true;
+  let lastUpper = false;
+  let node1 = spaceLetter;
+  let node2 = 0;
   let capitalWord = false;
-  for (const raw of chars) {
-    const ch = normalizeChar(raw, p);
-    const last = grams[grams.length - 1]!;
-    if (last === " ") {
-      grams = [" "];
+  for (let i = 0; i < chars.length; i++) {
+    const cp = normalizeChar(chars[i]!, p);
+    if (lastIsSpace) {
+      windowLength = 1;
+      node1 = spaceLetter;
+      node2 = 0;
       capitalWord = false;
-      if (ch === " ") continue;
-    } else if (grams.length >= 3) {
-      grams = grams.slice(1);
+      lastUpper = false;
+      if (cp === SPACE) continue;
+    } else if (windowLength >= 3) {
+      windowLength = 2;
     }
-    grams.push(ch);
-    if (pyIsUpper(ch)) {
-      if (pyIsUpper(last)) capitalWord = true;
+    windowLength++;
+    const letter = cp <= 0xffff ? p.letterOf[cp]! : 0;
+    const gram3 = windowLength === 3 ? child(p, node2, letter) : 0;
+    const gram2 = child(p, node1, letter);
+    node1 = letter;
+    node2 = gram2;
+    const upper = isUpperCodePoint(cp);
+    if (upper) {
+      if (lastUpper) capitalWord = true;
     } else {
       capitalWord = false;
     }
+    lastUpper = upper;
+    lastIsSpace = cp === SPACE;
     if (capitalWord) continue;
-    for (let n = 1; n <= 3 && n <= grams.length; n++) {
-      const gram = grams.slice(grams.length - n).join("");
-      if (gram === " ") continue;
-      const row = p.rows.get(gram);
-      if (row !== undefined) found.push(row);
-    }
+    // 1-, 2-, then 3-gram, as langdetect appends them; the 1-gram " " is never counted.
+    if (letter !== 0 && cp !== SPACE && hasEntries(p, letter)) found.push(letter);
+    if (gram2 !== 0 && hasEntries(p, gram2)) found.push(gram2);
+    if (gram3 !== 0 && hasEntries(p, gram3)) found.push(gram3);
   }
   return found;
+}
+
+function hasEntries(p: ProfileTable, node: number): boolean {
+  if (p.entryStart[node] === p.entryStart[node + 1]) return false;
+  decodeEntries(p, node);
+  return true;
 }
 
 export interface LanguageScore {
@@ -225,6 +340,7 @@ export function detectLanguage(text: string): LanguageDetection {
   if (ngrams.length === 0) return { ok: false, error: "no features in text" };
 
   const langCount = p.langs.length;
+  const { draws, dense } = denseRows(ngrams, p);
   const langProb = new Float64Array(langCount);
   const rng = new PythonRandom(SEED);
   const prob = new Float64Array(langCount);
@@ -233,19 +349,10 @@ export function detectLanguage(text: string): LanguageDetection {
     const alpha = ALPHA + rng.gauss(0, 1) * ALPHA_WIDTH;
     const weight = alpha / BASE_FREQ;
     for (let i = 0; ; i++) {
-      const row = rng.choice(ngrams);
-      // prob[l] *= weight + P(gram | l); P is zero for languages that lack the n-gram.
-      const start = p.rowStart[row]!;
-      const end = p.rowStart[row + 1]!;
-      let entry = start;
-      for (let l = 0; l < langCount; l++) {
-        if (entry < end && p.entryLang[entry] === l) {
-          prob[l] = prob[l]! * (weight + p.entryProb[entry]!);
-          entry++;
-        } else {
-          prob[l] = prob[l]! * weight;
-        }
-      }
+      // prob[l] *= weight + P(gram | l); P is zero for languages that lack the n-gram, and
+      // weight + 0 is exactly weight, so the dense row gives langdetect's products bit for bit.
+      const base = rng.choice(draws);
+      for (let l = 0; l < langCount; l++) prob[l] = prob[l]! * (weight + dense[base + l]!);
       if (i % 5 === 0 && (normalize(prob) > CONV_THRESHOLD || i >= ITERATION_LIMIT)) break;
     }
     for (let l = 0; l < langCount; l++) langProb[l] = langProb[l]! + prob[l]! / N_TRIAL;
@@ -255,6 +362,44 @@ export function detectLanguage(text: string): LanguageDetection {
   for (let l = 0; l < langCount; l++) if (langProb[l]! > PROB_THRESHOLD) scores.push({ lang: p.langs[l]!, prob: langProb[l]! });
   scores.sort((a, b) => b.prob - a.prob); // stable, like Python's sort(reverse=True)
   return { ok: true, language: scores[0]?.lang ?? "unknown", scores };
+}
+
+let rowStamp: Int32Array | undefined;
+let rowOffset: Int32Array | undefined;
+let stamp = 0;
+let denseScratch = new Float64Array(0);
+
+/**
+ * The text's n-grams as offsets into `dense`, which holds one row of P(gram | lang) for every
+ * distinct n-gram of the text (zero where the language lacks it): the trials then multiply
+ * without searching the sparse entries.
+ */
+function denseRows(ngrams: readonly number[], p: ProfileTable): { draws: number[]; dense: Float64Array } {
+  const langCount = p.langs.length;
+  rowStamp ??= new Int32Array(p.entryStart.length);
+  rowOffset ??= new Int32Array(p.entryStart.length);
+  stamp++;
+  const draws: number[] = new Array(ngrams.length);
+  let distinct = 0;
+  for (let i = 0; i < ngrams.length; i++) {
+    const node = ngrams[i]!;
+    if (rowStamp[node] !== stamp) {
+      rowStamp[node] = stamp;
+      rowOffset[node] = distinct++ * langCount;
+    }
+    draws[i] = rowOffset[node]!;
+  }
+  if (denseScratch.length < distinct * langCount) denseScratch = new Float64Array(Math.max(distinct, 256) * langCount * 2);
+  const dense = denseScratch;
+  dense.fill(0, 0, distinct * langCount);
+  for (let i = 0; i < ngrams.length; i++) {
+    const node = ngrams[i]!;
+    if (rowStamp[node] !== stamp) continue;
+    rowStamp[node] = -stamp; // filled
+    const base = rowOffset[node]!;
+    for (let e = p.entryStart[node]!, end = p.entryStart[node + 1]!; e < end; e++) dense[base + p.entryLang[e]!] = p.entryProb[e]!;
+  }
+  return { draws, dense };
 }
 
 /** Scales to a sum of 1 and returns the largest probability. */
