@@ -75,6 +75,11 @@ export function looseVariants(response: string): Array<{ variant: LooseVariant; 
 export class AnalysisCache {
   private readonly byText = new Map<string, TextAnalysis>();
 
+  /** How many distinct texts have been analysed. */
+  get size(): number {
+    return this.byText.size;
+  }
+
   get(text: string): TextAnalysis {
     let analysis = this.byText.get(text);
     if (!analysis) {
