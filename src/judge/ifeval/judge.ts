@@ -8,7 +8,7 @@
  *   with every "*" removed (the line-dropping variants are stripped of surrounding whitespace).
  */
 import { isPyBlank, pyStrip } from "../text/python-str.ts";
-import { TextAnalysis } from "./analysis.ts";
+import { TextAnalysis, TextMemo } from "./analysis.ts";
 import type { Checker, InstructionId } from "./checkers.ts";
 import { validateConstraints } from "./registry.ts";
 
@@ -74,6 +74,7 @@ export function looseVariants(response: string): Array<{ variant: LooseVariant; 
  */
 export class AnalysisCache {
   private readonly byText = new Map<string, TextAnalysis>();
+  private readonly memo = new TextMemo();
 
   /** How many distinct texts have been analysed. */
   get size(): number {
@@ -83,7 +84,7 @@ export class AnalysisCache {
   get(text: string): TextAnalysis {
     let analysis = this.byText.get(text);
     if (!analysis) {
-      analysis = new TextAnalysis(text);
+      analysis = new TextAnalysis(text, this.memo);
       this.byText.set(text, analysis);
     }
     return analysis;

@@ -340,7 +340,8 @@ export function detectLanguage(text: string): LanguageDetection {
   if (ngrams.length === 0) return { ok: false, error: "no features in text" };
 
   const langCount = p.langs.length;
-  const { draws, dense } = denseRows(ngrams, p);
+  const rows = (denseRows ??= new DenseRows(p));
+  rows.reset();
   const langProb = new Float64Array(langCount);
   const rng = new PythonRandom(SEED);
   const prob = new Float64Array(langCount);
@@ -351,7 +352,8 @@ export function detectLanguage(text: string): LanguageDetection {
     for (let i = 0; ; i++) {
       // prob[l] *= weight + P(gram | l); P is zero for languages that lack the n-gram, and
       // weight + 0 is exactly weight, so the dense row gives langdetect's products bit for bit.
-      const base = rng.choice(draws);
+      const base = rows.row(rng.choice(ngrams));
+      const dense = rows.dense;
       for (let l = 0; l < langCount; l++) prob[l] = prob[l]! * (weight + dense[base + l]!);
       if (i % 5 === 0 && (normalize(prob) > CONV_THRESHOLD || i >= ITERATION_LIMIT)) break;
     }
@@ -364,43 +366,50 @@ export function detectLanguage(text: string): LanguageDetection {
   return { ok: true, language: scores[0]?.lang ?? "unknown", scores };
 }
 
-let rowStamp: Int32Array | undefined;
-let rowOffset: Int32Array | undefined;
-let stamp = 0;
-let denseScratch = new Float64Array(0);
-
 /**
- * The text's n-grams as offsets into `dense`, which holds one row of P(gram | lang) for every
- * distinct n-gram of the text (zero where the language lacks it): the trials then multiply
- * without searching the sparse entries.
+ * Dense rows of P(gram | lang) (zero where the language lacks the n-gram), made on an n-gram's
+ * first draw in a detection: the trials then multiply without searching the sparse entries.
+ * `rowOffset[node]` is valid while `rowStamp[node]` equals the current detection's stamp.
  */
-function denseRows(ngrams: readonly number[], p: ProfileTable): { draws: number[]; dense: Float64Array } {
-  const langCount = p.langs.length;
-  rowStamp ??= new Int32Array(p.entryStart.length);
-  rowOffset ??= new Int32Array(p.entryStart.length);
-  stamp++;
-  const draws: number[] = new Array(ngrams.length);
-  let distinct = 0;
-  for (let i = 0; i < ngrams.length; i++) {
-    const node = ngrams[i]!;
-    if (rowStamp[node] !== stamp) {
-      rowStamp[node] = stamp;
-      rowOffset[node] = distinct++ * langCount;
+class DenseRows {
+  private stamp = 0;
+  private readonly rowStamp: Int32Array;
+  private readonly rowOffset: Int32Array;
+  private used = 0;
+  dense = new Float64Array(0);
+
+  constructor(private readonly p: ProfileTable) {
+    this.rowStamp = new Int32Array(p.entryStart.length);
+    this.rowOffset = new Int32Array(p.entryStart.length);
+  }
+
+  /** Starts a new detection (earlier rows are forgotten). */
+  reset(): void {
+    this.stamp++;
+    this.used = 0;
+  }
+
+  /** Offset of `node`'s row in `dense`. */
+  row(node: number): number {
+    if (this.rowStamp[node] === this.stamp) return this.rowOffset[node]!;
+    const langCount = this.p.langs.length;
+    const base = this.used;
+    this.used += langCount;
+    if (this.dense.length < this.used) {
+      const grown = new Float64Array(Math.max(this.used * 2, 64 * langCount));
+      grown.set(this.dense);
+      this.dense = grown;
     }
-    draws[i] = rowOffset[node]!;
+    const dense = this.dense;
+    dense.fill(0, base, base + langCount);
+    for (let e = this.p.entryStart[node]!, end = this.p.entryStart[node + 1]!; e < end; e++) dense[base + this.p.entryLang[e]!] = this.p.entryProb[e]!;
+    this.rowStamp[node] = this.stamp;
+    this.rowOffset[node] = base;
+    return base;
   }
-  if (denseScratch.length < distinct * langCount) denseScratch = new Float64Array(Math.max(distinct, 256) * langCount * 2);
-  const dense = denseScratch;
-  dense.fill(0, 0, distinct * langCount);
-  for (let i = 0; i < ngrams.length; i++) {
-    const node = ngrams[i]!;
-    if (rowStamp[node] !== stamp) continue;
-    rowStamp[node] = -stamp; // filled
-    const base = rowOffset[node]!;
-    for (let e = p.entryStart[node]!, end = p.entryStart[node + 1]!; e < end; e++) dense[base + p.entryLang[e]!] = p.entryProb[e]!;
-  }
-  return { draws, dense };
 }
+
+let denseRows: DenseRows | undefined;
 
 /** Scales to a sum of 1 and returns the largest probability. */
 function normalize(prob: Float64Array): number {

@@ -298,12 +298,23 @@ function toCandidate(text: string, match: RegExpExecArray, wordStart: number, wo
   };
 }
 
+/**
+ * Decisions already made, by candidate context: the decision is a function of the context alone,
+ * so texts that share most of their sentences (a response and its loose-mode variants) share them.
+ */
+export type PunktMemo = Map<string, boolean>;
+
 /** Sentence spans [start, end) before realignment. */
-function rawSentenceSpans(text: string, params: PunktParameters): Array<[number, number]> {
+function rawSentenceSpans(text: string, params: PunktParameters, memo?: PunktMemo): Array<[number, number]> {
   const spans: Array<[number, number]> = [];
   let lastBreak = 0;
   for (const candidate of potentialEndContexts(text)) {
-    if (containsSentenceBreak(candidate.context, params)) {
+    let isBreak = memo?.get(candidate.context);
+    if (isBreak === undefined) {
+      isBreak = containsSentenceBreak(candidate.context, params);
+      memo?.set(candidate.context, isBreak);
+    }
+    if (isBreak) {
       spans.push([lastBreak, candidate.index + 1]);
       lastBreak = candidate.nextStart;
     }
@@ -338,8 +349,8 @@ function realignBoundaries(text: string, spans: Array<[number, number]>): Array<
 }
 
 /** Sentence spans [start, end) in UTF-16 indices, as NLTK's `PunktSentenceTokenizer.span_tokenize`. */
-export function sentenceSpans(text: string): Array<[number, number]> {
-  return realignBoundaries(text, rawSentenceSpans(text, englishParameters()));
+export function sentenceSpans(text: string, memo?: PunktMemo): Array<[number, number]> {
+  return realignBoundaries(text, rawSentenceSpans(text, englishParameters(), memo));
 }
 
 /** The sentences of `text`, as `nltk.sent_tokenize(text)` (English) returns them. */

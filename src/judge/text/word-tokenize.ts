@@ -110,5 +110,22 @@ export function treebankTokenize(sentence: string): string[] {
 
 /** `nltk.word_tokenize(text)` with the English Punkt model. */
 export function wordTokenize(text: string): string[] {
-  return splitSentences(text).flatMap(treebankTokenize);
+  return tokenizeSentences(splitSentences(text));
+}
+
+/**
+ * The Treebank tokens of Punkt sentences, in order. `memo` (sentence -> tokens) lets texts that
+ * share sentences (a response and its loose-mode variants) tokenize each sentence once.
+ */
+export function tokenizeSentences(sentences: readonly string[], memo?: Map<string, readonly string[]>): string[] {
+  const tokens: string[] = [];
+  for (const sentence of sentences) {
+    let own = memo?.get(sentence);
+    if (!own) {
+      own = treebankTokenize(sentence);
+      memo?.set(sentence, own);
+    }
+    for (const token of own) tokens.push(token);
+  }
+  return tokens;
 }
