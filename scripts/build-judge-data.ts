@@ -10,8 +10,8 @@
  * - src/judge/data/langdetect-profiles.json: the 55 language profiles of `langdetect` 1.0.9
  *   (Apache-2.0; Debian's python3-langdetect ships them) plus the normalisation tables from its
  *   messages.properties (Vietnamese diacritics, CJK character classes). The n-gram counts are a
- *   binary table (base64 in `table`) that the detector reads in place, so a fresh Worker isolate
- *   pays no parsing on its first detection; the layout is documented at `ProfileTable` in
+ *   trie of fixed-width base64url numbers that the detector reads in place, so a fresh Worker
+ *   isolate decodes nothing up front; the layout is documented at `ProfileTable` in
  *   src/judge/langdetect/detect.ts.
  *
  * The language list is sorted by name; langdetect itself loads profiles in directory order, which
@@ -71,10 +71,10 @@ for (const lang of langs) {
 const table = buildProfileTable(langs.length, freqs);
 
 /**
- * The binary n-gram table (layout: `ProfileTable` in src/judge/langdetect/detect.ts). N-grams form
- * a trie: node i (1-based) of the first `alphabet.length` nodes is the 1-gram alphabet[i - 1];
- * every longer n-gram is a node keyed by (parent node << 12 | alphabet index of its last
- * character), numbered in ascending key order, so 2-grams come before 3-grams.
+ * The n-gram table (layout: `ProfileTable` in src/judge/langdetect/detect.ts): a trie whose nodes
+ * are numbered 1-grams first (node i is alphabet[i - 1]), then 2-grams, then 3-grams, each level
+ * sorted by (parent node, last letter), so a node's children are consecutive. Every number is
+ * written as fixed-width base64url digits (6 bits each) that the detector reads in place.
  */
 function buildProfileTable(langCount: number, freqList: Array<Record<string, number>>) {
   const counts = new Map<string, Array<[number, number]>>();
@@ -82,44 +82,58 @@ function buildProfileTable(langCount: number, freqList: Array<Record<string, num
     for (const [gram, count] of Object.entries(freq)) {
       const chars = [...gram];
       if (chars.length < 1 || chars.length > 3 || chars.some((ch) => ch.length !== 1)) throw new Error(`unexpected gram ${JSON.stringify(gram)}`);
-      if (count < 1 || count >= 2 ** 26) throw new Error(`count ${count} of ${JSON.stringify(gram)} does not fit 26 bits`);
       const entries = counts.get(gram) ?? [];
       entries.push([lang, count]);
       counts.set(gram, entries);
     }
   });
-  if (langCount > 64) throw new Error("language index does not fit 6 bits");
   const alphabet = [...new Set([...counts.keys()].flatMap((gram) => [...gram]))].sort();
-  if (alphabet.length >= 4096) throw new Error("alphabet does not fit 12 bits");
   const letter = new Map(alphabet.map((ch, i) => [ch, i + 1]));
-  // Every prefix of a gram is a node (a prefix without counts of its own has zero entries).
+  // Every prefix of a gram is a node (a prefix without counts of its own has no entries).
   const node = new Map<string, number>(alphabet.map((ch, i) => [ch, i + 1]));
-  const keys: number[] = [];
   const order: string[] = [...alphabet];
+  const children: Array<{ parent: number; letter: number }> = [];
+  let bigramNodes = 0;
   for (const length of [2, 3]) {
     const prefixes = new Set<string>();
     for (const gram of counts.keys()) if (gram.length >= length) prefixes.add(gram.slice(0, length));
-    const keyed = [...prefixes].map((gram) => ({ gram, key: node.get(gram.slice(0, -1))! * 4096 + letter.get(gram.at(-1)!)! }));
-    keyed.sort((a, b) => a.key - b.key);
-    for (const { gram, key } of keyed) {
-      if (key >= 2 ** 31) throw new Error("trie key does not fit 31 bits");
+    const keyed = [...prefixes].map((gram) => ({ gram, parent: node.get(gram.slice(0, -1))!, letter: letter.get(gram.at(-1)!)! }));
+    keyed.sort((a, b) => a.parent - b.parent || a.letter - b.letter);
+    for (const { gram, parent, letter } of keyed) {
       node.set(gram, order.length + 1);
       order.push(gram);
-      keys.push(key);
+      children.push({ parent, letter });
     }
+    if (length === 2) bigramNodes = keyed.length;
   }
-  const bytes: number[] = [];
-  const u32 = (value: number) => bytes.push(value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255);
-  for (const key of keys) u32(key);
-  for (const gram of order) bytes.push(counts.get(gram)?.length ?? 0);
+  const DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const fixed = (value: number, width: number) => {
+    if (!Number.isInteger(value) || value < 0 || value >= 64 ** width) throw new Error(`${value} does not fit ${width} digits`);
+    let out = "";
+    for (let i = width - 1; i >= 0; i--) out += DIGITS[Math.floor(value / 64 ** i) % 64];
+    return out;
+  };
+  // childStart[p - 1]: index (in `children`) of node p's first child; one more for the end.
+  let childStart = "";
+  let next = 0;
+  for (let p = 1; p <= order.length + 1; p++) {
+    while (next < children.length && children[next]!.parent < p) next++;
+    childStart += fixed(next, 3);
+  }
+  const childLetters = children.map((c) => fixed(c.letter, 2)).join("");
+  let entryStart = "";
+  let entries = "";
   let entryCount = 0;
   for (const gram of order) {
+    entryStart += fixed(entryCount, 3);
     for (const [lang, count] of (counts.get(gram) ?? []).sort((a, b) => a[0] - b[0])) {
-      u32(lang * 2 ** 26 + count);
+      entries += fixed(lang, 1) + fixed(count, 5);
       entryCount++;
     }
   }
-  return { alphabet: alphabet.join(""), nodeCount: order.length, entryCount, table: Buffer.from(bytes).toString("base64") };
+  entryStart += fixed(entryCount, 3);
+  if (langCount > 64) throw new Error("language index does not fit one digit");
+  return { alphabet: alphabet.join(""), nodeCount: order.length, bigramNodes, childStart, childLetters, entryStart, entries };
 }
 
 // messages.properties: KEY=VALUE with \uXXXX escapes.
@@ -146,13 +160,16 @@ const langdetectOut = {
   nWords,
   alphabet: table.alphabet,
   nodeCount: table.nodeCount,
-  entryCount: table.entryCount,
+  bigramNodes: table.bigramNodes,
   latin1Excluded: message("NGram.LATIN1_EXCLUDE"),
   toNormalizeViChars: message("TO_NORMALIZE_VI_CHARS"),
   dmarkClass: message("DMARK_CLASS"),
   normalizedViChars: ["0300", "0301", "0303", "0309", "0323"].map((mark) => message(`NORMALIZED_VI_CHARS_${mark}`)),
   cjkClasses: kanjiKeys.map(message),
-  table: table.table,
+  childStart: table.childStart,
+  childLetters: table.childLetters,
+  entryStart: table.entryStart,
+  entries: table.entries,
 };
 writeFileSync(join(outDir, "langdetect-profiles.json"), JSON.stringify(langdetectOut) + "\n");
-console.log(`wrote ${langs.length} language profiles (${table.nodeCount} trie nodes, ${table.entryCount} counts) and Punkt parameters to ${outDir}`);
+console.log(`wrote ${langs.length} language profiles (${table.nodeCount} trie nodes, ${table.entries.length / 6} counts) and Punkt parameters to ${outDir}`);

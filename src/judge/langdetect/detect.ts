@@ -35,15 +35,18 @@ const URL_RE = /https?:\/\/[-_.?&~;+=/#0-9A-Za-z]{1,2076}/g;
 const MAIL_RE = /[-_.0-9A-Za-z]{1,64}@[-_0-9A-Za-z]{1,255}[-_.0-9A-Za-z]{1,255}/g;
 
 /**
- * The bundled profiles (`profileData.table`, built by scripts/build-judge-data.ts), read in place
- * as a binary string from `atob`: a fresh isolate pays one native base64 decode and one pass over
- * the trie keys on its first detection, not a parse of the profiles. Layout (big-endian):
+ * The bundled profiles (built by scripts/build-judge-data.ts), read in place: the tables are
+ * strings of fixed-width base64url numbers (6 bits a digit), so a fresh isolate decodes nothing
+ * up front and a detection reads only the numbers it needs. The n-grams form a trie:
  *
- * - `nodeCount - alphabet.length` u32 trie keys `parent << 12 | letter`, ascending: node
- *   `alphabet.length + 1 + i` is the n-gram of key i (its parent node's n-gram plus `letter`);
- *   nodes `1..alphabet.length` are the 1-grams, `letter` being the 1-based position in `alphabet`.
- * - `nodeCount` u8: how many languages have a count for node 1, 2, ...
- * - the counts, node by node, languages ascending: u32 `lang << 26 | count`.
+ * - nodes `1..alphabet.length` are the 1-grams (`alphabet[node - 1]`), then come `bigramNodes`
+ *   2-grams, then the 3-grams; within a level nodes are sorted by (parent node, last letter), so
+ *   the children of node p are `alphabet.length + 1 + i` for i in [childStart(p), childStart(p + 1));
+ * - `childStart`: 3 digits per node (and one more for the end); `childLetters`: 2 digits per
+ *   child, the 1-based position of its last character in `alphabet`;
+ * - `entryStart`: 3 digits per node (and one more), where its counts begin in `entries`;
+ * - `entries`: per count, 1 digit language (index in `langs`) and 5 digits count, languages
+ *   ascending within a node.
  *
  * Probabilities are `count / n_words[lang][n - 1]`, divided as langdetect does, so they are
  * bit-identical to Python's.
@@ -52,21 +55,6 @@ interface ProfileTable {
   langs: readonly string[];
   /** Code unit -> 1-based alphabet position (0: no n-gram has this character). */
   letterOf: Uint16Array;
-  /** Open-addressing hash of trie keys -> node (0 = empty slot). */
-  slots: Int32Array;
-  slotMask: number;
-  slotShift: number;
-  /** Per node: its key (1-grams: 0), n-gram length, first entry; `entryStart[node + 1]` ends it. */
-  nodeKey: Int32Array;
-  nodeLength: Uint8Array;
-  entryStart: Int32Array;
-  /** Offset of the counts in `bin`. */
-  countsOffset: number;
-  bin: string;
-  /** Entries decoded on first use (a node's first entry has `decoded[node]`). */
-  decoded: Uint8Array;
-  entryLang: Uint8Array;
-  entryProb: Float64Array;
   cjkRepresentative: Map<number, number>;
   viNormalizeRe: RegExp;
   latin1Excluded: Set<number>;
@@ -74,122 +62,101 @@ interface ProfileTable {
 
 let profiles: ProfileTable | undefined;
 
-const LETTER_BITS = 12;
+const ALPHABET_SIZE = profileData.alphabet.length;
+const FIRST_TRIGRAM_NODE = ALPHABET_SIZE + profileData.bigramNodes + 1;
+const { childStart, childLetters, entryStart, entries } = profileData;
 
-/** Fibonacci hashing: the top bits of key * 2^32/phi, `shift` = 32 - log2(slot count). */
-function slotOf(key: number, shift: number): number {
-  return Math.imul(key, 0x9e3779b1) >>> shift;
+/** Value of each base64url digit, by code unit. */
+const DIGIT = new Uint8Array(128);
+for (let i = 0; i < 64; i++) DIGIT["ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".charCodeAt(i)] = i;
+
+function digits2(s: string, at: number): number {
+  return (DIGIT[s.charCodeAt(at)]! << 6) | DIGIT[s.charCodeAt(at + 1)]!;
 }
 
-function u32At(bin: string, offset: number): number {
-  return (
-    bin.charCodeAt(offset) * 0x1000000 +
-    ((bin.charCodeAt(offset + 1) << 16) | (bin.charCodeAt(offset + 2) << 8) | bin.charCodeAt(offset + 3))
-  );
+function digits3(s: string, at: number): number {
+  return (DIGIT[s.charCodeAt(at)]! << 12) | (DIGIT[s.charCodeAt(at + 1)]! << 6) | DIGIT[s.charCodeAt(at + 2)]!;
 }
 
-/** Indexes the bundled table on first use: a hash of the trie keys and where each node's counts start. */
+/** The first entry of `node` (1-based); `firstEntry(node + 1)` ends it. */
+function firstEntry(node: number): number {
+  return digits3(entryStart, (node - 1) * 3);
+}
+
+/** The small tables, built on first use (a few thousand entries). */
 function loadProfiles(): ProfileTable {
   if (profiles) return profiles;
-  const bin = atob(profileData.table);
-  const alphabet = profileData.alphabet;
-  const nodeCount = profileData.nodeCount;
   const letterOf = new Uint16Array(0x10000);
-  for (let i = 0; i < alphabet.length; i++) letterOf[alphabet.charCodeAt(i)] = i + 1;
-  const keyed = nodeCount - alphabet.length;
-  let slotShift = 32;
-  while (2 ** (32 - slotShift) < keyed * 3) slotShift--; // load factor at most 1/3: short probes
-  const size = 2 ** (32 - slotShift);
-  const slots = new Int32Array(size);
-  const slotMask = size - 1;
-  const nodeKey = new Int32Array(nodeCount + 1);
-  const nodeLength = new Uint8Array(nodeCount + 1);
-  const entryStart = new Int32Array(nodeCount + 2);
-  const lengthsOffset = keyed * 4;
-  let entry = 0;
-  for (let node = 1; node <= nodeCount; node++) {
-    entryStart[node] = entry;
-    entry += bin.charCodeAt(lengthsOffset + node - 1);
-    if (node <= alphabet.length) {
-      nodeLength[node] = 1;
-      continue;
-    }
-    const key = u32At(bin, (node - alphabet.length - 1) * 4);
-    nodeKey[node] = key;
-    nodeLength[node] = nodeLength[key >>> LETTER_BITS]! + 1;
-    let slot = slotOf(key, slotShift);
-    while (slots[slot] !== 0) slot = (slot + 1) & slotMask;
-    slots[slot] = node;
-  }
-  entryStart[nodeCount + 1] = entry;
-
+  for (let i = 0; i < ALPHABET_SIZE; i++) letterOf[profileData.alphabet.charCodeAt(i)] = i + 1;
   const cjkRepresentative = new Map<number, number>();
   for (const cls of profileData.cjkClasses) {
     for (let i = 0; i < cls.length; i++) cjkRepresentative.set(cls.charCodeAt(i), cls.charCodeAt(0));
   }
-  const viNormalizeRe = new RegExp(`([${profileData.toNormalizeViChars}])([${profileData.dmarkClass}])`, "gu");
   profiles = {
     langs: profileData.langs,
     letterOf,
-    slots,
-    slotMask,
-    slotShift,
-    nodeKey,
-    nodeLength,
-    entryStart,
-    countsOffset: lengthsOffset + nodeCount,
-    bin,
-    decoded: new Uint8Array(nodeCount + 1),
-    entryLang: new Uint8Array(entry),
-    entryProb: new Float64Array(entry),
     cjkRepresentative,
-    viNormalizeRe,
+    viNormalizeRe: new RegExp(`([${profileData.toNormalizeViChars}])([${profileData.dmarkClass}])`, "gu"),
     latin1Excluded: new Set([...profileData.latin1Excluded].map((ch) => ch.charCodeAt(0))),
   };
   return profiles;
 }
 
-/** The trie node for `parent`'s n-gram extended by `letter`, or 0. */
-function child(p: ProfileTable, parent: number, letter: number): number {
+/** The trie node for `parent`'s n-gram extended by `letter`, or 0: a binary search among its children. */
+function child(parent: number, letter: number): number {
   if (parent === 0 || letter === 0) return 0;
-  const key = parent * (1 << LETTER_BITS) + letter;
-  for (let slot = slotOf(key, p.slotShift); ; slot = (slot + 1) & p.slotMask) {
-    const node = p.slots[slot]!;
-    if (node === 0 || p.nodeKey[node] === key) return node;
+  let lo = digits3(childStart, (parent - 1) * 3);
+  let hi = digits3(childStart, parent * 3);
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const found = digits2(childLetters, mid * 2);
+    if (found === letter) return ALPHABET_SIZE + 1 + mid;
+    if (found < letter) lo = mid + 1;
+    else hi = mid;
   }
+  return 0;
 }
 
-/** Decodes a node's counts into probabilities (once per isolate). */
-function decodeEntries(p: ProfileTable, node: number): void {
-  if (p.decoded[node]) return;
-  p.decoded[node] = 1;
-  const nWordsIndex = p.nodeLength[node]! - 1;
-  for (let e = p.entryStart[node]!, end = p.entryStart[node + 1]!; e < end; e++) {
-    const packed = u32At(p.bin, p.countsOffset + e * 4);
-    const lang = Math.floor(packed / 0x4000000);
-    p.entryLang[e] = lang;
-    // Same division as langdetect, so the probabilities are bit-identical.
-    p.entryProb[e] = (packed % 0x4000000) / profileData.nWords[lang]![nWordsIndex]!;
-  }
+function hasEntries(node: number): boolean {
+  return firstEntry(node + 1) > firstEntry(node);
+}
+
+/** n-gram length of a node. */
+function gramLength(node: number): number {
+  return node <= ALPHABET_SIZE ? 1 : node < FIRST_TRIGRAM_NODE ? 2 : 3;
+}
+
+/** The language of entry `e`. */
+function entryLang(e: number): number {
+  return DIGIT[entries.charCodeAt(e * 6)]!;
+}
+
+/** P(gram | lang) of entry `e`, whose n-gram has `n` characters. */
+function entryProbability(e: number, lang: number, n: number): number {
+  const count = digits2(entries, e * 6 + 1) * 0x40000 + digits3(entries, e * 6 + 3);
+  // Same division as langdetect, so the probabilities are bit-identical.
+  return count / profileData.nWords[lang]![n - 1]!;
 }
 
 /**
  * Every n-gram of the bundled profiles with its probabilities per language, decoded from the
- * binary table (for tests: they compare it with the source profiles).
+ * tables (for tests: they compare it with the source profiles).
  */
 export function* profileEntries(): Generator<{ gram: string; probs: Array<{ lang: string; prob: number }> }> {
-  const p = loadProfiles();
-  const alphabet = profileData.alphabet;
-  const gramOf = (node: number): string =>
-    node <= alphabet.length
-      ? alphabet[node - 1]!
-      : gramOf(p.nodeKey[node]! >>> LETTER_BITS) + alphabet[(p.nodeKey[node]! & ((1 << LETTER_BITS) - 1)) - 1]!;
+  const { langs } = loadProfiles();
+  const grams = [...profileData.alphabet];
+  for (let parent = 1; parent < FIRST_TRIGRAM_NODE; parent++) {
+    const end = digits3(childStart, parent * 3);
+    for (let i = digits3(childStart, (parent - 1) * 3); i < end; i++) {
+      grams[ALPHABET_SIZE + i] = grams[parent - 1]! + profileData.alphabet[digits2(childLetters, i * 2) - 1]!;
+    }
+  }
   for (let node = 1; node <= profileData.nodeCount; node++) {
-    if (p.entryStart[node] === p.entryStart[node + 1]) continue;
-    decodeEntries(p, node);
     const probs: Array<{ lang: string; prob: number }> = [];
-    for (let e = p.entryStart[node]!; e < p.entryStart[node + 1]!; e++) probs.push({ lang: p.langs[p.entryLang[e]!]!, prob: p.entryProb[e]! });
-    yield { gram: gramOf(node), probs };
+    for (let e = firstEntry(node), end = firstEntry(node + 1); e < end; e++) {
+      probs.push({ lang: langs[entryLang(e)]!, prob: entryProbability(e, entryLang(e), gramLength(node)) });
+    }
+    if (probs.length > 0) yield { gram: grams[node - 1]!, probs };
   }
 }
 
@@ -295,8 +262,8 @@ function extractNgrams(chars: readonly number[], p: ProfileTable): number[] {
     }
     windowLength++;
     const letter = cp <= 0xffff ? p.letterOf[cp]! : 0;
-    const gram3 = windowLength === 3 ? child(p, node2, letter) : 0;
-    const gram2 = child(p, node1, letter);
+    const gram3 = windowLength === 3 ? child(node2, letter) : 0;
+    const gram2 = child(node1, letter);
     node1 = letter;
     node2 = gram2;
     const upper = isUpperCodePoint(cp);
@@ -309,18 +276,13 @@ function extractNgrams(chars: readonly number[], p: ProfileTable): number[] {
     lastIsSpace = cp === SPACE;
     if (capitalWord) continue;
     // 1-, 2-, then 3-gram, as langdetect appends them; the 1-gram " " is never counted.
-    if (letter !== 0 && cp !== SPACE && hasEntries(p, letter)) found.push(letter);
-    if (gram2 !== 0 && hasEntries(p, gram2)) found.push(gram2);
-    if (gram3 !== 0 && hasEntries(p, gram3)) found.push(gram3);
+    if (letter !== 0 && cp !== SPACE && hasEntries(letter)) found.push(letter);
+    if (gram2 !== 0 && hasEntries(gram2)) found.push(gram2);
+    if (gram3 !== 0 && hasEntries(gram3)) found.push(gram3);
   }
   return found;
 }
 
-function hasEntries(p: ProfileTable, node: number): boolean {
-  if (p.entryStart[node] === p.entryStart[node + 1]) return false;
-  decodeEntries(p, node);
-  return true;
-}
 
 export interface LanguageScore {
   lang: string;
@@ -379,8 +341,8 @@ class DenseRows {
   dense = new Float64Array(0);
 
   constructor(private readonly p: ProfileTable) {
-    this.rowStamp = new Int32Array(p.entryStart.length);
-    this.rowOffset = new Int32Array(p.entryStart.length);
+    this.rowStamp = new Int32Array(profileData.nodeCount + 1);
+    this.rowOffset = new Int32Array(profileData.nodeCount + 1);
   }
 
   /** Starts a new detection (earlier rows are forgotten). */
@@ -402,7 +364,11 @@ class DenseRows {
     }
     const dense = this.dense;
     dense.fill(0, base, base + langCount);
-    for (let e = this.p.entryStart[node]!, end = this.p.entryStart[node + 1]!; e < end; e++) dense[base + this.p.entryLang[e]!] = this.p.entryProb[e]!;
+    const n = gramLength(node);
+    for (let e = firstEntry(node), end = firstEntry(node + 1); e < end; e++) {
+      const lang = entryLang(e);
+      dense[base + lang] = entryProbability(e, lang, n);
+    }
     this.rowStamp[node] = this.stamp;
     this.rowOffset[node] = base;
     return base;

@@ -1,0 +1,150 @@
+// Cold start of the judge in workerd (prints figures; not a test): the CPU time of the first
+// request of a fresh isolate that needs language detection, the Workers free plan allowing 10 ms.
+//
+//   node scripts/bench/judge-cold.mjs [--samples 5]
+//
+// Method. The Worker is bundled as for deployment (`wrangler deploy --dry-run`) and run by the
+// Miniflare that wrangler itself uses, one fresh workerd process per sample, so every sample's
+// first request meets a fresh isolate (its module evaluated at start-up, nothing run yet). Around
+// each request we read the CPU time that the kernel has charged to every thread of that workerd
+// process (/proc/PID/task/*/schedstat, nanoseconds, user + system) once workerd is idle again; the
+// difference is the CPU the request cost, measured from outside, so workerd's coarse in-Worker
+// timers (Spectre mitigations) play no part. It is an upper bound of what Cloudflare bills: it also
+// holds HTTP parsing and Miniflare's entry worker, which the "floor" row (a warm 404) shows.
+// Rows: the first request (POST /v1/judge, `language:response_language` on a 1,000-character
+// English response), the same request again (warm), and the first request of another fresh
+// isolate that needs no language detection (`punctuation:no_comma`).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { root } from "../wrangler-env.mjs";
+
+const { values } = parseArgs({ options: { samples: { type: "string", default: "5" } } });
+const samples = Number(values.samples);
+// The Miniflare that wrangler depends on (not a dependency of the project itself).
+const { Miniflare, convertV4MiniflareOptions } = createRequire(createRequire(join(root, "package.json")).resolve("wrangler/package.json"))("miniflare");
+
+const response =
+  "The old lighthouse stood at the edge of the cliff, its white paint peeling after decades of salt and wind. " +
+  "Every evening the keeper climbed the spiral stairs to light the lamp, although no ship had passed that way in years. " +
+  "People in the village said he was stubborn, but he believed that a light should shine whether or not anyone needs it. " +
+  "One stormy night a small fishing boat lost its way in the fog, and the sailors saw the beam sweeping across the waves. " +
+  "They followed it home and arrived safely in the harbour before dawn. The next morning they climbed the hill to thank him, " +
+  "and found him asleep in his chair with a cup of cold tea beside him. From then on the villagers helped him paint the tower " +
+  "every spring, and the children took turns carrying oil up the stairs. The light still shines today, and the story is told to every visitor.";
+const judgeBody = (constraint) => JSON.stringify({ response, constraints: [constraint], mode: "strict" });
+const LANGUAGE = judgeBody({ id: "language:response_language", kwargs: { language: "en" } });
+const NO_COMMA = judgeBody({ id: "punctuation:no_comma" });
+
+const outdir = mkdtempSync(join(tmpdir(), "iopo-cold-"));
+try {
+  execFileSync(process.execPath, [join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir], {
+    cwd: root,
+    stdio: "ignore",
+  });
+  const script = join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
+  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const vars = Object.fromEntries(
+    [...toml.slice(toml.indexOf("[vars]"), toml.indexOf("[[d1_databases]]")).matchAll(/^([A-Z_]+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]),
+  );
+  const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)[1];
+
+  const rows = { first: [], again: [], firstNoLanguage: [], floor: [] };
+  for (let i = 0; i < samples; i++) {
+    for (const [body, firstRow] of [
+      [LANGUAGE, "first"],
+      [NO_COMMA, "firstNoLanguage"],
+    ]) {
+      const mf = new Miniflare(convertV4MiniflareOptions({
+        workers: [
+          {
+            name: "iopo",
+            modules: [{ type: "ESModule", path: "index.js", contents: readFileSync(script) }],
+            compatibilityDate,
+            compatibilityFlags: ["nodejs_compat"],
+            bindings: vars,
+            d1Databases: { DB: "00000000-0000-0000-0000-000000000000" },
+          },
+        ],
+      }));
+      try {
+        const url = await mf.ready;
+        const pid = workerdPid();
+        const cost = async (init, path = "/v1/judge") => {
+          await settle(pid);
+          const before = cpuNs(pid);
+          const res = await fetch(new URL(path, url), init);
+          await res.arrayBuffer();
+          if (path === "/v1/judge" && res.status !== 200) throw new Error(`status ${res.status}`);
+          await settle(pid);
+          return (cpuNs(pid) - before) / 1e6;
+        };
+        const post = { method: "POST", headers: { "content-type": "application/json" }, body };
+        rows[firstRow].push(await cost(post));
+        if (firstRow === "first") {
+          rows.again.push(await cost(post));
+          rows.floor.push(await cost({}, "/no-such-route"));
+        }
+      } finally {
+        await mf.dispose();
+      }
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  console.log(`\nCPU time of one request in workerd (whole workerd process, ${samples} fresh processes, median; min..max)`);
+  console.log("| request | CPU ms |\n|---|---:|");
+  const label = {
+    first: "first request of a fresh isolate: POST /v1/judge, language:response_language",
+    again: "the same request again (warm isolate)",
+    firstNoLanguage: "first request of a fresh isolate: POST /v1/judge, punctuation:no_comma",
+    floor: "floor: a warm 404 (HTTP, Miniflare's entry worker, routing)",
+  };
+  for (const [key, xs] of Object.entries(rows)) {
+    console.log(`| ${label[key]} | ${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}..${Math.max(...xs).toFixed(1)}) |`);
+  }
+  console.log(`\nfirst language request: ${median(rows.first).toFixed(1)} ms of CPU (goal: at most 10 ms on the free plan)`);
+} finally {
+  rmSync(outdir, { recursive: true, force: true });
+}
+
+/** The workerd process that Miniflare started (a child of this process). */
+function workerdPid() {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === process.pid && stat.includes("(workerd)")) return Number(entry);
+    } catch {
+      // gone
+    }
+  }
+  throw new Error("no workerd child process found (this benchmark reads Linux's /proc)");
+}
+
+/** CPU time charged to all threads of `pid` so far, in nanoseconds. */
+function cpuNs(pid) {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // thread exited
+    }
+  }
+  return total;
+}
+
+/** Waits until workerd has used no CPU for 50 ms (background work after a response, start-up). */
+async function settle(pid) {
+  let last = cpuNs(pid);
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = cpuNs(pid);
+    if (now - last < 200_000) return;
+    last = now;
+  }
+}
