@@ -314,9 +314,7 @@ export function detectLanguage(text: string): LanguageDetection {
     for (let i = 0; ; i++) {
       // prob[l] *= weight + P(gram | l); P is zero for languages that lack the n-gram, and
       // weight + 0 is exactly weight, so the dense row gives langdetect's products bit for bit.
-      const base = rows.row(rng.choice(ngrams));
-      const dense = rows.dense;
-      for (let l = 0; l < langCount; l++) prob[l] = prob[l]! * (weight + dense[base + l]!);
+      multiplyRow(prob, rows.dense, rows.row(rng.choice(ngrams)), weight);
       if (i % 5 === 0 && (normalize(prob) > CONV_THRESHOLD || i >= ITERATION_LIMIT)) break;
     }
     for (let l = 0; l < langCount; l++) langProb[l] = langProb[l]! + prob[l]! / N_TRIAL;
@@ -376,6 +374,15 @@ class DenseRows {
 }
 
 let denseRows: DenseRows | undefined;
+
+/**
+ * prob[l] *= weight + dense[base + l]. A function of its own: V8 compiles a small hot function
+ * to machine code after a few calls, whereas a loop inlined in a long-running one stays
+ * interpreted (boxing every double) until on-stack replacement, which matters on a fresh isolate.
+ */
+function multiplyRow(prob: Float64Array, dense: Float64Array, base: number, weight: number): void {
+  for (let l = 0; l < prob.length; l++) prob[l] = prob[l]! * (weight + dense[base + l]!);
+}
 
 /** Scales to a sum of 1 and returns the largest probability. */
 function normalize(prob: Float64Array): number {
