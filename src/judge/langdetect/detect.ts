@@ -314,7 +314,8 @@ export function detectLanguage(text: string): LanguageDetection {
     for (let i = 0; ; i++) {
       // prob[l] *= weight + P(gram | l); P is zero for languages that lack the n-gram, and
       // weight + 0 is exactly weight, so the dense row gives langdetect's products bit for bit.
-      multiplyRow(prob, rows.dense, rows.row(rng.choice(ngrams)), weight);
+      const base = rows.row(rng.choice(ngrams)); // may grow rows.dense
+      multiplyRow(prob, rows.dense, base, weight);
       if (i % 5 === 0 && (normalize(prob) > CONV_THRESHOLD || i >= ITERATION_LIMIT)) break;
     }
     for (let l = 0; l < langCount; l++) langProb[l] = langProb[l]! + prob[l]! / N_TRIAL;
