@@ -138,6 +138,15 @@ function entryProbability(e: number, lang: number, n: number): number {
   return count / profileData.nWords[lang]![n - 1]!;
 }
 
+/** The probabilities of one node's n-gram, languages ascending. */
+function probabilitiesOf(node: number, langs: readonly string[]): Array<{ lang: string; prob: number }> {
+  const probs: Array<{ lang: string; prob: number }> = [];
+  for (let e = firstEntry(node), end = firstEntry(node + 1); e < end; e++) {
+    probs.push({ lang: langs[entryLang(e)]!, prob: entryProbability(e, entryLang(e), gramLength(node)) });
+  }
+  return probs;
+}
+
 /**
  * Every n-gram of the bundled profiles with its probabilities per language, decoded from the
  * tables (for tests: they compare it with the source profiles).
@@ -152,12 +161,20 @@ export function* profileEntries(): Generator<{ gram: string; probs: Array<{ lang
     }
   }
   for (let node = 1; node <= profileData.nodeCount; node++) {
-    const probs: Array<{ lang: string; prob: number }> = [];
-    for (let e = firstEntry(node), end = firstEntry(node + 1); e < end; e++) {
-      probs.push({ lang: langs[entryLang(e)]!, prob: entryProbability(e, entryLang(e), gramLength(node)) });
-    }
-    if (probs.length > 0) yield { gram: grams[node - 1]!, probs };
+    if (hasEntries(node)) yield { gram: grams[node - 1]!, probs: probabilitiesOf(node, langs) };
   }
+}
+
+/**
+ * The probabilities of one n-gram (1-3 characters, already normalised as langdetect does) as the
+ * detector looks it up, or undefined if no profile has it.
+ */
+export function ngramProbabilities(gram: string): Array<{ lang: string; prob: number }> | undefined {
+  const p = loadProfiles();
+  if (gram.length < 1 || gram.length > 3) return undefined;
+  let node = p.letterOf[gram.charCodeAt(0)]!;
+  for (let i = 1; i < gram.length; i++) node = child(node, p.letterOf[gram.charCodeAt(i)]!);
+  return node !== 0 && hasEntries(node) ? probabilitiesOf(node, p.langs) : undefined;
 }
 
 /** langdetect's `NGram.normalize_vi`: base letter + combining mark -> precomposed Vietnamese letter. */
