@@ -49,7 +49,9 @@ const { values } = parseArgs({
     python: { type: "string", default: "/usr/bin/python3" },
     profile: { type: "boolean", default: false },
   },
-});
+  // Not strict: `npm run bench` hands the same options to every benchmark it runs.
+  strict: false,
+}) as { values: { [option: string]: string | undefined } & { profile?: boolean } };
 const runs = Number(values.runs);
 const dataDir = values.data ?? new URL("../../shared/data/", import.meta.url).pathname;
 const ifevalInput = join(dataDir, "ifeval/input_data_gpt4_20231107_145030.jsonl");

@@ -23,7 +23,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { root } from "../wrangler-env.mjs";
 
-const { values } = parseArgs({ options: { samples: { type: "string", default: "5" } } });
+// Not strict: `npm run bench` hands the same options to every benchmark it runs.
+const { values } = parseArgs({ options: { samples: { type: "string", default: "5" } }, strict: false });
 const samples = Number(values.samples);
 // The Miniflare that wrangler depends on (not a dependency of the project itself).
 const { Miniflare, convertV4MiniflareOptions } = createRequire(createRequire(join(root, "package.json")).resolve("wrangler/package.json"))("miniflare");
