@@ -320,7 +320,8 @@ export function detectLanguage(text: string): LanguageDetection {
 
   const langCount = p.langs.length;
   const rows = (denseRows ??= new DenseRows(p));
-  rows.reset();
+  // Each of the at most N_TRIAL * (ITERATION_LIMIT + 5) draws may need a new row.
+  rows.reserve(Math.min(ngrams.length, N_TRIAL * (ITERATION_LIMIT + 5)));
   const langProb = new Float64Array(langCount);
   const rng = new PythonRandom(SEED);
   const prob = new Float64Array(langCount);
@@ -331,8 +332,7 @@ export function detectLanguage(text: string): LanguageDetection {
     for (let i = 0; ; i++) {
       // prob[l] *= weight + P(gram | l); P is zero for languages that lack the n-gram, and
       // weight + 0 is exactly weight, so the dense row gives langdetect's products bit for bit.
-      const base = rows.row(rng.choice(ngrams)); // may grow rows.dense
-      multiplyRow(prob, rows.dense, base, weight);
+      multiplyRow(prob, rows.dense, rows.row(rng.choice(ngrams)), weight);
       if (i % 5 === 0 && (normalize(prob) > CONV_THRESHOLD || i >= ITERATION_LIMIT)) break;
     }
     for (let l = 0; l < langCount; l++) langProb[l] = langProb[l]! + prob[l]! / N_TRIAL;
@@ -346,11 +346,15 @@ export function detectLanguage(text: string): LanguageDetection {
 
 /**
  * Dense rows of P(gram | lang) (zero where the language lacks the n-gram), made on an n-gram's
- * first draw in a detection: the trials then multiply without searching the sparse entries.
- * `rowOffset[node]` is valid while `rowStamp[node]` equals the current detection's stamp.
+ * first draw and kept for later detections in the isolate (common n-grams recur in every text):
+ * the trials then multiply without searching the sparse entries. At most MAX_DENSE_ROWS rows
+ * (3.6 MB) are kept; when they are all used, every row is forgotten and made again on demand.
+ * `rowOffset[node]` is valid while `rowStamp[node]` equals `stamp`.
  */
+const MAX_DENSE_ROWS = 8192;
+
 class DenseRows {
-  private stamp = 0;
+  private stamp = 1;
   private readonly rowStamp: Int32Array;
   private readonly rowOffset: Int32Array;
   private used = 0;
@@ -361,23 +365,27 @@ class DenseRows {
     this.rowOffset = new Int32Array(profileData.nodeCount + 1);
   }
 
-  /** Starts a new detection (earlier rows are forgotten). */
-  reset(): void {
-    this.stamp++;
-    this.used = 0;
+  /** Makes room for `rows` more rows in one detection (a text draws from at most that many n-grams). */
+  reserve(rows: number): void {
+    const langCount = this.p.langs.length;
+    if (this.used + rows * langCount > MAX_DENSE_ROWS * langCount) {
+      this.stamp++;
+      this.used = 0;
+    }
+    const needed = this.used + rows * langCount;
+    if (this.dense.length < needed) {
+      const grown = new Float64Array(Math.max(needed, Math.min(this.dense.length * 2, MAX_DENSE_ROWS * langCount), 64 * langCount));
+      grown.set(this.dense.subarray(0, this.used));
+      this.dense = grown;
+    }
   }
 
-  /** Offset of `node`'s row in `dense`. */
+  /** Offset of `node`'s row in `dense` (room reserved beforehand). */
   row(node: number): number {
     if (this.rowStamp[node] === this.stamp) return this.rowOffset[node]!;
     const langCount = this.p.langs.length;
     const base = this.used;
     this.used += langCount;
-    if (this.dense.length < this.used) {
-      const grown = new Float64Array(Math.max(this.used * 2, 64 * langCount));
-      grown.set(this.dense);
-      this.dense = grown;
-    }
     const dense = this.dense;
     dense.fill(0, base, base + langCount);
     const n = gramLength(node);
