@@ -75,10 +75,17 @@ export function looseVariants(response: string): Array<{ variant: LooseVariant; 
 export class AnalysisCache {
   private readonly byText = new Map<string, TextAnalysis>();
   private readonly memo = new TextMemo();
+  private variants?: { response: string; list: ReturnType<typeof looseVariants> };
 
   /** How many distinct texts have been analysed. */
   get size(): number {
     return this.byText.size;
+  }
+
+  /** `looseVariants(response)`, made once for all the constraints judged on the response. */
+  looseVariants(response: string): ReturnType<typeof looseVariants> {
+    if (this.variants?.response !== response) this.variants = { response, list: looseVariants(response) };
+    return this.variants.list;
   }
 
   get(text: string): TextAnalysis {
@@ -111,7 +118,7 @@ export function judgeOne(
     return result(outcome.passed, outcome.evidence);
   }
   let first: Record<string, unknown> | undefined;
-  for (const { variant, text } of looseVariants(response)) {
+  for (const { variant, text } of cache.looseVariants(response)) {
     if (isPyBlank(text)) continue;
     const outcome = checker.check(text, kwargs, cache.get(text));
     if (outcome.passed) return result(true, { ...outcome.evidence, variant });
