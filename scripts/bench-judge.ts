@@ -11,10 +11,13 @@
  *
  * The goal is a ratio to Google's Python reference measured on the same machine in the same
  * session (the machine is shared and noisy, so an old figure is worth little). Give it as
- * `--reference-ms N`, as a timing file (`--reference-timing FILE`: the line that
- * `time_reference.py` prints, or a bare number of ms), or as the reference's folder
- * (`--reference DIR`: runs `DIR/time_reference.py` right before our runs, with Debian's python3,
- * see that folder's README). The ratio is printed for medians, and for minimums when both exist.
+ * `--reference-ms N`, as a timing file (`--reference-timing FILE`: the line that the reference's
+ * `time_reference.py` or our scripts/bench/time-ifeval-reference.py prints, or a bare number of
+ * ms), or as the reference's folder (`--reference DIR`: times it right before our runs with
+ * scripts/bench/time-ifeval-reference.py and Debian's python3, see that folder's README). The
+ * ratio is printed for wall-clock medians and minimums, and, when the reference's CPU time is
+ * known, for CPU time (this process's user + system time against Python's process time), which
+ * other work on a shared machine distorts least.
  *
  * `--profile` also prints where the time goes, on IFEval and on IFBench's sample: per checker
  * (each judged alone, text measurements not shared) and per text-analysis step over the distinct
@@ -68,7 +71,7 @@ const records = readJsonl<BenchmarkInputRecord>(ifevalInput);
 const responses = readResponses(ifevalResponses);
 
 /** The reference's time (median, and minimum when known), from the option given, else null. */
-function referenceTiming(): { median: number; min?: number; source: string } | null {
+function referenceTiming(): { median: number; min?: number; cpu?: { median: number; min: number }; source: string } | null {
   if (values["reference-ms"]) return { median: Number(values["reference-ms"]), source: "--reference-ms" };
   let text: string;
   let source: string;
@@ -77,8 +80,9 @@ function referenceTiming(): { median: number; min?: number; source: string } | n
     source = values["reference-timing"];
   } else if (values.reference) {
     const dir = values.reference;
-    console.log(`running the reference (${join(dir, "time_reference.py")}, ${values.python}) ...`);
-    text = execFileSync(values.python!, [join(dir, "time_reference.py"), dir, ifevalInput, ifevalResponses, String(Math.max(5, Math.min(runs, 9)))], {
+    const timer = new URL("bench/time-ifeval-reference.py", import.meta.url).pathname;
+    console.log(`timing the reference in ${dir} (${values.python}) ...`);
+    text = execFileSync(values.python!, [timer, dir, ifevalInput, ifevalResponses, String(Math.max(5, Math.min(runs, 9)))], {
       encoding: "utf8",
     });
     source = "measured just now";
@@ -86,13 +90,27 @@ function referenceTiming(): { median: number; min?: number; source: string } | n
   const median = /median ([\d.]+) ms/.exec(text)?.[1] ?? /^\s*([\d.]+)\s*$/.exec(text)?.[1];
   if (!median) throw new Error(`no "median N ms" (or bare number) in the reference timing: ${text.trim()}`);
   const min = /min ([\d.]+)/.exec(text)?.[1];
-  return { median: Number(median), min: min ? Number(min) : undefined, source };
+  const cpu = /cpu median ([\d.]+) ms \(min ([\d.]+)\)/.exec(text);
+  return {
+    median: Number(median),
+    min: min ? Number(min) : undefined,
+    cpu: cpu ? { median: Number(cpu[1]), min: Number(cpu[2]) } : undefined,
+    source,
+  };
 }
 
 function time(fn: () => void): number {
   const start = performance.now();
   fn();
   return performance.now() - start;
+}
+
+/** Wall-clock and CPU (user + system, all threads) milliseconds of `fn`. */
+function timeWithCpu(fn: () => void): { wall: number; cpu: number } {
+  const cpuStart = process.cpuUsage();
+  const wall = time(fn);
+  const { user, system } = process.cpuUsage(cpuStart);
+  return { wall, cpu: (user + system) / 1000 };
 }
 
 function median(xs: number[]): number {
@@ -114,10 +132,13 @@ const rows: Array<[string, number[]]> = [
   ["loose", []],
   ["strict + loose", []],
 ];
+const bothCpu: number[] = [];
 for (let run = 0; run < runs; run++) {
   rows[0]![1].push(time(judgeAll(["strict"])));
   rows[1]![1].push(time(judgeAll(["loose"])));
-  rows[2]![1].push(time(() => evaluateIfeval(records, responses)));
+  const both = timeWithCpu(() => evaluateIfeval(records, responses));
+  rows[2]![1].push(both.wall);
+  bothCpu.push(both.cpu);
 }
 
 const instructions = records.reduce((n, r) => n + r.instruction_id_list.length, 0);
@@ -131,10 +152,15 @@ for (const [name, times] of rows) {
   );
 }
 const both = rows[2]![1];
+console.log(`  strict + loose, CPU time: median ${median(bothCpu).toFixed(1)} ms (min ${Math.min(...bothCpu).toFixed(1)})`);
 if (reference) {
   const ratio = reference.median / median(both);
-  let line = `vs Google's Python reference (${reference.source}): ${reference.median.toFixed(0)} ms / ${median(both).toFixed(1)} ms = ${ratio.toFixed(1)}x (medians, strict + loose; goal 20x)`;
+  let line = `vs Google's Python reference (${reference.source}), strict + loose, goal 20x:\n  wall-clock medians ${reference.median.toFixed(0)} / ${median(both).toFixed(1)} ms = ${ratio.toFixed(1)}x`;
   if (reference.min !== undefined) line += `; minimums ${reference.min.toFixed(0)} / ${Math.min(...both).toFixed(1)} ms = ${(reference.min / Math.min(...both)).toFixed(1)}x`;
+  if (reference.cpu) {
+    line += `\n  CPU-time medians ${reference.cpu.median.toFixed(0)} / ${median(bothCpu).toFixed(1)} ms = ${(reference.cpu.median / median(bothCpu)).toFixed(1)}x`;
+    line += `; minimums ${reference.cpu.min.toFixed(0)} / ${Math.min(...bothCpu).toFixed(1)} ms = ${(reference.cpu.min / Math.min(...bothCpu)).toFixed(1)}x`;
+  }
   console.log(line);
 } else {
   console.log("no reference timing given (--reference-ms N, --reference-timing FILE or --reference DIR): ratio not computed");
