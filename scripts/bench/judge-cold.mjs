@@ -17,19 +17,12 @@
 // English response), the same request again (warm), and the first request of another fresh
 // isolate that needs no language detection (`punctuation:no_comma`); and, for scale, the CPU that
 // workerd spent starting (Cloudflare limits start-up separately from requests).
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { root } from "../wrangler-env.mjs";
+import { bundleWorker, cpuNs, startWorkerd, workerdPid } from "../lib/workerd.mjs";
 
 // Not strict: `npm run bench` hands the same options to every benchmark it runs.
 const { values } = parseArgs({ options: { samples: { type: "string", default: "5" } }, strict: false });
 const samples = Number(values.samples);
-// The Miniflare that wrangler depends on (not a dependency of the project itself).
-const { Miniflare, convertV4MiniflareOptions } = createRequire(createRequire(join(root, "package.json")).resolve("wrangler/package.json"))("miniflare");
 
 const response =
   "The old lighthouse stood at the edge of the cliff, its white paint peeling after decades of salt and wind. " +
@@ -43,116 +36,63 @@ const judgeBody = (constraint) => JSON.stringify({ response, constraints: [const
 const LANGUAGE = judgeBody({ id: "language:response_language", kwargs: { language: "en" } });
 const NO_COMMA = judgeBody({ id: "punctuation:no_comma" });
 
-const outdir = mkdtempSync(join(tmpdir(), "iopo-cold-"));
-try {
-  execFileSync(process.execPath, [join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir], {
-    cwd: root,
-    stdio: "ignore",
-  });
-  const script = join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js")));
-  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
-  const vars = Object.fromEntries(
-    [...toml.slice(toml.indexOf("[vars]"), toml.indexOf("[[d1_databases]]")).matchAll(/^([A-Z_]+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]),
-  );
-  const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)[1];
-
-  const rows = { first: [], again: [], firstNoLanguage: [], floor: [], startup: [] };
-  const mainRows = { first: [], again: [], firstNoLanguage: [], floor: [], startup: [] };
-  for (let i = 0; i < samples; i++) {
-    for (const [body, firstRow] of [
-      [LANGUAGE, "first"],
-      [NO_COMMA, "firstNoLanguage"],
-    ]) {
-      const mf = new Miniflare(convertV4MiniflareOptions({
-        workers: [
-          {
-            name: "iopo",
-            modules: [{ type: "ESModule", path: "index.js", contents: readFileSync(script) }],
-            compatibilityDate,
-            compatibilityFlags: ["nodejs_compat"],
-            bindings: vars,
-            d1Databases: { DB: "00000000-0000-0000-0000-000000000000" },
-          },
-        ],
-      }));
-      try {
-        const url = await mf.ready;
-        const pid = workerdPid();
-        const cost = async (row, init, path = "/v1/judge") => {
-          await settle(pid);
-          const before = cpuNs(pid);
-          const beforeMain = cpuNs(pid, true);
-          const res = await fetch(new URL(path, url), init);
-          await res.arrayBuffer();
-          if (path === "/v1/judge" && res.status !== 200) throw new Error(`status ${res.status}`);
-          await settle(pid);
-          rows[row].push((cpuNs(pid) - before) / 1e6);
-          mainRows[row].push((cpuNs(pid, true) - beforeMain) / 1e6);
-        };
-        const post = { method: "POST", headers: { "content-type": "application/json" }, body };
-        if (firstRow === "first") {
-          await settle(pid);
-          rows.startup.push(cpuNs(pid) / 1e6);
-          mainRows.startup.push(cpuNs(pid, true) / 1e6);
-        }
-        await cost(firstRow, post);
-        if (firstRow === "first") {
-          await cost("again", post);
-          await cost("floor", {}, "/no-such-route");
-        }
-      } finally {
-        await mf.dispose();
+const bundle = bundleWorker();
+const rows = { first: [], again: [], firstNoLanguage: [], floor: [], startup: [] };
+const mainRows = { first: [], again: [], firstNoLanguage: [], floor: [], startup: [] };
+for (let i = 0; i < samples; i++) {
+  for (const [body, firstRow] of [
+    [LANGUAGE, "first"],
+    [NO_COMMA, "firstNoLanguage"],
+  ]) {
+    const mf = startWorkerd(bundle);
+    try {
+      const url = await mf.ready;
+      const pid = workerdPid();
+      const cost = async (row, init, path = "/v1/judge") => {
+        await settle(pid);
+        const before = cpuNs(pid);
+        const beforeMain = cpuNs(pid, true);
+        const res = await fetch(new URL(path, url), init);
+        await res.arrayBuffer();
+        if (path === "/v1/judge" && res.status !== 200) throw new Error(`status ${res.status}`);
+        await settle(pid);
+        rows[row].push((cpuNs(pid) - before) / 1e6);
+        mainRows[row].push((cpuNs(pid, true) - beforeMain) / 1e6);
+      };
+      const post = { method: "POST", headers: { "content-type": "application/json" }, body };
+      if (firstRow === "first") {
+        await settle(pid);
+        rows.startup.push(cpuNs(pid) / 1e6);
+        mainRows.startup.push(cpuNs(pid, true) / 1e6);
       }
+      await cost(firstRow, post);
+      if (firstRow === "first") {
+        await cost("again", post);
+        await cost("floor", {}, "/no-such-route");
+      }
+    } finally {
+      await mf.dispose();
     }
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  console.log(`\nCPU time of one request in workerd (${samples} fresh processes, median; min..max)`);
-  console.log("| request | main thread ms | whole process ms |\n|---|---:|---:|");
-  const label = {
-    first: "first request of a fresh isolate: POST /v1/judge, language:response_language",
-    again: "the same request again (warm isolate)",
-    firstNoLanguage: "first request of a fresh isolate: POST /v1/judge, punctuation:no_comma",
-    floor: "floor: a warm 404 (HTTP, Miniflare's entry worker, routing)",
-    startup: "start-up of workerd until ready (all of Miniflare's services, the Worker's module evaluated)",
-  };
-  const cell = (xs) => `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}..${Math.max(...xs).toFixed(1)})`;
-  for (const key of Object.keys(rows)) console.log(`| ${label[key]} | ${cell(mainRows[key])} | ${cell(rows[key])} |`);
-  const billed = mainRows.first.map((ms, i) => ms - mainRows.floor[i]);
-  console.log(
-    `\nfirst language request: ${median(mainRows.first).toFixed(1)} ms on workerd's main thread, ${median(billed).toFixed(1)} ms of it above the floor ` +
-      `(the Worker's own share); ${median(rows.first).toFixed(1)} ms for the whole process. Goal: at most 10 ms (Workers free plan).`,
-  );
-} finally {
-  rmSync(outdir, { recursive: true, force: true });
 }
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+console.log(`\nCPU time of one request in workerd (${samples} fresh processes, median; min..max)`);
+console.log("| request | main thread ms | whole process ms |\n|---|---:|---:|");
+const label = {
+  first: "first request of a fresh isolate: POST /v1/judge, language:response_language",
+  again: "the same request again (warm isolate)",
+  firstNoLanguage: "first request of a fresh isolate: POST /v1/judge, punctuation:no_comma",
+  floor: "floor: a warm 404 (HTTP, Miniflare's entry worker, routing)",
+  startup: "start-up of workerd until ready (all of Miniflare's services, the Worker's module evaluated)",
+};
+const cell = (xs) => `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}..${Math.max(...xs).toFixed(1)})`;
+for (const key of Object.keys(rows)) console.log(`| ${label[key]} | ${cell(mainRows[key])} | ${cell(rows[key])} |`);
+const billed = mainRows.first.map((ms, i) => ms - mainRows.floor[i]);
+console.log(
+  `\nfirst language request: ${median(mainRows.first).toFixed(1)} ms on workerd's main thread, ${median(billed).toFixed(1)} ms of it above the floor ` +
+    `(the Worker's own share); ${median(rows.first).toFixed(1)} ms for the whole process. Goal: at most 10 ms (Workers free plan).`,
+);
 
-/** The workerd process that Miniflare started (a child of this process). */
-function workerdPid() {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === process.pid && stat.includes("(workerd)")) return Number(entry);
-    } catch {
-      // gone
-    }
-  }
-  throw new Error("no workerd child process found (this benchmark reads Linux's /proc)");
-}
-
-/** CPU time charged to all threads of `pid` (or only its main thread) so far, in nanoseconds. */
-function cpuNs(pid, mainThreadOnly = false) {
-  let total = 0;
-  for (const task of mainThreadOnly ? [String(pid)] : readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
-    } catch {
-      // thread exited
-    }
-  }
-  return total;
-}
 
 /** Waits until workerd has used no CPU for 50 ms (background work after a response, start-up). */
 async function settle(pid) {

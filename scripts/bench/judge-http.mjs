@@ -3,9 +3,13 @@
 // and where the time goes: the CPU each process (this client, wrangler's Node process, workerd)
 // spends per request, read from Linux's /proc/PID/task/*/schedstat around each run. On a machine
 // with few cores the latency at high concurrency is that CPU per request times the queue length.
+// `--direct`: against the deployable bundle in workerd alone (Miniflare, as judge-cold.mjs runs
+// it), without wrangler dev's proxy process in front, which production does not have either.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { startServer } from "../lib/server.mjs";
+import { bundleWorker, cpuNs, startWorkerd } from "../lib/workerd.mjs";
 import { root } from "../wrangler-env.mjs";
 
 const shared = join(root, "../shared/data/ifeval");
@@ -48,23 +52,6 @@ function processes(rootPid) {
   return [{ pid: process.pid, name: "client (this benchmark)" }, ...tree.map(({ pid, name }) => ({ pid, name: `${name} ${pid}` }))];
 }
 
-/** CPU ns charged to every thread of `pid` so far. */
-function cpuNs(pid) {
-  let total = 0;
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
-      } catch {
-        // thread gone
-      }
-    }
-  } catch {
-    // process gone
-  }
-  return total;
-}
-
 async function run(base, concurrency, total, request = (body) => fetch(`${base}/v1/judge`, { method: "POST", headers: { "content-type": "application/json" }, body })) {
   const latencies = [];
   let next = 0;
@@ -89,8 +76,17 @@ async function run(base, concurrency, total, request = (body) => fetch(`${base}/
   return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), rps: total / seconds, cpu };
 }
 
-const server = await startServer();
+// Not strict: `npm run bench` hands the same options to every benchmark it runs.
+const { values } = parseArgs({ options: { direct: { type: "boolean", default: false } }, strict: false });
+const server = values.direct ? await directServer() : await startServer();
 const serverPid = server.child.pid;
+
+/** The bundle in one workerd process, shaped like startServer's result. */
+async function directServer() {
+  const mf = startWorkerd(bundleWorker());
+  const url = await mf.ready;
+  return { base: url.origin, child: { pid: process.pid }, stop: () => mf.dispose() };
+}
 try {
   await run(server.base, 4, 600); // warm-up: isolate start, language profiles, Punkt tables
   const rows = [];
@@ -102,7 +98,7 @@ try {
   const baseline = await run(server.base, 1, 1082, () =>
     fetch(`${server.base}/v1/judge`, { method: "POST", headers: { "content-type": "application/json" }, body: refused[i++ % refused.length] }).then((r) => new Response(r.body, { status: 200 })),
   );
-  console.log("\n/v1/judge over HTTP (wrangler dev on 127.0.0.1, IFEval GPT-4 items, 1.5 constraints each, strict)");
+  console.log(`\n/v1/judge over HTTP (${values.direct ? "the bundle in workerd alone, no dev proxy" : "wrangler dev"} on 127.0.0.1, IFEval GPT-4 items, 1.5 constraints each, strict)`);
   console.log("| clients | p50 | p99 | requests/s |");
   console.log("|---:|---:|---:|---:|");
   for (const r of rows) console.log(`| ${r.concurrency} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${Math.round(r.rps)} |`);
