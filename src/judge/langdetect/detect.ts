@@ -102,9 +102,26 @@ function loadProfiles(): ProfileTable {
   return profiles;
 }
 
+/**
+ * 2-grams of the first 256 letters of the alphabet (Latin script and more), once looked up:
+ * node + 1, or 1 for none (0: not yet known). The commonest lookups skip the binary search.
+ */
+let bigramCache: Int32Array | undefined;
+
 /** The trie node for `parent`'s n-gram extended by `letter`, or 0: a binary search among its children. */
 function child(parent: number, letter: number): number {
   if (parent === 0 || letter === 0) return 0;
+  if (parent < 256 && letter < 256) {
+    bigramCache ??= new Int32Array(256 * 256);
+    const cell = parent * 256 + letter;
+    let known = bigramCache[cell]!;
+    if (known === 0) bigramCache[cell] = known = searchChild(parent, letter) + 1;
+    return known - 1;
+  }
+  return searchChild(parent, letter);
+}
+
+function searchChild(parent: number, letter: number): number {
   let lo = digits3(childStart, (parent - 1) * 3);
   let hi = digits3(childStart, parent * 3);
   while (lo < hi) {
@@ -117,8 +134,14 @@ function child(parent: number, letter: number): number {
   return 0;
 }
 
+/** Per node, once known: 1 if some profile counts its n-gram, 2 if none (extraction asks often). */
+let nodeHasEntries: Uint8Array | undefined;
+
 function hasEntries(node: number): boolean {
-  return firstEntry(node + 1) > firstEntry(node);
+  nodeHasEntries ??= new Uint8Array(profileData.nodeCount + 2);
+  let known = nodeHasEntries[node]!;
+  if (known === 0) nodeHasEntries[node] = known = firstEntry(node + 1) > firstEntry(node) ? 1 : 2;
+  return known === 1;
 }
 
 /** n-gram length of a node. */
