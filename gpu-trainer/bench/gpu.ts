@@ -1,7 +1,8 @@
 /**
  * The GPU benchmark: one IOPO optimizer step (policy forward+backward on 4B rows, cached reference
- * log-probs, clip 1.0, AdamW) on Llama-shaped decoders named as in ../shared/tools/
- * torch_iopo_bench.py (same shapes, init, batch layout, learning rates), so the two line up.
+ * log-probs, clip 1.0, AdamW) on Llama-shaped decoders named as in the PyTorch anchor
+ * torch_iopo_bench.py (a measuring tool kept outside the repository; same shapes, init, batch
+ * layout, learning rates), so the two line up.
  *
  *   npm run bench:gpu -w gpu-trainer -- --sizes small,mid --modes full,lora --engine webgpu
  *   npx tsx bench/gpu.ts --sizes tiny --engine wasm,node --steps 3 --json out.json

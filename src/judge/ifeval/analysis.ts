@@ -1,10 +1,20 @@
 import { detectLanguage, type LanguageDetection } from "../langdetect/detect.ts";
 import { foldCaseCodePoints } from "../text/literal-search.ts";
 import { codePoints, pyIsUpper } from "../text/python-str.ts";
-import { countSentences, splitSentences } from "../text/punkt.ts";
-import { wordTokenize } from "../text/word-tokenize.ts";
+import { sentenceSpans, type PunktMemo } from "../text/punkt.ts";
+import { tokenizeSentences } from "../text/word-tokenize.ts";
 
 const WORD_RUN_RE = /[\p{L}\p{N}_]+/gu;
+
+/**
+ * Work shared by the analyses of related texts: a response and its loose-mode variants have
+ * most sentences in common, so Punkt's boundary decisions and the Treebank tokens of a sentence
+ * are computed once for all of them (both are functions of the context or sentence alone).
+ */
+export class TextMemo {
+  readonly punkt: PunktMemo = new Map();
+  readonly sentenceTokens = new Map<string, readonly string[]>();
+}
 
 /**
  * The measurements several checkers need from one text, each computed at most once. Judging
@@ -13,7 +23,7 @@ const WORD_RUN_RE = /[\p{L}\p{N}_]+/gu;
  */
 export class TextAnalysis {
   private words?: number;
-  private sentenceTotal?: number;
+  private spans?: Array<[number, number]>;
   private capitalWords?: number;
   private language?: LanguageDetection;
   private points?: Uint32Array;
@@ -21,21 +31,25 @@ export class TextAnalysis {
   private sentenceList?: string[];
   private tokenList?: string[];
 
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    private readonly memo: TextMemo = new TextMemo(),
+  ) {}
 
   /** IFEval's `count_words`: runs of word characters (`\w+`, Unicode). */
   get wordCount(): number {
-    if (this.words === undefined) {
-      let n = 0;
-      for (const _ of this.text.matchAll(WORD_RUN_RE)) n++;
-      this.words = n;
-    }
+    // match() builds only the strings, not a match object per word as matchAll does.
+    this.words ??= this.text.match(WORD_RUN_RE)?.length ?? 0;
     return this.words;
   }
 
   /** IFEval's `count_sentences`: NLTK Punkt (English). */
   get sentenceCount(): number {
-    return (this.sentenceTotal ??= countSentences(this.text));
+    return this.sentenceSpans.length;
+  }
+
+  private get sentenceSpans(): Array<[number, number]> {
+    return (this.spans ??= sentenceSpans(this.text, this.memo.punkt));
   }
 
   /** Tokens of `nltk.word_tokenize` that are all upper case (`str.isupper()`). */
@@ -45,12 +59,12 @@ export class TextAnalysis {
 
   /** `nltk.sent_tokenize`: the Punkt (English) sentences. */
   get sentences(): string[] {
-    return (this.sentenceList ??= splitSentences(this.text));
+    return (this.sentenceList ??= this.sentenceSpans.map(([start, end]) => this.text.slice(start, end)));
   }
 
   /** `nltk.word_tokenize`: Treebank tokens of the Punkt sentences. */
   get tokens(): string[] {
-    return (this.tokenList ??= wordTokenize(this.text));
+    return (this.tokenList ??= tokenizeSentences(this.sentences, this.memo.sentenceTokens));
   }
 
   /** `langdetect.detect` with seed 0. */

@@ -8,7 +8,7 @@
  *   with every "*" removed (the line-dropping variants are stripped of surrounding whitespace).
  */
 import { isPyBlank, pyStrip } from "../text/python-str.ts";
-import { TextAnalysis } from "./analysis.ts";
+import { TextAnalysis, TextMemo } from "./analysis.ts";
 import type { Checker, InstructionId } from "./checkers.ts";
 import { validateConstraints } from "./registry.ts";
 
@@ -74,11 +74,24 @@ export function looseVariants(response: string): Array<{ variant: LooseVariant; 
  */
 export class AnalysisCache {
   private readonly byText = new Map<string, TextAnalysis>();
+  private readonly memo = new TextMemo();
+  private variants?: { response: string; list: ReturnType<typeof looseVariants> };
+
+  /** How many distinct texts have been analysed. */
+  get size(): number {
+    return this.byText.size;
+  }
+
+  /** `looseVariants(response)`, made once for all the constraints judged on the response. */
+  looseVariants(response: string): ReturnType<typeof looseVariants> {
+    if (this.variants?.response !== response) this.variants = { response, list: looseVariants(response) };
+    return this.variants.list;
+  }
 
   get(text: string): TextAnalysis {
     let analysis = this.byText.get(text);
     if (!analysis) {
-      analysis = new TextAnalysis(text);
+      analysis = new TextAnalysis(text, this.memo);
       this.byText.set(text, analysis);
     }
     return analysis;
@@ -105,7 +118,7 @@ export function judgeOne(
     return result(outcome.passed, outcome.evidence);
   }
   let first: Record<string, unknown> | undefined;
-  for (const { variant, text } of looseVariants(response)) {
+  for (const { variant, text } of cache.looseVariants(response)) {
     if (isPyBlank(text)) continue;
     const outcome = checker.check(text, kwargs, cache.get(text));
     if (outcome.passed) return result(true, { ...outcome.evidence, variant });

@@ -120,16 +120,14 @@ export function splitOnStarDividers(text: string): string[] {
   const parts: string[] = [];
   let partStart = 0;
   let i = 0;
-  while (i < text.length) {
-    let end = -1;
-    if (isPyWhitespaceUnit(text.charCodeAt(i)) && text.startsWith("***", i + 1)) end = i + 4;
-    else if (text.startsWith("***", i)) end = i + 3;
-    if (end < 0) {
-      i++;
-      continue;
-    }
+  for (;;) {
+    // The leftmost divider at or after i: "***", or one whitespace character and "***".
+    const stars = text.indexOf("***", i);
+    if (stars < 0) break;
+    const start = stars > i && isPyWhitespaceUnit(text.charCodeAt(stars - 1)) ? stars - 1 : stars;
+    let end = stars + 3;
     if (end < text.length && isPyWhitespaceUnit(text.charCodeAt(end))) end++;
-    parts.push(text.slice(partStart, i));
+    parts.push(text.slice(partStart, start));
     partStart = end;
     i = end;
   }

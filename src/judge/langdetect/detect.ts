@@ -34,86 +34,174 @@ const MAX_TEXT_LENGTH = 10000;
 const URL_RE = /https?:\/\/[-_.?&~;+=/#0-9A-Za-z]{1,2076}/g;
 const MAIL_RE = /[-_.0-9A-Za-z]{1,64}@[-_0-9A-Za-z]{1,255}[-_.0-9A-Za-z]{1,255}/g;
 
-/** The n-gram frequency tables of the 55 language profiles, in sparse form. */
-interface Profiles {
-  langs: readonly string[];
-  /** n-gram -> row; row r's entries are entryLang/entryProb[rowStart[r] .. rowStart[r+1]). */
-  rows: Map<string, number>;
-  rowStart: Uint32Array;
-  entryLang: Uint8Array;
-  entryProb: Float64Array;
-  cjkRepresentative: Map<string, string>;
-  viNormalizeRe: RegExp;
-}
-
-let profiles: Profiles | undefined;
-
-/** Value of a base-36 digit given as a UTF-16 code unit. */
-function base36Digit(unit: number): number {
-  return unit <= 0x39 ? unit - 0x30 : unit - 0x57;
-}
-
 /**
- * Decodes the bundled profiles on first use: one pass over "gram\tlang.count lang.count\n..."
- * (numbers in base 36; grams never contain ".", tabs or newlines).
+ * The bundled profiles (built by scripts/build-judge-data.ts), read in place: the tables are
+ * strings of fixed-width base64url numbers (6 bits a digit), so a fresh isolate decodes nothing
+ * up front and a detection reads only the numbers it needs. The n-grams form a trie:
+ *
+ * - nodes `1..alphabet.length` are the 1-grams (`alphabet[node - 1]`), then come `bigramNodes`
+ *   2-grams, then the 3-grams; within a level nodes are sorted by (parent node, last letter), so
+ *   the children of node p are `alphabet.length + 1 + i` for i in [childStart(p), childStart(p + 1));
+ * - `childStart`: 3 digits per node (and one more for the end); `childLetters`: 2 digits per
+ *   child, the 1-based position of its last character in `alphabet`;
+ * - `entryStart`: 3 digits per node (and one more), where its counts begin in `entries`;
+ * - `entries`: per count, 1 digit language (index in `langs`) and 5 digits count, languages
+ *   ascending within a node.
+ *
+ * Probabilities are `count / n_words[lang][n - 1]`, divided as langdetect does, so they are
+ * bit-identical to Python's.
  */
-function loadProfiles(): Profiles {
-  if (profiles) return profiles;
-  const data = profileData.grams;
-  let rowCount = 1;
-  let entryCount = 0;
-  for (let i = 0; i < data.length; i++) {
-    const unit = data.charCodeAt(i);
-    if (unit === 0x0a) rowCount++;
-    else if (unit === 0x2e) entryCount++;
-  }
-  const rows = new Map<string, number>();
-  const rowStart = new Uint32Array(rowCount + 1);
-  const entryLang = new Uint8Array(entryCount);
-  const entryProb = new Float64Array(entryCount);
-  let pos = 0;
-  let e = 0;
-  for (let row = 0; row < rowCount; row++) {
-    const tab = data.indexOf("\t", pos);
-    const gram = data.slice(pos, tab);
-    rows.set(gram, row);
-    rowStart[row] = e;
-    let gramLength = 0; // in code points
-    for (let i = 0; i < gram.length; i++) {
-      const unit = gram.charCodeAt(i);
-      if (unit < 0xdc00 || unit > 0xdfff) gramLength++;
-    }
-    pos = tab + 1;
-    for (;;) {
-      let lang = 0;
-      let unit: number;
-      while ((unit = data.charCodeAt(pos++)) !== 0x2e) lang = lang * 36 + base36Digit(unit);
-      let count = 0;
-      while (pos < data.length && (unit = data.charCodeAt(pos)) !== 0x20 && unit !== 0x0a) {
-        count = count * 36 + base36Digit(unit);
-        pos++;
-      }
-      entryLang[e] = lang;
-      // Same division as langdetect, so the probabilities are bit-identical.
-      entryProb[e] = count / profileData.nWords[lang]![gramLength - 1]!;
-      e++;
-      if (pos >= data.length || data.charCodeAt(pos++) === 0x0a) break;
-    }
-  }
-  rowStart[rowCount] = e;
+interface ProfileTable {
+  langs: readonly string[];
+  /** Code unit -> 1-based alphabet position (0: no n-gram has this character). */
+  letterOf: Uint16Array;
+  cjkRepresentative: Map<number, number>;
+  viNormalizeRe: RegExp;
+  latin1Excluded: Set<number>;
+}
 
-  const cjkRepresentative = new Map<string, string>();
+let profiles: ProfileTable | undefined;
+
+const ALPHABET_SIZE = profileData.alphabet.length;
+const FIRST_TRIGRAM_NODE = ALPHABET_SIZE + profileData.bigramNodes + 1;
+const { childStart, childLetters, entryStart, entries } = profileData;
+
+/** Value of each base64url digit, by code unit. */
+const DIGIT = new Uint8Array(128);
+for (let i = 0; i < 64; i++) DIGIT["ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".charCodeAt(i)] = i;
+
+function digits2(s: string, at: number): number {
+  return (DIGIT[s.charCodeAt(at)]! << 6) | DIGIT[s.charCodeAt(at + 1)]!;
+}
+
+function digits3(s: string, at: number): number {
+  return (DIGIT[s.charCodeAt(at)]! << 12) | (DIGIT[s.charCodeAt(at + 1)]! << 6) | DIGIT[s.charCodeAt(at + 2)]!;
+}
+
+/** The first entry of `node` (1-based); `firstEntry(node + 1)` ends it. */
+function firstEntry(node: number): number {
+  return digits3(entryStart, (node - 1) * 3);
+}
+
+/** The small tables, built on first use (a few thousand entries). */
+function loadProfiles(): ProfileTable {
+  if (profiles) return profiles;
+  const letterOf = new Uint16Array(0x10000);
+  for (let i = 0; i < ALPHABET_SIZE; i++) letterOf[profileData.alphabet.charCodeAt(i)] = i + 1;
+  const cjkRepresentative = new Map<number, number>();
   for (const cls of profileData.cjkClasses) {
-    const chars = [...cls];
-    for (const ch of chars) cjkRepresentative.set(ch, chars[0]!);
+    for (let i = 0; i < cls.length; i++) cjkRepresentative.set(cls.charCodeAt(i), cls.charCodeAt(0));
   }
-  const viNormalizeRe = new RegExp(`([${profileData.toNormalizeViChars}])([${profileData.dmarkClass}])`, "gu");
-  profiles = { langs: profileData.langs, rows, rowStart, entryLang, entryProb, cjkRepresentative, viNormalizeRe };
+  profiles = {
+    langs: profileData.langs,
+    letterOf,
+    cjkRepresentative,
+    viNormalizeRe: new RegExp(`([${profileData.toNormalizeViChars}])([${profileData.dmarkClass}])`, "gu"),
+    latin1Excluded: new Set([...profileData.latin1Excluded].map((ch) => ch.charCodeAt(0))),
+  };
   return profiles;
 }
 
+/**
+ * 2-grams of the first 256 letters of the alphabet (Latin script and more), once looked up:
+ * node + 1, or 1 for none (0: not yet known). The commonest lookups skip the binary search.
+ */
+let bigramCache: Int32Array | undefined;
+
+/** The trie node for `parent`'s n-gram extended by `letter`, or 0: a binary search among its children. */
+function child(parent: number, letter: number): number {
+  if (parent === 0 || letter === 0) return 0;
+  if (parent < 256 && letter < 256) {
+    bigramCache ??= new Int32Array(256 * 256);
+    const cell = parent * 256 + letter;
+    let known = bigramCache[cell]!;
+    if (known === 0) bigramCache[cell] = known = searchChild(parent, letter) + 1;
+    return known - 1;
+  }
+  return searchChild(parent, letter);
+}
+
+function searchChild(parent: number, letter: number): number {
+  let lo = digits3(childStart, (parent - 1) * 3);
+  let hi = digits3(childStart, parent * 3);
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const found = digits2(childLetters, mid * 2);
+    if (found === letter) return ALPHABET_SIZE + 1 + mid;
+    if (found < letter) lo = mid + 1;
+    else hi = mid;
+  }
+  return 0;
+}
+
+/** Per node, once known: 1 if some profile counts its n-gram, 2 if none (extraction asks often). */
+let nodeHasEntries: Uint8Array | undefined;
+
+function hasEntries(node: number): boolean {
+  nodeHasEntries ??= new Uint8Array(profileData.nodeCount + 2);
+  let known = nodeHasEntries[node]!;
+  if (known === 0) nodeHasEntries[node] = known = firstEntry(node + 1) > firstEntry(node) ? 1 : 2;
+  return known === 1;
+}
+
+/** n-gram length of a node. */
+function gramLength(node: number): number {
+  return node <= ALPHABET_SIZE ? 1 : node < FIRST_TRIGRAM_NODE ? 2 : 3;
+}
+
+/** The language of entry `e`. */
+function entryLang(e: number): number {
+  return DIGIT[entries.charCodeAt(e * 6)]!;
+}
+
+/** P(gram | lang) of entry `e`, whose n-gram has `n` characters. */
+function entryProbability(e: number, lang: number, n: number): number {
+  const count = digits2(entries, e * 6 + 1) * 0x40000 + digits3(entries, e * 6 + 3);
+  // Same division as langdetect, so the probabilities are bit-identical.
+  return count / profileData.nWords[lang]![n - 1]!;
+}
+
+/** The probabilities of one node's n-gram, languages ascending. */
+function probabilitiesOf(node: number, langs: readonly string[]): Array<{ lang: string; prob: number }> {
+  const probs: Array<{ lang: string; prob: number }> = [];
+  for (let e = firstEntry(node), end = firstEntry(node + 1); e < end; e++) {
+    probs.push({ lang: langs[entryLang(e)]!, prob: entryProbability(e, entryLang(e), gramLength(node)) });
+  }
+  return probs;
+}
+
+/**
+ * Every n-gram of the bundled profiles with its probabilities per language, decoded from the
+ * tables (for tests: they compare it with the source profiles).
+ */
+export function* profileEntries(): Generator<{ gram: string; probs: Array<{ lang: string; prob: number }> }> {
+  const { langs } = loadProfiles();
+  const grams = [...profileData.alphabet];
+  for (let parent = 1; parent < FIRST_TRIGRAM_NODE; parent++) {
+    const end = digits3(childStart, parent * 3);
+    for (let i = digits3(childStart, (parent - 1) * 3); i < end; i++) {
+      grams[ALPHABET_SIZE + i] = grams[parent - 1]! + profileData.alphabet[digits2(childLetters, i * 2) - 1]!;
+    }
+  }
+  for (let node = 1; node <= profileData.nodeCount; node++) {
+    if (hasEntries(node)) yield { gram: grams[node - 1]!, probs: probabilitiesOf(node, langs) };
+  }
+}
+
+/**
+ * The probabilities of one n-gram (1-3 characters, already normalised as langdetect does) as the
+ * detector looks it up, or undefined if no profile has it.
+ */
+export function ngramProbabilities(gram: string): Array<{ lang: string; prob: number }> | undefined {
+  const p = loadProfiles();
+  if (gram.length < 1 || gram.length > 3) return undefined;
+  let node = p.letterOf[gram.charCodeAt(0)]!;
+  for (let i = 1; i < gram.length; i++) node = child(node, p.letterOf[gram.charCodeAt(i)]!);
+  return node !== 0 && hasEntries(node) ? probabilitiesOf(node, p.langs) : undefined;
+}
+
 /** langdetect's `NGram.normalize_vi`: base letter + combining mark -> precomposed Vietnamese letter. */
-function normalizeVietnamese(text: string, p: Profiles): string {
+function normalizeVietnamese(text: string, p: ProfileTable): string {
   return text.replace(p.viNormalizeRe, (_, letter: string, mark: string) => {
     const markIndex = profileData.dmarkClass.indexOf(mark);
     const letterIndex = profileData.toNormalizeViChars.indexOf(letter);
@@ -121,91 +209,120 @@ function normalizeVietnamese(text: string, p: Profiles): string {
   });
 }
 
-/** langdetect's `NGram.normalize`, by Unicode block. */
-function normalizeChar(ch: string, p: Profiles): string {
-  const cp = ch.codePointAt(0)!;
+const SPACE = 0x20;
+
+/** langdetect's `NGram.normalize`, by Unicode block, on a code point. */
+function normalizeChar(cp: number, p: ProfileTable): number {
   if (cp <= 0x7f) {
     // Basic Latin: only letters survive.
-    return (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a) ? ch : " ";
+    return (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a) ? cp : SPACE;
   }
-  if (cp <= 0xff) return profileData.latin1Excluded.includes(ch) ? " " : ch;
+  if (cp <= 0xff) return p.latin1Excluded.has(cp) ? SPACE : cp;
   if (cp >= 0x180 && cp <= 0x24f) {
     // Latin Extended-B: Romanian comma-below letters -> cedilla forms.
-    if (cp === 0x219) return "\u015f";
-    if (cp === 0x21b) return "\u0163";
-    return ch;
+    if (cp === 0x219) return 0x15f;
+    if (cp === 0x21b) return 0x163;
+    return cp;
   }
-  if (cp >= 0x2000 && cp <= 0x206f) return " "; // General Punctuation
-  if (cp >= 0x600 && cp <= 0x6ff) return cp === 0x6cc ? "\u064a" : ch; // Farsi yeh -> Arabic yeh
-  if (cp >= 0x1e00 && cp <= 0x1eff) return cp >= 0x1ea0 ? "\u1ec3" : ch; // Latin Extended Additional
-  if (cp >= 0x3040 && cp <= 0x309f) return "\u3042"; // Hiragana
-  if (cp >= 0x30a0 && cp <= 0x30ff) return "\u30a2"; // Katakana
-  if ((cp >= 0x3100 && cp <= 0x312f) || (cp >= 0x31a0 && cp <= 0x31bf)) return "\u3105"; // Bopomofo
-  if (cp >= 0x4e00 && cp <= 0x9fff) return p.cjkRepresentative.get(ch) ?? ch; // CJK Unified Ideographs
-  if (cp >= 0xac00 && cp <= 0xd7af) return "\uac00"; // Hangul Syllables
-  return ch;
+  if (cp >= 0x2000 && cp <= 0x206f) return SPACE; // General Punctuation
+  if (cp >= 0x600 && cp <= 0x6ff) return cp === 0x6cc ? 0x64a : cp; // Farsi yeh -> Arabic yeh
+  if (cp >= 0x1e00 && cp <= 0x1eff) return cp >= 0x1ea0 ? 0x1ec3 : cp; // Latin Extended Additional
+  if (cp >= 0x3040 && cp <= 0x309f) return 0x3042; // Hiragana
+  if (cp >= 0x30a0 && cp <= 0x30ff) return 0x30a2; // Katakana
+  if ((cp >= 0x3100 && cp <= 0x312f) || (cp >= 0x31a0 && cp <= 0x31bf)) return 0x3105; // Bopomofo
+  if (cp >= 0x4e00 && cp <= 0x9fff) return p.cjkRepresentative.get(cp) ?? cp; // CJK Unified Ideographs
+  if (cp >= 0xac00 && cp <= 0xd7af) return 0xac00; // Hangul Syllables
+  return cp;
 }
 
-/** Steps 1-2: the characters langdetect actually looks at. */
-function prepareText(text: string, p: Profiles): string[] {
-  const cleaned = normalizeVietnamese(text.replace(URL_RE, " ").replace(MAIL_RE, " "), p);
-  const chars: string[] = [];
-  let previous = "";
-  let taken = 0;
-  for (const ch of cleaned) {
-    if (taken++ >= MAX_TEXT_LENGTH) break;
-    if (ch !== " " || previous !== " ") chars.push(ch);
-    previous = ch;
+const UPPER_CACHE = new Map<number, boolean>();
+
+/** Python `ch.isupper()` for one code point (ASCII inline, the rest through the regex once each). */
+function isUpperCodePoint(cp: number): boolean {
+  if (cp < 0x80) return cp >= 0x41 && cp <= 0x5a;
+  let upper = UPPER_CACHE.get(cp);
+  if (upper === undefined) {
+    upper = pyIsUpper(String.fromCodePoint(cp));
+    UPPER_CACHE.set(cp, upper);
   }
+  return upper;
+}
+
+/** Steps 1-2: the code points langdetect actually looks at. */
+function prepareText(text: string, p: ProfileTable): number[] {
+  // The URL and e-mail patterns cannot match without "http" or "@"; skipping them saves a scan
+  // that tries up to 64 characters at every position.
+  if (text.includes("http")) text = text.replace(URL_RE, " ");
+  if (text.includes("@")) text = text.replace(MAIL_RE, " ");
+  const cleaned = normalizeVietnamese(text, p);
+  const chars: number[] = [];
+  let previous = -1;
+  let taken = 0;
   let latin = 0;
   let nonLatin = 0;
-  for (const ch of chars) {
-    const cp = ch.codePointAt(0)!;
-    if (cp >= 0x41 && cp <= 0x7a) latin++;
-    // langdetect 1.0.9 means to exempt Latin Extended Additional here, but compares a block id with
-    // a block name, so every character from U+0300 up counts as non-Latin.
-    else if (cp >= 0x300) nonLatin++;
+  for (let i = 0; i < cleaned.length && taken < MAX_TEXT_LENGTH; i++, taken++) {
+    const cp = cleaned.codePointAt(i)!;
+    if (cp > 0xffff) i++;
+    if (cp !== SPACE || previous !== SPACE) {
+      chars.push(cp);
+      if (cp >= 0x41 && cp <= 0x7a) latin++;
+      // langdetect 1.0.9 means to exempt Latin Extended Additional here, but compares a block id
+      // with a block name, so every character from U+0300 up counts as non-Latin.
+      else if (cp >= 0x300) nonLatin++;
+    }
+    previous = cp;
   }
-  if (latin * 2 < nonLatin) {
-    return chars.filter((ch) => {
-      const cp = ch.codePointAt(0)!;
-      return cp < 0x41 || cp > 0x7a;
-    });
-  }
+  if (latin * 2 < nonLatin) return chars.filter((cp) => cp < 0x41 || cp > 0x7a);
   return chars;
 }
 
-/** Step 3: the known n-grams of the text, in order (duplicates kept: they weight the draws). */
-function extractNgrams(chars: readonly string[], p: Profiles): number[] {
+/** Step 3: the known n-grams of the text (trie nodes), in order (duplicates kept: they weight the draws). */
+function extractNgrams(chars: readonly number[], p: ProfileTable): number[] {
   const found: number[] = [];
-  let grams = [" "];
+  const spaceLetter = p.letterOf[SPACE]!;
+  // The window holds the last 1-3 normalised characters; node1/node2 are the trie nodes of its
+  // last one and last two characters (0 when unknown), which extend to the next 2- and 3-grams.
+  let windowLength = 1;
+  let lastIsSpace = true;
+  let lastUpper = false;
+  let node1 = spaceLetter;
+  let node2 = 0;
   let capitalWord = false;
-  for (const raw of chars) {
-    const ch = normalizeChar(raw, p);
-    const last = grams[grams.length - 1]!;
-    if (last === " ") {
-      grams = [" "];
+  for (let i = 0; i < chars.length; i++) {
+    const cp = normalizeChar(chars[i]!, p);
+    if (lastIsSpace) {
+      windowLength = 1;
+      node1 = spaceLetter;
+      node2 = 0;
       capitalWord = false;
-      if (ch === " ") continue;
-    } else if (grams.length >= 3) {
-      grams = grams.slice(1);
+      lastUpper = false;
+      if (cp === SPACE) continue;
+    } else if (windowLength >= 3) {
+      windowLength = 2;
     }
-    grams.push(ch);
-    if (pyIsUpper(ch)) {
-      if (pyIsUpper(last)) capitalWord = true;
+    windowLength++;
+    const letter = cp <= 0xffff ? p.letterOf[cp]! : 0;
+    const gram3 = windowLength === 3 ? child(node2, letter) : 0;
+    const gram2 = child(node1, letter);
+    node1 = letter;
+    node2 = gram2;
+    const upper = isUpperCodePoint(cp);
+    if (upper) {
+      if (lastUpper) capitalWord = true;
     } else {
       capitalWord = false;
     }
+    lastUpper = upper;
+    lastIsSpace = cp === SPACE;
     if (capitalWord) continue;
-    for (let n = 1; n <= 3 && n <= grams.length; n++) {
-      const gram = grams.slice(grams.length - n).join("");
-      if (gram === " ") continue;
-      const row = p.rows.get(gram);
-      if (row !== undefined) found.push(row);
-    }
+    // 1-, 2-, then 3-gram, as langdetect appends them; the 1-gram " " is never counted.
+    if (letter !== 0 && cp !== SPACE && hasEntries(letter)) found.push(letter);
+    if (gram2 !== 0 && hasEntries(gram2)) found.push(gram2);
+    if (gram3 !== 0 && hasEntries(gram3)) found.push(gram3);
   }
   return found;
 }
+
 
 export interface LanguageScore {
   lang: string;
@@ -225,6 +342,9 @@ export function detectLanguage(text: string): LanguageDetection {
   if (ngrams.length === 0) return { ok: false, error: "no features in text" };
 
   const langCount = p.langs.length;
+  const rows = (denseRows ??= new DenseRows(p));
+  // Each of the at most N_TRIAL * (ITERATION_LIMIT + 5) draws may need a new row.
+  rows.reserve(Math.min(ngrams.length, N_TRIAL * (ITERATION_LIMIT + 5)));
   const langProb = new Float64Array(langCount);
   const rng = new PythonRandom(SEED);
   const prob = new Float64Array(langCount);
@@ -233,19 +353,9 @@ export function detectLanguage(text: string): LanguageDetection {
     const alpha = ALPHA + rng.gauss(0, 1) * ALPHA_WIDTH;
     const weight = alpha / BASE_FREQ;
     for (let i = 0; ; i++) {
-      const row = rng.choice(ngrams);
-      // prob[l] *= weight + P(gram | l); P is zero for languages that lack the n-gram.
-      const start = p.rowStart[row]!;
-      const end = p.rowStart[row + 1]!;
-      let entry = start;
-      for (let l = 0; l < langCount; l++) {
-        if (entry < end && p.entryLang[entry] === l) {
-          prob[l] = prob[l]! * (weight + p.entryProb[entry]!);
-          entry++;
-        } else {
-          prob[l] = prob[l]! * weight;
-        }
-      }
+      // prob[l] *= weight + P(gram | l); P is zero for languages that lack the n-gram, and
+      // weight + 0 is exactly weight, so the dense row gives langdetect's products bit for bit.
+      multiplyRow(prob, rows.dense, rows.row(rng.choice(ngrams)), weight);
       if (i % 5 === 0 && (normalize(prob) > CONV_THRESHOLD || i >= ITERATION_LIMIT)) break;
     }
     for (let l = 0; l < langCount; l++) langProb[l] = langProb[l]! + prob[l]! / N_TRIAL;
@@ -255,6 +365,72 @@ export function detectLanguage(text: string): LanguageDetection {
   for (let l = 0; l < langCount; l++) if (langProb[l]! > PROB_THRESHOLD) scores.push({ lang: p.langs[l]!, prob: langProb[l]! });
   scores.sort((a, b) => b.prob - a.prob); // stable, like Python's sort(reverse=True)
   return { ok: true, language: scores[0]?.lang ?? "unknown", scores };
+}
+
+/**
+ * Dense rows of P(gram | lang) (zero where the language lacks the n-gram), made on an n-gram's
+ * first draw and kept for later detections in the isolate (common n-grams recur in every text):
+ * the trials then multiply without searching the sparse entries. At most MAX_DENSE_ROWS rows
+ * (3.6 MB) are kept; when they are all used, every row is forgotten and made again on demand.
+ * `rowOffset[node]` is valid while `rowStamp[node]` equals `stamp`.
+ */
+const MAX_DENSE_ROWS = 8192;
+
+class DenseRows {
+  private stamp = 1;
+  private readonly rowStamp: Int32Array;
+  private readonly rowOffset: Int32Array;
+  private used = 0;
+  dense = new Float64Array(0);
+
+  constructor(private readonly p: ProfileTable) {
+    this.rowStamp = new Int32Array(profileData.nodeCount + 1);
+    this.rowOffset = new Int32Array(profileData.nodeCount + 1);
+  }
+
+  /** Makes room for `rows` more rows in one detection (a text draws from at most that many n-grams). */
+  reserve(rows: number): void {
+    const langCount = this.p.langs.length;
+    if (this.used + rows * langCount > MAX_DENSE_ROWS * langCount) {
+      this.stamp++;
+      this.used = 0;
+    }
+    const needed = this.used + rows * langCount;
+    if (this.dense.length < needed) {
+      const grown = new Float64Array(Math.max(needed, Math.min(this.dense.length * 2, MAX_DENSE_ROWS * langCount), 64 * langCount));
+      grown.set(this.dense.subarray(0, this.used));
+      this.dense = grown;
+    }
+  }
+
+  /** Offset of `node`'s row in `dense` (room reserved beforehand). */
+  row(node: number): number {
+    if (this.rowStamp[node] === this.stamp) return this.rowOffset[node]!;
+    const langCount = this.p.langs.length;
+    const base = this.used;
+    this.used += langCount;
+    const dense = this.dense;
+    dense.fill(0, base, base + langCount);
+    const n = gramLength(node);
+    for (let e = firstEntry(node), end = firstEntry(node + 1); e < end; e++) {
+      const lang = entryLang(e);
+      dense[base + lang] = entryProbability(e, lang, n);
+    }
+    this.rowStamp[node] = this.stamp;
+    this.rowOffset[node] = base;
+    return base;
+  }
+}
+
+let denseRows: DenseRows | undefined;
+
+/**
+ * prob[l] *= weight + dense[base + l]. A function of its own: V8 compiles a small hot function
+ * to machine code after a few calls, whereas a loop inlined in a long-running one stays
+ * interpreted (boxing every double) until on-stack replacement, which matters on a fresh isolate.
+ */
+function multiplyRow(prob: Float64Array, dense: Float64Array, base: number, weight: number): void {
+  for (let l = 0; l < prob.length; l++) prob[l] = prob[l]! * (weight + dense[base + l]!);
 }
 
 /** Scales to a sum of 1 and returns the largest probability. */

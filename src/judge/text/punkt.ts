@@ -75,7 +75,7 @@ const PUNKT_WORD_RE = new RegExp(
 /** A candidate sentence end and what follows it: other punctuation, or whitespace and the next token. */
 const PERIOD_CONTEXT_RE = new RegExp(
   `[.?!](?=(?<afterTok>${NON_WORD_CHARS}|${WS}+(?<nextTok>${NON_WS}+)))`,
-  "gdu",
+  "gu",
 );
 
 /** Closing punctuation at the start of the next sentence that belongs to the previous one. */
@@ -290,20 +290,33 @@ function* potentialEndContexts(text: string): Generator<Candidate> {
 }
 
 function toCandidate(text: string, match: RegExpExecArray, wordStart: number, wordStop: number): Candidate {
-  const nextTokIndices = match.indices?.groups?.nextTok;
+  // nextTok ends afterTok, which starts right after the mark (computed, not taken from the `d`
+  // flag's match indices, which slow every match down).
+  const { afterTok, nextTok } = match.groups!;
   return {
     index: match.index,
-    nextStart: nextTokIndices ? nextTokIndices[0] : match.index + 1,
+    nextStart: nextTok !== undefined ? match.index + 1 + afterTok!.length - nextTok.length : match.index + 1,
     context: text.slice(wordStart, wordStop) + match[0] + match.groups!.afterTok!,
   };
 }
 
+/**
+ * Decisions already made, by candidate context: the decision is a function of the context alone,
+ * so texts that share most of their sentences (a response and its loose-mode variants) share them.
+ */
+export type PunktMemo = Map<string, boolean>;
+
 /** Sentence spans [start, end) before realignment. */
-function rawSentenceSpans(text: string, params: PunktParameters): Array<[number, number]> {
+function rawSentenceSpans(text: string, params: PunktParameters, memo?: PunktMemo): Array<[number, number]> {
   const spans: Array<[number, number]> = [];
   let lastBreak = 0;
   for (const candidate of potentialEndContexts(text)) {
-    if (containsSentenceBreak(candidate.context, params)) {
+    let isBreak = memo?.get(candidate.context);
+    if (isBreak === undefined) {
+      isBreak = containsSentenceBreak(candidate.context, params);
+      memo?.set(candidate.context, isBreak);
+    }
+    if (isBreak) {
       spans.push([lastBreak, candidate.index + 1]);
       lastBreak = candidate.nextStart;
     }
@@ -338,8 +351,8 @@ function realignBoundaries(text: string, spans: Array<[number, number]>): Array<
 }
 
 /** Sentence spans [start, end) in UTF-16 indices, as NLTK's `PunktSentenceTokenizer.span_tokenize`. */
-export function sentenceSpans(text: string): Array<[number, number]> {
-  return realignBoundaries(text, rawSentenceSpans(text, englishParameters()));
+export function sentenceSpans(text: string, memo?: PunktMemo): Array<[number, number]> {
+  return realignBoundaries(text, rawSentenceSpans(text, englishParameters(), memo));
 }
 
 /** The sentences of `text`, as `nltk.sent_tokenize(text)` (English) returns them. */

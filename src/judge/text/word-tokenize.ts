@@ -16,23 +16,28 @@ const WORD = `[${PY_WORD}]`;
 const NOT_WORD_BEFORE = `(?<!${WORD})`;
 const NOT_WORD_AFTER = `(?!${WORD})`;
 
-type Substitution = readonly [RegExp, string];
+/**
+ * A substitution, with substrings of which the text must contain one for the pattern to match:
+ * `replace` costs about a microsecond even when nothing matches, and most sentences need only a
+ * few of the ~30 rules, so a rule whose characters are absent is skipped (same result).
+ */
+type Substitution = readonly [RegExp, string, needs: readonly string[]];
 
 const STARTING_QUOTES: Substitution[] = [
-  [/([«“‘„]|`+)/gu, " $1 "],
-  [/^"/u, "``"],
-  [/(``)/gu, " $1 "],
-  [/([ ([{<])("|'')/gu, "$1 `` "],
+  [/([«“‘„]|`+)/gu, " $1 ", ["«", "“", "‘", "„", "`"]],
+  [/^"/u, "``", ['"']],
+  [/(``)/gu, " $1 ", ["``"]],
+  [/([ ([{<])("|'')/gu, "$1 `` ", ['"', "''"]],
   // An apostrophe before a word that is not a known clitic ('re, 've, ...) is an opening quote.
-  [new RegExp(`(')(?!re|ve|ll|m|t|s|d|n)(${WORD})${NOT_WORD_AFTER}`, "giu"), "$1 $2"],
+  [new RegExp(`(')(?!re|ve|ll|m|t|s|d|n)(${WORD})${NOT_WORD_AFTER}`, "giu"), "$1 $2", ["'"]],
 ];
 
 const ENDING_QUOTES: Substitution[] = [
-  [/([»”’])/gu, " $1 "],
-  [/''/gu, " '' "],
-  [/"/gu, " '' "],
-  [/([^' ])('[sS]|'[mM]|'[dD]|') /gu, "$1 $2 "],
-  [/([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) /gu, "$1 $2 "],
+  [/([»”’])/gu, " $1 ", ["»", "”", "’"]],
+  [/''/gu, " '' ", ["''"]],
+  [/"/gu, " '' ", ['"']],
+  [/([^' ])('[sS]|'[mM]|'[dD]|') /gu, "$1 $2 ", ["'"]],
+  [/([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) /gu, "$1 $2 ", ["'"]],
 ];
 
 /** Closing brackets/quotes (and, for the first rule, spaces) allowed between a final period and the end. */
@@ -40,21 +45,26 @@ const FINAL_PERIOD_CLOSERS_WITH_SPACE = new Set([..."])}>\"'»”’ "]);
 const FINAL_PERIOD_CLOSERS = new Set([..."])}>\"'"]);
 
 const PUNCTUATION_BEFORE_FINAL_PERIOD: Substitution[] = [
-  [new RegExp(`([:,])([^${PY_DIGIT}])`, "gu"), " $1 $2"],
-  [/([:,])(?=\n?$)/gu, " $1 "],
-  [/\.{2,}/gu, " $& "],
-  [/[;@#$%&]/gu, " $& "],
+  [new RegExp(`([:,])([^${PY_DIGIT}])`, "gu"), " $1 $2", [":", ","]],
+  [/([:,])(?=\n?$)/gu, " $1 ", [":", ","]],
+  [/\.{2,}/gu, " $& ", [".."]],
+  [/[;@#$%&]/gu, " $& ", [";", "@", "#", "$", "%", "&"]],
 ];
 
 const PUNCTUATION_AFTER_FINAL_PERIOD: Substitution[] = [
-  [/[?!]/gu, " $& "],
-  [/([^'])' /gu, "$1 ' "],
-  [/[*]/gu, " $& "],
+  [/[?!]/gu, " $& ", ["?", "!"]],
+  [/([^'])' /gu, "$1 ' ", ["' "]],
+  [/[*]/gu, " $& ", ["*"]],
 ];
 
-const PARENS_BRACKETS: Substitution = [/[\][(){}<>]/gu, " $& "];
-const DOUBLE_DASHES: Substitution = [/--/gu, " -- "];
+const PARENS_BRACKETS: Substitution = [/[\][(){}<>]/gu, " $& ", ["[", "]", "(", ")", "{", "}", "<", ">"]];
+const DOUBLE_DASHES: Substitution = [/--/gu, " -- ", ["--"]];
 
+/**
+ * Case-insensitive rules: `needs` holds the lower-cased word, looked for in the lower-cased text.
+ * That is exact for ASCII text only (with the `iu` flags, "ſ" matches "s" and "K" matches "k"),
+ * so text with other characters gets every rule.
+ */
 const CONTRACTIONS: Substitution[] = [
   ...[
     ["can", "not"],
@@ -64,14 +74,26 @@ const CONTRACTIONS: Substitution[] = [
     ["got", "ta"],
     ["lem", "me"],
     ["more", "'n"],
-  ].map(([a, b]): Substitution => [new RegExp(`${NOT_WORD_BEFORE}(${a})(${b})${NOT_WORD_AFTER}`, "giu"), " $1 $2 "]),
-  [new RegExp(`${NOT_WORD_BEFORE}(wan)(na)(?=[${PY_WHITESPACE}])`, "giu"), " $1 $2 "],
-  [new RegExp(` ('t)(is)${NOT_WORD_AFTER}`, "giu"), " $1 $2 "],
-  [new RegExp(` ('t)(was)${NOT_WORD_AFTER}`, "giu"), " $1 $2 "],
+  ].map(([a, b]): Substitution => [new RegExp(`${NOT_WORD_BEFORE}(${a})(${b})${NOT_WORD_AFTER}`, "giu"), " $1 $2 ", [a! + b!]]),
+  [new RegExp(`${NOT_WORD_BEFORE}(wan)(na)(?=[${PY_WHITESPACE}])`, "giu"), " $1 $2 ", ["wanna"]],
+  [new RegExp(` ('t)(is)${NOT_WORD_AFTER}`, "giu"), " $1 $2 ", ["'tis"]],
+  [new RegExp(` ('t)(was)${NOT_WORD_AFTER}`, "giu"), " $1 $2 ", ["'twas"]],
 ];
 
-function applyAll(text: string, substitutions: readonly Substitution[]): string {
-  for (const [pattern, replacement] of substitutions) text = text.replace(pattern, replacement);
+const NON_ASCII_RE = /[^\0-\x7f]/;
+
+/** Applies the substitutions in order (`lowerCase`: look for `needs` in the lower-cased text). */
+function applyAll(text: string, substitutions: readonly Substitution[], lowerCase = false): string {
+  const everyRule = lowerCase && NON_ASCII_RE.test(text);
+  let haystack = lowerCase ? text.toLowerCase() : text;
+  for (const [pattern, replacement, needs] of substitutions) {
+    if (!everyRule && !needs.some((needle) => haystack.includes(needle))) continue;
+    const replaced = text.replace(pattern, replacement);
+    if (replaced !== text) {
+      text = replaced;
+      haystack = lowerCase ? text.toLowerCase() : text;
+    }
+  }
   return text;
 }
 
@@ -104,11 +126,28 @@ export function treebankTokenize(sentence: string): string[] {
   text = applyAll(text, PUNCTUATION_AFTER_FINAL_PERIOD);
   text = applyAll(text, [PARENS_BRACKETS, DOUBLE_DASHES]);
   text = applyAll(" " + text + " ", ENDING_QUOTES);
-  text = applyAll(text, CONTRACTIONS);
+  text = applyAll(text, CONTRACTIONS, true);
   return pySplitWhitespace(text);
 }
 
 /** `nltk.word_tokenize(text)` with the English Punkt model. */
 export function wordTokenize(text: string): string[] {
-  return splitSentences(text).flatMap(treebankTokenize);
+  return tokenizeSentences(splitSentences(text));
+}
+
+/**
+ * The Treebank tokens of Punkt sentences, in order. `memo` (sentence -> tokens) lets texts that
+ * share sentences (a response and its loose-mode variants) tokenize each sentence once.
+ */
+export function tokenizeSentences(sentences: readonly string[], memo?: Map<string, readonly string[]>): string[] {
+  const tokens: string[] = [];
+  for (const sentence of sentences) {
+    let own = memo?.get(sentence);
+    if (!own) {
+      own = treebankTokenize(sentence);
+      memo?.set(sentence, own);
+    }
+    for (const token of own) tokens.push(token);
+  }
+  return tokens;
 }
