@@ -30,7 +30,7 @@ export const KWARGS_LIMITS = {
  * machine, with a margin for a busy one (`npm run bench -- judge-abuse` prints the worst cases).
  */
 export const WORK_LIMITS = {
-  maxWorkPerRequest: 600_000,
+  maxWorkPerRequest: 1_200_000,
   charsPerCheck: 256,
   variants: { strict: 1, loose: 8, both: 9 },
   listItemWeight: 1 / 32,

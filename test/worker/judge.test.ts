@@ -126,7 +126,7 @@ describe("bounded cost: caps on kwargs and on a request's work", () => {
   it("caps constraints × response length (422 naming the limit)", async () => {
     const costly = Array.from({ length: 10 }, () => ({ id: "count:pronouns", kwargs: { N: 1 } }));
     const message = await onlyError(await judge(costly, "word ".repeat(40_000), "both"), 422);
-    expect(message).toMatch(/^body: this judgement costs \d+ character-checks, over the limit of 600000 per request \(max_work_per_request/);
+    expect(message).toMatch(/^body: this judgement costs \d+ character-checks, over the limit of 1200000 per request \(max_work_per_request/);
     // the same constraints on a short response, or fewer on a long one, are fine
     expect((await judge(costly, "word ".repeat(1000), "both")).status).toBe(200);
     expect((await judge(costly.slice(0, 1), "word ".repeat(40_000), "strict")).status).toBe(200);
@@ -136,8 +136,8 @@ describe("bounded cost: caps on kwargs and on a request's work", () => {
     const item = { response: "word ".repeat(2000), constraints: [{ id: "count:pronouns", kwargs: { N: 1 } }, { id: "punctuation:no_comma" }], mode: "both" };
     const items = Array.from({ length: 150 }, () => item);
     const body = await expectProblem(await postJson("/v1/judge/batch", { items }), 413);
-    expect(body.detail).toMatch(/over the limit of 600000 per request .*Split the batch/);
-    expect(body.errors![0]).toEqual({ field: "body", message: "at most 600000 character-checks per request" });
+    expect(body.detail).toMatch(/over the limit of 1200000 per request .*Split the batch/);
+    expect(body.errors![0]).toEqual({ field: "body", message: "at most 1200000 character-checks per request" });
     const ndjson = await call("/v1/judge/batch", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: items.map((i) => JSON.stringify(i)).join("\n") });
     await expectProblem(ndjson, 413);
     const fits = await postJson("/v1/judge/batch", { items: items.slice(0, 2) });
@@ -157,7 +157,7 @@ describe("bounded cost: caps on kwargs and on a request's work", () => {
       limits: Record<string, unknown>;
       checkers: { id: string; kwargs_schema: { properties?: Record<string, { maxLength?: number; maxItems?: number }> } }[];
     };
-    expect(body.limits).toMatchObject({ max_work_per_request: 600_000, kwargs_phrase_chars: 1000, kwargs_passage_chars: 20_000, kwargs_list_items: 64, response_chars: 200_000 });
+    expect(body.limits).toMatchObject({ max_work_per_request: 1_200_000, kwargs_phrase_chars: 1000, kwargs_passage_chars: 20_000, kwargs_list_items: 64, response_chars: 200_000 });
     expect(body.limits.work_formula).toMatch(/response characters/);
     const props = (id: string) => body.checkers.find((c) => c.id === id)!.kwargs_schema.properties!;
     expect(props("keywords:forbidden_words").forbidden_words!.maxItems).toBe(64);
