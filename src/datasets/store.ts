@@ -1,6 +1,6 @@
 import type { Principal } from "../lib/auth";
 import { ProblemError, type FieldError } from "../lib/problem";
-import { hex } from "../shared/hash";
+import { hex } from "@iopo/common";
 import { exportLines, type ShardFormat } from "./export";
 import { resolveDimension } from "./taxonomy";
 import {

@@ -36,7 +36,7 @@ import { requireScope } from "../lib/auth";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi";
 import { problem, ProblemError } from "../lib/problem";
-import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "../shared/order";
+import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "@iopo/common";
 
 const security = [{ bearer: [] }];
 const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,99}$/;
@@ -339,7 +339,7 @@ const orderRoute = createRoute({
   tags: ["Versions and shards"],
   summary: "The deterministic sample order for a seed and epoch, split across ranks",
   description:
-    "Position k of an epoch is a keyed Feistel permutation of the record indices (src/shared/order.ts, which the trainer imports too). Rank r of world size w gets positions r, r+w, ...; `from` is the rank's own sample index, so a trainer resumes exactly.",
+    "Position k of an epoch is a keyed Feistel permutation of the record indices (@iopo/common's order, which the trainer imports too). Rank r of world size w gets positions r, r+w, ...; `from` is the rank's own sample index, so a trainer resumes exactly.",
   middleware: [requireScope("read")] as const,
   request: {
     params: versionParam,

@@ -2,7 +2,7 @@
  * Where training examples come from: a dataset version on the API (`api://host[:port]/datasets/
  * <name>[@version]`, shards verified against the manifest's sha256 and cached), or a local JSONL
  * file. Either way the result is a list of records, each holding the examples its line(s) produced,
- * in record-position order: the order the shared permutation (src/shared/order.ts) indexes.
+ * in record-position order: the order the shared permutation (@iopo/common) indexes.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";

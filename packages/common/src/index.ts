@@ -1,0 +1,6 @@
+/** @iopo/common: one entry for everything the Worker, the CLI, the trainer and the demo share. */
+export { hex, sha256Hex } from "./hash.ts";
+export { MAX_ORDER_SIZE, type Permutation, permutation, rankLength, rankSlice } from "./order.ts";
+export { type PromptConstraint, type PromptInstruction, renderPrompt } from "./prompt.ts";
+export { Mulberry32, mulberry32, mulberry32Step } from "./prng.ts";
+export { type JudgeModeName, WORK_LIMITS, judgementWork } from "./judge-work.ts";
