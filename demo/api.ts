@@ -2,7 +2,7 @@
  * The dataset API calls the demo makes (besides evaluation): create datasets, add records, freeze
  * versions, and drive the rule-based quadruple builder job to completion.
  */
-import { ApiError, JudgeApi } from "../gpu-trainer/src/eval/api.ts";
+import { ApiError, JudgeApi } from "@iopo/gpu-trainer";
 
 export interface Version {
   version: number;

@@ -19,16 +19,20 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { generateDemoCorpus } from "../src/datasets/synthetic.ts";
-import type { Engine } from "../gpu-trainer/src/engine/types.ts";
-import { loadBenchmark } from "../gpu-trainer/src/eval/benchmark.ts";
-import type { EvalMetrics } from "../gpu-trainer/src/eval/benchmark.ts";
-import { evaluate } from "../gpu-trainer/src/eval/run.ts";
-import { createEngineFor } from "../gpu-trainer/src/generate/engines.ts";
-import type { Device } from "../gpu-trainer/src/train/engine.ts";
-import { countParams } from "../gpu-trainer/src/model/config.ts";
-import { loadModel } from "../gpu-trainer/src/model/index.ts";
-import type { MetricsRow } from "../gpu-trainer/src/train/report.ts";
-import { type TrainOptions, type TrainSummary, train } from "../gpu-trainer/src/train/train.ts";
+import {
+  type Device,
+  type Engine,
+  type EvalMetrics,
+  type MetricsRow,
+  type TrainOptions,
+  type TrainSummary,
+  countParams,
+  createEngineFor,
+  evaluateModel,
+  loadBenchmark,
+  loadModel,
+  train,
+} from "@iopo/gpu-trainer";
 import { DemoApi } from "./api.ts";
 
 export const ARMS = ["sft", "dpo", "iopo"] as const;
@@ -263,7 +267,7 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
       const models: [Row, string][] = [["base", c.model], ...(sft ? ([["start", sft.checkpoint]] as [Row, string][]) : []), ...ARMS.map((arm) => [arm, arms[arm]!.checkpoint] as [Row, string])];
       const evals: SeedResult["eval"] = {};
       for (const [row, model] of models) {
-        const r = await evaluate({
+        const r = await evaluateModel({
           model,
           modelSeed: seed,
           benchmark: names.eval,

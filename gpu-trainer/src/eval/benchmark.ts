@@ -12,7 +12,7 @@
  *                     IF-S / IF-M = prompt-level strict accuracy on the single- / multi-constraint
  *                     instructions, plus prompt- and instruction-level strict and loose
  */
-import { judgementWork, WORK_LIMITS } from "../../../src/judge/limits.ts";
+import { judgementWork, WORK_LIMITS } from "@iopo/common";
 import { API_LIMITS, ApiError, type JudgeApi } from "./api.ts";
 import { type Instruction, instructionOfRow, renderPrompt } from "./prompt.ts";
 
