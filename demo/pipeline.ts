@@ -178,7 +178,7 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
     base = server.base;
     key = server.adminToken;
   }
-  const api = new DemoApi(base, key);
+  const api = new DemoApi(base, { key });
   const engine: Engine = await createEngineFor(c.device, log);
   const cacheDir = join(out, "cache");
   log(`demo ${c.name}: ${c.model} on ${engine.description}; API ${base}; seeds ${c.seeds.join(", ")}`);
@@ -204,11 +204,11 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
       log(`\n== seed ${seed} ==`);
       // 1. corpus -> datasets
       const corpus = generateDemoCorpus(seed, c.corpus.perTopic, c.corpus.evalPerTopic);
-      await api.ensureDataset(names.train, `Synthetic demo corpus (seed ${seed}): judge-confirmed sft records`);
-      await api.addRecords(names.train, corpus.train);
+      await api.ensureDataset(names.train, { description: `Synthetic demo corpus (seed ${seed}): judge-confirmed sft records` });
+      await api.addAllRecords(names.train, corpus.train);
       const vTrain = await api.freeze(names.train, "demo train split");
-      await api.ensureDataset(names.eval, `Synthetic demo held-out set (seed ${seed}): IF-S (1 constraint) and IF-M (2-5)`);
-      await api.addRecords(names.eval, [...corpus.evalSingle, ...corpus.evalMulti]);
+      await api.ensureDataset(names.eval, { description: `Synthetic demo held-out set (seed ${seed}): IF-S (1 constraint) and IF-M (2-5)` });
+      await api.addAllRecords(names.eval, [...corpus.evalSingle, ...corpus.evalMulti]);
       log(`corpus: ${corpus.train.length} sft records (${names.train}@${vTrain.version}); held out ${corpus.evalSingle.length} IF-S + ${corpus.evalMulti.length} IF-M (${names.eval})`);
       const common = { device: c.device, engine, seed, maxLength: c.maxLength, cacheDir, progress: "none" as const, log: (l: string) => log(`  ${l}`) };
 

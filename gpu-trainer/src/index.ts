@@ -99,4 +99,4 @@ export { type ExportOptions, exportCheckpoint, inferenceOnnx, openCheckpoint } f
 export { type MetricsRow, plotSvg } from "./train/report.ts";
 export { ConfigError, DEFAULTS, type TrainOptions, type TrainResult, type TrainSummary, TrainingError, resolveOptions, train } from "./train/train.ts";
 export { type Generation, type GenerateOptions, Generator, type GenerationModel, buildDecodeGraph, encodeChat, generateTexts, loadGenerationModel, sampleToken, stopTokensFor } from "./generate/index.ts";
-export { type Accuracy, ApiError, type Benchmark, type EvalMetrics, type EvalOptions as ModelEvalOptions, type EvalResult, JudgeApi, evaluate as evaluateModel, loadBenchmark, renderPrompt, scoreBenchmark } from "./eval/index.ts";
+export { type Accuracy, type Benchmark, type EvalMetrics, type EvalOptions as ModelEvalOptions, type EvalResult, evaluate as evaluateModel, loadBenchmark, renderPrompt, scoreBenchmark } from "./eval/index.ts";

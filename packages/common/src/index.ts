@@ -4,3 +4,18 @@ export { MAX_ORDER_SIZE, type Permutation, permutation, rankLength, rankSlice } 
 export { type PromptConstraint, type PromptInstruction, renderPrompt } from "./prompt.ts";
 export { Mulberry32, mulberry32, mulberry32Step } from "./prng.ts";
 export { type JudgeModeName, WORK_LIMITS, judgementWork } from "./judge-work.ts";
+export { ApiClient, type ApiClientOptions, ApiError, type RequestOptions, datasetPath } from "./api-client.ts";
+export {
+  API_LIMITS,
+  type Dataset,
+  type DatasetRow,
+  type DatasetVersion,
+  type FieldError,
+  type IngestResult,
+  type Job,
+  type JobProgress,
+  type JobRun,
+  type Manifest,
+  type ManifestShard,
+  type ProblemBody,
+} from "./api-types.ts";
