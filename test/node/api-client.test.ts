@@ -158,7 +158,8 @@ describe("ApiClient", () => {
     const stream = await new ApiClient(base).stream("/v1/datasets/d/versions/1/shards/0");
     const chunks: string[] = [];
     const decoder = new TextDecoder();
-    for await (const chunk of stream) chunks.push(decoder.decode(chunk, { stream: true }));
+    const reader = stream.getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) chunks.push(decoder.decode(read.value, { stream: true }));
     expect(chunks.join("")).toBe('{"line":1}\n{"line":2}\n');
   });
 

@@ -23,7 +23,7 @@ export interface ProblemBody {
   errors?: FieldError[];
 }
 
-/** The API's per-request bounds (src/routes: judge.ts JUDGE_LIMITS, benchmarks.ts, datasets.ts). */
+/** The API's per-request bounds: the routes (judge.ts, benchmarks.ts) enforce these, clients size their batches by them. */
 export const API_LIMITS = { judgeItems: 1000, judgeLlmItems: 100, traceItems: 50, verifiableItems: 10_000, rowsPage: 100 } as const;
 
 export interface Dataset {
