@@ -51,12 +51,9 @@ export async function importFile(options: ImportOptions): Promise<Totals> {
     if (batch.length === 0) return;
     let body: IngestResult;
     try {
-      body = await api.addRecords(
-        options.dataset,
-        batch.map((b) => b.record),
-      );
+      body = await api.addRecords(options.dataset, batch.map((b) => b.record));
     } catch (error) {
-      if (!(error instanceof ApiError) || error.status === undefined) throw asImportError(error, "");
+      if (!(error instanceof ApiError && error.status !== undefined)) throw asImportError(error, "could not send a batch");
       // map the request's line numbers back to the file's
       const first = error.fields[0];
       const where = first?.line !== undefined ? ` (file line ${batch[first.line - 1]?.fileLine}: ${first.field}: ${first.message})` : "";
