@@ -19,16 +19,20 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { generateDemoCorpus } from "../src/datasets/synthetic.ts";
-import type { Engine } from "../gpu-trainer/src/engine/types.ts";
-import { loadBenchmark } from "../gpu-trainer/src/eval/benchmark.ts";
-import type { EvalMetrics } from "../gpu-trainer/src/eval/benchmark.ts";
-import { evaluate } from "../gpu-trainer/src/eval/run.ts";
-import { createEngineFor } from "../gpu-trainer/src/generate/engines.ts";
-import type { Device } from "../gpu-trainer/src/train/engine.ts";
-import { countParams } from "../gpu-trainer/src/model/config.ts";
-import { loadModel } from "../gpu-trainer/src/model/index.ts";
-import type { MetricsRow } from "../gpu-trainer/src/train/report.ts";
-import { type TrainOptions, type TrainSummary, train } from "../gpu-trainer/src/train/train.ts";
+import {
+  type Device,
+  type Engine,
+  type EvalMetrics,
+  type MetricsRow,
+  type TrainOptions,
+  type TrainSummary,
+  countParams,
+  createEngineFor,
+  evaluateModel,
+  loadBenchmark,
+  loadModel,
+  train,
+} from "@iopo/gpu-trainer";
 import { DemoApi } from "./api.ts";
 
 export const ARMS = ["sft", "dpo", "iopo"] as const;
@@ -174,7 +178,7 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
     base = server.base;
     key = server.adminToken;
   }
-  const api = new DemoApi(base, key);
+  const api = new DemoApi(base, { key });
   const engine: Engine = await createEngineFor(c.device, log);
   const cacheDir = join(out, "cache");
   log(`demo ${c.name}: ${c.model} on ${engine.description}; API ${base}; seeds ${c.seeds.join(", ")}`);
@@ -200,11 +204,11 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
       log(`\n== seed ${seed} ==`);
       // 1. corpus -> datasets
       const corpus = generateDemoCorpus(seed, c.corpus.perTopic, c.corpus.evalPerTopic);
-      await api.ensureDataset(names.train, `Synthetic demo corpus (seed ${seed}): judge-confirmed sft records`);
-      await api.addRecords(names.train, corpus.train);
+      await api.ensureDataset(names.train, { description: `Synthetic demo corpus (seed ${seed}): judge-confirmed sft records` });
+      await api.addAllRecords(names.train, corpus.train);
       const vTrain = await api.freeze(names.train, "demo train split");
-      await api.ensureDataset(names.eval, `Synthetic demo held-out set (seed ${seed}): IF-S (1 constraint) and IF-M (2-5)`);
-      await api.addRecords(names.eval, [...corpus.evalSingle, ...corpus.evalMulti]);
+      await api.ensureDataset(names.eval, { description: `Synthetic demo held-out set (seed ${seed}): IF-S (1 constraint) and IF-M (2-5)` });
+      await api.addAllRecords(names.eval, [...corpus.evalSingle, ...corpus.evalMulti]);
       log(`corpus: ${corpus.train.length} sft records (${names.train}@${vTrain.version}); held out ${corpus.evalSingle.length} IF-S + ${corpus.evalMulti.length} IF-M (${names.eval})`);
       const common = { device: c.device, engine, seed, maxLength: c.maxLength, cacheDir, progress: "none" as const, log: (l: string) => log(`  ${l}`) };
 
@@ -263,7 +267,7 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
       const models: [Row, string][] = [["base", c.model], ...(sft ? ([["start", sft.checkpoint]] as [Row, string][]) : []), ...ARMS.map((arm) => [arm, arms[arm]!.checkpoint] as [Row, string])];
       const evals: SeedResult["eval"] = {};
       for (const [row, model] of models) {
-        const r = await evaluate({
+        const r = await evaluateModel({
           model,
           modelSeed: seed,
           benchmark: names.eval,

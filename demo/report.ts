@@ -3,8 +3,7 @@
  * figures, token budgets, and an SVG with the training curves and the IF-S / IF-M bars.
  */
 import { cpus } from "node:os";
-import type { Accuracy, EvalMetrics } from "../gpu-trainer/src/eval/benchmark.ts";
-import type { MetricsRow } from "../gpu-trainer/src/train/report.ts";
+import type { Accuracy, EvalMetrics, MetricsRow } from "@iopo/gpu-trainer";
 import { ARMS, type DemoResult, ROWS, type Row } from "./pipeline.ts";
 
 export const COLUMNS: { key: keyof EvalMetrics; label: string }[] = [

@@ -14,7 +14,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { isDevice } from "../gpu-trainer/src/generate/engines.ts";
+import { isGenerationDevice } from "@iopo/gpu-trainer";
 import { type DemoConfig, type DemoResult, runDemo } from "./pipeline.ts";
 import { plotSvg, resultsMarkdown } from "./report.ts";
 
@@ -55,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   const config = loadConfig(configName);
   if (values.model) config.model = values.model;
   if (values.device) {
-    if (!isDevice(values.device) || values.device === "browser") throw new Error(`--device must be auto, cpu, wasm or webgpu`);
+    if (!isGenerationDevice(values.device) || values.device === "browser") throw new Error(`--device must be auto, cpu, wasm or webgpu`);
     config.device = values.device;
   }
   if (values.seeds) config.seeds = values.seeds.split(",").map((s) => Number(s.trim()));

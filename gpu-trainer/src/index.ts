@@ -92,10 +92,11 @@ export { BLOCKS, METHODS, type Method, buildLoss, logSigmoid } from "./train/los
 export { collate, encodeExample, inferSeqlen } from "./train/batch.ts";
 export { LogprobRunner, trainingModel } from "./train/graphs.ts";
 export { type Device, createEngine } from "./train/engine.ts";
+export { createEngineFor, isDevice as isGenerationDevice } from "./generate/engines.ts";
 export { CheckpointError, type TrainerStateFile, listCheckpoints, loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 export { type LogprobOptions, type LogprobRecord, computeLogprobs } from "./train/logprobs.ts";
 export { type ExportOptions, exportCheckpoint, inferenceOnnx, openCheckpoint } from "./train/export.ts";
 export { type MetricsRow, plotSvg } from "./train/report.ts";
 export { ConfigError, DEFAULTS, type TrainOptions, type TrainResult, type TrainSummary, TrainingError, resolveOptions, train } from "./train/train.ts";
 export { type Generation, type GenerateOptions, Generator, type GenerationModel, buildDecodeGraph, encodeChat, generateTexts, loadGenerationModel, sampleToken, stopTokensFor } from "./generate/index.ts";
-export { type Benchmark, type EvalMetrics, type EvalOptions as ModelEvalOptions, type EvalResult, JudgeApi, evaluate as evaluateModel, loadBenchmark, renderPrompt, scoreBenchmark } from "./eval/index.ts";
+export { type Accuracy, type Benchmark, type EvalMetrics, type EvalOptions as ModelEvalOptions, type EvalResult, evaluate as evaluateModel, loadBenchmark, renderPrompt, scoreBenchmark } from "./eval/index.ts";

@@ -12,7 +12,8 @@ import { startServer } from "../../scripts/lib/server.mjs";
 import { main } from "../src/cli/main.ts";
 import { createNodeCpuEngine } from "../src/engine/ort.ts";
 import type { Engine } from "../src/engine/types.ts";
-import { JudgeApi, evaluate, loadBenchmark, renderPrompt, scoreBenchmark } from "../src/eval/index.ts";
+import { ApiClient } from "@iopo/common";
+import { evaluate, loadBenchmark, renderPrompt, scoreBenchmark } from "../src/eval/index.ts";
 
 const constraint = (text: string, id: string, kwargs: Record<string, unknown> = {}) => ({ text, checker: { id, kwargs } });
 const NO_COMMA = constraint("In your entire response, refrain from the use of any commas.", "punctuation:no_comma");
@@ -48,7 +49,7 @@ afterAll(async () => {
 
 describe("benchmarks through the judge API", () => {
   it("a custom dataset: prompts rendered as the API renders them, IF-S / IF-M and strict / loose from /v1/judge/batch", async () => {
-    const api = new JudgeApi(server.base);
+    const api = new ApiClient(server.base);
     const b = await loadBenchmark(api, "eval-tiny");
     expect(b.kind).toBe("custom");
     expect(b.items.map((i) => i.constraints)).toEqual([1, 1, 2, 3]);
@@ -66,7 +67,7 @@ describe("benchmarks through the judge API", () => {
   });
 
   it("IFEval: responses matched by key, figures equal the route's own report", async () => {
-    const api = new JudgeApi(server.base);
+    const api = new ApiClient(server.base);
     const b = await loadBenchmark(api, "ifeval", { limit: 5 });
     expect(b.items).toHaveLength(5);
     expect(b.items.every((i) => typeof i.ref.key === "number")).toBe(true);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateDemoCorpus } from "../../src/datasets/synthetic.ts";
-import { renderPrompt } from "../../src/datasets/records.ts";
+import { renderPrompt } from "@iopo/common";
 import { createWasmEngine } from "../src/engine/ort.ts";
 import { ReferenceEngine } from "../src/engine/reference.ts";
 import type { Engine } from "../src/engine/types.ts";

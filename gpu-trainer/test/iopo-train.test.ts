@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { permutation } from "../../src/shared/order.ts";
+import { permutation } from "@iopo/common";
 import { createNodeCpuEngine, createWasmEngine } from "../src/engine/ort.ts";
 import type { Engine } from "../src/engine/types.ts";
 import { ExampleOrder } from "../src/data/order.ts";

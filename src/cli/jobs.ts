@@ -3,39 +3,8 @@
  * it up by id, run it batch by batch with a progress line on stderr, then print a summary (counts,
  * the reject table by reason, token totals). stdout gets one JSON line for scripts.
  */
+import type { ApiClient, Job } from "@iopo/common";
 import { CliError } from "./errors.ts";
-
-export interface Job {
-  id: string;
-  kind: string;
-  status: string;
-  cursor: number;
-  total: number;
-  error: string | null;
-  progress: {
-    processed: number;
-    produced: number;
-    duplicates: number;
-    by_op: Record<string, number>;
-    skipped: Record<string, number>;
-    usage?: { calls: number; prompt_tokens: number; completion_tokens: number; total_tokens: number; cache_hits: number };
-  };
-}
-
-export async function api(url: string, init: RequestInit = {}): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(url, init);
-  } catch (error) {
-    throw new CliError(`cannot reach the API at ${new URL(url).origin}: ${(error as Error).cause ?? (error as Error).message}`);
-  }
-  const body = (await res.json().catch(() => ({}))) as { detail?: string; errors?: { field: string; message: string }[] };
-  if (!res.ok) {
-    const first = body.errors?.[0];
-    throw new CliError(`${init.method ?? "GET"} ${new URL(url).pathname}: ${res.status} ${body.detail ?? ""}${first ? ` (${first.field}: ${first.message})` : ""}`);
-  }
-  return body;
-}
 
 function progressLine(job: Job): string {
   const width = 24;
@@ -46,23 +15,21 @@ function progressLine(job: Job): string {
 }
 
 /**
- * Creates (POST `createPath` with `body`) or resumes (`jobId`) a job over `dataset` and runs it to
+ * Creates (a `kind` job with `body`) or resumes (`jobId`) a job over `dataset` and runs it to
  * the end. An interrupted run (the model unreachable after its retries) stops with exit status 1
  * and says how to resume; everything finished so far is kept.
  */
-export async function driveJob(options: { base: string; key: string; dataset: string; createPath: string; body: Record<string, unknown>; jobId?: string }): Promise<Job> {
-  const headers = { authorization: `Bearer ${options.key}`, "content-type": "application/json" };
-  const source = `${options.base}/v1/datasets/${encodeURIComponent(options.dataset)}`;
+export async function driveJob(api: ApiClient, options: { dataset: string; kind: string; body: Record<string, unknown>; jobId?: string }): Promise<Job> {
   let job: Job;
   if (options.jobId) {
-    job = (await api(`${source}/jobs/${encodeURIComponent(options.jobId)}`, { headers })) as Job;
+    job = await api.job(options.dataset, options.jobId);
   } else {
-    job = (await api(`${source}/jobs/${options.createPath}`, { method: "POST", headers, body: JSON.stringify(options.body) })) as Job;
+    job = await api.createJob(options.dataset, options.kind, options.body);
     process.stderr.write(`job ${job.id} (${job.kind}) over ${job.total} records (resume with --job ${job.id})\n`);
   }
   const tty = process.stderr.isTTY;
   while (job.status === "pending" || job.status === "running") {
-    const result = (await api(`${source}/jobs/${job.id}/run`, { method: "POST", headers, body: JSON.stringify({ max_batches: 20 }) })) as { job: Job; busy: boolean; interrupted?: string };
+    const result = await api.runJob(options.dataset, job.id, 20);
     job = result.job;
     process.stderr.write(tty ? `\r${progressLine(job)}` : `  ${progressLine(job)}\n`);
     if (result.interrupted) {

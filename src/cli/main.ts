@@ -7,6 +7,7 @@ import { runCfbench } from "./commands/cfbench.ts";
 import { runImport } from "./commands/import.ts";
 import { runTraceEval } from "./commands/trace-eval.ts";
 import { checkerContext } from "./context.ts";
+import { ApiError } from "@iopo/common";
 import { CliError } from "./errors.ts";
 import { VERSION } from "../version.ts";
 
@@ -55,6 +56,11 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CliError) {
       process.stderr.write(`iopo ${command}: ${error.message}\n`);
       return error.exitCode;
+    }
+    // a refusal the command did not put in its own words: its one line says what and why
+    if (error instanceof ApiError) {
+      process.stderr.write(`iopo ${command}: ${error.message}\n`);
+      return 1;
     }
     throw error;
   }

@@ -1,3 +1,4 @@
+import { mulberry32 } from "@iopo/common";
 import { describeConstraint, judgeConstraints, type JudgeResult } from "../judge";
 import type { Constraint, DatasetRecord, Instruction } from "./records";
 
@@ -37,18 +38,11 @@ export interface BuildOptions {
 
 // --- small deterministic helpers -------------------------------------------------------------
 
-/** mulberry32 over a 32-bit state derived from the job seed and the record id. */
+/** The shared PRNG (mulberry32) seeded from the job seed and the record id. */
 export function seededRandom(seed: number, key: string): () => number {
   let h = (seed >>> 0) ^ 0x9e3779b9;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  let state = h >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(h);
 }
 
 export function shuffle<T>(items: readonly T[], random: () => number): T[] {

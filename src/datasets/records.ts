@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { sha256Hex } from "../shared/hash";
+import { sha256Hex } from "@iopo/common";
 
 /**
  * The record kinds a dataset holds, and the one structured shape of an instruction they share.
@@ -138,7 +138,7 @@ export function instructionsOf(record: DatasetRecord): [string, Instruction][] {
   }
 }
 
-export { renderPrompt } from "../shared/prompt";
+export { renderPrompt } from "@iopo/common";
 
 /**
  * The top-level field of `value` under which its JSON nests deeper than `maxDepth` levels, or

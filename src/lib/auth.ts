@@ -2,7 +2,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context, MiddlewareHandler } from "hono";
 import { keys } from "../db/schema";
-import { sha256Hex } from "../shared/hash";
+import { sha256Hex } from "@iopo/common";
 import type { AppEnv } from "../env";
 import { ProblemError } from "./problem";
 import { LIMITER_PERIOD_S } from "./rate-limits";

@@ -1,27 +1,13 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { FieldError, ProblemBody } from "@iopo/common";
 
 /**
  * RFC 9457 problem details. Every error the API returns has this shape, served as
  * `application/problem+json`; `errors` names each invalid field (and the line, for NDJSON bodies).
+ * The shapes live with the API client in @iopo/common, which reads them back.
  */
-export interface FieldError {
-  /** JSON-pointer-like path of the offending field, e.g. "body.scopes.0" or "query.length". */
-  field: string;
-  message: string;
-  /** 1-based line number in an NDJSON body, when the error is about one line. */
-  line?: number;
-}
-
-export interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance?: string;
-  request_id?: string;
-  errors?: FieldError[];
-}
+export type { FieldError, ProblemBody };
 
 /** The problem types this API emits; their `type` URIs resolve to the reference page. */
 export const PROBLEM_TYPES = {

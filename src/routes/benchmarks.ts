@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { API_LIMITS } from "@iopo/common";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { renderPrompt, type Instruction } from "../datasets/records";
@@ -102,7 +103,7 @@ const SubmissionSchema = z
 // --- TRACE ------------------------------------------------------------------------------------
 
 /** Documented limits of TRACE scoring: every item is one LLM call (plus retries). */
-export const TRACE_LIMITS = { itemsPerRequest: 50 } as const;
+export const TRACE_LIMITS = { itemsPerRequest: API_LIMITS.traceItems } as const;
 
 const traceScoreRoute = createRoute({
   method: "post",
@@ -286,7 +287,7 @@ async function scoreVerifiable(c: Context<AppEnv>, suite: VerifiableSuite, datas
   const type = requestMediaType(c);
   const text = await bodyText(c);
   const lines = parseSubmissions(text, type === "application/json");
-  if (lines.length > 10_000) throw new ProblemError(413, "payload-too-large", "At most 10000 responses per request.");
+  if (lines.length > API_LIMITS.verifiableItems) throw new ProblemError(413, "payload-too-large", `At most ${API_LIMITS.verifiableItems} responses per request.`);
   const errors: FieldError[] = [];
   const submissions: { line: number; prompt?: string; key?: number; response: string }[] = [];
   for (const { line, value } of lines) {

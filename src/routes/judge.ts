@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { API_LIMITS } from "@iopo/common";
 import type { Context } from "hono";
 import type { AppEnv, Bindings } from "../env";
 import { JudgeInputError, judgementWork, KWARGS_LIMITS, WORK_LIMITS, type JudgeIssue } from "../judge";
@@ -29,9 +30,9 @@ export const JUDGE_LIMITS = {
   responseChars: 200_000,
   instructionChars: 500_000,
   constraintsPerItem: 64,
-  itemsPerBatch: 1000,
+  itemsPerBatch: API_LIMITS.judgeItems,
   /** Items with free-text constraints (which need LLM calls) per batch request. */
-  llmItemsPerBatch: 100,
+  llmItemsPerBatch: API_LIMITS.judgeLlmItems,
   /** Character-checks per request, one item or a whole batch (see judgementWork). */
   maxWorkPerRequest: WORK_LIMITS.maxWorkPerRequest,
 } as const;

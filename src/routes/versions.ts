@@ -10,7 +10,7 @@ import { serveImmutable } from "../lib/http-range";
 import { acceptBody, JSON_TYPES } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi";
 import { ProblemError } from "../lib/problem";
-import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "../shared/order";
+import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "@iopo/common";
 import { nameParam, presentVersion, VersionSchema } from "./dataset-schemas";
 
 /** Versions and shards: freeze, list, manifest, stream a shard, the sample order. */
@@ -142,7 +142,7 @@ const orderRoute = createRoute({
   tags: ["Versions and shards"],
   summary: "The deterministic sample order for a seed and epoch, split across ranks",
   description:
-    "Position k of an epoch is a keyed Feistel permutation of the record indices (src/shared/order.ts, which the trainer imports too). Rank r of world size w gets positions r, r+w, ...; `from` is the rank's own sample index, so a trainer resumes exactly.",
+    "Position k of an epoch is a keyed Feistel permutation of the record indices (@iopo/common's order, which the trainer imports too). Rank r of world size w gets positions r, r+w, ...; `from` is the rank's own sample index, so a trainer resumes exactly.",
   middleware: [requireScope("read")] as const,
   request: {
     params: versionParam,

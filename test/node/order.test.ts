@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { permutation, rankLength, rankSlice } from "../../src/shared/order";
+import { permutation, rankLength, rankSlice } from "@iopo/common";
 
 describe("shared sample order", () => {
   it("is a bijection on [0, n) for small, odd, power-of-two and larger sizes", () => {

@@ -2,13 +2,17 @@
  * Where training examples come from: a dataset version on the API (`api://host[:port]/datasets/
  * <name>[@version]`, shards verified against the manifest's sha256 and cached), or a local JSONL
  * file. Either way the result is a list of records, each holding the examples its line(s) produced,
- * in record-position order: the order the shared permutation (src/shared/order.ts) indexes.
+ * in record-position order: the order the shared permutation (@iopo/common) indexes.
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { createWriteStream, existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import { ApiClient, ApiError, type Manifest, type ManifestShard } from "@iopo/common";
 import { DataError, type Sample, parseSample } from "./samples.ts";
 
 export interface Dataset {
@@ -78,25 +82,6 @@ export function parseApiUrl(url: string): ApiLocation {
   return { base: `${m[1] === "apis" ? "https" : "http"}://${m[2]}`, name: decodeURIComponent(m[3]), version };
 }
 
-interface ManifestShard {
-  index: number;
-  name: string;
-  records: number;
-  lines: number;
-  bytes: number;
-  sha256: string;
-  url: string;
-}
-interface Manifest {
-  dataset: string;
-  version: number;
-  format: string;
-  record_count: number;
-  line_count: number;
-  shard_count: number;
-  shards: ManifestShard[];
-}
-
 export interface ApiOptions {
   format: "iopo" | "dpo" | "sft";
   cacheDir?: string;
@@ -104,46 +89,55 @@ export interface ApiOptions {
   log?: (line: string) => void;
 }
 
-async function apiGet(loc: ApiLocation, path: string, apiKey?: string): Promise<Response> {
-  const url = `${loc.base}${path}`;
-  let res: Response;
+/** The API's refusals, in the trainer's terms (a DataError is printed as one line). */
+async function fromApi<T>(loc: ApiLocation, call: () => Promise<T>): Promise<T> {
   try {
-    res = await fetch(url, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
+    return await call();
   } catch (e) {
-    throw new DataError(`cannot reach the dataset API at ${loc.base} (${String((e as Error).cause ?? (e as Error).message)})`);
+    if (!(e instanceof ApiError)) throw e;
+    if (e.status === undefined) throw new DataError(`cannot reach the dataset API at ${loc.base} (${e.detail})`);
+    if (e.status === 401 || e.status === 403)
+      throw new DataError(`the API refused access to dataset "${loc.name}" (${e.status}): pass a key with --api-key or IOPO_API_KEY`);
+    if (e.status === 404) throw new DataError(`dataset "${loc.name}" version ${loc.version} not found at ${loc.base}${e.detail ? ` (${e.detail})` : ""}`);
+    throw new DataError(`the API answered ${e.status}: ${e.summary()}`);
   }
-  if (res.status === 401 || res.status === 403)
-    throw new DataError(`the API refused access to dataset "${loc.name}" (${res.status}): pass a key with --api-key or IOPO_API_KEY`);
-  if (res.status === 404) {
-    const body = (await res.json().catch(() => ({}))) as { detail?: string };
-    throw new DataError(`dataset "${loc.name}" version ${loc.version} not found at ${loc.base}${body.detail ? ` (${body.detail})` : ""}`);
-  }
-  if (!res.ok) throw new DataError(`the API answered ${res.status} for ${path}`);
-  return res;
 }
 
-async function manifest(loc: ApiLocation, format: string, apiKey?: string): Promise<Manifest> {
-  const res = await apiGet(loc, `/v1/datasets/${encodeURIComponent(loc.name)}/versions/${loc.version}/manifest?format=${format}`, apiKey);
-  return (await res.json()) as Manifest;
-}
+const manifest = (api: ApiClient, loc: ApiLocation, format: string): Promise<Manifest> => fromApi(loc, () => api.manifest(loc.name, loc.version, format));
 
 /** A shard's bytes: from the cache when its sha256 matches, else downloaded, verified, cached. */
-async function shardBytes(loc: ApiLocation, m: Manifest, s: ManifestShard, dir: string, apiKey?: string): Promise<Buffer> {
+async function shardBytes(api: ApiClient, loc: ApiLocation, m: Manifest, s: ManifestShard, dir: string): Promise<Buffer> {
   const file = join(dir, `${s.name}.ndjson`);
   if (existsSync(file)) {
     const cached = await readFile(file);
     if (sha256(cached) === s.sha256) return cached;
   }
-  const res = await apiGet(loc, s.url, apiKey);
-  const body = Buffer.from(await res.arrayBuffer());
-  const got = sha256(body);
-  if (got !== s.sha256)
-    throw new DataError(`shard ${s.index} of ${m.dataset}@${m.version} (${m.format}) failed its sha256 check: manifest ${s.sha256}, downloaded ${got}`);
+  // streamed to a temporary file while hashed; renamed into the cache only once verified
   await mkdir(dir, { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, body);
+  const shard = await fromApi(loc, () => api.stream(s.url));
+  const hash = createHash("sha256");
+  const out = createWriteStream(tmp);
+  try {
+    await pipeline(
+      Readable.fromWeb(shard as NodeReadableStream<Uint8Array>),
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      }),
+      out,
+    );
+    const got = hash.digest("hex");
+    if (got !== s.sha256)
+      throw new DataError(`shard ${s.index} of ${m.dataset}@${m.version} (${m.format}) failed its sha256 check: manifest ${s.sha256}, downloaded ${got}`);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
   await rename(tmp, file);
-  return body;
+  return readFile(file);
 }
 
 /** The record id a shard line belongs to (dpo/sft lines from a quadruple carry ":x1"/":x2"). */
@@ -158,7 +152,8 @@ const recordIdOf = (lineId: string) => lineId.replace(/:x[12]$/, "");
  */
 export async function fetchApiDataset(url: string, opts: ApiOptions): Promise<Dataset> {
   const loc = parseApiUrl(url);
-  const m = await manifest(loc, opts.format, opts.apiKey);
+  const api = new ApiClient(loc.base, { key: opts.apiKey });
+  const m = await manifest(api, loc, opts.format);
   // pin "latest" to the concrete version, so a new version never mixes with a cached one
   const pinned = { ...loc, version: String(m.version) };
   const host = loc.base.replace(/^https?:\/\//, "").replace(/[^A-Za-z0-9.-]/g, "_");
@@ -166,7 +161,7 @@ export async function fetchApiDataset(url: string, opts: ApiOptions): Promise<Da
   const records: Sample[][] = [];
   let recordsManifest: Manifest | undefined;
   for (const s of m.shards) {
-    const body = await shardBytes(pinned, m, s, join(root, opts.format), opts.apiKey);
+    const body = await shardBytes(api, pinned, m, s, join(root, opts.format));
     const rows = parseLines(body.toString("utf8"), `${loc.name}@${m.version} shard ${s.index}`, (n) => `s${s.index}l${n}`);
     const groups: { id: string; samples: Sample[] }[] = [];
     for (const r of rows) {
@@ -178,9 +173,9 @@ export async function fetchApiDataset(url: string, opts: ApiOptions): Promise<Da
       for (const gr of groups) records.push(gr.samples);
       continue;
     }
-    recordsManifest ??= await manifest(pinned, "records", opts.apiKey);
+    recordsManifest ??= await manifest(api, pinned, "records");
     const rs = recordsManifest.shards[s.index];
-    const ids = (await shardBytes(pinned, recordsManifest, rs, join(root, "records"), opts.apiKey))
+    const ids = (await shardBytes(api, pinned, recordsManifest, rs, join(root, "records")))
       .toString("utf8")
       .split("\n")
       .filter((l) => l.trim())

@@ -1,12 +1,12 @@
 /**
  * The training order: the shared deterministic permutation of record indices for (seed, epoch)
- * (src/shared/order.ts, the same code the dataset API serves), each record expanded into the
+ * (@iopo/common's order, the same code the dataset API serves), each record expanded into the
  * examples the method trains on. A cursor {epoch, sample} is a position in that sequence; batches
  * are consecutive runs of it, and the tail of an epoch too short for a full optimizer step is
  * skipped (drop-last), so every step sees the same number of examples and a resumed run consumes
  * exactly what an uninterrupted one would.
  */
-import { permutation } from "../../../src/shared/order.ts";
+import { permutation } from "@iopo/common";
 import type { Method } from "../train/losses.ts";
 import type { Dataset } from "./dataset.ts";
 import { DataError, type Sample, expandForMethod } from "./samples.ts";

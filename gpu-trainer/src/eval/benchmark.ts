@@ -12,9 +12,11 @@
  *                     IF-S / IF-M = prompt-level strict accuracy on the single- / multi-constraint
  *                     instructions, plus prompt- and instruction-level strict and loose
  */
-import { judgementWork, WORK_LIMITS } from "../../../src/judge/limits.ts";
-import { API_LIMITS, ApiError, type JudgeApi } from "./api.ts";
+import { API_LIMITS, type ApiClient, ApiError, WORK_LIMITS, judgementWork } from "@iopo/common";
 import { type Instruction, instructionOfRow, renderPrompt } from "./prompt.ts";
+
+/** Judging and scoring change nothing on the API (verdicts are cached), so transient failures are retried. */
+const SCORING = { idempotent: true } as const;
 
 export type BenchmarkKind = "ifeval" | "ifbench" | "trace" | "custom";
 
@@ -82,10 +84,10 @@ export function benchmarkKind(name: string): BenchmarkKind {
 }
 
 /** Fetch a benchmark's prompts. `dataset` overrides the stored set's name (ifeval, ifbench, trace-eval). */
-export async function loadBenchmark(api: JudgeApi, name: string, opts: { dataset?: string; limit?: number } = {}): Promise<Benchmark> {
+export async function loadBenchmark(api: ApiClient, name: string, opts: { dataset?: string; limit?: number } = {}): Promise<Benchmark> {
   const kind = benchmarkKind(name);
   const dataset = opts.dataset ?? (kind === "trace" ? "trace-eval" : name);
-  const rows = await api.rows(dataset);
+  const rows = await api.datasetRows(dataset);
   const items: EvalItem[] = [];
   const skipped: Record<string, number> = {};
   const skip = (why: string) => (skipped[why] = (skipped[why] ?? 0) + 1);
@@ -126,7 +128,7 @@ export async function loadBenchmark(api: JudgeApi, name: string, opts: { dataset
 type FollowList = { follow_all_instructions: boolean; follow_instruction_list: boolean[] };
 
 /** Send the responses (one per item, same order) to the judge and compute the metrics. */
-export async function scoreBenchmark(api: JudgeApi, b: Benchmark, responses: readonly string[]): Promise<Scored> {
+export async function scoreBenchmark(api: ApiClient, b: Benchmark, responses: readonly string[]): Promise<Scored> {
   if (responses.length !== b.items.length) throw new Error(`scoreBenchmark: ${responses.length} responses for ${b.items.length} items`);
   if (!b.items.length) return { metrics: { items: 0 }, items: [] };
   switch (b.kind) {
@@ -140,7 +142,7 @@ export async function scoreBenchmark(api: JudgeApi, b: Benchmark, responses: rea
   }
 }
 
-async function scoreVerifiable(api: JudgeApi, b: Benchmark, responses: readonly string[]): Promise<Scored> {
+async function scoreVerifiable(api: ApiClient, b: Benchmark, responses: readonly string[]): Promise<Scored> {
   const items: ScoredItem[] = [];
   const reports: unknown[] = [];
   const n = { ps: 0, pl: 0, is: 0, il: 0, it: 0 };
@@ -149,6 +151,7 @@ async function scoreVerifiable(api: JudgeApi, b: Benchmark, responses: readonly 
     const ans = await api.postNdjson<{ report: unknown; verdicts: (Record<string, unknown> & { line: number; strict: FollowList; loose: FollowList })[] }>(
       `/v1/benchmarks/${b.kind}/score?dataset=${encodeURIComponent(b.dataset)}`,
       chunk.map((it, k) => ({ ...it.ref, response: responses[i + k] })),
+      SCORING,
     );
     reports.push(ans.report);
     for (const v of ans.verdicts) {
@@ -175,16 +178,16 @@ async function scoreVerifiable(api: JudgeApi, b: Benchmark, responses: readonly 
  * TRACE needs the API's LLM judge: ask once, with the first item and an empty response, before
  * spending time on generation (503 with the reason when no judge is configured).
  */
-export async function preflightTrace(api: JudgeApi, b: Benchmark): Promise<void> {
+export async function preflightTrace(api: ApiClient, b: Benchmark): Promise<void> {
   try {
-    await api.postNdjson(`/v1/benchmarks/trace/score?dataset=${encodeURIComponent(b.dataset)}`, [{ id: b.items[0].ref.id, response: "" }]);
+    await api.postNdjson(`/v1/benchmarks/trace/score?dataset=${encodeURIComponent(b.dataset)}`, [{ id: b.items[0].ref.id, response: "" }], SCORING);
   } catch (e) {
     if (e instanceof ApiError && e.status === 503) throw new ApiError(`TRACE needs the judge's LLM: ${e.message} (configure LLM_* on the API; see README "LLM judge")`, 503);
     throw e;
   }
 }
 
-async function scoreTrace(api: JudgeApi, b: Benchmark, responses: readonly string[]): Promise<Scored> {
+async function scoreTrace(api: ApiClient, b: Benchmark, responses: readonly string[]): Promise<Scored> {
   const items: ScoredItem[] = [];
   const reports: unknown[] = [];
   const s = [0, 0];
@@ -197,7 +200,7 @@ async function scoreTrace(api: JudgeApi, b: Benchmark, responses: readonly strin
     const ans = await api.postNdjson<{
       report: unknown;
       verdicts: (Record<string, unknown> & { line: number; subset: string; status: string; errors: number; results: { passed: boolean | null }[] })[];
-    }>(`/v1/benchmarks/trace/score?dataset=${encodeURIComponent(b.dataset)}`, chunk.map((it, k) => ({ id: it.ref.id, response: responses[i + k] })));
+    }>(`/v1/benchmarks/trace/score?dataset=${encodeURIComponent(b.dataset)}`, chunk.map((it, k) => ({ id: it.ref.id, response: responses[i + k] })), SCORING);
     reports.push(ans.report);
     for (const v of ans.verdicts) {
       const item = chunk[v.line - 1];
@@ -227,7 +230,7 @@ async function scoreTrace(api: JudgeApi, b: Benchmark, responses: readonly strin
 
 type JudgeVerdict = { followed_all: boolean; errors: number; results: { passed: boolean | null }[] };
 
-async function scoreCustom(api: JudgeApi, b: Benchmark, responses: readonly string[]): Promise<Scored> {
+async function scoreCustom(api: ApiClient, b: Benchmark, responses: readonly string[]): Promise<Scored> {
   const toItem = (it: EvalItem, response: string) => {
     const ins = it.instruction!;
     const constraints = ins.constraints.map((c) =>
@@ -258,6 +261,7 @@ async function scoreCustom(api: JudgeApi, b: Benchmark, responses: readonly stri
     const ans = await api.postJson<{ results: (Record<string, unknown> & { index: number; error?: unknown; strict?: JudgeVerdict; loose?: JudgeVerdict; followed_all?: boolean })[] }>(
       "/v1/judge/batch",
       { items: chunk.map((c) => c.body) },
+      SCORING,
     );
     for (const r of ans.results) {
       const c = chunk[r.index];

@@ -6,7 +6,7 @@
  */
 import { CliUsageError, numberOption, parseOrUsage, withUsageErrors } from "../generate/cli.ts";
 import { DEVICES, isDevice } from "../generate/engines.ts";
-import { ApiError } from "./api.ts";
+import { ApiError } from "@iopo/common";
 import { formatMetrics } from "./benchmark.ts";
 import { EVAL_DEFAULTS, evaluate } from "./run.ts";
 

@@ -1,5 +1,4 @@
 /** Evaluation through the judge API: benchmarks, scoring, the eval loop. */
-export { API_LIMITS, ApiError, type DatasetRow, JudgeApi } from "./api.ts";
 export {
   type Accuracy,
   type Benchmark,

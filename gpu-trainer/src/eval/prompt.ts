@@ -1,6 +1,6 @@
 /**
  * Instructions as the dataset API stores them, and the prompt a model is given for one: the
- * API's own `renderPrompt` (src/shared/prompt.ts), so the trainer renders exactly as the API does.
+ * API's own `renderPrompt` (in @iopo/common), so the trainer renders exactly as the API does.
  */
 
 export interface Constraint {
@@ -17,7 +17,7 @@ export interface Instruction {
   system?: string;
 }
 
-export { renderPrompt } from "../../../src/shared/prompt.ts";
+export { renderPrompt } from "@iopo/common";
 
 /** The instruction a stored record characterises (instruction and sft records; others have none to answer). */
 export function instructionOfRow(row: Record<string, unknown>): Instruction | undefined {

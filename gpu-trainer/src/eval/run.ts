@@ -13,7 +13,7 @@ import { type Device, createEngineFor } from "../generate/engines.ts";
 import { Generator } from "../generate/generator.ts";
 import { type GenerationModel, loadGenerationModel } from "../generate/model.ts";
 import { generateTexts } from "../generate/text.ts";
-import { JudgeApi } from "./api.ts";
+import { ApiClient } from "@iopo/common";
 import { type Benchmark, type EvalMetrics, loadBenchmark, preflightTrace, scoreBenchmark } from "./benchmark.ts";
 
 export interface EvalOptions {
@@ -73,7 +73,7 @@ export const EVAL_DEFAULTS = { maxNewTokens: 512, temperature: 0, topP: 1, seed:
 
 export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const api = new JudgeApi(o.judge, o.key);
+  const api = new ApiClient(o.judge, { key: o.key });
   const bench = o.prepared ?? (await loadBenchmark(api, o.benchmark, { dataset: o.dataset, limit: o.limit }));
   const skippedNote = Object.entries(bench.skipped).map(([k, v]) => `${v} ${k}`).join(", ");
   log(`eval: ${bench.name} (${bench.dataset}): ${bench.items.length} prompts${skippedNote ? `; skipped ${skippedNote}` : ""}`);

@@ -3,6 +3,7 @@
  * sampling from a seeded generator, one generator per prompt so a prompt's output does not depend
  * on which other prompts share its batch.
  */
+import { mulberry32 } from "@iopo/common";
 
 export interface SamplingOptions {
   /** 0 (default): greedy. */
@@ -11,16 +12,9 @@ export interface SamplingOptions {
   topP?: number;
 }
 
-/** mulberry32 over a 32-bit state derived from (seed, stream). */
+/** The shared PRNG (mulberry32) seeded from (seed, stream). */
 export function seededRng(seed: number, stream = 0): () => number {
-  let s = hash32(`${seed}:${stream}`);
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(hash32(`${seed}:${stream}`));
 }
 
 function hash32(s: string): number {

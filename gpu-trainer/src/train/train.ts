@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { Mulberry32 } from "@iopo/common";
 import type { Engine, HostTensor } from "../engine/types.ts";
 import { type Dataset, defaultCacheDir, openDataset } from "../data/dataset.ts";
 import { type Cursor, type Example, ExampleOrder } from "../data/order.ts";
@@ -231,24 +232,6 @@ export function resolveOptions(o: TrainOptions): ResolvedOptions {
 /** The options a resumed run must share with the run that wrote the checkpoint. */
 const MUST_MATCH: (keyof ResolvedOptions)[] = ["method", "batchSize", "gradAccum", "maxLength", "seed", "valSize", "ref", "scheduler", "lr", "beta", "labelSmoothing", "prefFtx", "weightDecay", "clip", "warmupRatio"];
 
-/** mulberry32: the run's RNG (LoRA init); its state is checkpointed with the rest. */
-export class Rng {
-  constructor(
-    readonly seed: number,
-    public state = seed >>> 0,
-  ) {}
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** A seed for a deterministic sub-generator. */
-  fork(): number {
-    return Math.floor(this.next() * 2 ** 31);
-  }
-}
-
 export interface TrainSummary {
   method: Method;
   model: string;
@@ -328,7 +311,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
   await mkdir(opts.out, { recursive: true });
   const engine = o.engine ?? (await createEngine(opts.device, log));
-  const rng = new Rng(opts.seed, resumed?.state.rng.state);
+  // the run's RNG (LoRA init): its state is checkpointed with the rest
+  const rng = new Mulberry32(opts.seed, resumed?.state.rng.state);
   const loraSeed = resumed ? 0 : rng.fork();
   const metricsLog = new MetricsLog(join(opts.out, "metrics.jsonl"));
   const history = await metricsLog.truncateAfter(resumed?.state.step ?? 0);

@@ -1,3 +1,4 @@
+import { ApiClient } from "@iopo/common";
 import { apiConnection, parseCommandArgs } from "../args.ts";
 import { CliError } from "../errors.ts";
 import { driveJob, formatJobSummary } from "../jobs.ts";
@@ -41,7 +42,7 @@ export async function runBuildQuadruples(argv: string[]): Promise<number> {
   if (values.seed) body.seed = Number(values.seed);
   if (values.batch) body.batch_size = Number(values.batch);
   if (values.llm) body.llm = true;
-  const job = await driveJob({ base, key, dataset: values.dataset, createPath: "build-quadruples", body, jobId: values.job });
+  const job = await driveJob(new ApiClient(base, { key }), { dataset: values.dataset, kind: "build-quadruples", body, jobId: values.job });
   process.stderr.write(formatJobSummary(job));
   process.stdout.write(`${JSON.stringify({ job: job.id, status: job.status, ...job.progress })}\n`);
   return 0;

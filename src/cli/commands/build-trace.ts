@@ -1,6 +1,7 @@
+import { ApiClient, type DatasetVersion } from "@iopo/common";
 import { apiConnection, parseCommandArgs } from "../args.ts";
 import { CliError } from "../errors.ts";
-import { api, driveJob, formatJobSummary } from "../jobs.ts";
+import { driveJob, formatJobSummary } from "../jobs.ts";
 
 export const buildTraceUsage = `Usage: iopo build-trace --api <url> --key <key> --dataset <instructions> --target <name> [options]
   Builds TRACE-style instruction+response data from a dataset of simple instructions with the API's
@@ -50,17 +51,14 @@ export async function runBuildTrace(argv: string[]): Promise<number> {
     if (!/^\d+$/.test(raw)) throw new CliError(`--${name.replace("_size", "").replace("_", "-")} must be a whole number\n${buildTraceUsage}`, 2);
     body[name] = Number(raw);
   }
-  const job = await driveJob({ base, key, dataset: values.dataset, createPath: "build-trace", body, jobId: values.job });
+  const api = new ApiClient(base, { key });
+  const job = await driveJob(api, { dataset: values.dataset, kind: "build-trace", body, jobId: values.job });
   process.stderr.write(formatJobSummary(job));
-  let version: unknown;
+  let version: DatasetVersion | undefined;
   if (!values["no-version"]) {
-    const target = (job as unknown as { params?: { target?: string } }).params?.target ?? values.target!;
-    version = await api(`${base}/v1/datasets/${encodeURIComponent(target)}/versions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify({ description: `build-trace job ${job.id}` }),
-    });
-    process.stderr.write(`  version ${(version as { version: number }).version} of ${target}: ${(version as { record_count: number }).record_count} records\n`);
+    const target = (job.params.target as string | undefined) ?? values.target!;
+    version = await api.createVersion(target, { description: `build-trace job ${job.id}` });
+    process.stderr.write(`  version ${version.version} of ${target}: ${version.record_count} records\n`);
   }
   process.stdout.write(`${JSON.stringify({ job: job.id, status: job.status, ...job.progress, ...(version ? { version } : {}) })}\n`);
   return 0;

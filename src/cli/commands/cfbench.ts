@@ -7,8 +7,9 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { CFBENCH_PRIORITIES, CFBENCH_SPLITS, aggregate, scoreRecorded, type CfbenchMetric, type CfbenchScores } from "../../benchmarks/cfbench/score.ts";
+import { ApiClient } from "@iopo/common";
 import { apiConnection, parseCommandArgs } from "../args.ts";
-import { CliError } from "../errors.ts";
+import { CliError, batchError } from "../errors.ts";
 
 /** The API's per-request bound (CFBENCH_LIMITS.itemsPerRequest in src/routes/cfbench.ts). */
 export const CFBENCH_BATCH = 50;
@@ -92,21 +93,6 @@ export function formatScores(title: string, scores: CfbenchScores): string {
   return `${lines.join("\n")}\n`;
 }
 
-async function postBatch(url: string, headers: Record<string, string>, body: string): Promise<{ report: Json; verdicts: (CfbenchItemScore & Json)[] }> {
-  let res: Response;
-  try {
-    res = await fetch(url, { method: "POST", headers, body });
-  } catch (error) {
-    throw new CliError(`cannot reach the API at ${new URL(url).origin}: ${(error as Error).cause ?? (error as Error).message}`);
-  }
-  const answer = (await res.json().catch(() => ({}))) as Json;
-  if (!res.ok) {
-    const first = (answer.errors as { line?: number; field: string; message: string }[] | undefined)?.[0];
-    throw new CliError(`the API refused a batch: ${res.status} ${String(answer.detail ?? "")}${first ? ` (batch line ${first.line ?? "?"}: ${first.field}: ${first.message})` : ""}`);
-  }
-  return answer as never;
-}
-
 /** Items to judge: infer-style items as they are, or {idx, response} joined with the data by idx. */
 function submissions(responsesFile: string, dataFile: string | undefined): Json[] {
   const responses = readItems(responsesFile);
@@ -164,15 +150,19 @@ export async function runCfbench(argv: string[]): Promise<number> {
   if (values.cache !== undefined && values.cache !== "use" && values.cache !== "bypass") problems.push("--cache must be use or bypass");
   if (problems.length) throw new CliError(`${problems.join("; ")}\n${cfbenchUsage}`, 2);
   const items = submissions(values.responses!, values.data);
-  const url = `${base}/v1/benchmarks/cfbench/score${values.cache ? `?cache=${values.cache}` : ""}`;
-  const headers: Record<string, string> = { "content-type": "application/x-ndjson" };
-  if (key) headers.authorization = `Bearer ${key}`;
+  const path = `/v1/benchmarks/cfbench/score${values.cache ? `?cache=${values.cache}` : ""}`;
+  const api = new ApiClient(base, { key });
   const verdicts: (CfbenchItemScore & Json)[] = [];
   let judge: unknown;
   const usage = { calls: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cache_hits: 0 };
   for (let i = 0; i < items.length; i += CFBENCH_BATCH) {
     const chunk = items.slice(i, i + CFBENCH_BATCH);
-    const answer = await postBatch(url, headers, chunk.map((item) => JSON.stringify(item)).join("\n") + "\n");
+    let answer: { report: Json; verdicts: (CfbenchItemScore & Json)[] };
+    try {
+      answer = await api.postNdjson(path, chunk);
+    } catch (error) {
+      throw batchError(error);
+    }
     verdicts.push(...answer.verdicts);
     judge = answer.report.judge;
     for (const [k, v] of Object.entries(answer.report.usage as Record<string, number>)) if (k in usage) usage[k as keyof typeof usage] += v;

@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
+import { ApiClient, ApiError, type IngestResult } from "@iopo/common";
 import { apiConnection, parseCommandArgs } from "../args.ts";
 import { CliError } from "../errors.ts";
 import { convertLine, IMPORT_FORMATS, ImportLineError, type ImportContext, type ImportFormat } from "../../datasets/importers";
@@ -34,28 +35,29 @@ export interface ImportOptions {
 export class ImportError extends CliError {}
 
 export async function importFile(options: ImportOptions): Promise<Totals> {
-  const api = options.api.replace(/\/+$/, "");
+  const api = new ApiClient(options.api, { key: options.key });
   const batchSize = options.batch ?? 2000;
-  const headers = { authorization: `Bearer ${options.key}` };
-  await ensureDataset(api, headers, options);
+  try {
+    await api.ensureDataset(options.dataset, { description: options.description, visibility: options.visibility });
+  } catch (error) {
+    throw asImportError(error, `could not read or create dataset "${options.dataset}"`);
+  }
   const context: ImportContext = { ...options.context };
-  if (options.format === "trace" && !context.dimensionLabels) context.dimensionLabels = await taxonomyLabels(api, headers);
+  if (options.format === "trace" && !context.dimensionLabels) context.dimensionLabels = await taxonomyLabels(api);
 
   const totals: Totals = { received: 0, inserted: 0, duplicates: 0, record_count: 0 };
-  let batch: { fileLine: number; json: string }[] = [];
+  let batch: { fileLine: number; record: unknown }[] = [];
   const send = async () => {
     if (batch.length === 0) return;
-    const res = await request(`${api}/v1/datasets/${encodeURIComponent(options.dataset)}/records`, {
-      method: "POST",
-      headers: { ...headers, "content-type": "application/x-ndjson" },
-      body: batch.map((b) => b.json).join("\n") + "\n",
-    });
-    const body = (await res.json().catch(() => ({}))) as Totals & { detail?: string; errors?: { line?: number; field: string; message: string }[] };
-    if (res.status !== 200) {
+    let body: IngestResult;
+    try {
+      body = await api.addRecords(options.dataset, batch.map((b) => b.record));
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status !== undefined)) throw asImportError(error, "could not send a batch");
       // map the request's line numbers back to the file's
-      const first = body.errors?.[0];
+      const first = error.fields[0];
       const where = first?.line !== undefined ? ` (file line ${batch[first.line - 1]?.fileLine}: ${first.field}: ${first.message})` : "";
-      throw new ImportError(`the API refused a batch: ${res.status} ${body.detail ?? ""}${where}`);
+      throw new ImportError(`the API refused a batch: ${error.status} ${error.detail ?? ""}${where}`);
     }
     totals.received += body.received;
     totals.inserted += body.inserted;
@@ -78,7 +80,7 @@ export async function importFile(options: ImportOptions): Promise<Totals> {
         throw new ImportError(`${options.file}:${fileLine}: not valid JSON (${(error as Error).message}); nothing after line ${fileLine - batch.length - 1} was sent`);
       }
       try {
-        batch.push({ fileLine, json: JSON.stringify(convertLine(options.format, value, context)) });
+        batch.push({ fileLine, record: convertLine(options.format, value, context) });
       } catch (error) {
         if (error instanceof ImportLineError) {
           throw new ImportError(`${options.file}:${fileLine}: ${error.field}: ${error.message} (format ${options.format})`);
@@ -96,33 +98,20 @@ export async function importFile(options: ImportOptions): Promise<Totals> {
 }
 
 /** The Chinese labels the API's taxonomy knows (TRACE lines with other labels keep them in meta). */
-async function taxonomyLabels(api: string, headers: Record<string, string>): Promise<Set<string>> {
-  const res = await request(`${api}/v1/taxonomy`, { headers });
-  if (res.status !== 200) throw new ImportError(`could not read the taxonomy: ${res.status}`);
-  const body = (await res.json()) as { types: { dimensions: { label_zh: string }[] }[] };
+async function taxonomyLabels(api: ApiClient): Promise<Set<string>> {
+  let body: { types: { dimensions: { label_zh: string }[] }[] };
+  try {
+    body = await api.getJson("/v1/taxonomy");
+  } catch (error) {
+    throw asImportError(error, "could not read the taxonomy");
+  }
   return new Set(body.types.flatMap((t) => t.dimensions.map((d) => d.label_zh)));
 }
 
-async function ensureDataset(api: string, headers: Record<string, string>, options: ImportOptions) {
-  const res = await request(`${api}/v1/datasets/${encodeURIComponent(options.dataset)}`, { headers });
-  if (res.status === 200) return;
-  if (res.status !== 404) throw new ImportError(`could not read dataset "${options.dataset}": ${res.status} ${await res.text()}`);
-  const created = await request(`${api}/v1/datasets`, {
-    method: "POST",
-    headers: { ...headers, "content-type": "application/json" },
-    body: JSON.stringify({ name: options.dataset, description: options.description ?? "", visibility: options.visibility ?? "public" }),
-  });
-  if (created.status !== 201 && created.status !== 409) {
-    throw new ImportError(`could not create dataset "${options.dataset}": ${created.status} ${await created.text()}`);
-  }
-}
-
-async function request(url: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (error) {
-    throw new ImportError(`cannot reach the API at ${new URL(url).origin}: ${(error as Error).cause ?? (error as Error).message}`);
-  }
+/** An API failure as an ImportError: an unreachable API as it is said, a refusal after what could not be done. */
+function asImportError(error: unknown, what: string): unknown {
+  if (!(error instanceof ApiError)) return error;
+  return new ImportError(error.status === undefined ? error.message : `${what}: ${error.status} ${error.summary()}`);
 }
 
 /** `iopo import ...` */

@@ -8,8 +8,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { traceReport, type TraceItemOutcome, type TraceReport } from "../../judge/llm/trace-report.ts";
+import { ApiClient } from "@iopo/common";
 import { apiConnection, parseCommandArgs } from "../args.ts";
-import { CliError } from "../errors.ts";
+import { CliError, batchError } from "../errors.ts";
 
 /** The API's per-request bound (TRACE_LIMITS.itemsPerRequest in src/routes/benchmarks.ts). */
 export const MAX_BATCH = 50;
@@ -76,37 +77,6 @@ function readResponses(file: string): { fileLine: number; id: string; response: 
   return out;
 }
 
-async function postBatch(url: string, headers: Record<string, string>, body: string, attempts = 3): Promise<ApiAnswer> {
-  for (let attempt = 1; ; attempt++) {
-    let res: Response;
-    try {
-      res = await fetch(url, { method: "POST", headers, body });
-    } catch (error) {
-      if (attempt < attempts) {
-        await new Promise((r) => setTimeout(r, 1000 * attempt));
-        continue;
-      }
-      throw new CliError(`cannot reach the API at ${new URL(url).origin}: ${(error as Error).cause ?? (error as Error).message}`);
-    }
-    const text = await res.text();
-    let answer: unknown;
-    try {
-      answer = JSON.parse(text);
-    } catch {
-      answer = {};
-    }
-    if (res.ok) return answer as ApiAnswer;
-    // the route is idempotent (verdicts are cached), so a transient failure is retried
-    if ((res.status === 429 || res.status >= 500) && res.status !== 503 && attempt < attempts) {
-      await new Promise((r) => setTimeout(r, 1000 * attempt));
-      continue;
-    }
-    const problem = answer as { detail?: string; errors?: { line?: number; field: string; message: string }[] };
-    const first = problem.errors?.[0];
-    throw new CliError(`the API refused a batch: ${res.status} ${problem.detail ?? text.slice(0, 200)}${first ? ` (${first.line !== undefined ? `batch line ${first.line}: ` : ""}${first.field}: ${first.message})` : ""}`);
-  }
-}
-
 export async function runTraceEval(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
     argv,
@@ -136,9 +106,8 @@ export async function runTraceEval(argv: string[]): Promise<number> {
   const query = new URLSearchParams();
   if (values.dataset) query.set("dataset", values.dataset);
   if (values.cache) query.set("cache", values.cache);
-  const url = `${base}/v1/benchmarks/trace/score${query.size ? `?${query}` : ""}`;
-  const headers: Record<string, string> = { "content-type": "application/x-ndjson" };
-  if (key) headers.authorization = `Bearer ${key}`;
+  const path = `/v1/benchmarks/trace/score${query.size ? `?${query}` : ""}`;
+  const api = new ApiClient(base, { key, attempts: 3, backoffMs: 1000 });
 
   const verdicts: (ApiVerdict & { file_line: number })[] = [];
   let last: ApiAnswer | undefined;
@@ -146,10 +115,16 @@ export async function runTraceEval(argv: string[]): Promise<number> {
     const chunk = responses.slice(i, i + batch);
     let answer: ApiAnswer;
     try {
-      answer = await postBatch(url, headers, chunk.map((r) => JSON.stringify({ id: r.id, response: r.response })).join("\n") + "\n");
+      // the route is idempotent (verdicts are cached), so a transient failure is retried
+      answer = await api.postNdjson<ApiAnswer>(
+        path,
+        chunk.map((r) => ({ id: r.id, response: r.response })),
+        { idempotent: true },
+      );
     } catch (error) {
-      if (error instanceof CliError) throw new CliError(`${values.responses} lines ${chunk[0]!.fileLine}-${chunk.at(-1)!.fileLine}: ${error.message}`);
-      throw error;
+      const failure = batchError(error);
+      if (failure instanceof CliError) throw new CliError(`${values.responses} lines ${chunk[0]!.fileLine}-${chunk.at(-1)!.fileLine}: ${failure.message}`);
+      throw failure;
     }
     for (const v of answer.verdicts) verdicts.push({ ...v, file_line: chunk[v.line - 1]?.fileLine ?? v.line });
     last = answer;

@@ -2,7 +2,7 @@ import { and, asc, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { datasetVersions, versionShards } from "../../db/schema";
 import { ProblemError } from "../../lib/problem";
-import { hex } from "../../shared/hash";
+import { hex } from "@iopo/common";
 import type { ShardFormat } from "../export";
 import type { DatasetRow } from "./access";
 import { shardChunks } from "./shards";

@@ -3,7 +3,7 @@
  * and constraint) is answered from storage without calling the model. Stored in D1 (table
  * `llm_cache`) through the minimal SQL interface below, which a D1Database satisfies.
  */
-import { sha256Hex } from "../../shared/hash.ts";
+import { sha256Hex } from "@iopo/common";
 
 export interface SqlStatement {
   bind(...values: unknown[]): SqlStatement;

@@ -1,0 +1,21 @@
+/** @iopo/common: one entry for everything the Worker, the CLI, the trainer and the demo share. */
+export { hex, sha256Hex } from "./hash.ts";
+export { MAX_ORDER_SIZE, type Permutation, permutation, rankLength, rankSlice } from "./order.ts";
+export { type PromptConstraint, type PromptInstruction, renderPrompt } from "./prompt.ts";
+export { Mulberry32, mulberry32, mulberry32Step } from "./prng.ts";
+export { type JudgeModeName, WORK_LIMITS, judgementWork } from "./judge-work.ts";
+export { ApiClient, type ApiClientOptions, ApiError, type RequestOptions, datasetPath } from "./api-client.ts";
+export {
+  API_LIMITS,
+  type Dataset,
+  type DatasetRow,
+  type DatasetVersion,
+  type FieldError,
+  type IngestResult,
+  type Job,
+  type JobProgress,
+  type JobRun,
+  type Manifest,
+  type ManifestShard,
+  type ProblemBody,
+} from "./api-types.ts";

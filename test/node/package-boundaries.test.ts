@@ -1,0 +1,73 @@
+/**
+ * Packages meet only through their names: a relative import (`./`, `../`) never resolves into
+ * another package. The packages are the root (the Worker, CLI, scripts, tests and demo),
+ * gpu-trainer/ (@iopo/gpu-trainer) and each packages/<name>/ (@iopo/<name>); code that two of them
+ * need lives in one package and the other imports it by name.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join, normalize, relative } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "../..");
+
+/**
+ * The only crossings left: gpu-trainer tests that run the trainer against the real Worker, started
+ * by the root's scripts/lib/server.mjs, or against the root's synthetic demo corpus. They are
+ * integration tests of both packages; this list may only shrink (an entry that no longer occurs fails).
+ */
+const INTEGRATION_TEST_CROSSINGS = [
+  "gpu-trainer/test/eval.test.ts -> scripts/lib/server.mjs",
+  "gpu-trainer/test/iopo-e2e.test.ts -> scripts/lib/server.mjs",
+  "gpu-trainer/test/iopo-model.test.ts -> src/datasets/synthetic.ts",
+];
+
+/** The package a repository path belongs to. */
+export function packageOf(path: string): string {
+  const parts = path.split("/");
+  if (parts[0] === "gpu-trainer") return "gpu-trainer";
+  if (parts[0] === "packages" && parts.length > 2) return `packages/${parts[1]}`;
+  return "root";
+}
+
+/** The module specifiers of static imports, re-exports, side-effect imports and dynamic imports. */
+export function importSpecifiers(source: string): string[] {
+  const specifiers: string[] = [];
+  const patterns = [/\b(?:import|export)\b[^;'"`]*?\bfrom\s*(['"])([^'"]+)\1/g, /\bimport\s*(['"])([^'"]+)\1/g, /\bimport\s*\(\s*(['"])([^'"]+)\1\s*\)/g];
+  for (const pattern of patterns) for (const match of source.matchAll(pattern)) specifiers.push(match[2]!);
+  return specifiers;
+}
+
+/** Every relative import in the tracked sources that resolves into another package, as "from -> to". */
+function crossings(): string[] {
+  const files = execFileSync("git", ["ls-files", "*.ts", "*.mts", "*.mjs", "*.js"], { cwd: root, encoding: "utf8" }).split("\n").filter(Boolean);
+  const found: string[] = [];
+  for (const file of files) {
+    for (const specifier of importSpecifiers(readFileSync(join(root, file), "utf8"))) {
+      if (!specifier.startsWith("./") && !specifier.startsWith("../")) continue;
+      const target = relative(root, normalize(join(root, dirname(file), specifier))).split("\\").join("/");
+      if (target.startsWith("..") || packageOf(target) !== packageOf(file)) found.push(`${file} -> ${target}`);
+    }
+  }
+  return found;
+}
+
+describe("package boundaries", () => {
+  it("finds every kind of import specifier", () => {
+    const source = `import a from "./a.ts";\nimport type { B } from '../b.ts';\nexport { c } from "./c.ts";\nimport "./d.ts";\nconst e = await import("../e.mjs");\nimport {\n  f,\n} from "@iopo/common";`;
+    expect(importSpecifiers(source).sort()).toEqual(["../b.ts", "../e.mjs", "./a.ts", "./c.ts", "./d.ts", "@iopo/common"]);
+    expect([packageOf("src/app.ts"), packageOf("demo/run.ts"), packageOf("gpu-trainer/src/index.ts"), packageOf("packages/common/src/order.ts")]).toEqual([
+      "root",
+      "root",
+      "gpu-trainer",
+      "packages/common",
+    ]);
+  });
+
+  it("no relative import resolves into another package", () => {
+    const found = crossings();
+    expect(found.filter((c) => !INTEGRATION_TEST_CROSSINGS.includes(c))).toEqual([]);
+    // the list of integration-test crossings only shrinks
+    expect(INTEGRATION_TEST_CROSSINGS.filter((c) => !found.includes(c))).toEqual([]);
+  });
+});
