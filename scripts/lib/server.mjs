@@ -51,6 +51,18 @@ export function readAdminToken() {
  * @returns {Promise<{ base: string, port: number, adminToken: string, child: import("node:child_process").ChildProcess, output: () => string, stop: () => Promise<void> }>}
  */
 export async function startServer(options = {}) {
+  // A port found free can be taken by another process before wrangler binds it (parallel tests and
+  // benchmarks each start servers): then try again on fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/Address already in use/.test(String(error?.message))) throw error;
+    }
+  }
+}
+
+async function startServerOnce(options) {
   const port = await freePort();
   const inspector = await freePort();
   const ownState = !options.persistTo;
