@@ -15,8 +15,7 @@ export {
   type TraceDimension,
 } from "./core/checker.ts";
 export { IFEVAL_CHECKERS, IFEVAL_INSTRUCTION_IDS, type IfevalInstructionId } from "./ifeval/checkers.ts";
-export { IFBENCH_CHECKERS } from "./ifbench/checkers.ts";
-export { IFBENCH_INSTRUCTION_IDS, type IfbenchInstructionId } from "./ifbench/ids.ts";
+export { IFBENCH_CHECKERS, IFBENCH_INSTRUCTION_IDS, type IfbenchInstructionId } from "./ifbench/checkers.ts";
 export { splitIntoSentences } from "./ifbench/sentences.ts";
 export {
   CHECKERS,

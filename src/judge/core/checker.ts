@@ -5,7 +5,7 @@
  * these from the registry, so adding a checker touches only the file that defines it).
  */
 import type { z } from "zod";
-import type { IfbenchInstructionId } from "../ifbench/ids.ts";
+import type { IfbenchInstructionId } from "../ifbench/checkers.ts";
 import type { IfevalInstructionId } from "../ifeval/checkers.ts";
 import { TextAnalysis } from "./analysis.ts";
 

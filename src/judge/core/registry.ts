@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { JudgeInputError, type JudgeIssue } from "../errors.ts";
-import { IFBENCH_CHECKERS } from "../ifbench/checkers.ts";
-import { IFBENCH_INSTRUCTION_IDS } from "../ifbench/ids.ts";
+import { IFBENCH_CHECKERS, IFBENCH_INSTRUCTION_IDS } from "../ifbench/checkers.ts";
 import { IFEVAL_CHECKERS, IFEVAL_INSTRUCTION_IDS, type IfevalInstructionId } from "../ifeval/checkers.ts";
 import type { Checker, CheckerFamily, InstructionId } from "./checker.ts";
 
