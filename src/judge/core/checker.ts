@@ -81,8 +81,9 @@ type Kwargs = Record<string, unknown>;
 export interface Perturbations<K = any> {
   /**
    * REVISE: new kwargs for the same checker that y1 likely fails, from `evidence` (what this
-   * checker measured on y1 under `kwargs`, which y1 follows). The builder asks the judge whether
-   * y1 really fails each.
+   * checker measured on y1 under `kwargs`, which y1 follows). `kwargs` are passed as the record
+   * stores them (valid, but unused keys may be null), and revisions spread them, so a record's
+   * other keys survive unchanged. The builder asks the judge whether y1 really fails each.
    */
   revise?(kwargs: K, evidence: Record<string, unknown>, response: string): Kwargs[];
   /** REVISE by contradiction: checkers (taking no kwargs) that no response can follow together with this one. */
