@@ -27,7 +27,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { AnalysisCache, judgeOne } from "../src/judge/ifeval/judge.ts";
+import { AnalysisCache, judgeOne } from "../src/judge/core/judge.ts";
 import {
   detectLanguage,
   evaluateIfeval,

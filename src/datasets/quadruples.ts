@@ -1,5 +1,5 @@
 import { mulberry32 } from "@iopo/common";
-import { describeConstraint, judgeConstraints, type JudgeResult } from "../judge";
+import { CHECKERS, INSTRUCTION_IDS, describeConstraint, getChecker, judgeConstraints, type JudgeResult } from "../judge";
 import type { Constraint, DatasetRecord, Instruction } from "./records";
 
 /**
@@ -61,106 +61,26 @@ const judge = (response: string, constraints: Checked[]): JudgeResult => judgeCo
 const checkedOf = (instruction: Instruction): Checked[] => instruction.constraints.map((c) => ({ id: c.checker!.id, kwargs: c.checker!.kwargs }));
 const evidenceOf = (response: string, c: Checked) => judge(response, [c]).results[0]!.evidence as Record<string, number | string | boolean | string[] | null>;
 
-const KEYWORDS = ["harbor", "lantern", "meadow", "orbit", "copper", "horizon", "signal", "velvet", "compass", "glacier", "ember", "quartz"];
-const END_PHRASES = ["Is there anything else I can help with?", "Let me know if you have additional questions.", "That is all.", "Any other questions?"];
-const LANGUAGES = ["en", "fr", "de", "es", "it", "pt", "ru", "zh", "ja", "ko"];
-
-/** TRACE dimension of a checker's constraint (for statistics on built data). */
-function dimensionFor(id: string): string {
-  if (id.startsWith("length_constraints") || id.endsWith("frequency")) return "Numerical Constraint";
-  if (id === "keywords:existence") return "Inclusion Constraint";
-  if (id === "keywords:forbidden_words") return "Exclusion Constraint";
-  if (id.startsWith("language")) return "Multilingual Constraint";
-  if (id.startsWith("change_case")) return "Linguistic Characteristics Constraint";
-  if (id === "detectable_content:number_placeholders") return "Template Constraint";
-  if (id.startsWith("startend") || id.startsWith("punctuation") || id === "detectable_content:postscript") return "Text Pattern Constraint";
-  return "Output Format Constraint";
-}
-
-/** Content words of a response, for forbidden-word constraints it breaks. */
-function wordsOf(response: string): string[] {
-  const words = response.toLowerCase().match(/\p{L}{4,}/gu) ?? [];
-  return [...new Set(words)].slice(0, 200);
-}
-
-// --- REVISE: same checker, kwargs that y1 fails ----------------------------------------------
-
+/**
+ * REVISE: the same checker with kwargs y1 fails, or a checker that contradicts it, as the checker
+ * declares (`perturb` in src/judge/core/checker.ts).
+ */
 function reviseCandidates(c: Checked, y1: string): Checked[] {
-  const e = evidenceOf(y1, c);
-  const num = (key: string) => (typeof e[key] === "number" ? (e[key] as number) : undefined);
-  const countRevisions = (measured: number | undefined, relationKey: string, targetKey: string, min = 1): Checked[] => {
-    if (measured === undefined) return [];
-    const out: Checked[] = [];
-    for (const f of [1.3, 1.6, 2]) out.push({ id: c.id, kwargs: { ...c.kwargs, [relationKey]: "at least", [targetKey]: Math.max(measured + 1, Math.ceil(measured * f)) } });
-    if (measured >= min + 1) for (const f of [0.5, 0.75]) out.push({ id: c.id, kwargs: { ...c.kwargs, [relationKey]: "less than", [targetKey]: Math.max(min, Math.floor(measured * f)) } });
-    return out;
-  };
-  switch (c.id) {
-    case "length_constraints:number_words":
-      return countRevisions(num("words"), "relation", "num_words");
-    case "length_constraints:number_sentences":
-      return countRevisions(num("sentences"), "relation", "num_sentences");
-    case "keywords:frequency":
-      return countRevisions(num("occurrences"), "relation", "frequency");
-    case "keywords:letter_frequency":
-      return countRevisions(num("occurrences"), "let_relation", "let_frequency");
-    case "change_case:capital_word_frequency":
-      return countRevisions(num("capital_words"), "capital_relation", "capital_frequency");
-    case "detectable_format:number_bullet_lists": {
-      const b = num("bullets") ?? 0;
-      return [b + 1, b + 2, b - 1].filter((n) => n >= 1).map((n) => ({ id: c.id, kwargs: { ...c.kwargs, num_bullets: n } }));
-    }
-    case "length_constraints:number_paragraphs": {
-      const p = num("paragraphs") ?? 0;
-      return [p + 1, p - 1].filter((n) => n >= 1).map((n) => ({ id: c.id, kwargs: { ...c.kwargs, num_paragraphs: n } }));
-    }
-    case "detectable_content:number_placeholders":
-      return [{ id: c.id, kwargs: { ...c.kwargs, num_placeholders: (num("placeholders") ?? 0) + 1 } }];
-    case "detectable_format:number_highlighted_sections":
-      return [{ id: c.id, kwargs: { ...c.kwargs, num_highlights: (num("highlights") ?? 0) + 1 } }];
-    case "startend:end_checker":
-      return END_PHRASES.map((p) => ({ id: c.id, kwargs: { ...c.kwargs, end_phrase: p } }));
-    case "keywords:existence": {
-      const keywords = (c.kwargs.keywords as string[] | undefined) ?? [];
-      return KEYWORDS.filter((k) => !keywords.includes(k)).map((k) => ({ id: c.id, kwargs: { ...c.kwargs, keywords: [...keywords.slice(1), k] } }));
-    }
-    case "keywords:forbidden_words": {
-      const forbidden = (c.kwargs.forbidden_words as string[] | undefined) ?? [];
-      return wordsOf(y1).slice(0, 8).map((w) => ({ id: c.id, kwargs: { ...c.kwargs, forbidden_words: [...forbidden, w] } }));
-    }
-    case "language:response_language":
-      return LANGUAGES.filter((l) => l !== c.kwargs.language).map((l) => ({ id: c.id, kwargs: { ...c.kwargs, language: l } }));
-    case "change_case:english_lowercase":
-      return [{ id: "change_case:english_capital", kwargs: {} }];
-    case "change_case:english_capital":
-      return [{ id: "change_case:english_lowercase", kwargs: {} }];
-    case "detectable_content:postscript":
-      return ["P.P.S", "NOTE:"].filter((m) => m !== c.kwargs.postscript_marker).map((m) => ({ id: c.id, kwargs: { postscript_marker: m } }));
-    default:
-      return [];
-  }
+  const { perturb } = getChecker(c.id);
+  const revised = perturb.revise ? perturb.revise(c.kwargs, evidenceOf(y1, c), y1).map((kwargs) => ({ id: c.id, kwargs })) : [];
+  return [...revised, ...(perturb.contradictedBy ?? []).map((id) => ({ id, kwargs: {} }))];
 }
 
-// --- ADD: a constraint x1 lacks and y1 fails --------------------------------------------------
+/** The checkers that declare ADD perturbations, in their declared order. */
+const ADDABLE = INSTRUCTION_IDS.map((id) => CHECKERS[id])
+  .filter((checker) => checker.perturb.add)
+  .sort((a, b) => a.perturb.add!.rank - b.perturb.add!.rank);
 
+/** ADD: constraints x1 lacks that y1 may fail. */
 function addCandidates(y1: string, present: ReadonlySet<string>): Checked[] {
-  const words = evidenceOf(y1, { id: "length_constraints:number_words", kwargs: { relation: "at least", num_words: 1 } }).words as number;
-  const candidates: Checked[] = [
-    { id: "punctuation:no_comma", kwargs: {} },
-    { id: "change_case:english_lowercase", kwargs: {} },
-    { id: "change_case:english_capital", kwargs: {} },
-    { id: "detectable_format:title", kwargs: {} },
-    { id: "detectable_content:postscript", kwargs: { postscript_marker: "P.S." } },
-    { id: "detectable_content:number_placeholders", kwargs: { num_placeholders: 1 } },
-    { id: "detectable_format:number_highlighted_sections", kwargs: { num_highlights: 2 } },
-    { id: "startend:quotation", kwargs: {} },
-    { id: "detectable_format:json_format", kwargs: {} },
-    ...END_PHRASES.slice(0, 2).map((p) => ({ id: "startend:end_checker", kwargs: { end_phrase: p } })),
-    ...KEYWORDS.slice(0, 3).map((k) => ({ id: "keywords:existence", kwargs: { keywords: [k] } })),
-    ...wordsOf(y1).slice(0, 3).map((w) => ({ id: "keywords:forbidden_words", kwargs: { forbidden_words: [w] } })),
-    ...(words > 4 ? [{ id: "length_constraints:number_words", kwargs: { relation: "less than", num_words: Math.max(2, Math.floor(words * 0.6)) } }] : []),
-  ];
-  return candidates.filter((c) => !present.has(c.id));
+  return ADDABLE.filter((checker) => !present.has(checker.id)).flatMap((checker) =>
+    checker.perturb.add!.kwargs(y1, (kwargs) => evidenceOf(y1, { id: checker.id, kwargs })).map((kwargs) => ({ id: checker.id, kwargs })),
+  );
 }
 
 // --- assembling x2 ---------------------------------------------------------------------------
@@ -177,7 +97,7 @@ export function withConstraints(x1: Instruction, constraints: Constraint[]): Ins
 
 const asConstraint = (c: Checked, dimension?: string): Constraint => ({
   text: describeConstraint(c.id, c.kwargs),
-  dimension: dimension ?? dimensionFor(c.id),
+  dimension: dimension ?? getChecker(c.id).trace,
   checker: { id: c.id, kwargs: c.kwargs },
 });
 

@@ -1,4 +1,4 @@
-import { describeConstraint, judgeConstraints } from "../judge";
+import { describeConstraint, getChecker, judgeConstraints } from "../judge";
 import { seededRandom } from "./quadruples";
 import type { Constraint, DatasetRecord, Instruction } from "./records";
 
@@ -34,13 +34,20 @@ export const END_PHRASES = ["Is there anything else I can help with?", "Any othe
 
 type Spec = { id: string; kwargs: Record<string, unknown> };
 
-/** The constraint families the corpus draws from, each with a kwargs sampler. */
+const contradicting = (id: string): string[] => [...(getChecker(id).perturb.contradictedBy ?? [])];
+
+/**
+ * The constraint families the corpus draws from, each with a kwargs sampler fitted to the
+ * composer's templates and vocabulary below (so they live here, not with the checkers), and the
+ * families it is never drawn with: the checkers it contradicts (declared by the checker, see
+ * `perturb.contradictedBy`) and any the composer cannot combine with it.
+ */
 const FAMILIES: { id: string; sample(r: () => number): Record<string, unknown>; conflicts?: string[] }[] = [
   { id: "length_constraints:number_words", sample: (r) => (r() < 0.5 ? { relation: "less than", num_words: pick(r, [25, 35, 45]) } : { relation: "at least", num_words: pick(r, [12, 18]) }) },
   { id: "keywords:existence", sample: (r) => ({ keywords: [pick(r, KEYWORDS)] }) },
   { id: "keywords:forbidden_words", sample: (r) => ({ forbidden_words: [pick(r, ["people", "history", "places", "things"])] }) },
-  { id: "change_case:english_lowercase", sample: () => ({}), conflicts: ["change_case:english_capital", "detectable_format:title"] },
-  { id: "change_case:english_capital", sample: () => ({}), conflicts: ["change_case:english_lowercase"] },
+  { id: "change_case:english_lowercase", sample: () => ({}), conflicts: [...contradicting("change_case:english_lowercase"), "detectable_format:title"] },
+  { id: "change_case:english_capital", sample: () => ({}), conflicts: contradicting("change_case:english_capital") },
   { id: "detectable_format:number_bullet_lists", sample: (r) => ({ num_bullets: pick(r, [2, 3]) }) },
   { id: "startend:end_checker", sample: (r) => ({ end_phrase: pick(r, END_PHRASES) }) },
   { id: "punctuation:no_comma", sample: () => ({}) },

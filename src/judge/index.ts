@@ -6,16 +6,16 @@
  */
 export { JudgeInputError, formatIssuePath, type JudgeIssue } from "./errors.ts";
 export {
-  IFEVAL_CHECKERS,
-  IFEVAL_INSTRUCTION_IDS,
+  TRACE_DIMENSIONS,
   type CheckOutcome,
   type Checker,
   type CheckerFamily,
-  type IfevalInstructionId,
   type InstructionId,
-} from "./ifeval/checkers.ts";
-export { IFBENCH_CHECKERS } from "./ifbench/checkers.ts";
-export { IFBENCH_INSTRUCTION_IDS, type IfbenchInstructionId } from "./ifbench/ids.ts";
+  type Perturbations,
+  type TraceDimension,
+} from "./core/checker.ts";
+export { IFEVAL_CHECKERS, IFEVAL_INSTRUCTION_IDS, type IfevalInstructionId } from "./ifeval/checkers.ts";
+export { IFBENCH_CHECKERS, IFBENCH_INSTRUCTION_IDS, type IfbenchInstructionId } from "./ifbench/checkers.ts";
 export { splitIntoSentences } from "./ifbench/sentences.ts";
 export {
   CHECKERS,
@@ -29,7 +29,7 @@ export {
   parseKwargs,
   validateConstraints,
   type CheckerInfo,
-} from "./ifeval/registry.ts";
+} from "./core/registry.ts";
 export {
   LOOSE_VARIANTS,
   judgeConstraints,
@@ -39,7 +39,7 @@ export {
   type JudgeMode,
   type JudgeResult,
   type LooseVariant,
-} from "./ifeval/judge.ts";
+} from "./core/judge.ts";
 export {
   accuracyReport,
   evaluateIfeval,
@@ -55,7 +55,7 @@ export {
   type ModeReport,
 } from "./ifeval/benchmark.ts";
 export { IFEVAL_LANGUAGES, type IfevalLanguageCode } from "./ifeval/languages.ts";
-export { TextAnalysis } from "./ifeval/analysis.ts";
+export { TextAnalysis } from "./core/analysis.ts";
 export { countSentences, splitSentences, sentenceSpans } from "./text/punkt.ts";
 export { wordTokenize, treebankTokenize } from "./text/word-tokenize.ts";
 export { detectLanguage, type LanguageDetection, type LanguageScore } from "./langdetect/detect.ts";

@@ -10,12 +10,11 @@
  */
 import { z } from "zod";
 import { PY_WHITESPACE, codePoints, isPyBlank, isPyWhitespace, pyIsLower, pyIsUpper, pyLen, pyLower, pyLstrip, pySplitWhitespace, pyStrip } from "../text/python-str.ts";
-import { TextAnalysis } from "../ifeval/analysis.ts";
-import { defineChecker, type CheckOutcome, type Checker } from "../ifeval/checkers.ts";
+import { TextAnalysis } from "../core/analysis.ts";
+import { defineChecker, type CheckOutcome, type Checker, type TraceDimension } from "../core/checker.ts";
 import { passage, phrase } from "../limits.ts";
 import { parseCsv } from "./csv.ts";
 import { isEmojiChar } from "./emoji.ts";
-import type { IfbenchInstructionId } from "./ids.ts";
 import { posTags } from "./pos-tag.ts";
 import { sentencesOf, splitIntoSentences } from "./sentences.ts";
 import {
@@ -37,6 +36,70 @@ import {
 import { NLTK_ENGLISH_STOPWORDS } from "./stopwords.ts";
 import { countSyllables } from "./syllables.ts";
 
+/** IFBench's 58 instruction ids, in the order of the reference's registry. */
+export const IFBENCH_INSTRUCTION_IDS = [
+  "count:word_count_range",
+  "count:unique_word_count",
+  "ratio:stop_words",
+  "ratio:sentence_type",
+  "ratio:sentence_balance",
+  "count:conjunctions",
+  "count:person_names",
+  "ratio:overlap",
+  "count:numbers",
+  "words:alphabet",
+  "words:vowel",
+  "words:consonants",
+  "sentence:alliteration_increment",
+  "words:palindrome",
+  "count:punctuation",
+  "format:parentheses",
+  "format:quotes",
+  "words:prime_lengths",
+  "format:options",
+  "format:newline",
+  "format:emoji",
+  "ratio:sentence_words",
+  "count:words_japanese",
+  "words:start_verb",
+  "words:repeats",
+  "sentence:keyword",
+  "count:pronouns",
+  "words:odd_even_syllables",
+  "words:last_first",
+  "words:paragraph_last_first",
+  "sentence:increment",
+  "words:no_consecutive",
+  "format:line_indent",
+  "format:quote_unquote",
+  "format:list",
+  "format:thesis",
+  "format:sub-bullets",
+  "format:no_bullets_bullets",
+  "custom:multiples",
+  "custom:mcq_count_length",
+  "custom:reverse_newline",
+  "custom:word_reverse",
+  "custom:character_reverse",
+  "custom:sentence_alphabet",
+  "custom:european_capitals_sort",
+  "custom:csv_city",
+  "custom:csv_special_character",
+  "custom:csv_quotes",
+  "custom:date_format_list",
+  "count:keywords_multiple",
+  "words:keywords_specific_position",
+  "words:words_position",
+  "repeat:repeat_change",
+  "repeat:repeat_simple",
+  "repeat:repeat_span",
+  "format:title_case",
+  "format:output_template",
+  "format:no_whitespace",
+] as const;
+
+export type IfbenchInstructionId = (typeof IFBENCH_INSTRUCTION_IDS)[number];
+
 // ---- kwargs building blocks -------------------------------------------------------------------
 
 const noKwargs = z.strictObject({});
@@ -50,8 +113,8 @@ const define = <S extends z.ZodType>(definition: Parameters<typeof defineChecker
   defineChecker("ifbench", definition);
 
 /** A kwargs-free instruction whose text is fixed. */
-function fixed(id: IfbenchInstructionId, instruction: string, check: (text: TextAnalysis) => CheckOutcome) {
-  return define({ id, kwargs: noKwargs, describe: () => instruction, check });
+function fixed(id: IfbenchInstructionId, trace: TraceDimension, instruction: string, check: (text: TextAnalysis) => CheckOutcome) {
+  return define({ id, trace, kwargs: noKwargs, describe: () => instruction, check });
 }
 
 const outcome = (passed: boolean, evidence: Record<string, unknown>): CheckOutcome => ({ passed, evidence });
@@ -60,6 +123,7 @@ const outcome = (passed: boolean, evidence: Record<string, unknown>): CheckOutco
 
 const wordCountRange = define({
   id: "count:word_count_range",
+  trace: "Numerical Constraint",
   kwargs: z
     .strictObject({
       min_words: count("Minimum number of words (inclusive)"),
@@ -76,6 +140,7 @@ const wordCountRange = define({
 
 const uniqueWordCount = define({
   id: "count:unique_word_count",
+  trace: "Numerical Constraint",
   kwargs: z.strictObject({ N: count("Minimum number of distinct words") }),
   describe: ({ N }) => `Use at least ${formatNumber(N)} unique words in the response.`,
   check(text, { N }) {
@@ -90,6 +155,7 @@ const CONJUNCTIONS = new Set(["and", "but", "for", "nor", "or", "so", "yet"]);
 
 const conjunctions = define({
   id: "count:conjunctions",
+  trace: "Numerical Constraint",
   kwargs: z.strictObject({ small_n: count("Minimum number of different coordinating conjunctions") }),
   describe: ({ small_n }) => `Use at least ${formatNumber(small_n)} different coordinating conjunctions in the response.`,
   check(text, { small_n }) {
@@ -111,6 +177,7 @@ const PERSON_NAMES = [
 
 const personNames = define({
   id: "count:person_names",
+  trace: "Numerical Constraint",
   kwargs: z.strictObject({ N: count("Minimum number of different names from the list") }),
   describe: ({ N }) =>
     `Mention at least ${formatNumber(N)} different person names in the response, from this list of person names: ${PERSON_NAMES.join(", ")} .`,
@@ -124,6 +191,7 @@ const personNames = define({
 
 const numbers = define({
   id: "count:numbers",
+  trace: "Numerical Constraint",
   kwargs: z.strictObject({ N: count("Exact number of numbers") }),
   describe: ({ N }) => `Include exactly ${formatNumber(N)} numbers in the response.`,
   check(text, { N }) {
@@ -137,6 +205,7 @@ const PUNCTUATION_MARKS = [".", ",", "!", "?", ";", ":"] as const;
 
 const punctuationCover = fixed(
   "count:punctuation",
+  "Numerical Constraint",
   "Use every standard punctuation mark at least once, including semicolons, colons, and the interrobang (?!).",
   (text) => {
     const value = text.text;
@@ -163,6 +232,7 @@ const JAPANESE_RE = /[\u3040-\u30ff\u4e00-\u9fff]/;
 
 const wordsJapanese = define({
   id: "count:words_japanese",
+  trace: "Numerical Constraint",
   kwargs: z.strictObject({ N: positive("Every N-th whitespace-separated word must contain Japanese script") }),
   describe: ({ N }) => japaneseOrdinal(N),
   check(text, { N }) {
@@ -185,6 +255,7 @@ const PRONOUNS = new Set([
 
 const pronouns = define({
   id: "count:pronouns",
+  trace: "Numerical Constraint",
   kwargs: z.strictObject({ N: count("Minimum number of personal pronouns") }),
   describe: ({ N }) => `The response should include at least ${formatNumber(N)} pronouns.`,
   check(text, { N }) {
@@ -197,6 +268,7 @@ const pronouns = define({
 
 const keywordsMultiple = define({
   id: "count:keywords_multiple",
+  trace: "Numerical Constraint",
   kwargs: z.strictObject({
     keyword1: nonBlank("Must occur exactly once"),
     keyword2: nonBlank("Must occur exactly twice"),
@@ -231,6 +303,7 @@ const keywordsMultiple = define({
 
 const stopWords = define({
   id: "ratio:stop_words",
+  trace: "Numerical Constraint",
   kwargs: z.strictObject({ percentage: percentage("Maximum share of stop words, in percent") }),
   describe: ({ percentage }) =>
     `Ensure that stop words constitute no more than ${formatNumber(percentage)}% of the total words in your response.`,
@@ -249,7 +322,7 @@ function sentenceEndings(text: TextAnalysis) {
   return { declarative: endsWith("."), interrogative: endsWith("?"), exclamatory: endsWith("!") };
 }
 
-const sentenceType = fixed("ratio:sentence_type", "Maintain a 2:1 ratio of declarative to interrogative sentences.", (text) => {
+const sentenceType = fixed("ratio:sentence_type", "Numerical Constraint", "Maintain a 2:1 ratio of declarative to interrogative sentences.", (text) => {
   const { declarative, interrogative } = sentenceEndings(text);
   // Reference quirk: no sentence ending in "." or "?" at all is a 0:0 ratio, which passes.
   return outcome(declarative === 2 * interrogative, { declarative, interrogative });
@@ -257,6 +330,7 @@ const sentenceType = fixed("ratio:sentence_type", "Maintain a 2:1 ratio of decla
 
 const sentenceBalance = fixed(
   "ratio:sentence_balance",
+  "Numerical Constraint",
   "Ensure that the ratio of sentence types (declarative, interrogative, exclamatory) is balanced.",
   (text) => {
     const counts = sentenceEndings(text);
@@ -273,6 +347,7 @@ function characterTrigrams(s: string): Set<string> {
 
 const overlap = define({
   id: "ratio:overlap",
+  trace: "Numerical Constraint",
   kwargs: z.strictObject({
     reference_text: passage("The text to overlap with"),
     percentage: percentage("Target share of the response's trigrams found in the reference text, in percent (±2)"),
@@ -298,6 +373,7 @@ const overlap = define({
 
 const sentenceWords = fixed(
   "ratio:sentence_words",
+  "Numerical Constraint",
   "Respond with three sentences, all containing the same number of characters but using all different words.",
   (text) => {
     const sentences = sentencesOf(text);
@@ -312,7 +388,7 @@ const sentenceWords = fixed(
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz";
 
-const alphabet = fixed("words:alphabet", "Each word must start with the next letter of the alphabet, looping back to 'A' after 'Z'.", (text) => {
+const alphabet = fixed("words:alphabet", "Linguistic Characteristics Constraint", "Each word must start with the next letter of the alphabet, looping back to 'A' after 'Z'.", (text) => {
   const words = pySplitWhitespace(stripPunctuation(removePunctuation(text.text)));
   if (words.length === 0) return outcome(false, { words: 0 });
   let letter = pyLower(chars(words[0]!)[0]!);
@@ -328,7 +404,7 @@ const alphabet = fixed("words:alphabet", "Each word must start with the next let
 
 const VOWELS = new Set(["a", "e", "i", "o", "u"]);
 
-const vowel = fixed("words:vowel", "Write a paragraph using words that contain only three types of vowels.", (text) => {
+const vowel = fixed("words:vowel", "Linguistic Characteristics Constraint", "Write a paragraph using words that contain only three types of vowels.", (text) => {
   const lines = pyStrip(text.text).split("\n");
   if (lines.length !== 1) return outcome(false, { lines: lines.length });
   const used = new Set(chars(pyLower(lines[0]!)).filter((ch) => VOWELS.has(ch)));
@@ -339,6 +415,7 @@ const CONSONANTS = new Set("bcdfghjklmnpqrstvwxyz");
 
 const consonants = fixed(
   "words:consonants",
+  "Linguistic Characteristics Constraint",
   "Ensure each word in your response has at least one consonant cluster (two or more consonants together).",
   (text) => {
     for (const word of pySplitWhitespace(pyLower(text.text))) {
@@ -351,7 +428,7 @@ const consonants = fixed(
   },
 );
 
-const palindrome = fixed("words:palindrome", "Include at least 10 single-word palindromes, each at least 5 characters long.", (text) => {
+const palindrome = fixed("words:palindrome", "Linguistic Characteristics Constraint", "Include at least 10 single-word palindromes, each at least 5 characters long.", (text) => {
   const found = pySplitWhitespace(pyLower(removePunctuation(text.text))).filter((word) => {
     const letters = chars(word);
     return letters.length >= 5 && letters.join("") === [...letters].reverse().join("");
@@ -361,12 +438,12 @@ const palindrome = fixed("words:palindrome", "Include at least 10 single-word pa
 
 const PRIMES = new Set([2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97]);
 
-const primeLengths = fixed("words:prime_lengths", "Use only words with lengths that are prime numbers.", (text) => {
+const primeLengths = fixed("words:prime_lengths", "Linguistic Characteristics Constraint", "Use only words with lengths that are prime numbers.", (text) => {
   const offending = pySplitWhitespace(removePunctuation(text.text)).find((word) => !PRIMES.has(pyLen(word)));
   return outcome(offending === undefined, offending === undefined ? {} : { word: offending, length: pyLen(offending) });
 });
 
-const startVerb = fixed("words:start_verb", "The response must start with a verb.", (text) => {
+const startVerb = fixed("words:start_verb", "Linguistic Characteristics Constraint", "The response must start with a verb.", (text) => {
   const tokens = text.tokens;
   if (tokens.length === 0) return outcome(false, { tokens: 0 });
   // Tag the first sentence's worth of context; a tag depends only on nearby tokens.
@@ -376,6 +453,7 @@ const startVerb = fixed("words:start_verb", "The response must start with a verb
 
 const repeats = define({
   id: "words:repeats",
+  trace: "Linguistic Characteristics Constraint",
   kwargs: z.strictObject({ small_n: count("Maximum number of times any word may occur") }),
   describe: ({ small_n }) => `The response should not repeat any word more than ${formatNumber(small_n)} times.`,
   check(text, { small_n }) {
@@ -388,7 +466,7 @@ const repeats = define({
   },
 });
 
-const oddEvenSyllables = fixed("words:odd_even_syllables", "Alternate between words with odd and even numbers of syllables.", (text) => {
+const oddEvenSyllables = fixed("words:odd_even_syllables", "Linguistic Characteristics Constraint", "Alternate between words with odd and even numbers of syllables.", (text) => {
   const words = pySplitWhitespace(pyLower(removePunctuation(text.text)));
   let previous: number | undefined;
   for (let i = 0; i < words.length; i++) {
@@ -399,7 +477,7 @@ const oddEvenSyllables = fixed("words:odd_even_syllables", "Alternate between wo
   return outcome(true, { words: words.length });
 });
 
-const lastFirst = fixed("words:last_first", "The last word of each sentence must become the first word of the next sentence.", (text) => {
+const lastFirst = fixed("words:last_first", "Linguistic Characteristics Constraint", "The last word of each sentence must become the first word of the next sentence.", (text) => {
   const sentences = sentencesOf(text);
   for (let i = 0; i + 1 < sentences.length; i++) {
     const last = pySplitWhitespace(stripPunctuation(sentences[i]!, "right")).at(-1);
@@ -413,6 +491,7 @@ const lastFirst = fixed("words:last_first", "The last word of each sentence must
 
 const paragraphLastFirst = fixed(
   "words:paragraph_last_first",
+  "Linguistic Characteristics Constraint",
   "Each paragraph must end with the same word it started with, separate paragraphs with a newline.",
   (text) => {
     const lines = text.text.split("\n");
@@ -427,7 +506,7 @@ const paragraphLastFirst = fixed(
   },
 );
 
-const noConsecutive = fixed("words:no_consecutive", "No two consecutive words can share the same first letter.", (text) => {
+const noConsecutive = fixed("words:no_consecutive", "Linguistic Characteristics Constraint", "No two consecutive words can share the same first letter.", (text) => {
   const words = pySplitWhitespace(removePunctuation(pyLower(text.text)));
   for (let i = 0; i + 1 < words.length; i++) {
     if (chars(words[i]!)[0] === chars(words[i + 1]!)[0]) return outcome(false, { words: [words[i], words[i + 1]] });
@@ -437,6 +516,7 @@ const noConsecutive = fixed("words:no_consecutive", "No two consecutive words ca
 
 const keywordsSpecificPosition = define({
   id: "words:keywords_specific_position",
+  trace: "Text Pattern Constraint",
   kwargs: z.strictObject({
     keyword: nonBlank("The word (compared case-insensitively with an NLTK token)"),
     n: positive("Sentence number (1-based)"),
@@ -457,6 +537,7 @@ const keywordsSpecificPosition = define({
 
 const wordsPosition = define({
   id: "words:words_position",
+  trace: "Text Pattern Constraint",
   kwargs: z.strictObject({ keyword: nonBlank("The word that must be second and second to last") }),
   describe: ({ keyword }) =>
     `The second word in your response and the second to last word in your response should be the word ${pyStrip(keyword)}.`,
@@ -479,6 +560,7 @@ const wordsPosition = define({
 
 const alliterationIncrement = fixed(
   "sentence:alliteration_increment",
+  "Text Pattern Constraint",
   "Each sentence must have a longer sequence of consecutive alliterative words than the previous one.",
   (text) => {
     let previous = -1;
@@ -505,6 +587,7 @@ const alliterationIncrement = fixed(
 
 const keywordSentence = define({
   id: "sentence:keyword",
+  trace: "Inclusion Constraint",
   kwargs: z.strictObject({
     word: nonBlank("The keyword (whole word, case-insensitive)"),
     N: positive("Sentence number (1-based)"),
@@ -520,6 +603,7 @@ const keywordSentence = define({
 
 const increment = define({
   id: "sentence:increment",
+  trace: "Text Pattern Constraint",
   kwargs: z.strictObject({ small_n: count("How many more words each sentence has than the one before") }),
   describe: ({ small_n }) => `Each sentence must contain exactly ${formatNumber(small_n)} more words than the previous one.`,
   check(text, { small_n }) {
@@ -533,7 +617,7 @@ const increment = define({
 
 // ---- format -----------------------------------------------------------------------------------
 
-const parentheses = fixed("format:parentheses", "Nest parentheses (and [brackets {and braces}]) at least 5 levels deep.", (text) => {
+const parentheses = fixed("format:parentheses", "Output Format Constraint", "Nest parentheses (and [brackets {and braces}]) at least 5 levels deep.", (text) => {
   const stack: string[] = [];
   let maxDepth = 0;
   const closing: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
@@ -557,6 +641,7 @@ const parentheses = fixed("format:parentheses", "Nest parentheses (and [brackets
 
 const nestedQuotes = fixed(
   "format:quotes",
+  "Output Format Constraint",
   "Include quotes within quotes within quotes, at least 3 levels deep, alternating between double quotes and single quotes.",
   (text) => {
     const stack: string[] = [];
@@ -588,6 +673,7 @@ function isLetteredOptions(options: string): boolean {
 
 const options = define({
   id: "format:options",
+  trace: "Output Format Constraint",
   kwargs: z.strictObject({
     options: phrase('The allowed answers, separated by "/", else "or", else ",", e.g. "yes/no/maybe" or "a), b), c), d)"'),
   }),
@@ -604,14 +690,14 @@ const options = define({
   },
 });
 
-const newline = fixed("format:newline", "Write each word on a new line.", (text) => {
+const newline = fixed("format:newline", "Output Format Constraint", "Write each word on a new line.", (text) => {
   const value = pyStrip(removePunctuation(text.text));
   const lines = value.split("\n").filter((line) => line !== "");
   const words = pySplitWhitespace(value).length;
   return outcome(lines.length === words, { lines: lines.length, words });
 });
 
-const emojiSentences = fixed("format:emoji", "Please use an emoji at the end of every sentence.", (text) => {
+const emojiSentences = fixed("format:emoji", "Output Format Constraint", "Please use an emoji at the end of every sentence.", (text) => {
   const sentences = sentencesOf(text);
   for (let i = 0; i < sentences.length; i++) {
     const stripped = chars(pyStrip(removePunctuation(sentences[i]!)));
@@ -679,7 +765,7 @@ function leadingSpaces(line: string): number {
   return i;
 }
 
-const lineIndent = fixed("format:line_indent", "Create stairs by incrementally indenting each new line.", (text) => {
+const lineIndent = fixed("format:line_indent", "Output Format Constraint", "Create stairs by incrementally indenting each new line.", (text) => {
   const lines = referenceBlankLineRemoval(text.text.split("\n"));
   for (let i = 0; i + 1 < lines.length; i++) {
     const current = leadingSpaces(lines[i]!);
@@ -689,7 +775,7 @@ const lineIndent = fixed("format:line_indent", "Create stairs by incrementally i
   return outcome(true, { lines: lines.length });
 });
 
-const quoteUnquote = fixed("format:quote_unquote", "Every quoted phrase must be followed by an unquoted explanation.", (text) => {
+const quoteUnquote = fixed("format:quote_unquote", "Output Format Constraint", "Every quoted phrase must be followed by an unquoted explanation.", (text) => {
   let value = text.text.replaceAll("'\"'", "");
   value = chars(value)
     .filter((ch) => !isPyWhitespace(ch))
@@ -707,6 +793,7 @@ const quoteUnquote = fixed("format:quote_unquote", "Every quoted phrase must be 
 
 const specialBullets = define({
   id: "format:list",
+  trace: "Numbering and List Constraint",
   kwargs: z.strictObject({ sep: phrase('The marker used instead of bullet points, e.g. "!?!?" or "SEPARATOR"') }),
   describe: ({ sep }) => `Answer with a list of items, instead of bullet points use ${sep}.`,
   check(text, { sep }) {
@@ -716,7 +803,7 @@ const specialBullets = define({
   },
 });
 
-const thesis = fixed("format:thesis", "Each section must begin with a thesis statement in italics, use HTML to indicate the italics.", (text) => {
+const thesis = fixed("format:thesis", "Output Format Constraint", "Each section must begin with a thesis statement in italics, use HTML to indicate the italics.", (text) => {
   let value = text.text;
   let index = value.indexOf("<i>");
   if (index === -1) index = value.indexOf("<em>");
@@ -734,6 +821,7 @@ const thesis = fixed("format:thesis", "Each section must begin with a thesis sta
 
 const subBullets = fixed(
   "format:sub-bullets",
+  "Hierarchical Structure Constraint",
   "Your response must include bullet points denoted by * and at least one sub-bullet point denoted by - for each bullet point.",
   (text) => {
     // Every piece after a "*" (any "*", also inside **bold**) must contain a "-".
@@ -745,6 +833,7 @@ const subBullets = fixed(
 
 const someBullets = fixed(
   "format:no_bullets_bullets",
+  "Numbering and List Constraint",
   "Your answer must contain at least two sentences ending in a period followed by at least two bullet points denoted by *.",
   (text) => {
     let sentencesOpen = true;
@@ -768,6 +857,7 @@ const someBullets = fixed(
 
 const titleCase = fixed(
   "format:title_case",
+  "Output Format Constraint",
   "Write the entire response in title case (capitalize the first letter of every major word).",
   (text) => {
     for (const token of text.tokens) {
@@ -788,6 +878,7 @@ const titleCase = fixed(
 
 const outputTemplate = fixed(
   "format:output_template",
+  "Template Constraint",
   "Use this exact template for your response: My Answer: [answer] My Conclusion: [conclusion] Future Outlook: [outlook]",
   (text) => {
     const missing = ["My Answer:", "My Conclusion:", "Future Outlook:"].filter((label) => !text.text.includes(label));
@@ -795,7 +886,7 @@ const outputTemplate = fixed(
   },
 );
 
-const noWhitespace = fixed("format:no_whitespace", "The output should not contain any whitespace.", (text) => {
+const noWhitespace = fixed("format:no_whitespace", "Output Format Constraint", "The output should not contain any whitespace.", (text) => {
   const found = chars(text.text).findIndex((ch) => isPyWhitespace(ch));
   return outcome(found === -1, found === -1 ? {} : { first_whitespace_at: found });
 });
@@ -804,7 +895,7 @@ const noWhitespace = fixed("format:no_whitespace", "The output should not contai
 
 const MULTIPLES = ["14", "21", "28", "35", "42", "49"];
 
-const multiples = fixed("custom:multiples", "Count from 10 to 50 but only print multiples of 7.", (text) => {
+const multiples = fixed("custom:multiples", "Output Format Constraint", "Count from 10 to 50 but only print multiples of 7.", (text) => {
   const found = digitRuns(text.text.replaceAll(",", ", "));
   return outcome(found.length === MULTIPLES.length && found.every((n, i) => n === MULTIPLES[i]), { numbers: found });
 });
@@ -844,6 +935,7 @@ const OPTION_LINE_RE = new RegExp(`^[A-Ea-e][.|)][${PY_WHITESPACE}]*[\\p{L}\\p{N
 
 const mcqCountLength = fixed(
   "custom:mcq_count_length",
+  "Output Format Constraint",
   "Generate 4 multiple choice questions with 5 options each about '20th century art history'. Each question should start with the label \"Question\". The questions should get progressively longer. Do not provide an explanation.",
   (text) => {
     const value = text.text;
@@ -876,6 +968,7 @@ const mcqCountLength = fixed(
 
 const reverseNewline = fixed(
   "custom:reverse_newline",
+  "Output Format Constraint",
   "List the countries of Africa in reverse alphabetical order, each on a new line.",
   (text) => {
     const lines = text.text
@@ -893,6 +986,7 @@ const reverseNewline = fixed(
 
 const wordReverse = fixed(
   "custom:word_reverse",
+  "Output Format Constraint",
   "What animal is the national symbol of the US? Respond to this query, but make your sentence in reverse order of what it should be, per word.",
   (text) => {
     const words = pySplitWhitespace(removePunctuation(pyStrip(pyLower(text.text))));
@@ -906,6 +1000,7 @@ const wordReverse = fixed(
 
 const characterReverse = fixed(
   "custom:character_reverse",
+  "Output Format Constraint",
   "What animal is the national symbol of the US? Respond to this query, but make your sentence in reverse order of what it should be, per letter.",
   (text) => {
     const found = pyLower(text.text).includes("elgae dlab");
@@ -915,6 +1010,7 @@ const characterReverse = fixed(
 
 const sentenceAlphabet = fixed(
   "custom:sentence_alphabet",
+  "Text Pattern Constraint",
   "Tell me a 26-sentence story where each sentence's first word starts with the letters of the alphabet in order.",
   (text) => {
     const sentences = sentencesOf(text);
@@ -938,6 +1034,7 @@ const CAPITALS = [
 
 const europeanCapitals = fixed(
   "custom:european_capitals_sort",
+  "Output Format Constraint",
   "Give me the names of all capital cities of european countries whose latitude is higher than than 45 degrees? List the capital cities without country names, separated by commas, sorted by latitude, from highest to lowest.",
   (text) => {
     const capitals = asciiFold(text.text)
@@ -954,6 +1051,7 @@ const CITY_HEADER = ["ID", "Country", "City", "Year", "Count"];
 
 const csvCity = fixed(
   "custom:csv_city",
+  "Output Format Constraint",
   'Generate CSV data: The column names are ["ID", "Country", "City", "Year", "Count"], the data should be comma delimited. Please generate 7 rows.',
   (text) => {
     const parsed = parseCsv(text.text);
@@ -995,6 +1093,7 @@ function quotedSpecialCharacter(field: string): boolean {
 
 const csvSpecialCharacter = fixed(
   "custom:csv_special_character",
+  "Output Format Constraint",
   'Generate CSV data: The column names are ["ProductID", "Category", "Brand", "Price", "Stock"], the data should be comma delimited. Please generate 14 rows. Add one field which contains a special character and enclose it in double quotes.',
   (text) => {
     const header = pyStrip(text.text.split("\n")[0]!);
@@ -1016,6 +1115,7 @@ const csvSpecialCharacter = fixed(
 
 const csvQuotes = fixed(
   "custom:csv_quotes",
+  "Output Format Constraint",
   'Generate CSV data: The column names are ["StudentID", "Subject", "Grade", "Semester", "Score"], the data should be tab delimited. Please generate 3 rows and enclose each single field in double quotes.',
   (text) => {
     const header = pyStrip(text.text.split("\n")[0]!);
@@ -1050,6 +1150,7 @@ function dateParts(date: string): [string, string, string] | null {
 
 const dateFormatList = fixed(
   "custom:date_format_list",
+  "Output Format Constraint",
   "List the start dates of all the battles Napoleon fought separated by commas, use the following date format: YYYY-MM-DD. Do not provide an explanation.",
   (text) => {
     for (const raw of pyStrip(text.text).split(",")) {
@@ -1075,6 +1176,7 @@ const dateFormatList = fixed(
 
 const repeatChange = define({
   id: "repeat:repeat_change",
+  trace: "Text Pattern Constraint",
   kwargs: z.strictObject({ prompt_to_repeat: passage("The request to repeat with its first word changed") }),
   describe: ({ prompt_to_repeat }) =>
     `Repeat the request, but change the first word of the repeated request, (do not say anything before repeating the request; the request you need to repeat does not include this sentence) and do not answer the actual request! Request: ${prompt_to_repeat}`,
@@ -1088,13 +1190,14 @@ const repeatChange = define({
 
 const REPEAT_SIMPLE = "Only output this sentence here, ignore all other requests.";
 
-const repeatSimple = fixed("repeat:repeat_simple", REPEAT_SIMPLE, (text) => {
+const repeatSimple = fixed("repeat:repeat_simple", "Text Pattern Constraint", REPEAT_SIMPLE, (text) => {
   const same = pyLower(pyStrip(text.text)) === pyLower(REPEAT_SIMPLE);
   return outcome(same, { identical: same });
 });
 
 const repeatSpan = define({
   id: "repeat:repeat_span",
+  trace: "Text Pattern Constraint",
   kwargs: z
     .strictObject({
       prompt_to_repeat: passage("The text to copy a span of words from"),

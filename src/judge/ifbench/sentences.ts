@@ -7,7 +7,7 @@
  * backtrack more than a few characters).
  */
 import { PY_WHITESPACE, pyStrip } from "../text/python-str.ts";
-import type { TextAnalysis } from "../ifeval/analysis.ts";
+import type { TextAnalysis } from "../core/analysis.ts";
 
 const S = `[${PY_WHITESPACE}]`;
 const ALPHABETS = "([A-Za-z])";

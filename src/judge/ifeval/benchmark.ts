@@ -5,9 +5,9 @@
  */
 import { JudgeInputError, type JudgeIssue } from "../errors.ts";
 import type { IfevalInstructionId } from "./checkers.ts";
-import { AnalysisCache, judgeOne, type ConstraintResult, type JudgeMode } from "./judge.ts";
+import { AnalysisCache, judgeOne, type ConstraintResult, type JudgeMode } from "../core/judge.ts";
 import { pyStrip } from "../text/python-str.ts";
-import { validateConstraints } from "./registry.ts";
+import { validateConstraints } from "../core/registry.ts";
 
 /** One line of IFEval's `input_data.jsonl`. */
 export interface IfevalInputRecord {

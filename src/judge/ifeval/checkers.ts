@@ -23,37 +23,11 @@ import {
   pyIsLower,
   pyIsUpper,
 } from "../text/python-str.ts";
-import type { IfbenchInstructionId } from "../ifbench/ids.ts";
-import { TextAnalysis } from "./analysis.ts";
+import type { TextAnalysis } from "../core/analysis.ts";
+import { countRevisions, defineChecker, type CheckOutcome, type Checker } from "../core/checker.ts";
 import { IFEVAL_LANGUAGES, IFEVAL_LANGUAGE_CODES } from "./languages.ts";
 import { passage, phrase, phraseList } from "../limits.ts";
 import { countBulletLines, countHighlights, countPlaceholders, countSectionMarkers, findTitle, splitOnStarDividers } from "./structure.ts";
-
-export interface CheckOutcome {
-  passed: boolean;
-  /** What was measured, e.g. `{words: 288, relation: "at least", target: 300}`. */
-  evidence: Record<string, unknown>;
-}
-
-/** Every registered instruction id: IFEval's 25 and IFBench's 58. */
-export type InstructionId = IfevalInstructionId | IfbenchInstructionId;
-/** The benchmark an instruction id comes from. */
-export type CheckerFamily = "ifeval" | "ifbench";
-
-export interface Checker<K = any> {
-  readonly id: InstructionId;
-  readonly family: CheckerFamily;
-  /** The part of the id before ":", e.g. "length_constraints". */
-  readonly category: string;
-  readonly kwargsSchema: z.ZodType<K>;
-  /** The instruction as the reference words it for these kwargs. */
-  describe(kwargs: K): string;
-  /**
-   * The reference's `check_following` for one response (no blank-response rule, no loose variants:
-   * see judge.ts). `analysis` may carry measurements already made on the same text.
-   */
-  check(response: string, kwargs: K, analysis?: TextAnalysis): CheckOutcome;
-}
 
 export const IFEVAL_INSTRUCTION_IDS = [
   "keywords:existence",
@@ -97,39 +71,31 @@ function compare(value: number, rel: Relation, target: number): boolean {
   return rel === "less than" ? value < target : value >= target;
 }
 
-/**
- * A checker from its parts; every family (IFEval here, IFBench in ../ifbench) builds its checkers
- * with this, so they share one TextAnalysis per response text.
- */
-export function defineChecker<S extends z.ZodType>(
-  family: CheckerFamily,
-  definition: {
-    id: InstructionId;
-    kwargs: S;
-    describe(kwargs: z.output<S>): string;
-    check(text: TextAnalysis, kwargs: z.output<S>): CheckOutcome;
-  },
-): Checker<z.output<S>> {
-  return {
-    id: definition.id,
-    family,
-    category: definition.id.slice(0, definition.id.indexOf(":")),
-    kwargsSchema: definition.kwargs as unknown as z.ZodType<z.output<S>>,
-    describe: definition.describe,
-    check(response, kwargs, analysis) {
-      const text = analysis && analysis.text === response ? analysis : new TextAnalysis(response);
-      return definition.check(text, kwargs);
-    },
-  };
-}
-
 const define = <S extends z.ZodType>(definition: Parameters<typeof defineChecker<S>>[1] & { id: IfevalInstructionId }) =>
   defineChecker("ifeval", definition);
+
+// ---- perturbation vocabulary (the quadruple builder's REVISE and ADD) ---------------------------
+
+const KEYWORDS = ["harbor", "lantern", "meadow", "orbit", "copper", "horizon", "signal", "velvet", "compass", "glacier", "ember", "quartz"];
+const END_PHRASES = ["Is there anything else I can help with?", "Let me know if you have additional questions.", "That is all.", "Any other questions?"];
+// IFEval's language codes, common ones first ("zh" is not one: IFEval has no Chinese)
+const PERTURB_LANGUAGES = ["en", "fr", "de", "es", "it", "pt", "ru", "ja", "ko"] as const;
+
+/** Content words of a response, for forbidden-word constraints it breaks. */
+function wordsOf(response: string): string[] {
+  const words = response.toLowerCase().match(/\p{L}{4,}/gu) ?? [];
+  return [...new Set(words)].slice(0, 200);
+}
 
 // ---- keywords ---------------------------------------------------------------------------------
 
 const keywordsExistence = define({
   id: "keywords:existence",
+  trace: "Inclusion Constraint",
+  perturb: {
+    revise: (kwargs) => KEYWORDS.filter((k) => !kwargs.keywords.includes(k)).map((k) => ({ ...kwargs, keywords: [...kwargs.keywords.slice(1), k] })),
+    add: { rank: 10, kwargs: () => KEYWORDS.slice(0, 3).map((k) => ({ keywords: [k] })) },
+  },
   kwargs: z.strictObject({
     keywords: phraseList("Words that must all appear (case-insensitive substrings)"),
   }),
@@ -142,6 +108,8 @@ const keywordsExistence = define({
 
 const keywordsFrequency = define({
   id: "keywords:frequency",
+  trace: "Numerical Constraint",
+  perturb: { revise: (kwargs, e) => countRevisions(kwargs, e.occurrences, "relation", "frequency") },
   kwargs: z.strictObject({
     keyword: phrase("Counted case-insensitively as a substring, non-overlapping"),
     frequency: nonNegativeCount("Target number of occurrences"),
@@ -162,6 +130,11 @@ const keywordsFrequency = define({
 
 const keywordsForbidden = define({
   id: "keywords:forbidden_words",
+  trace: "Exclusion Constraint",
+  perturb: {
+    revise: (kwargs, _e, response) => wordsOf(response).slice(0, 8).map((w) => ({ ...kwargs, forbidden_words: [...kwargs.forbidden_words, w] })),
+    add: { rank: 11, kwargs: (response) => wordsOf(response).slice(0, 3).map((w) => ({ forbidden_words: [w] })) },
+  },
   kwargs: z.strictObject({
     forbidden_words: phraseList("Words that must not appear as whole words (case-insensitive)"),
   }),
@@ -177,6 +150,8 @@ const keywordsForbidden = define({
 
 const letterFrequency = define({
   id: "keywords:letter_frequency",
+  trace: "Numerical Constraint",
+  perturb: { revise: (kwargs, e) => countRevisions(kwargs, e.occurrences, "let_relation", "let_frequency") },
   kwargs: z.strictObject({
     letter: z
       .string()
@@ -205,6 +180,8 @@ const letterFrequency = define({
 
 const responseLanguage = define({
   id: "language:response_language",
+  trace: "Multilingual Constraint",
+  perturb: { revise: (kwargs) => PERTURB_LANGUAGES.filter((l) => l !== kwargs.language).map((language) => ({ ...kwargs, language })) },
   kwargs: z.strictObject({
     language: z.enum(IFEVAL_LANGUAGE_CODES).describe("ISO 639-1 code of the required language"),
   }),
@@ -222,6 +199,8 @@ const responseLanguage = define({
 
 const numberSentences = define({
   id: "length_constraints:number_sentences",
+  trace: "Numerical Constraint",
+  perturb: { revise: (kwargs, e) => countRevisions(kwargs, e.sentences, "relation", "num_sentences") },
   kwargs: z.strictObject({ num_sentences: nonNegativeCount("Target number of sentences (Punkt, English)"), relation }),
   describe: ({ num_sentences, relation }) => `Your response should contain ${relation} ${num_sentences} sentences.`,
   check(text, { num_sentences, relation }) {
@@ -232,6 +211,13 @@ const numberSentences = define({
 
 const numberParagraphs = define({
   id: "length_constraints:number_paragraphs",
+  trace: "Numerical Constraint",
+  perturb: {
+    revise(kwargs, e) {
+      const p = typeof e.paragraphs === "number" ? e.paragraphs : 0;
+      return [p + 1, p - 1].filter((n) => n >= 1).map((n) => ({ ...kwargs, num_paragraphs: n }));
+    },
+  },
   kwargs: z.strictObject({ num_paragraphs: nonNegativeCount('Exact number of paragraphs separated by "***"') }),
   describe: ({ num_paragraphs }) =>
     `There should be ${num_paragraphs} paragraphs. Paragraphs are separated with the markdown divider: ***`,
@@ -250,6 +236,17 @@ const numberParagraphs = define({
 
 const numberWords = define({
   id: "length_constraints:number_words",
+  trace: "Numerical Constraint",
+  perturb: {
+    revise: (kwargs, e) => countRevisions(kwargs, e.words, "relation", "num_words"),
+    add: {
+      rank: 12,
+      kwargs(_response, measure) {
+        const words = measure({ relation: "at least", num_words: 1 }).words as number;
+        return words > 4 ? [{ relation: "less than", num_words: Math.max(2, Math.floor(words * 0.6)) }] : [];
+      },
+    },
+  },
   kwargs: z.strictObject({ num_words: nonNegativeCount("Target number of words"), relation }),
   describe: ({ num_words, relation }) => `Answer with ${relation} ${num_words} words.`,
   check(text, { num_words, relation }) {
@@ -262,6 +259,7 @@ const FIRST_WORD_STOP_CHARS = new Set([".", ",", "?", "!", "'", '"']);
 
 const nthParagraphFirstWord = define({
   id: "length_constraints:nth_paragraph_first_word",
+  trace: "Numerical Constraint",
   kwargs: z
     .strictObject({
       num_paragraphs: nonNegativeCount("Exact number of non-blank paragraphs separated by blank lines"),
@@ -298,6 +296,11 @@ const nthParagraphFirstWord = define({
 
 const numberPlaceholders = define({
   id: "detectable_content:number_placeholders",
+  trace: "Template Constraint",
+  perturb: {
+    revise: (kwargs, e) => [{ ...kwargs, num_placeholders: (typeof e.placeholders === "number" ? e.placeholders : 0) + 1 }],
+    add: { rank: 5, kwargs: () => [{ num_placeholders: 1 }] },
+  },
   kwargs: z.strictObject({ num_placeholders: nonNegativeCount("Minimum number of [placeholders]") }),
   describe: ({ num_placeholders }) =>
     `The response must contain at least ${num_placeholders} placeholders represented by square brackets, such as [address].`,
@@ -312,6 +315,11 @@ const PS_RE = new RegExp(`p\\.[${PY_WHITESPACE}]?s\\.`);
 
 const postscript = define({
   id: "detectable_content:postscript",
+  trace: "Text Pattern Constraint",
+  perturb: {
+    revise: (kwargs) => ["P.P.S", "NOTE:"].filter((m) => m !== kwargs.postscript_marker).map((postscript_marker) => ({ postscript_marker })),
+    add: { rank: 4, kwargs: () => [{ postscript_marker: "P.S." }] },
+  },
   kwargs: z.strictObject({ postscript_marker: phrase('Marker such as "P.S." or "P.P.S"') }),
   describe: ({ postscript_marker }) =>
     `At the end of your response, please explicitly add a postscript starting with ${pyStrip(postscript_marker)}`,
@@ -332,6 +340,13 @@ const postscript = define({
 
 const numberBulletLists = define({
   id: "detectable_format:number_bullet_lists",
+  trace: "Output Format Constraint",
+  perturb: {
+    revise(kwargs, e) {
+      const b = typeof e.bullets === "number" ? e.bullets : 0;
+      return [b + 1, b + 2, b - 1].filter((n) => n >= 1).map((n) => ({ ...kwargs, num_bullets: n }));
+    },
+  },
   kwargs: z.strictObject({ num_bullets: nonNegativeCount('Exact number of markdown bullet points ("* " or "- " lines)') }),
   describe: ({ num_bullets }) =>
     `Your answer must contain exactly ${num_bullets} bullet points. Use the markdown bullet points such as:\n* This is point 1. \n* This is point 2`,
@@ -345,6 +360,7 @@ const CONSTRAINED_RESPONSES = ["My answer is yes.", "My answer is no.", "My answ
 
 const constrainedResponse = define({
   id: "detectable_format:constrained_response",
+  trace: "Output Format Constraint",
   kwargs: noKwargs,
   describe: () =>
     `Answer with one of the following options: (${CONSTRAINED_RESPONSES.map(pyReprString).join(", ")})`,
@@ -357,6 +373,11 @@ const constrainedResponse = define({
 
 const numberHighlightedSections = define({
   id: "detectable_format:number_highlighted_sections",
+  trace: "Output Format Constraint",
+  perturb: {
+    revise: (kwargs, e) => [{ ...kwargs, num_highlights: (typeof e.highlights === "number" ? e.highlights : 0) + 1 }],
+    add: { rank: 6, kwargs: () => [{ num_highlights: 2 }] },
+  },
   kwargs: z.strictObject({ num_highlights: nonNegativeCount("Minimum number of *highlighted* sections") }),
   describe: ({ num_highlights }) =>
     `Highlight at least ${num_highlights} sections in your answer with markdown, i.e. *highlighted section*.`,
@@ -368,6 +389,7 @@ const numberHighlightedSections = define({
 
 const multipleSections = define({
   id: "detectable_format:multiple_sections",
+  trace: "Output Format Constraint",
   kwargs: z.strictObject({
     section_spliter: phrase('Word that starts each section, e.g. "Section" (matched literally, case-sensitive)'),
     num_sections: nonNegativeCount("Minimum number of sections"),
@@ -385,6 +407,8 @@ const multipleSections = define({
 
 const jsonFormat = define({
   id: "detectable_format:json_format",
+  trace: "Output Format Constraint",
+  perturb: { add: { rank: 8, kwargs: () => [{}] } },
   kwargs: noKwargs,
   describe: () => "Entire output should be wrapped in JSON format. You can use markdown ticks such as ```.",
   check(text) {
@@ -436,6 +460,8 @@ function pythonJsonError(text: string): string | null {
 
 const title = define({
   id: "detectable_format:title",
+  trace: "Output Format Constraint",
+  perturb: { add: { rank: 3, kwargs: () => [{}] } },
   kwargs: noKwargs,
   describe: () => "Your answer must contain a title, wrapped in double angular brackets, such as <<poem of joy>>.",
   check(text) {
@@ -448,6 +474,7 @@ const title = define({
 
 const twoResponses = define({
   id: "combination:two_responses",
+  trace: "Output Format Constraint",
   kwargs: noKwargs,
   describe: () =>
     "Give two different responses. Responses and only responses should be separated by 6 asterisk symbols: ******.",
@@ -467,6 +494,7 @@ const twoResponses = define({
 
 const repeatPrompt = define({
   id: "combination:repeat_prompt",
+  trace: "Output Format Constraint",
   kwargs: z.strictObject({ prompt_to_repeat: passage("Text the response must start with (case-insensitive)") }),
   describe: () =>
     "First repeat the request word for word without change, then give your answer (1. do not say any words or characters before repeating the request; 2. the request you need to repeat does not include this sentence)",
@@ -480,6 +508,13 @@ const repeatPrompt = define({
 
 const endChecker = define({
   id: "startend:end_checker",
+  trace: "Text Pattern Constraint",
+  perturb: {
+    // END_PHRASES may hold y1's own phrase: the judge then rejects that candidate (kept, as the
+    // builder's seeded choices depend on the list's length).
+    revise: (kwargs) => END_PHRASES.map((end_phrase) => ({ ...kwargs, end_phrase })),
+    add: { rank: 9, kwargs: () => END_PHRASES.slice(0, 2).map((end_phrase) => ({ end_phrase })) },
+  },
   kwargs: z.strictObject({ end_phrase: phrase("Phrase the response must end with (case-insensitive)") }),
   describe: ({ end_phrase }) =>
     `Finish your response with this exact phrase ${pyStrip(end_phrase)}. No other words should follow this phrase.`,
@@ -494,6 +529,8 @@ const endChecker = define({
 
 const quotation = define({
   id: "startend:quotation",
+  trace: "Text Pattern Constraint",
+  perturb: { add: { rank: 7, kwargs: () => [{}] } },
   kwargs: noKwargs,
   describe: () => "Wrap your entire response with double quotation marks.",
   check(text) {
@@ -507,6 +544,8 @@ const quotation = define({
 
 const capitalWordFrequency = define({
   id: "change_case:capital_word_frequency",
+  trace: "Numerical Constraint",
+  perturb: { revise: (kwargs, e) => countRevisions(kwargs, e.capital_words, "capital_relation", "capital_frequency") },
   kwargs: z.strictObject({
     capital_frequency: z.int().describe("Target number of all-capital words"),
     capital_relation: relation,
@@ -533,6 +572,8 @@ function caseAndEnglish(text: TextAnalysis, inCase: boolean, caseName: "all_uppe
 
 const englishCapital = define({
   id: "change_case:english_capital",
+  trace: "Linguistic Characteristics Constraint",
+  perturb: { contradictedBy: ["change_case:english_lowercase"], add: { rank: 2, kwargs: () => [{}] } },
   kwargs: noKwargs,
   describe: () => "Your entire response should be in English, and in all capital letters.",
   check: (text) => caseAndEnglish(text, pyIsUpper(text.text), "all_upper"),
@@ -540,6 +581,8 @@ const englishCapital = define({
 
 const englishLowercase = define({
   id: "change_case:english_lowercase",
+  trace: "Linguistic Characteristics Constraint",
+  perturb: { contradictedBy: ["change_case:english_capital"], add: { rank: 1, kwargs: () => [{}] } },
   kwargs: noKwargs,
   describe: () => "Your entire response should be in English, and in all lowercase letters. No capital letters are allowed.",
   check: (text) => caseAndEnglish(text, pyIsLower(text.text), "all_lower"),
@@ -549,6 +592,8 @@ const englishLowercase = define({
 
 const noComma = define({
   id: "punctuation:no_comma",
+  trace: "Text Pattern Constraint",
+  perturb: { add: { rank: 0, kwargs: () => [{}] } },
   kwargs: noKwargs,
   describe: () => "In your entire response, refrain from the use of any commas.",
   check(text) {

@@ -1,15 +1,8 @@
 import { z } from "zod";
 import { JudgeInputError, type JudgeIssue } from "../errors.ts";
-import { IFBENCH_CHECKERS } from "../ifbench/checkers.ts";
-import { IFBENCH_INSTRUCTION_IDS } from "../ifbench/ids.ts";
-import {
-  IFEVAL_CHECKERS,
-  IFEVAL_INSTRUCTION_IDS,
-  type Checker,
-  type CheckerFamily,
-  type IfevalInstructionId,
-  type InstructionId,
-} from "./checkers.ts";
+import { IFBENCH_CHECKERS, IFBENCH_INSTRUCTION_IDS } from "../ifbench/checkers.ts";
+import { IFEVAL_CHECKERS, IFEVAL_INSTRUCTION_IDS, type IfevalInstructionId } from "../ifeval/checkers.ts";
+import type { Checker, CheckerFamily, InstructionId } from "./checker.ts";
 
 /** Every registered instruction id: IFEval's 25 (in IFEval's order), then IFBench's 58. */
 export const INSTRUCTION_IDS: readonly InstructionId[] = [...IFEVAL_INSTRUCTION_IDS, ...IFBENCH_INSTRUCTION_IDS];

@@ -9,7 +9,7 @@
  */
 import { isPyBlank, pyStrip } from "../text/python-str.ts";
 import { TextAnalysis, TextMemo } from "./analysis.ts";
-import type { Checker, InstructionId } from "./checkers.ts";
+import type { Checker, InstructionId } from "./checker.ts";
 import { validateConstraints } from "./registry.ts";
 
 export type JudgeMode = "strict" | "loose";
