@@ -27,7 +27,12 @@ export class DemoApi extends ApiClient {
   }
 
   /** Start the builder job over `source`'s sft records and run it until it is done. */
-  async buildQuadruples(source: string, target: string, opts: { seed: number; ops?: string[]; batchSize?: number }, log: (l: string) => void): Promise<Job> {
+  async buildQuadruples(
+    source: string,
+    target: string,
+    opts: { seed: number; ops?: string[]; batchSize?: number },
+    log: (l: string) => void,
+  ): Promise<Job> {
     let job = await this.createJob(source, "build-quadruples", {
       target,
       seed: opts.seed,

@@ -123,7 +123,8 @@ export interface RunOptions {
   log?: (line: string) => void;
 }
 
-const apiDataUrl = (base: string, name: string, version: number) => `${base.replace(/^http(s?):\/\//, (_m, s: string) => (s ? "apis://" : "api://"))}/datasets/${name}@${version}`;
+const apiDataUrl = (base: string, name: string, version: number) =>
+  `${base.replace(/^http(s?):\/\//, (_m, s: string) => (s ? "apis://" : "api://"))}/datasets/${name}@${version}`;
 
 async function readMetrics(dir: string): Promise<MetricsRow[]> {
   const p = join(dir, "metrics.jsonl");
@@ -147,7 +148,14 @@ async function stage(dir: string, resume: boolean, opts: Omit<TrainOptions, "out
 }
 
 function stageOptions(s: StageConfig): Partial<TrainOptions> {
-  const o: Partial<TrainOptions> = { lr: s.lr, epochs: s.epochs, gradAccum: s.gradAccum ?? 1, warmupRatio: s.warmupRatio ?? 0.1, weightDecay: s.weightDecay ?? 0, scheduler: s.scheduler ?? "cosine" };
+  const o: Partial<TrainOptions> = {
+    lr: s.lr,
+    epochs: s.epochs,
+    gradAccum: s.gradAccum ?? 1,
+    warmupRatio: s.warmupRatio ?? 0.1,
+    weightDecay: s.weightDecay ?? 0,
+    scheduler: s.scheduler ?? "cosine",
+  };
   if (s.maxSteps !== undefined) o.maxSteps = s.maxSteps;
   if (s.full) o.full = true;
   else {
@@ -173,7 +181,9 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
   if (!base) {
     log("demo: starting the API (its own port and D1)...");
     // @ts-expect-error -- plain ESM helper shared with the benchmarks and tests
-    const { startServer } = (await import("../scripts/lib/server.mjs")) as { startServer(): Promise<{ base: string; adminToken: string; stop(): Promise<void> }> };
+    const { startServer } = (await import("../scripts/lib/server.mjs")) as {
+      startServer(): Promise<{ base: string; adminToken: string; stop(): Promise<void> }>;
+    };
     server = await startServer();
     base = server.base;
     key = server.adminToken;
@@ -207,10 +217,22 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
       await api.ensureDataset(names.train, { description: `Synthetic demo corpus (seed ${seed}): judge-confirmed sft records` });
       await api.addAllRecords(names.train, corpus.train);
       const vTrain = await api.freeze(names.train, "demo train split");
-      await api.ensureDataset(names.eval, { description: `Synthetic demo held-out set (seed ${seed}): IF-S (1 constraint) and IF-M (2-5)` });
+      await api.ensureDataset(names.eval, {
+        description: `Synthetic demo held-out set (seed ${seed}): IF-S (1 constraint) and IF-M (2-5)`,
+      });
       await api.addAllRecords(names.eval, [...corpus.evalSingle, ...corpus.evalMulti]);
-      log(`corpus: ${corpus.train.length} sft records (${names.train}@${vTrain.version}); held out ${corpus.evalSingle.length} IF-S + ${corpus.evalMulti.length} IF-M (${names.eval})`);
-      const common = { device: c.device, engine, seed, maxLength: c.maxLength, cacheDir, progress: "none" as const, log: (l: string) => log(`  ${l}`) };
+      log(
+        `corpus: ${corpus.train.length} sft records (${names.train}@${vTrain.version}); held out ${corpus.evalSingle.length} IF-S + ${corpus.evalMulti.length} IF-M (${names.eval})`,
+      );
+      const common = {
+        device: c.device,
+        engine,
+        seed,
+        maxLength: c.maxLength,
+        cacheDir,
+        progress: "none" as const,
+        log: (l: string) => log(`  ${l}`),
+      };
 
       // 2. SFT (from scratch for tiny models)
       let sft: TrainRecord | undefined;
@@ -229,7 +251,12 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
 
       // 3. quadruples through the API's builder job, frozen as one version
       log(`quadruples: builder job ${names.train} -> ${names.quads}`);
-      const job = await api.buildQuadruples(names.train, names.quads, { seed, ops: c.quadruples.ops, batchSize: c.quadruples.batchSize }, (l) => log(l));
+      const job = await api.buildQuadruples(
+        names.train,
+        names.quads,
+        { seed, ops: c.quadruples.ops, batchSize: c.quadruples.batchSize },
+        (l) => log(l),
+      );
       const vQ = await api.freeze(names.quads, "demo quadruples");
       const quads = { produced: vQ.record_count, byOp: job.progress.by_op ?? {}, skipped: job.progress.skipped ?? {} };
       log(`quadruples: ${vQ.record_count} (${names.quads}@${vQ.version}); by op ${JSON.stringify(quads.byOp)}`);
@@ -244,8 +271,11 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
       for (const arm of ["iopo", "dpo", "sft"] as const) {
         const accum = a.gradAccum ?? 1;
         const batchSize = a.seqsPerStep / (perExample[arm] * accum);
-        if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`arms.seqsPerStep (${a.seqsPerStep}) must be a multiple of 4 x gradAccum (${accum})`);
-        log(`${arm}: ${batchSize} example(s) x ${accum} micro-batch(es) = ${a.seqsPerStep} sequences per step, ${a.epochs * epochFactor[arm]} epoch(s)`);
+        if (!Number.isInteger(batchSize) || batchSize < 1)
+          throw new Error(`arms.seqsPerStep (${a.seqsPerStep}) must be a multiple of 4 x gradAccum (${accum})`);
+        log(
+          `${arm}: ${batchSize} example(s) x ${accum} micro-batch(es) = ${a.seqsPerStep} sequences per step, ${a.epochs * epochFactor[arm]} epoch(s)`,
+        );
         arms[arm] = await stage(join(dir, arm), !!o.resume, {
           ...common,
           ...stageOptions(a),
@@ -264,7 +294,11 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
 
       // 4. evaluation by the judge on the held-out set
       const bench = await loadBenchmark(api, names.eval, { limit: c.eval.limit });
-      const models: [Row, string][] = [["base", c.model], ...(sft ? ([["start", sft.checkpoint]] as [Row, string][]) : []), ...ARMS.map((arm) => [arm, arms[arm]!.checkpoint] as [Row, string])];
+      const models: [Row, string][] = [
+        ["base", c.model],
+        ...(sft ? ([["start", sft.checkpoint]] as [Row, string][]) : []),
+        ...ARMS.map((arm) => [arm, arms[arm]!.checkpoint] as [Row, string]),
+      ];
       const evals: SeedResult["eval"] = {};
       for (const [row, model] of models) {
         const r = await evaluateModel({
@@ -280,10 +314,17 @@ export async function runDemo(o: RunOptions): Promise<DemoResult> {
           batchSize: c.eval.batchSize,
           log: () => {},
         });
-        evals[row] = { metrics: r.metrics, model: r.model, seconds: r.seconds.generate + r.seconds.judge, completionTokens: r.completionTokens };
+        evals[row] = {
+          metrics: r.metrics,
+          model: r.model,
+          seconds: r.seconds.generate + r.seconds.judge,
+          completionTokens: r.completionTokens,
+        };
         const m = r.metrics;
         const p = (x?: { accuracy: number }) => (x ? (100 * x.accuracy).toFixed(1) : "-");
-        log(`eval ${row.padEnd(5)}: IF-S ${p(m.if_s)}  IF-M ${p(m.if_m)}  prompt S/L ${p(m.prompt_strict)}/${p(m.prompt_loose)}  instr S/L ${p(m.instruction_strict)}/${p(m.instruction_loose)}  (${r.seconds.generate.toFixed(1)} s)`);
+        log(
+          `eval ${row.padEnd(5)}: IF-S ${p(m.if_s)}  IF-M ${p(m.if_m)}  prompt S/L ${p(m.prompt_strict)}/${p(m.prompt_loose)}  instr S/L ${p(m.instruction_strict)}/${p(m.instruction_loose)}  (${r.seconds.generate.toFixed(1)} s)`,
+        );
       }
       return {
         seed,

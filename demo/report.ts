@@ -48,7 +48,10 @@ export function aggregate(r: DemoResult): Partial<Record<Row, Partial<Record<key
     if (!per.length) continue;
     out[row] = {};
     for (const { key } of COLUMNS) {
-      const vals = per.map((m) => m[key] as Accuracy | undefined).filter((a): a is Accuracy => !!a && a.total > 0).map((a) => 100 * a.accuracy);
+      const vals = per
+        .map((m) => m[key] as Accuracy | undefined)
+        .filter((a): a is Accuracy => !!a && a.total > 0)
+        .map((a) => 100 * a.accuracy);
       if (vals.length) out[row]![key] = stat(vals);
     }
   }
@@ -112,7 +115,8 @@ export function resultsMarkdown(r: DemoResult, opts: { command: string; notes?: 
   for (const row of ROWS) {
     const a = agg[row];
     if (!a) continue;
-    const best = (key: keyof EvalMetrics) => ARMS.every((o) => (agg[o]?.[key]?.mean ?? -1) <= (a[key]?.mean ?? -1)) && (ARMS as readonly string[]).includes(row);
+    const best = (key: keyof EvalMetrics) =>
+      ARMS.every((o) => (agg[o]?.[key]?.mean ?? -1) <= (a[key]?.mean ?? -1)) && (ARMS as readonly string[]).includes(row);
     L.push(`| ${labels(r)[row]} | ${COLUMNS.map(({ key }) => (best(key) ? `**${cell(a[key])}**` : cell(a[key]))).join(" | ")} |`);
   }
   L.push("", "Bold: the best of the three arms (by mean).", "");
@@ -126,7 +130,14 @@ export function resultsMarkdown(r: DemoResult, opts: { command: string; notes?: 
       `${r.seeds.map((s) => `${s.eval.start?.metrics.if_s?.total ?? s.eval.base?.metrics.if_s?.total ?? "?"} + ${s.eval.start?.metrics.if_m?.total ?? s.eval.base?.metrics.if_m?.total ?? "?"}`).join(", ")} distinct ones (seed${n > 1 ? "s" : ""} ${r.seeds.map((s) => s.seed).join(", ")}; the API stores a record once, and one constraint on four topics repeats): those are evaluated.`,
   );
   L.push(
-    `- Quadruples (the API's rule-based builder job, one version, exported as iopo / dpo / sft shards): ${r.seeds.map((s) => `seed ${s.seed}: ${s.quadruples.produced} (${Object.entries(s.quadruples.byOp).map(([k, v]) => `${k} ${v}`).join(", ")})`).join("; ")}.`,
+    `- Quadruples (the API's rule-based builder job, one version, exported as iopo / dpo / sft shards): ${r.seeds
+      .map(
+        (s) =>
+          `seed ${s.seed}: ${s.quadruples.produced} (${Object.entries(s.quadruples.byOp)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")})`,
+      )
+      .join("; ")}.`,
   );
   if (c.sft)
     L.push(
@@ -137,13 +148,29 @@ export function resultsMarkdown(r: DemoResult, opts: { command: string; notes?: 
   L.push(
     `- Arms (same start, same quadruple version, ${a.full ? "all weights" : `LoRA r=${a.loraRank ?? 8}`}): ${a.seqsPerStep} sequences per step for every arm (IOPO ${a.seqsPerStep / 4} quadruples, DPO ${a.seqsPerStep / 2} pairs, SFT ${a.seqsPerStep} examples); IOPO and DPO ${a.epochs} epoch(s), SFT ${2 * a.epochs} (a quadruple is 4 sequences for IOPO and DPO, 2 for SFT); lr ${a.lr} (SFT arm ${a.sftLr ?? a.lr}), beta ${a.beta}, pref-ftx ${a.prefFtx ?? 0}, ${a.scheduler ?? "cosine"} schedule, warmup ${a.warmupRatio ?? 0.1}.`,
   );
-  L.push(`- Decoding: greedy, at most ${c.eval.maxNewTokens} new tokens, stop at the chat template's end of turn (KV cache, batches of ${c.eval.batchSize}).`, "");
+  L.push(
+    `- Decoding: greedy, at most ${c.eval.maxNewTokens} new tokens, stop at the chat template's end of turn (KV cache, batches of ${c.eval.batchSize}).`,
+    "",
+  );
 
-  L.push("### Token budget (tokens processed in training, per seed)", "", `| seed | ${ARMS.map((x) => x.toUpperCase()).join(" | ")} | steps (${ARMS.join("/")}) |`, `|---|${ARMS.map(() => "---:").join("|")}|---|`);
-  for (const s of r.seeds) L.push(`| ${s.seed} | ${ARMS.map((x) => s.arms[x]?.summary.tokens ?? "-").join(" | ")} | ${ARMS.map((x) => s.arms[x]?.summary.steps ?? "-").join("/")} |`);
+  L.push(
+    "### Token budget (tokens processed in training, per seed)",
+    "",
+    `| seed | ${ARMS.map((x) => x.toUpperCase()).join(" | ")} | steps (${ARMS.join("/")}) |`,
+    `|---|${ARMS.map(() => "---:").join("|")}|---|`,
+  );
+  for (const s of r.seeds)
+    L.push(
+      `| ${s.seed} | ${ARMS.map((x) => s.arms[x]?.summary.tokens ?? "-").join(" | ")} | ${ARMS.map((x) => s.arms[x]?.summary.steps ?? "-").join("/")} |`,
+    );
   L.push("");
 
-  L.push("### Per seed", "", `| seed | method | ${COLUMNS.map((x) => x.label).join(" | ")} | train s | final train loss |`, `|---|---|${COLUMNS.map(() => "---:").join("|")}|---:|---:|`);
+  L.push(
+    "### Per seed",
+    "",
+    `| seed | method | ${COLUMNS.map((x) => x.label).join(" | ")} | train s | final train loss |`,
+    `|---|---|${COLUMNS.map(() => "---:").join("|")}|---:|---:|`,
+  );
   for (const s of r.seeds)
     for (const row of ROWS) {
       const e = s.eval[row];
@@ -152,8 +179,10 @@ export function resultsMarkdown(r: DemoResult, opts: { command: string; notes?: 
       L.push(
         `| ${s.seed} | ${row} | ${COLUMNS.map(({ key }) => {
           const x = e.metrics[key] as Accuracy | undefined;
-          return x && x.total ? `${f1(100 * x.accuracy)} (${x.correct}/${x.total})` : "-";
-        }).join(" | ")} | ${tr ? tr.summary.seconds.toFixed(0) : "-"} | ${tr?.summary.final.loss !== undefined ? tr.summary.final.loss.toFixed(3) : "-"} |`,
+          return x?.total ? `${f1(100 * x.accuracy)} (${x.correct}/${x.total})` : "-";
+        }).join(
+          " | ",
+        )} | ${tr ? tr.summary.seconds.toFixed(0) : "-"} | ${tr?.summary.final.loss !== undefined ? tr.summary.final.loss.toFixed(3) : "-"} |`,
       );
     }
   L.push("", "Training curves and the IF-S / IF-M bars: [plot.svg](plot.svg).", "");
@@ -198,7 +227,9 @@ function niceTicks(lo: number, hi: number, n = 5): number[] {
 
 function linePanel(x0: number, y0: number, w: number, h: number, title: string, series: Series[], xLabel: string, yLabel: string): string {
   const pts = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
-  const parts: string[] = [`<g><text x="${x0 + w / 2}" y="${y0 - 8}" text-anchor="middle" font-size="13" font-weight="bold">${esc(title)}</text>`];
+  const parts: string[] = [
+    `<g><text x="${x0 + w / 2}" y="${y0 - 8}" text-anchor="middle" font-size="13" font-weight="bold">${esc(title)}</text>`,
+  ];
   const pl = 48;
   const pb = 30;
   const iw = w - pl - 10;
@@ -218,35 +249,55 @@ function linePanel(x0: number, y0: number, w: number, h: number, title: string, 
   ymax += pad;
   const sx = (x: number) => x0 + pl + (xmax > xmin ? ((x - xmin) / (xmax - xmin)) * iw : iw / 2);
   const sy = (y: number) => y0 + ih - ((y - ymin) / (ymax - ymin)) * ih;
-  for (const t of niceTicks(ymin, ymax)) parts.push(`<line x1="${x0 + pl}" x2="${x0 + pl + iw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/><text x="${x0 + pl - 4}" y="${sy(t) + 4}" text-anchor="end" font-size="10">${t}</text>`);
-  for (const t of niceTicks(xmin, xmax)) parts.push(`<text x="${sx(t)}" y="${y0 + ih + 13}" text-anchor="middle" font-size="10">${t}</text>`);
+  for (const t of niceTicks(ymin, ymax))
+    parts.push(
+      `<line x1="${x0 + pl}" x2="${x0 + pl + iw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/><text x="${x0 + pl - 4}" y="${sy(t) + 4}" text-anchor="end" font-size="10">${t}</text>`,
+    );
+  for (const t of niceTicks(xmin, xmax))
+    parts.push(`<text x="${sx(t)}" y="${y0 + ih + 13}" text-anchor="middle" font-size="10">${t}</text>`);
   parts.push(`<text x="${x0 + pl + iw / 2}" y="${y0 + ih + 26}" text-anchor="middle" font-size="10">${esc(xLabel)}</text>`);
-  parts.push(`<text x="${x0 + 10}" y="${y0 + ih / 2}" text-anchor="middle" font-size="10" transform="rotate(-90 ${x0 + 10} ${y0 + ih / 2})">${esc(yLabel)}</text>`);
+  parts.push(
+    `<text x="${x0 + 10}" y="${y0 + ih / 2}" text-anchor="middle" font-size="10" transform="rotate(-90 ${x0 + 10} ${y0 + ih / 2})">${esc(yLabel)}</text>`,
+  );
   for (const s of series) {
     const d = s.points
       .filter(([, y]) => Number.isFinite(y))
       .map(([x, y], i) => `${i ? "L" : "M"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`)
       .join("");
-    if (d) parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`);
+    if (d)
+      parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`);
   }
   // legend (unique labels), on a white box
   const seen = new Set<string>();
   const uniq = series.filter((s) => !seen.has(s.label) && seen.add(s.label));
   seen.clear();
-  parts.push(`<rect x="${x0 + w - 114}" y="${y0 + 2}" width="104" height="${uniq.length * 13 + 4}" fill="white" fill-opacity="0.85" stroke="#ddd"/>`);
+  parts.push(
+    `<rect x="${x0 + w - 114}" y="${y0 + 2}" width="104" height="${uniq.length * 13 + 4}" fill="white" fill-opacity="0.85" stroke="#ddd"/>`,
+  );
   let ly = y0 + 12;
   for (const s of series) {
     if (seen.has(s.label)) continue;
     seen.add(s.label);
-    parts.push(`<line x1="${x0 + w - 110}" x2="${x0 + w - 92}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/><text x="${x0 + w - 88}" y="${ly}" font-size="10">${esc(s.label)}</text>`);
+    parts.push(
+      `<line x1="${x0 + w - 110}" x2="${x0 + w - 92}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/><text x="${x0 + w - 88}" y="${ly}" font-size="10">${esc(s.label)}</text>`,
+    );
     ly += 13;
   }
   parts.push("</g>");
   return parts.join("");
 }
 
-function barPanel(x0: number, y0: number, w: number, h: number, title: string, groups: { label: string; bars: { label: string; color: string; stat?: Stat }[] }[]): string {
-  const parts: string[] = [`<g><text x="${x0 + w / 2}" y="${y0 - 8}" text-anchor="middle" font-size="13" font-weight="bold">${esc(title)}</text>`];
+function barPanel(
+  x0: number,
+  y0: number,
+  w: number,
+  h: number,
+  title: string,
+  groups: { label: string; bars: { label: string; color: string; stat?: Stat }[] }[],
+): string {
+  const parts: string[] = [
+    `<g><text x="${x0 + w / 2}" y="${y0 - 8}" text-anchor="middle" font-size="13" font-weight="bold">${esc(title)}</text>`,
+  ];
   const pl = 40;
   const pb = 44;
   const iw = w - pl - 10;
@@ -255,7 +306,10 @@ function barPanel(x0: number, y0: number, w: number, h: number, title: string, g
   const ymax = Math.min(110, Math.max(10, Math.ceil((Math.max(...vals) * 1.1) / 10) * 10));
   const sy = (y: number) => y0 + ih - (y / ymax) * ih;
   parts.push(`<rect x="${x0 + pl}" y="${y0}" width="${iw}" height="${ih}" fill="none" stroke="#ccc"/>`);
-  for (const t of niceTicks(0, Math.min(100, ymax))) parts.push(`<line x1="${x0 + pl}" x2="${x0 + pl + iw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/><text x="${x0 + pl - 4}" y="${sy(t) + 4}" text-anchor="end" font-size="10">${t}</text>`);
+  for (const t of niceTicks(0, Math.min(100, ymax)))
+    parts.push(
+      `<line x1="${x0 + pl}" x2="${x0 + pl + iw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/><text x="${x0 + pl - 4}" y="${sy(t) + 4}" text-anchor="end" font-size="10">${t}</text>`,
+    );
   const gw = iw / groups.length;
   groups.forEach((g, gi) => {
     const bw = (gw * 0.8) / g.bars.length;
@@ -263,18 +317,26 @@ function barPanel(x0: number, y0: number, w: number, h: number, title: string, g
       const x = x0 + pl + gi * gw + gw * 0.1 + bi * bw;
       if (!b.stat) return;
       const m = b.stat.mean;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${sy(m).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(sy(0) - sy(m)).toFixed(1)}" fill="${b.color}"><title>${esc(`${g.label} ${b.label}: ${f1(m)} ± ${f1(b.stat.std)}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${sy(m).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(sy(0) - sy(m)).toFixed(1)}" fill="${b.color}"><title>${esc(`${g.label} ${b.label}: ${f1(m)} ± ${f1(b.stat.std)}`)}</title></rect>`,
+      );
       if (b.stat.n > 1) {
         const cx = x + (bw - 2) / 2;
-        parts.push(`<line x1="${cx}" x2="${cx}" y1="${sy(Math.min(ymax, m + b.stat.std))}" y2="${sy(Math.max(0, m - b.stat.std))}" stroke="#000"/>`);
+        parts.push(
+          `<line x1="${cx}" x2="${cx}" y1="${sy(Math.min(ymax, m + b.stat.std))}" y2="${sy(Math.max(0, m - b.stat.std))}" stroke="#000"/>`,
+        );
       }
-      parts.push(`<text x="${(x + (bw - 2) / 2).toFixed(1)}" y="${(sy(m) - 3).toFixed(1)}" text-anchor="middle" font-size="9">${f1(m)}</text>`);
+      parts.push(
+        `<text x="${(x + (bw - 2) / 2).toFixed(1)}" y="${(sy(m) - 3).toFixed(1)}" text-anchor="middle" font-size="9">${f1(m)}</text>`,
+      );
     });
     parts.push(`<text x="${x0 + pl + gi * gw + gw / 2}" y="${y0 + ih + 14}" text-anchor="middle" font-size="11">${esc(g.label)}</text>`);
   });
   let lx = x0 + pl + 6;
   for (const b of groups[0]?.bars ?? []) {
-    parts.push(`<rect x="${lx}" y="${y0 + ih + 24}" width="10" height="10" fill="${b.color}"/><text x="${lx + 13}" y="${y0 + ih + 33}" font-size="10">${esc(b.label)}</text>`);
+    parts.push(
+      `<rect x="${lx}" y="${y0 + ih + 24}" width="10" height="10" fill="${b.color}"/><text x="${lx + 13}" y="${y0 + ih + 33}" font-size="10">${esc(b.label)}</text>`,
+    );
     lx += 13 + b.label.length * 6 + 10;
   }
   parts.push("</g>");
@@ -286,19 +348,44 @@ export function plotSvg(r: DemoResult): string {
   const H = 1070;
   const agg = aggregate(r);
   const loss = (rows: MetricsRow[]) => rows.filter((x) => x.loss !== undefined).map((x) => [x.step, x.loss] as [number, number]);
-  const acc = (rows: MetricsRow[]) => rows.filter((x) => x["rewards/accuracies"] !== undefined).map((x) => [x.step, x["rewards/accuracies"]] as [number, number]);
+  const acc = (rows: MetricsRow[]) =>
+    rows.filter((x) => x["rewards/accuracies"] !== undefined).map((x) => [x.step, x["rewards/accuracies"]] as [number, number]);
   const w = (n: number) => Math.max(1, Math.round(n / 40));
-  const sftSeries: Series[] = r.seeds.filter((s) => s.sft).map((s, i) => ({ label: `seed ${s.seed}`, color: SEED_COLORS[i % SEED_COLORS.length], points: smooth(loss(s.sft!.metrics), w(s.sft!.metrics.length)) }));
+  const sftSeries: Series[] = r.seeds
+    .filter((s) => s.sft)
+    .map((s, i) => ({
+      label: `seed ${s.seed}`,
+      color: SEED_COLORS[i % SEED_COLORS.length],
+      points: smooth(loss(s.sft!.metrics), w(s.sft!.metrics.length)),
+    }));
   const armLoss = (arms: ("sft" | "dpo" | "iopo")[]) =>
     r.seeds.flatMap((s, i) =>
-      arms.filter((a) => s.arms[a]).map((a) => ({ label: a.toUpperCase(), color: COLORS[a], dash: i ? "4 2" : undefined, points: smooth(loss(s.arms[a]!.metrics), w(s.arms[a]!.metrics.length)) })),
+      arms
+        .filter((a) => s.arms[a])
+        .map((a) => ({
+          label: a.toUpperCase(),
+          color: COLORS[a],
+          dash: i ? "4 2" : undefined,
+          points: smooth(loss(s.arms[a]!.metrics), w(s.arms[a]!.metrics.length)),
+        })),
     );
   const prefAcc = r.seeds.flatMap((s, i) =>
-    (["dpo", "iopo"] as const).filter((a) => s.arms[a]).map((a) => ({ label: a.toUpperCase(), color: COLORS[a], dash: i ? "4 2" : undefined, points: smooth(acc(s.arms[a]!.metrics), w(s.arms[a]!.metrics.length)) })),
+    (["dpo", "iopo"] as const)
+      .filter((a) => s.arms[a])
+      .map((a) => ({
+        label: a.toUpperCase(),
+        color: COLORS[a],
+        dash: i ? "4 2" : undefined,
+        points: smooth(acc(s.arms[a]!.metrics), w(s.arms[a]!.metrics.length)),
+      })),
   );
   const bars = (key: "if_s" | "if_m" | "instruction_strict", label: string) => ({
     label,
-    bars: ROWS.filter((row) => agg[row]).map((row) => ({ label: row === "start" ? "SFT start" : row === "base" ? "base" : row.toUpperCase(), color: COLORS[row], stat: agg[row]![key] })),
+    bars: ROWS.filter((row) => agg[row]).map((row) => ({
+      label: row === "start" ? "SFT start" : row === "base" ? "base" : row.toUpperCase(),
+      color: COLORS[row],
+      stat: agg[row]![key],
+    })),
   });
   const body = [
     linePanel(20, 60, 520, 280, r.config.sft ? "SFT start: training loss (per token)" : "no SFT stage", sftSeries, "step", "loss"),

@@ -48,7 +48,12 @@ export async function main(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), "utf8").split("*/")[0].replace(/^\/\*\*?\n?/, "").replace(/^ \* ?/gm, "") + "\n");
+    process.stdout.write(
+      readFileSync(fileURLToPath(import.meta.url), "utf8")
+        .split("*/")[0]
+        .replace(/^\/\*\*?\n?/, "")
+        .replace(/^ \* ?/gm, "") + "\n",
+    );
     return 0;
   }
   const configName = values.config ?? (values.smoke ? "smoke" : values.scale ? "scale" : "full");
@@ -60,7 +65,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (values.seeds) config.seeds = values.seeds.split(",").map((s) => Number(s.trim()));
   if (config.seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error("--seeds: non-negative integers, comma-separated");
-  if (config.model.startsWith("<")) throw new Error(`the ${config.name} config needs --model <a Hugging Face folder> (e.g. a downloaded Qwen2-0.5B-Instruct)`);
+  if (config.model.startsWith("<"))
+    throw new Error(`the ${config.name} config needs --model <a Hugging Face folder> (e.g. a downloaded Qwen2-0.5B-Instruct)`);
   // only the default full run writes the committed report; others write next to their outputs
   const out = resolve(values.out ?? join(here, "out", config.name));
   const isDefault = config.name === "full" && !values.model && !values.seeds;
@@ -69,7 +75,14 @@ export async function main(argv: string[]): Promise<number> {
   const t0 = Date.now();
   const result = values["report-only"]
     ? (JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as DemoResult)
-    : await runDemo({ config, judge: values.judge, key: values.key ?? process.env.IOPO_API_KEY, out, resume: values.resume, prefix: values.prefix });
+    : await runDemo({
+        config,
+        judge: values.judge,
+        key: values.key ?? process.env.IOPO_API_KEY,
+        out,
+        resume: values.resume,
+        prefix: values.prefix,
+      });
   const notes = values.notes ? readFileSync(resolve(values.notes), "utf8") : undefined;
   const command = result.command ?? `npm run demo${argv.length ? ` -- ${argv.join(" ")}` : ""}`;
   if (!result.command) {

@@ -65,8 +65,7 @@ const readJsonl = <T>(path: string): T[] =>
     .split("\n")
     .filter(Boolean)
     .map((line) => JSON.parse(line) as T);
-const readResponses = (path: string) =>
-  new Map(readJsonl<{ prompt: string; response: string }>(path).map((r) => [r.prompt, r.response]));
+const readResponses = (path: string) => new Map(readJsonl<{ prompt: string; response: string }>(path).map((r) => [r.prompt, r.response]));
 const records = readJsonl<BenchmarkInputRecord>(ifevalInput);
 const responses = readResponses(ifevalResponses);
 
@@ -156,7 +155,8 @@ console.log(`  strict + loose, CPU time: median ${median(bothCpu).toFixed(1)} ms
 if (reference) {
   const ratio = reference.median / median(both);
   let line = `vs Google's Python reference (${reference.source}), strict + loose, goal 20x:\n  wall-clock medians ${reference.median.toFixed(0)} / ${median(both).toFixed(1)} ms = ${ratio.toFixed(1)}x`;
-  if (reference.min !== undefined) line += `; minimums ${reference.min.toFixed(0)} / ${Math.min(...both).toFixed(1)} ms = ${(reference.min / Math.min(...both)).toFixed(1)}x`;
+  if (reference.min !== undefined)
+    line += `; minimums ${reference.min.toFixed(0)} / ${Math.min(...both).toFixed(1)} ms = ${(reference.min / Math.min(...both)).toFixed(1)}x`;
   if (reference.cpu) {
     line += `\n  CPU-time medians ${reference.cpu.median.toFixed(0)} / ${median(bothCpu).toFixed(1)} ms = ${(reference.cpu.median / median(bothCpu)).toFixed(1)}x`;
     line += `; minimums ${reference.cpu.min.toFixed(0)} / ${Math.min(...bothCpu).toFixed(1)} ms = ${(reference.cpu.min / Math.min(...bothCpu)).toFixed(1)}x`;
@@ -189,7 +189,9 @@ function profile(name: string, set: readonly BenchmarkInputRecord[], byPrompt: R
     );
   });
   console.log(`\n== profile: ${name}: ${set.length} responses, ${items.length} instructions`);
-  console.log(`whole run, strict + loose: ${timeEach([0], () => evaluateIfeval(set, byPrompt, { allowMissing: true, stripPrompts })).toFixed(1)} ms`);
+  console.log(
+    `whole run, strict + loose: ${timeEach([0], () => evaluateIfeval(set, byPrompt, { allowMissing: true, stripPrompts })).toFixed(1)} ms`,
+  );
 
   // Per checker, each judged alone (a fresh cache: it pays for every measurement it needs).
   const ids = [...new Set(items.map((item) => item.checker.id))];
@@ -204,7 +206,9 @@ function profile(name: string, set: readonly BenchmarkInputRecord[], byPrompt: R
   console.log("by checker, each alone (ms for all its items; share of the sum):");
   console.log("| id | items | strict ms | loose ms | share |\n|---|---:|---:|---:|---:|");
   for (const r of rowsById.filter((r) => r.strict + r.loose >= total * 0.005)) {
-    console.log(`| ${r.id} | ${r.n} | ${r.strict.toFixed(2)} | ${r.loose.toFixed(2)} | ${(((r.strict + r.loose) / total) * 100).toFixed(1)}% |`);
+    console.log(
+      `| ${r.id} | ${r.n} | ${r.strict.toFixed(2)} | ${r.loose.toFixed(2)} | ${(((r.strict + r.loose) / total) * 100).toFixed(1)}% |`,
+    );
   }
   console.log(`| (${rowsById.filter((r) => r.strict + r.loose < total * 0.005).length} others, under 0.5% each) | | | | |`);
 
@@ -213,7 +217,9 @@ function profile(name: string, set: readonly BenchmarkInputRecord[], byPrompt: R
   const variants = [...new Set(responsesOnly.flatMap((r) => looseVariants(r).map((v) => v.text)))];
   const sentences = variants.flatMap((text) => splitSentences(text));
   const chars = variants.reduce((n, t) => n + t.length, 0);
-  console.log(`by text-analysis step, over the ${variants.length} distinct response and loose-variant texts (${(chars / 1000).toFixed(0)} k chars; a run computes each only where a checker needs it):`);
+  console.log(
+    `by text-analysis step, over the ${variants.length} distinct response and loose-variant texts (${(chars / 1000).toFixed(0)} k chars; a run computes each only where a checker needs it):`,
+  );
   const steps: Array<[string, () => number]> = [
     ["loose variants (8 per response)", () => timeEach(responsesOnly, looseVariants)],
     ["sentence splitting (Punkt)", () => timeEach(variants, splitSentences)],

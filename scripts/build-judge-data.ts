@@ -55,7 +55,9 @@ writeFileSync(join(outDir, "punkt-english.json"), JSON.stringify(punktOut) + "\n
 
 // --- langdetect ------------------------------------------------------------------------------
 const profileDir = join(values.langdetect, "profiles");
-const langs = readdirSync(profileDir).filter((f) => !f.startsWith(".")).sort();
+const langs = readdirSync(profileDir)
+  .filter((f) => !f.startsWith("."))
+  .sort();
 const nWords: number[][] = [];
 const freqs: Array<Record<string, number>> = [];
 for (const lang of langs) {
@@ -81,7 +83,8 @@ function buildProfileTable(langCount: number, freqList: Array<Record<string, num
   freqList.forEach((freq, lang) => {
     for (const [gram, count] of Object.entries(freq)) {
       const chars = [...gram];
-      if (chars.length < 1 || chars.length > 3 || chars.some((ch) => ch.length !== 1)) throw new Error(`unexpected gram ${JSON.stringify(gram)}`);
+      if (chars.length < 1 || chars.length > 3 || chars.some((ch) => ch.length !== 1))
+        throw new Error(`unexpected gram ${JSON.stringify(gram)}`);
       const entries = counts.get(gram) ?? [];
       entries.push([lang, count]);
       counts.set(gram, entries);
@@ -172,4 +175,6 @@ const langdetectOut = {
   entries: table.entries,
 };
 writeFileSync(join(outDir, "langdetect-profiles.json"), JSON.stringify(langdetectOut) + "\n");
-console.log(`wrote ${langs.length} language profiles (${table.nodeCount} trie nodes, ${table.entries.length / 6} counts) and Punkt parameters to ${outDir}`);
+console.log(
+  `wrote ${langs.length} language profiles (${table.nodeCount} trie nodes, ${table.entries.length / 6} counts) and Punkt parameters to ${outDir}`,
+);

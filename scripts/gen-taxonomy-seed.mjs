@@ -11,12 +11,10 @@ const taxonomy = JSON.parse(readFileSync(`${root}data/trace/taxonomy.json`, "utf
 // taxonomy.json names the types but does not describe them; these summaries follow the paper's
 // Table 6 (arXiv 2411.06208, Appendix A).
 const typeDescriptions = {
-  "Content Constraint":
-    "What the response contains: its theme, information it must include or exclude, values, privacy and numbers.",
+  "Content Constraint": "What the response contains: its theme, information it must include or exclude, values, privacy and numbers.",
   "Situation Constraint":
     "The situation the response is written for: a role to play, a target audience, prior conditions, or background information given as text, tables, Markdown or natural language.",
-  "Style Constraint":
-    "How the response sounds: tone and style, emotion, linguistic characteristics and the language(s) used.",
+  "Style Constraint": "How the response sounds: tone and style, emotion, linguistic characteristics and the language(s) used.",
   "Format Constraint":
     "How the response is laid out: output format, text patterns, grammar structure, citations, numbering and lists, hierarchy and templates.",
   "Example Constraint": "Examples the response should follow (positive) or must not imitate (negative).",

@@ -18,7 +18,15 @@ export async function seedReferenceData({ base, adminToken, log = console.log })
     const status = before.datasets.find((d) => d.name === dataset.name);
     if (status && status.records === dataset.records && status.versioned_records === dataset.records) continue;
     const file = join(root, dataset.file);
-    const totals = await importFile({ api: base, key: adminToken, dataset: dataset.name, format: dataset.format, file, description: dataset.description, context });
+    const totals = await importFile({
+      api: base,
+      key: adminToken,
+      dataset: dataset.name,
+      format: dataset.format,
+      file,
+      description: dataset.description,
+      context,
+    });
     const headers = { authorization: `Bearer ${adminToken}`, "content-type": "application/json" };
     const frozen = await fetch(`${base}/v1/datasets/${dataset.name}/versions`, {
       method: "POST",

@@ -23,15 +23,22 @@ await migrateLocal();
 const base = `http://127.0.0.1:${port}`;
 // IOPO_PERSIST_TO: keep the local D1 elsewhere than .wrangler/state (tests use a temp dir);
 // IOPO_INSPECTOR_PORT: move wrangler's devtools port off 9229 when running several servers.
-const devArgs = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--local", "--show-interactive-dev-session=false", "--log-level", "warn"];
+const devArgs = [
+  "dev",
+  "--ip",
+  "127.0.0.1",
+  "--port",
+  String(port),
+  "--local",
+  "--show-interactive-dev-session=false",
+  "--log-level",
+  "warn",
+];
 if (process.env.IOPO_PERSIST_TO) devArgs.push("--persist-to", process.env.IOPO_PERSIST_TO);
 if (process.env.IOPO_INSPECTOR_PORT) devArgs.push("--inspector-port", process.env.IOPO_INSPECTOR_PORT);
 // IOPO_DEV_VARS: a JSON object of Worker variables for this run only (tests point LLM_* at a fake provider)
 for (const [name, value] of Object.entries(JSON.parse(process.env.IOPO_DEV_VARS ?? "{}"))) devArgs.push("--var", `${name}:${value}`);
-const dev = spawn(
-  ...wranglerCommand(devArgs),
-  { cwd: root, env: wranglerEnv, stdio: "inherit" },
-);
+const dev = spawn(...wranglerCommand(devArgs), { cwd: root, env: wranglerEnv, stdio: "inherit" });
 const stop = () => dev.kill("SIGTERM");
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);

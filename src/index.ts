@@ -9,6 +9,10 @@ const app = buildApp();
 //   type feedback); judging one short text here, with language detection (the costliest checker
 //   to run cold), leaves it warmed for the first real request.
 app.router.match("GET", "/");
-judgeConstraints("The quick brown fox jumps over the lazy dog. The judge is ready.", [{ id: "language:response_language", kwargs: { language: "en" } }], "strict");
+judgeConstraints(
+  "The quick brown fox jumps over the lazy dog. The judge is ready.",
+  [{ id: "language:response_language", kwargs: { language: "en" } }],
+  "strict",
+);
 
 export default app;

@@ -118,7 +118,14 @@ class CountingEngine implements Engine {
 const zeroWeights = (c: DecoderConfig): ModelWeights =>
   new Map([...paramShapes(c)].map(([n, shape]) => [n, new Float32Array(shape.reduce((a, b) => a * b, 1))]));
 
-function trainerConfig(engine: Engine, c: DecoderConfig, weights: ModelWeights, mode: Mode, profile = false, precision: Precision = "fp32") {
+function trainerConfig(
+  engine: Engine,
+  c: DecoderConfig,
+  weights: ModelWeights,
+  mode: Mode,
+  profile = false,
+  precision: Precision = "fp32",
+) {
   return {
     engine,
     model: trainingModel({
@@ -370,7 +377,9 @@ async function main(argv: string[]) {
   console.log(
     `\nstep = one IOPO optimizer step (forward+backward of 4B rows, cached reference, clip, AdamW) in one session; ` +
       `vs torch = PyTorch ms / ours (1 = parity; fp32 rows against fp32 eager, fp16 against bf16 autocast). ` +
-      `Nodes per layer counted on the fused step (2 layers minus 1). Load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+      `Nodes per layer counted on the fused step (2 layers minus 1). Load average at the end: ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(" ")}`,
   );
 }
 
@@ -391,7 +400,9 @@ function printRow(r: BenchRow & { torchMs?: number; vsTorch?: number }) {
       .filter(Boolean)
       .join(" | "),
   );
-  console.log(`  losses: ${r.losses.map((l) => l.toFixed(5)).join(" ")}${r.precision === "fp16" ? ` (${r.skipped} overflow step(s) skipped)` : ""}`);
+  console.log(
+    `  losses: ${r.losses.map((l) => l.toFixed(5)).join(" ")}${r.precision === "fp16" ? ` (${r.skipped} overflow step(s) skipped)` : ""}`,
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -115,7 +115,9 @@ async function child(id: EngineId, quick: boolean) {
   try {
     e = await makeEngine(id);
   } catch (err) {
-    console.log(`RESULT ${JSON.stringify({ engine: id, what: "unavailable", ms: NaN, quadsPerS: NaN, tokensPerS: NaN, note: (err as Error).message })}`);
+    console.log(
+      `RESULT ${JSON.stringify({ engine: id, what: "unavailable", ms: NaN, quadsPerS: NaN, tokensPerS: NaN, note: (err as Error).message })}`,
+    );
     clearInterval(keep);
     process.exit(0);
   }
@@ -143,21 +145,41 @@ function main() {
   for (const id of engines) {
     process.stdout.write(`running ${id} ... `);
     const t0 = Date.now();
-    const r = spawnSync(process.execPath, ["--import", "tsx", self, "--child", id, ...(quick ? ["--quick"] : [])], { encoding: "utf8", timeout: 15 * 60_000, maxBuffer: 64 << 20 });
+    const r = spawnSync(process.execPath, ["--import", "tsx", self, "--child", id, ...(quick ? ["--quick"] : [])], {
+      encoding: "utf8",
+      timeout: 15 * 60_000,
+      maxBuffer: 64 << 20,
+    });
     const lines = (r.stdout ?? "").split("\n").filter((l) => l.startsWith("RESULT "));
     for (const l of lines) rows.push(JSON.parse(l.slice(7)));
-    if (!lines.length) rows.push({ engine: id, what: "failed", ms: NaN, quadsPerS: NaN, tokensPerS: NaN, note: (r.stderr ?? "").split("\n").slice(-3).join(" ") });
+    if (!lines.length)
+      rows.push({
+        engine: id,
+        what: "failed",
+        ms: NaN,
+        quadsPerS: NaN,
+        tokensPerS: NaN,
+        note: (r.stderr ?? "").split("\n").slice(-3).join(" "),
+      });
     console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   const w = (s: string, n: number) => s.padEnd(n);
-  console.log(`\n${w("engine", 56)} ${w("workload", 62)} ${"best ms".padStart(9)} ${"median".padStart(9)} ${"quads/s".padStart(8)} ${"tokens/s".padStart(9)}`);
+  console.log(
+    `\n${w("engine", 56)} ${w("workload", 62)} ${"best ms".padStart(9)} ${"median".padStart(9)} ${"quads/s".padStart(8)} ${"tokens/s".padStart(9)}`,
+  );
   for (const r of rows) {
     const f = (v: number | undefined, d: number) => (v === undefined || Number.isNaN(v) ? "-" : v.toFixed(d));
-    console.log(`${w(r.engine.slice(0, 56), 56)} ${w(r.what.slice(0, 62), 62)} ${f(r.ms, 1).padStart(9)} ${f(r.medianMs, 1).padStart(9)} ${f(r.quadsPerS, 2).padStart(8)} ${f(r.tokensPerS, 0).padStart(9)}${r.note ? `  (${r.note.slice(0, 100)})` : ""}`);
+    console.log(
+      `${w(r.engine.slice(0, 56), 56)} ${w(r.what.slice(0, 62), 62)} ${f(r.ms, 1).padStart(9)} ${f(r.medianMs, 1).padStart(9)} ${f(r.quadsPerS, 2).padStart(8)} ${f(r.tokensPerS, 0).padStart(9)}${r.note ? `  (${r.note.slice(0, 100)})` : ""}`,
+    );
   }
   console.log("\nOne step = forward + backward of 4 sequences per quadruple (cached reference log-probs), clip and AdamW in one session;");
   console.log("tokens/s counts every token of the 4 sequences. Vocabulary: the built-in tiny tokenizer (1,660 tokens).");
-  console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
 }
 
 await main();

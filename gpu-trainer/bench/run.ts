@@ -178,7 +178,8 @@ function main() {
     });
     const lines = (r.stdout ?? "").split("\n").filter((l) => l.startsWith("RESULT "));
     for (const l of lines) rows.push(JSON.parse(l.slice(7)));
-    if (!lines.length) rows.push({ engine: id, what: "failed", ms: NaN, gflops: NaN, note: (r.stderr ?? "").split("\n").slice(-3).join(" ") });
+    if (!lines.length)
+      rows.push({ engine: id, what: "failed", ms: NaN, gflops: NaN, note: (r.stderr ?? "").split("\n").slice(-3).join(" ") });
     console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   const w = (s: string, n: number) => s.padEnd(n);
@@ -192,8 +193,14 @@ function main() {
     );
   }
   console.log("\nblock = one pre-norm transformer block (RMSNorm, causal MHA, SiLU MLP 4x), fused forward+backward+clip+AdamW session,");
-  console.log("parameters and optimizer state resident on the engine between steps; GFLOP/s = MatMul FLOPs (2MNK) of the step / best time.");
-  console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (other processes on this machine disturb the timings)`);
+  console.log(
+    "parameters and optimizer state resident on the engine between steps; GFLOP/s = MatMul FLOPs (2MNK) of the step / best time.",
+  );
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")} (other processes on this machine disturb the timings)`,
+  );
 }
 
 await main();

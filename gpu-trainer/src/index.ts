@@ -97,6 +97,36 @@ export { CheckpointError, type TrainerStateFile, listCheckpoints, loadCheckpoint
 export { type LogprobOptions, type LogprobRecord, computeLogprobs } from "./train/logprobs.ts";
 export { type ExportOptions, exportCheckpoint, inferenceOnnx, openCheckpoint } from "./train/export.ts";
 export { type MetricsRow, plotSvg } from "./train/report.ts";
-export { ConfigError, DEFAULTS, type TrainOptions, type TrainResult, type TrainSummary, TrainingError, resolveOptions, train } from "./train/train.ts";
-export { type Generation, type GenerateOptions, Generator, type GenerationModel, buildDecodeGraph, encodeChat, generateTexts, loadGenerationModel, sampleToken, stopTokensFor } from "./generate/index.ts";
-export { type Accuracy, type Benchmark, type EvalMetrics, type EvalOptions as ModelEvalOptions, type EvalResult, evaluate as evaluateModel, loadBenchmark, renderPrompt, scoreBenchmark } from "./eval/index.ts";
+export {
+  ConfigError,
+  DEFAULTS,
+  type TrainOptions,
+  type TrainResult,
+  type TrainSummary,
+  TrainingError,
+  resolveOptions,
+  train,
+} from "./train/train.ts";
+export {
+  type Generation,
+  type GenerateOptions,
+  Generator,
+  type GenerationModel,
+  buildDecodeGraph,
+  encodeChat,
+  generateTexts,
+  loadGenerationModel,
+  sampleToken,
+  stopTokensFor,
+} from "./generate/index.ts";
+export {
+  type Accuracy,
+  type Benchmark,
+  type EvalMetrics,
+  type EvalOptions as ModelEvalOptions,
+  type EvalResult,
+  evaluate as evaluateModel,
+  loadBenchmark,
+  renderPrompt,
+  scoreBenchmark,
+} from "./eval/index.ts";

@@ -148,8 +148,7 @@ export class Trainer {
     this.extraOutputs = out.outputs ?? {};
     const names = ["loss", ...Object.keys(this.metrics), ...Object.keys(this.extraOutputs)];
     if (new Set(names).size !== names.length) throw new Error(`loss, metric and output names must be distinct: ${names}`);
-    for (const [k, t] of Object.entries(this.metrics))
-      if (t.rank !== 0) throw new Error(`metric ${k} must be a scalar, got ${t}`);
+    for (const [k, t] of Object.entries(this.metrics)) if (t.rank !== 0) throw new Error(`metric ${k} must be a scalar, got ${t}`);
     this.metricNames = Object.keys(this.metrics);
     this.trainable = this.graph.params.filter((p) => p.trainable);
     this.frozen = this.graph.params.filter((p) => !p.trainable);
@@ -196,7 +195,17 @@ export class Trainer {
       const m = g.input(`adam.m.b${k}`, "float32", [n]);
       const v = g.input(`adam.v.b${k}`, "float32", [n]);
       const decay = idx.map((i) => (this.trainable[i].decay ? c.weightDecay : 0));
-      const u = adamwFlatUpdate(g, idx.map((i) => params[i]), decay, flatGrads[k], m, v, h, { betas: c.betas, eps: c.eps }, coef);
+      const u = adamwFlatUpdate(
+        g,
+        idx.map((i) => params[i]),
+        decay,
+        flatGrads[k],
+        m,
+        v,
+        h,
+        { betas: c.betas, eps: c.eps },
+        coef,
+      );
       idx.forEach((i, j) => (outs[`${UPD}${this.trainable[i].name}`] = keep(u.params[j], params[i])));
       outs[`${UPD}adam.m.b${k}`] = keep(u.m, m);
       outs[`${UPD}adam.v.b${k}`] = keep(u.v, v);
@@ -220,12 +229,21 @@ export class Trainer {
     const co = this.compileOpts();
     const deviceOutputs = (o: Record<string, Tensor>) => Object.keys(o).filter((k) => k.startsWith(UPD));
     const sessions: Sessions = { models };
-    let flatGrads = this.buckets.map((idx) => flatten(g, idx.map((i) => grads[i])));
+    let flatGrads = this.buckets.map((idx) =>
+      flatten(
+        g,
+        idx.map((i) => grads[i]),
+      ),
+    );
     if (lossScale) flatGrads = flatGrads.map((f) => g.div(f, lossScale));
     if (this.config.gradAccumulation === 1) {
       const outs = { ...head, ...this.updateOutputs(g, this.trainable, flatGrads, 1, !!lossScale) };
       models.fused = compile(outs, co);
-      sessions.fused = await this.engine.createSession(models.fused, { deviceOutputs: deviceOutputs(outs), name: "fused", profile: this.config.profile });
+      sessions.fused = await this.engine.createSession(models.fused, {
+        deviceOutputs: deviceOutputs(outs),
+        name: "fused",
+        profile: this.config.profile,
+      });
     } else {
       const gouts: Record<string, Tensor> = { ...head };
       this.buckets.forEach((_, k) => {
@@ -238,8 +256,16 @@ export class Trainer {
       const gaccs = this.buckets.map((_, k) => g2.input(`gacc.b${k}`, "float32", [this.bucketSize(k)]));
       const aouts = this.updateOutputs(g2, ps, gaccs, 1 / this.config.gradAccumulation);
       models.apply = compile(aouts, co);
-      sessions.grad = await this.engine.createSession(models.grad, { deviceOutputs: deviceOutputs(gouts), name: "grad", profile: this.config.profile });
-      sessions.apply = await this.engine.createSession(models.apply, { deviceOutputs: deviceOutputs(aouts), name: "apply", profile: this.config.profile });
+      sessions.grad = await this.engine.createSession(models.grad, {
+        deviceOutputs: deviceOutputs(gouts),
+        name: "grad",
+        profile: this.config.profile,
+      });
+      sessions.apply = await this.engine.createSession(models.apply, {
+        deviceOutputs: deviceOutputs(aouts),
+        name: "apply",
+        profile: this.config.profile,
+      });
     }
     this.sessions = sessions;
 

@@ -64,10 +64,31 @@ describe("bench:gpu", () => {
     const fake = [{ engine: "torch-cuda", what: "iopo-step tiny full fp32", ms: 2 }];
     writeFileSync(torch, JSON.stringify(fake));
     const script = fileURLToPath(new URL("../bench/gpu.ts", import.meta.url));
-    const p = spawnSync(process.execPath, ["--import", "tsx", script, "--sizes", "tiny", "--modes", "full", "--engine", "node", "--steps", "1", "--no-check", "--json", out, "--compare", torch], {
-      encoding: "utf8",
-      timeout: 120_000,
-    });
+    const p = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        script,
+        "--sizes",
+        "tiny",
+        "--modes",
+        "full",
+        "--engine",
+        "node",
+        "--steps",
+        "1",
+        "--no-check",
+        "--json",
+        out,
+        "--compare",
+        torch,
+      ],
+      {
+        encoding: "utf8",
+        timeout: 120_000,
+      },
+    );
     expect(p.status, p.stderr).toBe(0);
     expect(p.stdout).toMatch(/tiny full fp32 .*nodes\/layer \d+ .*torch 2\.0 ms/);
     const rows = JSON.parse(readFileSync(out, "utf8"));

@@ -28,7 +28,16 @@ describe.skipIf(!engine)(`Chromium: ${engine?.description ?? "unavailable"}`, ()
   });
   it("a sample of ops and gradients match the interpreter", async () => {
     const bad: string[] = [];
-    for (const key of ["MatMulBatched", "GatherEmbedding", "GatherElementsLabels", "Softmax", "Slice", "Concat", "CausalMaskSymbolic", "RmsNorm"]) {
+    for (const key of [
+      "MatMulBatched",
+      "GatherEmbedding",
+      "GatherElementsLabels",
+      "Softmax",
+      "Slice",
+      "Concat",
+      "CausalMaskSymbolic",
+      "RmsNorm",
+    ]) {
       const errs = await checkCase(engine!, key, 3);
       for (const [n, e] of Object.entries(errs)) if (!(e < 2e-5)) bad.push(`${key}.${n}: ${e}`);
     }

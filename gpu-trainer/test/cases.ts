@@ -38,13 +38,7 @@ export class CaseBuilder {
     for (let i = 0; i < size; i++) {
       const u = this.rnd();
       data[i] =
-        kind === "pos"
-          ? 0.3 + 1.5 * u
-          : kind === "away"
-            ? (u < 0.5 ? -1 : 1) * (0.2 + this.rnd())
-            : kind === "unit"
-              ? u
-              : 2 * u - 1;
+        kind === "pos" ? 0.3 + 1.5 * u : kind === "away" ? (u < 0.5 ? -1 : 1) * (0.2 + this.rnd()) : kind === "unit" ? u : 2 * u - 1;
     }
     // ties in max/min style ops are measure-zero here; keep the values distinct
     this.feeds[name] = { dtype: "float32", shape: dims, data };
@@ -243,6 +237,9 @@ export function projectLoss(c: Case, seed = 5): Tensor {
   const r = lcg(seed);
   const rshape = c.out.shape.map((d) => (typeof d === "number" ? d : 1));
   const n = rshape.reduce((s, d) => s * d, 1);
-  const R = c.g.constant(Array.from({ length: n }, () => r() * 2 - 1), rshape);
+  const R = c.g.constant(
+    Array.from({ length: n }, () => r() * 2 - 1),
+    rshape,
+  );
   return c.g.reduceSum(c.g.mul(c.out, R));
 }

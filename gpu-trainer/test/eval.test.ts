@@ -71,29 +71,50 @@ describe("benchmarks through the judge API", () => {
     const b = await loadBenchmark(api, "ifeval", { limit: 5 });
     expect(b.items).toHaveLength(5);
     expect(b.items.every((i) => typeof i.ref.key === "number")).toBe(true);
-    const s = await scoreBenchmark(api, b, b.items.map(() => "a short answer without much in it"));
-    const report = s.apiReport as { prompts: number; strict: { prompt_level: { accuracy: number }; instruction_level: { accuracy: number } } };
+    const s = await scoreBenchmark(
+      api,
+      b,
+      b.items.map(() => "a short answer without much in it"),
+    );
+    const report = s.apiReport as {
+      prompts: number;
+      strict: { prompt_level: { accuracy: number }; instruction_level: { accuracy: number } };
+    };
     expect(report.prompts).toBe(5);
     expect(s.metrics.prompt_strict!.accuracy).toBeCloseTo(report.strict.prompt_level.accuracy, 12);
     expect(s.metrics.instruction_strict!.accuracy).toBeCloseTo(report.strict.instruction_level.accuracy, 12);
   });
 
   it("TRACE without an LLM judge on the API is refused before anything is generated", async () => {
-    await expect(evaluate({ model: "tiny:micro", benchmark: "trace", judge: server.base, engine, limit: 2, log: () => {} })).rejects.toThrow(/LLM/);
+    await expect(
+      evaluate({ model: "tiny:micro", benchmark: "trace", judge: server.base, engine, limit: 2, log: () => {} }),
+    ).rejects.toThrow(/LLM/);
   });
 });
 
 describe("evaluate a tiny model", () => {
   it("generates, judges and writes the report, verdicts and responses", async () => {
     const out = join(dir, "eval");
-    const r = await evaluate({ model: "tiny:micro", benchmark: "eval-tiny", judge: server.base, engine, out, maxNewTokens: 12, batchSize: 3, log: () => {} });
+    const r = await evaluate({
+      model: "tiny:micro",
+      benchmark: "eval-tiny",
+      judge: server.base,
+      engine,
+      out,
+      maxNewTokens: 12,
+      batchSize: 3,
+      log: () => {},
+    });
     expect(r.metrics.items).toBe(4);
     expect(r.metrics.if_s!.total + r.metrics.if_m!.total).toBe(4);
     expect(r.items.every((i) => i.completion_tokens <= 12)).toBe(true);
     const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
     expect(report.metrics).toEqual(r.metrics);
     expect(readFileSync(join(out, "verdicts.jsonl"), "utf8").trim().split("\n")).toHaveLength(4);
-    const responses = readFileSync(join(out, "responses.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const responses = readFileSync(join(out, "responses.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(responses.map((x) => x.response)).toEqual(r.items.map((i) => i.response));
   });
 
@@ -103,7 +124,23 @@ describe("evaluate a tiny model", () => {
     let printed = "";
     process.stdout.write = ((s: string) => ((printed += s), true)) as typeof process.stdout.write;
     try {
-      expect(await main(["eval", "--model", "tiny:micro", "--benchmark", "eval-tiny", "--judge", server.base, "--out", out, "--max-new-tokens", "6", "--device", "cpu"])).toBe(0);
+      expect(
+        await main([
+          "eval",
+          "--model",
+          "tiny:micro",
+          "--benchmark",
+          "eval-tiny",
+          "--judge",
+          server.base,
+          "--out",
+          out,
+          "--max-new-tokens",
+          "6",
+          "--device",
+          "cpu",
+        ]),
+      ).toBe(0);
     } finally {
       process.stdout.write = write;
     }
@@ -112,13 +149,43 @@ describe("evaluate a tiny model", () => {
     expect(existsSync(join(out, "report.json"))).toBe(true);
 
     const prompts = join(dir, "prompts.jsonl");
-    writeFileSync(prompts, ['"Hello"', JSON.stringify({ prompt: "Write a short text about owls.", id: 7 }), JSON.stringify({ instruction: RECORDS[2].instruction })].join("\n"));
+    writeFileSync(
+      prompts,
+      [
+        '"Hello"',
+        JSON.stringify({ prompt: "Write a short text about owls.", id: 7 }),
+        JSON.stringify({ instruction: RECORDS[2].instruction }),
+      ].join("\n"),
+    );
     const gen = join(dir, "gen.jsonl");
-    expect(await main(["generate", "--model", "tiny:micro", "--prompts", prompts, "--out", gen, "--max-new-tokens", "5", "--temperature", "0.7", "--seed", "3", "--device", "cpu"])).toBe(0);
-    const lines = readFileSync(gen, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(
+      await main([
+        "generate",
+        "--model",
+        "tiny:micro",
+        "--prompts",
+        prompts,
+        "--out",
+        gen,
+        "--max-new-tokens",
+        "5",
+        "--temperature",
+        "0.7",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+      ]),
+    ).toBe(0);
+    const lines = readFileSync(gen, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(3);
     expect(lines[1].id).toBe(7);
-    expect(lines.every((l) => typeof l.response === "string" && l.completion_tokens <= 5 && ["stop", "length"].includes(l.finish_reason))).toBe(true);
+    expect(
+      lines.every((l) => typeof l.response === "string" && l.completion_tokens <= 5 && ["stop", "length"].includes(l.finish_reason)),
+    ).toBe(true);
     expect(await main(["eval", "--model", "tiny:micro", "--benchmark", "eval-tiny"])).toBe(2);
     expect(await main(["generate", "--model", "tiny:micro", "--prompts", join(dir, "nope.jsonl"), "--out", gen])).toBe(1);
   });

@@ -16,7 +16,12 @@ export function peaky(name: string, seed: number) {
 }
 
 /** Greedy decoding by recomputing the full (unpadded) sequence with the training graph. */
-export async function recomputeGreedy(engine: Engine, m: ReturnType<typeof peaky>, prompt: number[], steps: number): Promise<{ tokens: number[]; logits: Float32Array[] }> {
+export async function recomputeGreedy(
+  engine: Engine,
+  m: ReturnType<typeof peaky>,
+  prompt: number[],
+  steps: number,
+): Promise<{ tokens: number[]; logits: Float32Array[] }> {
   const c = m.config;
   const g = new Graph();
   const p = declareParams(g, c, m.weights, { trainable: false });
@@ -53,7 +58,6 @@ export async function recomputeGreedy(engine: Engine, m: ReturnType<typeof peaky
 }
 
 export const PROMPTS = (tok: ReturnType<typeof createTinyModel>["tokenizer"]) =>
-  ["Write a short text about owls.", "Write a short text about tea.\nAnswer with at least 12 words.\nDo not use any commas.", "Hello"].map((p) =>
-    tok.encodePrompt([{ role: "user", content: p }]),
+  ["Write a short text about owls.", "Write a short text about tea.\nAnswer with at least 12 words.\nDo not use any commas.", "Hello"].map(
+    (p) => tok.encodePrompt([{ role: "user", content: p }]),
   );
-

@@ -57,7 +57,11 @@ describe("kernel operand limits", () => {
     const g = new Graph();
     const xs = Array.from({ length: 20 }, (_, i) => g.input(`x${i}`, "float32", [2, 1 + (i % 3)]));
     const c = g.concat(xs, 1);
-    const parts = g.split(c, xs.map((x) => x.shape[1] as number), 1);
+    const parts = g.split(
+      c,
+      xs.map((x) => x.shape[1] as number),
+      1,
+    );
     expect(parts.length).toBe(20);
     for (const n of g.nodes) expect(Math.max(n.inputs.length, n.outputs.length)).toBeLessThanOrEqual(7);
     const feeds = Object.fromEntries(xs.map((x, i) => [x.name!, Array.from({ length: 2 * (1 + (i % 3)) }, (_, k) => i * 10 + k)]));

@@ -42,7 +42,10 @@ export async function checkCase(engine: Engine, key: string, seed = 1, opset: 17
   for (const [k, v] of Object.entries(c.feeds))
     feeds[k] = v.dtype === "float32" ? { ...v, data: Float64Array.from(Float32Array.from(v.data)) } : v;
   const names = Object.keys(outs);
-  const want = evaluate(names.map((n) => outs[n]), { feeds });
+  const want = evaluate(
+    names.map((n) => outs[n]),
+    { feeds },
+  );
   const model = compile(outs, { opset });
   const s = await engine.createSession(model);
   try {

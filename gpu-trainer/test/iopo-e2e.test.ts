@@ -63,7 +63,11 @@ describe("train from the dataset API", () => {
     });
     // one record with no line in the iopo format: the trainer must place the others by id
     records.splice(3, 0, { kind: "instruction", instruction: instruction("Describe tea.\nUse ten words.") } as never);
-    await api(`/v1/datasets/${name}/records`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: records.map((r) => JSON.stringify(r)).join("\n") + "\n" });
+    await api(`/v1/datasets/${name}/records`, {
+      method: "POST",
+      headers: { "content-type": "application/x-ndjson" },
+      body: records.map((r) => JSON.stringify(r)).join("\n") + "\n",
+    });
     const v = await api(`/v1/datasets/${name}/versions`, { method: "POST", json: { shard_size: 4 } });
     url = `api://127.0.0.1:${server.port}/datasets/${name}@${v.version}`;
   }, 60_000);
@@ -89,8 +93,36 @@ describe("train from the dataset API", () => {
 
   it("trains a tiny model from api:// with the CLI, resumes, and exports", async () => {
     const out = join(dir, "run");
-    const args = ["train", "--model", "tiny:micro", "--data", url, "--method", "iopo", "--out", out, "--batch-size", "2", "--grad-accum", "1", "--lr", "5e-3", "--save-every", "2", "--scheduler", "constant", "--device", "wasm", "--progress", "none", "--cache-dir", cacheDir];
-    const r = spawnSync(process.execPath, [join(import.meta.dirname, "../bin/iopo-train.mjs"), ...args, "--max-steps", "4"], { encoding: "utf8" });
+    const args = [
+      "train",
+      "--model",
+      "tiny:micro",
+      "--data",
+      url,
+      "--method",
+      "iopo",
+      "--out",
+      out,
+      "--batch-size",
+      "2",
+      "--grad-accum",
+      "1",
+      "--lr",
+      "5e-3",
+      "--save-every",
+      "2",
+      "--scheduler",
+      "constant",
+      "--device",
+      "wasm",
+      "--progress",
+      "none",
+      "--cache-dir",
+      cacheDir,
+    ];
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, "../bin/iopo-train.mjs"), ...args, "--max-steps", "4"], {
+      encoding: "utf8",
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/e2e-quads@1 \(iopo\): 9 records, 8 lines, 3 shard\(s\) verified/);
     expect(r.stderr).toMatch(/8 training examples/);
@@ -98,7 +130,23 @@ describe("train from the dataset API", () => {
     expect(summary).toMatchObject({ steps: 4, examples: 8 });
     expect(Math.abs(JSON.parse(readFileSync(join(out, "metrics.jsonl"), "utf8").split("\n")[0]).loss - Math.LN2)).toBeLessThan(2e-6);
 
-    const resumed = await train({ model: "tiny:micro", data: url, method: "iopo", out, batchSize: 2, gradAccum: 1, lr: 5e-3, saveEvery: 2, scheduler: "constant", maxSteps: 6, resume: true, engine: wasm, cacheDir, log: () => {}, progress: "none" });
+    const resumed = await train({
+      model: "tiny:micro",
+      data: url,
+      method: "iopo",
+      out,
+      batchSize: 2,
+      gradAccum: 1,
+      lr: 5e-3,
+      saveEvery: 2,
+      scheduler: "constant",
+      maxSteps: 6,
+      resume: true,
+      engine: wasm,
+      cacheDir,
+      log: () => {},
+      progress: "none",
+    });
     expect(resumed.summary.resumedFrom).toBe(4);
     expect(resumed.metrics.map((m) => m.step)).toEqual([5, 6]);
     expect(readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n")).toHaveLength(6);
@@ -114,7 +162,19 @@ describe("train from the dataset API", () => {
   });
 
   it("DPO reads the dpo shards of the same version (two pairs per quadruple)", async () => {
-    const r = await train({ model: "tiny:micro", data: url, method: "dpo", out: join(dir, "dpo"), batchSize: 4, gradAccum: 1, maxSteps: 1, engine: wasm, cacheDir, log: () => {}, progress: "none" });
+    const r = await train({
+      model: "tiny:micro",
+      data: url,
+      method: "dpo",
+      out: join(dir, "dpo"),
+      batchSize: 4,
+      gradAccum: 1,
+      maxSteps: 1,
+      engine: wasm,
+      cacheDir,
+      log: () => {},
+      progress: "none",
+    });
     expect(Math.abs(r.metrics[0].loss - Math.LN2)).toBeLessThan(2e-6);
     expect(r.metrics[0]["rewards/chosen"]).toBeCloseTo(0, 5);
   });
@@ -137,7 +197,17 @@ describe("a server whose shard does not match its manifest", () => {
             line_count: 1,
             shard_size: 1,
             shard_count: 1,
-            shards: [{ index: 0, name: "train-00000-of-00001", records: 1, lines: 1, bytes: body.length, sha256: "0".repeat(64), url: "/v1/datasets/bad/versions/1/shards/0?format=iopo" }],
+            shards: [
+              {
+                index: 0,
+                name: "train-00000-of-00001",
+                records: 1,
+                lines: 1,
+                bytes: body.length,
+                sha256: "0".repeat(64),
+                url: "/v1/datasets/bad/versions/1/shards/0?format=iopo",
+              },
+            ],
           }),
         );
       } else res.end(body);
@@ -150,7 +220,20 @@ describe("a server whose shard does not match its manifest", () => {
   it("is refused in one line, and nothing is cached or written", async () => {
     const out = join(dir, "tampered");
     // asynchronously: the fake server answers from this process's event loop
-    const child = spawn(process.execPath, [join(import.meta.dirname, "../bin/iopo-train.mjs"), "train", "--model", "tiny:micro", "--data", `api://127.0.0.1:${port}/datasets/bad`, "--method", "iopo", "--out", out, "--cache-dir", join(dir, "cache-bad")]);
+    const child = spawn(process.execPath, [
+      join(import.meta.dirname, "../bin/iopo-train.mjs"),
+      "train",
+      "--model",
+      "tiny:micro",
+      "--data",
+      `api://127.0.0.1:${port}/datasets/bad`,
+      "--method",
+      "iopo",
+      "--out",
+      out,
+      "--cache-dir",
+      join(dir, "cache-bad"),
+    ]);
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     const status = await new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
@@ -159,6 +242,8 @@ describe("a server whose shard does not match its manifest", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/shard 0 of bad@1 \(iopo\) failed its sha256 check: manifest 0{64}, downloaded [0-9a-f]{64}/);
     expect(existsSync(out)).toBe(false);
-    expect(existsSync(join(dir, "cache-bad", "datasets", `127.0.0.1_${port}`, "bad", "v1", "iopo", "train-00000-of-00001.ndjson"))).toBe(false);
+    expect(existsSync(join(dir, "cache-bad", "datasets", `127.0.0.1_${port}`, "bad", "v1", "iopo", "train-00000-of-00001.ndjson"))).toBe(
+      false,
+    );
   });
 });

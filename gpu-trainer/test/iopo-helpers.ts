@@ -26,7 +26,13 @@ export function variantModel(name: string, overrides: Record<string, unknown>, s
   const tok = tinyTokenizer();
   const base = tinyConfig(name, tok.vocabSize);
   const config = parseHfConfig({ ...base.raw, ...overrides });
-  return { config, weights: spikyWeights(config, seed), tokenizer: tok, source: `tiny:${name}`, fingerprint: `test-${name}-${JSON.stringify(overrides)}-${seed}` };
+  return {
+    config,
+    weights: spikyWeights(config, seed),
+    tokenizer: tok,
+    source: `tiny:${name}`,
+    fingerprint: `test-${name}-${JSON.stringify(overrides)}-${seed}`,
+  };
 }
 
 const TOPICS = ["owls", "rivers", "bridges", "tea", "glaciers", "chess", "volcanoes", "gardens"];

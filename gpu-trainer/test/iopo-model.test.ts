@@ -14,12 +14,19 @@ import type { Engine } from "../src/engine/types.ts";
 import { UnsupportedModelError, parseHfConfig, ropeInvFreq } from "../src/model/config.ts";
 import { type LoraConfig, type ModelWeights, loraNames } from "../src/model/decoder.ts";
 import { loadModel, tinyTokenizer } from "../src/model/index.ts";
-import { SafetensorsFile, decodeToF32, encodeFromF32, openCheckpointWeights, writeCheckpointWeights, writeSafetensors } from "../src/model/safetensors.ts";
+import {
+  SafetensorsFile,
+  decodeToF32,
+  encodeFromF32,
+  openCheckpointWeights,
+  writeCheckpointWeights,
+  writeSafetensors,
+} from "../src/model/safetensors.ts";
 import { mergeLora, saveHfModel, toHfTensors } from "../src/model/weights.ts";
 import { ChatTokenizer } from "../src/tokenizer/index.ts";
 import { collate, encodeExample } from "../src/train/batch.ts";
 import { LogprobRunner } from "../src/train/graphs.ts";
-import { type Model } from "../src/model/index.ts";
+import type { Model } from "../src/model/index.ts";
 import { toyQuadruples, variantModel } from "./iopo-helpers.ts";
 import { referenceSequenceLogprob } from "./iopo-reference.ts";
 
@@ -44,7 +51,8 @@ async function compareLogprobs(engine: Engine, m: Model, lora?: { config: LoraCo
   const w = toHfTensors(m.config, lora ? mergeLora(m.config, m.weights, lora.config, lora.weights) : m.weights);
   const B = enc.length;
   const want: number[] = [];
-  for (let k = 0; k < 4; k++) for (let j = 0; j < B; j++) want.push(referenceSequenceLogprob(m.config, w, enc[j].rows[k].prompt, enc[j].rows[k].response));
+  for (let k = 0; k < 4; k++)
+    for (let j = 0; j < B; j++) want.push(referenceSequenceLogprob(m.config, w, enc[j].rows[k].prompt, enc[j].rows[k].response));
   return { got: Array.from(got), want, enc };
 }
 
@@ -52,14 +60,23 @@ describe("decoder graph = independent float64 forward (summed response log-probs
   const cases: [string, Model][] = [
     ["tiny Llama (GQA 4:2, untied head)", variantModel("llama", {})],
     ["tiny Qwen2 (GQA 4:1, qkv bias, tied embeddings, theta 1e6)", variantModel("qwen2", {})],
-    ["Llama with llama3 rope scaling and attention_bias", variantModel("llama", { attention_bias: true, rope_theta: 500000, rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 } })],
+    [
+      "Llama with llama3 rope scaling and attention_bias",
+      variantModel("llama", {
+        attention_bias: true,
+        rope_theta: 500000,
+        rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 },
+      }),
+    ],
   ];
   for (const [name, m] of cases) {
     it(`${name} on wasm (fp32)`, async () => {
       const { got, want, enc } = await compareLogprobs(wasm, m);
       expect(enc.some((e) => e.rows.some((r) => r.prompt.length + r.response.length < 40))).toBe(true); // padding exercised
       expect(Math.min(...want)).toBeLessThan(-20); // informative: far from a uniform model
-      got.forEach((g, i) => expect(Math.abs(g - want[i]), `row ${i}: ${g} vs ${want[i]}`).toBeLessThan(2e-3 * Math.max(1, Math.abs(want[i]) / 100)));
+      got.forEach((g, i) =>
+        expect(Math.abs(g - want[i]), `row ${i}: ${g} vs ${want[i]}`).toBeLessThan(2e-3 * Math.max(1, Math.abs(want[i]) / 100)),
+      );
     });
   }
 
@@ -97,7 +114,9 @@ describe("decoder graph = independent float64 forward (summed response log-probs
     got.forEach((g, i) => expect(Math.abs(g - want[i])).toBeLessThan(2e-3));
     expect(Math.max(...got.map((g, i) => Math.abs(g - base.got[i])))).toBeGreaterThan(0.05);
 
-    const scaled = variantModel("llama", { rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } }).config;
+    const scaled = variantModel("llama", {
+      rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+    }).config;
     const plain = ropeInvFreq(variantModel("llama", {}).config);
     const inv = ropeInvFreq(scaled);
     expect(inv[0]).toBeCloseTo(plain[0], 12); // high frequency: kept
@@ -190,7 +209,15 @@ describe("tokenizer and chat template", () => {
     const vocab = Object.fromEntries([...specials, ...words].map((w, i) => [w, i]));
     const tokJson = {
       version: "1.0",
-      added_tokens: specials.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+      added_tokens: specials.map((content, id) => ({
+        id,
+        content,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      })),
       normalizer: null,
       pre_tokenizer: { type: "Split", pattern: { Regex: "\\n\\n|[A-Za-z]+|[^\\sA-Za-z]" }, behavior: "Isolated", invert: false },
       post_processor: null,
@@ -203,10 +230,19 @@ describe("tokenizer and chat template", () => {
     rmSync(folder, { recursive: true, force: true });
     (await import("node:fs")).mkdirSync(folder, { recursive: true });
     writeFileSync(join(folder, "tokenizer.json"), JSON.stringify(tokJson));
-    writeFileSync(join(folder, "tokenizer_config.json"), JSON.stringify({ bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>", chat_template: template }));
+    writeFileSync(
+      join(folder, "tokenizer_config.json"),
+      JSON.stringify({ bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>", chat_template: template }),
+    );
     const tok = await ChatTokenizer.fromDir(folder);
     expect(tok.eosTokenId).toBe(3);
-    const { prompt, response } = tok.encodePair([{ role: "system", content: "Be brief." }, { role: "user", content: "Say hi!" }], "Hi!");
+    const { prompt, response } = tok.encodePair(
+      [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Say hi!" },
+      ],
+      "Hi!",
+    );
     expect(prompt[0]).toBe(0); // BOS once (the template's; nothing added by the tokenizer)
     expect(prompt.filter((t) => t === 0)).toHaveLength(1);
     expect(prompt.slice(-4)).toEqual([1, vocab.assistant, 2, vocab["\n\n"]]);
@@ -228,17 +264,29 @@ describe("tokenizer and chat template", () => {
       expect(tok.decode(ids)).toBe(t);
       tokens += ids.length;
       // a word spelled out in byte tokens shows as single letters (punctuation bytes are whole pieces)
-      spelled += ids.filter((id) => /^[A-Za-z]$/.test(tok.decode([id])) || (id >= 3 && id < 259 && tok.decode([id]).charCodeAt(0) > 127)).length;
+      spelled += ids.filter(
+        (id) => /^[A-Za-z]$/.test(tok.decode([id])) || (id >= 3 && id < 259 && tok.decode([id]).charCodeAt(0) > 127),
+      ).length;
     }
     expect(spelled / tokens).toBeLessThan(0.03);
-    const { prompt, response } = tok.encodePair([{ role: "user", content: "Write a short text about owls." }], "* Owls are quiet.\nP.S. [place]");
+    const { prompt, response } = tok.encodePair(
+      [{ role: "user", content: "Write a short text about owls." }],
+      "* Owls are quiet.\nP.S. [place]",
+    );
     expect(tok.decode(prompt)).toBe("<|im_start|>user\nWrite a short text about owls.<|im_end|>\n<|im_start|>assistant\n");
     expect(tok.decode(response)).toBe("* Owls are quiet.\nP.S. [place]<|im_end|>\n");
   });
 });
 
 describe("config.json validation", () => {
-  const base = { architectures: ["LlamaForCausalLM"], vocab_size: 10, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2 };
+  const base = {
+    architectures: ["LlamaForCausalLM"],
+    vocab_size: 10,
+    hidden_size: 8,
+    intermediate_size: 16,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+  };
   it.each([
     [{ ...base, architectures: ["GPTNeoXForCausalLM"], model_type: "gpt_neox" }, /unsupported architecture GPTNeoXForCausalLM/],
     [{ ...base, rope_scaling: { rope_type: "yarn", factor: 4 } }, /unsupported rope_scaling type "yarn"/],

@@ -46,7 +46,15 @@ let runs = 0;
 const quiet = { log: () => {}, progress: "none" as const, cacheDir };
 /** A short programmatic run in a fresh folder. */
 function run(o: Partial<TrainOptions>) {
-  return train({ model: createTinyModel("micro", 1), data: datasetOf(toyQuadruples(8)), method: "iopo", out: join(dir, `run${runs++}`), engine: wasm, ...quiet, ...o } as TrainOptions);
+  return train({
+    model: createTinyModel("micro", 1),
+    data: datasetOf(toyQuadruples(8)),
+    method: "iopo",
+    out: join(dir, `run${runs++}`),
+    engine: wasm,
+    ...quiet,
+    ...o,
+  } as TrainOptions);
 }
 
 const logSigmoid = (z: number) => Math.min(z, 0) - Math.log1p(Math.exp(-Math.abs(z)));
@@ -66,7 +74,11 @@ describe("losses = the paper's formulas", () => {
     const names = Object.keys(out.metrics);
     const n = rows * B;
     const v = evaluate([out.loss, ...names.map((k) => out.metrics[k])], {
-      feeds: { p: { dtype: "float64", shape: [n], data: Float64Array.from(pol.slice(0, n)) }, r: { dtype: "float64", shape: [n], data: Float64Array.from(ref.slice(0, n)) }, t: { dtype: "float64", shape: [n], data: Float64Array.from(tok.slice(0, n)) } },
+      feeds: {
+        p: { dtype: "float64", shape: [n], data: Float64Array.from(pol.slice(0, n)) },
+        r: { dtype: "float64", shape: [n], data: Float64Array.from(ref.slice(0, n)) },
+        t: { dtype: "float64", shape: [n], data: Float64Array.from(tok.slice(0, n)) },
+      },
     });
     return { loss: v[0].data[0], m: Object.fromEntries(names.map((k, i) => [k, v[i + 1].data[0]])) };
   }
@@ -78,7 +90,10 @@ describe("losses = the paper's formulas", () => {
     const eps = 0.1;
     const ftx = 0.5;
     // blocks [x1y1 | x1y2 | x2y2 | x2y1]
-    const a = (j: number) => h[j], b = (j: number) => h[B + j], d = (j: number) => h[2 * B + j], c = (j: number) => h[3 * B + j];
+    const a = (j: number) => h[j],
+      b = (j: number) => h[B + j],
+      d = (j: number) => h[2 * B + j],
+      c = (j: number) => h[3 * B + j];
     const z = (j: number) => beta * (a(j) + d(j) - (b(j) + c(j)));
     const pi = (j: number) => 0.5 * (beta * (2 * a(j) - b(j) - c(j)) + beta * (2 * d(j) - c(j) - b(j))); // the paper's form
     expect(mean(pi)).toBeCloseTo(mean(z), 12);
@@ -86,22 +101,49 @@ describe("losses = the paper's formulas", () => {
     const want = mean((j) => -(1 - eps) * logSigmoid(z(j)) - eps * logSigmoid(-z(j))) + ftx * mean(sft);
     const got = lossOf("iopo", 4, { beta, labelSmoothing: eps, prefFtx: ftx });
     expect(got.loss).toBeCloseTo(want, 12);
-    expect(got.m["rewards/x1y1"]).toBeCloseTo(mean((j) => beta * a(j)), 12);
-    expect(got.m["rewards/x2y1"]).toBeCloseTo(mean((j) => beta * c(j)), 12);
-    expect(got.m["rewards/accuracies_x1"]).toBeCloseTo(mean((j) => (a(j) > b(j) ? 1 : 0)), 12);
-    expect(got.m["rewards/accuracies_x2"]).toBeCloseTo(mean((j) => (d(j) > c(j) ? 1 : 0)), 12);
+    expect(got.m["rewards/x1y1"]).toBeCloseTo(
+      mean((j) => beta * a(j)),
+      12,
+    );
+    expect(got.m["rewards/x2y1"]).toBeCloseTo(
+      mean((j) => beta * c(j)),
+      12,
+    );
+    expect(got.m["rewards/accuracies_x1"]).toBeCloseTo(
+      mean((j) => (a(j) > b(j) ? 1 : 0)),
+      12,
+    );
+    expect(got.m["rewards/accuracies_x2"]).toBeCloseTo(
+      mean((j) => (d(j) > c(j) ? 1 : 0)),
+      12,
+    );
     expect(got.m["rewards/margins"]).toBeCloseTo(mean(z), 12);
-    expect(got.m["logps/x2y2"]).toBeCloseTo(mean((j) => pol[2 * B + j]), 12);
+    expect(got.m["logps/x2y2"]).toBeCloseTo(
+      mean((j) => pol[2 * B + j]),
+      12,
+    );
   });
 
   it("iopo-lite, dpo (sigmoid) and sft (token mean)", () => {
     const beta = 0.2;
     const lite = lossOf("iopo-lite", 3, { beta });
-    expect(lite.loss).toBeCloseTo(mean((j) => -logSigmoid(2 * beta * h[j] - beta * h[B + j] - beta * h[2 * B + j])), 12);
+    expect(lite.loss).toBeCloseTo(
+      mean((j) => -logSigmoid(2 * beta * h[j] - beta * h[B + j] - beta * h[2 * B + j])),
+      12,
+    );
     const dpo = lossOf("dpo", 2, { beta });
-    expect(dpo.loss).toBeCloseTo(mean((j) => -logSigmoid(beta * (h[j] - h[B + j]))), 12);
-    expect(dpo.m["rewards/chosen"]).toBeCloseTo(mean((j) => beta * h[j]), 12);
-    expect(dpo.m["rewards/accuracies"]).toBeCloseTo(mean((j) => (h[j] > h[B + j] ? 1 : 0)), 12);
+    expect(dpo.loss).toBeCloseTo(
+      mean((j) => -logSigmoid(beta * (h[j] - h[B + j]))),
+      12,
+    );
+    expect(dpo.m["rewards/chosen"]).toBeCloseTo(
+      mean((j) => beta * h[j]),
+      12,
+    );
+    expect(dpo.m["rewards/accuracies"]).toBeCloseTo(
+      mean((j) => (h[j] > h[B + j] ? 1 : 0)),
+      12,
+    );
     const sft = lossOf("sft", 1, { beta });
     expect(sft.loss).toBeCloseTo(-(pol[0] + pol[1] + pol[2]) / (tok[0] + tok[1] + tok[2]), 12);
     expect(logSigmoid(-800)).toBe(-800); // the stable form does not overflow
@@ -154,12 +196,51 @@ describe("batches: layout and one truncation budget per quadruple", () => {
 
 describe("data", () => {
   it("parses quadruples (strings, messages, LLaMA-Factory), DPO pairs and SFT records", () => {
-    const s = parseSample({ x1: "a", y1: "b", x2: [{ role: "user", content: "c" }], y2: { role: "assistant", content: "d" }, system: "S" }, "f");
-    expect(s).toEqual({ kind: "iopo", id: "f", x1: [{ role: "system", content: "S" }, { role: "user", content: "a" }], y1: "b", x2: [{ role: "system", content: "S" }, { role: "user", content: "c" }], y2: "d" });
-    const lf = parseSample({ id: 7, conversations: [{ from: "human", value: "x1" }, { from: "human", value: "x2" }], chosen: { from: "gpt", value: "y1" }, rejected: { from: "gpt", value: "y2" } }, "f");
+    const s = parseSample(
+      { x1: "a", y1: "b", x2: [{ role: "user", content: "c" }], y2: { role: "assistant", content: "d" }, system: "S" },
+      "f",
+    );
+    expect(s).toEqual({
+      kind: "iopo",
+      id: "f",
+      x1: [
+        { role: "system", content: "S" },
+        { role: "user", content: "a" },
+      ],
+      y1: "b",
+      x2: [
+        { role: "system", content: "S" },
+        { role: "user", content: "c" },
+      ],
+      y2: "d",
+    });
+    const lf = parseSample(
+      {
+        id: 7,
+        conversations: [
+          { from: "human", value: "x1" },
+          { from: "human", value: "x2" },
+        ],
+        chosen: { from: "gpt", value: "y1" },
+        rejected: { from: "gpt", value: "y2" },
+      },
+      "f",
+    );
     expect(lf).toMatchObject({ kind: "iopo", id: "7", y1: "y1", y2: "y2", x2: [{ role: "user", content: "x2" }] });
-    expect(parseSample({ prompt: [{ role: "user", content: "p" }], chosen: [{ role: "assistant", content: "c" }], rejected: "r" }, "f")).toMatchObject({ kind: "dpo", chosen: "c", rejected: "r" });
-    expect(parseSample({ messages: [{ role: "user", content: "p" }, { role: "assistant", content: "r" }] }, "f")).toMatchObject({ kind: "sft", response: "r" });
+    expect(
+      parseSample({ prompt: [{ role: "user", content: "p" }], chosen: [{ role: "assistant", content: "c" }], rejected: "r" }, "f"),
+    ).toMatchObject({ kind: "dpo", chosen: "c", rejected: "r" });
+    expect(
+      parseSample(
+        {
+          messages: [
+            { role: "user", content: "p" },
+            { role: "assistant", content: "r" },
+          ],
+        },
+        "f",
+      ),
+    ).toMatchObject({ kind: "sft", response: "r" });
     expect(() => parseSample({ x1: "a", y1: "b", x2: "c" }, "f")).toThrow(/without "y2"/);
     expect(() => parseSample({ foo: 1 }, "f")).toThrow(DataError);
   });
@@ -171,7 +252,12 @@ describe("data", () => {
     expect(order.examplesPerEpoch).toBe(16);
     const p = permutation(10, 7, 1);
     const want = Array.from({ length: 10 }, (_, i) => p.at(i)).filter((r) => !order.valRecords.has(r));
-    expect(order.epoch(1).filter((_, i) => i % 2 === 0).map((e) => e.key)).toEqual(want.map((r) => `${r}.0`));
+    expect(
+      order
+        .epoch(1)
+        .filter((_, i) => i % 2 === 0)
+        .map((e) => e.key),
+    ).toEqual(want.map((r) => `${r}.0`));
     const a = order.take({ epoch: 0, sample: 12 }, 6); // 4 left in epoch 0: skipped
     expect(a.start).toEqual({ epoch: 1, sample: 0 });
     expect(a.next).toEqual({ epoch: 1, sample: 6 });
@@ -228,8 +314,25 @@ describe("training", () => {
     expect(avg(last, 2)).toBeGreaterThan(0.4);
     expect(r.evals.map((e) => e.step)).toEqual([100, 200]);
     expect(r.evals[1]["eval/loss"]).toBeLessThan(0.6); // the held-out quadruples improve too
-    const lines = readFileSync(join(dir, "converge", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    expect(Object.keys(lines[0])).toEqual(expect.arrayContaining(["loss", "grad_norm", "learning_rate", "rewards/x1y1", "rewards/x1y2", "rewards/x2y1", "rewards/x2y2", "rewards/accuracies", "rewards/margins", "logps/x1y1", "tokens/s"]));
+    const lines = readFileSync(join(dir, "converge", "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(Object.keys(lines[0])).toEqual(
+      expect.arrayContaining([
+        "loss",
+        "grad_norm",
+        "learning_rate",
+        "rewards/x1y1",
+        "rewards/x1y2",
+        "rewards/x2y1",
+        "rewards/x2y2",
+        "rewards/accuracies",
+        "rewards/margins",
+        "logps/x1y1",
+        "tokens/s",
+      ]),
+    );
     expect(readFileSync(join(dir, "converge", "plot.svg"), "utf8")).toContain("<polyline");
     expect(JSON.parse(readFileSync(join(dir, "converge", "summary.json"), "utf8")).steps).toBe(200);
   });
@@ -247,11 +350,28 @@ describe("the iopo-train CLI", () => {
   const base = ["--model", "tiny:micro", "--data", data, "--method", "iopo", "--device", "wasm", "--progress", "none"];
 
   it("resume after a kill reaches exactly the weights of the uninterrupted run", async () => {
-    const args = [...base, "--max-steps", "60", "--batch-size", "2", "--grad-accum", "2", "--lr", "3e-3", "--save-every", "10", "--seed", "5"];
+    const args = [
+      ...base,
+      "--max-steps",
+      "60",
+      "--batch-size",
+      "2",
+      "--grad-accum",
+      "2",
+      "--lr",
+      "3e-3",
+      "--save-every",
+      "10",
+      "--seed",
+      "5",
+    ];
     const whole = cli(["train", ...args, "--out", join(dir, "whole")]);
     expect(whole.status, whole.stderr).toBe(0);
     const killedOut = join(dir, "killed");
-    const child = spawn(process.execPath, [BIN, "train", ...args, "--out", killedOut], { env: { ...process.env, IOPO_CACHE_DIR: cacheDir }, stdio: "ignore" });
+    const child = spawn(process.execPath, [BIN, "train", ...args, "--out", killedOut], {
+      env: { ...process.env, IOPO_CACHE_DIR: cacheDir },
+      stdio: "ignore",
+    });
     const exited = new Promise<NodeJS.Signals | null>((res) => child.once("exit", (_code, signal) => res(signal)));
     while (!existsSync(join(killedOut, "checkpoint-10")) && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
     child.kill("SIGKILL");
@@ -265,7 +385,11 @@ describe("the iopo-train CLI", () => {
       return Promise.all(f.names.map(async (n) => Array.from((await f.readF32(n)).data)));
     };
     expect(await adapter(killedOut)).toEqual(await adapter(join(dir, "whole")));
-    const metrics = (d: string) => readFileSync(join(d, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).loss);
+    const metrics = (d: string) =>
+      readFileSync(join(d, "metrics.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).loss);
     expect(metrics(killedOut)).toEqual(metrics(join(dir, "whole")));
     const opt = await SafetensorsFile.open(join(killedOut, "checkpoint-60", "optimizer.safetensors"));
     expect(opt.names).toEqual(["adam.m.b0", "adam.v.b0"]);
@@ -278,7 +402,10 @@ describe("the iopo-train CLI", () => {
     const out = join(dir, "lp.jsonl");
     const r = cli(["logprobs", "--model", "tiny:micro", "--data", data, "--out", out, "--device", "wasm"]);
     expect(r.status, r.stderr).toBe(0);
-    const rows = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const rows = readFileSync(out, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(12);
     expect(Object.keys(rows[0].logps)).toEqual(["y1|x1", "y2|x1", "y2|x2", "y1|x2"]);
     expect(rows[0].tokens["y1|x1"]).toBeGreaterThan(3);
@@ -317,7 +444,17 @@ describe("the iopo-train CLI", () => {
     }
     const used = cli(["train", ...base, "--out", join(dir, "whole"), "--max-steps", "60"]);
     expect(used.stderr).toMatch(/already holds a run \(checkpoint-60\); pass --resume/);
-    expect(readdirSync(join(dir, "whole")).sort()).toEqual(["checkpoint-10", "checkpoint-20", "checkpoint-30", "checkpoint-40", "checkpoint-50", "checkpoint-60", "metrics.jsonl", "plot.svg", "summary.json"]);
+    expect(readdirSync(join(dir, "whole")).sort()).toEqual([
+      "checkpoint-10",
+      "checkpoint-20",
+      "checkpoint-30",
+      "checkpoint-40",
+      "checkpoint-50",
+      "checkpoint-60",
+      "metrics.jsonl",
+      "plot.svg",
+      "summary.json",
+    ]);
     const usage = cli(["train", "--model", "tiny:micro"]);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/missing --data, --method, --out/);
@@ -325,19 +462,33 @@ describe("the iopo-train CLI", () => {
 
   it("a YAML config gives the same keys; export writes HF folders and an ONNX graph that match the trained policy", async () => {
     const yaml = join(dir, "run.yaml");
-    writeFileSync(yaml, `model: tiny:micro\ndata: ${data}\nmethod: iopo\nmax_steps: 3\nbatch-size: 2\ngrad-accum: 1\nlr: 0.01\nlora-targets: [q_proj, v_proj]\nlora-rank: 4\ndevice: wasm\n`);
+    writeFileSync(
+      yaml,
+      `model: tiny:micro\ndata: ${data}\nmethod: iopo\nmax_steps: 3\nbatch-size: 2\ngrad-accum: 1\nlr: 0.01\nlora-targets: [q_proj, v_proj]\nlora-rank: 4\ndevice: wasm\n`,
+    );
     const out = join(dir, "yaml-run");
     const r = cli(["train", "--config", yaml, "--out", out, "--progress", "none", "--seed", "3"]);
     expect(r.status, r.stderr).toBe(0);
     const ck = join(out, "checkpoint-3");
-    expect(JSON.parse(readFileSync(join(ck, "adapter_config.json"), "utf8"))).toMatchObject({ r: 4, lora_alpha: 16, target_modules: ["q_proj", "v_proj"], base_model_name_or_path: "tiny:micro" });
+    expect(JSON.parse(readFileSync(join(ck, "adapter_config.json"), "utf8"))).toMatchObject({
+      r: 4,
+      lora_alpha: 16,
+      target_modules: ["q_proj", "v_proj"],
+      base_model_name_or_path: "tiny:micro",
+    });
 
     const merged = join(dir, "export-merged");
     const e = cli(["export", "--checkpoint", ck, "--out", merged, "--merge-lora", "--onnx"]);
     expect(e.status, e.stderr).toBe(0);
     const adapterOut = join(dir, "export-adapter");
     await exportCheckpoint({ checkpoint: ck, out: adapterOut });
-    expect(readdirSync(adapterOut).sort()).toEqual(["adapter_config.json", "adapter_model.safetensors", "base", "tokenizer.json", "tokenizer_config.json"]);
+    expect(readdirSync(adapterOut).sort()).toEqual([
+      "adapter_config.json",
+      "adapter_model.safetensors",
+      "base",
+      "tokenizer.json",
+      "tokenizer_config.json",
+    ]);
 
     // the merged folder scores like the checkpoint's policy (base + adapters)
     const fromMerged = await computeLogprobs({ model: merged, data, engine: wasm });
@@ -364,7 +515,11 @@ describe("the iopo-train CLI", () => {
     const enc = m.tokenizer.encodePair([{ role: "user", content: "Hi." }], "Owls.");
     const seq = [...enc.prompt, ...enc.response];
     const L = seq.length;
-    const r3 = await s2.run({ input_ids: new ort.Tensor("int32", Int32Array.from(seq), [1, L]), attention_mask: new ort.Tensor("int32", new Int32Array(L).fill(1), [1, L]), position_ids: new ort.Tensor("int32", Int32Array.from(seq.map((_, i) => i)), [1, L]) });
+    const r3 = await s2.run({
+      input_ids: new ort.Tensor("int32", Int32Array.from(seq), [1, L]),
+      attention_mask: new ort.Tensor("int32", new Int32Array(L).fill(1), [1, L]),
+      position_ids: new ort.Tensor("int32", Int32Array.from(seq.map((_, i) => i)), [1, L]),
+    });
     const lg = r3.logits.data as Float32Array;
     const V = m.config.vocabSize;
     let lp = 0;
@@ -373,7 +528,11 @@ describe("the iopo-train CLI", () => {
       const mx = Math.max(...row);
       lp += row[seq[t]] - mx - Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
     }
-    const viaTrainer = await computeLogprobs({ model: m, data: datasetOf([{ kind: "sft", id: "x", prompt: [{ role: "user", content: "Hi." }], response: "Owls." }]), engine: wasm });
+    const viaTrainer = await computeLogprobs({
+      model: m,
+      data: datasetOf([{ kind: "sft", id: "x", prompt: [{ role: "user", content: "Hi." }], response: "Owls." }]),
+      engine: wasm,
+    });
     expect(lp).toBeCloseTo(viaTrainer[0].logps.response, 3);
   });
 });

@@ -70,7 +70,8 @@ describe("fp16 compute with dynamic loss scaling", () => {
     expect(m).toMatchObject({ skipped: 1, skipped_total: 1, loss_scale: 2 ** 40 });
     expect(m.gradNorm).not.toBeLessThan(Infinity);
     const after = await t.getParams();
-    for (const [k, v] of Object.entries(before)) expect(Array.from(after[k].data as Float32Array), k).toEqual(Array.from(v.data as Float32Array));
+    for (const [k, v] of Object.entries(before))
+      expect(Array.from(after[k].data as Float32Array), k).toEqual(Array.from(v.data as Float32Array));
     expect(t.lossScale).toBe(2 ** 39);
     // halving until the gradient fits, then doubling after 2 finite steps in a row
     let r = m;

@@ -32,12 +32,21 @@ async function loraSteps(engine: Engine, frozenInSession: boolean) {
   await runner.dispose();
   const tr = await Trainer.create({
     engine,
-    model: trainingModel({ method: "iopo", config: c, weights, lora: { rank: 4, alpha: 8, targets: [...LINEAR_MODULES] }, seed: 1, loss: { beta: 0.1 }, reference: "cache" }),
+    model: trainingModel({
+      method: "iopo",
+      config: c,
+      weights,
+      lora: { rank: 4, alpha: 8, targets: [...LINEAR_MODULES] },
+      seed: 1,
+      loss: { beta: 0.1 },
+      reference: "cache",
+    }),
     lr: 1e-2,
     frozenInSession,
   });
   const losses: number[] = [];
-  for (let i = 0; i < 3; i++) losses.push((await tr.step({ ...feeds, ref_logps: { dtype: "float32", shape: [ref.length], data: ref } })).loss);
+  for (let i = 0; i < 3; i++)
+    losses.push((await tr.step({ ...feeds, ref_logps: { dtype: "float32", shape: [ref.length], data: ref } })).loss);
   const params = await tr.getParams();
   const inputs = tr.models.fused.inputs.map((i) => i.name);
   await tr.dispose();
@@ -64,7 +73,9 @@ describe("frozen weights inside the session", () => {
     expect(inside.inputs.filter((n) => n.startsWith("model.") && !n.includes("lora_"))).toEqual([]);
     expect(inside.inputs.filter((n) => n.includes("lora_"))).toHaveLength(fed.inputs.filter((n) => n.includes("lora_")).length);
     // getParams still returns the frozen weights (their initial values)
-    expect(Array.from(inside.params["model.norm.weight"].data as Float32Array)).toEqual(Array.from(inside.weights.get("model.norm.weight")!));
+    expect(Array.from(inside.params["model.norm.weight"].data as Float32Array)).toEqual(
+      Array.from(inside.weights.get("model.norm.weight")!),
+    );
   });
 });
 

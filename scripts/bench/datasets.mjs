@@ -58,13 +58,21 @@ try {
       const n = Math.min(PER_REQUEST, checkpoint - ingested);
       const body = Array.from({ length: n }, (_, k) => JSON.stringify(record(ingested + k))).join("\n");
       const t0 = performance.now();
-      const res = await api("/v1/datasets/bench/records", { method: "POST", headers: { ...auth, "content-type": "application/x-ndjson" }, body });
+      const res = await api("/v1/datasets/bench/records", {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/x-ndjson" },
+        body,
+      });
       ingestMs += performance.now() - t0;
       const result = await res.json();
       if (res.status !== 200 || result.inserted !== n) throw new Error(`ingest: ${res.status} ${JSON.stringify(result)}`);
       ingested += n;
     }
-    const res = await api("/v1/datasets/bench/versions", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ shard_size: 5000 }) });
+    const res = await api("/v1/datasets/bench/versions", {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ shard_size: 5000 }),
+    });
     versions.push(await res.json());
   }
 
@@ -94,8 +102,12 @@ try {
   }
 
   console.log(`\nDatasets benchmark (${TOTAL} synthetic sft records, local D1 through wrangler dev)`);
-  console.log(`ingest: ${TOTAL} records in ${(ingestMs / 1000).toFixed(1)} s = ${Math.round(TOTAL / (ingestMs / 1000))} records/s (${PER_REQUEST} per request, NDJSON)`);
-  console.log("\n| version size | shards | manifest (hash all shards) | stream all shards | records/s streamed | MB | workerd RSS before | peak while streaming |");
+  console.log(
+    `ingest: ${TOTAL} records in ${(ingestMs / 1000).toFixed(1)} s = ${Math.round(TOTAL / (ingestMs / 1000))} records/s (${PER_REQUEST} per request, NDJSON)`,
+  );
+  console.log(
+    "\n| version size | shards | manifest (hash all shards) | stream all shards | records/s streamed | MB | workerd RSS before | peak while streaming |",
+  );
   console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const m of memory) {
     console.log(

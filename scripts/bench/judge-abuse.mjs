@@ -8,7 +8,9 @@ import { startServer, workerdPids } from "../lib/server.mjs";
 // English-like text with sentences, paragraphs, capitals and a few "*", so that every analysis
 // (sentences, tokens, POS tags, loose variants) has work to do. Deterministic.
 const VOCABULARY =
-  "the river runs past old stone bridges while she writes about them and he reads her notes to us before the Night falls over Paris where they walk slowly I think it is Beautiful".split(" ");
+  "the river runs past old stone bridges while she writes about them and he reads her notes to us before the Night falls over Paris where they walk slowly I think it is Beautiful".split(
+    " ",
+  );
 function english(chars) {
   let seed = 7;
   const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
@@ -46,7 +48,19 @@ const VARIANTS = { strict: 1, loose: 8, both: 9 };
 /** The route's own formula (src/judge/limits.ts), to fill each shape up to the budget. */
 let limits; // GET /v1/checkers `limits`, read once the server is up
 const work = (chars, constraints, mode) =>
-  Math.ceil((chars + limits.work_chars_per_check) * VARIANTS[mode] * constraints.reduce((w, k) => w + 1 + Object.values(k.kwargs).filter(Array.isArray).reduce((n, a) => n + a.length / 32, 0), 1));
+  Math.ceil(
+    (chars + limits.work_chars_per_check) *
+      VARIANTS[mode] *
+      constraints.reduce(
+        (w, k) =>
+          w +
+          1 +
+          Object.values(k.kwargs)
+            .filter(Array.isArray)
+            .reduce((n, a) => n + a.length / 32, 0),
+        1,
+      ),
+  );
 /** The longest response (≤ 200,000) that keeps `constraints` in `mode` within `budget`. */
 function fill(constraints, mode, budget) {
   let lo = 0;
@@ -80,19 +94,28 @@ function workerdCpuMs(pids) {
 const server = await startServer();
 const pids = workerdPids(server.child.pid);
 const auth = { authorization: `Bearer ${server.adminToken}` };
-const post = (path, body) => fetch(`${server.base}${path}`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body });
+const post = (path, body) =>
+  fetch(`${server.base}${path}`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body });
 
 try {
   ({ limits } = await (await fetch(`${server.base}/v1/checkers`, { headers: auth })).json());
   const budget = limits.max_work_per_request;
   const single = (label, constraints, mode) => {
     const chars = fill(constraints, mode, budget);
-    return { label: `${label}: ${chars} chars, ${constraints.length} constraint(s), ${mode}`, path: "/v1/judge", body: JSON.stringify({ response: english(chars), constraints, mode }) };
+    return {
+      label: `${label}: ${chars} chars, ${constraints.length} constraint(s), ${mode}`,
+      path: "/v1/judge",
+      body: JSON.stringify({ response: english(chars), constraints, mode }),
+    };
   };
   const batch = (label, item, mode) => {
     const one = work(item.response.length, item.constraints, mode);
     const n = Math.min(limits.items_per_batch, Math.floor(budget / one));
-    return { label: `${label}: ${n} items`, path: "/v1/judge/batch", body: JSON.stringify({ items: Array.from({ length: n }, () => ({ ...item, mode })) }) };
+    return {
+      label: `${label}: ${n} items`,
+      path: "/v1/judge/batch",
+      body: JSON.stringify({ items: Array.from({ length: n }, () => ({ ...item, mode })) }),
+    };
   };
   const shapes = [
     single("longest response, 3 heaviest", heavy(3), "strict"),
@@ -169,13 +192,20 @@ try {
   idle.sort((a, b) => a - b);
 
   const [load1] = readFileSync("/proc/loadavg", "utf8").split(" ");
-  console.log(`\nThe most expensive requests the caps allow (budget ${budget} character-checks; wrangler dev on 127.0.0.1, 5 runs each; load average ${load1})`);
+  console.log(
+    `\nThe most expensive requests the caps allow (budget ${budget} character-checks; wrangler dev on 127.0.0.1, 5 runs each; load average ${load1})`,
+  );
   console.log("| request | body | workerd CPU per request | latency median | latency max |");
   console.log("|---|---:|---:|---:|---:|");
-  const row = (label, bytes, cpu, sorted) => console.log(`| ${label} | ${(bytes / 1024).toFixed(0)} KiB | ${cpu.toFixed(0)} ms | ${sorted[2].toFixed(0)} ms | ${sorted[4].toFixed(0)} ms |`);
+  const row = (label, bytes, cpu, sorted) =>
+    console.log(
+      `| ${label} | ${(bytes / 1024).toFixed(0)} KiB | ${cpu.toFixed(0)} ms | ${sorted[2].toFixed(0)} ms | ${sorted[4].toFixed(0)} ms |`,
+    );
   for (const r of rows) row(r.label, r.body.length, r.cpu, [0, 0, r.median, 0, r.max]);
   row("(an over-budget request, refused with 422 before judging)", refusedBody.length, refusedCpu, refused);
-  console.log(`\nworst case: ${worst.label}: ${worst.cpu.toFixed(0)} ms of CPU in workerd, latency ${worst.median.toFixed(0)} ms median, ${worst.max.toFixed(0)} ms max (target < 250 ms)`);
+  console.log(
+    `\nworst case: ${worst.label}: ${worst.cpu.toFixed(0)} ms of CPU in workerd, latency ${worst.median.toFixed(0)} ms median, ${worst.max.toFixed(0)} ms max (target < 250 ms)`,
+  );
   const p = (q) => health[Math.min(health.length - 1, Math.floor(q * health.length))].toFixed(0);
   console.log(
     `GET /v1/health while it runs back to back: ${health.length} probes, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${health.at(-1).toFixed(0)} ms (target < 300 ms); idle p50 ${idle[25].toFixed(1)} ms`,

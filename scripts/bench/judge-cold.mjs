@@ -93,7 +93,6 @@ console.log(
     `(the Worker's own share); ${median(rows.first).toFixed(1)} ms for the whole process. Goal: at most 10 ms (Workers free plan).`,
 );
 
-
 /** Waits until workerd has used no CPU for 50 ms (background work after a response, start-up). */
 async function settle(pid) {
   let last = cpuNs(pid);

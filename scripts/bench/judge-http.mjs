@@ -13,17 +13,26 @@ import { bundleWorker, cpuNs, startWorkerd } from "../lib/workerd.mjs";
 import { root } from "../wrangler-env.mjs";
 
 const shared = join(root, "data/ifeval");
-const prompts = readFileSync(join(shared, "input_data_gpt4_20231107_145030.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const prompts = readFileSync(join(shared, "input_data_gpt4_20231107_145030.jsonl"), "utf8")
+  .trim()
+  .split("\n")
+  .map((l) => JSON.parse(l));
 const responses = new Map(
-  readFileSync(join(shared, "input_response_data_gpt4_20231107_145030.jsonl"), "utf8").trim().split("\n").map((l) => {
-    const r = JSON.parse(l);
-    return [r.prompt, r.response];
-  }),
+  readFileSync(join(shared, "input_response_data_gpt4_20231107_145030.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => {
+      const r = JSON.parse(l);
+      return [r.prompt, r.response];
+    }),
 );
 const bodies = prompts.map((p) =>
   JSON.stringify({
     response: responses.get(p.prompt),
-    constraints: p.instruction_id_list.map((id, i) => ({ id, kwargs: Object.fromEntries(Object.entries(p.kwargs[i]).filter(([, v]) => v !== null)) })),
+    constraints: p.instruction_id_list.map((id, i) => ({
+      id,
+      kwargs: Object.fromEntries(Object.entries(p.kwargs[i]).filter(([, v]) => v !== null)),
+    })),
     mode: "strict",
   }),
 );
@@ -74,7 +83,9 @@ async function run(base, concurrency, total, request = (body) => fetch(`${base}/
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = procs.map(({ name, pid }, i) => ({ name, msPerRequest: (cpuNs(pid) - cpuBefore[i]) / 1e6 / total })).filter((p) => p.msPerRequest > 0.005);
+  const cpu = procs
+    .map(({ name, pid }, i) => ({ name, msPerRequest: (cpuNs(pid) - cpuBefore[i]) / 1e6 / total }))
+    .filter((p) => p.msPerRequest > 0.005);
   latencies.sort((a, b) => a - b);
   return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), rps: total / seconds, cpu };
 }
@@ -94,19 +105,26 @@ async function directServer() {
 try {
   await run(server.base, 4, 600); // warm-up: isolate start, language profiles, Punkt tables
   const rows = [];
-  for (const concurrency of [1, 50, 200]) rows.push({ concurrency, ...(await run(server.base, concurrency, concurrency === 1 ? 1082 : 5410)) });
+  for (const concurrency of [1, 50, 200])
+    rows.push({ concurrency, ...(await run(server.base, concurrency, concurrency === 1 ? 1082 : 5410)) });
   // the same request through wrangler's dev proxy, the middleware chain and schema validation,
   // refused (422) just before judging: the difference is the judging itself
   const refused = bodies.map((b) => b.replace('"mode":"strict"', '"mode":"refused"'));
   let i = 0;
   const baseline = await run(server.base, 1, 1082, () =>
-    fetch(`${server.base}/v1/judge`, { method: "POST", headers, body: refused[i++ % refused.length] }).then((r) => new Response(r.body, { status: 200 })),
+    fetch(`${server.base}/v1/judge`, { method: "POST", headers, body: refused[i++ % refused.length] }).then(
+      (r) => new Response(r.body, { status: 200 }),
+    ),
   );
-  console.log(`\n/v1/judge over HTTP (${values.direct ? "the bundle in workerd alone, no dev proxy" : "wrangler dev"} on 127.0.0.1, IFEval GPT-4 items, 1.5 constraints each, strict)`);
+  console.log(
+    `\n/v1/judge over HTTP (${values.direct ? "the bundle in workerd alone, no dev proxy" : "wrangler dev"} on 127.0.0.1, IFEval GPT-4 items, 1.5 constraints each, strict)`,
+  );
   console.log("| clients | p50 | p99 | requests/s |");
   console.log("|---:|---:|---:|---:|");
   for (const r of rows) console.log(`| ${r.concurrency} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${Math.round(r.rps)} |`);
-  console.log(`| 1 (same requests refused before judging) | ${baseline.p50.toFixed(2)} ms | ${baseline.p99.toFixed(2)} ms | ${Math.round(baseline.rps)} |`);
+  console.log(
+    `| 1 (same requests refused before judging) | ${baseline.p50.toFixed(2)} ms | ${baseline.p99.toFixed(2)} ms | ${Math.round(baseline.rps)} |`,
+  );
   const inWorker = rows[0].p50 - baseline.p50;
   console.log("\nCPU per request, by process (ms):");
   const names = [...new Set(rows.flatMap((r) => r.cpu.map((p) => p.name)))];
@@ -116,7 +134,9 @@ try {
     const all = r.cpu.reduce((n, p) => n + p.msPerRequest, 0);
     console.log(`| ${r.concurrency} | ${names.map((n) => (by.get(n) ?? 0).toFixed(2)).join(" | ")} | ${all.toFixed(2)} |`);
   }
-  console.log(`\njudging inside the Worker ≈ p50(judge) - p50(refused) = ${inWorker.toFixed(2)} ms; target 2 ms -> ${(2 / Math.max(inWorker, 0.01)).toFixed(1)}x under`);
+  console.log(
+    `\njudging inside the Worker ≈ p50(judge) - p50(refused) = ${inWorker.toFixed(2)} ms; target 2 ms -> ${(2 / Math.max(inWorker, 0.01)).toFixed(1)}x under`,
+  );
 } finally {
   await server.stop();
 }

@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { root } from "../wrangler-env.mjs";
 
 // The Miniflare that wrangler depends on (not a dependency of the project itself).
-const { Miniflare, convertV4MiniflareOptions } = createRequire(createRequire(join(root, "package.json")).resolve("wrangler/package.json"))("miniflare");
+const { Miniflare, convertV4MiniflareOptions } = createRequire(createRequire(join(root, "package.json")).resolve("wrangler/package.json"))(
+  "miniflare",
+);
 
 /** Bundles the Worker as `wrangler deploy` would; returns what startWorkerd needs. */
 export function bundleWorker() {
@@ -18,10 +20,18 @@ export function bundleWorker() {
       cwd: root,
       stdio: "ignore",
     });
-    const script = readFileSync(join(outdir, readdirSync(outdir).find((f) => f.endsWith(".js"))));
+    const script = readFileSync(
+      join(
+        outdir,
+        readdirSync(outdir).find((f) => f.endsWith(".js")),
+      ),
+    );
     const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
     const vars = Object.fromEntries(
-      [...toml.slice(toml.indexOf("[vars]"), toml.indexOf("[[d1_databases]]")).matchAll(/^([A-Z_]+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]),
+      [...toml.slice(toml.indexOf("[vars]"), toml.indexOf("[[d1_databases]]")).matchAll(/^([A-Z_]+)\s*=\s*"([^"]*)"/gm)].map((m) => [
+        m[1],
+        m[2],
+      ]),
     );
     const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)[1];
     return { script, vars, compatibilityDate };

@@ -10,7 +10,12 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 export function parseCommandArgs<const O extends Options>(argv: string[], options: O, usage: string) {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new CliError(`${(error as Error).message}\n${usage}`, 2);
   }

@@ -17,5 +17,7 @@ export class CliError extends Error {
  */
 export function batchError(error: unknown): unknown {
   if (!(error instanceof ApiError)) return error;
-  return new CliError(error.status === undefined ? error.message : `the API refused a batch: ${error.status} ${error.summary("batch line ")}`);
+  return new CliError(
+    error.status === undefined ? error.message : `the API refused a batch: ${error.status} ${error.summary("batch line ")}`,
+  );
 }

@@ -19,7 +19,10 @@ function progressLine(job: Job): string {
  * the end. An interrupted run (the model unreachable after its retries) stops with exit status 1
  * and says how to resume; everything finished so far is kept.
  */
-export async function driveJob(api: ApiClient, options: { dataset: string; kind: string; body: Record<string, unknown>; jobId?: string }): Promise<Job> {
+export async function driveJob(
+  api: ApiClient,
+  options: { dataset: string; kind: string; body: Record<string, unknown>; jobId?: string },
+): Promise<Job> {
   let job: Job;
   if (options.jobId) {
     job = await api.job(options.dataset, options.jobId);
@@ -34,7 +37,9 @@ export async function driveJob(api: ApiClient, options: { dataset: string; kind:
     process.stderr.write(tty ? `\r${progressLine(job)}` : `  ${progressLine(job)}\n`);
     if (result.interrupted) {
       if (tty) process.stderr.write("\n");
-      throw new CliError(`job ${job.id} interrupted at ${job.cursor}/${job.total}: ${result.interrupted}\nresume with --job ${job.id} (finished model calls are cached)`);
+      throw new CliError(
+        `job ${job.id} interrupted at ${job.cursor}/${job.total}: ${result.interrupted}\nresume with --job ${job.id} (finished model calls are cached)`,
+      );
     }
     if (result.busy) await new Promise((r) => setTimeout(r, 2000));
   }
@@ -47,15 +52,23 @@ export async function driveJob(api: ApiClient, options: { dataset: string; kind:
 export function formatJobSummary(job: Job): string {
   const p = job.progress;
   const rejected = Object.values(p.skipped).reduce((a, b) => a + b, 0);
-  const lines = [`${job.kind} job ${job.id}: ${job.status}`, `  records processed ${p.processed}, produced ${p.produced} (${p.duplicates} duplicates), rejected ${rejected}`];
+  const lines = [
+    `${job.kind} job ${job.id}: ${job.status}`,
+    `  records processed ${p.processed}, produced ${p.produced} (${p.duplicates} duplicates), rejected ${rejected}`,
+  ];
   const ops = Object.entries(p.by_op);
-  if (ops.length) lines.push(`  produced by ${job.kind === "build-trace" ? "path" : "operation"}: ${ops.map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  if (ops.length)
+    lines.push(`  produced by ${job.kind === "build-trace" ? "path" : "operation"}: ${ops.map(([k, v]) => `${k} ${v}`).join(", ")}`);
   if (rejected) {
     lines.push("  rejects by reason:");
     const width = Math.max(...Object.keys(p.skipped).map((r) => r.length));
-    for (const [reason, n] of Object.entries(p.skipped).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) lines.push(`    ${reason.padEnd(width)}  ${String(n).padStart(5)}`);
+    for (const [reason, n] of Object.entries(p.skipped).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])))
+      lines.push(`    ${reason.padEnd(width)}  ${String(n).padStart(5)}`);
   }
   const u = p.usage;
-  if (u) lines.push(`  tokens: ${u.prompt_tokens} prompt + ${u.completion_tokens} completion = ${u.total_tokens} in ${u.calls} model calls; ${u.cache_hits} cache hits`);
+  if (u)
+    lines.push(
+      `  tokens: ${u.prompt_tokens} prompt + ${u.completion_tokens} completion = ${u.total_tokens} in ${u.calls} model calls; ${u.cache_hits} cache hits`,
+    );
   return `${lines.join("\n")}\n`;
 }

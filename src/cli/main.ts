@@ -30,7 +30,10 @@ const COMMANDS: Record<string, { summary: string; run(argv: string[]): Promise<n
     summary: "build TRACE-style instruction+response data from simple instructions with the API's LLM (resumable job, then a version)",
     run: runBuildTrace,
   },
-  cfbench: { summary: "score CFBench (CSR, ISR, PSR; easy, hard, full) with the API's LLM judge, or --replay recorded judgements", run: runCfbench },
+  cfbench: {
+    summary: "score CFBench (CSR, ISR, PSR; easy, hard, full) with the API's LLM judge, or --replay recorded judgements",
+    run: runCfbench,
+  },
   "trace-eval": { summary: "score responses on TRACE (IF-S, IF-M) with the API's LLM judge, in batches", run: runTraceEval },
 };
 

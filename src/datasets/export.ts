@@ -29,7 +29,9 @@ export function exportLines(id: string, record: DatasetRecord, format: ShardForm
       ];
     case "dpo":
       if (record.kind === "dpo") {
-        return [{ id, ...systemOf(record.prompt.system), prompt: renderPrompt(record.prompt), chosen: record.chosen, rejected: record.rejected }];
+        return [
+          { id, ...systemOf(record.prompt.system), prompt: renderPrompt(record.prompt), chosen: record.chosen, rejected: record.rejected },
+        ];
       }
       if (record.kind === "iopo") {
         return [

@@ -92,8 +92,10 @@ function fromIfeval(line: Json, describe: DescribeChecker | undefined): DatasetR
   const prompt = requireString(line, "prompt");
   const ids = line.instruction_id_list;
   const kwargsList = line.kwargs;
-  if (!Array.isArray(ids) || !ids.every((s) => typeof s === "string")) throw new ImportLineError("instruction_id_list", "expected a list of ids");
-  if (!Array.isArray(kwargsList) || kwargsList.length !== ids.length) throw new ImportLineError("kwargs", "expected one kwargs object per instruction id");
+  if (!Array.isArray(ids) || !ids.every((s) => typeof s === "string"))
+    throw new ImportLineError("instruction_id_list", "expected a list of ids");
+  if (!Array.isArray(kwargsList) || kwargsList.length !== ids.length)
+    throw new ImportLineError("kwargs", "expected one kwargs object per instruction id");
   const constraints = (ids as string[]).map((id, i) => {
     const raw = kwargsList[i];
     if (!isObject(raw)) throw new ImportLineError(`kwargs.${i}`, "expected an object");
@@ -111,7 +113,8 @@ function fromIfeval(line: Json, describe: DescribeChecker | undefined): DatasetR
 /** The IOPO authors' LLaMA-Factory shape: conversations [x1, x2], chosen y1, rejected y2. */
 function fromLlamaFactoryIopo(line: Json): DatasetRecord {
   const conversations = line.conversations;
-  if (!Array.isArray(conversations) || conversations.length < 2) throw new ImportLineError("conversations", "expected two turns: x1 and x2");
+  if (!Array.isArray(conversations) || conversations.length < 2)
+    throw new ImportLineError("conversations", "expected two turns: x1 and x2");
   const system = typeof line.system === "string" ? line.system : undefined;
   return {
     kind: "iopo",
@@ -137,8 +140,15 @@ function fromTrlDpo(line: Json): DatasetRecord {
 function fromIopo(line: Json): DatasetRecord {
   if (typeof line.kind === "string") return line as unknown as DatasetRecord;
   for (const f of ["x1", "y1", "x2", "y2"]) if (line[f] === undefined) throw new ImportLineError(f, "missing");
-  const instruction = (v: unknown, f: string) => (isObject(v) && typeof v.description === "string" ? (v as unknown as Instruction) : promptOnly(textOf(v, f, "user")));
-  return { kind: "iopo", x1: instruction(line.x1, "x1"), y1: textOf(line.y1, "y1", "assistant"), x2: instruction(line.x2, "x2"), y2: textOf(line.y2, "y2", "assistant") };
+  const instruction = (v: unknown, f: string) =>
+    isObject(v) && typeof v.description === "string" ? (v as unknown as Instruction) : promptOnly(textOf(v, f, "user"));
+  return {
+    kind: "iopo",
+    x1: instruction(line.x1, "x1"),
+    y1: textOf(line.y1, "y1", "assistant"),
+    x2: instruction(line.x2, "x2"),
+    y2: textOf(line.y2, "y2", "assistant"),
+  };
 }
 
 export interface ImportContext {

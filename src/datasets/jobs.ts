@@ -79,9 +79,18 @@ export async function createJob(db: D1Database, dataset: DatasetRow, kind: strin
  * The dataset a job writes to: created (with the source's visibility unless given) when missing;
  * the caller must be allowed to write it. It must differ from the source.
  */
-export async function prepareTarget(db: D1Database, source: DatasetRow, target: string, visibility: "public" | "private" | undefined, principal: Principal, description: string): Promise<DatasetRow> {
+export async function prepareTarget(
+  db: D1Database,
+  source: DatasetRow,
+  target: string,
+  visibility: "public" | "private" | undefined,
+  principal: Principal,
+  description: string,
+): Promise<DatasetRow> {
   if (target === source.name) {
-    throw new ProblemError(422, "validation", "The target must differ from the source dataset.", [{ field: "body.target", message: "same as the source" }]);
+    throw new ProblemError(422, "validation", "The target must differ from the source dataset.", [
+      { field: "body.target", message: "same as the source" },
+    ]);
   }
   const existing = await visibleDataset(db, target, principal);
   if (!existing) await createDataset(db, { name: target, description, visibility: visibility ?? source.visibility }, principal);
@@ -90,12 +99,18 @@ export async function prepareTarget(db: D1Database, source: DatasetRow, target: 
 
 export async function findJob(db: D1Database, dataset: DatasetRow, id: string): Promise<JobRow> {
   const row = await db.prepare(`SELECT ${JOB_COLUMNS} WHERE jobs.id = ? AND jobs.dataset_id = ?`).bind(id, dataset.id).first<JobRow>();
-  if (!row) throw new ProblemError(404, "not-found", `Dataset "${dataset.name}" has no job "${id}".`, [{ field: "path.id", message: "unknown job" }]);
+  if (!row)
+    throw new ProblemError(404, "not-found", `Dataset "${dataset.name}" has no job "${id}".`, [
+      { field: "path.id", message: "unknown job" },
+    ]);
   return row;
 }
 
 export async function listJobs(db: D1Database, dataset: DatasetRow): Promise<JobRow[]> {
-  const { results } = await db.prepare(`SELECT ${JOB_COLUMNS} WHERE jobs.dataset_id = ? ORDER BY jobs.created_at DESC`).bind(dataset.id).all<JobRow>();
+  const { results } = await db
+    .prepare(`SELECT ${JOB_COLUMNS} WHERE jobs.dataset_id = ? ORDER BY jobs.created_at DESC`)
+    .bind(dataset.id)
+    .all<JobRow>();
   return results;
 }
 
@@ -142,7 +157,8 @@ async function taskPool(db: D1Database, datasetId: string, record: DatasetRecord
     )
     .bind(datasetId, record.instruction.description, POOL_LIMIT)
     .all<{ payload: string }>();
-  const sameInput = (other: { instruction: { input?: string | null } }) => (other.instruction.input ?? null) === (record.instruction.input ?? null);
+  const sameInput = (other: { instruction: { input?: string | null } }) =>
+    (other.instruction.input ?? null) === (record.instruction.input ?? null);
   return results
     .map((r) => JSON.parse(r.payload) as { instruction: { input?: string | null }; response: string })
     .filter(sameInput)
@@ -180,7 +196,10 @@ export async function runJobSteps(
       return { job: current, ran, busy: current.status === "running" && ran === 0 };
     }
     if (job.cursor >= job.total) {
-      await db.prepare("UPDATE jobs SET status = 'done', lease_until = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?").bind(job.id).run();
+      await db
+        .prepare("UPDATE jobs SET status = 'done', lease_until = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?")
+        .bind(job.id)
+        .run();
       break;
     }
     try {
@@ -188,7 +207,10 @@ export async function runJobSteps(
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (error instanceof LlmError) {
-        await db.prepare("UPDATE jobs SET error = ?, lease_until = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?").bind(`interrupted: ${message}`, job.id).run();
+        await db
+          .prepare("UPDATE jobs SET error = ?, lease_until = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?")
+          .bind(`interrupted: ${message}`, job.id)
+          .run();
         return { job: await findJob(db, source, jobId), ran, busy: false, interrupted: message };
       }
       await db.prepare("UPDATE jobs SET status = 'failed', error = ?, lease_until = NULL WHERE id = ?").bind(message, job.id).run();
@@ -242,19 +264,34 @@ async function step(db: D1Database, source: DatasetRow, target: DatasetRow, job:
   };
   const dimensions: TaxonomyDimension[] = job.kind === "build-trace" ? await loadDimensions(db) : [];
   const rows: { id: string; position: number; record: DatasetRecord }[] = [];
-  for await (const row of recordsInRange(db, source.id, job.cursor, end)) rows.push({ id: row.id, position: row.position, record: toRecord(row) });
+  for await (const row of recordsInRange(db, source.id, job.cursor, end))
+    rows.push({ id: row.id, position: row.position, record: toRecord(row) });
   // records run concurrently (the judge's limiter caps the model calls); every one settles before
   // the step commits or gives up, so each finished call is in the cache for the resumed step
   const settled = await Promise.allSettled(
     rows.map(async (row): Promise<RecordOutcome> => {
       if (job.kind === "build-trace") {
-        return buildTraceRecord(llm(), row.id, row.record, { ...params, jobId: job.id, dimensions, dimensionNames: context.dimensionNames });
+        return buildTraceRecord(llm(), row.id, row.record, {
+          ...params,
+          jobId: job.id,
+          dimensions,
+          dimensionNames: context.dimensionNames,
+        });
       }
       if (params.llm && needsLlmPath(row.record)) {
-        return buildQuadrupleLlm(llm(), row.id, row.record, { ops: params.ops, seed: params.seed, jobId: job.id, dimensionNames: context.dimensionNames });
+        return buildQuadrupleLlm(llm(), row.id, row.record, {
+          ops: params.ops,
+          seed: params.seed,
+          jobId: job.id,
+          dimensionNames: context.dimensionNames,
+        });
       }
       const pool = await taskPool(db, source.id, row.record);
-      const outcome = buildQuadruple(row.id, row.record, pool, { ops: params.ops, seed: params.seed, maxCandidates: params.max_candidates });
+      const outcome = buildQuadruple(row.id, row.record, pool, {
+        ops: params.ops,
+        seed: params.seed,
+        maxCandidates: params.max_candidates,
+      });
       return outcome.ok ? { ok: true, record: outcome.record, tag: outcome.op } : { ok: false, reason: outcome.reason, stage: "rule" };
     }),
   );
@@ -287,10 +324,24 @@ async function step(db: D1Database, source: DatasetRow, target: DatasetRow, job:
       .prepare(
         "UPDATE jobs SET cursor = ?, progress = ?, status = ?, error = NULL, lease_until = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ? AND cursor = ?",
       )
-      .bind(end, JSON.stringify({ ...progress, produced: progress.produced + inserted, duplicates: progress.duplicates + (prepared.length - inserted) }), end >= job.total ? "done" : "running", job.id, job.cursor);
+      .bind(
+        end,
+        JSON.stringify({
+          ...progress,
+          produced: progress.produced + inserted,
+          duplicates: progress.duplicates + (prepared.length - inserted),
+        }),
+        end >= job.total ? "done" : "running",
+        job.id,
+        job.cursor,
+      );
   // The inserted count is only known inside appendRecords; count fresh ids first so the cursor
   // advance carries exact numbers in the same batch.
-  const existing = await countExisting(db, target.id, prepared.map((p) => p.id));
+  const existing = await countExisting(
+    db,
+    target.id,
+    prepared.map((p) => p.id),
+  );
   const fresh = new Set(prepared.map((p) => p.id)).size - existing;
   await appendRecords(db, target, prepared, [...rejects, advance(fresh)]);
 }

@@ -25,9 +25,7 @@ export type SkipReason =
   | "no x2 makes y1 fail"
   | "no response to the task satisfies x2";
 
-export type BuildOutcome =
-  | { ok: true; record: Extract<DatasetRecord, { kind: "iopo" }>; op: BuildOp }
-  | { ok: false; reason: SkipReason };
+export type BuildOutcome = { ok: true; record: Extract<DatasetRecord, { kind: "iopo" }>; op: BuildOp } | { ok: false; reason: SkipReason };
 
 export interface BuildOptions {
   ops: readonly BuildOp[];
@@ -58,8 +56,10 @@ type Kwargs = Record<string, unknown>;
 type Checked = { id: string; kwargs: Kwargs };
 
 const judge = (response: string, constraints: Checked[]): JudgeResult => judgeConstraints(response, constraints, "strict");
-const checkedOf = (instruction: Instruction): Checked[] => instruction.constraints.map((c) => ({ id: c.checker!.id, kwargs: c.checker!.kwargs }));
-const evidenceOf = (response: string, c: Checked) => judge(response, [c]).results[0]!.evidence as Record<string, number | string | boolean | string[] | null>;
+const checkedOf = (instruction: Instruction): Checked[] =>
+  instruction.constraints.map((c) => ({ id: c.checker!.id, kwargs: c.checker!.kwargs }));
+const evidenceOf = (response: string, c: Checked) =>
+  judge(response, [c]).results[0]!.evidence as Record<string, number | string | boolean | string[] | null>;
 
 /**
  * REVISE: the same checker with kwargs y1 fails, or a checker that contradicts it, as the checker
@@ -130,7 +130,11 @@ function candidateX2s(x1: Instruction, y1: string, op: BuildOp, random: () => nu
   return out;
 }
 
-const verdict = (result: JudgeResult) => ({ followed_all: result.followed_all, results: result.results as unknown as Record<string, unknown>[], judge: "rule:strict" });
+const verdict = (result: JudgeResult) => ({
+  followed_all: result.followed_all,
+  results: result.results as unknown as Record<string, unknown>[],
+  judge: "rule:strict",
+});
 
 /**
  * Builds one quadruple from `source` (an sft record); `pool` holds other responses to the same

@@ -62,9 +62,7 @@ const meta = z
   .optional()
   .openapi({ description: `Free-form provenance (source id, category, ...), at most ${RECORD_LIMITS.metaJsonChars} characters of JSON` });
 
-export const InstructionRecordSchema = z
-  .object({ kind: z.literal("instruction"), instruction: InstructionSchema, meta })
-  .strict();
+export const InstructionRecordSchema = z.object({ kind: z.literal("instruction"), instruction: InstructionSchema, meta }).strict();
 export const SftRecordSchema = z
   .object({ kind: z.literal("sft"), instruction: InstructionSchema, response, verdict: VerdictSchema.optional(), meta })
   .strict();
@@ -176,7 +174,6 @@ function sortKeys(value: unknown): unknown {
   }
   return value;
 }
-
 
 /** A record's id: the SHA-256 of its canonical JSON (kind included), so duplicates are detectable. */
 export const recordId = (record: DatasetRecord) => sha256Hex(canonicalJson(record));

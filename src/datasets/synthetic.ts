@@ -14,7 +14,20 @@ import type { Constraint, DatasetRecord, Instruction } from "./records";
  * the training split never shows.
  */
 
-export const TRAIN_TOPICS = ["owls", "rivers", "bridges", "tea", "glaciers", "chess", "volcanoes", "gardens", "trains", "bees", "castles", "comets"];
+export const TRAIN_TOPICS = [
+  "owls",
+  "rivers",
+  "bridges",
+  "tea",
+  "glaciers",
+  "chess",
+  "volcanoes",
+  "gardens",
+  "trains",
+  "bees",
+  "castles",
+  "comets",
+];
 export const HELD_OUT_TOPICS = ["lighthouses", "deserts", "violins", "forests"];
 
 const ADJECTIVES = ["old", "quiet", "bright", "strong", "useful", "famous", "small", "vast"];
@@ -43,10 +56,18 @@ const contradicting = (id: string): string[] => [...(getChecker(id).perturb.cont
  * `perturb.contradictedBy`) and any the composer cannot combine with it.
  */
 const FAMILIES: { id: string; sample(r: () => number): Record<string, unknown>; conflicts?: string[] }[] = [
-  { id: "length_constraints:number_words", sample: (r) => (r() < 0.5 ? { relation: "less than", num_words: pick(r, [25, 35, 45]) } : { relation: "at least", num_words: pick(r, [12, 18]) }) },
+  {
+    id: "length_constraints:number_words",
+    sample: (r) =>
+      r() < 0.5 ? { relation: "less than", num_words: pick(r, [25, 35, 45]) } : { relation: "at least", num_words: pick(r, [12, 18]) },
+  },
   { id: "keywords:existence", sample: (r) => ({ keywords: [pick(r, KEYWORDS)] }) },
   { id: "keywords:forbidden_words", sample: (r) => ({ forbidden_words: [pick(r, ["people", "history", "places", "things"])] }) },
-  { id: "change_case:english_lowercase", sample: () => ({}), conflicts: [...contradicting("change_case:english_lowercase"), "detectable_format:title"] },
+  {
+    id: "change_case:english_lowercase",
+    sample: () => ({}),
+    conflicts: [...contradicting("change_case:english_lowercase"), "detectable_format:title"],
+  },
   { id: "change_case:english_capital", sample: () => ({}), conflicts: contradicting("change_case:english_capital") },
   { id: "detectable_format:number_bullet_lists", sample: (r) => ({ num_bullets: pick(r, [2, 3]) }) },
   { id: "startend:end_checker", sample: (r) => ({ end_phrase: pick(r, END_PHRASES) }) },
@@ -69,7 +90,10 @@ function sentencesFor(topic: string, r: () => number, allowCommas: boolean): str
   const templates = allowCommas ? [...TEMPLATES, ...COMMA_TEMPLATES] : TEMPLATES;
   return templates.map((t) => {
     const a = pick(r, ADJECTIVES);
-    const b = pick(r, ADJECTIVES.filter((x) => x !== a));
+    const b = pick(
+      r,
+      ADJECTIVES.filter((x) => x !== a),
+    );
     return t.replaceAll("{T}", capitalize(topic)).replaceAll("{t}", topic).replaceAll("{a}", a).replaceAll("{b}", b);
   });
 }
@@ -80,7 +104,8 @@ function drawConstraints(r: () => number, n: number): Spec[] {
   const order = [...FAMILIES].sort(() => r() - 0.5);
   for (const family of order) {
     if (chosen.length >= n) break;
-    if (chosen.some((c) => family.conflicts?.includes(c.id) || FAMILIES.find((f) => f.id === c.id)?.conflicts?.includes(family.id))) continue;
+    if (chosen.some((c) => family.conflicts?.includes(c.id) || FAMILIES.find((f) => f.id === c.id)?.conflicts?.includes(family.id)))
+      continue;
     chosen.push({ id: family.id, kwargs: family.sample(r) });
   }
   return chosen;
@@ -93,7 +118,9 @@ export function composeResponse(topic: string, specs: Spec[], r: () => number): 
   let pool = sentencesFor(topic, r, !has("punctuation:no_comma")).filter((s) => !forbidden.some((w) => s.toLowerCase().includes(w)));
   pool = pool.sort(() => r() - 0.5);
   const words = has("length_constraints:number_words");
-  const wantSentences = has("detectable_format:number_bullet_lists") ? (has("detectable_format:number_bullet_lists")!.kwargs.num_bullets as number) : 2 + Math.floor(r() * 2);
+  const wantSentences = has("detectable_format:number_bullet_lists")
+    ? (has("detectable_format:number_bullet_lists")!.kwargs.num_bullets as number)
+    : 2 + Math.floor(r() * 2);
   let body = pool.slice(0, wantSentences);
   const keyword = (has("keywords:existence")?.kwargs.keywords as string[] | undefined)?.[0];
   if (keyword) body[0] = `${body[0]!.replace(/\.$/, "")} near the ${keyword}.`;
@@ -105,7 +132,13 @@ export function composeResponse(topic: string, specs: Spec[], r: () => number): 
   const end = has("startend:end_checker")?.kwargs.end_phrase as string | undefined;
 
   const render = (lines: string[]) => {
-    const main = has("detectable_format:number_bullet_lists") ? lines.slice(0, wantSentences).map((s) => `* ${s}`).concat(lines.slice(wantSentences)).join("\n") : lines.join(" ");
+    const main = has("detectable_format:number_bullet_lists")
+      ? lines
+          .slice(0, wantSentences)
+          .map((s) => `* ${s}`)
+          .concat(lines.slice(wantSentences))
+          .join("\n")
+      : lines.join(" ");
     const parts = [has("detectable_format:title") ? `<<${capitalize(topic)} Notes>>` : "", main, ...extras, end ?? ""].filter(Boolean);
     return parts.join("\n");
   };
@@ -134,11 +167,18 @@ export interface SyntheticItem {
 const taskFor = (topic: string) => `Write a short text about ${topic}.`;
 
 function instructionOf(topic: string, specs: Spec[]): Instruction {
-  const constraints: Constraint[] = specs.map((s) => ({ text: describeConstraint(s.id, s.kwargs), checker: { id: s.id, kwargs: s.kwargs } }));
+  const constraints: Constraint[] = specs.map((s) => ({
+    text: describeConstraint(s.id, s.kwargs),
+    checker: { id: s.id, kwargs: s.kwargs },
+  }));
   return { description: taskFor(topic), constraints };
 }
 
-const comboKey = (specs: Spec[]) => specs.map((s) => s.id).sort().join("+");
+const comboKey = (specs: Spec[]) =>
+  specs
+    .map((s) => s.id)
+    .sort()
+    .join("+");
 
 export interface CorpusOptions {
   seed: number;
@@ -183,14 +223,30 @@ export interface DemoCorpus {
  * never occur in training; its topics are mostly unseen.
  */
 export function generateDemoCorpus(seed: number, perTopic = 40, evalPerTopic = 6): DemoCorpus {
-  const evalMultiItems = generateItems({ seed: seed + 1, topics: [...HELD_OUT_TOPICS, ...TRAIN_TOPICS.slice(0, 2)], perTopic: evalPerTopic, minConstraints: 2, maxConstraints: 5 });
+  const evalMultiItems = generateItems({
+    seed: seed + 1,
+    topics: [...HELD_OUT_TOPICS, ...TRAIN_TOPICS.slice(0, 2)],
+    perTopic: evalPerTopic,
+    minConstraints: 2,
+    maxConstraints: 5,
+  });
   const heldOutCombos = new Set(evalMultiItems.map((i) => comboKey(i.instruction.constraints.map((c) => c.checker!))));
   const train = generateItems({ seed, topics: TRAIN_TOPICS, perTopic, minConstraints: 1, maxConstraints: 5, excludeCombos: heldOutCombos });
-  const evalSingleItems = generateItems({ seed: seed + 2, topics: HELD_OUT_TOPICS, perTopic: evalPerTopic, minConstraints: 1, maxConstraints: 1 });
+  const evalSingleItems = generateItems({
+    seed: seed + 2,
+    topics: HELD_OUT_TOPICS,
+    perTopic: evalPerTopic,
+    minConstraints: 1,
+    maxConstraints: 1,
+  });
   const meta = (split: string, topic: string) => ({ source: "synthetic", split, topic, seed });
   return {
     train: train.map((i) => ({ kind: "sft" as const, instruction: i.instruction, response: i.response, meta: meta("train", i.topic) })),
-    evalSingle: evalSingleItems.map((i) => ({ kind: "instruction" as const, instruction: i.instruction, meta: meta("eval-single", i.topic) })),
+    evalSingle: evalSingleItems.map((i) => ({
+      kind: "instruction" as const,
+      instruction: i.instruction,
+      meta: meta("eval-single", i.topic),
+    })),
     evalMulti: evalMultiItems.map((i) => ({ kind: "instruction" as const, instruction: i.instruction, meta: meta("eval-multi", i.topic) })),
   };
 }

@@ -6,7 +6,11 @@ export interface TaxonomyIndex {
   typeOfDimension: Map<string, string>;
 }
 
-export const slugify = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+export const slugify = (name: string) =>
+  name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 
 /**
  * The English name of the TRACE dimension `given` names (English name, slug or Chinese label, in
@@ -16,7 +20,9 @@ export const resolveDimension = (index: Pick<TaxonomyIndex, "dimensionNames">, g
   index.dimensionNames.get(given.trim().toLowerCase());
 
 export async function loadTaxonomyIndex(db: D1Database): Promise<TaxonomyIndex> {
-  const { results } = await db.prepare("SELECT name, type, label_zh FROM constraint_dimensions").all<{ name: string; type: string; label_zh: string }>();
+  const { results } = await db
+    .prepare("SELECT name, type, label_zh FROM constraint_dimensions")
+    .all<{ name: string; type: string; label_zh: string }>();
   const dimensionNames = new Map<string, string>();
   const typeOfDimension = new Map<string, string>();
   for (const d of results) {

@@ -42,8 +42,4 @@ export const passage = (what: string) =>
 
 /** A non-empty list of phrases, at most `listItems` long. */
 export const phraseList = (what: string) =>
-  z
-    .array(phrase("one item"))
-    .min(1)
-    .max(KWARGS_LIMITS.listItems, `at most ${KWARGS_LIMITS.listItems} items`)
-    .describe(what);
+  z.array(phrase("one item")).min(1).max(KWARGS_LIMITS.listItems, `at most ${KWARGS_LIMITS.listItems} items`).describe(what);

@@ -76,7 +76,11 @@ export function serveImmutable(c: Context, body: ImmutableBody): Response {
     if (range) {
       return new Response(body.stream(range), {
         status: 206,
-        headers: { ...headers, "content-range": `bytes ${range.start}-${range.end}/${size}`, "content-length": String(range.end - range.start + 1) },
+        headers: {
+          ...headers,
+          "content-range": `bytes ${range.start}-${range.end}/${size}`,
+          "content-length": String(range.end - range.start + 1),
+        },
       });
     }
   }

@@ -22,7 +22,7 @@ export const limitBody: MiddlewareHandler<AppEnv> = (c, next) => {
 export const JSON_TYPES = ["application/json"] as const;
 export const NDJSON_TYPES = ["application/x-ndjson", "application/jsonl", "application/ndjson"] as const;
 
-const mediaType = (header: string | undefined) => header?.split(";")[0]!.trim().toLowerCase() ?? "";
+const mediaType = (header: string | undefined) => header?.split(";")[0]?.trim().toLowerCase() ?? "";
 
 /** The request body's media type, lower-cased, without parameters ("" when absent). */
 export const requestMediaType = (c: Context<AppEnv>) => mediaType(c.req.header("content-type"));
@@ -61,7 +61,10 @@ export function acceptBody(...types: string[]): MiddlewareHandler<AppEnv> {
 export const acceptJsonLike = acceptBody(...JSON_TYPES, ...NDJSON_TYPES);
 
 export const corsFromEnv: MiddlewareHandler<AppEnv> = (c, next) => {
-  const allowed = (c.env.CORS_ORIGINS ?? "*").split(",").map((s) => s.trim()).filter(Boolean);
+  const allowed = (c.env.CORS_ORIGINS ?? "*")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   return cors({
     origin: allowed.includes("*") ? "*" : allowed,
     allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

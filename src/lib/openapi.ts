@@ -42,9 +42,7 @@ export const ProblemSchema = z
     detail: z.string(),
     instance: z.string().optional(),
     request_id: z.string().optional(),
-    errors: z
-      .array(z.object({ field: z.string(), message: z.string(), line: z.number().int().optional() }))
-      .optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string(), line: z.number().int().optional() })).optional(),
   })
   .openapi("Problem");
 
@@ -66,9 +64,7 @@ export function problemResponses(...statuses: number[]) {
   };
   // every route that authenticates may answer 429 (rate limits on failed and anonymous use)
   const all = statuses.includes(401) && !statuses.includes(429) ? [...statuses, 429] : statuses;
-  return Object.fromEntries(
-    all.map((s) => [s, { description: descriptions[s] ?? "Error", content: problemContent }]),
-  );
+  return Object.fromEntries(all.map((s) => [s, { description: descriptions[s] ?? "Error", content: problemContent }]));
 }
 
 export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({

@@ -17,7 +17,12 @@ import { generate, jsonAnswer, strictObject } from "./llm";
  * (removing alone only relaxes x1, which y1 already satisfies).
  */
 
-export const IOPO_PROMPT_VERSIONS = { edit: "iopo-edit-v1", answer: "iopo-answer-v1", check: "iopo-check-v1", judge: PROMPT_VERSION } as const;
+export const IOPO_PROMPT_VERSIONS = {
+  edit: "iopo-edit-v1",
+  answer: "iopo-answer-v1",
+  check: "iopo-check-v1",
+  judge: PROMPT_VERSION,
+} as const;
 
 /** Records the LLM path takes: sft records with at least one free-text constraint. */
 export const needsLlmPath = (record: DatasetRecord) => record.kind === "sft" && record.instruction.constraints.some((c) => !c.checker);
@@ -53,10 +58,17 @@ const EDIT_SCHEMA: ResponseSchema = {
   }),
 };
 export const ANSWER_SCHEMA: ResponseSchema = { name: "answer", strict: true, schema: strictObject({ response: { type: "string" } }) };
-const CHECK_SCHEMA: ResponseSchema = { name: "iopo_check", strict: true, schema: strictObject({ sensible: { type: "boolean" }, reason: { type: "string" } }) };
+const CHECK_SCHEMA: ResponseSchema = {
+  name: "iopo_check",
+  strict: true,
+  schema: strictObject({ sensible: { type: "boolean" }, reason: { type: "string" } }),
+};
 
 const EditAnswer = z.object({
-  constraints: z.array(z.object({ text: z.string().trim().min(1).max(2000), dimension: z.string().max(200).nullable() }).strict()).min(1).max(64),
+  constraints: z
+    .array(z.object({ text: z.string().trim().min(1).max(2000), dimension: z.string().max(200).nullable() }).strict())
+    .min(1)
+    .max(64),
   rationale: z.string().max(4000),
 });
 export const AnswerSchema = z.object({ response: z.string().min(1).max(200_000) });
@@ -86,9 +98,15 @@ function editMessages(x1: Instruction, y1: string, op: BuildOp, dimensions: read
 function checkEdit(op: BuildOp, before: readonly Constraint[], after: ReadonlyArray<{ text: string }>): void {
   const strip = (t: string) => t.replace(/^\d+\.\s*/, "").trim();
   const kept = before.filter((c) => after.some((a) => strip(a.text) === strip(c.text))).length;
-  const ok = op === "add" ? after.length === before.length + 1 && kept === before.length : after.length === before.length && kept === before.length - 1;
+  const ok =
+    op === "add"
+      ? after.length === before.length + 1 && kept === before.length
+      : after.length === before.length && kept === before.length - 1;
   if (!ok) {
-    throw new LlmError("malformed", `the ${op.toUpperCase()} edit gave ${after.length} constraints keeping ${kept} of ${before.length}, which is not a ${op.toUpperCase()}`);
+    throw new LlmError(
+      "malformed",
+      `the ${op.toUpperCase()} edit gave ${after.length} constraints keeping ${kept} of ${before.length}, which is not a ${op.toUpperCase()}`,
+    );
   }
 }
 
@@ -104,7 +122,12 @@ export interface IopoLlmOptions {
   dimensionNames: ReadonlyMap<string, string>;
 }
 
-export async function buildQuadrupleLlm(judge: LlmJudge, recordId: string, source: DatasetRecord, options: IopoLlmOptions): Promise<RecordOutcome> {
+export async function buildQuadrupleLlm(
+  judge: LlmJudge,
+  recordId: string,
+  source: DatasetRecord,
+  options: IopoLlmOptions,
+): Promise<RecordOutcome> {
   if (source.kind !== "sft") return { ok: false, stage: "input", reason: "not an sft record" };
   const x1 = source.instruction;
   const y1 = source.response;
@@ -136,12 +159,19 @@ export async function buildQuadrupleLlm(judge: LlmJudge, recordId: string, sourc
   const x2 = withConstraints(x1, constraints);
 
   const y1x2 = await judgeInstruction(judge, x2, y1);
-  if (y1x2.followed_all) return { ok: false, stage: "judge y1|x2", reason: "y1 still satisfies x2", detail: { op, x2, rationale: edit.value.rationale } };
+  if (y1x2.followed_all)
+    return { ok: false, stage: "judge y1|x2", reason: "y1 still satisfies x2", detail: { op, x2, rationale: edit.value.rationale } };
 
-  const answer = await generate(judge, { promptVersion: IOPO_PROMPT_VERSIONS.answer, messages: answerMessages(ANSWER_SYSTEM, x2), schema: ANSWER_SCHEMA, parse: jsonAnswer(AnswerSchema, "answer") });
+  const answer = await generate(judge, {
+    promptVersion: IOPO_PROMPT_VERSIONS.answer,
+    messages: answerMessages(ANSWER_SYSTEM, x2),
+    schema: ANSWER_SCHEMA,
+    parse: jsonAnswer(AnswerSchema, "answer"),
+  });
   const y2 = answer.value.response;
   const y2x2 = await judgeInstruction(judge, x2, y2);
-  if (!y2x2.followed_all) return { ok: false, stage: "judge y2|x2", reason: "y2 does not satisfy x2", detail: { op, x2, y2, verdict: y2x2 } };
+  if (!y2x2.followed_all)
+    return { ok: false, stage: "judge y2|x2", reason: "y2 does not satisfy x2", detail: { op, x2, y2, verdict: y2x2 } };
   const y2x1 = await judgeInstruction(judge, x1, y2);
 
   const check = await generate(judge, {
@@ -150,13 +180,24 @@ export async function buildQuadrupleLlm(judge: LlmJudge, recordId: string, sourc
       { role: "system", content: CHECK_SYSTEM },
       {
         role: "user",
-        content: [`<x1>\n${fence(renderPrompt(x1))}\n</x1>`, `<y1>\n${fence(y1)}\n</y1>`, `<x2>\n${fence(renderPrompt(x2))}\n</x2>`, `<y2>\n${fence(y2)}\n</y2>`].join("\n\n"),
+        content: [
+          `<x1>\n${fence(renderPrompt(x1))}\n</x1>`,
+          `<y1>\n${fence(y1)}\n</y1>`,
+          `<x2>\n${fence(renderPrompt(x2))}\n</x2>`,
+          `<y2>\n${fence(y2)}\n</y2>`,
+        ].join("\n\n"),
       },
     ],
     schema: CHECK_SCHEMA,
     parse: jsonAnswer(CheckAnswer, "sanity check"),
   });
-  if (!check.value.sensible) return { ok: false, stage: "sanity check", reason: "the final check found the quadruple not sensible", detail: { op, x2, y2, reason: check.value.reason } };
+  if (!check.value.sensible)
+    return {
+      ok: false,
+      stage: "sanity check",
+      reason: "the final check found the quadruple not sensible",
+      detail: { op, x2, y2, reason: check.value.reason },
+    };
 
   return {
     ok: true,

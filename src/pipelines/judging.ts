@@ -15,9 +15,16 @@ export interface PipelineVerdict {
 
 export async function judgeInstruction(judge: LlmJudge, instruction: Instruction, response: string): Promise<PipelineVerdict> {
   const constraints: HybridConstraint[] = instruction.constraints.map((c) =>
-    c.checker ? { id: c.checker.id, kwargs: c.checker.kwargs } : c.dimension !== undefined ? { text: c.text, dimension: c.dimension } : { text: c.text },
+    c.checker
+      ? { id: c.checker.id, kwargs: c.checker.kwargs }
+      : c.dimension !== undefined
+        ? { text: c.text, dimension: c.dimension }
+        : { text: c.text },
   );
-  const verdict = (await judgeHybrid({ response, instruction: renderPrompt(instruction), constraints, mode: "strict", pass_score: 10 }, judge)) as HybridVerdict;
+  const verdict = (await judgeHybrid(
+    { response, instruction: renderPrompt(instruction), constraints, mode: "strict", pass_score: 10 },
+    judge,
+  )) as HybridVerdict;
   if (verdict.errors > 0) {
     const failed = verdict.results.find((r) => r.status === "error") as { reason?: string } | undefined;
     throw new LlmError("unavailable", `the judge could not grade a constraint: ${failed?.reason ?? "unknown"}`, { retryable: false });

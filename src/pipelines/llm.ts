@@ -41,7 +41,14 @@ export async function generate<T>(
 ): Promise<Generated<T>> {
   const { provider, unavailableReason } = judge.config;
   if (!provider) throw new LlmError("unavailable", unavailableReason ?? "no LLM provider is configured", { retryable: false });
-  const key = await cacheKey(["generation", provider.id, provider.model, spec.promptVersion, JSON.stringify(spec.messages), JSON.stringify(spec.schema ?? null)]);
+  const key = await cacheKey([
+    "generation",
+    provider.id,
+    provider.model,
+    spec.promptVersion,
+    JSON.stringify(spec.messages),
+    JSON.stringify(spec.schema ?? null),
+  ]);
   const hit = (await cacheGet(judge, [key], spec.cache ?? "use")).get(key) as CachedGeneration | undefined;
   if (hit && typeof hit.model === "string" && typeof hit.content === "string") {
     try {
@@ -52,7 +59,9 @@ export async function generate<T>(
   }
   const result = await callModel(judge, provider, spec.messages, spec.schema, (content) => ({ parsed: spec.parse(content), content }));
   const stored: CachedGeneration = { content: result.value.content, model: result.model };
-  await cachePut(judge, [{ key, kind: "generation", provider: provider.id, model: provider.model, promptVersion: spec.promptVersion, value: stored }]);
+  await cachePut(judge, [
+    { key, kind: "generation", provider: provider.id, model: provider.model, promptVersion: spec.promptVersion, value: stored },
+  ]);
   return { value: result.value.parsed, model: result.model, prompt_version: spec.promptVersion, cached: false };
 }
 
@@ -62,7 +71,10 @@ export function jsonAnswer<S extends z.ZodType>(schema: S, what: string): (conte
     const parsed = schema.safeParse(extractJson(content));
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new LlmError("malformed", `the ${what} answer does not match its schema: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+      throw new LlmError(
+        "malformed",
+        `the ${what} answer does not match its schema: ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+      );
     }
     return parsed.data;
   };

@@ -39,7 +39,9 @@ export interface TaxonomyDimension {
 }
 
 export async function loadDimensions(db: D1Database): Promise<TaxonomyDimension[]> {
-  const { results } = await db.prepare("SELECT name, type, description FROM constraint_dimensions ORDER BY position").all<TaxonomyDimension>();
+  const { results } = await db
+    .prepare("SELECT name, type, description FROM constraint_dimensions ORDER BY position")
+    .all<TaxonomyDimension>();
   return results;
 }
 
@@ -70,18 +72,31 @@ const STRUCTURE_SCHEMA: ResponseSchema = {
   }),
 };
 const QC_VERDICTS = ["ok", "contradictory", "unanswerable", "trivial"] as const;
-const QC_SCHEMA: ResponseSchema = { name: "trace_qc", strict: true, schema: strictObject({ verdict: { type: "string", enum: [...QC_VERDICTS] }, reason: { type: "string" } }) };
+const QC_SCHEMA: ResponseSchema = {
+  name: "trace_qc",
+  strict: true,
+  schema: strictObject({ verdict: { type: "string", enum: [...QC_VERDICTS] }, reason: { type: "string" } }),
+};
 
 const ExpandAnswer = z.object({ instruction: z.string().trim().min(1).max(100_000) });
 const StructureAnswer = z.object({
   description: z.string().trim().min(1).max(100_000),
-  constraints: z.array(z.object({ text: z.string().trim().min(1).max(2000), dimension: z.string().max(200) }).strict()).min(1).max(64),
+  constraints: z
+    .array(z.object({ text: z.string().trim().min(1).max(2000), dimension: z.string().max(200) }).strict())
+    .min(1)
+    .max(64),
   input: z.string().max(200_000).nullable(),
 });
 const QcAnswer = z.object({ verdict: z.enum(QC_VERDICTS), reason: z.string().max(4000) });
 
 /** The dimensions to expand with: how many and which, from (seed, record id) alone. */
-export function chooseDimensions(seed: number, recordId: string, dimensions: readonly TaxonomyDimension[], min: number, max: number): TaxonomyDimension[] {
+export function chooseDimensions(
+  seed: number,
+  recordId: string,
+  dimensions: readonly TaxonomyDimension[],
+  min: number,
+  max: number,
+): TaxonomyDimension[] {
   const random = seededRandom(seed, `trace:${recordId}`);
   const count = Math.min(dimensions.length, min + Math.floor(random() * (max - min + 1)));
   return shuffle(dimensions, random).slice(0, count);
@@ -93,9 +108,15 @@ export interface TraceBuildOptions extends TraceParams {
   dimensionNames: ReadonlyMap<string, string>;
 }
 
-const simpleInstruction = (instruction: Instruction) => (instruction.input ? `${instruction.description}\n\n${instruction.input}` : instruction.description);
+const simpleInstruction = (instruction: Instruction) =>
+  instruction.input ? `${instruction.description}\n\n${instruction.input}` : instruction.description;
 
-export async function buildTraceRecord(judge: LlmJudge, recordId: string, source: DatasetRecord, options: TraceBuildOptions): Promise<RecordOutcome> {
+export async function buildTraceRecord(
+  judge: LlmJudge,
+  recordId: string,
+  source: DatasetRecord,
+  options: TraceBuildOptions,
+): Promise<RecordOutcome> {
   if (source.kind !== "instruction" && source.kind !== "sft") return { ok: false, stage: "input", reason: "not an instruction record" };
   const simple = simpleInstruction(source.instruction);
   const chosen = chooseDimensions(options.seed, recordId, options.dimensions, options.min_constraints, options.max_constraints);
@@ -115,7 +136,10 @@ export async function buildTraceRecord(judge: LlmJudge, recordId: string, source
     promptVersion: TRACE_PROMPT_VERSIONS.structure,
     messages: [
       { role: "system", content: STRUCTURE_SYSTEM },
-      { role: "user", content: `<instruction>\n${fence(expanded.value.instruction)}\n</instruction>\n\n<dimensions>\n${dimensionList}\n</dimensions>` },
+      {
+        role: "user",
+        content: `<instruction>\n${fence(expanded.value.instruction)}\n</instruction>\n\n<dimensions>\n${dimensionList}\n</dimensions>`,
+      },
     ],
     schema: STRUCTURE_SCHEMA,
     parse: jsonAnswer(StructureAnswer, "structuring"),
@@ -143,7 +167,13 @@ export async function buildTraceRecord(judge: LlmJudge, recordId: string, source
     schema: QC_SCHEMA,
     parse: jsonAnswer(QcAnswer, "quality control"),
   });
-  if (qc.value.verdict !== "ok") return { ok: false, stage: "quality control", reason: `quality control: ${qc.value.verdict}`, detail: { instruction, reason: qc.value.reason } };
+  if (qc.value.verdict !== "ok")
+    return {
+      ok: false,
+      stage: "quality control",
+      reason: `quality control: ${qc.value.verdict}`,
+      detail: { instruction, reason: qc.value.reason },
+    };
 
   const answer = await generate(judge, {
     promptVersion: TRACE_PROMPT_VERSIONS.respond,
@@ -153,7 +183,12 @@ export async function buildTraceRecord(judge: LlmJudge, recordId: string, source
   });
   const verdict = await judgeInstruction(judge, instruction, answer.value.response);
   if (!verdict.followed_all) {
-    return { ok: false, stage: "judge", reason: "the response scored below 10 on a constraint", detail: { instruction, response: answer.value.response, verdict } };
+    return {
+      ok: false,
+      stage: "judge",
+      reason: "the response scored below 10 on a constraint",
+      detail: { instruction, response: answer.value.response, verdict },
+    };
   }
   return { ok: true, tag: "trace", record: { kind: "sft", instruction, response: answer.value.response, verdict, meta: provenance } };
 }

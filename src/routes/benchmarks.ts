@@ -25,12 +25,19 @@ import {
 import { JUDGE_LIMITS, llmJudgeFor } from "./judge";
 
 /** A verifiable prompt set as stored by `npm start` (datasets `ifeval`, `ifbench`: instruction records with checkers). */
-async function loadVerifiablePrompts(db: D1Database, name: string, principal: Parameters<typeof findDataset>[2]): Promise<IfevalInputRecord[]> {
+async function loadVerifiablePrompts(
+  db: D1Database,
+  name: string,
+  principal: Parameters<typeof findDataset>[2],
+): Promise<IfevalInputRecord[]> {
   const dataset = await findDataset(db, name, principal, "read").catch((error) => {
     if (error instanceof ProblemError && error.status === 404) {
-      throw new ProblemError(404, "not-found", `The prompt set "${name}" is not in this database; \`npm start\` seeds ifeval and ifbench, or import one with \`npx iopo import --format ifeval\`.`, [
-        { field: "query.dataset", message: "unknown dataset" },
-      ]);
+      throw new ProblemError(
+        404,
+        "not-found",
+        `The prompt set "${name}" is not in this database; \`npm start\` seeds ifeval and ifbench, or import one with \`npx iopo import --format ifeval\`.`,
+        [{ field: "query.dataset", message: "unknown dataset" }],
+      );
     }
     throw error;
   });
@@ -71,11 +78,18 @@ const verifiableScoreRoute = (suite: VerifiableSuite) =>
       `Prompts without a submitted response are not counted; their number is reported. The prompt set is the dataset \`${suite}\` unless \`dataset\` says otherwise (\`npm start\` seeds it).`,
     middleware: [requireScope("judge"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
     request: {
-      query: z.object({ dataset: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/).default(suite) }),
+      query: z.object({
+        dataset: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/)
+          .default(suite),
+      }),
       body: {
         required: true,
         content: {
-          "application/x-ndjson": { schema: { type: "object", properties: { prompt: { type: "string" }, key: { type: "integer" }, response: { type: "string" } } } },
+          "application/x-ndjson": {
+            schema: { type: "object", properties: { prompt: { type: "string" }, key: { type: "integer" }, response: { type: "string" } } },
+          },
           "application/json": { schema: { type: "array", items: { type: "object" } } },
         },
       },
@@ -119,14 +133,19 @@ const traceScoreRoute = createRoute({
   middleware: [requireScope("judge"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
   request: {
     query: z.object({
-      dataset: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/).default("trace-eval"),
+      dataset: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/)
+        .default("trace-eval"),
       cache: z.enum(["use", "bypass"]).default("use"),
     }),
     body: {
       required: true,
       content: {
         "application/x-ndjson": { schema: { type: "object", properties: { id: { type: "string" }, response: { type: "string" } } } },
-        "application/json": { schema: { type: "array", items: { type: "object", properties: { id: { type: "string" }, response: { type: "string" } } } } },
+        "application/json": {
+          schema: { type: "array", items: { type: "object", properties: { id: { type: "string" }, response: { type: "string" } } } },
+        },
       },
     },
   },
@@ -181,7 +200,11 @@ export async function readSubmissions<T extends Record<string, unknown>>(
 ): Promise<{ line: number; value: T }[]> {
   const lines = parseSubmissions(await bodyText(c), requestMediaType(c) === "application/json");
   if (lines.length > options.max) {
-    throw new ProblemError(413, "payload-too-large", `At most ${options.max} ${options.noun} per request; got ${lines.length}. \`${options.command}\` sends a file in batches.`);
+    throw new ProblemError(
+      413,
+      "payload-too-large",
+      `At most ${options.max} ${options.noun} per request; got ${lines.length}. \`${options.command}\` sends a file in batches.`,
+    );
   }
   const errors: FieldError[] = [];
   const out: { line: number; value: T }[] = [];
@@ -189,7 +212,8 @@ export async function readSubmissions<T extends Record<string, unknown>>(
   for (const { line, value } of lines) {
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) errors.push({ field: issue.path.map(String).join(".") || "line", line, message: issue.message });
+      for (const issue of parsed.error.issues)
+        errors.push({ field: issue.path.map(String).join(".") || "line", line, message: issue.message });
       continue;
     }
     const key = String(parsed.data[options.keyField]);
@@ -201,13 +225,19 @@ export async function readSubmissions<T extends Record<string, unknown>>(
     out.push({ line, value: parsed.data });
   }
   if (errors.length) throw new ProblemError(422, "validation", `${errors.length} submission line(s) are invalid.`, errors.slice(0, 200));
-  if (out.length === 0) throw new ProblemError(422, "validation", `No ${options.noun} were submitted.`, [{ field: "body", message: "empty" }]);
+  if (out.length === 0)
+    throw new ProblemError(422, "validation", `No ${options.noun} were submitted.`, [{ field: "body", message: "empty" }]);
   return out;
 }
 
 async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "use" | "bypass" }) {
   const submissions = (
-    await readSubmissions(c, TraceSubmissionSchema, { max: TRACE_LIMITS.itemsPerRequest, noun: "responses", command: "npx iopo trace-eval", keyField: "id" })
+    await readSubmissions(c, TraceSubmissionSchema, {
+      max: TRACE_LIMITS.itemsPerRequest,
+      noun: "responses",
+      command: "npx iopo trace-eval",
+      keyField: "id",
+    })
   ).map(({ line, value }) => ({ line, id: String(value.id), response: value.response }));
 
   const judge = llmJudgeFor(c.env);
@@ -216,13 +246,20 @@ async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "
   }
   const dataset = await findDataset(c.env.DB, query.dataset, c.get("principal"), "read").catch((error) => {
     if (error instanceof ProblemError && error.status === 404) {
-      throw new ProblemError(404, "not-found", `The TRACE evaluation set "${query.dataset}" is not in this database; \`npm start\` seeds it, or import it with \`npx iopo import --format trace\`.`, [
-        { field: "query.dataset", message: "unknown dataset" },
-      ]);
+      throw new ProblemError(
+        404,
+        "not-found",
+        `The TRACE evaluation set "${query.dataset}" is not in this database; \`npm start\` seeds it, or import it with \`npx iopo import --format trace\`.`,
+        [{ field: "query.dataset", message: "unknown dataset" }],
+      );
     }
     throw error;
   });
-  const instructions = await traceRecordsById(c.env.DB, dataset, submissions.map((s) => s.id));
+  const instructions = await traceRecordsById(
+    c.env.DB,
+    dataset,
+    submissions.map((s) => s.id),
+  );
   const unmatched = submissions.filter((s) => !instructions.has(s.id));
   if (unmatched.length) {
     throw new ProblemError(
@@ -233,7 +270,8 @@ async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "
     );
   }
   const taxonomy = await loadTaxonomyIndex(c.env.DB);
-  const normalise = (dimension: string | undefined) => (dimension === undefined ? null : (resolveDimension(taxonomy, dimension) ?? dimension));
+  const normalise = (dimension: string | undefined) =>
+    dimension === undefined ? null : (resolveDimension(taxonomy, dimension) ?? dimension);
 
   const verdicts = await Promise.all(
     submissions.map(async (s) => {
@@ -241,12 +279,19 @@ async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "
       const judged: LlmVerdict[] = await judgeFreeText(judge, {
         instruction: renderPrompt(instruction),
         response: s.response,
-        constraints: instruction.constraints.map((k) => (k.dimension !== undefined ? { text: k.text, dimension: k.dimension } : { text: k.text })),
+        constraints: instruction.constraints.map((k) =>
+          k.dimension !== undefined ? { text: k.text, dimension: k.dimension } : { text: k.text },
+        ),
         cache: query.cache,
       });
       const results = instruction.constraints.map((k, i) => {
         const dimension = normalise(k.dimension);
-        return { text: k.text, dimension, type: dimension === null ? null : (taxonomy.typeOfDimension.get(dimension) ?? null), ...judged[i]! };
+        return {
+          text: k.text,
+          dimension,
+          type: dimension === null ? null : (taxonomy.typeOfDimension.get(dimension) ?? null),
+          ...judged[i]!,
+        };
       });
       const subset: TraceSubset = traceSubset(s.id);
       const status = traceItemStatus(results as TraceConstraintOutcome[]);
@@ -287,19 +332,22 @@ async function scoreVerifiable(c: Context<AppEnv>, suite: VerifiableSuite, datas
   const type = requestMediaType(c);
   const text = await bodyText(c);
   const lines = parseSubmissions(text, type === "application/json");
-  if (lines.length > API_LIMITS.verifiableItems) throw new ProblemError(413, "payload-too-large", `At most ${API_LIMITS.verifiableItems} responses per request.`);
+  if (lines.length > API_LIMITS.verifiableItems)
+    throw new ProblemError(413, "payload-too-large", `At most ${API_LIMITS.verifiableItems} responses per request.`);
   const errors: FieldError[] = [];
   const submissions: { line: number; prompt?: string; key?: number; response: string }[] = [];
   for (const { line, value } of lines) {
     const parsed = SubmissionSchema.safeParse(value);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) errors.push({ field: issue.path.map(String).join(".") || "line", line, message: issue.message });
+      for (const issue of parsed.error.issues)
+        errors.push({ field: issue.path.map(String).join(".") || "line", line, message: issue.message });
       continue;
     }
     submissions.push({ line, ...parsed.data, key: parsed.data.key === undefined ? undefined : Number(parsed.data.key) });
   }
   if (errors.length) throw new ProblemError(422, "validation", `${errors.length} submission line(s) are invalid.`, errors.slice(0, 200));
-  if (submissions.length === 0) throw new ProblemError(422, "validation", "No responses were submitted.", [{ field: "body", message: "empty" }]);
+  if (submissions.length === 0)
+    throw new ProblemError(422, "validation", "No responses were submitted.", [{ field: "body", message: "empty" }]);
 
   const prompts = await loadVerifiablePrompts(c.env.DB, dataset, c.get("principal"));
   // IFBench's reference matches prompts modulo surrounding whitespace; IFEval's exactly
@@ -312,7 +360,11 @@ async function scoreVerifiable(c: Context<AppEnv>, suite: VerifiableSuite, datas
       422,
       "validation",
       `${unmatched.length} response(s) match no prompt of the ${VERIFIABLE_SUITES[suite].title} set.`,
-      unmatched.slice(0, 200).map((s) => ({ field: s.prompt !== undefined ? "prompt" : "key", line: s.line, message: `matches no ${VERIFIABLE_SUITES[suite].title} prompt` })),
+      unmatched.slice(0, 200).map((s) => ({
+        field: s.prompt !== undefined ? "prompt" : "key",
+        line: s.line,
+        message: `matches no ${VERIFIABLE_SUITES[suite].title} prompt`,
+      })),
     );
   }
   const recordOf = (s: (typeof submissions)[number]) => (s.prompt !== undefined ? byPrompt.get(promptKey(s.prompt))! : byKey.get(s.key!)!);
@@ -323,10 +375,20 @@ async function scoreVerifiable(c: Context<AppEnv>, suite: VerifiableSuite, datas
     const key = recordOf(s).key;
     const first = firstLine.get(key);
     if (first === undefined) firstLine.set(key, s.line);
-    else repeated.push({ field: s.prompt !== undefined ? "prompt" : "key", line: s.line, message: `the prompt of key ${key} was already answered on line ${first}` });
+    else
+      repeated.push({
+        field: s.prompt !== undefined ? "prompt" : "key",
+        line: s.line,
+        message: `the prompt of key ${key} was already answered on line ${first}`,
+      });
   }
   if (repeated.length) {
-    throw new ProblemError(422, "validation", `${repeated.length} response(s) answer a prompt already answered; send one response per prompt.`, repeated.slice(0, 200));
+    throw new ProblemError(
+      422,
+      "validation",
+      `${repeated.length} response(s) answer a prompt already answered; send one response per prompt.`,
+      repeated.slice(0, 200),
+    );
   }
   const strict: IfevalOutputRecord[] = [];
   const loose: IfevalOutputRecord[] = [];
@@ -339,7 +401,12 @@ async function scoreVerifiable(c: Context<AppEnv>, suite: VerifiableSuite, datas
     try {
       verdict = evaluateIfevalRecord(record, s.response);
     } catch (error) {
-      if (error instanceof JudgeInputError) throw new ProblemError(409, "conflict", `The stored ${VERIFIABLE_SUITES[suite].title} record ${record.key} is not judgeable: ${error.message}`);
+      if (error instanceof JudgeInputError)
+        throw new ProblemError(
+          409,
+          "conflict",
+          `The stored ${VERIFIABLE_SUITES[suite].title} record ${record.key} is not judgeable: ${error.message}`,
+        );
       throw error;
     }
     strict.push(verdict.strict!.output);
@@ -347,8 +414,16 @@ async function scoreVerifiable(c: Context<AppEnv>, suite: VerifiableSuite, datas
     verdicts.push({
       key: record.key,
       line: s.line,
-      strict: { follow_all_instructions: verdict.strict!.output.follow_all_instructions, follow_instruction_list: verdict.strict!.output.follow_instruction_list, results: verdict.strict!.results },
-      loose: { follow_all_instructions: verdict.loose!.output.follow_all_instructions, follow_instruction_list: verdict.loose!.output.follow_instruction_list, results: verdict.loose!.results },
+      strict: {
+        follow_all_instructions: verdict.strict!.output.follow_all_instructions,
+        follow_instruction_list: verdict.strict!.output.follow_instruction_list,
+        results: verdict.strict!.results,
+      },
+      loose: {
+        follow_all_instructions: verdict.loose!.output.follow_all_instructions,
+        follow_instruction_list: verdict.loose!.output.follow_instruction_list,
+        results: verdict.loose!.results,
+      },
     });
   }
   return c.json(
@@ -371,4 +446,3 @@ function parseSubmissions(text: string, isJson: boolean): { line: number; value:
   if (errors.length) throw new ProblemError(400, "malformed-json", `${errors.length} line(s) are not valid JSON.`, errors.slice(0, 200));
   return records;
 }
-

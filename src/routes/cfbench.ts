@@ -37,18 +37,27 @@ const scoreRoute = createRoute({
     },
   },
   responses: {
-    200: jsonContent(z.object({ report: z.record(z.string(), z.unknown()), verdicts: z.array(z.record(z.string(), z.unknown())) }), "Scores and per-item verdicts"),
+    200: jsonContent(
+      z.object({ report: z.record(z.string(), z.unknown()), verdicts: z.array(z.record(z.string(), z.unknown())) }),
+      "Scores and per-item verdicts",
+    ),
     ...problemResponses(400, 401, 403, 413, 415, 422, 503),
   },
 });
 
 async function scoreCfbench(c: Context<AppEnv>, cache: "use" | "bypass") {
   const items: CfbenchSubmission[] = (
-    await readSubmissions(c, CfbenchSubmissionSchema, { max: CFBENCH_LIMITS.itemsPerRequest, noun: "items", command: "npx iopo cfbench", keyField: "idx" })
+    await readSubmissions(c, CfbenchSubmissionSchema, {
+      max: CFBENCH_LIMITS.itemsPerRequest,
+      noun: "items",
+      command: "npx iopo cfbench",
+      keyField: "idx",
+    })
   ).map((s) => s.value);
 
   const base = llmJudgeFor(c.env);
-  if (!base.config.provider) throw new ProblemError(503, "service-unavailable", `CFBench scoring needs the LLM judge, and ${base.config.unavailableReason}.`);
+  if (!base.config.provider)
+    throw new ProblemError(503, "service-unavailable", `CFBench scoring needs the LLM judge, and ${base.config.unavailableReason}.`);
   const meter = usageMeter();
   const judge = withUsage(base, meter);
   const verdicts = await Promise.all(items.map((item) => judgeCfbenchItem(judge, item, cache)));

@@ -103,7 +103,9 @@ const ingestRoute = createRoute({
   },
   responses: {
     200: jsonContent(
-      z.object({ received: z.number().int(), inserted: z.number().int(), duplicates: z.number().int(), record_count: z.number().int() }).openapi("IngestResult"),
+      z
+        .object({ received: z.number().int(), inserted: z.number().int(), duplicates: z.number().int(), record_count: z.number().int() })
+        .openapi("IngestResult"),
       "What was added",
     ),
     ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422),
@@ -121,8 +123,12 @@ const rowsRoute = createRoute({
   request: {
     params: nameParam,
     query: z.object({
-      offset: queryInt(0, 2 ** 31).optional().openapi({ description: "skip this many matching rows (not with `after`)" }),
-      after: queryInt(-1, 2 ** 31).optional().openapi({ description: "return rows after this position (not with `offset`)" }),
+      offset: queryInt(0, 2 ** 31)
+        .optional()
+        .openapi({ description: "skip this many matching rows (not with `after`)" }),
+      after: queryInt(-1, 2 ** 31)
+        .optional()
+        .openapi({ description: "return rows after this position (not with `offset`)" }),
       length: queryInt(1, 100).default(100),
       kind: z.enum(RECORD_KINDS).optional(),
       dimension: z.string().min(1).max(200).optional(),
@@ -191,13 +197,18 @@ export const datasetRoutes = router
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "read");
     const q = c.req.valid("query");
     if (q.offset !== undefined && q.after !== undefined) {
-      throw new ProblemError(422, "validation", "Page with `offset` or with `after`, not both.", [{ field: "query.after", message: "not allowed with offset" }]);
+      throw new ProblemError(422, "validation", "Page with `offset` or with `after`, not both.", [
+        { field: "query.after", message: "not allowed with offset" },
+      ]);
     }
     let dimension = q.dimension;
     if (dimension !== undefined) {
       const taxonomy = await loadTaxonomyIndex(c.env.DB);
       dimension = resolveDimension(taxonomy, dimension);
-      if (!dimension) throw new ProblemError(422, "validation", `Unknown TRACE dimension "${q.dimension}".`, [{ field: "query.dimension", message: "unknown dimension" }]);
+      if (!dimension)
+        throw new ProblemError(422, "validation", `Unknown TRACE dimension "${q.dimension}".`, [
+          { field: "query.dimension", message: "unknown dimension" },
+        ]);
     }
     const { rows, total } = await queryRows(
       c.env.DB,

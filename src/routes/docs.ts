@@ -82,11 +82,18 @@ ${raw([...byTag.entries()].map(([tag, ops]) => renderTag(tag, ops)).join(""))}
 <p>Every error is <code>application/problem+json</code> (RFC 9457) with <code>type</code>, <code>title</code>, <code>status</code>, <code>detail</code>, <code>instance</code>, <code>request_id</code> and, for invalid input, <code>errors[]</code> naming each field (and line, for NDJSON). Every response carries <code>x-request-id</code>.</p>
 <table><tr><th>type</th><th>title</th></tr>${raw(
     Object.entries(PROBLEM_TYPES)
-      .map(([slug, title]) => `<tr id="problem-${slug}"><td><code>${esc(problemTypeUri(slug as keyof typeof PROBLEM_TYPES))}</code></td><td>${esc(title)}</td></tr>`)
+      .map(
+        ([slug, title]) =>
+          `<tr id="problem-${slug}"><td><code>${esc(problemTypeUri(slug as keyof typeof PROBLEM_TYPES))}</code></td><td>${esc(title)}</td></tr>`,
+      )
       .join(""),
   )}</table>
 <h2 id="schemas">Schemas</h2>
-${raw(Object.entries(schemas).map(([name, schema]) => `<h3 id="schema-${esc(name)}">${esc(name)}</h3><pre>${esc(JSON.stringify(schema, null, 2))}</pre>`).join(""))}
+${raw(
+  Object.entries(schemas)
+    .map(([name, schema]) => `<h3 id="schema-${esc(name)}">${esc(name)}</h3><pre>${esc(JSON.stringify(schema, null, 2))}</pre>`)
+    .join(""),
+)}
 </main>
 </body>
 </html>`;

@@ -37,7 +37,8 @@ const route = createRoute({
   path: "/v1/health",
   tags: ["Service"],
   summary: "Service version and database status",
-  description: "Answers without a key. 503 when D1 cannot be reached. `reference_data.complete` turns true once the reference datasets are seeded.",
+  description:
+    "Answers without a key. 503 when D1 cannot be reached. `reference_data.complete` turns true once the reference datasets are seeded.",
   responses: {
     200: jsonContent(HealthSchema, "The service and D1 are up"),
     503: jsonContent(HealthSchema, "D1 is unreachable"),
@@ -80,12 +81,22 @@ async function countMigrations(db: D1Database): Promise<number> {
 
 /** How far seeding of the reference datasets has got: their record counts against the expected ones. */
 async function referenceDataStatus(db: D1Database) {
-  const largestVersion = sql<number | null>`(SELECT max(${datasetVersions.recordCount}) FROM ${datasetVersions} WHERE ${datasetVersions.datasetId} = ${datasets.id})`;
+  const largestVersion = sql<
+    number | null
+  >`(SELECT max(${datasetVersions.recordCount}) FROM ${datasetVersions} WHERE ${datasetVersions.datasetId} = ${datasets.id})`;
   const rows = await drizzle(db)
     .select({ name: datasets.name, records: datasets.recordCount, versioned: largestVersion })
     .from(datasets)
     // the public namespace: a private dataset of the same name is someone else's
-    .where(and(eq(datasets.namespace, ""), inArray(datasets.name, REFERENCE_DATASETS.map((d) => d.name))))
+    .where(
+      and(
+        eq(datasets.namespace, ""),
+        inArray(
+          datasets.name,
+          REFERENCE_DATASETS.map((d) => d.name),
+        ),
+      ),
+    )
     .all();
   const found = new Map(rows.map((row) => [row.name, row]));
   const status = REFERENCE_DATASETS.map(({ name, records: expected }) => ({

@@ -51,11 +51,22 @@ const createBuildJobRoute = createRoute({
           schema: z
             .object({
               target: DatasetName,
-              ops: z.array(z.enum(BUILD_OPS)).min(1).default([...BUILD_OPS]),
-              seed: z.number().int().min(0).max(2 ** 31).default(0),
+              ops: z
+                .array(z.enum(BUILD_OPS))
+                .min(1)
+                .default([...BUILD_OPS]),
+              seed: z
+                .number()
+                .int()
+                .min(0)
+                .max(2 ** 31)
+                .default(0),
               batch_size: z.number().int().min(1).max(500).default(50),
               max_candidates: z.number().int().min(1).max(200).default(24),
-              llm: z.boolean().default(false).openapi({ description: "records with free-text constraints go through the LLM path (edit, judge, answer, check); verifiable ones keep the rules" }),
+              llm: z.boolean().default(false).openapi({
+                description:
+                  "records with free-text constraints go through the LLM path (edit, judge, answer, check); verifiable ones keep the rules",
+              }),
               visibility: z.enum(["public", "private"]).optional().openapi({ description: "for a new target; default: the source's" }),
             })
             .strict(),
@@ -99,10 +110,16 @@ const runJobRoute = createRoute({
   middleware: [requireScope("write"), acceptBody(...JSON_TYPES)] as const,
   request: {
     params: jobParam,
-    body: { required: false, content: { "application/json": { schema: z.object({ max_batches: z.number().int().min(1).max(1000).default(10) }).strict() } } },
+    body: {
+      required: false,
+      content: { "application/json": { schema: z.object({ max_batches: z.number().int().min(1).max(1000).default(10) }).strict() } },
+    },
   },
   responses: {
-    200: jsonContent(z.object({ job: JobSchema, ran: z.number().int(), busy: z.boolean(), interrupted: z.string().optional() }), "The job after this run"),
+    200: jsonContent(
+      z.object({ job: JobSchema, ran: z.number().int(), busy: z.boolean(), interrupted: z.string().optional() }),
+      "The job after this run",
+    ),
     ...problemResponses(401, 403, 404, 415, 422),
   },
 });
@@ -133,7 +150,19 @@ export const jobRoutes = createRouter()
     const target = await findDataset(c.env.DB, (JSON.parse(job.params) as { target: string }).target, principal, "write");
     const taxonomy = await loadTaxonomyIndex(c.env.DB);
     const body = c.req.valid("json") ?? {};
-    const context = { validateChecker: validateConstraintChecker, dimensionNames: taxonomy.dimensionNames, llm: (usage: UsageObserver) => withUsage(llmJudgeFor(c.env), usage) };
+    const context = {
+      validateChecker: validateConstraintChecker,
+      dimensionNames: taxonomy.dimensionNames,
+      llm: (usage: UsageObserver) => withUsage(llmJudgeFor(c.env), usage),
+    };
     const result = await runJobSteps(c.env.DB, source, target, id, context, { maxBatches: body.max_batches ?? 10, budgetMs: 20_000 });
-    return c.json({ job: presentJob(result.job), ran: result.ran, busy: result.busy, ...(result.interrupted ? { interrupted: result.interrupted } : {}) }, 200);
+    return c.json(
+      {
+        job: presentJob(result.job),
+        ran: result.ran,
+        busy: result.busy,
+        ...(result.interrupted ? { interrupted: result.interrupted } : {}),
+      },
+      200,
+    );
   });

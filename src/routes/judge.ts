@@ -37,12 +37,15 @@ export const JUDGE_LIMITS = {
   maxWorkPerRequest: WORK_LIMITS.maxWorkPerRequest,
 } as const;
 
-const WORK_FORMULA =
-  `(response characters + ${WORK_LIMITS.charsPerCheck}) × texts checked (strict 1, loose 8, both 9) × (1 + constraints + list-kwarg items / 32)`;
+const WORK_FORMULA = `(response characters + ${WORK_LIMITS.charsPerCheck}) × texts checked (strict 1, loose 8, both 9) × (1 + constraints + list-kwarg items / 32)`;
 
 /** An item's work (character-checks); free-text constraints count too (with `compile` they become checks). */
 const itemWork = (item: JudgeItem) =>
-  judgementWork(item.response.length, item.constraints.map((c) => ("kwargs" in c ? { kwargs: c.kwargs } : {})), item.mode);
+  judgementWork(
+    item.response.length,
+    item.constraints.map((c) => ("kwargs" in c ? { kwargs: c.kwargs } : {})),
+    item.mode,
+  );
 
 function workIssue(work: number): { path: string[]; message: string } {
   return {
@@ -56,7 +59,11 @@ const JUDGE_MODES = ["strict", "loose", "both"] as const;
 const RuleConstraintSchema = z
   .object({
     id: z.string().min(1).max(100).openapi({ example: "length_constraints:number_words" }),
-    kwargs: z.record(z.string(), z.unknown()).nullable().optional().openapi({ example: { relation: "at least", num_words: 300 } }),
+    kwargs: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .optional()
+      .openapi({ example: { relation: "at least", num_words: 300 } }),
   })
   .strict()
   .openapi("RuleConstraint", { description: "A verifiable constraint, decided by the registered checker `id` (GET /v1/checkers)." });
@@ -64,15 +71,15 @@ const RuleConstraintSchema = z
 const TextConstraintSchema = z
   .object({
     text: z.string().min(1).max(20_000).openapi({ example: "Answer in fewer than 100 words." }),
-    dimension: z
-      .string()
-      .min(1)
-      .max(200)
-      .optional()
-      .openapi({ example: "Numerical Constraint", description: "TRACE dimension (English name, slug or Chinese label, as GET /v1/taxonomy lists them), given to the judge as context" }),
+    dimension: z.string().min(1).max(200).optional().openapi({
+      example: "Numerical Constraint",
+      description: "TRACE dimension (English name, slug or Chinese label, as GET /v1/taxonomy lists them), given to the judge as context",
+    }),
   })
   .strict()
-  .openapi("TextConstraint", { description: "A constraint in words, decided by the LLM judge (or, with `compile`, by the checker it compiles to)." });
+  .openapi("TextConstraint", {
+    description: "A constraint in words, decided by the LLM judge (or, with `compile`, by the checker it compiles to).",
+  });
 
 const JudgeItemSchema = z
   .object({
@@ -82,14 +89,24 @@ const JudgeItemSchema = z
       .min(1)
       .max(JUDGE_LIMITS.constraintsPerItem, `at most ${JUDGE_LIMITS.constraintsPerItem} constraints`),
     mode: z.enum(JUDGE_MODES).default("strict"),
-    instruction: z
-      .string()
-      .max(JUDGE_LIMITS.instructionChars, `at most ${JUDGE_LIMITS.instructionChars} characters`)
+    instruction: z.string().max(JUDGE_LIMITS.instructionChars, `at most ${JUDGE_LIMITS.instructionChars} characters`).optional().openapi({
+      description:
+        "The task/prompt the response answers; the LLM judge reads it (free-text constraints are judged against the response alone without it).",
+    }),
+    compile: z.boolean().default(false).openapi({
+      description: "Compile free-text constraints into a registered checker when one decides them exactly, then check them exactly",
+    }),
+    cache: z
+      .enum(["use", "bypass"])
+      .default("use")
+      .openapi({ description: '"bypass": ask the model again and overwrite the cached verdicts' }),
+    pass_score: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
       .optional()
-      .openapi({ description: "The task/prompt the response answers; the LLM judge reads it (free-text constraints are judged against the response alone without it)." }),
-    compile: z.boolean().default(false).openapi({ description: "Compile free-text constraints into a registered checker when one decides them exactly, then check them exactly" }),
-    cache: z.enum(["use", "bypass"]).default("use").openapi({ description: '"bypass": ask the model again and overwrite the cached verdicts' }),
-    pass_score: z.number().int().min(0).max(10).optional().openapi({ description: "Lowest LLM score (0-10) that passes; default LLM_PASS_SCORE (10)" }),
+      .openapi({ description: "Lowest LLM score (0-10) that passes; default LLM_PASS_SCORE (10)" }),
   })
   .strict()
   .superRefine((item, ctx) => {
@@ -110,7 +127,13 @@ const RuleResultSchema = z
     text: z.string().optional().openapi({ description: "compiled-rule: the free-text constraint" }),
     dimension: z.string().optional(),
     compiled: z
-      .object({ id: z.string(), kwargs: z.record(z.string(), z.unknown()), model: z.string(), prompt_version: z.string(), cached: z.boolean() })
+      .object({
+        id: z.string(),
+        kwargs: z.record(z.string(), z.unknown()),
+        model: z.string(),
+        prompt_version: z.string(),
+        cached: z.boolean(),
+      })
       .optional()
       .openapi({ description: "compiled-rule: the checker the LLM compiled the text into" }),
   })
@@ -152,10 +175,12 @@ export function llmJudgeFor(env: Bindings): LlmJudge {
 
 const toHybrid = (item: JudgeItem): HybridItem => item;
 
-const issueToFieldError = (location: string) => (issue: JudgeIssue): FieldError => ({
-  field: [location, ...issue.path.map(String)].join("."),
-  message: issue.message,
-});
+const issueToFieldError =
+  (location: string) =>
+  (issue: JudgeIssue): FieldError => ({
+    field: [location, ...issue.path.map(String)].join("."),
+    message: issue.message,
+  });
 
 function zodErrors(location: string, issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): FieldError[] {
   return issues.map((i) => ({ field: [location, ...i.path.map(String)].join("."), message: i.message }));
@@ -177,7 +202,11 @@ async function checkDimensions(db: D1Database, items: JudgeItem[]): Promise<Judg
       if (!("text" in c) || c.dimension === undefined) return;
       const name = resolveDimension(taxonomy, c.dimension);
       if (name) c.dimension = name;
-      else issues.push({ path: ["constraints", i, "dimension"], message: `unknown TRACE dimension "${c.dimension}" (GET /v1/taxonomy lists them)` });
+      else
+        issues.push({
+          path: ["constraints", i, "dimension"],
+          message: `unknown TRACE dimension "${c.dimension}" (GET /v1/taxonomy lists them)`,
+        });
     });
     return issues;
   });
@@ -186,7 +215,10 @@ async function checkDimensions(db: D1Database, items: JudgeItem[]): Promise<Judg
 /** Batch items whose dimensions do not check out become their 422 entry. */
 async function withCheckedDimensions(db: D1Database, parsed: ParsedBatchItem[]): Promise<ParsedBatchItem[]> {
   const valid = parsed.filter((p): p is { index: number; item: JudgeItem } => "item" in p);
-  const issues = await checkDimensions(db, valid.map((p) => p.item));
+  const issues = await checkDimensions(
+    db,
+    valid.map((p) => p.item),
+  );
   const bad = new Map(valid.map((p, i) => [p.index, issues[i]!] as const).filter(([, list]) => list.length > 0));
   return parsed.map((p) => {
     const list = bad.get(p.index);
@@ -201,7 +233,8 @@ function parseBatchItem(value: unknown, index: number): ParsedBatchItem {
   try {
     validateRuleConstraints(parsed.data.constraints);
   } catch (error) {
-    if (error instanceof JudgeInputError) return { index, result: { index, error: { status: 422, errors: error.issues.map(issueToFieldError("item")) } } };
+    if (error instanceof JudgeInputError)
+      return { index, result: { index, error: { status: 422, errors: error.issues.map(issueToFieldError("item")) } } };
     throw error;
   }
   return { index, item: parsed.data };
@@ -246,9 +279,9 @@ const judgeRoute = createRoute({
   summary: "Judge one response against a list of constraints",
   description:
     "Verifiable `{id, kwargs}` constraints are decided by the registered checkers exactly as the IFEval reference (strict or loose), with what each measured as evidence. " +
-    "Free-text `{text, dimension?}` constraints are decided by the LLM judge (explanation, then a 0-10 score; passed when score ≥ `pass_score`, default 10), one model call for all of an item's uncached ones, cached in D1 (`cache: \"bypass\"` asks again). " +
+    'Free-text `{text, dimension?}` constraints are decided by the LLM judge (explanation, then a 0-10 score; passed when score ≥ `pass_score`, default 10), one model call for all of an item\'s uncached ones, cached in D1 (`cache: "bypass"` asks again). ' +
     "With `compile: true` a free-text constraint is first compiled into a registered checker when one decides it exactly, and checked exactly. " +
-    "Each result says what decided it (`decided_by`: rule, llm, compiled-rule). A grader failure is `status: \"error\"`, `passed: null`; `followed_all` is then false and `errors` counts them. " +
+    'Each result says what decided it (`decided_by`: rule, llm, compiled-rule). A grader failure is `status: "error"`, `passed: null`; `followed_all` is then false and `errors` counts them. ' +
     `Limits: response ≤ ${JUDGE_LIMITS.responseChars} characters, instruction ≤ ${JUDGE_LIMITS.instructionChars}, ≤ ${JUDGE_LIMITS.constraintsPerItem} constraints, ` +
     `kwargs phrases ≤ ${KWARGS_LIMITS.phraseChars} characters, passages ≤ ${KWARGS_LIMITS.passageChars}, lists ≤ ${KWARGS_LIMITS.listItems} items, none blank, ` +
     `and at most ${JUDGE_LIMITS.maxWorkPerRequest} character-checks of work, ${WORK_FORMULA} (422 beyond; all in GET /v1/checkers \`limits\`).`,
@@ -270,7 +303,9 @@ const batchRoute = createRoute({
     body: {
       required: true,
       content: {
-        "application/json": { schema: { type: "object", properties: { items: { type: "array", items: { $ref: "#/components/schemas/JudgeRequest" } } } } },
+        "application/json": {
+          schema: { type: "object", properties: { items: { type: "array", items: { $ref: "#/components/schemas/JudgeRequest" } } } },
+        },
         "application/x-ndjson": { schema: { $ref: "#/components/schemas/JudgeRequest" } },
       },
     },
@@ -334,7 +369,10 @@ const checkersRoute = createRoute({
   tags: ["Judge"],
   summary: "Every registered checker with its kwargs JSON Schema and instruction template",
   middleware: [requireScope("read")] as const,
-  responses: { 200: jsonContent(z.object({ checkers: z.array(CheckerSchema), limits: LimitsSchema }), "The registry and the judge's limits"), ...problemResponses(401, 403) },
+  responses: {
+    200: jsonContent(z.object({ checkers: z.array(CheckerSchema), limits: LimitsSchema }), "The registry and the judge's limits"),
+    ...problemResponses(401, 403),
+  },
 });
 
 export const judgeRoutes = createRouter()
@@ -342,7 +380,12 @@ export const judgeRoutes = createRouter()
     const item = c.req.valid("json");
     const [dimensionIssues] = await checkDimensions(c.env.DB, [item]);
     if (dimensionIssues!.length > 0) {
-      throw new ProblemError(422, "validation", "Some constraints name no TRACE dimension.", dimensionIssues!.map(issueToFieldError("body")));
+      throw new ProblemError(
+        422,
+        "validation",
+        "Some constraints name no TRACE dimension.",
+        dimensionIssues!.map(issueToFieldError("body")),
+      );
     }
     try {
       validateRuleConstraints(item.constraints); // 422 before any model call
@@ -350,7 +393,12 @@ export const judgeRoutes = createRouter()
       return c.json(verdict as z.infer<typeof JudgeResponseSchema>, 200);
     } catch (error) {
       if (error instanceof JudgeInputError) {
-        throw new ProblemError(422, "validation", "Some constraints cannot be judged as given.", error.issues.map(issueToFieldError("body")));
+        throw new ProblemError(
+          422,
+          "validation",
+          "Some constraints cannot be judged as given.",
+          error.issues.map(issueToFieldError("body")),
+        );
       }
       throw error;
     }
@@ -370,14 +418,21 @@ async function judgeJsonBatch(db: D1Database, text: string, judge: LlmJudge): Pr
   try {
     body = JSON.parse(text);
   } catch (error) {
-    throw new ProblemError(400, "malformed-json", `The request body is not valid JSON: ${(error as Error).message}`, [{ field: "body", message: "not valid JSON" }]);
+    throw new ProblemError(400, "malformed-json", `The request body is not valid JSON: ${(error as Error).message}`, [
+      { field: "body", message: "not valid JSON" },
+    ]);
   }
   const items = Array.isArray(body) ? body : (body as { items?: unknown })?.items;
   if (!Array.isArray(items)) {
-    throw new ProblemError(422, "validation", "Send `{items: [...]}`, a JSON array of items, or NDJSON.", [{ field: "body.items", message: "expected an array" }]);
+    throw new ProblemError(422, "validation", "Send `{items: [...]}`, a JSON array of items, or NDJSON.", [
+      { field: "body.items", message: "expected an array" },
+    ]);
   }
   checkBatchSize(items.length);
-  const parsed = await withCheckedDimensions(db, items.map((item, i) => parseBatchItem(item, i)));
+  const parsed = await withCheckedDimensions(
+    db,
+    items.map((item, i) => parseBatchItem(item, i)),
+  );
   checkLlmItems(parsed);
   checkBatchWork(parsed);
   // rule-only items finish at once; LLM calls queue on the request's concurrency cap
@@ -401,11 +456,20 @@ async function ndjsonBatch(c: Context<AppEnv>, text: string): Promise<Response> 
     try {
       value = JSON.parse(line_text);
     } catch (error) {
-      return { line, parsed: { index, result: { index, error: { status: 400, errors: [{ field: "line", message: `not valid JSON: ${(error as Error).message}` }] } } } };
+      return {
+        line,
+        parsed: {
+          index,
+          result: { index, error: { status: 400, errors: [{ field: "line", message: `not valid JSON: ${(error as Error).message}` }] } },
+        },
+      };
     }
     return { line, parsed: parseBatchItem(value, index) };
   });
-  const checked = await withCheckedDimensions(c.env.DB, items.map((i) => i.parsed));
+  const checked = await withCheckedDimensions(
+    c.env.DB,
+    items.map((i) => i.parsed),
+  );
   items.forEach((item, i) => (item.parsed = checked[i]!));
   checkLlmItems(items.map((i) => i.parsed));
   checkBatchWork(items.map((i) => i.parsed));

@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createJob, findJob, prepareTarget, presentJob } from "../datasets/jobs";
 import { findDataset } from "../datasets/store/access";
-import type { AppEnv } from "../env";
 import { requireScope } from "../lib/auth";
 import { acceptBody, JSON_TYPES } from "../lib/middleware";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
@@ -35,14 +34,22 @@ const buildTraceRoute = createRoute({
           schema: z
             .object({
               target: DatasetName,
-              seed: z.number().int().min(0).max(2 ** 31).default(0),
+              seed: z
+                .number()
+                .int()
+                .min(0)
+                .max(2 ** 31)
+                .default(0),
               batch_size: z.number().int().min(1).max(50).default(10),
               min_constraints: z.number().int().min(1).max(26).default(2),
               max_constraints: z.number().int().min(1).max(26).default(5),
               visibility: z.enum(["public", "private"]).optional().openapi({ description: "for a new target; default: the source's" }),
             })
             .strict()
-            .refine((b) => b.min_constraints <= b.max_constraints, { message: "must be at least min_constraints", path: ["max_constraints"] }),
+            .refine((b) => b.min_constraints <= b.max_constraints, {
+              message: "must be at least min_constraints",
+              path: ["max_constraints"],
+            }),
         },
       },
     },
@@ -69,7 +76,10 @@ const rejectsRoute = createRoute({
     }),
   },
   responses: {
-    200: jsonContent(z.object({ by_reason: z.record(z.string(), z.number().int()), total: z.number().int(), rejects: z.array(RejectSchema) }), "Counts by reason and the rows"),
+    200: jsonContent(
+      z.object({ by_reason: z.record(z.string(), z.number().int()), total: z.number().int(), rejects: z.array(RejectSchema) }),
+      "Counts by reason and the rows",
+    ),
     ...problemResponses(401, 403, 404, 422),
   },
 });
@@ -87,7 +97,9 @@ export const pipelineRoutes = createRouter()
     const q = c.req.valid("query");
     const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
     const job = await findJob(c.env.DB, dataset, id);
-    const { results: counts } = await c.env.DB.prepare("SELECT reason, count(*) AS n FROM job_rejects WHERE job_id = ? GROUP BY reason ORDER BY n DESC, reason")
+    const { results: counts } = await c.env.DB.prepare(
+      "SELECT reason, count(*) AS n FROM job_rejects WHERE job_id = ? GROUP BY reason ORDER BY n DESC, reason",
+    )
       .bind(job.id)
       .all<{ reason: string; n: number }>();
     const { results } = await c.env.DB.prepare(
@@ -97,5 +109,8 @@ export const pipelineRoutes = createRouter()
       .all<{ position: number; source_record: string; stage: string; reason: string; detail: string }>();
     // detail is JSON the job itself wrote
     const rejects = results.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }));
-    return c.json({ by_reason: Object.fromEntries(counts.map((r) => [r.reason, r.n])), total: counts.reduce((n, r) => n + r.n, 0), rejects }, 200);
+    return c.json(
+      { by_reason: Object.fromEntries(counts.map((r) => [r.reason, r.n])), total: counts.reduce((n, r) => n + r.n, 0), rejects },
+      200,
+    );
   });

@@ -3,7 +3,15 @@ import type { Context } from "hono";
 import { SHARD_FORMATS, type ShardFormat } from "../datasets/export";
 import { findDataset, type DatasetRow } from "../datasets/store/access";
 import { shardStream } from "../datasets/store/shards";
-import { createVersion, findVersion, listVersions, shardCount, shardName, shardSummaries, type VersionRow } from "../datasets/store/versions";
+import {
+  createVersion,
+  findVersion,
+  listVersions,
+  shardCount,
+  shardName,
+  shardSummaries,
+  type VersionRow,
+} from "../datasets/store/versions";
 import type { AppEnv } from "../env";
 import { requireScope } from "../lib/auth";
 import { serveImmutable } from "../lib/http-range";
@@ -24,13 +32,17 @@ const versionParam = nameParam.extend({
     .openapi({ example: "1" }),
 });
 const formatQuery = z.enum(SHARD_FORMATS).default("records").openapi({
-  description: "records: stored records; iopo: {x1,y1,x2,y2}; dpo: {prompt,chosen,rejected}; sft: {prompt,response}; llamafactory: the IOPO authors' shape",
+  description:
+    "records: stored records; iopo: {x1,y1,x2,y2}; dpo: {prompt,chosen,rejected}; sft: {prompt,response}; llamafactory: the IOPO authors' shape",
 });
 
 async function resolveVersion(c: Context<AppEnv>, dataset: DatasetRow, version: string): Promise<VersionRow> {
   if (version === "latest") {
     const all = await listVersions(c.env.DB, dataset);
-    if (all.length === 0) throw new ProblemError(404, "not-found", `Dataset "${dataset.name}" has no versions yet.`, [{ field: "path.version", message: "no versions" }]);
+    if (all.length === 0)
+      throw new ProblemError(404, "not-found", `Dataset "${dataset.name}" has no versions yet.`, [
+        { field: "path.version", message: "no versions" },
+      ]);
     return all[all.length - 1]!;
   }
   return findVersion(c.env.DB, dataset, Number(version));
@@ -64,7 +76,10 @@ const createVersionRoute = createRoute({
   },
   responses: {
     201: jsonContent(VersionSchema, "The new version"),
-    200: jsonContent(VersionSchema, "The latest version, which already holds exactly these records with this shard size (no duplicate is made)"),
+    200: jsonContent(
+      VersionSchema,
+      "The latest version, which already holds exactly these records with this shard size (no duplicate is made)",
+    ),
     ...problemResponses(400, 401, 403, 404, 415, 422),
   },
 });
@@ -222,14 +237,19 @@ export const versionRoutes = createRouter()
     const shard = Number(index);
     const count = shardCount(version);
     if (shard >= count) {
-      throw new ProblemError(404, "not-found", `Version ${version.version} has ${count} shard(s); there is no shard ${shard}.`, [{ field: "path.index", message: "out of range" }]);
+      throw new ProblemError(404, "not-found", `Version ${version.version} has ${count} shard(s); there is no shard ${shard}.`, [
+        { field: "path.index", message: "out of range" },
+      ]);
     }
     const summary = (await shardSummaries(c.env.DB, version, format))[shard]!;
     return serveImmutable(c, {
       etag: `"${summary.sha256}"`,
       size: summary.bytes,
       noun: "the shard",
-      headers: { "content-type": "application/x-ndjson; charset=utf-8", "content-disposition": `inline; filename="${shardName(shard, count)}"` },
+      headers: {
+        "content-type": "application/x-ndjson; charset=utf-8",
+        "content-disposition": `inline; filename="${shardName(shard, count)}"`,
+      },
       stream: (range) => shardStream(c.env.DB, version, shard, format as ShardFormat, range),
     });
   })
@@ -237,7 +257,9 @@ export const versionRoutes = createRouter()
     const { name, version: v } = c.req.valid("param");
     const q = c.req.valid("query");
     if (q.rank >= q.world_size) {
-      throw new ProblemError(422, "validation", `rank must be below world_size (${q.world_size}).`, [{ field: "query.rank", message: "must be < world_size" }]);
+      throw new ProblemError(422, "validation", `rank must be below world_size (${q.world_size}).`, [
+        { field: "query.rank", message: "must be < world_size" },
+      ]);
     }
     const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
     const version = await resolveVersion(c, dataset, v);

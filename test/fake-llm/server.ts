@@ -36,7 +36,10 @@ interface Session {
   maxInFlight: number;
 }
 
-const NO_SCRIPT: Step = { status: 500, body: JSON.stringify({ error: { message: "fake-llm: no scripted answer left", type: "server_error" } }) };
+const NO_SCRIPT: Step = {
+  status: 500,
+  body: JSON.stringify({ error: { message: "fake-llm: no scripted answer left", type: "server_error" } }),
+};
 
 export interface FakeLlm {
   url: string;
@@ -200,7 +203,10 @@ function pipelineAnswer(task: string, text: string): unknown {
     case "trace-expand-v1": {
       const dims = [...tagged(text, "dimensions").matchAll(/^- (.+?) \(/gm)].map((m) => m[1]!);
       const lines = dims.map((d) => {
-        const word = `KW${d.replace(/[^A-Za-z]/g, "").toUpperCase().slice(0, 12)}`;
+        const word = `KW${d
+          .replace(/[^A-Za-z]/g, "")
+          .toUpperCase()
+          .slice(0, 12)}`;
         return `- [${d}] Mention the word ${word}. [[fake:requires=${word}]]`;
       });
       return { instruction: `${tagged(text, "instruction")}\nConstraints:\n${lines.join("\n")}` };
@@ -221,7 +227,8 @@ function pipelineAnswer(task: string, text: string): unknown {
     case "trace-respond-v1":
     case "iopo-answer-v1":
       // [[fake:offtask]] spoils TRACE's responses, [[fake:y2off]] IOPO's y2
-      if (text.includes(task === "trace-respond-v1" ? "[[fake:offtask]]" : "[[fake:y2off]]")) return { response: "Here is an answer that ignores what was asked." };
+      if (text.includes(task === "trace-respond-v1" ? "[[fake:offtask]]" : "[[fake:y2off]]"))
+        return { response: "Here is an answer that ignores what was asked." };
       return { response: `Here is my answer. ${[...new Set(requires(text))].join(" ")}`.trim() };
     case "iopo-edit-v1": {
       const old = tagged(text, "constraints")
@@ -231,12 +238,16 @@ function pipelineAnswer(task: string, text: string): unknown {
         .map((m) => ({ text: m[1]!, dimension: m[2] ?? null }));
       const op = /Operation: (ADD|DELETE|REVISE)/.exec(text)?.[1] ?? "ADD";
       const word = `ZEBRA${old.length}${op}`;
-      const added = text.includes("[[fake:weak]]") ? { text: "Be helpful.", dimension: null } : { text: `Mention the word ${word}. [[fake:requires=${word}]]`, dimension: null };
+      const added = text.includes("[[fake:weak]]")
+        ? { text: "Be helpful.", dimension: null }
+        : { text: `Mention the word ${word}. [[fake:requires=${word}]]`, dimension: null };
       const constraints = op === "ADD" ? [...old, added] : op === "DELETE" ? [...old.slice(1), added] : [added, ...old.slice(1)];
       return { constraints, rationale: `the response never mentions ${word}` };
     }
     case "iopo-check-v1":
-      return text.includes("[[fake:nonsense]]") ? { sensible: false, reason: "scripted: the pairs do not make sense" } : { sensible: true, reason: "coherent" };
+      return text.includes("[[fake:nonsense]]")
+        ? { sensible: false, reason: "scripted: the pairs do not make sense" }
+        : { sensible: true, reason: "coherent" };
     default:
       return { error: `fake-llm: no automatic answer for task ${task}` };
   }

@@ -30,4 +30,3 @@ export interface RecordedRequest {
   headers: Record<string, string | undefined>;
   body: unknown;
 }
-

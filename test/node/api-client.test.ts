@@ -22,10 +22,12 @@ let seen: Seen[] = [];
 /** The answers to give, in order; the last one repeats. */
 let answers: ((res: ServerResponse) => void)[] = [];
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}) => (res: ServerResponse) => {
-  res.writeHead(status, { "content-type": status >= 400 ? "application/problem+json" : "application/json", ...headers });
-  res.end(JSON.stringify(body));
-};
+const json =
+  (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  (res: ServerResponse) => {
+    res.writeHead(status, { "content-type": status >= 400 ? "application/problem+json" : "application/json", ...headers });
+    res.end(JSON.stringify(body));
+  };
 const problem = (status: number, detail: string, errors?: unknown[], headers: Record<string, string> = {}) =>
   json(status, { type: "/docs#problem-x", title: "x", status, detail, ...(errors ? { errors } : {}) }, headers);
 
@@ -71,7 +73,11 @@ describe("ApiClient", () => {
     const error = await new ApiClient(base).postNdjson("/v1/records", [{}, {}]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     const e = error as ApiError;
-    expect([e.status, e.detail, e.fields]).toEqual([422, "1 line is invalid", [{ line: 2, field: "body.id", message: "expected a string" }]]);
+    expect([e.status, e.detail, e.fields]).toEqual([
+      422,
+      "1 line is invalid",
+      [{ line: 2, field: "body.id", message: "expected a string" }],
+    ]);
     expect(e.message).toBe("POST /v1/records: 422 1 line is invalid (line 2: body.id: expected a string)");
     expect(e.summary("batch line ")).toBe("1 line is invalid (batch line 2: body.id: expected a string)");
     expect(seen).toHaveLength(1);
@@ -140,7 +146,9 @@ describe("ApiClient", () => {
   });
 
   it("an unreachable API is an ApiError without a status", async () => {
-    const e = (await new ApiClient("http://127.0.0.1:9", { attempts: 2, backoffMs: 1 }).getJson("/v1/x").catch((error: unknown) => error)) as ApiError;
+    const e = (await new ApiClient("http://127.0.0.1:9", { attempts: 2, backoffMs: 1 })
+      .getJson("/v1/x")
+      .catch((error: unknown) => error)) as ApiError;
     expect(e).toBeInstanceOf(ApiError);
     expect(e.status).toBeUndefined();
     expect(e.message).toMatch(/^cannot reach the API at http:\/\/127\.0\.0\.1:9: /);

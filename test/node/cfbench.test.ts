@@ -10,7 +10,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { aggregate, itemMetric, lenientScores, npRound2, pairwiseSum, parseJudgement, pythonFloat, scoreRecorded, strictScores, type CfbenchPriority } from "../../src/benchmarks/cfbench/score.ts";
+import {
+  aggregate,
+  itemMetric,
+  lenientScores,
+  npRound2,
+  pairwiseSum,
+  parseJudgement,
+  pythonFloat,
+  scoreRecorded,
+  strictScores,
+  type CfbenchPriority,
+} from "../../src/benchmarks/cfbench/score.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const NODE = join(ROOT, "node_modules/.bin/node");
@@ -20,7 +31,8 @@ const P: CfbenchPriority = "主需";
 const S: CfbenchPriority = "次需";
 const answer = (scores: (number | string)[], sep = "\n\n") => scores.map((s, i) => `c${i + 1}\t${s}`).join(sep);
 const names = (n: number) => Array.from({ length: n }, (_, i) => `c${i + 1}`);
-const score = (scores: (number | string)[], priorities: CfbenchPriority[], sep = "\n\n") => itemMetric(parseJudgement(answer(scores, sep), names(priorities.length)), priorities);
+const score = (scores: (number | string)[], priorities: CfbenchPriority[], sep = "\n\n") =>
+  itemMetric(parseJudgement(answer(scores, sep), names(priorities.length)), priorities);
 
 describe("CFBench judge answers", () => {
   it("reads the strict format: one '<criterion>\\t<0|1>' block per criterion, criterion verbatim", () => {
@@ -92,7 +104,12 @@ describe("CFBench item metrics (CSR, ISR, PSR)", () => {
     // numpy's pairwise sum (8 accumulators from 8 values on) differs from a running sum in the last bits
     const values = Array.from({ length: 200 }, (_, i) => [0.67, 0.83, 0.33, 0.17, 0.71][i % 5]!);
     const running = values.reduce((a, b) => a + b, 0);
-    const lanes = Array.from({ length: 8 }, (_, j) => values.slice(0, 96).filter((_, i) => i % 8 === j).reduce((a, b) => a + b, 0));
+    const lanes = Array.from({ length: 8 }, (_, j) =>
+      values
+        .slice(0, 96)
+        .filter((_, i) => i % 8 === j)
+        .reduce((a, b) => a + b, 0),
+    );
     const firstHalf = lanes[0]! + lanes[1]! + (lanes[2]! + lanes[3]!) + (lanes[4]! + lanes[5]! + (lanes[6]! + lanes[7]!));
     expect(pairwiseSum(values.slice(0, 96))).toBe(firstHalf);
     expect(Math.abs(pairwiseSum(values) - running)).toBeLessThan(1e-9);
@@ -113,18 +130,27 @@ describe("CFBench item metrics (CSR, ISR, PSR)", () => {
 });
 
 describe("iopo cfbench --replay", () => {
-  const sample = JSON.parse(readFileSync(SAMPLE, "utf8")) as Parameters<typeof scoreRecorded>[0][] & { judge_metric: unknown; judge_parsing: string }[];
+  const sample = JSON.parse(readFileSync(SAMPLE, "utf8")) as Parameters<typeof scoreRecorded>[0][] &
+    { judge_metric: unknown; judge_parsing: string }[];
 
   it("re-scores every fixture item to its worked-out judge_metric", () => {
     for (const item of sample) {
       const { parsed, metric } = scoreRecorded(item);
-      expect({ idx: item.idx, parsing: parsed.parsing, metric }).toEqual({ idx: item.idx, parsing: (item as { judge_parsing: string }).judge_parsing, metric: (item as { judge_metric: unknown }).judge_metric });
+      expect({ idx: item.idx, parsing: parsed.parsing, metric }).toEqual({
+        idx: item.idx,
+        parsing: (item as { judge_parsing: string }).judge_parsing,
+        metric: (item as { judge_metric: unknown }).judge_metric,
+      });
     }
   });
 
   it("writes per-item {idx, CSR, ISR, PSR} and the easy/hard/full means, without a model", () => {
     const out = join(mkdtempSync(join(tmpdir(), "iopo-cfbench-")), "scores.json");
-    const run = spawnSync(NODE, ["bin/iopo.mjs", "cfbench", "--replay", SAMPLE, "--json", out], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const run = spawnSync(NODE, ["bin/iopo.mjs", "cfbench", "--replay", SAMPLE, "--json", out], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     const written = JSON.parse(readFileSync(out, "utf8"));

@@ -10,7 +10,9 @@ import { REFERENCE_DATA, loadGpt4Benchmark } from "./helpers/ifeval-data.ts";
  */
 
 type Kwargs = Record<string, unknown>;
-const taxonomy = JSON.parse(readFileSync(`${REFERENCE_DATA}trace/taxonomy.json`, "utf8")) as { types: { dimensions: { name: string }[] }[] };
+const taxonomy = JSON.parse(readFileSync(`${REFERENCE_DATA}trace/taxonomy.json`, "utf8")) as {
+  types: { dimensions: { name: string }[] }[];
+};
 
 const accepts = (id: string, kwargs: Kwargs) => {
   try {
@@ -54,7 +56,10 @@ describe("checker declarations", () => {
 
   it("each declared perturbation turns the checker's own kwargs into different kwargs its schema accepts", () => {
     const samples = followedSamples();
-    const responses = [...samples.values()].flat().map((s) => s.response).slice(0, 20);
+    const responses = [...samples.values()]
+      .flat()
+      .map((s) => s.response)
+      .slice(0, 20);
     let revised = 0;
     for (const id of INSTRUCTION_IDS) {
       const { perturb, check } = CHECKERS[id];

@@ -42,7 +42,16 @@ describe("iopo ifeval", () => {
     expect(missing.stderr).toMatch(/no response for the prompt of key 2785/);
     expect(missing.stderr.trim().split("\n")).toHaveLength(1);
 
-    const allowed = iopo("ifeval", "--input-data", `${IFEVAL_DIR}input_data.jsonl`, "--responses", RESPONSES, "--output-dir", out, "--allow-missing");
+    const allowed = iopo(
+      "ifeval",
+      "--input-data",
+      `${IFEVAL_DIR}input_data.jsonl`,
+      "--responses",
+      RESPONSES,
+      "--output-dir",
+      out,
+      "--allow-missing",
+    );
     expect(allowed.code).toBe(0);
     expect(allowed.stderr).toMatch(/1 prompts had no response/);
     const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));

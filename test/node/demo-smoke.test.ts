@@ -50,7 +50,8 @@ describe("demo", () => {
     const steps = (["sft", "dpo", "iopo"] as const).map((a) => s.arms[a]!.summary.steps);
     expect(new Set(steps).size).toBe(1);
     expect(steps[0]).toBe(Math.floor(s.quadruples.produced / (cfg.arms.seqsPerStep / 4)));
-    for (const arm of ["sft", "dpo"] as const) expect(Math.abs(s.arms[arm]!.summary.tokens / s.arms.iopo!.summary.tokens - 1)).toBeLessThan(0.05);
+    for (const arm of ["sft", "dpo"] as const)
+      expect(Math.abs(s.arms[arm]!.summary.tokens / s.arms.iopo!.summary.tokens - 1)).toBeLessThan(0.05);
     // every model judged on every distinct held-out instruction (the API stores a record once)
     const distinct = (rs: unknown[]) => new Set(rs.map((x) => canonicalJson(x))).size;
     for (const row of ["base", "start", "sft", "dpo", "iopo"] as const) {

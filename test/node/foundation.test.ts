@@ -36,7 +36,10 @@ describe("project", () => {
       .map((dir) => join(dir, "node"))
       .filter((path) => existsSync(path));
     for (const starter of [...new Set([...systemNodes, node])]) {
-      for (const [bin, name] of [["bin/iopo.mjs", "iopo"], ["gpu-trainer/bin/iopo-train.mjs", "iopo-train"]]) {
+      for (const [bin, name] of [
+        ["bin/iopo.mjs", "iopo"],
+        ["gpu-trainer/bin/iopo-train.mjs", "iopo-train"],
+      ]) {
         const out = await run(starter, [join(root, bin!), "--version"], 60_000);
         expect(out.trim(), `${starter} ${bin}`).toBe(`${name} ${VERSION} (Node v${pinned})`);
       }
@@ -50,7 +53,9 @@ describe("project", () => {
       const bundle = readdirSync(outdir).find((f) => f.endsWith(".js"))!;
       const bytes = readFileSync(join(outdir, bundle));
       const gzipped = gzipSync(bytes).length;
-      console.log(`worker bundle: ${(statSync(join(outdir, bundle)).size / 1024).toFixed(0)} KiB, ${(gzipped / 1024).toFixed(0)} KiB gzipped`);
+      console.log(
+        `worker bundle: ${(statSync(join(outdir, bundle)).size / 1024).toFixed(0)} KiB, ${(gzipped / 1024).toFixed(0)} KiB gzipped`,
+      );
       expect(gzipped).toBeLessThan(3 * 1024 * 1024);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
@@ -89,8 +94,14 @@ describe("npm start", () => {
     expect(health.status).toBe("ok");
     // announced only once seeded: the three reference datasets, from the repository's data/
     expect(health.reference_data.complete).toBe(true);
-    const listed = (await (await fetch(`http://127.0.0.1:${port}/v1/datasets`)).json()) as { datasets: { name: string; record_count: number }[] };
-    expect(Object.fromEntries(listed.datasets.map((d) => [d.name, d.record_count]))).toMatchObject({ "trace-eval": 1042, ifeval: 541, ifbench: 300 });
+    const listed = (await (await fetch(`http://127.0.0.1:${port}/v1/datasets`)).json()) as {
+      datasets: { name: string; record_count: number }[];
+    };
+    expect(Object.fromEntries(listed.datasets.map((d) => [d.name, d.record_count]))).toMatchObject({
+      "trace-eval": 1042,
+      ifeval: 541,
+      ifbench: 300,
+    });
     const migrations = readdirSync(join(root, "migrations")).filter((f) => f.endsWith(".sql")).length;
     expect(health.d1.migrations_applied).toBe(migrations);
     const taxonomy = (await (await fetch(`http://127.0.0.1:${port}/v1/taxonomy`)).json()) as { types: unknown[] };

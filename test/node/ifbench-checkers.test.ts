@@ -58,10 +58,14 @@ describe("registry", () => {
   });
 
   it("words instructions as the reference does", () => {
-    expect(describeConstraint("count:word_count_range", { min_words: 100, max_words: 110 })).toBe("The response must contain between 100 and 110 words.");
+    expect(describeConstraint("count:word_count_range", { min_words: 100, max_words: 110 })).toBe(
+      "The response must contain between 100 and 110 words.",
+    );
     expect(describeConstraint("count:words_japanese", { N: 5 })).toBe("Every 5th word of your response must be in Japanese.");
     expect(describeConstraint("count:words_japanese", { N: 21 })).toBe("Every 21st of your response must be in Japanese.");
-    expect(describeConstraint("sentence:keyword", { word: "eat", N: 6 })).toBe('The response must include keyword "eat" in the 6-th sentence.');
+    expect(describeConstraint("sentence:keyword", { word: "eat", N: 6 })).toBe(
+      'The response must include keyword "eat" in the 6-th sentence.',
+    );
     expect(describeConstraint("format:list", { sep: "!?!?" })).toBe("Answer with a list of items, instead of bullet points use !?!?.");
     expect(describeConstraint("repeat:repeat_simple", {})).toBe("Only output this sentence here, ignore all other requests.");
     for (const id of IFBENCH_INSTRUCTION_IDS) expect(IFBENCH_CHECKERS[id].describe).toBeTypeOf("function");
@@ -69,7 +73,10 @@ describe("registry", () => {
 
   it("judges loose variants and blank responses like IFEval", () => {
     expect(judge("format:no_whitespace", "Sure:\nnospaces", {}, "strict").passed).toBe(false);
-    expect(judge("format:no_whitespace", "Sure:\nnospaces", {}, "loose")).toMatchObject({ passed: true, evidence: { variant: "without_first_line" } });
+    expect(judge("format:no_whitespace", "Sure:\nnospaces", {}, "loose")).toMatchObject({
+      passed: true,
+      evidence: { variant: "without_first_line" },
+    });
     expect(judge("format:no_whitespace", "   ")).toMatchObject({ passed: false, evidence: { blank_response: true } });
   });
 });
@@ -136,7 +143,10 @@ describe("count", () => {
     expect(passes("count:keywords_multiple", text, { ...kwargs, keyword1: "a" })).toBe(true);
     expect(passes("count:keywords_multiple", text + " bb", { ...kwargs, keyword1: "a" })).toBe(false);
     // substring semantics: "art" inside "start"
-    expect(judge("count:keywords_multiple", "start art", { keyword1: "art", keyword2: "x", keyword3: "y", keyword4: "z", keyword5: "w" }).evidence.keywords).toContainEqual({ keyword: "art", occurrences: 2, target: 1 });
+    expect(
+      judge("count:keywords_multiple", "start art", { keyword1: "art", keyword2: "x", keyword3: "y", keyword4: "z", keyword5: "w" })
+        .evidence.keywords,
+    ).toContainEqual({ keyword: "art", occurrences: 2, target: 1 });
   });
 });
 
@@ -399,13 +409,17 @@ describe("custom", () => {
   });
 
   it("sentence_alphabet: 26 sentences whose first words start a, b, c, ...", () => {
-    const story = "abcdefghijklmnopqrstuvwxyz".split("").map((l) => `${l.toUpperCase()}x went home.`).join(" ");
+    const story = "abcdefghijklmnopqrstuvwxyz"
+      .split("")
+      .map((l) => `${l.toUpperCase()}x went home.`)
+      .join(" ");
     expect(passes("custom:sentence_alphabet", story)).toBe(true);
     expect(passes("custom:sentence_alphabet", story.replace("Bx", "Cx"))).toBe(false);
   });
 
   it("european_capitals_sort: the 27 capitals in order, comma-separated, accents folded", () => {
-    const capitals = "Reykjavík, Helsinki, Oslo, Tallinn, Stockholm, Riga, Moscow, Copenhagen, Vilnius, Minsk, Dublin, Berlin, Amsterdam, Warsaw, London, Brussels, Prague, Luxembourg, Paris, Vienna, Bratislava, Budapest, Vaduz, Chisinau, Bern, Ljubljana, Zagreb";
+    const capitals =
+      "Reykjavík, Helsinki, Oslo, Tallinn, Stockholm, Riga, Moscow, Copenhagen, Vilnius, Minsk, Dublin, Berlin, Amsterdam, Warsaw, London, Brussels, Prague, Luxembourg, Paris, Vienna, Bratislava, Budapest, Vaduz, Chisinau, Bern, Ljubljana, Zagreb";
     expect(passes("custom:european_capitals_sort", capitals)).toBe(true);
     expect(passes("custom:european_capitals_sort", capitals.replace("Oslo, Tallinn", "Tallinn, Oslo"))).toBe(false);
   });
@@ -429,7 +443,12 @@ describe("custom", () => {
 
   it("csv_quotes: tab-separated header and 3 rows, every field in double quotes", () => {
     const row = (cells: string[]) => cells.map((c) => `"${c}"`).join("\t");
-    const tsv = [row(["StudentID", "Subject", "Grade", "Semester", "Score"]), row(["1", "Math", "A", "Fall", "99"]), row(["2", "Art", "B", "Fall", "88"]), row(["3", "Bio", "A", "Spring", "97"])].join("\n");
+    const tsv = [
+      row(["StudentID", "Subject", "Grade", "Semester", "Score"]),
+      row(["1", "Math", "A", "Fall", "99"]),
+      row(["2", "Art", "B", "Fall", "88"]),
+      row(["3", "Bio", "A", "Spring", "97"]),
+    ].join("\n");
     expect(passes("custom:csv_quotes", tsv)).toBe(true);
     expect(passes("custom:csv_quotes", tsv.replace('"Math"', "Math"))).toBe(false);
   });
@@ -476,11 +495,31 @@ describe("bounded time", () => {
     const constraints = IFBENCH_INSTRUCTION_IDS.map((id) => ({
       id,
       kwargs: {
-        min_words: 1, max_words: 2, N: 3, percentage: 10, small_n: 2, reference_text: "abc", options: "yes/no",
-        sep: "-", word: "x", keyword: "x", n: 2, m: 2, keyword1: "a", keyword2: "b", keyword3: "c", keyword4: "d", keyword5: "e",
-        prompt_to_repeat: "a b c", n_start: 0, n_end: 2,
+        min_words: 1,
+        max_words: 2,
+        N: 3,
+        percentage: 10,
+        small_n: 2,
+        reference_text: "abc",
+        options: "yes/no",
+        sep: "-",
+        word: "x",
+        keyword: "x",
+        n: 2,
+        m: 2,
+        keyword1: "a",
+        keyword2: "b",
+        keyword3: "c",
+        keyword4: "d",
+        keyword5: "e",
+        prompt_to_repeat: "a b c",
+        n_start: 0,
+        n_end: 2,
       },
-    })).map(({ id, kwargs }) => ({ id, kwargs: Object.fromEntries(Object.keys(kwargsJsonSchema(id).properties ?? {}).map((k) => [k, kwargs[k as keyof typeof kwargs]])) }));
+    })).map(({ id, kwargs }) => ({
+      id,
+      kwargs: Object.fromEntries(Object.keys(kwargsJsonSchema(id).properties ?? {}).map((k) => [k, kwargs[k as keyof typeof kwargs]])),
+    }));
     for (const input of inputs) {
       const start = performance.now();
       judgeConstraints(input, constraints, "strict");

@@ -96,7 +96,15 @@ describe("iopo eval-verifiable", () => {
       input,
       [
         { key: 1, prompt: "p1", instruction_id_list: ["punctuation:no_comma", "format:no_whitespace"], kwargs: [{}, {}] },
-        { key: "two", prompt: "p2", instruction_id_list: ["count:word_count_range", "length_constraints:number_words"], kwargs: [{ min_words: 2, max_words: 3, N: null }, { num_words: 3, relation: "at least" }] },
+        {
+          key: "two",
+          prompt: "p2",
+          instruction_id_list: ["count:word_count_range", "length_constraints:number_words"],
+          kwargs: [
+            { min_words: 2, max_words: 3, N: null },
+            { num_words: 3, relation: "at least" },
+          ],
+        },
       ]
         .map((row) => JSON.stringify(row))
         .join("\n") + "\n",
@@ -120,7 +128,17 @@ describe("iopo eval-verifiable", () => {
     expect(run.code).toBe(0);
     expect(readFileSync(join(out, "eval_results_strict.jsonl"), "utf8")).toBe(readFileSync(REFERENCE_STRICT, "utf8"));
 
-    const wrong = iopo("eval-verifiable", "--suite", "ifeval", "--input-data", IFBENCH_INPUT_ORIG, "--responses", IFBENCH_RESPONSES, "--output-dir", out);
+    const wrong = iopo(
+      "eval-verifiable",
+      "--suite",
+      "ifeval",
+      "--input-data",
+      IFBENCH_INPUT_ORIG,
+      "--responses",
+      IFBENCH_RESPONSES,
+      "--output-dir",
+      out,
+    );
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/line 1: field key: /); // IFBench keys are strings
     const dir = tempDir();
@@ -128,7 +146,9 @@ describe("iopo eval-verifiable", () => {
     writeFileSync(input, '{"key": 3, "prompt": "p", "instruction_id_list": ["format:no_whitespace"], "kwargs": [{}]}\n');
     const mixed = iopo("ifeval", "--input-data", input, "--responses", IFBENCH_RESPONSES, "--output-dir", dir);
     expect(mixed.code).toBe(1);
-    expect(mixed.stderr).toMatch(/key 3\.instruction_id_list\[0\]: "format:no_whitespace" is an IFBench id, not an IFEval one \(use --suite all\)/);
+    expect(mixed.stderr).toMatch(
+      /key 3\.instruction_id_list\[0\]: "format:no_whitespace" is an IFBench id, not an IFEval one \(use --suite all\)/,
+    );
 
     const bad = iopo("eval-verifiable", "--suite", "ifeval2", "--input-data", input, "--responses", input, "--output-dir", dir);
     expect(bad.code).toBe(2);
@@ -141,7 +161,10 @@ describe("iopo eval-verifiable", () => {
     const dir = tempDir();
     const input = join(dir, "input.jsonl");
     const responses = join(dir, "responses.jsonl");
-    writeFileSync(input, '{"key": "9", "prompt": "p", "instruction_id_list": ["count:words_japanese"], "kwargs": [{"N": 0, "small_n": null}]}\n');
+    writeFileSync(
+      input,
+      '{"key": "9", "prompt": "p", "instruction_id_list": ["count:words_japanese"], "kwargs": [{"N": 0, "small_n": null}]}\n',
+    );
     writeFileSync(responses, '{"prompt": "p", "response": "x"}\n');
     const run = iopo("ifbench", "--input-data", input, "--responses", responses, "--output-dir", dir);
     expect(run.code).toBe(1);

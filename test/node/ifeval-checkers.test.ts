@@ -63,8 +63,7 @@ describe("keywords", () => {
 
   it("frequency: non-overlapping case-insensitive occurrences vs the target", () => {
     const text = "The cat and the hat. THE END";
-    const check = (relation: string, frequency: number) =>
-      passes("keywords:frequency", { keyword: "the", frequency, relation }, text);
+    const check = (relation: string, frequency: number) => passes("keywords:frequency", { keyword: "the", frequency, relation }, text);
     expect(relationBoundaries(check, 3)).toEqual(AT_BOUNDARY);
     expect(judge("keywords:frequency", { keyword: "aa", frequency: 1, relation: "at least" }, "aaa").evidence).toMatchObject({
       occurrences: 1,
@@ -144,7 +143,7 @@ describe("length constraints", () => {
 
   it("nth_paragraph_first_word: count of non-blank paragraphs and the nth one's first word", () => {
     const kwargs = (n: number) => ({ num_paragraphs: n, nth_paragraph: 2, first_word: "World" });
-    const text = "Hello there.\n\n\"World, is big.\"\n\nBye.";
+    const text = 'Hello there.\n\n"World, is big."\n\nBye.';
     expect([2, 3, 4].map((n) => passes("length_constraints:nth_paragraph_first_word", kwargs(n), text))).toEqual([false, true, false]);
     expect(passes("length_constraints:nth_paragraph_first_word", kwargs(3), "Hello.\n\nWorlds apart.\n\nBye.")).toBe(false);
     expect(passes("length_constraints:nth_paragraph_first_word", kwargs(3), "Hello.\n\n'world' here.\n\nBye.")).toBe(true);
@@ -368,9 +367,9 @@ describe("kwargs validation", () => {
     const [missing] = issues([{ id: "keywords:frequency", kwargs: { keyword: "x", frequency: null, relation: "at least" } }]);
     expect(missing).toEqual({ path: ["constraints", 0, "kwargs", "frequency"], message: "required (number)" });
     // IFBench-style rows carry every key, the unused ones null
-    expect(judgeConstraints("a b", [{ id: "punctuation:no_comma", kwargs: { num_words: null, relation: null } }], "strict").followed_all).toBe(
-      true,
-    );
+    expect(
+      judgeConstraints("a b", [{ id: "punctuation:no_comma", kwargs: { num_words: null, relation: null } }], "strict").followed_all,
+    ).toBe(true);
     expect(judgeConstraints("a b", [{ id: "detectable_format:title" }], "strict").results[0]!.passed).toBe(false);
   });
 
@@ -380,7 +379,17 @@ describe("kwargs validation", () => {
     expect(checkers.map((c) => c.id)).toEqual([...IFEVAL_INSTRUCTION_IDS]);
     expect(listCheckers().slice(0, IFEVAL_INSTRUCTION_IDS.length)).toEqual(checkers);
     expect(new Set(checkers.map((c) => c.category))).toEqual(
-      new Set(["keywords", "language", "length_constraints", "detectable_content", "detectable_format", "combination", "startend", "change_case", "punctuation"]),
+      new Set([
+        "keywords",
+        "language",
+        "length_constraints",
+        "detectable_content",
+        "detectable_format",
+        "combination",
+        "startend",
+        "change_case",
+        "punctuation",
+      ]),
     );
     expect(kwargsJsonSchema("length_constraints:number_words")).toMatchObject({
       type: "object",

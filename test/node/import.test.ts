@@ -10,7 +10,11 @@ import { renderPrompt, type Instruction } from "../../src/datasets/records";
 import { startServer } from "../../scripts/lib/server.mjs";
 
 const data = join(import.meta.dirname, "../../data");
-const readJsonl = (file: string) => readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const readJsonl = (file: string) =>
+  readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe("importers", () => {
   it("converts all of TRACE's eval set so that the rendered prompt is TRACE's user message", () => {
@@ -89,13 +93,19 @@ describe("iopo import (through a running API)", () => {
       dpoFile,
       [
         { prompt: "Say hi", chosen: "hi", rejected: "bye" },
-        { prompt: [{ role: "user", content: "Say yes" }], chosen: [{ role: "assistant", content: "yes" }], rejected: [{ role: "assistant", content: "no" }] },
+        {
+          prompt: [{ role: "user", content: "Say yes" }],
+          chosen: [{ role: "assistant", content: "yes" }],
+          rejected: [{ role: "assistant", content: "no" }],
+        },
       ]
         .map((r) => JSON.stringify(r))
         .join("\n"),
     );
     expect(await importFile({ ...options, dataset: "pairs", format: "trl-dpo", file: dpoFile })).toMatchObject({ inserted: 2 });
-    const rows = (await (await fetch(`${server.base}/v1/datasets/pairs/rows`)).json()) as { rows: { row: { chosen: string; prompt: { prompt: string } } }[] };
+    const rows = (await (await fetch(`${server.base}/v1/datasets/pairs/rows`)).json()) as {
+      rows: { row: { chosen: string; prompt: { prompt: string } } }[];
+    };
     expect(rows.rows.map((r) => [r.row.prompt.prompt, r.row.chosen])).toEqual([
       ["Say hi", "hi"],
       ["Say yes", "yes"],
@@ -105,11 +115,17 @@ describe("iopo import (through a running API)", () => {
   it("names the file line of a bad record and sends nothing after it", async () => {
     const file = join(dir, "bad.jsonl");
     writeFileSync(file, [JSON.stringify({ prompt: "a", chosen: "b", rejected: "c" }), "{oops"].join("\n"));
-    await expect(importFile({ api: server.base, key: server.adminToken, dataset: "bad", format: "trl-dpo", file })).rejects.toThrow(/bad\.jsonl:2: not valid JSON/);
+    await expect(importFile({ api: server.base, key: server.adminToken, dataset: "bad", format: "trl-dpo", file })).rejects.toThrow(
+      /bad\.jsonl:2: not valid JSON/,
+    );
     const missing = join(dir, "missing-field.jsonl");
     writeFileSync(missing, JSON.stringify({ prompt: "a", chosen: "b" }));
-    await expect(importFile({ api: server.base, key: server.adminToken, dataset: "bad", format: "trl-dpo", file: missing })).rejects.toThrow(/missing-field\.jsonl:1: rejected/);
-    const count = (await (await fetch(`${server.base}/v1/datasets/bad`, { headers: { authorization: `Bearer ${server.adminToken}` } })).json()) as { record_count: number };
+    await expect(
+      importFile({ api: server.base, key: server.adminToken, dataset: "bad", format: "trl-dpo", file: missing }),
+    ).rejects.toThrow(/missing-field\.jsonl:1: rejected/);
+    const count = (await (
+      await fetch(`${server.base}/v1/datasets/bad`, { headers: { authorization: `Bearer ${server.adminToken}` } })
+    ).json()) as { record_count: number };
     expect(count.record_count).toBe(0);
   });
 
@@ -124,15 +140,39 @@ describe("iopo import (through a running API)", () => {
     const file = join(dir, "sft.jsonl");
     const instruction = {
       description: "Describe autumn.",
-      constraints: [{ text: "Use at least 4 words.", checker: { id: "length_constraints:number_words", kwargs: { relation: "at least", num_words: 4 } } }],
+      constraints: [
+        {
+          text: "Use at least 4 words.",
+          checker: { id: "length_constraints:number_words", kwargs: { relation: "at least", num_words: 4 } },
+        },
+      ],
     };
-    const responses = ["Autumn leaves fall slowly, gold and red.", "AUTUMN IS A COOL SEASON.", "autumn is a cool season of harvest.", "Autumn is crisp. P.S. enjoy it"];
+    const responses = [
+      "Autumn leaves fall slowly, gold and red.",
+      "AUTUMN IS A COOL SEASON.",
+      "autumn is a cool season of harvest.",
+      "Autumn is crisp. P.S. enjoy it",
+    ];
     writeFileSync(file, responses.map((response) => JSON.stringify({ kind: "sft", instruction, response })).join("\n"));
     await importFile({ api: server.base, key: server.adminToken, dataset: "autumn", format: "iopo", file });
     const cli = (args: string[]) =>
-      spawnSync(process.execPath, [join(import.meta.dirname, "../../bin/iopo.mjs"), "build-quadruples", "--api", server.base, "--key", server.adminToken, "--dataset", "autumn", ...args], {
-        encoding: "utf8",
-      });
+      spawnSync(
+        process.execPath,
+        [
+          join(import.meta.dirname, "../../bin/iopo.mjs"),
+          "build-quadruples",
+          "--api",
+          server.base,
+          "--key",
+          server.adminToken,
+          "--dataset",
+          "autumn",
+          ...args,
+        ],
+        {
+          encoding: "utf8",
+        },
+      );
     const run = cli(["--target", "autumn-iopo", "--batch", "2"]);
     expect(run.status, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout) as { job: string; status: string; produced: number };
@@ -146,4 +186,3 @@ describe("iopo import (through a running API)", () => {
     expect(bad.stderr).toMatch(/--target/);
   });
 });
-

@@ -23,7 +23,7 @@ const INTEGRATION_TEST_CROSSINGS = [
 ];
 
 /** The package a repository path belongs to. */
-export function packageOf(path: string): string {
+function packageOf(path: string): string {
   const parts = path.split("/");
   if (parts[0] === "gpu-trainer") return "gpu-trainer";
   if (parts[0] === "packages" && parts.length > 2) return `packages/${parts[1]}`;
@@ -31,21 +31,29 @@ export function packageOf(path: string): string {
 }
 
 /** The module specifiers of static imports, re-exports, side-effect imports and dynamic imports. */
-export function importSpecifiers(source: string): string[] {
+function importSpecifiers(source: string): string[] {
   const specifiers: string[] = [];
-  const patterns = [/\b(?:import|export)\b[^;'"`]*?\bfrom\s*(['"])([^'"]+)\1/g, /\bimport\s*(['"])([^'"]+)\1/g, /\bimport\s*\(\s*(['"])([^'"]+)\1\s*\)/g];
+  const patterns = [
+    /\b(?:import|export)\b[^;'"`]*?\bfrom\s*(['"])([^'"]+)\1/g,
+    /\bimport\s*(['"])([^'"]+)\1/g,
+    /\bimport\s*\(\s*(['"])([^'"]+)\1\s*\)/g,
+  ];
   for (const pattern of patterns) for (const match of source.matchAll(pattern)) specifiers.push(match[2]!);
   return specifiers;
 }
 
 /** Every relative import in the tracked sources that resolves into another package, as "from -> to". */
 function crossings(): string[] {
-  const files = execFileSync("git", ["ls-files", "*.ts", "*.mts", "*.mjs", "*.js"], { cwd: root, encoding: "utf8" }).split("\n").filter(Boolean);
+  const files = execFileSync("git", ["ls-files", "*.ts", "*.mts", "*.mjs", "*.js"], { cwd: root, encoding: "utf8" })
+    .split("\n")
+    .filter(Boolean);
   const found: string[] = [];
   for (const file of files) {
     for (const specifier of importSpecifiers(readFileSync(join(root, file), "utf8"))) {
       if (!specifier.startsWith("./") && !specifier.startsWith("../")) continue;
-      const target = relative(root, normalize(join(root, dirname(file), specifier))).split("\\").join("/");
+      const target = relative(root, normalize(join(root, dirname(file), specifier)))
+        .split("\\")
+        .join("/");
       if (target.startsWith("..") || packageOf(target) !== packageOf(file)) found.push(`${file} -> ${target}`);
     }
   }
@@ -56,12 +64,12 @@ describe("package boundaries", () => {
   it("finds every kind of import specifier", () => {
     const source = `import a from "./a.ts";\nimport type { B } from '../b.ts';\nexport { c } from "./c.ts";\nimport "./d.ts";\nconst e = await import("../e.mjs");\nimport {\n  f,\n} from "@iopo/common";`;
     expect(importSpecifiers(source).sort()).toEqual(["../b.ts", "../e.mjs", "./a.ts", "./c.ts", "./d.ts", "@iopo/common"]);
-    expect([packageOf("src/app.ts"), packageOf("demo/run.ts"), packageOf("gpu-trainer/src/index.ts"), packageOf("packages/common/src/order.ts")]).toEqual([
-      "root",
-      "root",
-      "gpu-trainer",
-      "packages/common",
-    ]);
+    expect([
+      packageOf("src/app.ts"),
+      packageOf("demo/run.ts"),
+      packageOf("gpu-trainer/src/index.ts"),
+      packageOf("packages/common/src/order.ts"),
+    ]).toEqual(["root", "root", "gpu-trainer", "packages/common"]);
   });
 
   it("no relative import resolves into another package", () => {

@@ -19,10 +19,9 @@ function dataFiles(dir = REFERENCE_DATA): string[] {
 
 describe("reference data in the repository", () => {
   const listed = new Map(
-    [...readFileSync(join(REFERENCE_DATA, "README.md"), "utf8").matchAll(/^\| `([^`]+)` \| ([\d,]+) \| `([0-9a-f]{64})` \|$/gm)].map((m) => [
-      m[1]!,
-      { bytes: Number(m[2]!.replaceAll(",", "")), sha256: m[3]! },
-    ]),
+    [...readFileSync(join(REFERENCE_DATA, "README.md"), "utf8").matchAll(/^\| `([^`]+)` \| ([\d,]+) \| `([0-9a-f]{64})` \|$/gm)].map(
+      (m) => [m[1]!, { bytes: Number(m[2]!.replaceAll(",", "")), sha256: m[3]! }],
+    ),
   );
 
   it("lists every file of data/ in its README, with the size and SHA-256 the file has", () => {
@@ -42,7 +41,9 @@ describe("reference data in the repository", () => {
 
   it("holds each seeded dataset's file with the record count /v1/health expects", () => {
     for (const dataset of REFERENCE_DATASETS) {
-      const lines = readFileSync(join(root, dataset.file), "utf8").split("\n").filter((line) => line.trim() !== "");
+      const lines = readFileSync(join(root, dataset.file), "utf8")
+        .split("\n")
+        .filter((line) => line.trim() !== "");
       expect({ name: dataset.name, records: lines.length }).toEqual({ name: dataset.name, records: dataset.records });
     }
   });

@@ -6,7 +6,10 @@ import { judgeConstraints } from "../../src/judge";
 describe("synthetic demo corpus", () => {
   const corpus = generateDemoCorpus(3, 20, 4);
   const combo = (r: { instruction: { constraints: { checker?: { id: string } }[] } }) =>
-    r.instruction.constraints.map((c) => c.checker!.id).sort().join("+");
+    r.instruction.constraints
+      .map((c) => c.checker!.id)
+      .sort()
+      .join("+");
 
   it("is a function of its seed", () => {
     expect(generateDemoCorpus(3, 20, 4)).toEqual(corpus);

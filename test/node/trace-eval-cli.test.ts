@@ -34,12 +34,21 @@ beforeAll(async () => {
     let body = "";
     req.on("data", (d) => (body += d));
     req.on("end", () => {
-      const items = body.trim().split("\n").map((l) => JSON.parse(l) as { id: string; response: string });
+      const items = body
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { id: string; response: string });
       batches.push({ url: req.url!, auth: req.headers.authorization, ids: items.map((i) => i.id) });
       const unknown = items.findIndex((i) => Number(i.id) > 900);
       if (unknown >= 0) {
         res.writeHead(422, { "content-type": "application/problem+json" });
-        res.end(JSON.stringify({ status: 422, detail: "1 response(s) match no instruction", errors: [{ field: "id", line: unknown + 1, message: "no TRACE instruction" }] }));
+        res.end(
+          JSON.stringify({
+            status: 422,
+            detail: "1 response(s) match no instruction",
+            errors: [{ field: "id", line: unknown + 1, message: "no TRACE instruction" }],
+          }),
+        );
         return;
       }
       const verdicts = items.map((item, i) => {
@@ -52,7 +61,16 @@ beforeAll(async () => {
         return { id: item.id, line: i + 1, subset: single ? "IF-S" : "IF-M", status: "x", followed_all: false, errors: 0, results };
       });
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ report: { dataset: "trace-eval", dataset_instructions: 1042, judge: { provider: "openai", model: "m", prompt_version: "trace-judge-v1", pass_score: 10 } }, verdicts }));
+      res.end(
+        JSON.stringify({
+          report: {
+            dataset: "trace-eval",
+            dataset_instructions: 1042,
+            judge: { provider: "openai", model: "m", prompt_version: "trace-judge-v1", pass_score: 10 },
+          },
+          verdicts,
+        }),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -75,7 +93,21 @@ describe("iopo trace-eval", () => {
     ];
     writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join("\n")}\n\n`);
     batches.length = 0;
-    const run = await iopo("trace-eval", "--api", `${api}/`, "--key", "k1", "--responses", file, "--out", join(d, "out"), "--batch", "2", "--cache", "bypass");
+    const run = await iopo(
+      "trace-eval",
+      "--api",
+      `${api}/`,
+      "--key",
+      "k1",
+      "--responses",
+      file,
+      "--out",
+      join(d, "out"),
+      "--batch",
+      "2",
+      "--cache",
+      "bypass",
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(batches.map((b) => b.ids)).toEqual([["0", "1"], ["2", "300"], ["301"]]);
     expect(batches[0]!.url).toBe("/v1/benchmarks/trace/score?cache=bypass");
@@ -89,8 +121,17 @@ describe("iopo trace-eval", () => {
     expect(report.by_type["Content Constraint"]).toMatchObject({ total: 2, passed: 2 });
     expect(report.errors).toEqual({ instructions: 1, constraints: 1, ids: ["2"] });
     expect(report).toMatchObject({ responses: 5, dataset_instructions: 1042, instructions_without_response: 1037 });
-    const verdicts = readFileSync(join(d, "out", "trace_verdicts.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    expect(verdicts.map((v: { id: string; line: number }) => [v.id, v.line])).toEqual([["0", 1], ["1", 2], ["2", 3], ["300", 4], ["301", 5]]);
+    const verdicts = readFileSync(join(d, "out", "trace_verdicts.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(verdicts.map((v: { id: string; line: number }) => [v.id, v.line])).toEqual([
+      ["0", 1],
+      ["1", 2],
+      ["2", 3],
+      ["300", 4],
+      ["301", 5],
+    ]);
 
     expect(run.stdout).toMatch(/IF-S\s+33\.3%\s+1\/3\s+1/);
     expect(run.stdout).toMatch(/IF-M\s+50\.0%\s+1\/2\s+0/);
@@ -106,7 +147,9 @@ describe("iopo trace-eval", () => {
     const run = await iopo("trace-eval", "--api", api, "--responses", file);
     expect(run.code).toBe(1);
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
-    expect(run.stderr).toMatch(/lines 1-2: the API refused a batch: 422 1 response\(s\) match no instruction \(batch line 2: id: no TRACE instruction\)/);
+    expect(run.stderr).toMatch(
+      /lines 1-2: the API refused a batch: 422 1 response\(s\) match no instruction \(batch line 2: id: no TRACE instruction\)/,
+    );
   });
 
   it("checks the file and the arguments before sending anything", async () => {

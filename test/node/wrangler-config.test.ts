@@ -14,7 +14,9 @@ describe("wrangler.toml", () => {
 
   it("binds both rate limiters in every environment, with the periods the Worker sends as Retry-After", () => {
     for (const env of [undefined, "production"]) {
-      const limiters = new Map<string, { period: number }>(config(env).ratelimits.map((r: { name: string; simple: { period: number } }) => [r.name, r.simple]));
+      const limiters = new Map<string, { period: number }>(
+        config(env).ratelimits.map((r: { name: string; simple: { period: number } }) => [r.name, r.simple]),
+      );
       for (const [name, period] of Object.entries(LIMITER_PERIOD_S)) {
         expect(limiters.get(name)?.period, `${name} in ${env ?? "local"}`).toBe(period);
       }

@@ -24,7 +24,9 @@ async function untilThrottled(limit: number, send: () => Promise<Response>): Pro
 describe("rate limits (Cloudflare's rate-limiting binding, per client address)", () => {
   it("throttles failed authentications: 429 with Retry-After and a problem body", async () => {
     const ip = freshAddress();
-    const { before, throttled } = await untilThrottled(10, () => call("/v1/keys", { headers: { authorization: "Bearer iopo_wrong", "cf-connecting-ip": ip } }));
+    const { before, throttled } = await untilThrottled(10, () =>
+      call("/v1/keys", { headers: { authorization: "Bearer iopo_wrong", "cf-connecting-ip": ip } }),
+    );
     expect(before).toBeGreaterThanOrEqual(10);
     expect(throttled.headers.get("retry-after")).toBe("60");
     const problem = await expectProblem(throttled, 429);
@@ -33,7 +35,10 @@ describe("rate limits (Cloudflare's rate-limiting binding, per client address)",
     expect((await call("/v1/keys", { headers: { authorization: "Basic x", "cf-connecting-ip": ip } })).status).toBe(429);
     expect((await call("/v1/keys", { headers: { ...ADMIN, "cf-connecting-ip": ip } })).status).toBe(200);
     // another address is not affected
-    await expectProblem(await call("/v1/keys", { headers: { authorization: "Bearer iopo_wrong", "cf-connecting-ip": freshAddress() } }), 401);
+    await expectProblem(
+      await call("/v1/keys", { headers: { authorization: "Bearer iopo_wrong", "cf-connecting-ip": freshAddress() } }),
+      401,
+    );
   });
 
   it("throttles anonymous use, but not a caller with a key, nor health checks", async () => {

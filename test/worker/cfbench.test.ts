@@ -20,10 +20,23 @@ const item = (idx: number, split: "easy" | "hard", criteria: [string, string][],
 const ndjson = (items: unknown[]) => items.map((i) => JSON.stringify(i)).join("\n");
 
 function score(vars: Record<string, unknown>, body: string, query = "") {
-  return callWith(vars, `/v1/benchmarks/cfbench/score${query}`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
+  return callWith(vars, `/v1/benchmarks/cfbench/score${query}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-ndjson" },
+    body,
+  });
 }
 
-type Verdict = { idx: number; CSR: number; ISR: number; PSR: number; judge_parsing: string; judge_score: string[]; cached: boolean; judge_error?: string };
+type Verdict = {
+  idx: number;
+  CSR: number;
+  ISR: number;
+  PSR: number;
+  judge_parsing: string;
+  judge_score: string[];
+  cached: boolean;
+  judge_error?: string;
+};
 type Report = Record<"easy" | "hard" | "full", { CSR: number | null; ISR: number | null; PSR: number | null; items: number }> & {
   usage: { calls: number; prompt_tokens: number; completion_tokens: number; cache_hits: number };
   judge_errors: number;
@@ -36,11 +49,37 @@ describe("CFBench scoring route", () => {
     const vars = { LLM_BASE_URL: fake.baseUrl };
     const items = [
       // all met: CSR 1, ISR 1, PSR 1
-      item(0, "easy", [["mentions green tea", P], ["under 100 words", S]], "Green tea is mild."),
+      item(
+        0,
+        "easy",
+        [
+          ["mentions green tea", P],
+          ["under 100 words", S],
+        ],
+        "Green tea is mild.",
+      ),
       // secondary 1, 0, 1 -> round(0.67) -> 0.5 + 0.335 > 0.8: PSR 1; CSR 3/4
-      item(1, "hard", [["is about tea", P], ["has a title", S], ["uses a list [[fake:0]]", S], ["is polite", S]], "Tea notes."),
+      item(
+        1,
+        "hard",
+        [
+          ["is about tea", P],
+          ["has a title", S],
+          ["uses a list [[fake:0]]", S],
+          ["is polite", S],
+        ],
+        "Tea notes.",
+      ),
       // a failed primary: PSR 0; CSR 0.5
-      item(2, "hard", [["written as a poem [[fake:0]]", P], ["mentions water", S]], "Water and leaves."),
+      item(
+        2,
+        "hard",
+        [
+          ["written as a poem [[fake:0]]", P],
+          ["mentions water", S],
+        ],
+        "Water and leaves.",
+      ),
       // the judge never answers in the format: retried, then read leniently: nothing usable -> 0
       item(3, "easy", [["is about tea [[fake:garbled]]", P]], "Tea."),
     ];
@@ -62,32 +101,54 @@ describe("CFBench scoring route", () => {
     expect(body.report.usage.calls).toBe(6);
     expect(body.report.usage.prompt_tokens).toBeGreaterThan(0);
     expect(body.report.usage.completion_tokens).toBeGreaterThan(0);
-    expect(requests[0]!.body.messages[1]!.content).toContain("<checkpoints count=\"2\">");
+    expect(requests[0]!.body.messages[1]!.content).toContain('<checkpoints count="2">');
 
     const again = (await (await score(vars, ndjson(items))).json()) as { report: Report; verdicts: Verdict[] };
     expect(again.report.full).toEqual(body.report.full);
     // the three parsed judgements come from D1; the unparseable one is asked again
-    expect(again.verdicts.filter((v) => v.cached).map((v) => v.idx).sort()).toEqual([0, 1, 2]);
+    expect(
+      again.verdicts
+        .filter((v) => v.cached)
+        .map((v) => v.idx)
+        .sort(),
+    ).toEqual([0, 1, 2]);
     expect(again.report.usage.cache_hits).toBe(3);
     expect((await fake.requests()).requests).toHaveLength(9);
   });
 
   it("answers 429 with Retry-After by waiting, and scores an unreachable judge as the reference's 'Error'", async () => {
     const fake = fakeLlm();
-    await fake.script([{ status: 429, headers: { "retry-after": "0" } }, { cfbench: {} }, { status: 500 }, { status: 500 }, { status: 500 }]);
+    await fake.script([
+      { status: 429, headers: { "retry-after": "0" } },
+      { cfbench: {} },
+      { status: 500 },
+      { status: 500 },
+      { status: 500 },
+    ]);
     const vars = { LLM_BASE_URL: fake.baseUrl, LLM_CONCURRENCY: "1" };
     const ok = (await (await score(vars, ndjson([item(0, "easy", [["is about tea", P]], "Tea.")]))).json()) as { verdicts: Verdict[] };
     expect(ok.verdicts[0]).toMatchObject({ CSR: 1, PSR: 1, judge_parsing: "1" });
-    const down = (await (await score(vars, ndjson([item(1, "easy", [["is about coffee", P]], "Coffee.")]))).json()) as { report: Report; verdicts: Verdict[] };
+    const down = (await (await score(vars, ndjson([item(1, "easy", [["is about coffee", P]], "Coffee.")]))).json()) as {
+      report: Report;
+      verdicts: Verdict[];
+    };
     expect(down.verdicts[0]).toMatchObject({ CSR: 0, ISR: 0, PSR: 0, judge_parsing: "-1" });
     expect(down.verdicts[0]!.judge_error).toMatch(/HTTP 500/);
     expect(down.report.judge_errors).toBe(1);
   });
 
   it("names invalid items, refuses more than 50, and needs a provider", async () => {
-    const bad = await score({}, ndjson([{ ...item(0, "easy", [["x", "必需"]], "r") }, { ...item(1, "medium" as "easy", [["x", P]], "r") }]));
+    const bad = await score(
+      {},
+      ndjson([{ ...item(0, "easy", [["x", "必需"]], "r") }, { ...item(1, "medium" as "easy", [["x", P]], "r") }]),
+    );
     const problem = await expectProblem(bad, 422);
-    expect(problem.errors).toEqual(expect.arrayContaining([expect.objectContaining({ line: 1, field: "criteria.0.1" }), expect.objectContaining({ line: 2, field: "split" })]));
+    expect(problem.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ line: 1, field: "criteria.0.1" }),
+        expect.objectContaining({ line: 2, field: "split" }),
+      ]),
+    );
     const many = Array.from({ length: 51 }, (_, i) => item(i, "easy", [["x", P]], "r"));
     await expectProblem(await score({}, ndjson(many)), 413);
     await expectProblem(await score({ LLM_PROVIDER: "" }, ndjson([item(0, "easy", [["x", P]], "r")])), 503);

@@ -8,7 +8,10 @@ function postNdjson(path: string, body: string, headers: Record<string, string> 
   return call(path, { method: "POST", headers: { "content-type": "application/x-ndjson", ...headers }, body });
 }
 
-const instruction = (description: string, constraints: { text: string; dimension?: string; checker?: { id: string; kwargs: Record<string, unknown> } }[] = []) => ({
+const instruction = (
+  description: string,
+  constraints: { text: string; dimension?: string; checker?: { id: string; kwargs: Record<string, unknown> } }[] = [],
+) => ({
   description,
   constraints,
 });
@@ -36,7 +39,9 @@ async function makeDataset(name: string, visibility = "public", headers = ADMIN)
 }
 
 async function count(name: string) {
-  return (await env.DB.prepare("SELECT count(*) AS n FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE d.name = ?").bind(name).first<{ n: number }>())!.n;
+  return (await env.DB.prepare("SELECT count(*) AS n FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE d.name = ?")
+    .bind(name)
+    .first<{ n: number }>())!.n;
 }
 
 async function sha256(bytes: ArrayBuffer) {
@@ -100,7 +105,8 @@ describe("datasets: creation and access", () => {
     const created = await postJson("/v1/datasets", { name: "hidden-name", visibility: "private" }, asOther);
     expect(created.status).toBe(201);
     await postNdjson("/v1/datasets/hidden-name/records", ndjson([sftRecord(2), sftRecord(3)]), asOther);
-    const seen = async (headers: Record<string, string>) => ((await (await call("/v1/datasets/hidden-name", { headers })).json()) as { record_count: number }).record_count;
+    const seen = async (headers: Record<string, string>) =>
+      ((await (await call("/v1/datasets/hidden-name", { headers })).json()) as { record_count: number }).record_count;
     expect(await seen(asOwner)).toBe(1);
     expect(await seen(asOther)).toBe(2);
     // a public dataset of that name is possible too; each owner keeps reaching their own
@@ -111,7 +117,10 @@ describe("datasets: creation and access", () => {
     // names visible to the caller still conflict
     await expectProblem(await postJson("/v1/datasets", { name: "hidden-name", visibility: "private" }, asOwner), 409);
     const third = await createKey(["write"]);
-    await expectProblem(await postJson("/v1/datasets", { name: "hidden-name", visibility: "private" }, { authorization: `Bearer ${third.key}` }), 409);
+    await expectProblem(
+      await postJson("/v1/datasets", { name: "hidden-name", visibility: "private" }, { authorization: `Bearer ${third.key}` }),
+      409,
+    );
   });
 });
 
@@ -146,7 +155,9 @@ describe("datasets: ingestion", () => {
     const reordered = { response: "A response about topic 3.", instruction: sftRecord(3).instruction, kind: "sft" };
     expect(await (await postNdjson("/v1/datasets/idem/records", ndjson([reordered]))).json()).toMatchObject({ inserted: 0, duplicates: 1 });
     expect(await count("idem")).toBe(3);
-    const positions = await env.DB.prepare("SELECT position FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE d.name = 'idem' ORDER BY position").all<{ position: number }>();
+    const positions = await env.DB.prepare(
+      "SELECT position FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE d.name = 'idem' ORDER BY position",
+    ).all<{ position: number }>();
     expect(positions.results.map((r) => r.position)).toEqual([0, 1, 2]);
   });
 
@@ -166,7 +177,10 @@ describe("datasets: ingestion", () => {
 
   it("rejects wrong content types, empty bodies and too many records", async () => {
     await makeDataset("types");
-    await expectProblem(await call("/v1/datasets/types/records", { method: "POST", headers: { ...ADMIN, "content-type": "text/csv" }, body: "a,b" }), 415);
+    await expectProblem(
+      await call("/v1/datasets/types/records", { method: "POST", headers: { ...ADMIN, "content-type": "text/csv" }, body: "a,b" }),
+      415,
+    );
     await expectProblem(await postNdjson("/v1/datasets/types/records", "\n\n"), 422);
     await expectProblem(await postJson("/v1/datasets/types/records", { kind: "sft" }, ADMIN), 422);
     await expectProblem(await postNdjson("/v1/datasets/nope/records", ndjson([sftRecord(1)])), 404);
@@ -182,16 +196,26 @@ describe("datasets: limits on a record", () => {
     const line = (meta: string) => `{"kind":"instruction","instruction":{"description":"x","constraints":[]},"meta":${meta}}`;
     const nested = await expectProblem(await postNdjson("/v1/datasets/limits/records", `${line(deep)}\n`), 422);
     expect(nested.errors).toEqual([{ field: "meta", line: 1, message: "nests deeper than 64 levels" }]);
-    const big = await expectProblem(await postNdjson("/v1/datasets/limits/records", `${line(JSON.stringify({ notes: "x".repeat(5_000_000) }))}\n`), 422);
+    const big = await expectProblem(
+      await postNdjson("/v1/datasets/limits/records", `${line(JSON.stringify({ notes: "x".repeat(5_000_000) }))}\n`),
+      422,
+    );
     expect(big.errors).toEqual([{ field: "meta", line: 1, message: "at most 65536 characters of JSON" }]);
-    expect((await postNdjson("/v1/datasets/limits/records", `${line(JSON.stringify({ source: "s", tags: [["a", ["b"]]] }))}\n`)).status).toBe(200);
+    expect(
+      (await postNdjson("/v1/datasets/limits/records", `${line(JSON.stringify({ source: "s", tags: [["a", ["b"]]] }))}\n`)).status,
+    ).toBe(200);
   });
 
   it("answers a writer that keeps losing to concurrent writers 409 with Retry-After; nothing is written", async () => {
     await makeDataset("contended");
     // another writer holds the next position (its batch has not committed the count yet)
-    const dataset = (await env.DB.prepare("SELECT id, record_count FROM datasets WHERE name = 'contended'").first<{ id: string; record_count: number }>())!;
-    await env.DB.prepare("INSERT INTO records (dataset_id, id, position, kind, payload, constraint_count, dimensions) VALUES (?, 'other-writer', ?, 'sft', '{}', 0, '[]')")
+    const dataset = (await env.DB.prepare("SELECT id, record_count FROM datasets WHERE name = 'contended'").first<{
+      id: string;
+      record_count: number;
+    }>())!;
+    await env.DB.prepare(
+      "INSERT INTO records (dataset_id, id, position, kind, payload, constraint_count, dimensions) VALUES (?, 'other-writer', ?, 'sft', '{}', 0, '[]')",
+    )
       .bind(dataset.id, dataset.record_count)
       .run();
     const res = await postNdjson("/v1/datasets/contended/records", ndjson([sftRecord(1)]));
@@ -207,7 +231,12 @@ describe("datasets: browsing and statistics", () => {
     await postNdjson("/v1/datasets/stats/records", ndjson([sftRecord(1), sftRecord(2), sftRecord(4), iopoRecord(1)]));
     const body = (await (await call("/v1/datasets/stats")).json()) as {
       record_count: number;
-      statistics: { by_kind: Record<string, number>; constraints_histogram: Record<string, number>; constraints_by_dimension: Record<string, number>; constraints_by_type: Record<string, number> };
+      statistics: {
+        by_kind: Record<string, number>;
+        constraints_histogram: Record<string, number>;
+        constraints_by_dimension: Record<string, number>;
+        constraints_by_type: Record<string, number>;
+      };
     };
     expect(body.record_count).toBe(4);
     expect(body.statistics.by_kind).toEqual({ sft: 3, iopo: 1 });
@@ -223,14 +252,21 @@ describe("datasets: browsing and statistics", () => {
   it("pages rows by offset and by keyset, with filters", async () => {
     await makeDataset("rows");
     await postNdjson("/v1/datasets/rows/records", ndjson([...Array.from({ length: 30 }, (_, i) => sftRecord(i)), iopoRecord(1)]));
-    const page = (await (await call("/v1/datasets/rows/rows?offset=10&length=5")).json()) as { rows: { row_idx: number; row: { kind: string } }[]; num_rows_total: number };
+    const page = (await (await call("/v1/datasets/rows/rows?offset=10&length=5")).json()) as {
+      rows: { row_idx: number; row: { kind: string } }[];
+      num_rows_total: number;
+    };
     expect(page.rows.map((r) => r.row_idx)).toEqual([10, 11, 12, 13, 14]);
     expect(page.num_rows_total).toBe(31);
 
     const seen: number[] = [];
     let after: number | null = -1;
     while (after !== null) {
-      const res = (await (await call(`/v1/datasets/rows/rows?length=4&constraints=2&after=${after}`)).json()) as { rows: { row_idx: number }[]; num_rows_total: number; next_after: number | null };
+      const res = (await (await call(`/v1/datasets/rows/rows?length=4&constraints=2&after=${after}`)).json()) as {
+        rows: { row_idx: number }[];
+        num_rows_total: number;
+        next_after: number | null;
+      };
       expect(res.num_rows_total).toBe(15);
       seen.push(...res.rows.map((r) => r.row_idx));
       after = res.next_after;
@@ -240,7 +276,9 @@ describe("datasets: browsing and statistics", () => {
     const iopo = (await (await call("/v1/datasets/rows/rows?kind=iopo")).json()) as { rows: { row: { kind: string; y2: string } }[] };
     expect(iopo.rows).toHaveLength(1);
     expect(iopo.rows[0]!.row.y2).toBe("Réponse 1");
-    const tone = (await (await call(`/v1/datasets/rows/rows?dimension=${encodeURIComponent("tone-and-style-constraint")}&length=100`)).json()) as { num_rows_total: number };
+    const tone = (await (
+      await call(`/v1/datasets/rows/rows?dimension=${encodeURIComponent("tone-and-style-constraint")}&length=100`)
+    ).json()) as { num_rows_total: number };
     expect(tone.num_rows_total).toBe(15);
     await expectProblem(await call("/v1/datasets/rows/rows?length=101"), 422);
     // only plain decimal integers, and one way of paging at a time
@@ -260,7 +298,12 @@ describe("datasets: versions, manifests and shards", () => {
     return (await res.json()) as { version: number; record_count: number; shard_count: number };
   }
 
-  type Manifest = { record_count: number; line_count: number; shard_count: number; shards: { index: number; name: string; records: number; lines: number; bytes: number; sha256: string; url: string }[] };
+  type Manifest = {
+    record_count: number;
+    line_count: number;
+    shard_count: number;
+    shards: { index: number; name: string; records: number; lines: number; bytes: number; sha256: string; url: string }[];
+  };
 
   it("freezes an immutable version whose shard hashes equal the served bytes", async () => {
     await makeDataset("shards");
@@ -299,7 +342,10 @@ describe("datasets: versions, manifests and shards", () => {
     await postNdjson("/v1/datasets/baselines/records", ndjson([iopoRecord(1)]));
     await freeze("baselines", 10);
     const lines = async (format: string) =>
-      (await textOf(await call(`/v1/datasets/baselines/versions/1/shards/0?format=${format}`))).trimEnd().split("\n").map((l) => JSON.parse(l));
+      (await textOf(await call(`/v1/datasets/baselines/versions/1/shards/0?format=${format}`)))
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l));
     const x1 = "Task 1\nAnswer in English.\n";
     const x2 = "Task 1\nAnswer in French.\n";
     const [iopo] = await lines("iopo");

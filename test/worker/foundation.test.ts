@@ -19,7 +19,10 @@ describe("health", () => {
   });
 
   it("says whether the reference datasets are seeded, counting what has arrived", async () => {
-    type Seeding = { complete: boolean; datasets: { name: string; expected_records: number; records: number; versioned_records: number }[] };
+    type Seeding = {
+      complete: boolean;
+      datasets: { name: string; expected_records: number; records: number; versioned_records: number }[];
+    };
     const seeding = async () => ((await (await call("/v1/health")).json()) as { reference_data: Seeding }).reference_data;
     const before = await seeding();
     expect(before.complete).toBe(false);
@@ -30,7 +33,10 @@ describe("health", () => {
     ]);
 
     expect((await postJson("/v1/datasets", { name: "ifeval", visibility: "public" }, ADMIN)).status).toBe(201);
-    const records = env.IFEVAL_INPUT.split("\n").filter(Boolean).slice(0, 3).map((line) => convertLine("ifeval", JSON.parse(line)));
+    const records = env.IFEVAL_INPUT.split("\n")
+      .filter(Boolean)
+      .slice(0, 3)
+      .map((line) => convertLine("ifeval", JSON.parse(line)));
     const imported = await postJson("/v1/datasets/ifeval/records", records, ADMIN);
     expect(imported.status, await imported.clone().text()).toBe(200);
     const partly = await seeding();
@@ -54,9 +60,16 @@ describe("health", () => {
   it("lets a browser send every header the API reads (CORS preflight)", async () => {
     const preflight = await call("/v1/datasets/x/versions/1/shards/0", {
       method: "OPTIONS",
-      headers: { origin: "https://example.org", "access-control-request-method": "GET", "access-control-request-headers": "range, if-range, if-none-match" },
+      headers: {
+        origin: "https://example.org",
+        "access-control-request-method": "GET",
+        "access-control-request-headers": "range, if-range, if-none-match",
+      },
     });
-    const allowed = preflight.headers.get("access-control-allow-headers")!.split(",").map((h) => h.trim().toLowerCase());
+    const allowed = preflight.headers
+      .get("access-control-allow-headers")!
+      .split(",")
+      .map((h) => h.trim().toLowerCase());
     expect(allowed).toEqual(expect.arrayContaining(["authorization", "content-type", "range", "if-range", "if-none-match"]));
   });
 
@@ -73,7 +86,11 @@ describe("health", () => {
 
 describe("taxonomy", () => {
   type Taxonomy = {
-    types: { name: string; description: string; dimensions: { name: string; description: string; label_zh: string; eval_count: number }[] }[];
+    types: {
+      name: string;
+      description: string;
+      dimensions: { name: string; description: string; label_zh: string; eval_count: number }[];
+    }[];
   };
 
   it("serves TRACE's 5 types and 26 dimensions from D1", async () => {
@@ -129,9 +146,15 @@ describe("openapi and docs", () => {
   it("generates OpenAPI 3.1 from the routes", async () => {
     const res = await call("/openapi.json");
     expect(res.status).toBe(200);
-    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { securitySchemes: unknown } };
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+      components: { securitySchemes: unknown };
+    };
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/health", "/v1/taxonomy", "/v1/taxonomy/{dimension}", "/v1/keys", "/v1/keys/{id}"]));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/health", "/v1/taxonomy", "/v1/taxonomy/{dimension}", "/v1/keys", "/v1/keys/{id}"]),
+    );
     expect(Object.keys(doc.paths["/v1/keys"]!)).toEqual(expect.arrayContaining(["get", "post"]));
     expect(doc.components.securitySchemes).toHaveProperty("bearer");
   });
@@ -202,7 +225,10 @@ describe("errors", () => {
 
   it("403 when the key lacks the scope", async () => {
     const { key } = await createKey(["read", "write"]);
-    const problem = await expectProblem(await postJson("/v1/keys", { name: "x", scopes: ["read"] }, { authorization: `Bearer ${key}` }), 403);
+    const problem = await expectProblem(
+      await postJson("/v1/keys", { name: "x", scopes: ["read"] }, { authorization: `Bearer ${key}` }),
+      403,
+    );
     expect(problem.detail).toContain("admin");
   });
 });

@@ -16,7 +16,12 @@ export function callWith(overrides: Partial<Bindings> & Record<string, unknown>,
   return Promise.resolve(app.fetch(new Request(`http://iopo.test${path}`, init), { ...env, ...overrides }));
 }
 
-export function postWith(overrides: Partial<Bindings> & Record<string, unknown>, path: string, body: unknown, headers: Record<string, string> = {}) {
+export function postWith(
+  overrides: Partial<Bindings> & Record<string, unknown>,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   return callWith(overrides, path, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },

@@ -46,7 +46,11 @@ describe("free-text constraints", () => {
       {
         instruction: "Write a short note to a friend.",
         response,
-        constraints: [{ id: "punctuation:no_comma" }, { text: "Use a warm tone", dimension: "Tone and Style Constraint" }, { text: "Mention the sea" }],
+        constraints: [
+          { id: "punctuation:no_comma" },
+          { text: "Use a warm tone", dimension: "Tone and Style Constraint" },
+          { text: "Mention the sea" },
+        ],
       },
     );
     expect(body.mode).toBe("strict");
@@ -66,7 +70,13 @@ describe("free-text constraints", () => {
       prompt_version: "trace-judge-v1",
       cached: false,
     });
-    expect(body.results[2]).toMatchObject({ text: "Mention the sea", status: "ok", passed: false, score: 6, explanation: "the sea is never mentioned" });
+    expect(body.results[2]).toMatchObject({
+      text: "Mention the sea",
+      status: "ok",
+      passed: false,
+      score: 6,
+      explanation: "the sea is never mentioned",
+    });
 
     const { requests } = await fake.requests();
     expect(requests).toHaveLength(1);
@@ -76,7 +86,9 @@ describe("free-text constraints", () => {
     expect(sent.body.temperature).toBe(0);
     expect(sent.body.response_format?.type).toBe("json_schema");
     expect(sent.body.response_format?.json_schema.strict).toBe(true);
-    const schema = sent.body.response_format!.json_schema.schema as { properties: { verdicts: { items: { properties: { id: { enum: string[] } }; required: string[] } } } };
+    const schema = sent.body.response_format!.json_schema.schema as {
+      properties: { verdicts: { items: { properties: { id: { enum: string[] } }; required: string[] } } };
+    };
     expect(schema.properties.verdicts.items.properties.id.enum).toEqual(["C1", "C2"]);
     expect(schema.properties.verdicts.items.required).toEqual(["id", "explanation", "score"]);
     const user = sent.body.messages.find((m) => m.role === "user")!.content;
@@ -105,7 +117,10 @@ describe("free-text constraints", () => {
   it("without JSON-schema mode sends no response_format and still parses a fenced answer", async () => {
     const fake = fakeLlm();
     await fake.script([{ content: `Here you go:\n\`\`\`json\n${JSON.stringify(verdictJson([10, "fine"]))}\n\`\`\`` }]);
-    const body = await judge({ LLM_BASE_URL: fake.baseUrl, LLM_JSON_SCHEMA: "false" }, { response: unique("r"), constraints: [{ text: "Say hi" }] });
+    const body = await judge(
+      { LLM_BASE_URL: fake.baseUrl, LLM_JSON_SCHEMA: "false" },
+      { response: unique("r"), constraints: [{ text: "Say hi" }] },
+    );
     expect(body.results[0]).toMatchObject({ status: "ok", passed: true, explanation: "fine" });
     const { requests } = await fake.requests();
     expect(requests[0]!.body.response_format).toBeUndefined();
@@ -132,7 +147,10 @@ describe("retries and failures", () => {
   it("retries an answer missing a constraint, and after max retries reports that constraint as an error", async () => {
     const fake = fakeLlm();
     await fake.script([{ json: verdictJson([10]), times: 3 }]); // C2 never judged
-    const body = await judge({ LLM_BASE_URL: fake.baseUrl }, { response: unique("r"), constraints: [{ text: "First" }, { text: "Second" }] });
+    const body = await judge(
+      { LLM_BASE_URL: fake.baseUrl },
+      { response: unique("r"), constraints: [{ text: "First" }, { text: "Second" }] },
+    );
     expect((await fake.requests()).requests).toHaveLength(3); // 1 + LLM_MAX_RETRIES (2)
     expect(body.results[0]).toMatchObject({ status: "ok", passed: true });
     expect(body.results[1]).toMatchObject({ kind: "llm", status: "error", passed: null, attempts: 3 });
@@ -143,7 +161,10 @@ describe("retries and failures", () => {
     // an incomplete answer followed by a complete one is simply recovered
     const again = fakeLlm();
     await again.script([{ json: verdictJson([10]) }, { json: verdictJson([10], [4]) }]);
-    const recovered = await judge({ LLM_BASE_URL: again.baseUrl }, { response: unique("r"), constraints: [{ text: "First" }, { text: "Second" }] });
+    const recovered = await judge(
+      { LLM_BASE_URL: again.baseUrl },
+      { response: unique("r"), constraints: [{ text: "First" }, { text: "Second" }] },
+    );
     expect(recovered.results.map((r) => [r.status, r.score])).toEqual([
       ["ok", 10],
       ["ok", 4],
@@ -174,7 +195,10 @@ describe("retries and failures", () => {
   it("backs off exponentially between retries", async () => {
     const fake = fakeLlm();
     await fake.script([{ status: 503, times: 2 }, { json: verdictJson([10]) }]);
-    const body = await judge({ LLM_BASE_URL: fake.baseUrl, LLM_BACKOFF_MS: "100", LLM_BACKOFF_MAX_MS: "1000" }, { response: unique("r"), constraints: [{ text: "x" }] });
+    const body = await judge(
+      { LLM_BASE_URL: fake.baseUrl, LLM_BACKOFF_MS: "100", LLM_BACKOFF_MAX_MS: "1000" },
+      { response: unique("r"), constraints: [{ text: "x" }] },
+    );
     expect(body.results[0]).toMatchObject({ status: "ok" });
     const at = (await fake.requests()).requests.map((r) => r.at);
     expect(at).toHaveLength(3);
@@ -203,7 +227,9 @@ describe("retries and failures", () => {
   it("retries 500s; persistent 500s become an error naming the status", async () => {
     const fake = fakeLlm();
     await fake.script([{ status: 500 }, { json: verdictJson([10]) }]);
-    expect((await judge({ LLM_BASE_URL: fake.baseUrl }, { response: unique("r"), constraints: [{ text: "x" }] })).results[0]).toMatchObject({ status: "ok" });
+    expect((await judge({ LLM_BASE_URL: fake.baseUrl }, { response: unique("r"), constraints: [{ text: "x" }] })).results[0]).toMatchObject(
+      { status: "ok" },
+    );
     expect((await fake.requests()).requests).toHaveLength(2);
 
     const down = fakeLlm(); // no script: the fake answers 500 to everything
@@ -216,7 +242,10 @@ describe("retries and failures", () => {
 
   it("does not retry a 401, and says what the provider said", async () => {
     const fake = fakeLlm();
-    await fake.script([{ status: 401, body: JSON.stringify({ error: { message: "Incorrect API key provided" } }) }, { json: verdictJson([10]) }]);
+    await fake.script([
+      { status: 401, body: JSON.stringify({ error: { message: "Incorrect API key provided" } }) },
+      { json: verdictJson([10]) },
+    ]);
     const body = await judge({ LLM_BASE_URL: fake.baseUrl }, { response: unique("r"), constraints: [{ text: "x" }] });
     expect(body.results[0]).toMatchObject({ status: "error", passed: null });
     expect(body.results[0]!.reason).toMatch(/HTTP 401.*Incorrect API key/);
@@ -224,7 +253,10 @@ describe("retries and failures", () => {
   });
 
   it("an unreachable provider is an error, not a pass or a fail", async () => {
-    const body = await judge({ LLM_BASE_URL: "http://127.0.0.1:9/v1", LLM_MAX_RETRIES: "0" }, { response: unique("r"), constraints: [{ text: "x" }] });
+    const body = await judge(
+      { LLM_BASE_URL: "http://127.0.0.1:9/v1", LLM_MAX_RETRIES: "0" },
+      { response: unique("r"), constraints: [{ text: "x" }] },
+    );
     expect(body.results[0]).toMatchObject({ status: "error", passed: null });
     expect(body.errors).toBe(1);
   });
@@ -243,7 +275,10 @@ describe("configuration", () => {
     expect(body.followed_all).toBe(false);
     expect(body.errors).toBe(1);
 
-    const misconfigured = await judge({ LLM_BASE_URL: "", LLM_TIMEOUT_MS: "soon" }, { response: "x", constraints: [{ text: "Be friendly" }] });
+    const misconfigured = await judge(
+      { LLM_BASE_URL: "", LLM_TIMEOUT_MS: "soon" },
+      { response: "x", constraints: [{ text: "Be friendly" }] },
+    );
     expect(misconfigured.results[0]!.reason).toMatch(/LLM_TIMEOUT_MS.*LLM_BASE_URL is required/);
   });
 
@@ -256,11 +291,17 @@ describe("configuration", () => {
         return answers.shift();
       },
     };
-    const body = await judge({ LLM_PROVIDER: "workers-ai", LLM_MODEL: "@cf/test/judge", AI }, { response: unique("r"), constraints: [{ text: "x" }] });
+    const body = await judge(
+      { LLM_PROVIDER: "workers-ai", LLM_MODEL: "@cf/test/judge", AI },
+      { response: unique("r"), constraints: [{ text: "x" }] },
+    );
     expect(body.results[0]).toMatchObject({ status: "ok", passed: true, explanation: "via workers ai", model: "@cf/test/judge" });
     expect(calls).toHaveLength(2); // the malformed first answer was retried
     expect(calls[0]!.model).toBe("@cf/test/judge");
-    expect(calls[0]!.inputs).toMatchObject({ temperature: 0, response_format: { type: "json_schema", json_schema: { required: ["verdicts"] } } });
+    expect(calls[0]!.inputs).toMatchObject({
+      temperature: 0,
+      response_format: { type: "json_schema", json_schema: { required: ["verdicts"] } },
+    });
 
     const failing = { run: async () => Promise.reject(new Error("3040: Capacity temporarily exceeded")) };
     const down = await judge({ LLM_PROVIDER: "workers-ai", AI: failing }, { response: unique("r"), constraints: [{ text: "x" }] });
@@ -277,7 +318,11 @@ describe("verdict cache (D1)", () => {
     const fake = fakeLlm();
     await fake.script([{ json: verdictJson([4, "first"]) }, { json: verdictJson([9, "second"]) }]);
     const vars = { LLM_BASE_URL: fake.baseUrl };
-    const item = { instruction: "Write a haiku.", response: unique("an old silent pond"), constraints: [{ text: "Follow 5-7-5", dimension: "Output Format Constraint" }] };
+    const item = {
+      instruction: "Write a haiku.",
+      response: unique("an old silent pond"),
+      constraints: [{ text: "Follow 5-7-5", dimension: "Output Format Constraint" }],
+    };
 
     const first = await judge(vars, item);
     expect(first.results[0]).toMatchObject({ score: 4, explanation: "first", cached: false });
@@ -326,7 +371,9 @@ describe("verdict cache (D1)", () => {
 
 describe("compile: free text into registered checkers", () => {
   const compiled = (...results: { checker: string | null; kwargs?: Record<string, unknown> | null; reason?: string }[]) => ({
-    json: { results: results.map((r, i) => ({ id: `C${i + 1}`, checker: r.checker, kwargs: r.kwargs ?? null, reason: r.reason ?? "because" })) },
+    json: {
+      results: results.map((r, i) => ({ id: `C${i + 1}`, checker: r.checker, kwargs: r.kwargs ?? null, reason: r.reason ?? "because" })),
+    },
   });
 
   it("compiles 'fewer than 100 words' into length_constraints:number_words and checks it exactly (compilation cached)", async () => {
@@ -347,7 +394,9 @@ describe("compile: free text into registered checkers", () => {
     expect(JSON.stringify(short.results[0]!.evidence)).toContain("99");
     const { requests } = await fake.requests();
     expect(requests).toHaveLength(1); // the compilation only: no judging call
-    expect(requests[0]!.body.messages[1]!.content).toMatch(/- length_constraints:number_words: .*\{num_words\}.*kwargs: \{num_words: integer >=0, relation: "less than"\|"at least"\}/);
+    expect(requests[0]!.body.messages[1]!.content).toMatch(
+      /- length_constraints:number_words: .*\{num_words\}.*kwargs: \{num_words: integer >=0, relation: "less than"\|"at least"\}/,
+    );
     expect(requests[0]!.body.response_format?.json_schema.name).toBe("constraint_checkers");
 
     const long = await judge(vars, { response: words(100), constraints: [{ text }], compile: true });
@@ -358,19 +407,36 @@ describe("compile: free text into registered checkers", () => {
 
   it("when no checker matches, the LLM judges the constraint", async () => {
     const fake = fakeLlm();
-    await fake.script([compiled({ checker: null, reason: "tone cannot be checked by a program" }), { json: verdictJson([10, "cheerful"]) }]);
-    const body = await judge({ LLM_BASE_URL: fake.baseUrl }, { response: unique("Great day!"), constraints: [{ text: unique("Sound cheerful") }], compile: true });
-    expect(body.results[0]).toMatchObject({ decided_by: "llm", status: "ok", passed: true, compile: { status: "no-match", reason: "tone cannot be checked by a program" } });
+    await fake.script([
+      compiled({ checker: null, reason: "tone cannot be checked by a program" }),
+      { json: verdictJson([10, "cheerful"]) },
+    ]);
+    const body = await judge(
+      { LLM_BASE_URL: fake.baseUrl },
+      { response: unique("Great day!"), constraints: [{ text: unique("Sound cheerful") }], compile: true },
+    );
+    expect(body.results[0]).toMatchObject({
+      decided_by: "llm",
+      status: "ok",
+      passed: true,
+      compile: { status: "no-match", reason: "tone cannot be checked by a program" },
+    });
     expect((await fake.requests()).requests).toHaveLength(2);
   });
 
   it("a proposal the registry rejects is not used: the LLM judges instead", async () => {
     const fake = fakeLlm();
     await fake.script([
-      compiled({ checker: "length_constraints:number_words", kwargs: { relation: "fewer", num_words: 100 } }, { checker: "no_such:checker", kwargs: {} }),
+      compiled(
+        { checker: "length_constraints:number_words", kwargs: { relation: "fewer", num_words: 100 } },
+        { checker: "no_such:checker", kwargs: {} },
+      ),
       { json: verdictJson([3], [10]) },
     ]);
-    const body = await judge({ LLM_BASE_URL: fake.baseUrl }, { response: unique("r"), constraints: [{ text: unique("Short please") }, { text: unique("Other") }], compile: true });
+    const body = await judge(
+      { LLM_BASE_URL: fake.baseUrl },
+      { response: unique("r"), constraints: [{ text: unique("Short please") }, { text: unique("Other") }], compile: true },
+    );
     expect(body.results.map((r) => [r.decided_by, r.compile?.status, r.score])).toEqual([
       ["llm", "invalid", 3],
       ["llm", "invalid", 10],
@@ -385,7 +451,14 @@ describe("hybrid routing", () => {
     const fewer = unique("Answer in fewer than 50 words");
     const cheerful = unique("Sound cheerful");
     await fake.script([
-      { json: { results: [{ id: "C1", checker: "length_constraints:number_words", kwargs: { relation: "less than", num_words: 50 }, reason: "exact" }, { id: "C2", checker: null, kwargs: null, reason: "tone" }] } },
+      {
+        json: {
+          results: [
+            { id: "C1", checker: "length_constraints:number_words", kwargs: { relation: "less than", num_words: 50 }, reason: "exact" },
+            { id: "C2", checker: null, kwargs: null, reason: "tone" },
+          ],
+        },
+      },
       { json: verdictJson([10, "cheerful"]) },
     ]);
     const res = await postWith({ LLM_BASE_URL: fake.baseUrl }, "/v1/judge", {
@@ -418,15 +491,24 @@ describe("hybrid routing", () => {
   it("422s invalid constraints before any model call, naming the field", async () => {
     const fake = fakeLlm();
     const vars = { LLM_BASE_URL: fake.baseUrl };
-    const unknown = await expectProblem(await postWith(vars, "/v1/judge", { response: "x", constraints: [{ text: "x" }, { id: "nope:nope" }] }), 422);
+    const unknown = await expectProblem(
+      await postWith(vars, "/v1/judge", { response: "x", constraints: [{ text: "x" }, { id: "nope:nope" }] }),
+      422,
+    );
     expect(unknown.errors![0]!.field).toBe("body.constraints.1.id");
     const kwargs = await expectProblem(
-      await postWith(vars, "/v1/judge", { response: "x", constraints: [{ text: "x" }, { id: "length_constraints:number_words", kwargs: { relation: "at least" } }] }),
+      await postWith(vars, "/v1/judge", {
+        response: "x",
+        constraints: [{ text: "x" }, { id: "length_constraints:number_words", kwargs: { relation: "at least" } }],
+      }),
       422,
     );
     expect(kwargs.errors!.map((e) => e.field)).toContain("body.constraints.1.kwargs.num_words");
     await expectProblem(await postWith(vars, "/v1/judge", { response: "x", constraints: [{ text: "" }] }), 422);
-    await expectProblem(await postWith(vars, "/v1/judge", { response: "x", constraints: [{ text: "x", id: "punctuation:no_comma" }] }), 422);
+    await expectProblem(
+      await postWith(vars, "/v1/judge", { response: "x", constraints: [{ text: "x", id: "punctuation:no_comma" }] }),
+      422,
+    );
     await expectProblem(await postWith(vars, "/v1/judge", { response: "x", constraints: [{ text: "x" }], cache: "sometimes" }), 422);
     expect((await fake.requests()).requests).toHaveLength(0);
   });
@@ -437,7 +519,10 @@ describe("batch", () => {
     const fake = fakeLlm();
     await fake.script([], { delay_ms: 80, judge: { score: 10 } });
     const items = [
-      ...Array.from({ length: 5 }, (_, i) => ({ response: unique(`r${i}`), constraints: [{ text: "Be clear" }, { id: "punctuation:no_comma" }] })),
+      ...Array.from({ length: 5 }, (_, i) => ({
+        response: unique(`r${i}`),
+        constraints: [{ text: "Be clear" }, { id: "punctuation:no_comma" }],
+      })),
       { response: "a, b", constraints: [{ id: "punctuation:no_comma" }] },
       { response: 1 },
     ];
@@ -445,7 +530,8 @@ describe("batch", () => {
     expect(res.status).toBe(200);
     const { results } = (await res.json()) as { results: (Verdict & { index: number; error?: { status: number } })[] };
     expect(results.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    for (const r of results.slice(0, 5)) expect(r).toMatchObject({ followed_all: true, errors: 0, results: [{ decided_by: "llm", status: "ok" }, { decided_by: "rule" }] });
+    for (const r of results.slice(0, 5))
+      expect(r).toMatchObject({ followed_all: true, errors: 0, results: [{ decided_by: "llm", status: "ok" }, { decided_by: "rule" }] });
     expect(results[5]).toMatchObject({ followed_all: false });
     expect(results[6]).toMatchObject({ error: { status: 422 } });
     const log = await fake.requests();
@@ -467,7 +553,10 @@ describe("batch", () => {
       body: lines.map((l) => JSON.stringify(l)).join("\n"),
     });
     expect(res.headers.get("content-type")).toContain("application/x-ndjson");
-    const out = (await textOf(res)).trimEnd().split("\n").map((l) => JSON.parse(l) as Verdict & { line: number });
+    const out = (await textOf(res))
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Verdict & { line: number });
     expect(out.map((o) => o.line)).toEqual([1, 2, 3]);
     expect(out.map((o) => [o.followed_all, o.errors, o.results[0]!.status, o.results[0]!.passed])).toEqual([
       [true, 0, "ok", true],

@@ -11,10 +11,16 @@ import { ADMIN, call, expectProblem, postJson } from "./helpers";
 import { callWith, fakeLlm } from "./llm-helpers";
 
 type TraceLine = { id: string; levels2: string[]; constraints_splits: string[] };
-const SAMPLE = env.TRACE_EVAL_SAMPLE.trim().split("\n").map((l) => JSON.parse(l) as TraceLine);
+const SAMPLE = env.TRACE_EVAL_SAMPLE.trim()
+  .split("\n")
+  .map((l) => JSON.parse(l) as TraceLine);
 
 async function taxonomy() {
-  const { results } = await env.DB.prepare("SELECT name, type, label_zh FROM constraint_dimensions").all<{ name: string; type: string; label_zh: string }>();
+  const { results } = await env.DB.prepare("SELECT name, type, label_zh FROM constraint_dimensions").all<{
+    name: string;
+    type: string;
+    label_zh: string;
+  }>();
   return new Map(results.map((d) => [d.label_zh, { name: d.name, type: d.type }]));
 }
 
@@ -38,7 +44,14 @@ function score(vars: Record<string, unknown>, body: string, query = "", contentT
 
 const ndjson = (items: unknown[]) => items.map((i) => JSON.stringify(i)).join("\n");
 
-type Acc = { total: number; followed: number; not_followed: number; undetermined: number; accuracy: number; accuracy_excluding_errors: number };
+type Acc = {
+  total: number;
+  followed: number;
+  not_followed: number;
+  undetermined: number;
+  accuracy: number;
+  accuracy_excluding_errors: number;
+};
 type CAcc = { total: number; passed: number; failed: number; errors: number; accuracy: number };
 type Report = {
   dataset: string;
@@ -60,7 +73,16 @@ type TraceVerdict = {
   status: string;
   followed_all: boolean;
   errors: number;
-  results: { text: string; dimension: string | null; type: string | null; status: string; passed: boolean | null; score?: number; explanation?: string; reason?: string }[];
+  results: {
+    text: string;
+    dimension: string | null;
+    type: string | null;
+    status: string;
+    passed: boolean | null;
+    score?: number;
+    explanation?: string;
+    reason?: string;
+  }[];
 };
 
 describe("POST /v1/benchmarks/trace/score", () => {
@@ -92,8 +114,22 @@ describe("POST /v1/benchmarks/trace/score", () => {
     expect(verdicts[3]!.results.map((r) => r.passed)).toEqual([true, true, false, true, true, true, true, true]);
     expect(verdicts[3]!.results[2]).toMatchObject({ status: "ok", score: 9, text: SAMPLE[3]!.constraints_splits[2] });
 
-    expect(report.if_s).toEqual({ total: 3, followed: 1, not_followed: 1, undetermined: 1, accuracy: 1 / 3, accuracy_excluding_errors: 1 / 2 });
-    expect(report.if_m).toEqual({ total: 2, followed: 1, not_followed: 1, undetermined: 0, accuracy: 1 / 2, accuracy_excluding_errors: 1 / 2 });
+    expect(report.if_s).toEqual({
+      total: 3,
+      followed: 1,
+      not_followed: 1,
+      undetermined: 1,
+      accuracy: 1 / 3,
+      accuracy_excluding_errors: 1 / 2,
+    });
+    expect(report.if_m).toEqual({
+      total: 2,
+      followed: 1,
+      not_followed: 1,
+      undetermined: 0,
+      accuracy: 1 / 2,
+      accuracy_excluding_errors: 1 / 2,
+    });
     expect(report.overall).toMatchObject({ total: 5, followed: 2, not_followed: 2, undetermined: 1, accuracy: 2 / 5 });
     expect(report.constraints).toEqual({ total: 19, passed: 16, failed: 2, errors: 1, accuracy: 16 / 19 });
     expect(report.errors).toEqual({ instructions: 1, constraints: 1, ids: ["2"] });
@@ -102,7 +138,8 @@ describe("POST /v1/benchmarks/trace/score", () => {
 
     // per type and dimension, from the taxonomy in D1 and the outcome of each constraint
     const tax = await taxonomy();
-    const outcome = (id: string, i: number) => (id === "2" ? "errors" : (id === "1" && i === 0) || (id === "200" && i === 2) ? "failed" : "passed");
+    const outcome = (id: string, i: number) =>
+      id === "2" ? "errors" : (id === "1" && i === 0) || (id === "200" && i === 2) ? "failed" : "passed";
     const byType: Record<string, CAcc> = {};
     const byDimension: Record<string, CAcc & { type: string | null }> = {};
     for (const line of SAMPLE) {
@@ -150,9 +187,27 @@ describe("POST /v1/benchmarks/trace/score", () => {
     const fake = fakeLlm();
     await fake.script([], { judge: { score: 10 } });
     const vars = { LLM_BASE_URL: fake.baseUrl };
-    const unknown = await expectProblem(await score(vars, ndjson([{ id: "0", response: "a" }, { id: "99999", response: "b" }])), 422);
+    const unknown = await expectProblem(
+      await score(
+        vars,
+        ndjson([
+          { id: "0", response: "a" },
+          { id: "99999", response: "b" },
+        ]),
+      ),
+      422,
+    );
     expect(unknown.errors![0]).toMatchObject({ line: 2, field: "id" });
-    const repeated = await expectProblem(await score(vars, ndjson([{ id: "0", response: "a" }, { id: 0, response: "b" }])), 422);
+    const repeated = await expectProblem(
+      await score(
+        vars,
+        ndjson([
+          { id: "0", response: "a" },
+          { id: 0, response: "b" },
+        ]),
+      ),
+      422,
+    );
     expect(repeated.errors![0]).toMatchObject({ line: 2, field: "id" });
     await expectProblem(await score(vars, ndjson([{ id: "0" }])), 422);
     await expectProblem(await score(vars, ndjson(Array.from({ length: 51 }, (_, i) => ({ id: String(i), response: "x" })))), 413);

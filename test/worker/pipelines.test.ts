@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN, call, expectProblem } from "./helpers";
-import { callWith, fakeLlm, FakeLlmSession, postWith } from "./llm-helpers";
+import { callWith, fakeLlm, type FakeLlmSession, postWith } from "./llm-helpers";
 
 type Usage = { calls: number; prompt_tokens: number; completion_tokens: number; total_tokens: number; cache_hits: number };
 type Job = {
@@ -17,10 +17,28 @@ type Job = {
   cursor: number;
   total: number;
   error: string | null;
-  progress: { processed: number; produced: number; duplicates: number; by_op: Record<string, number>; skipped: Record<string, number>; usage: Usage };
+  progress: {
+    processed: number;
+    produced: number;
+    duplicates: number;
+    by_op: Record<string, number>;
+    skipped: Record<string, number>;
+    usage: Usage;
+  };
 };
-type Rejects = { by_reason: Record<string, number>; total: number; rejects: { position: number; stage: string; reason: string; detail: Record<string, unknown> }[] };
-type Row = { kind: string; instruction?: { description: string; constraints: { text: string; dimension?: string }[] }; response?: string; verdict?: { followed_all: boolean }; x2?: { constraints: { text: string }[] }; meta: Record<string, unknown> };
+type Rejects = {
+  by_reason: Record<string, number>;
+  total: number;
+  rejects: { position: number; stage: string; reason: string; detail: Record<string, unknown> }[];
+};
+type Row = {
+  kind: string;
+  instruction?: { description: string; constraints: { text: string; dimension?: string }[] };
+  response?: string;
+  verdict?: { followed_all: boolean };
+  x2?: { constraints: { text: string }[] };
+  meta: Record<string, unknown>;
+};
 
 const tag = () => crypto.randomUUID().slice(0, 8);
 
@@ -43,8 +61,20 @@ const plainPrompts = (label: string, n = 20) =>
   }));
 
 async function seed(name: string, records: unknown[]) {
-  expect((await call("/v1/datasets", { method: "POST", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify({ name }) })).status).toBe(201);
-  const res = await call(`/v1/datasets/${name}/records`, { method: "POST", headers: { ...ADMIN, "content-type": "application/x-ndjson" }, body: records.map((r) => JSON.stringify(r)).join("\n") });
+  expect(
+    (
+      await call("/v1/datasets", {
+        method: "POST",
+        headers: { ...ADMIN, "content-type": "application/json" },
+        body: JSON.stringify({ name }),
+      })
+    ).status,
+  ).toBe(201);
+  const res = await call(`/v1/datasets/${name}/records`, {
+    method: "POST",
+    headers: { ...ADMIN, "content-type": "application/x-ndjson" },
+    body: records.map((r) => JSON.stringify(r)).join("\n"),
+  });
   expect(res.status).toBe(200);
 }
 
@@ -82,9 +112,20 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
     await seed(source, plainPrompts(t));
     const fake = fakeLlm();
     // a 429 with Retry-After and a timed-out answer first: both retried
-    await fake.script([{ status: 429, headers: { "retry-after": "0" } }, { auto: {}, delay_ms: 700 }], { auto: {} });
+    await fake.script(
+      [
+        { status: 429, headers: { "retry-after": "0" } },
+        { auto: {}, delay_ms: 700 },
+      ],
+      { auto: {} },
+    );
 
-    const created = await postWith(vars(fake), `/v1/datasets/${source}/jobs/build-trace`, { target: traced, seed: 7, batch_size: 8, min_constraints: 2, max_constraints: 4 }, ADMIN);
+    const created = await postWith(
+      vars(fake),
+      `/v1/datasets/${source}/jobs/build-trace`,
+      { target: traced, seed: 7, batch_size: 8, min_constraints: 2, max_constraints: 4 },
+      ADMIN,
+    );
     expect(created.status).toBe(201);
     const trace = await drive(vars(fake), source, (await created.json()) as Job);
     expect(trace.status).toBe("done");
@@ -112,7 +153,12 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
     for (const r of built) {
       expect(r.kind).toBe("sft");
       expect(r.verdict!.followed_all).toBe(true);
-      expect(r.meta).toMatchObject({ job_id: trace.id, model: "fake-judge-1", prompt_versions: { expand: "trace-expand-v1", qc: "trace-qc-v1", judge: "trace-judge-v1" }, seed: 7 });
+      expect(r.meta).toMatchObject({
+        job_id: trace.id,
+        model: "fake-judge-1",
+        prompt_versions: { expand: "trace-expand-v1", qc: "trace-qc-v1", judge: "trace-judge-v1" },
+        seed: 7,
+      });
       const n = r.instruction!.constraints.length;
       expect(n).toBeGreaterThanOrEqual(2);
       expect(n).toBeLessThanOrEqual(4);
@@ -136,10 +182,19 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
     await call(`/v1/datasets/${traced}/records`, {
       method: "POST",
       headers: { ...ADMIN, "content-type": "application/x-ndjson" },
-      body: JSON.stringify({ kind: "sft", instruction: { description: "Say hi.", constraints: [{ text: "No commas.", checker: { id: "punctuation:no_comma", kwargs: {} } }] }, response: "hi there" }),
+      body: JSON.stringify({
+        kind: "sft",
+        instruction: { description: "Say hi.", constraints: [{ text: "No commas.", checker: { id: "punctuation:no_comma", kwargs: {} } }] },
+        response: "hi there",
+      }),
     });
     const before = (await fake.requests()).requests.length;
-    const iopoCreated = await postWith(vars(fake), `/v1/datasets/${traced}/jobs/build-quadruples`, { target: quads, llm: true, seed: 3, batch_size: 6 }, ADMIN);
+    const iopoCreated = await postWith(
+      vars(fake),
+      `/v1/datasets/${traced}/jobs/build-quadruples`,
+      { target: quads, llm: true, seed: 3, batch_size: 6 },
+      ADMIN,
+    );
     expect(iopoCreated.status).toBe(201);
     const iopo = await drive(vars(fake), traced, (await iopoCreated.json()) as Job);
     expect(iopo.status).toBe("done");
@@ -160,11 +215,22 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
     const quadRows = await rows(quads);
     expect(quadRows).toHaveLength(14);
     for (const q of quadRows) {
-      expect(q.meta).toMatchObject({ builder: "llm-v1", job_id: iopo.id, model: "fake-judge-1", prompt_versions: { edit: "iopo-edit-v1", answer: "iopo-answer-v1", check: "iopo-check-v1" } });
-      expect((q as unknown as { verdicts: Record<string, { followed_all: boolean }> }).verdicts).toMatchObject({ y1_x1: { followed_all: true }, y2_x2: { followed_all: true }, y1_x2: { followed_all: false } });
+      expect(q.meta).toMatchObject({
+        builder: "llm-v1",
+        job_id: iopo.id,
+        model: "fake-judge-1",
+        prompt_versions: { edit: "iopo-edit-v1", answer: "iopo-answer-v1", check: "iopo-check-v1" },
+      });
+      expect((q as unknown as { verdicts: Record<string, { followed_all: boolean }> }).verdicts).toMatchObject({
+        y1_x1: { followed_all: true },
+        y2_x2: { followed_all: true },
+        y1_x2: { followed_all: false },
+      });
       expect(q.x2!.constraints.some((c) => c.text.includes("ZEBRA"))).toBe(true);
     }
-    const edits = (await fake.requests()).requests.filter((r) => JSON.stringify(r.body).includes("iopo-edit-v1") && JSON.stringify(r.body).includes("[[fake:wrongop]]"));
+    const edits = (await fake.requests()).requests.filter(
+      (r) => JSON.stringify(r.body).includes("iopo-edit-v1") && JSON.stringify(r.body).includes("[[fake:wrongop]]"),
+    );
     expect(edits).toHaveLength(2);
     const iopoRejects = await rejects(traced, iopo);
     expect(iopoRejects.rejects.find((r) => r.reason === "no response to the task satisfies x2")!.stage).toBe("rule");
@@ -172,7 +238,12 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
 
     // re-running the finished work as a new job makes no model call: everything is cached
     const calls = (await fake.requests()).requests.length;
-    const again = await postWith(vars(fake), `/v1/datasets/${source}/jobs/build-trace`, { target: `again-${t}`, seed: 7, batch_size: 20, min_constraints: 2, max_constraints: 4 }, ADMIN);
+    const again = await postWith(
+      vars(fake),
+      `/v1/datasets/${source}/jobs/build-trace`,
+      { target: `again-${t}`, seed: 7, batch_size: 20, min_constraints: 2, max_constraints: 4 },
+      ADMIN,
+    );
     const rerun = await drive(vars(fake), source, (await again.json()) as Job);
     expect(rerun.progress).toMatchObject({ processed: 20, produced: 17, usage: { calls: 0, prompt_tokens: 0 } });
     expect(rerun.progress.usage.cache_hits).toBeGreaterThan(17 * 5);
@@ -183,10 +254,25 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
     const t = tag();
     const run = async (fake: FakeLlmSession, failAfter?: number) => {
       const source = `resume-src-${t}-${fake.id.slice(0, 6)}`;
-      await seed(source, plainPrompts(`resume ${t}`, 6).map((r, i) => ({ ...r, instruction: { ...r.instruction, description: `Plain prompt ${i} of ${t}.` } })));
+      await seed(
+        source,
+        plainPrompts(`resume ${t}`, 6).map((r, i) => ({
+          ...r,
+          instruction: { ...r.instruction, description: `Plain prompt ${i} of ${t}.` },
+        })),
+      );
       if (failAfter === undefined) await fake.script([], { auto: {} });
-      else await fake.script(Array.from({ length: failAfter }, () => ({ auto: {} })), { status: 500 });
-      const created = await postWith(vars(fake), `/v1/datasets/${source}/jobs/build-trace`, { target: `${source}-out`, seed: 1, batch_size: 6, min_constraints: 1, max_constraints: 2 }, ADMIN);
+      else
+        await fake.script(
+          Array.from({ length: failAfter }, () => ({ auto: {} })),
+          { status: 500 },
+        );
+      const created = await postWith(
+        vars(fake),
+        `/v1/datasets/${source}/jobs/build-trace`,
+        { target: `${source}-out`, seed: 1, batch_size: 6, min_constraints: 1, max_constraints: 2 },
+        ADMIN,
+      );
       return { source, job: (await created.json()) as Job };
     };
 
@@ -211,7 +297,11 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
     expect(finished.status).toBe("done");
     expect((await broken.requests()).requests.length).toBe(wholeCalls - 25);
     expect(finished.progress.usage.cache_hits).toBeGreaterThanOrEqual(25);
-    expect({ calls: finished.progress.usage.calls, prompt: finished.progress.usage.prompt_tokens, completion: finished.progress.usage.completion_tokens }).toEqual({
+    expect({
+      calls: finished.progress.usage.calls,
+      prompt: finished.progress.usage.prompt_tokens,
+      completion: finished.progress.usage.completion_tokens,
+    }).toEqual({
       calls: done.progress.usage.calls,
       prompt: done.progress.usage.prompt_tokens,
       completion: done.progress.usage.completion_tokens,
@@ -226,12 +316,21 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
   it("names bad parameters and needs a provider to run", async () => {
     const t = tag();
     await seed(`bad-${t}`, plainPrompts(t, 1));
-    const bad = await postWith({}, `/v1/datasets/bad-${t}/jobs/build-trace`, { target: `bad-${t}-out`, min_constraints: 5, max_constraints: 2 }, ADMIN);
+    const bad = await postWith(
+      {},
+      `/v1/datasets/bad-${t}/jobs/build-trace`,
+      { target: `bad-${t}-out`, min_constraints: 5, max_constraints: 2 },
+      ADMIN,
+    );
     expect((await expectProblem(bad, 422)).errors?.[0]?.field).toMatch(/max_constraints/);
     const same = await postWith({}, `/v1/datasets/bad-${t}/jobs/build-trace`, { target: `bad-${t}` }, ADMIN);
     expect((await expectProblem(same, 422)).errors?.[0]?.field).toBe("body.target");
     const created = (await (await postWith({}, `/v1/datasets/bad-${t}/jobs/build-trace`, { target: `bad-${t}-out` }, ADMIN)).json()) as Job;
-    const res = await callWith({ LLM_PROVIDER: "" }, `/v1/datasets/bad-${t}/jobs/${created.id}/run`, { method: "POST", headers: { ...ADMIN, "content-type": "application/json" }, body: "{}" });
+    const res = await callWith({ LLM_PROVIDER: "" }, `/v1/datasets/bad-${t}/jobs/${created.id}/run`, {
+      method: "POST",
+      headers: { ...ADMIN, "content-type": "application/json" },
+      body: "{}",
+    });
     const body = (await res.json()) as { job: Job; interrupted: string };
     expect(body.interrupted).toMatch(/LLM_PROVIDER/);
     expect(body.job.status).toBe("running");
@@ -241,6 +340,10 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
 });
 
 async function fake_reset(fake: FakeLlmSession) {
-  const res = await fetch(`${env.FAKE_LLM_URL}/s/${fake.id}/__script`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ reset: true, queue: [], fallback: { auto: {} } }) });
+  const res = await fetch(`${env.FAKE_LLM_URL}/s/${fake.id}/__script`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ reset: true, queue: [], fallback: { auto: {} } }),
+  });
   expect(res.status).toBe(200);
 }

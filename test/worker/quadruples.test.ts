@@ -4,7 +4,14 @@ import { ADMIN, call, expectProblem, postJson } from "./helpers";
 
 type Checker = { id: string; kwargs: Record<string, unknown> };
 type Instruction = { description: string; constraints: { text: string; checker?: Checker }[] };
-type Quad = { x1: Instruction; y1: string; x2: Instruction; y2: string; meta: { op: string; source_record: string }; verdicts: Record<string, { followed_all: boolean }> };
+type Quad = {
+  x1: Instruction;
+  y1: string;
+  x2: Instruction;
+  y2: string;
+  meta: { op: string; source_record: string };
+  verdicts: Record<string, { followed_all: boolean }>;
+};
 
 const topics = ["owls", "tea", "rivers", "chess", "glaciers", "bridges"];
 
@@ -27,15 +34,27 @@ function sftRecords() {
   for (const topic of topics) {
     const instruction: Instruction = {
       description: `Write a few sentences about ${topic}.`,
-      constraints: [{ text: "Answer with at least 5 words.", checker: { id: "length_constraints:number_words", kwargs: { relation: "at least", num_words: 5 } } }],
+      constraints: [
+        {
+          text: "Answer with at least 5 words.",
+          checker: { id: "length_constraints:number_words", kwargs: { relation: "at least", num_words: 5 } },
+        },
+      ],
     };
     for (const response of responsesFor(topic)) records.push({ kind: "sft", instruction, response });
   }
   // skipped: a free-text constraint, and a response that fails its own instruction
-  records.push({ kind: "sft", instruction: { description: "Write a poem.", constraints: [{ text: "Sound melancholic." }] }, response: "Rain." });
   records.push({
     kind: "sft",
-    instruction: { description: "Write a poem.", constraints: [{ text: "No commas.", checker: { id: "punctuation:no_comma", kwargs: {} } }] },
+    instruction: { description: "Write a poem.", constraints: [{ text: "Sound melancholic." }] },
+    response: "Rain.",
+  });
+  records.push({
+    kind: "sft",
+    instruction: {
+      description: "Write a poem.",
+      constraints: [{ text: "No commas.", checker: { id: "punctuation:no_comma", kwargs: {} } }],
+    },
     response: "Rain, rain.",
   });
   return records;
@@ -46,7 +65,9 @@ async function seedSource(name: string) {
   const res = await call(`/v1/datasets/${name}/records`, {
     method: "POST",
     headers: { ...ADMIN, "content-type": "application/x-ndjson" },
-    body: sftRecords().map((r) => JSON.stringify(r)).join("\n"),
+    body: sftRecords()
+      .map((r) => JSON.stringify(r))
+      .join("\n"),
   });
   expect(await res.json()).toMatchObject({ inserted: 44 });
 }
@@ -57,7 +78,12 @@ async function startJob(source: string, body: Record<string, unknown>) {
   return (await res.json()) as { id: string; status: string; total: number };
 }
 
-type Job = { status: string; cursor: number; total: number; progress: { processed: number; produced: number; duplicates: number; by_op: Record<string, number>; skipped: Record<string, number> } };
+type Job = {
+  status: string;
+  cursor: number;
+  total: number;
+  progress: { processed: number; produced: number; duplicates: number; by_op: Record<string, number>; skipped: Record<string, number> };
+};
 
 async function runToEnd(source: string, id: string, maxBatches: number) {
   let job: Job;
@@ -140,13 +166,24 @@ describe("quadruple builder job", () => {
   it("lets only one runner step a job at a time", async () => {
     await seedSource("lease-src");
     const job = await startJob("lease-src", { target: "lease-out", batch_size: 5 });
-    await env.DB.prepare("UPDATE jobs SET lease_until = ?, status = 'running' WHERE id = ?").bind(Date.now() + 60_000, job.id).run();
-    const res = (await (await postJson(`/v1/datasets/lease-src/jobs/${job.id}/run`, {}, ADMIN)).json()) as { busy: boolean; ran: number; job: Job };
+    await env.DB.prepare("UPDATE jobs SET lease_until = ?, status = 'running' WHERE id = ?")
+      .bind(Date.now() + 60_000, job.id)
+      .run();
+    const res = (await (await postJson(`/v1/datasets/lease-src/jobs/${job.id}/run`, {}, ADMIN)).json()) as {
+      busy: boolean;
+      ran: number;
+      job: Job;
+    };
     expect(res).toMatchObject({ busy: true, ran: 0 });
     expect(res.job.cursor).toBe(0);
     // an expired lease (a runner that died) is taken over
-    await env.DB.prepare("UPDATE jobs SET lease_until = ? WHERE id = ?").bind(Date.now() - 1, job.id).run();
-    const resumed = (await (await postJson(`/v1/datasets/lease-src/jobs/${job.id}/run`, { max_batches: 1 }, ADMIN)).json()) as { ran: number; job: Job };
+    await env.DB.prepare("UPDATE jobs SET lease_until = ? WHERE id = ?")
+      .bind(Date.now() - 1, job.id)
+      .run();
+    const resumed = (await (await postJson(`/v1/datasets/lease-src/jobs/${job.id}/run`, { max_batches: 1 }, ADMIN)).json()) as {
+      ran: number;
+      job: Job;
+    };
     expect(resumed.ran).toBe(1);
     expect(resumed.job.cursor).toBe(5);
   });

@@ -26,12 +26,24 @@ import { generateCommand } from "../generate/cli.ts";
 
 class UsageError extends Error {}
 
-const USER_ERRORS = [ConfigError, DataError, UnsupportedModelError, SafetensorsError, TokenizerError, CheckpointError, EngineUnavailable, TrainingError, UsageError];
+const USER_ERRORS = [
+  ConfigError,
+  DataError,
+  UnsupportedModelError,
+  SafetensorsError,
+  TokenizerError,
+  CheckpointError,
+  EngineUnavailable,
+  TrainingError,
+  UsageError,
+];
 
 const TRAIN_USAGE = `Usage: iopo-train train --model <dir|tiny:name> --data <src> --method iopo|iopo-lite|dpo|sft --out <dir> [options]
 
   --model <dir|tiny:name>   a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or a
-                            built-in tiny model: ${Object.keys(TINY_MODELS).map((k) => `tiny:${k}`).join(", ")}
+                            built-in tiny model: ${Object.keys(TINY_MODELS)
+                              .map((k) => `tiny:${k}`)
+                              .join(", ")}
   --data <src>              api://host[:port]/datasets/<name>[@version] (apis:// for https), or a
                             JSONL file of {x1,y1,x2,y2}, {conversations,chosen,rejected},
                             {prompt,chosen,rejected} or {prompt,response} lines
@@ -95,7 +107,12 @@ const PACKAGE_VERSION: string = createRequire(import.meta.url)("../../package.js
 
 function parse(argv: string[], options: Record<string, { type: "string" | "boolean" }>, usage: string): Values | undefined {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
     if (values.help) {
       process.stdout.write(usage);
       return undefined;
@@ -108,7 +125,26 @@ function parse(argv: string[], options: Record<string, { type: "string" | "boole
   }
 }
 
-const NUMERIC = new Set(["beta", "label-smoothing", "pref-ftx", "lr", "epochs", "max-steps", "batch-size", "grad-accum", "max-length", "warmup-ratio", "weight-decay", "clip", "lora-rank", "lora-alpha", "seed", "save-every", "eval-every", "val-size"]);
+const NUMERIC = new Set([
+  "beta",
+  "label-smoothing",
+  "pref-ftx",
+  "lr",
+  "epochs",
+  "max-steps",
+  "batch-size",
+  "grad-accum",
+  "max-length",
+  "warmup-ratio",
+  "weight-decay",
+  "clip",
+  "lora-rank",
+  "lora-alpha",
+  "seed",
+  "save-every",
+  "eval-every",
+  "val-size",
+]);
 const BOOLEAN = new Set(["full"]);
 
 function toNumber(key: string, v: unknown, where: string): number {
@@ -123,7 +159,9 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
-    throw new ConfigError(`cannot read config ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    throw new ConfigError(
+      `cannot read config ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    );
   }
   let v: unknown;
   try {
@@ -131,11 +169,17 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   } catch (e) {
     throw new ConfigError(`${path}: not valid ${/\.json$/i.test(path) ? "JSON" : "YAML"} (${(e as Error).message.split("\n")[0]})`);
   }
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new ConfigError(`${path}: expected a mapping of option names to values`);
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new ConfigError(`${path}: expected a mapping of option names to values`);
   const out: Record<string, unknown> = {};
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
     const key = k.replace(/_/g, "-");
-    if (!(key in OPTION_NAMES) || key === "resume") throw new ConfigError(`${path}: unknown key "${k}" (keys are the train options: ${Object.keys(OPTION_NAMES).filter((n) => n !== "resume").join(", ")})`);
+    if (!(key in OPTION_NAMES) || key === "resume")
+      throw new ConfigError(
+        `${path}: unknown key "${k}" (keys are the train options: ${Object.keys(OPTION_NAMES)
+          .filter((n) => n !== "resume")
+          .join(", ")})`,
+      );
     out[key] = val;
   }
   return out;
@@ -162,8 +206,8 @@ async function runTrain(argv: string[]): Promise<number> {
   // --resume takes an optional value: --resume or --resume=<checkpoint>
   let resume: boolean | string | undefined;
   argv = argv.filter((a) => {
-    if (a === "--resume") return (resume = true), false;
-    if (a.startsWith("--resume=")) return (resume = a.slice("--resume=".length)), false;
+    if (a === "--resume") return ((resume = true), false);
+    if (a.startsWith("--resume=")) return ((resume = a.slice("--resume=".length)), false);
     return true;
   });
   const spec: Record<string, { type: "string" | "boolean" }> = { config: { type: "string" }, progress: { type: "string" } };
@@ -186,7 +230,12 @@ async function runTrain(argv: string[]): Promise<number> {
 async function runLogprobs(argv: string[]): Promise<number> {
   const values = parse(
     argv,
-    Object.fromEntries(["model", "data", "out", "checkpoint", "format", "max-length", "batch-size", "device", "seed", "api-key", "cache-dir"].map((k) => [k, { type: "string" as const }])),
+    Object.fromEntries(
+      ["model", "data", "out", "checkpoint", "format", "max-length", "batch-size", "device", "seed", "api-key", "cache-dir"].map((k) => [
+        k,
+        { type: "string" as const },
+      ]),
+    ),
     LOGPROBS_USAGE,
   );
   if (!values) return 0;
@@ -196,7 +245,8 @@ async function runLogprobs(argv: string[]): Promise<number> {
   const format = values.format as string | undefined;
   if (format !== undefined && !["iopo", "dpo", "sft"].includes(format)) throw new UsageError("--format must be iopo, dpo or sft");
   const device = values.device as string | undefined;
-  if (device !== undefined && !(DEVICES as readonly string[]).includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(", ")}`);
+  if (device !== undefined && !(DEVICES as readonly string[]).includes(device))
+    throw new UsageError(`--device must be one of ${DEVICES.join(", ")}`);
   let model: string | undefined = values.model as string | undefined;
   let seed = values.seed !== undefined ? toNumber("seed", values.seed, "--") : undefined;
   if (model === undefined) {
@@ -229,7 +279,13 @@ async function runLogprobs(argv: string[]): Promise<number> {
 async function runExport(argv: string[]): Promise<number> {
   const values = parse(
     argv,
-    { checkpoint: { type: "string" }, out: { type: "string" }, model: { type: "string" }, "merge-lora": { type: "boolean" }, onnx: { type: "boolean" } },
+    {
+      checkpoint: { type: "string" },
+      out: { type: "string" },
+      model: { type: "string" },
+      "merge-lora": { type: "boolean" },
+      onnx: { type: "boolean" },
+    },
     EXPORT_USAGE,
   );
   if (!values) return 0;
@@ -247,7 +303,13 @@ async function runExport(argv: string[]): Promise<number> {
   return 0;
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { train: runTrain, logprobs: runLogprobs, export: runExport, generate: generateCommand, eval: evalCommand };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  train: runTrain,
+  logprobs: runLogprobs,
+  export: runExport,
+  generate: generateCommand,
+  eval: evalCommand,
+};
 const USAGES: Record<string, string> = { train: TRAIN_USAGE, logprobs: LOGPROBS_USAGE, export: EXPORT_USAGE };
 
 /** Runs `iopo-train <command> ...`; returns the exit status. */

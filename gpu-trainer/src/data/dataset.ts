@@ -28,7 +28,11 @@ export const defaultCacheDir = () => process.env.IOPO_CACHE_DIR ?? join(homedir(
 
 export const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
 
-function parseLines(text: string, where: string, firstId: (line: number) => string): { line: number; sample: Sample; raw: Record<string, unknown> }[] {
+function parseLines(
+  text: string,
+  where: string,
+  firstId: (line: number) => string,
+): { line: number; sample: Sample; raw: Record<string, unknown> }[] {
   const out: { line: number; sample: Sample; raw: Record<string, unknown> }[] = [];
   const lines = text.split("\n");
   lines.forEach((l, i) => {
@@ -78,7 +82,8 @@ export function parseApiUrl(url: string): ApiLocation {
   const m = /^(apis?):\/\/([^/]+)\/datasets\/([^/@?#]+)(?:@([^/?#]+))?\/?$/.exec(url);
   if (!m) throw new DataError(`bad dataset URL "${url}": expected api://host[:port]/datasets/<name>[@version]`);
   const version = m[4] ?? "latest";
-  if (version !== "latest" && !/^[1-9][0-9]*$/.test(version)) throw new DataError(`bad version "${version}" in ${url} (a number or latest)`);
+  if (version !== "latest" && !/^[1-9][0-9]*$/.test(version))
+    throw new DataError(`bad version "${version}" in ${url} (a number or latest)`);
   return { base: `${m[1] === "apis" ? "https" : "http"}://${m[2]}`, name: decodeURIComponent(m[3]), version };
 }
 
@@ -98,12 +103,14 @@ async function fromApi<T>(loc: ApiLocation, call: () => Promise<T>): Promise<T> 
     if (e.status === undefined) throw new DataError(`cannot reach the dataset API at ${loc.base} (${e.detail})`);
     if (e.status === 401 || e.status === 403)
       throw new DataError(`the API refused access to dataset "${loc.name}" (${e.status}): pass a key with --api-key or IOPO_API_KEY`);
-    if (e.status === 404) throw new DataError(`dataset "${loc.name}" version ${loc.version} not found at ${loc.base}${e.detail ? ` (${e.detail})` : ""}`);
+    if (e.status === 404)
+      throw new DataError(`dataset "${loc.name}" version ${loc.version} not found at ${loc.base}${e.detail ? ` (${e.detail})` : ""}`);
     throw new DataError(`the API answered ${e.status}: ${e.summary()}`);
   }
 }
 
-const manifest = (api: ApiClient, loc: ApiLocation, format: string): Promise<Manifest> => fromApi(loc, () => api.manifest(loc.name, loc.version, format));
+const manifest = (api: ApiClient, loc: ApiLocation, format: string): Promise<Manifest> =>
+  fromApi(loc, () => api.manifest(loc.name, loc.version, format));
 
 /** A shard's bytes: from the cache when its sha256 matches, else downloaded, verified, cached. */
 async function shardBytes(api: ApiClient, loc: ApiLocation, m: Manifest, s: ManifestShard, dir: string): Promise<Buffer> {
@@ -131,7 +138,9 @@ async function shardBytes(api: ApiClient, loc: ApiLocation, m: Manifest, s: Mani
     );
     const got = hash.digest("hex");
     if (got !== s.sha256)
-      throw new DataError(`shard ${s.index} of ${m.dataset}@${m.version} (${m.format}) failed its sha256 check: manifest ${s.sha256}, downloaded ${got}`);
+      throw new DataError(
+        `shard ${s.index} of ${m.dataset}@${m.version} (${m.format}) failed its sha256 check: manifest ${s.sha256}, downloaded ${got}`,
+      );
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
@@ -185,7 +194,9 @@ export async function fetchApiDataset(url: string, opts: ApiOptions): Promise<Da
   }
   if (records.length !== m.record_count)
     throw new DataError(`${loc.name}@${m.version}: the shards hold ${records.length} records, the manifest says ${m.record_count}`);
-  opts.log?.(`data: ${loc.name}@${m.version} (${opts.format}): ${m.record_count} records, ${m.line_count} lines, ${m.shard_count} shard(s) verified`);
+  opts.log?.(
+    `data: ${loc.name}@${m.version} (${opts.format}): ${m.record_count} records, ${m.line_count} lines, ${m.shard_count} shard(s) verified`,
+  );
   return { key: `api:${host}/${loc.name}@${m.version}/${opts.format}`, description: `${url} (version ${m.version})`, records };
 }
 

@@ -90,7 +90,9 @@ export class ExampleOrder {
   /** The next `n` examples from `cursor` (moving to the next epoch when this one has fewer left). */
   take(cursor: Cursor, n: number): { examples: Example[]; next: Cursor; start: Cursor } {
     if (n > this.examplesPerEpoch)
-      throw new DataError(`one optimizer step needs ${n} examples (batch size x gradient accumulation) but an epoch has ${this.examplesPerEpoch}`);
+      throw new DataError(
+        `one optimizer step needs ${n} examples (batch size x gradient accumulation) but an epoch has ${this.examplesPerEpoch}`,
+      );
     let start = cursor;
     if (start.sample + n > this.examplesPerEpoch) start = { epoch: start.epoch + 1, sample: 0 };
     const examples = this.epoch(start.epoch).slice(start.sample, start.sample + n);

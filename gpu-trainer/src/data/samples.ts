@@ -72,7 +72,14 @@ export function parseSample(v: unknown, fallbackId: string): Sample {
   const sys = v.system;
   if ("x1" in v || "x2" in v) {
     for (const k of ["x1", "y1", "x2", "y2"]) if (!(k in v)) throw new DataError(`quadruple without "${k}"`);
-    return { kind: "iopo", id, x1: conversation(v.x1, sys, "x1"), y1: response(v.y1, "y1"), x2: conversation(v.x2, sys, "x2"), y2: response(v.y2, "y2") };
+    return {
+      kind: "iopo",
+      id,
+      x1: conversation(v.x1, sys, "x1"),
+      y1: response(v.y1, "y1"),
+      x2: conversation(v.x2, sys, "x2"),
+      y2: response(v.y2, "y2"),
+    };
   }
   if (Array.isArray(v.conversations)) {
     const turns = v.conversations;
@@ -89,7 +96,13 @@ export function parseSample(v: unknown, fallbackId: string): Sample {
   }
   if ("chosen" in v || "rejected" in v) {
     for (const k of ["prompt", "chosen", "rejected"]) if (!(k in v)) throw new DataError(`DPO pair without "${k}"`);
-    return { kind: "dpo", id, prompt: conversation(v.prompt, sys, "prompt"), chosen: response(v.chosen, "chosen"), rejected: response(v.rejected, "rejected") };
+    return {
+      kind: "dpo",
+      id,
+      prompt: conversation(v.prompt, sys, "prompt"),
+      chosen: response(v.chosen, "chosen"),
+      rejected: response(v.rejected, "rejected"),
+    };
   }
   if (Array.isArray(v.messages)) {
     const msgs = v.messages;
@@ -99,7 +112,9 @@ export function parseSample(v: unknown, fallbackId: string): Sample {
   if ("prompt" in v && ("response" in v || "completion" in v)) {
     return { kind: "sft", id, prompt: conversation(v.prompt, sys, "prompt"), response: response(v.response ?? v.completion, "response") };
   }
-  throw new DataError("unrecognised line: expected {x1,y1,x2,y2}, {conversations,chosen,rejected}, {prompt,chosen,rejected}, {prompt,response} or {messages}");
+  throw new DataError(
+    "unrecognised line: expected {x1,y1,x2,y2}, {conversations,chosen,rejected}, {prompt,chosen,rejected}, {prompt,response} or {messages}",
+  );
 }
 
 /** The examples a method trains on, from one sample (empty if the sample has nothing for it). */

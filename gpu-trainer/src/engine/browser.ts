@@ -129,7 +129,6 @@ export class BrowserEngine implements Engine {
       await page.goto(`http://127.0.0.1:${port}/`);
       const info = await page.evaluate(
         async (o) => {
-          // biome-ignore lint: page global
           const w = window as unknown as { __gt: { init(o: object): Promise<Record<string, unknown>> } };
           return w.__gt.init(o);
         },
@@ -169,11 +168,7 @@ export class BrowserEngine implements Engine {
 
   async createSession(model: EmittedModel, opts: SessionOptions = {}): Promise<EngineSession> {
     const b64 = Buffer.from(model.bytes).toString("base64");
-    const s = await this.call<{ id: number; inputNames: string[]; outputNames: string[] }>(
-      "createSession",
-      b64,
-      opts.deviceOutputs ?? [],
-    );
+    const s = await this.call<{ id: number; inputNames: string[]; outputNames: string[] }>("createSession", b64, opts.deviceOutputs ?? []);
     return {
       inputNames: s.inputNames,
       outputNames: s.outputNames,

@@ -40,7 +40,11 @@ export interface OrtModule {
 type GpuDevice = {
   createBuffer(d: { size: number; usage: number; mappedAtCreation?: boolean }): GpuBuffer;
   createCommandEncoder(): { copyBufferToBuffer(a: GpuBuffer, ao: number, b: GpuBuffer, bo: number, n: number): void; finish(): unknown };
-  queue: { writeBuffer(b: GpuBuffer, off: number, data: ArrayBufferView): void; submit(c: unknown[]): void; onSubmittedWorkDone(): Promise<void> };
+  queue: {
+    writeBuffer(b: GpuBuffer, off: number, data: ArrayBufferView): void;
+    submit(c: unknown[]): void;
+    onSubmittedWorkDone(): Promise<void>;
+  };
 };
 type GpuBuffer = { size: number; destroy(): void; mapAsync(mode: number): Promise<void>; getMappedRange(): ArrayBuffer; unmap(): void };
 
@@ -266,7 +270,9 @@ class OrtSession implements EngineSession {
     if (p.dir) {
       this.session.endProfiling();
       const dir = p.dir;
-      const text = readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")).join("\n");
+      const text = readdirSync(dir)
+        .map((f) => readFileSync(join(dir, f), "utf8"))
+        .join("\n");
       rmSync(dir, { recursive: true, force: true });
       return parseOrtProfile(text);
     }
@@ -307,9 +313,7 @@ class OrtSession implements EngineSession {
         throw new Error(`run: output ${name} was not declared in deviceOutputs at session creation`);
       fetches[name] = isDeviceTensor(spec) ? (spec.handle as Handle).t : null;
     }
-    const r = await (e.native
-      ? this.session.run(f, fetches as never)
-      : keepAlive(() => this.session.run(f, fetches as never)));
+    const r = await (e.native ? this.session.run(f, fetches as never) : keepAlive(() => this.session.run(f, fetches as never)));
     const res: RunResult = { host: {}, device: {} };
     for (const [name, spec] of Object.entries(outputs)) {
       const t = r[name] as OrtTensor;

@@ -148,7 +148,10 @@ async function scoreVerifiable(api: ApiClient, b: Benchmark, responses: readonly
   const n = { ps: 0, pl: 0, is: 0, il: 0, it: 0 };
   for (let i = 0; i < b.items.length; i += API_LIMITS.verifiableItems) {
     const chunk = b.items.slice(i, i + API_LIMITS.verifiableItems);
-    const ans = await api.postNdjson<{ report: unknown; verdicts: (Record<string, unknown> & { line: number; strict: FollowList; loose: FollowList })[] }>(
+    const ans = await api.postNdjson<{
+      report: unknown;
+      verdicts: (Record<string, unknown> & { line: number; strict: FollowList; loose: FollowList })[];
+    }>(
       `/v1/benchmarks/${b.kind}/score?dataset=${encodeURIComponent(b.dataset)}`,
       chunk.map((it, k) => ({ ...it.ref, response: responses[i + k] })),
       SCORING,
@@ -168,7 +171,13 @@ async function scoreVerifiable(api: ApiClient, b: Benchmark, responses: readonly
   }
   const total = items.length;
   return {
-    metrics: { items: total, prompt_strict: acc(n.ps, total), prompt_loose: acc(n.pl, total), instruction_strict: acc(n.is, n.it), instruction_loose: acc(n.il, n.it) },
+    metrics: {
+      items: total,
+      prompt_strict: acc(n.ps, total),
+      prompt_loose: acc(n.pl, total),
+      instruction_strict: acc(n.is, n.it),
+      instruction_loose: acc(n.il, n.it),
+    },
     items,
     apiReport: reports.length === 1 ? reports[0] : reports,
   };
@@ -180,9 +189,14 @@ async function scoreVerifiable(api: ApiClient, b: Benchmark, responses: readonly
  */
 export async function preflightTrace(api: ApiClient, b: Benchmark): Promise<void> {
   try {
-    await api.postNdjson(`/v1/benchmarks/trace/score?dataset=${encodeURIComponent(b.dataset)}`, [{ id: b.items[0].ref.id, response: "" }], SCORING);
+    await api.postNdjson(
+      `/v1/benchmarks/trace/score?dataset=${encodeURIComponent(b.dataset)}`,
+      [{ id: b.items[0].ref.id, response: "" }],
+      SCORING,
+    );
   } catch (e) {
-    if (e instanceof ApiError && e.status === 503) throw new ApiError(`TRACE needs the judge's LLM: ${e.message} (configure LLM_* on the API; see README "LLM judge")`, 503);
+    if (e instanceof ApiError && e.status === 503)
+      throw new ApiError(`TRACE needs the judge's LLM: ${e.message} (configure LLM_* on the API; see README "LLM judge")`, 503);
     throw e;
   }
 }
@@ -199,8 +213,18 @@ async function scoreTrace(api: ApiClient, b: Benchmark, responses: readonly stri
     const chunk = b.items.slice(i, i + API_LIMITS.traceItems);
     const ans = await api.postNdjson<{
       report: unknown;
-      verdicts: (Record<string, unknown> & { line: number; subset: string; status: string; errors: number; results: { passed: boolean | null }[] })[];
-    }>(`/v1/benchmarks/trace/score?dataset=${encodeURIComponent(b.dataset)}`, chunk.map((it, k) => ({ id: it.ref.id, response: responses[i + k] })), SCORING);
+      verdicts: (Record<string, unknown> & {
+        line: number;
+        subset: string;
+        status: string;
+        errors: number;
+        results: { passed: boolean | null }[];
+      })[];
+    }>(
+      `/v1/benchmarks/trace/score?dataset=${encodeURIComponent(b.dataset)}`,
+      chunk.map((it, k) => ({ id: it.ref.id, response: responses[i + k] })),
+      SCORING,
+    );
     reports.push(ans.report);
     for (const v of ans.verdicts) {
       const item = chunk[v.line - 1];
@@ -234,10 +258,16 @@ async function scoreCustom(api: ApiClient, b: Benchmark, responses: readonly str
   const toItem = (it: EvalItem, response: string) => {
     const ins = it.instruction!;
     const constraints = ins.constraints.map((c) =>
-      c.checker ? { id: c.checker.id, kwargs: c.checker.kwargs ?? {} } : { text: c.text, ...(c.dimension !== undefined ? { dimension: c.dimension } : {}) },
+      c.checker
+        ? { id: c.checker.id, kwargs: c.checker.kwargs ?? {} }
+        : { text: c.text, ...(c.dimension !== undefined ? { dimension: c.dimension } : {}) },
     );
     const llm = ins.constraints.some((c) => !c.checker);
-    return { body: { response, constraints, mode: "both", ...(llm ? { instruction: it.prompt } : {}) }, llm, work: judgementWork(response.length, constraints, "both") };
+    return {
+      body: { response, constraints, mode: "both", ...(llm ? { instruction: it.prompt } : {}) },
+      llm,
+      work: judgementWork(response.length, constraints, "both"),
+    };
   };
   const all = b.items.map((it, i) => ({ it, ...toItem(it, responses[i]) }));
   const items: ScoredItem[] = [];
@@ -258,11 +288,15 @@ async function scoreCustom(api: ApiClient, b: Benchmark, responses: readonly str
       work += all[i].work;
       chunk.push(all[i++]);
     }
-    const ans = await api.postJson<{ results: (Record<string, unknown> & { index: number; error?: unknown; strict?: JudgeVerdict; loose?: JudgeVerdict; followed_all?: boolean })[] }>(
-      "/v1/judge/batch",
-      { items: chunk.map((c) => c.body) },
-      SCORING,
-    );
+    const ans = await api.postJson<{
+      results: (Record<string, unknown> & {
+        index: number;
+        error?: unknown;
+        strict?: JudgeVerdict;
+        loose?: JudgeVerdict;
+        followed_all?: boolean;
+      })[];
+    }>("/v1/judge/batch", { items: chunk.map((c) => c.body) }, SCORING);
     for (const r of ans.results) {
       const c = chunk[r.index];
       if (r.error) throw new Error(`the judge refused item ${c.it.index} (${c.it.ref.id}): ${JSON.stringify(r.error)}`);

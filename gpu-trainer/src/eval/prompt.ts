@@ -21,6 +21,7 @@ export { renderPrompt } from "@iopo/common";
 
 /** The instruction a stored record characterises (instruction and sft records; others have none to answer). */
 export function instructionOfRow(row: Record<string, unknown>): Instruction | undefined {
-  if ((row.kind === "instruction" || row.kind === "sft") && row.instruction && typeof row.instruction === "object") return row.instruction as Instruction;
+  if ((row.kind === "instruction" || row.kind === "sft") && row.instruction && typeof row.instruction === "object")
+    return row.instruction as Instruction;
   return undefined;
 }

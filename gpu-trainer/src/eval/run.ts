@@ -75,7 +75,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const api = new ApiClient(o.judge, { key: o.key });
   const bench = o.prepared ?? (await loadBenchmark(api, o.benchmark, { dataset: o.dataset, limit: o.limit }));
-  const skippedNote = Object.entries(bench.skipped).map(([k, v]) => `${v} ${k}`).join(", ");
+  const skippedNote = Object.entries(bench.skipped)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(", ");
   log(`eval: ${bench.name} (${bench.dataset}): ${bench.items.length} prompts${skippedNote ? `; skipped ${skippedNote}` : ""}`);
   if (bench.kind === "trace" && bench.items.length) await preflightTrace(api, bench);
   const model = typeof o.model === "string" ? await loadGenerationModel(o.model, { seed: o.modelSeed }) : o.model;
@@ -114,7 +116,11 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     if (!o.engine) await engine.close();
   }
   const t1 = performance.now();
-  const scored = await scoreBenchmark(api, bench, texts.map((t) => t.response));
+  const scored = await scoreBenchmark(
+    api,
+    bench,
+    texts.map((t) => t.response),
+  );
   const t2 = performance.now();
   const followed = new Map(scored.items.map((s) => [s.index, s]));
   const items: EvalItemResult[] = bench.items.map((it, i) => ({
@@ -144,7 +150,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     await writeFile(join(o.out, "responses.jsonl"), items.map(({ followed: _f, ...r }) => JSON.stringify(r)).join("\n") + "\n");
     await writeFile(
       join(o.out, "verdicts.jsonl"),
-      scored.items.map((s) => JSON.stringify({ index: s.index, ref: bench.items[s.index].ref, followed: s.followed, verdict: s.verdict })).join("\n") + "\n",
+      scored.items
+        .map((s) => JSON.stringify({ index: s.index, ref: bench.items[s.index].ref, followed: s.followed, verdict: s.verdict }))
+        .join("\n") + "\n",
     );
     const { items: _items, ...report } = result;
     await writeFile(join(o.out, "report.json"), JSON.stringify(report, null, 2) + "\n");

@@ -43,13 +43,23 @@ export const generateUsage = `Usage: iopo-train generate --model <dir|checkpoint
   --model-seed <n>       random init of a tiny:<name> model (default 0)`;
 
 /** Numeric option parsing shared by generate and eval. */
-export function numberOption(values: Record<string, unknown>, name: string, opts: { int?: boolean; min?: number; max?: number } = {}): number | undefined {
+export function numberOption(
+  values: Record<string, unknown>,
+  name: string,
+  opts: { int?: boolean; min?: number; max?: number } = {},
+): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const v = Number(raw);
-  const ok = Number.isFinite(v) && (!opts.int || Number.isInteger(v)) && (opts.min === undefined || v >= opts.min) && (opts.max === undefined || v <= opts.max);
+  const ok =
+    Number.isFinite(v) &&
+    (!opts.int || Number.isInteger(v)) &&
+    (opts.min === undefined || v >= opts.min) &&
+    (opts.max === undefined || v <= opts.max);
   if (!ok) {
-    const range = [opts.min !== undefined ? `>= ${opts.min}` : "", opts.max !== undefined ? `<= ${opts.max}` : ""].filter(Boolean).join(" and ");
+    const range = [opts.min !== undefined ? `>= ${opts.min}` : "", opts.max !== undefined ? `<= ${opts.max}` : ""]
+      .filter(Boolean)
+      .join(" and ");
     throw new CliUsageError(`--${name} must be ${opts.int ? "an integer" : "a number"}${range ? ` ${range}` : ""}, got "${String(raw)}"`);
   }
   return v;
@@ -61,7 +71,12 @@ export function parseOrUsage(
   usage: string,
 ): { values: Record<string, string | boolean | undefined> } {
   try {
-    const r = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: false, strict: true });
+    const r = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      allowPositionals: false,
+      strict: true,
+    });
     return { values: r.values as Record<string, string | boolean | undefined> };
   } catch (e) {
     throw new CliUsageError(`${(e as Error).message}\n${usage}`);
@@ -77,7 +92,8 @@ function parsePromptLine(v: unknown, where: string): TextPrompt {
   if (Array.isArray(o.messages)) return { messages: o.messages as ChatMessage[], system };
   if (o.instruction && typeof o.instruction === "object") {
     const ins = o.instruction as Instruction;
-    if (typeof ins.description !== "string" || !Array.isArray(ins.constraints)) throw new CliUsageError(`${where}: instruction needs description and constraints`, 1);
+    if (typeof ins.description !== "string" || !Array.isArray(ins.constraints))
+      throw new CliUsageError(`${where}: instruction needs description and constraints`, 1);
     return { prompt: renderPrompt(ins), system: system ?? ins.system };
   }
   throw new CliUsageError(`${where}: needs "prompt", "messages" or "instruction"`, 1);
@@ -143,10 +159,15 @@ export async function runGenerate(argv: string[]): Promise<number> {
   try {
     const gen = await Generator.create({ engine, config: model.config, weights: model.weights });
     try {
-      results = await generateTexts(gen, model, inputs.map((x) => x.prompt), {
-        ...opts,
-        onProgress: (done, total) => process.stderr.write(`  ${done}/${total}\n`),
-      });
+      results = await generateTexts(
+        gen,
+        model,
+        inputs.map((x) => x.prompt),
+        {
+          ...opts,
+          onProgress: (done, total) => process.stderr.write(`  ${done}/${total}\n`),
+        },
+      );
     } finally {
       await gen.dispose();
     }
@@ -157,11 +178,19 @@ export async function runGenerate(argv: string[]): Promise<number> {
   const lines = inputs.map((x, i) => {
     const base = typeof x.raw === "string" ? { prompt: x.raw } : (x.raw as Record<string, unknown>);
     const r = results[i];
-    return JSON.stringify({ ...base, response: r.response, finish_reason: r.finishReason, prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens });
+    return JSON.stringify({
+      ...base,
+      response: r.response,
+      finish_reason: r.finishReason,
+      prompt_tokens: r.promptTokens,
+      completion_tokens: r.completionTokens,
+    });
   });
   await writeFile(values.out as string, lines.join("\n") + "\n");
   const tokens = results.reduce((s, r) => s + r.completionTokens, 0);
-  process.stderr.write(`wrote ${values.out}: ${inputs.length} responses, ${tokens} tokens in ${seconds.toFixed(1)} s (${(tokens / seconds).toFixed(0)} tokens/s)\n`);
+  process.stderr.write(
+    `wrote ${values.out}: ${inputs.length} responses, ${tokens} tokens in ${seconds.toFixed(1)} s (${(tokens / seconds).toFixed(0)} tokens/s)\n`,
+  );
   return 0;
 }
 

@@ -106,7 +106,7 @@ export class Generator {
     const { cos: cosT, sin: sinT } = ropeTables(c, L);
     const padN = prompts.map((p) => Tp - p.length);
     const real = new Uint8Array(N * L);
-    prompts.forEach((p, n) => real.fill(1, n * L + padN[n], n * L + Tp));
+    prompts.forEach((_p, n) => real.fill(1, n * L + padN[n], n * L + Tp));
 
     // caches: zeros (unwritten slots are masked, but must not be NaN)
     const past = new Map<string, DeviceTensor>();
@@ -190,7 +190,12 @@ export class Generator {
       for (const t of past.values()) e.dispose(t);
       for (const t of spare.values()) e.dispose(t);
     }
-    return prompts.map((p, n) => ({ tokens: tokens[n], finishReason: done[n]!, promptTokens: p.length, ...(stopToken[n] !== undefined ? { stopToken: stopToken[n] } : {}) }));
+    return prompts.map((p, n) => ({
+      tokens: tokens[n],
+      finishReason: done[n]!,
+      promptTokens: p.length,
+      ...(stopToken[n] !== undefined ? { stopToken: stopToken[n] } : {}),
+    }));
   }
 
   async dispose(): Promise<void> {

@@ -38,10 +38,22 @@ export async function loadGenerationModel(spec: string, opts: { seed?: number; b
     const m = await loadModel(base, { seed });
     const { lora, weights } = await loadLoraAdapter(dir, m.config);
     const merged = mergeLora(m.config, m.weights, lora, weights);
-    return { config: m.config, weights: merged, tokenizer: m.tokenizer, source: `${dir} (adapter on ${base})`, stopTokens: await stopTokensFor(m.tokenizer, m.config, base.startsWith("tiny:") ? undefined : base) };
+    return {
+      config: m.config,
+      weights: merged,
+      tokenizer: m.tokenizer,
+      source: `${dir} (adapter on ${base})`,
+      stopTokens: await stopTokensFor(m.tokenizer, m.config, base.startsWith("tiny:") ? undefined : base),
+    };
   }
   const m = await loadModel(spec, { seed: opts.seed });
-  return { config: m.config, weights: m.weights, tokenizer: m.tokenizer, source: m.source, stopTokens: await stopTokensFor(m.tokenizer, m.config, dir) };
+  return {
+    config: m.config,
+    weights: m.weights,
+    tokenizer: m.tokenizer,
+    source: m.source,
+    stopTokens: await stopTokensFor(m.tokenizer, m.config, dir),
+  };
 }
 
 /**
@@ -79,7 +91,9 @@ export function endOfTurnToken(tok: ChatTokenizer): number | undefined {
     if (response.length <= body.length || body.some((t, i) => response[i] !== t)) return undefined;
     const next = response[body.length];
     const specials = new Set(
-      ((tok.tokenizerJson.added_tokens as { id: number; special?: boolean }[] | undefined) ?? []).filter((t) => t.special !== false).map((t) => t.id),
+      ((tok.tokenizerJson.added_tokens as { id: number; special?: boolean }[] | undefined) ?? [])
+        .filter((t) => t.special !== false)
+        .map((t) => t.id),
     );
     return specials.has(next) ? next : undefined;
   } catch {

@@ -27,7 +27,11 @@ export function unbroadcast(g: Graph, t: Tensor, like: Tensor): Tensor {
   if (t.rank === like.rank && t.shape.every((d, i) => dimEq(d, like.shape[i]))) return t;
   const { reduce, leading } = broadcastAxes(like.shape, t.shape);
   let r = reduce.length ? g.reduceSum(t, reduce, true) : t;
-  if (leading > 0) r = g.squeeze(r, Array.from({ length: leading }, (_, i) => i));
+  if (leading > 0)
+    r = g.squeeze(
+      r,
+      Array.from({ length: leading }, (_, i) => i),
+    );
   return r;
 }
 
@@ -49,11 +53,17 @@ function keepdimsOf(g: Graph, t: Tensor, axes: number[], keepdims: boolean): Ten
 /** Number of elements reduced, as a scalar tensor (constant when static). */
 function reduceCount(g: Graph, x: Tensor, axes: number[]): Tensor {
   const dims = axes.map((a) => x.shape[a]);
-  if (dims.every((d) => typeof d === "number")) return g.scalar((dims as number[]).reduce((s, d) => s * d, 1), x.dtype);
+  if (dims.every((d) => typeof d === "number"))
+    return g.scalar(
+      (dims as number[]).reduce((s, d) => s * d, 1),
+      x.dtype,
+    );
   return g.reduceSum(g.expandLike(g.scalar(1, x.dtype), x), axes, true);
 }
 
-const unary = (f: (c: GradCtx, gy: Tensor) => Tensor): GradRule => (c) => [f(c, c.gy[0]!)];
+const unary =
+  (f: (c: GradCtx, gy: Tensor) => Tensor): GradRule =>
+  (c) => [f(c, c.gy[0]!)];
 
 /** The gradient rules, one per op. */
 export const GRAD_RULES: Record<string, GradRule> = {
@@ -70,10 +80,7 @@ export const GRAD_RULES: Record<string, GradRule> = {
   Erf: unary(({ g, x }, gy) => g.mul(gy, g.mul(g.exp(g.neg(g.mul(x[0], x[0]))), 2 / Math.sqrt(Math.PI)))),
   Relu: unary(({ g, x }, gy) => g.where(g.greater(x[0], 0), gy, 0)),
 
-  Add: ({ g, x, gy, needs }) => [
-    needs[0] ? unbroadcast(g, gy[0]!, x[0]) : undefined,
-    needs[1] ? unbroadcast(g, gy[0]!, x[1]) : undefined,
-  ],
+  Add: ({ g, x, gy, needs }) => [needs[0] ? unbroadcast(g, gy[0]!, x[0]) : undefined, needs[1] ? unbroadcast(g, gy[0]!, x[1]) : undefined],
   Sub: ({ g, x, gy, needs }) => [
     needs[0] ? unbroadcast(g, gy[0]!, x[0]) : undefined,
     needs[1] ? unbroadcast(g, g.neg(gy[0]!), x[1]) : undefined,
@@ -193,7 +200,11 @@ export const GRAD_RULES: Record<string, GradRule> = {
     if (typeof L === "number" && idx.shape[ax] === 1 && sameOff) {
       // one-hot form (no scatter): d/dx = where(iota == idx, gy, 0)
       const iotaShape = data.shape.map((_, i) => (i === ax ? L : 1));
-      const iota = g.constant(Array.from({ length: L }, (_, i) => i), iotaShape as number[], idx.dtype);
+      const iota = g.constant(
+        Array.from({ length: L }, (_, i) => i),
+        iotaShape as number[],
+        idx.dtype,
+      );
       return [g.where(g.equal(iota, idx), G, 0), undefined];
     }
     return [g.scatterElements(g.zerosLike(data), idx, G, ax, "add"), undefined];
@@ -202,11 +213,7 @@ export const GRAD_RULES: Record<string, GradRule> = {
     const [, idx, upd] = x;
     const ax = node.attrs.axis as number;
     const G = gy[0]!;
-    const gData = needs[0]
-      ? node.attrs.reduction === "add"
-        ? G
-        : g.scatterElements(G, idx, g.zerosLike(upd), ax, "none")
-      : undefined;
+    const gData = needs[0] ? (node.attrs.reduction === "add" ? G : g.scatterElements(G, idx, g.zerosLike(upd), ax, "none")) : undefined;
     return [gData, undefined, needs[2] ? g.gatherElements(G, idx, ax) : undefined];
   },
 
@@ -239,8 +246,7 @@ export const GRAD_RULES: Record<string, GradRule> = {
         pads[ax] = s;
         pads[ax + X.rank] = d - Math.max(e, s);
       } else {
-        if (s0 < 0 || e0 < END)
-          throw new GraphError(`Slice gradient on symbolic dim ${d} needs start >= 0 and no end; bind dims`);
+        if (s0 < 0 || e0 < END) throw new GraphError(`Slice gradient on symbolic dim ${d} needs start >= 0 and no end; bind dims`);
         pads[ax] = s0;
       }
     });
@@ -291,8 +297,7 @@ function minmax(g: Graph, x: Tensor[], G: Tensor, needs: boolean[], kind: "max" 
 
 /** Gradient of Gather wrt data: ScatterElements(add) of the rows into zeros (fp32, on the GPU). */
 function gatherGrad(g: Graph, data: Tensor, idx: Tensor, G: Tensor, axis: number): Tensor {
-  if (!isStatic(data.shape))
-    throw new GraphError(`Gather gradient needs a static data shape, got ${fmtShape(data.shape)}`);
+  if (!isStatic(data.shape)) throw new GraphError(`Gather gradient needs a static data shape, got ${fmtShape(data.shape)}`);
   const shape = data.shape as readonly number[];
   if (axis !== 0) {
     // move the gathered axis to the front, then transpose the result back

@@ -32,14 +32,7 @@ export function isInteger(d: DType): boolean {
 }
 
 /** Host arrays used for constants, feeds and results. int64 is carried as BigInt64Array. */
-export type HostArray =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | BigInt64Array
-  | Int8Array
-  | Uint8Array
-  | Uint16Array;
+export type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Int8Array | Uint8Array | Uint16Array;
 
 export function allocHost(dtype: DType, n: number): HostArray {
   switch (dtype) {
@@ -87,7 +80,7 @@ export function f32ToF16(v: number): number {
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00;
   if (e <= 0) {
     if (e < -10) return sign;

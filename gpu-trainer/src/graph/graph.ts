@@ -8,7 +8,6 @@
 import { type DType, type HostArray, allocHost, isFloat, toHost } from "./dtype.ts";
 import {
   type Dim,
-  type Shape,
   ShapeError,
   broadcastShapes,
   canonDim,
@@ -160,8 +159,7 @@ const FLOAT_ONLY = (op: string, t: Tensor) => {
   if (!isFloat(t.dtype)) throw new GraphError(`${op}: expected a float tensor, got ${t}`);
 };
 const sameDtype = (op: string, ins: readonly Tensor[]) => {
-  for (const t of ins)
-    if (t.dtype !== ins[0].dtype) throw new GraphError(`${op}: dtype mismatch ${ins.map(String).join(", ")}`);
+  for (const t of ins) if (t.dtype !== ins[0].dtype) throw new GraphError(`${op}: dtype mismatch ${ins.map(String).join(", ")}`);
 };
 
 const unaryFloat: Infer = (ins, _a) => {
@@ -240,8 +238,7 @@ export const INFER: Record<string, Infer> = {
   MatMul: (ins) => {
     const [a, b] = ins;
     sameDtype("MatMul", ins);
-    if (a.rank < 2 || b.rank < 2)
-      throw new GraphError(`MatMul needs rank >= 2 operands (unsqueeze vectors), got ${a} and ${b}`);
+    if (a.rank < 2 || b.rank < 2) throw new GraphError(`MatMul needs rank >= 2 operands (unsqueeze vectors), got ${a} and ${b}`);
     const k1 = a.shape[a.rank - 1];
     const k2 = b.shape[b.rank - 2];
     if (!dimEq(k1, k2)) throw new GraphError(`MatMul: inner dims differ: ${a} @ ${b}`);
@@ -268,16 +265,11 @@ export const INFER: Record<string, Infer> = {
       throw new GraphError(`SimplifiedLayerNormalization: weight ${w} must be [last dim of ${x}]`);
     return [{ dtype: x.dtype, shape: x.shape }];
   },
-  ReduceSum: (ins, a) => [
-    { dtype: ins[0].dtype, shape: reduceShape(ins[0], a.axes as number[], a.keepdims === 1) },
-  ],
+  ReduceSum: (ins, a) => [{ dtype: ins[0].dtype, shape: reduceShape(ins[0], a.axes as number[], a.keepdims === 1) }],
   ReduceMean: (ins, a) => (
-    FLOAT_ONLY("ReduceMean", ins[0]),
-    [{ dtype: ins[0].dtype, shape: reduceShape(ins[0], a.axes as number[], a.keepdims === 1) }]
+    FLOAT_ONLY("ReduceMean", ins[0]), [{ dtype: ins[0].dtype, shape: reduceShape(ins[0], a.axes as number[], a.keepdims === 1) }]
   ),
-  ReduceMax: (ins, a) => [
-    { dtype: ins[0].dtype, shape: reduceShape(ins[0], a.axes as number[], a.keepdims === 1) },
-  ],
+  ReduceMax: (ins, a) => [{ dtype: ins[0].dtype, shape: reduceShape(ins[0], a.axes as number[], a.keepdims === 1) }],
   Gather: (ins, a, g) => {
     const [x, idx] = ins;
     checkIndices(g, "Gather", idx);
@@ -290,12 +282,19 @@ export const INFER: Record<string, Infer> = {
     if (idx.rank !== x.rank) throw new GraphError(`GatherElements: rank of indices ${idx} != rank of data ${x}`);
     const ax = a.axis as number;
     x.shape.forEach((d, i) => {
-      if (i !== ax && !dimEq(d, idx.shape[i]) && idx.shape[i] !== 1 && typeof idx.shape[i] === "number" && typeof d === "number" && idx.shape[i] > d)
+      if (
+        i !== ax &&
+        !dimEq(d, idx.shape[i]) &&
+        idx.shape[i] !== 1 &&
+        typeof idx.shape[i] === "number" &&
+        typeof d === "number" &&
+        idx.shape[i] > d
+      )
         throw new GraphError(`GatherElements: indices ${idx} larger than data ${x} on axis ${i}`);
     });
     return [{ dtype: x.dtype, shape: idx.shape }];
   },
-  ScatterElements: (ins, a, g) => {
+  ScatterElements: (ins, _a, g) => {
     const [x, idx, upd] = ins;
     checkIndices(g, "ScatterElements", idx);
     if (idx.rank !== x.rank || !idx.shape.every((d, i) => dimEq(d, upd.shape[i])))
@@ -352,8 +351,7 @@ export const INFER: Record<string, Infer> = {
   Squeeze: (ins, a) => {
     const x = ins[0];
     const axes = a.axes as number[];
-    for (const ax of axes)
-      if (x.shape[ax] !== 1) throw new GraphError(`Squeeze: dim ${ax} of ${x} is not 1`);
+    for (const ax of axes) if (x.shape[ax] !== 1) throw new GraphError(`Squeeze: dim ${ax} of ${x} is not 1`);
     return [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !axes.includes(i)) }];
   },
   Expand: (ins, a) => [{ dtype: ins[0].dtype, shape: broadcastShapes(ins[0].shape, a.shape as Dim[]) }],
@@ -376,8 +374,7 @@ export const INFER: Record<string, Infer> = {
   /** Reshape x to the (runtime) shape of ref. */
   ReshapeLike: (ins) => {
     const [x, ref] = ins;
-    if (!dimEq(dimProd(x.shape), dimProd(ref.shape)))
-      throw new GraphError(`ReshapeLike: ${x} and ${ref} differ in size`);
+    if (!dimEq(dimProd(x.shape), dimProd(ref.shape))) throw new GraphError(`ReshapeLike: ${x} and ${ref} differ in size`);
     return [{ dtype: x.dtype, shape: ref.shape }];
   },
   /** Broadcast x to the (runtime) shape of ref. */
@@ -522,8 +519,7 @@ export class Graph {
     let data: HostArray;
     if (i === undefined) data = allocHost(dtype, n);
     else if (typeof i === "function") data = i(n);
-    else if (ArrayBuffer.isView(i) && (i as HostArray).length === n && sameHostKind(dtype, i as HostArray))
-      data = i as HostArray;
+    else if (ArrayBuffer.isView(i) && (i as HostArray).length === n && sameHostKind(dtype, i as HostArray)) data = i as HostArray;
     else data = toHost(dtype, i as ArrayLike<number>);
     if (data.length !== n) throw new GraphError(`param ${name}: init has ${data.length} values, shape needs ${n}`);
     t.data = data;
@@ -569,8 +565,7 @@ export class Graph {
   addNode(op: string, inputs: Tensor[], attrs: Attrs = {}): Tensor[] {
     const infer = INFER[op];
     if (!infer) throw new GraphError(`unknown op ${op}`);
-    for (const t of inputs)
-      if (t.graph !== this) throw new GraphError(`${op}: input ${t} belongs to another graph`);
+    for (const t of inputs) if (t.graph !== this) throw new GraphError(`${op}: input ${t} belongs to another graph`);
     let types: TypeInfo[];
     try {
       types = infer(inputs, attrs, this);
@@ -760,8 +755,7 @@ export class Graph {
   }
   transpose(x: Tensor, perm?: readonly number[]): Tensor {
     const p = perm ? perm.map((a) => normAxis(a, x.rank)) : x.shape.map((_, i) => x.rank - 1 - i);
-    if (p.length !== x.rank || new Set(p).size !== p.length)
-      throw new GraphError(`transpose: bad perm [${perm}] for ${x}`);
+    if (p.length !== x.rank || new Set(p).size !== p.length) throw new GraphError(`transpose: bad perm [${perm}] for ${x}`);
     return this.op1("Transpose", [x], { perm: p });
   }
   /** Slice along axes; `ends` beyond the dim (or Infinity) mean "to the end". */
@@ -801,7 +795,11 @@ export class Graph {
       // a tree of Splits (see concat)
       const groups: number[][] = [];
       for (let i = 0; i < sizes.length; i += MAX_KERNEL_OPERANDS) groups.push(sizes.slice(i, i + MAX_KERNEL_OPERANDS));
-      const parts = this.split(x, groups.map((gr) => gr.reduce((a, b) => a + b, 0)), ax);
+      const parts = this.split(
+        x,
+        groups.map((gr) => gr.reduce((a, b) => a + b, 0)),
+        ax,
+      );
       return groups.flatMap((gr, i) => this.split(parts[i], gr, ax));
     }
     return this.addNode("Split", [x], { axis: ax, split: sizes });

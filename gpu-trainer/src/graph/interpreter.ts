@@ -44,7 +44,7 @@ function bcastOffsets(inp: readonly number[], out: readonly number[]): Int32Arra
   const offs = new Int32Array(n);
   const lead = out.length - inp.length;
   const st = stridesOf(inp as number[]);
-  const eff = out.map((d, i) => (i < lead || inp[i - lead] === 1 ? 0 : st[i - lead]));
+  const eff = out.map((_d, i) => (i < lead || inp[i - lead] === 1 ? 0 : st[i - lead]));
   const idx = new Array<number>(out.length).fill(0);
   let off = 0;
   for (let i = 0; i < n; i++) {
@@ -123,7 +123,7 @@ const BINARY: Record<string, (a: number, b: number, dt: DType) => number> = {
   Sub: (a, b) => a - b,
   Mul: (a, b) => a * b,
   Div: (a, b, dt) => (isFloat(dt) ? a / b : intDiv(a, b)),
-  Pow: (a, b) => Math.pow(a, b),
+  Pow: (a, b) => a ** b,
   Max: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
   Min: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)),
   Equal: (a, b) => (a === b ? 1 : 0),
@@ -369,7 +369,10 @@ export function evalNode(op: string, ins: Value[], attrs: Attrs, outDtypes: DTyp
       const perm = attrs.perm as number[];
       const shape = perm.map((p) => x.shape[p]);
       const xs = stridesOf(x.shape);
-      const offs = bcastOffsetsStrided(shape, perm.map((p) => xs[p]));
+      const offs = bcastOffsetsStrided(
+        shape,
+        perm.map((p) => xs[p]),
+      );
       return out1(shape, (o) => {
         for (let i = 0; i < o.length; i++) o[i] = x.data[offs[i]];
       });
@@ -392,7 +395,10 @@ export function evalNode(op: string, ins: Value[], attrs: Attrs, outDtypes: DTyp
         step[ax] = st;
       });
       const base = begin.reduce((acc, b, i) => acc + b * xs[i], 0);
-      const offs = bcastOffsetsStrided(shape, xs.map((s, i) => s * step[i]));
+      const offs = bcastOffsetsStrided(
+        shape,
+        xs.map((s, i) => s * step[i]),
+      );
       return out1(shape, (o) => {
         for (let i = 0; i < o.length; i++) o[i] = x.data[base + offs[i]];
       });
@@ -425,8 +431,7 @@ export function evalNode(op: string, ins: Value[], attrs: Attrs, outDtypes: DTyp
         const shape = [...x.shape];
         shape[ax] = n;
         const data = alloc(outDtypes[k], size(shape), prec);
-        for (let p = 0; p < outer; p++)
-          data.set(x.data.subarray((p * L + start) * inner, (p * L + start + n) * inner), p * n * inner);
+        for (let p = 0; p < outer; p++) data.set(x.data.subarray((p * L + start) * inner, (p * L + start + n) * inner), p * n * inner);
         start += n;
         return { dtype: outDtypes[k], shape, data };
       });
@@ -558,8 +563,7 @@ export function evaluate(outputs: readonly Tensor[], opts: EvalOptions = {}): Va
     });
   };
   const round = (v: Value): Value => {
-    if (prec === "float32" && v.dtype === "float32" && !(v.data instanceof Float32Array))
-      return { ...v, data: Float32Array.from(v.data) };
+    if (prec === "float32" && v.dtype === "float32" && !(v.data instanceof Float32Array)) return { ...v, data: Float32Array.from(v.data) };
     return v;
   };
   const load = (t: Tensor): Value => {
@@ -593,11 +597,23 @@ export function evaluate(outputs: readonly Tensor[], opts: EvalOptions = {}): Va
     const ins = n.inputs.map(load);
     let outs: Value[];
     try {
-      outs = evalNode(n.op, ins, n.attrs, n.outputs.map((o) => o.dtype), prec);
+      outs = evalNode(
+        n.op,
+        ins,
+        n.attrs,
+        n.outputs.map((o) => o.dtype),
+        prec,
+      );
     } catch (e) {
       if (e instanceof SymbolicReshape) {
         const shape = e.dims.map((d) => evalDim(d, dims));
-        outs = evalNode(n.op, ins, { ...n.attrs, shape }, n.outputs.map((o) => o.dtype), prec);
+        outs = evalNode(
+          n.op,
+          ins,
+          { ...n.attrs, shape },
+          n.outputs.map((o) => o.dtype),
+          prec,
+        );
       } else throw e;
     }
     n.outputs.forEach((t, i) => env.set(t.id, outs[i]));

@@ -132,8 +132,7 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
     if (used.has(name)) throw new GraphError(`duplicate output name ${name}`);
     used.add(name);
   }
-  const asInput = (p: Tensor) =>
-    typeof opts.paramsAsInputs === "function" ? opts.paramsAsInputs(p) : opts.paramsAsInputs ?? true;
+  const asInput = (p: Tensor) => (typeof opts.paramsAsInputs === "function" ? opts.paramsAsInputs(p) : (opts.paramsAsInputs ?? true));
 
   // leaves: inputs, params, consts
   const leaves = new Map<number, Tensor>();

@@ -114,8 +114,7 @@ export function broadcastShapes(...shapes: Shape[]): Dim[] {
       const e = canonDim(s[k]);
       if (e === 1) continue;
       if (d === 1) d = e;
-      else if (d !== e)
-        throw new ShapeError(`cannot broadcast shapes ${shapes.map(fmtShape).join(" and ")} (dim ${d} vs ${e})`);
+      else if (d !== e) throw new ShapeError(`cannot broadcast shapes ${shapes.map(fmtShape).join(" and ")} (dim ${d} vs ${e})`);
     }
     out.push(d);
   }
@@ -134,8 +133,7 @@ export function broadcastAxes(inp: Shape, out: Shape): { reduce: number[]; leadi
 }
 
 export function normAxis(axis: number, rank: number, what = "axis"): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= rank)
-    throw new ShapeError(`${what} ${axis} out of range for rank ${rank}`);
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) throw new ShapeError(`${what} ${axis} out of range for rank ${rank}`);
   return axis < 0 ? axis + rank : axis;
 }
 

@@ -151,12 +151,10 @@ export function optimize(outputs: Record<string, Tensor>, opts: OptimizeOptions 
         }
         return undefined;
       case "Squeeze":
-        if (a.producer?.op === "Unsqueeze" && String(a.producer.attrs.axes) === String(n.attrs.axes))
-          return a.producer.inputs[0];
+        if (a.producer?.op === "Unsqueeze" && String(a.producer.attrs.axes) === String(n.attrs.axes)) return a.producer.inputs[0];
         return undefined;
       case "Unsqueeze":
-        if (a.producer?.op === "Squeeze" && String(a.producer.attrs.axes) === String(n.attrs.axes))
-          return a.producer.inputs[0];
+        if (a.producer?.op === "Squeeze" && String(a.producer.attrs.axes) === String(n.attrs.axes)) return a.producer.inputs[0];
         return undefined;
     }
     return undefined;
@@ -178,7 +176,13 @@ export function optimize(outputs: Record<string, Tensor>, opts: OptimizeOptions 
       n.outputs.every((o) => isStatic(o.shape) && (o.shape as number[]).reduce((s, d) => s * d, 1) <= foldLimit)
     ) {
       const vals: Value[] = ins.map((t) => valueOf(t.dtype, t.shape as number[], t.data!));
-      const outs = evalNode(n.op, vals, n.attrs, n.outputs.map((o) => o.dtype), "float32");
+      const outs = evalNode(
+        n.op,
+        vals,
+        n.attrs,
+        n.outputs.map((o) => o.dtype),
+        "float32",
+      );
       n.outputs.forEach((o, i) => map.set(o.id, constant(o.dtype, outs[i].shape, toHost(o.dtype, outs[i].data))));
       stats.folded++;
       continue;

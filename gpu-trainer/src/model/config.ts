@@ -58,7 +58,8 @@ const num = (raw: Record<string, unknown>, key: string, fallback?: number): numb
     if (fallback !== undefined) return fallback;
     throw new UnsupportedModelError(`config.json: missing "${key}"`);
   }
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new UnsupportedModelError(`config.json: "${key}" must be a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v))
+    throw new UnsupportedModelError(`config.json: "${key}" must be a number, got ${JSON.stringify(v)}`);
   return v;
 };
 
@@ -86,7 +87,8 @@ export function parseHfConfig(raw: Record<string, unknown>): DecoderConfig {
   const numKvHeads = num(raw, "num_key_value_heads", numHeads);
   const headDim = num(raw, "head_dim", hiddenSize / numHeads);
   if (!Number.isInteger(headDim) || headDim % 2) throw new UnsupportedModelError(`head_dim ${headDim} must be an even integer`);
-  if (numHeads % numKvHeads) throw new UnsupportedModelError(`num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
+  if (numHeads % numKvHeads)
+    throw new UnsupportedModelError(`num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
 
   const attentionBias = raw.attention_bias === true;
   return {
@@ -106,7 +108,8 @@ export function parseHfConfig(raw: Record<string, unknown>): DecoderConfig {
     qkvBias: architecture === "qwen2" || attentionBias,
     oBias: architecture !== "qwen2" && attentionBias,
     bosTokenId: typeof raw.bos_token_id === "number" ? raw.bos_token_id : undefined,
-    eosTokenId: typeof raw.eos_token_id === "number" || Array.isArray(raw.eos_token_id) ? (raw.eos_token_id as number | number[]) : undefined,
+    eosTokenId:
+      typeof raw.eos_token_id === "number" || Array.isArray(raw.eos_token_id) ? (raw.eos_token_id as number | number[]) : undefined,
     padTokenId: typeof raw.pad_token_id === "number" ? raw.pad_token_id : undefined,
     raw,
   };

@@ -30,15 +30,60 @@ type TinyShape = Pick<DecoderConfig, "hiddenSize" | "intermediateSize" | "numLay
 
 /** Built-in tiny configs (tests, demos, benchmarks). */
 export const TINY_MODELS: Record<string, TinyShape & { summary: string }> = {
-  micro: { summary: "Llama, 1 layer, D=32, 2 heads / 1 KV head (fastest tests)", architecture: "llama", hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 2, numKvHeads: 1, tie: false, ropeTheta: 10000 },
-  llama: { summary: "Llama, 2 layers, D=64, 4 heads / 2 KV heads, untied head", architecture: "llama", hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 4, numKvHeads: 2, tie: false, ropeTheta: 10000 },
-  qwen2: { summary: "Qwen2, 2 layers, D=64, 4 heads / 1 KV head, qkv bias, tied embeddings", architecture: "qwen2", hiddenSize: 64, intermediateSize: 160, numLayers: 2, numHeads: 4, numKvHeads: 1, tie: true, ropeTheta: 1e6 },
-  small: { summary: "Llama, 4 layers, D=256, 8 heads / 4 KV heads (demos, benchmarks)", architecture: "llama", hiddenSize: 256, intermediateSize: 704, numLayers: 4, numHeads: 8, numKvHeads: 4, tie: false, ropeTheta: 10000 },
+  micro: {
+    summary: "Llama, 1 layer, D=32, 2 heads / 1 KV head (fastest tests)",
+    architecture: "llama",
+    hiddenSize: 32,
+    intermediateSize: 64,
+    numLayers: 1,
+    numHeads: 2,
+    numKvHeads: 1,
+    tie: false,
+    ropeTheta: 10000,
+  },
+  llama: {
+    summary: "Llama, 2 layers, D=64, 4 heads / 2 KV heads, untied head",
+    architecture: "llama",
+    hiddenSize: 64,
+    intermediateSize: 128,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    tie: false,
+    ropeTheta: 10000,
+  },
+  qwen2: {
+    summary: "Qwen2, 2 layers, D=64, 4 heads / 1 KV head, qkv bias, tied embeddings",
+    architecture: "qwen2",
+    hiddenSize: 64,
+    intermediateSize: 160,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 1,
+    tie: true,
+    ropeTheta: 1e6,
+  },
+  small: {
+    summary: "Llama, 4 layers, D=256, 8 heads / 4 KV heads (demos, benchmarks)",
+    architecture: "llama",
+    hiddenSize: 256,
+    intermediateSize: 704,
+    numLayers: 4,
+    numHeads: 8,
+    numKvHeads: 4,
+    tie: false,
+    ropeTheta: 10000,
+  },
 };
 
 export function tinyConfig(name: string, vocabSize: number): DecoderConfig {
   const t = TINY_MODELS[name];
-  if (!t) throw new UnsupportedModelError(`unknown tiny model "tiny:${name}" (choose ${Object.keys(TINY_MODELS).map((k) => `tiny:${k}`).join(", ")})`);
+  if (!t)
+    throw new UnsupportedModelError(
+      `unknown tiny model "tiny:${name}" (choose ${Object.keys(TINY_MODELS)
+        .map((k) => `tiny:${k}`)
+        .join(", ")})`,
+    );
   const raw: Record<string, unknown> = {
     architectures: [t.architecture === "llama" ? "LlamaForCausalLM" : "Qwen2ForCausalLM"],
     model_type: t.architecture,

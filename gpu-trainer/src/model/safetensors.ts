@@ -110,7 +110,8 @@ export function encodeFromF32(dtype: "F32" | "F16" | "BF16", data: Float32Array)
     const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
     for (let i = 0; i < data.length; i++) {
       const x = u[i];
-      if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) out[i] = (x >>> 16) | 0x40; // NaN stays NaN
+      if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff)
+        out[i] = (x >>> 16) | 0x40; // NaN stays NaN
       else out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
     }
   }
@@ -260,7 +261,10 @@ export async function writeCheckpointWeights(
     for (const n of groups[i]) weightMap[n] = file;
     files.push(file);
   }
-  await writeFile(join(dir, `${base}.safetensors.index.json`), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+  await writeFile(
+    join(dir, `${base}.safetensors.index.json`),
+    JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2),
+  );
   return files;
 }
 

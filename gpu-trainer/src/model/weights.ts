@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ChatTokenizer } from "../tokenizer/index.ts";
+import type { ChatTokenizer } from "../tokenizer/index.ts";
 import { type DecoderConfig, UnsupportedModelError, parseHfConfig, toHfConfig } from "./config.ts";
 import { type LoraConfig, type ModelWeights, isTransposedInTrainer, linearShape, loraNames, paramShapes } from "./decoder.ts";
 import { type F32Tensor, SafetensorsError, openCheckpointWeights, writeCheckpointWeights } from "./safetensors.ts";
@@ -52,9 +52,13 @@ export async function loadHfWeights(dir: string, c: DecoderConfig): Promise<Mode
       throw new SafetensorsError(`${name}: checkpoint shape [${t.shape}] does not match config.json ([${hfShape}])`);
     out.set(name, isTransposedInTrainer(name) ? transpose2d(t.data, hfShape[0], hfShape[1]) : t.data);
   }
-  if (missing.length) throw new SafetensorsError(`${dir}: missing weights ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}`);
+  if (missing.length)
+    throw new SafetensorsError(
+      `${dir}: missing weights ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}`,
+    );
   const unknown = [...files.keys()].filter((n) => !shapes.has(n) && !IGNORED.some((r) => r.test(n)));
-  if (unknown.length) throw new SafetensorsError(`${dir}: unexpected weights ${unknown.slice(0, 5).join(", ")} (not a plain ${c.architecture} causal LM?)`);
+  if (unknown.length)
+    throw new SafetensorsError(`${dir}: unexpected weights ${unknown.slice(0, 5).join(", ")} (not a plain ${c.architecture} causal LM?)`);
   return out;
 }
 
@@ -98,7 +102,13 @@ export async function saveTokenizer(dir: string, tok: ChatTokenizer): Promise<vo
 const PEFT_PREFIX = "base_model.model.";
 
 /** Write adapter_model.safetensors + adapter_config.json (PEFT names: A [r, in], B [out, r]). */
-export async function saveLoraAdapter(dir: string, c: DecoderConfig, lora: LoraConfig, adapter: ModelWeights, baseModel: string): Promise<void> {
+export async function saveLoraAdapter(
+  dir: string,
+  c: DecoderConfig,
+  lora: LoraConfig,
+  adapter: ModelWeights,
+  baseModel: string,
+): Promise<void> {
   const tensors: Record<string, F32Tensor> = {};
   for (let l = 0; l < c.numLayers; l++)
     for (const m of lora.targets) {
@@ -194,7 +204,9 @@ export async function fingerprintDir(dir: string): Promise<string> {
   for (const f of files.values()) {
     if (seen.has(f.path)) continue;
     seen.add(f.path);
-    h.update(JSON.stringify(f.header.tensors)).update(String((await stat(f.path)).size)).update(String((await stat(f.path)).mtimeMs));
+    h.update(JSON.stringify(f.header.tensors))
+      .update(String((await stat(f.path)).size))
+      .update(String((await stat(f.path)).mtimeMs));
   }
   return h.digest("hex").slice(0, 16);
 }

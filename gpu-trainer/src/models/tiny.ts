@@ -56,7 +56,12 @@ export function transformerBlock(g: Graph, x: Tensor, cfg: BlockConfig, prefix: 
   const p = (n: string, shape: number[], k: number) => g.param(`${prefix}.${n}`, shape, { init: init.normal(std, seed * 100 + k) });
   const n1 = g.param(`${prefix}.norm1`, [D], { init: init.ones() });
   const n2 = g.param(`${prefix}.norm2`, [D], { init: init.ones() });
-  const att = selfAttention(rmsNorm(x, n1), { wq: p("wq", [D, D], 1), wk: p("wk", [D, D], 2), wv: p("wv", [D, D], 3), wo: p("wo", [D, D], 4) }, cfg.heads, true);
+  const att = selfAttention(
+    rmsNorm(x, n1),
+    { wq: p("wq", [D, D], 1), wk: p("wk", [D, D], 2), wv: p("wv", [D, D], 3), wo: p("wo", [D, D], 4) },
+    cfg.heads,
+    true,
+  );
   const h = g.add(x, att);
   const act = cfg.act === "gelu" ? gelu : silu;
   const m = linear(act(linear(rmsNorm(h, n2), p("w1", [D, H], 5))), p("w2", [H, D], 6));

@@ -135,7 +135,9 @@ export class ChatTokenizer {
     const prompt = this.renderChat(messages, true);
     const full = this.renderChat([...messages, { role: "assistant", content: response }], false);
     if (!full.startsWith(prompt))
-      throw new TokenizerError("the chat template renders the assistant turn in a way that does not extend the generation prompt; cannot separate prompt and response");
+      throw new TokenizerError(
+        "the chat template renders the assistant turn in a way that does not extend the generation prompt; cannot separate prompt and response",
+      );
     return { prompt: this.encode(prompt), response: this.encode(full.slice(prompt.length)) };
   }
 }

@@ -95,13 +95,22 @@ export class LogprobRunner {
     private readonly params: Map<string, DeviceTensor>,
   ) {}
 
-  static async create(engine: Engine, c: DecoderConfig, weights: ModelWeights, lora?: { config: LoraConfig; weights: ModelWeights }): Promise<LogprobRunner> {
+  static async create(
+    engine: Engine,
+    c: DecoderConfig,
+    weights: ModelWeights,
+    lora?: { config: LoraConfig; weights: ModelWeights },
+  ): Promise<LogprobRunner> {
     const { Graph } = await import("../graph/graph.ts");
     const g = new Graph();
     // any row count: a single block
     const inp = declareBatchInputs(g, c, 1);
     const p = declareParams(g, c, weights, { trainable: false, lora: lora?.config, loraInit: lora?.weights });
-    const logps = sequenceLogProbs(decoderLogits(p, { ids: inp.ids, keyMask: inp.keyMask, cos: inp.cos, sin: inp.sin }), inp.labels, inp.lossMask);
+    const logps = sequenceLogProbs(
+      decoderLogits(p, { ids: inp.ids, keyMask: inp.keyMask, cos: inp.cos, sin: inp.sin }),
+      inp.labels,
+      inp.lossMask,
+    );
     const model = compile({ logps });
     const session = await engine.createSession(model, { name: "logprobs" });
     const params = new Map<string, DeviceTensor>();

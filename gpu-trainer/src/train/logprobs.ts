@@ -48,7 +48,13 @@ export interface LogprobOptions {
 export async function computeLogprobs(o: LogprobOptions): Promise<LogprobRecord[]> {
   const model = typeof o.model === "string" ? await loadModel(o.model, { seed: o.seed }) : o.model;
   const dataset =
-    typeof o.data === "string" ? await openDataset(o.data, { format: o.format ?? "iopo", cacheDir: o.cacheDir ?? defaultCacheDir(), apiKey: o.apiKey ?? process.env.IOPO_API_KEY }) : o.data;
+    typeof o.data === "string"
+      ? await openDataset(o.data, {
+          format: o.format ?? "iopo",
+          cacheDir: o.cacheDir ?? defaultCacheDir(),
+          apiKey: o.apiKey ?? process.env.IOPO_API_KEY,
+        })
+      : o.data;
   let weights: ModelWeights = model.weights;
   let lora: { config: LoraConfig; weights: ModelWeights } | undefined;
   if (o.checkpoint) {

@@ -119,7 +119,7 @@ export function buildLoss(method: Method, inp: LossInputs, opts: LossOptions): L
   metrics["rewards/margins"] = mean(z);
   let loss = mean(sigmoidLoss(z, eps));
   if (sft) {
-    metrics["sft_loss"] = mean(sft);
+    metrics.sft_loss = mean(sft);
     loss = g.add(loss, g.mul(mean(sft), opts.prefFtx!));
   }
   return { loss, metrics };

@@ -27,7 +27,10 @@ export interface RefCacheArgs {
 }
 
 export function refCacheKey(model: Model, dataKey: string, method: Method, maxLength: number): string {
-  const tok = createHash("sha256").update(JSON.stringify(model.tokenizer.tokenizerJson)).update(JSON.stringify(model.tokenizer.tokenizerConfig.chat_template ?? null)).digest("hex");
+  const tok = createHash("sha256")
+    .update(JSON.stringify(model.tokenizer.tokenizerJson))
+    .update(JSON.stringify(model.tokenizer.tokenizerConfig.chat_template ?? null))
+    .digest("hex");
   return createHash("sha256")
     .update(JSON.stringify({ model: model.fingerprint, data: dataKey, method, maxLength, tokenizer: tok, v: 1 }))
     .digest("hex")
@@ -63,11 +66,20 @@ export async function referenceLogprobs(a: RefCacheArgs): Promise<Map<string, Fl
     let lastLog = t0;
     for (let i = 0; i < encoded.length; i += a.batchSize) {
       const chunk = encoded.slice(i, i + a.batchSize);
-      const b = collate(chunk.map((c) => c.enc), a.model.config, a.model.tokenizer.padTokenId);
+      const b = collate(
+        chunk.map((c) => c.enc),
+        a.model.config,
+        a.model.tokenizer.padTokenId,
+      );
       const lp = await runner.run(b.feeds);
       const B = chunk.length;
       const K = chunk[0].enc.rows.length;
-      chunk.forEach((c, j) => out.set(c.key, Float32Array.from({ length: K }, (_, k) => lp[k * B + j])));
+      chunk.forEach((c, j) =>
+        out.set(
+          c.key,
+          Float32Array.from({ length: K }, (_, k) => lp[k * B + j]),
+        ),
+      );
       if (performance.now() - lastLog > 5000) {
         lastLog = performance.now();
         a.log?.(`  ${Math.min(i + a.batchSize, encoded.length)}/${encoded.length}`);

@@ -34,7 +34,8 @@ export class MetricsLog {
   }
 }
 
-const fmt = (v: number | undefined, digits = 4) => (v === undefined || Number.isNaN(v) ? "-" : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : v.toFixed(digits));
+const fmt = (v: number | undefined, digits = 4) =>
+  v === undefined || Number.isNaN(v) ? "-" : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : v.toFixed(digits);
 
 function duration(s: number): string {
   if (!Number.isFinite(s)) return "?";
@@ -49,7 +50,11 @@ export function describeStep(row: MetricsRow): string {
   const parts = [`loss ${fmt(row.loss)}`];
   if (row["rewards/accuracies"] !== undefined) parts.push(`acc ${fmt(row["rewards/accuracies"], 2)}`);
   if (row["rewards/margins"] !== undefined) parts.push(`margin ${fmt(row["rewards/margins"])}`);
-  parts.push(`gnorm ${fmt(row.grad_norm, 3)}`, `lr ${row.learning_rate.toExponential(2)}`, `${Number.isFinite(row["tokens/s"]) ? Math.round(row["tokens/s"]) : "-"} tok/s`);
+  parts.push(
+    `gnorm ${fmt(row.grad_norm, 3)}`,
+    `lr ${row.learning_rate.toExponential(2)}`,
+    `${Number.isFinite(row["tokens/s"]) ? Math.round(row["tokens/s"]) : "-"} tok/s`,
+  );
   return parts.join("  ");
 }
 
@@ -141,7 +146,10 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
     const p = s.points.filter(([, y]) => Number.isFinite(y));
     if (!p.length) return;
     if (s.dots) for (const [x, y] of p) out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${s.color}"/>`);
-    else out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${p.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ")}"/>`);
+    else
+      out.push(
+        `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${p.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ")}"/>`,
+      );
     out.push(`<text x="${x0 + w - 14}" y="${y0 + 16 + 13 * k}" text-anchor="end" font-size="11" fill="${s.color}">${s.label}</text>`);
   });
   return out.join("\n");

@@ -174,7 +174,8 @@ export function parseLoraTargets(v: string | readonly string[] | undefined): Lin
   if (v === undefined || v === "all-linear" || v === "all") return [...LINEAR_MODULES];
   const list = (typeof v === "string" ? v.split(",") : v).map((s) => s.trim()).filter(Boolean);
   for (const t of list)
-    if (!(LINEAR_MODULES as readonly string[]).includes(t)) throw new ConfigError(`unknown LoRA target "${t}" (choose from ${LINEAR_MODULES.join(", ")} or all-linear)`);
+    if (!(LINEAR_MODULES as readonly string[]).includes(t))
+      throw new ConfigError(`unknown LoRA target "${t}" (choose from ${LINEAR_MODULES.join(", ")} or all-linear)`);
   if (!list.length) throw new ConfigError("--lora-targets is empty");
   return list as LinearModule[];
 }
@@ -225,12 +226,29 @@ export function resolveOptions(o: TrainOptions): ResolvedOptions {
   if (!["cosine", "linear", "constant"].includes(r.scheduler)) throw bad("scheduler", "cosine|linear|constant", r.scheduler);
   if (!["cache", "on-the-fly"].includes(r.ref)) throw bad("ref", "cache|on-the-fly", r.ref);
   if (!(DEVICES as readonly string[]).includes(r.device)) throw bad("device", DEVICES.join("|"), r.device);
-  if (o.full && (o.loraRank !== undefined || o.loraTargets !== undefined)) throw new ConfigError("--full and --lora-* options exclude each other");
+  if (o.full && (o.loraRank !== undefined || o.loraTargets !== undefined))
+    throw new ConfigError("--full and --lora-* options exclude each other");
   return r;
 }
 
 /** The options a resumed run must share with the run that wrote the checkpoint. */
-const MUST_MATCH: (keyof ResolvedOptions)[] = ["method", "batchSize", "gradAccum", "maxLength", "seed", "valSize", "ref", "scheduler", "lr", "beta", "labelSmoothing", "prefFtx", "weightDecay", "clip", "warmupRatio"];
+const MUST_MATCH: (keyof ResolvedOptions)[] = [
+  "method",
+  "batchSize",
+  "gradAccum",
+  "maxLength",
+  "seed",
+  "valSize",
+  "ref",
+  "scheduler",
+  "lr",
+  "beta",
+  "labelSmoothing",
+  "prefFtx",
+  "weightDecay",
+  "clip",
+  "warmupRatio",
+];
 
 export interface TrainSummary {
   method: Method;
@@ -281,7 +299,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     else if (checkpoints.length) resumeDir = checkpoints[checkpoints.length - 1].dir;
     else log(`resume: no checkpoint in ${opts.out} yet; starting from step 0`);
   } else if (checkpoints.length || existsSync(join(opts.out, "metrics.jsonl")))
-    throw new ConfigError(`${opts.out} already holds a run (${checkpoints.length ? `checkpoint-${checkpoints[checkpoints.length - 1].step}` : "metrics.jsonl"}); pass --resume to continue it or choose another --out`);
+    throw new ConfigError(
+      `${opts.out} already holds a run (${checkpoints.length ? `checkpoint-${checkpoints[checkpoints.length - 1].step}` : "metrics.jsonl"}); pass --resume to continue it or choose another --out`,
+    );
 
   const model = typeof o.model === "string" ? await loadModel(o.model, { seed: opts.seed }) : o.model;
   const dataset =
@@ -293,20 +313,26 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const perStep = opts.batchSize * opts.gradAccum;
   const stepsPerEpoch = order.stepsPerEpoch(perStep);
   if (stepsPerEpoch < 1)
-    throw new ConfigError(`one optimizer step needs ${perStep} examples (--batch-size x --grad-accum) but the training split has ${order.examplesPerEpoch}`);
+    throw new ConfigError(
+      `one optimizer step needs ${perStep} examples (--batch-size x --grad-accum) but the training split has ${order.examplesPerEpoch}`,
+    );
   const totalSteps = opts.maxSteps ?? Math.max(1, Math.ceil(opts.epochs * stepsPerEpoch));
 
-  const resumed = resumeDir ? await loadCheckpoint(resumeDir, model.config).catch((e: Error) => {
-    throw e instanceof CheckpointError ? e : new CheckpointError(`cannot load checkpoint ${resumeDir}: ${e.message}`);
-  }) : undefined;
+  const resumed = resumeDir
+    ? await loadCheckpoint(resumeDir, model.config).catch((e: Error) => {
+        throw e instanceof CheckpointError ? e : new CheckpointError(`cannot load checkpoint ${resumeDir}: ${e.message}`);
+      })
+    : undefined;
   if (resumed) {
     const s = resumed.state;
     const before = s.options as Partial<ResolvedOptions>;
     const diffs = MUST_MATCH.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(opts[k]));
     if (JSON.stringify(s.lora) !== JSON.stringify(opts.lora)) diffs.push("lora" as keyof ResolvedOptions);
     if (diffs.length) throw new ConfigError(`cannot resume ${resumeDir}: it was trained with different ${diffs.join(", ")}`);
-    if (s.model.fingerprint !== model.fingerprint) throw new ConfigError(`cannot resume ${resumeDir}: it was trained from a different model (${s.model.source})`);
-    if (s.data.key !== dataset.key) throw new ConfigError(`cannot resume ${resumeDir}: it was trained on different data (${s.data.source})`);
+    if (s.model.fingerprint !== model.fingerprint)
+      throw new ConfigError(`cannot resume ${resumeDir}: it was trained from a different model (${s.model.source})`);
+    if (s.data.key !== dataset.key)
+      throw new ConfigError(`cannot resume ${resumeDir}: it was trained on different data (${s.data.source})`);
   }
 
   await mkdir(opts.out, { recursive: true });
@@ -317,15 +343,29 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const metricsLog = new MetricsLog(join(opts.out, "metrics.jsonl"));
   const history = await metricsLog.truncateAfter(resumed?.state.step ?? 0);
 
-  log(`iopo-train: ${method} on ${model.source} (${opts.lora ? `LoRA r=${opts.lora.rank} alpha=${opts.lora.alpha} on ${opts.lora.targets.join(",")}` : "full fine-tuning"}), ${engine.description}`);
-  log(`data: ${order.examplesPerEpoch} training examples${opts.valSize ? ` + ${order.val.length} validation` : ""}; ${stepsPerEpoch} steps/epoch of ${opts.batchSize} x ${opts.gradAccum}; ${totalSteps} steps`);
+  log(
+    `iopo-train: ${method} on ${model.source} (${opts.lora ? `LoRA r=${opts.lora.rank} alpha=${opts.lora.alpha} on ${opts.lora.targets.join(",")}` : "full fine-tuning"}), ${engine.description}`,
+  );
+  log(
+    `data: ${order.examplesPerEpoch} training examples${opts.valSize ? ` + ${order.val.length} validation` : ""}; ${stepsPerEpoch} steps/epoch of ${opts.batchSize} x ${opts.gradAccum}; ${totalSteps} steps`,
+  );
 
   let trainer: Trainer | undefined;
   try {
     // ---- reference log-probs ----
     let refs: Map<string, Float32Array> | undefined;
     if (needsReference(method) && opts.ref === "cache")
-      refs = await referenceLogprobs({ engine, model, examples: order.all(), method, maxLength: opts.maxLength, batchSize: Math.max(opts.batchSize, 4), dataKey: dataset.key, cacheDir, log });
+      refs = await referenceLogprobs({
+        engine,
+        model,
+        examples: order.all(),
+        method,
+        maxLength: opts.maxLength,
+        batchSize: Math.max(opts.batchSize, 4),
+        dataKey: dataset.key,
+        cacheDir,
+        log,
+      });
 
     // ---- the trainer ----
     const warmupSteps = Math.ceil(opts.warmupRatio * totalSteps);
@@ -444,7 +484,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       row["examples/s"] = examples.length / (m.stepMs / 1000);
       row.step_ms = m.stepMs;
       if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm))
-        throw new TrainingError(`the loss or gradient norm is not finite at step ${m.step} (loss ${m.loss}, grad_norm ${m.gradNorm}): lower --lr or check the data; the last checkpoint is ${lastCheckpoint || "none"}`);
+        throw new TrainingError(
+          `the loss or gradient norm is not finite at step ${m.step} (loss ${m.loss}, grad_norm ${m.gradNorm}): lower --lr or check the data; the last checkpoint is ${lastCheckpoint || "none"}`,
+        );
       rows.push(row);
       await emit(row);
       progress.step(row);
@@ -453,7 +495,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         if (e) {
           evals.push(e);
           await emit(e);
-          progress.note(`eval at step ${m.step}: loss ${e["eval/loss"].toFixed(4)}${e["eval/rewards/accuracies"] !== undefined ? `, accuracy ${e["eval/rewards/accuracies"].toFixed(3)}` : ""}`);
+          progress.note(
+            `eval at step ${m.step}: loss ${e["eval/loss"].toFixed(4)}${e["eval/rewards/accuracies"] !== undefined ? `, accuracy ${e["eval/rewards/accuracies"].toFixed(3)}` : ""}`,
+          );
         }
       }
       if (opts.saveEvery && m.step % opts.saveEvery === 0 && m.step < totalSteps) {

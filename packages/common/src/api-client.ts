@@ -7,7 +7,18 @@
  * 429 without Retry-After are retried with exponential backoff only when the request is idempotent.
  * Uses fetch only, so it runs in Node, browsers and Workers alike.
  */
-import { API_LIMITS, type Dataset, type DatasetRow, type DatasetVersion, type FieldError, type IngestResult, type Job, type JobRun, type Manifest, type ProblemBody } from "./api-types.ts";
+import {
+  API_LIMITS,
+  type Dataset,
+  type DatasetRow,
+  type DatasetVersion,
+  type FieldError,
+  type IngestResult,
+  type Job,
+  type JobRun,
+  type Manifest,
+  type ProblemBody,
+} from "./api-types.ts";
 
 /** A request the API refused (`status` set) or never answered (`status` undefined). */
 export class ApiError extends Error {
@@ -151,7 +162,9 @@ export class ApiClient {
     const out: DatasetRow[] = [];
     let after: number | null = -1;
     while (after !== null) {
-      const page: { rows: DatasetRow[]; next_after: number | null } = await this.getJson(`${datasetPath(dataset)}/rows?after=${after}&length=${API_LIMITS.rowsPage}`);
+      const page: { rows: DatasetRow[]; next_after: number | null } = await this.getJson(
+        `${datasetPath(dataset)}/rows?after=${after}&length=${API_LIMITS.rowsPage}`,
+      );
       out.push(...page.rows);
       after = page.rows.length ? page.next_after : null;
     }

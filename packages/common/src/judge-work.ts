@@ -23,11 +23,7 @@ export const WORK_LIMITS = {
 export type JudgeModeName = keyof typeof WORK_LIMITS.variants;
 
 /** The work of judging one response against `constraints` (see WORK_LIMITS). */
-export function judgementWork(
-  responseChars: number,
-  constraints: ReadonlyArray<{ kwargs?: unknown }>,
-  mode: JudgeModeName,
-): number {
+export function judgementWork(responseChars: number, constraints: ReadonlyArray<{ kwargs?: unknown }>, mode: JudgeModeName): number {
   let weight = 1;
   for (const constraint of constraints) {
     weight += 1;

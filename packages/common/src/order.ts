@@ -44,7 +44,8 @@ export interface Permutation {
 }
 
 export function permutation(size: number, seed: number, epoch: number): Permutation {
-  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_ORDER_SIZE) throw new RangeError(`size must be an integer in [0, 2^31], got ${size}`);
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_ORDER_SIZE)
+    throw new RangeError(`size must be an integer in [0, 2^31], got ${size}`);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${seed}`);
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`epoch must be a non-negative integer, got ${epoch}`);
   let bits = 2;
@@ -84,13 +85,7 @@ export function rankLength(size: number, rank: number, worldSize: number): numbe
 }
 
 /** Record indices for one rank, from its own sample index `from`, at most `limit` of them. */
-export function rankSlice(
-  perm: Permutation,
-  rank: number,
-  worldSize: number,
-  from: number,
-  limit: number,
-): number[] {
+export function rankSlice(perm: Permutation, rank: number, worldSize: number, from: number, limit: number): number[] {
   const total = rankLength(perm.size, rank, worldSize);
   const out: number[] = [];
   for (let k = from; k < total && out.length < limit; k++) out.push(perm.at(rank + k * worldSize));

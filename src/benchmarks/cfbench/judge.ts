@@ -1,7 +1,15 @@
 import { z } from "zod";
 import { fence, LlmError, type ChatMessage, type LlmJudge } from "../../judge/llm";
 import { generate } from "../../pipelines/llm";
-import { CFBENCH_PRIORITIES, CFBENCH_SPLITS, itemMetric, parseJudgement, strictScores, type CfbenchMetric, type JudgeParsing } from "./score";
+import {
+  CFBENCH_PRIORITIES,
+  CFBENCH_SPLITS,
+  itemMetric,
+  parseJudgement,
+  strictScores,
+  type CfbenchMetric,
+  type JudgeParsing,
+} from "./score";
 
 /**
  * CFBench items (the published `cfbench_data.json`, or the reference's `*_infer.json` with a
@@ -12,7 +20,12 @@ import { CFBENCH_PRIORITIES, CFBENCH_SPLITS, itemMetric, parseJudgement, strictS
 
 export const CFBENCH_PROMPT_VERSION = "cfbench-judge-v1";
 
-export const CfbenchCriterionSchema = z.tuple([z.string().min(1).max(5_000), z.enum(CFBENCH_PRIORITIES), z.string().max(200), z.string().max(200)]);
+export const CfbenchCriterionSchema = z.tuple([
+  z.string().min(1).max(5_000),
+  z.enum(CFBENCH_PRIORITIES),
+  z.string().max(200),
+  z.string().max(200),
+]);
 
 export const CfbenchItemSchema = z.object({
   idx: z.union([z.number().int(), z.string().min(1).max(100)]),
@@ -96,7 +109,10 @@ export async function judgeCfbenchItem(judge: LlmJudge, item: CfbenchSubmission,
     }
   }
   const parsed = parseJudgement(judgeResponse, criteria);
-  const metric = itemMetric(parsed, item.criteria.map((c) => c[1]));
+  const metric = itemMetric(
+    parsed,
+    item.criteria.map((c) => c[1]),
+  );
   return {
     idx: item.idx,
     split: item.split,

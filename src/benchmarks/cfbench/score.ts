@@ -198,6 +198,15 @@ export interface ReplayItem {
 
 /** Re-scores one recorded judgement (an item of the reference's output/judge/*_eval.json). */
 export function scoreRecorded(item: ReplayItem): { parsed: ParsedJudgement; metric: CfbenchMetric } {
-  const parsed = parseJudgement(item.judge_response, item.criteria.map((c) => c[0]));
-  return { parsed, metric: itemMetric(parsed, item.criteria.map((c) => c[1] as CfbenchPriority)) };
+  const parsed = parseJudgement(
+    item.judge_response,
+    item.criteria.map((c) => c[0]),
+  );
+  return {
+    parsed,
+    metric: itemMetric(
+      parsed,
+      item.criteria.map((c) => c[1] as CfbenchPriority),
+    ),
+  };
 }

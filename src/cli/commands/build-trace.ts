@@ -48,7 +48,8 @@ export async function runBuildTrace(argv: string[]): Promise<number> {
   ];
   for (const [name, raw] of numbers) {
     if (raw === undefined) continue;
-    if (!/^\d+$/.test(raw)) throw new CliError(`--${name.replace("_size", "").replace("_", "-")} must be a whole number\n${buildTraceUsage}`, 2);
+    if (!/^\d+$/.test(raw))
+      throw new CliError(`--${name.replace("_size", "").replace("_", "-")} must be a whole number\n${buildTraceUsage}`, 2);
     body[name] = Number(raw);
   }
   const api = new ApiClient(base, { key });

@@ -6,7 +6,14 @@
  *   iopo cfbench --replay model_eval.json --json OUT          (no model calls)
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { CFBENCH_PRIORITIES, CFBENCH_SPLITS, aggregate, scoreRecorded, type CfbenchMetric, type CfbenchScores } from "../../benchmarks/cfbench/score.ts";
+import {
+  CFBENCH_PRIORITIES,
+  CFBENCH_SPLITS,
+  aggregate,
+  scoreRecorded,
+  type CfbenchMetric,
+  type CfbenchScores,
+} from "../../benchmarks/cfbench/score.ts";
 import { ApiClient } from "@iopo/common";
 import { apiConnection, parseCommandArgs } from "../args.ts";
 import { CliError, batchError } from "../errors.ts";
@@ -41,7 +48,12 @@ function readItems(file: string): Json[] {
   const trimmed = text.trimStart();
   let items: unknown[];
   try {
-    items = trimmed.startsWith("[") ? (JSON.parse(text) as unknown[]) : text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as unknown);
+    items = trimmed.startsWith("[")
+      ? (JSON.parse(text) as unknown[])
+      : text
+          .split("\n")
+          .filter((l) => l.trim())
+          .map((l) => JSON.parse(l) as unknown);
   } catch (error) {
     throw new CliError(`${file}: not valid JSON or JSONL (${(error as Error).message})`);
   }
@@ -53,13 +65,15 @@ function readItems(file: string): Json[] {
 
 function checkCriteria(file: string, i: number, item: Json): void {
   const criteria = item.criteria;
-  if (!Array.isArray(criteria) || criteria.length === 0) throw new CliError(`${file}: item ${i} (idx ${String(item.idx)}): criteria: expected a non-empty list`);
+  if (!Array.isArray(criteria) || criteria.length === 0)
+    throw new CliError(`${file}: item ${i} (idx ${String(item.idx)}): criteria: expected a non-empty list`);
   criteria.forEach((c, j) => {
     if (!Array.isArray(c) || typeof c[0] !== "string" || !(CFBENCH_PRIORITIES as readonly unknown[]).includes(c[1])) {
       throw new CliError(`${file}: item ${i} (idx ${String(item.idx)}): criteria.${j}: expected [text, 主需|次需, type, dimension]`);
     }
   });
-  if (!(CFBENCH_SPLITS as readonly unknown[]).includes(item.split)) throw new CliError(`${file}: item ${i} (idx ${String(item.idx)}): split: expected easy or hard`);
+  if (!(CFBENCH_SPLITS as readonly unknown[]).includes(item.split))
+    throw new CliError(`${file}: item ${i} (idx ${String(item.idx)}): split: expected easy or hard`);
 }
 
 export interface CfbenchItemScore extends CfbenchMetric {
@@ -99,7 +113,8 @@ function submissions(responsesFile: string, dataFile: string | undefined): Json[
   if (!dataFile) {
     responses.forEach((item, i) => {
       checkCriteria(responsesFile, i, item);
-      if (typeof item.response !== "string") throw new CliError(`${responsesFile}: item ${i}: response: expected a string (or give --data)`);
+      if (typeof item.response !== "string")
+        throw new CliError(`${responsesFile}: item ${i}: response: expected a string (or give --data)`);
     });
     return responses;
   }
@@ -136,10 +151,16 @@ export async function runCfbench(argv: string[]): Promise<number> {
   if (values.replay) {
     if (values.responses || values.data) throw new CliError(`--replay takes no --responses or --data\n${cfbenchUsage}`, 2);
     const result = replayFile(values.replay);
-    if (values.json) writeFileSync(values.json, `${JSON.stringify({ scores: result.scores, items: result.items.map(({ idx, CSR, ISR, PSR }) => ({ idx, CSR, ISR, PSR })) }, null, 2)}\n`);
+    if (values.json)
+      writeFileSync(
+        values.json,
+        `${JSON.stringify({ scores: result.scores, items: result.items.map(({ idx, CSR, ISR, PSR }) => ({ idx, CSR, ISR, PSR })) }, null, 2)}\n`,
+      );
     process.stdout.write(formatScores(`CFBench replay of ${values.replay}: ${result.items.length} items`, result.scores));
     if (result.differs_from_recorded.length) {
-      process.stderr.write(`${result.differs_from_recorded.length} item(s) score differently from their recorded judge_metric: idx ${result.differs_from_recorded.slice(0, 20).join(", ")}\n`);
+      process.stderr.write(
+        `${result.differs_from_recorded.length} item(s) score differently from their recorded judge_metric: idx ${result.differs_from_recorded.slice(0, 20).join(", ")}\n`,
+      );
     }
     return 0;
   }
@@ -172,7 +193,9 @@ export async function runCfbench(argv: string[]): Promise<number> {
   const errors = verdicts.filter((v) => v.judge_error).length;
   if (values.json) writeFileSync(values.json, `${JSON.stringify({ scores, judge, usage, items: verdicts }, null, 2)}\n`);
   process.stdout.write(formatScores(`CFBench: ${verdicts.length} items`, scores));
-  process.stdout.write(`tokens: ${usage.prompt_tokens} prompt + ${usage.completion_tokens} completion in ${usage.calls} calls, ${usage.cache_hits} cache hits\n`);
+  process.stdout.write(
+    `tokens: ${usage.prompt_tokens} prompt + ${usage.completion_tokens} completion in ${usage.calls} calls, ${usage.cache_hits} cache hits\n`,
+  );
   if (errors) process.stderr.write(`${errors} item(s) could not be judged (the judge was unreachable); they score 0 as in the reference\n`);
   return 0;
 }

@@ -49,9 +49,13 @@ function usage(command: string, fixedSuite: Suite | undefined): string {
 Judges the responses with ${what}, strict and loose. Responses are matched to prompts by the
 prompt string (IFBench: also with surrounding whitespace stripped, as its reference does).
 
-${fixedSuite ? "" : `  --suite          ifeval: IFEval ids only, integer keys; ifbench: IFBench ids only;
+${
+  fixedSuite
+    ? ""
+    : `  --suite          ifeval: IFEval ids only, integer keys; ifbench: IFBench ids only;
                    all: each record is judged on whatever ids it has (default)
-`}  --input-data     JSONL of {key, prompt, instruction_id_list, kwargs}
+`
+}  --input-data     JSONL of {key, prompt, instruction_id_list, kwargs}
   --responses      JSONL of {prompt, response}
   --output-dir     where eval_results_strict.jsonl, eval_results_loose.jsonl and report.json go
   --allow-missing  judge prompts without a response as an empty response (all instructions fail)
@@ -105,7 +109,9 @@ function suiteIssues(records: readonly BenchmarkInputRecord[], suite: Suite): st
         return;
       }
       if (family !== suite) {
-        issues.push(`key ${record.key}.instruction_id_list[${i}]: ${JSON.stringify(id)} is an ${family === "ifeval" ? "IFEval" : "IFBench"} id, not an ${SUITE_TITLES[suite]} one (use --suite all)`);
+        issues.push(
+          `key ${record.key}.instruction_id_list[${i}]: ${JSON.stringify(id)} is an ${family === "ifeval" ? "IFEval" : "IFBench"} id, not an ${SUITE_TITLES[suite]} one (use --suite all)`,
+        );
       }
     });
   }
@@ -146,7 +152,10 @@ export async function runEvalVerifiable(argv: string[], fixedSuite?: Suite): Pro
   const suiteFlag = (values as { suite?: string }).suite;
   const suite = fixedSuite ?? (suiteFlag as Suite);
   if (!SUITES.includes(suite)) {
-    throw new CliError(`--suite must be one of ${SUITES.join(", ")} (got ${JSON.stringify(suiteFlag)})\n\n${usage(command, fixedSuite)}`, 2);
+    throw new CliError(
+      `--suite must be one of ${SUITES.join(", ")} (got ${JSON.stringify(suiteFlag)})\n\n${usage(command, fixedSuite)}`,
+      2,
+    );
   }
   const inputPath = values["input-data"];
   const responsesPath = values.responses;

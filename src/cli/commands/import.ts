@@ -51,7 +51,10 @@ export async function importFile(options: ImportOptions): Promise<Totals> {
     if (batch.length === 0) return;
     let body: IngestResult;
     try {
-      body = await api.addRecords(options.dataset, batch.map((b) => b.record));
+      body = await api.addRecords(
+        options.dataset,
+        batch.map((b) => b.record),
+      );
     } catch (error) {
       if (!(error instanceof ApiError && error.status !== undefined)) throw asImportError(error, "could not send a batch");
       // map the request's line numbers back to the file's
@@ -77,7 +80,9 @@ export async function importFile(options: ImportOptions): Promise<Totals> {
       try {
         value = JSON.parse(line);
       } catch (error) {
-        throw new ImportError(`${options.file}:${fileLine}: not valid JSON (${(error as Error).message}); nothing after line ${fileLine - batch.length - 1} was sent`);
+        throw new ImportError(
+          `${options.file}:${fileLine}: not valid JSON (${(error as Error).message}); nothing after line ${fileLine - batch.length - 1} was sent`,
+        );
       }
       try {
         batch.push({ fileLine, record: convertLine(options.format, value, context) });
@@ -136,11 +141,14 @@ export async function runImport(argv: string[], context: ImportContext = {}): Pr
   if (!api) problems.push("--api is required");
   if (!key) problems.push("--key is required");
   if (!values.dataset) problems.push("--dataset is required");
-  if (!values.format || !(IMPORT_FORMATS as readonly string[]).includes(values.format)) problems.push(`--format must be one of ${IMPORT_FORMATS.join(", ")}`);
+  if (!values.format || !(IMPORT_FORMATS as readonly string[]).includes(values.format))
+    problems.push(`--format must be one of ${IMPORT_FORMATS.join(", ")}`);
   if (positionals.length !== 1) problems.push("exactly one input file is required");
   const batch = values.batch === undefined ? undefined : Number(values.batch);
-  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 10_000)) problems.push("--batch must be an integer in [1, 10000]");
-  if (values.visibility !== undefined && values.visibility !== "public" && values.visibility !== "private") problems.push("--visibility must be public or private");
+  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 10_000))
+    problems.push("--batch must be an integer in [1, 10000]");
+  if (values.visibility !== undefined && values.visibility !== "public" && values.visibility !== "private")
+    problems.push("--visibility must be public or private");
   if (problems.length) throw new CliError(`${problems.join("; ")}\n${importUsage}`, 2);
   const totals = await importFile({
     api: api!,

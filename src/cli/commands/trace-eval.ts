@@ -123,7 +123,8 @@ export async function runTraceEval(argv: string[]): Promise<number> {
       );
     } catch (error) {
       const failure = batchError(error);
-      if (failure instanceof CliError) throw new CliError(`${values.responses} lines ${chunk[0]!.fileLine}-${chunk.at(-1)!.fileLine}: ${failure.message}`);
+      if (failure instanceof CliError)
+        throw new CliError(`${values.responses} lines ${chunk[0]!.fileLine}-${chunk.at(-1)!.fileLine}: ${failure.message}`);
       throw failure;
     }
     for (const v of answer.verdicts) verdicts.push({ ...v, file_line: chunk[v.line - 1]?.fileLine ?? v.line });
@@ -148,7 +149,9 @@ export async function runTraceEval(argv: string[]): Promise<number> {
   }
   process.stdout.write(formatTraceReport(report));
   if (report.errors.instructions > 0) {
-    process.stderr.write(`${report.errors.constraints} constraint(s) of ${report.errors.instructions} response(s) could not be graded; they count as not followed (see errors.ids)\n`);
+    process.stderr.write(
+      `${report.errors.constraints} constraint(s) of ${report.errors.instructions} response(s) could not be graded; they count as not followed (see errors.ids)\n`,
+    );
   }
   return 0;
 }
@@ -168,12 +171,25 @@ export function formatTraceReport(r: TraceEvalReport): string {
     ["IF-M", r.if_m],
     ["overall", r.overall],
   ] as const) {
-    lines.push(`${name.padEnd(10)}${pct(a).padStart(8)}%  ${`${a.followed}/${a.total}`.padStart(14)}  ${String(a.undetermined).padStart(12)}  (${pct({ accuracy: a.accuracy_excluding_errors })}%)`);
+    lines.push(
+      `${name.padEnd(10)}${pct(a).padStart(8)}%  ${`${a.followed}/${a.total}`.padStart(14)}  ${String(a.undetermined).padStart(12)}  (${pct({ accuracy: a.accuracy_excluding_errors })}%)`,
+    );
   }
-  lines.push("", `constraints: ${pct(r.constraints)}% (${r.constraints.passed}/${r.constraints.total} passed, ${r.constraints.errors} errors)`, "", "by type:");
-  for (const [name, a] of Object.entries(r.by_type)) lines.push(`  ${name.padEnd(28)}${pct(a)}%  ${a.passed}/${a.total}${a.errors ? `  (${a.errors} errors)` : ""}`);
+  lines.push(
+    "",
+    `constraints: ${pct(r.constraints)}% (${r.constraints.passed}/${r.constraints.total} passed, ${r.constraints.errors} errors)`,
+    "",
+    "by type:",
+  );
+  for (const [name, a] of Object.entries(r.by_type))
+    lines.push(`  ${name.padEnd(28)}${pct(a)}%  ${a.passed}/${a.total}${a.errors ? `  (${a.errors} errors)` : ""}`);
   lines.push("by dimension:");
-  for (const [name, a] of Object.entries(r.by_dimension)) lines.push(`  ${name.padEnd(28)}${pct(a)}%  ${a.passed}/${a.total}${a.errors ? `  (${a.errors} errors)` : ""}`);
-  if (r.errors.instructions) lines.push("", `grader errors: ${r.errors.constraints} constraints in ${r.errors.instructions} responses: ids ${r.errors.ids.join(", ")}`);
+  for (const [name, a] of Object.entries(r.by_dimension))
+    lines.push(`  ${name.padEnd(28)}${pct(a)}%  ${a.passed}/${a.total}${a.errors ? `  (${a.errors} errors)` : ""}`);
+  if (r.errors.instructions)
+    lines.push(
+      "",
+      `grader errors: ${r.errors.constraints} constraints in ${r.errors.instructions} responses: ids ${r.errors.ids.join(", ")}`,
+    );
   return `${lines.join("\n")}\n`;
 }

@@ -10,14 +10,14 @@ export type DatasetRow = typeof datasets.$inferSelect;
 
 export function canRead(principal: Principal, dataset: DatasetRow): boolean {
   return (
-    dataset.visibility === "public" ||
-    principal.scopes.has("admin") ||
-    (principal.keyId !== null && principal.keyId === dataset.ownerKeyId)
+    dataset.visibility === "public" || principal.scopes.has("admin") || (principal.keyId !== null && principal.keyId === dataset.ownerKeyId)
   );
 }
 
 export function canWrite(principal: Principal, dataset: DatasetRow): boolean {
-  return principal.scopes.has("admin") || (principal.scopes.has("write") && principal.keyId !== null && principal.keyId === dataset.ownerKeyId);
+  return (
+    principal.scopes.has("admin") || (principal.scopes.has("write") && principal.keyId !== null && principal.keyId === dataset.ownerKeyId)
+  );
 }
 
 /** The namespace of the caller's private datasets: its key id, "admin" for the admin token. */
@@ -33,7 +33,11 @@ export async function visibleDataset(db: D1Database, name: string, principal: Pr
     .select()
     .from(datasets)
     .where(eq(datasets.name, name))
-    .orderBy(desc(sql`${datasets.namespace} = ${ownNamespace(principal) ?? ""}`), desc(sql`${datasets.namespace} = ''`), asc(datasets.createdAt))
+    .orderBy(
+      desc(sql`${datasets.namespace} = ${ownNamespace(principal) ?? ""}`),
+      desc(sql`${datasets.namespace} = ''`),
+      asc(datasets.createdAt),
+    )
     .all();
   return rows.find((row) => canRead(principal, row)) ?? null;
 }
@@ -63,7 +67,9 @@ export async function createDataset(
   // Only the public names and the caller's own conflict: a name someone else holds privately is
   // free to it (the private one stays in its owner's namespace), so a 409 reveals nothing hidden.
   const taken = () =>
-    new ProblemError(409, "conflict", `A dataset named "${input.name}" already exists.`, [{ field: "body.name", message: "already taken" }]);
+    new ProblemError(409, "conflict", `A dataset named "${input.name}" already exists.`, [
+      { field: "body.name", message: "already taken" },
+    ]);
   const own = ownNamespace(principal);
   if (own === null) throw new ProblemError(401, "unauthorized", "Creating a dataset needs a key.");
   const orm = drizzle(db);

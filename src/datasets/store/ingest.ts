@@ -111,7 +111,11 @@ export async function prepareRecords(
           const name = resolveDimension({ dimensionNames }, constraint.dimension);
           if (!name) {
             ok = false;
-            errors.push({ field: `${path}.constraints.${i}.dimension`, line, message: `unknown TRACE dimension "${constraint.dimension}"` });
+            errors.push({
+              field: `${path}.constraints.${i}.dimension`,
+              line,
+              message: `unknown TRACE dimension "${constraint.dimension}"`,
+            });
           } else {
             constraint.dimension = name;
           }
@@ -186,7 +190,12 @@ export async function appendRecords(
     statements.push(...alongside);
     try {
       if (statements.length > 0) await db.batch(statements);
-      return { received: prepared.length, inserted: fresh.length, duplicates: prepared.length - fresh.length, record_count: base + fresh.length };
+      return {
+        received: prepared.length,
+        inserted: fresh.length,
+        duplicates: prepared.length - fresh.length,
+        record_count: base + fresh.length,
+      };
     } catch (error) {
       if (!/UNIQUE|constraint/i.test(String(error))) throw error;
       // lost a race with another writer: nothing was written; recompute on the new state
@@ -205,7 +214,12 @@ async function existingIds(db: D1Database, datasetId: string, ids: string[]): Pr
     const rows = await drizzle(db)
       .select({ id: records.id })
       .from(records)
-      .where(and(eq(records.datasetId, datasetId), sql`${records.id} IN (SELECT value FROM json_each(${JSON.stringify(ids.slice(i, i + 5000))}))`))
+      .where(
+        and(
+          eq(records.datasetId, datasetId),
+          sql`${records.id} IN (SELECT value FROM json_each(${JSON.stringify(ids.slice(i, i + 5000))}))`,
+        ),
+      )
       .all();
     for (const r of rows) found.add(r.id);
   }

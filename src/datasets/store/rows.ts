@@ -57,12 +57,25 @@ export async function queryRows(
   let pageRows: StoredRecord[];
   if (page.after !== undefined) {
     // keyset: continue after the last position seen
-    pageRows = await rows.where(and(where, gt(records.position, page.after))).orderBy(asc(records.position)).limit(page.length).all();
+    pageRows = await rows
+      .where(and(where, gt(records.position, page.after)))
+      .orderBy(asc(records.position))
+      .limit(page.length)
+      .all();
   } else if (!filtered) {
     // positions are dense, so an offset is a keyset seek on the position index
-    pageRows = await rows.where(and(where, gte(records.position, page.offset ?? 0))).orderBy(asc(records.position)).limit(page.length).all();
+    pageRows = await rows
+      .where(and(where, gte(records.position, page.offset ?? 0)))
+      .orderBy(asc(records.position))
+      .limit(page.length)
+      .all();
   } else {
-    pageRows = await rows.where(where).orderBy(asc(records.position)).limit(page.length).offset(page.offset ?? 0).all();
+    pageRows = await rows
+      .where(where)
+      .orderBy(asc(records.position))
+      .limit(page.length)
+      .offset(page.offset ?? 0)
+      .all();
   }
   return { rows: pageRows, total };
 }

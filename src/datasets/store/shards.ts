@@ -7,7 +7,12 @@ import type { VersionRow } from "./versions";
 const encoder = new TextEncoder();
 
 /** The NDJSON lines of one shard, as encoded chunks (one per page of records). */
-export async function* shardChunks(db: D1Database, version: VersionRow, shard: number, format: ShardFormat): AsyncGenerator<{ bytes: Uint8Array; lines: number; records: number }> {
+export async function* shardChunks(
+  db: D1Database,
+  version: VersionRow,
+  shard: number,
+  format: ShardFormat,
+): AsyncGenerator<{ bytes: Uint8Array; lines: number; records: number }> {
   const from = shard * version.shardSize;
   const to = Math.min(version.recordCount, from + version.shardSize);
   let text = "";
@@ -30,7 +35,13 @@ export async function* shardChunks(db: D1Database, version: VersionRow, shard: n
 }
 
 /** A shard body as a stream, optionally only bytes [start, end] (inclusive) for Range requests. */
-export function shardStream(db: D1Database, version: VersionRow, shard: number, format: ShardFormat, range?: { start: number; end: number }): ReadableStream<Uint8Array> {
+export function shardStream(
+  db: D1Database,
+  version: VersionRow,
+  shard: number,
+  format: ShardFormat,
+  range?: { start: number; end: number },
+): ReadableStream<Uint8Array> {
   const chunks = shardChunks(db, version, shard, format);
   let offset = 0;
   return new ReadableStream<Uint8Array>({

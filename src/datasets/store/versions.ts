@@ -58,13 +58,20 @@ export async function findVersion(db: D1Database, dataset: DatasetRow, version: 
     .where(and(eq(datasetVersions.datasetId, dataset.id), eq(datasetVersions.version, version)))
     .get();
   if (!row) {
-    throw new ProblemError(404, "not-found", `Dataset "${dataset.name}" has no version ${version}.`, [{ field: "path.version", message: "unknown version" }]);
+    throw new ProblemError(404, "not-found", `Dataset "${dataset.name}" has no version ${version}.`, [
+      { field: "path.version", message: "unknown version" },
+    ]);
   }
   return row;
 }
 
 export async function listVersions(db: D1Database, dataset: DatasetRow): Promise<VersionRow[]> {
-  return drizzle(db).select().from(datasetVersions).where(eq(datasetVersions.datasetId, dataset.id)).orderBy(asc(datasetVersions.version)).all();
+  return drizzle(db)
+    .select()
+    .from(datasetVersions)
+    .where(eq(datasetVersions.datasetId, dataset.id))
+    .orderBy(asc(datasetVersions.version))
+    .all();
 }
 
 export const shardCount = (v: VersionRow) => Math.ceil(v.recordCount / v.shardSize);
@@ -88,7 +95,9 @@ export async function shardSummaries(db: D1Database, version: VersionRow, format
   const stored = await orm
     .select(summaryColumns)
     .from(versionShards)
-    .where(and(eq(versionShards.datasetId, version.datasetId), eq(versionShards.version, version.version), eq(versionShards.format, format)))
+    .where(
+      and(eq(versionShards.datasetId, version.datasetId), eq(versionShards.version, version.version), eq(versionShards.format, format)),
+    )
     .orderBy(asc(versionShards.shard))
     .all();
   const known = new Map(stored.map((r) => [r.shard, r]));

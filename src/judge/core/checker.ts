@@ -54,6 +54,7 @@ export type InstructionId = IfevalInstructionId | IfbenchInstructionId;
 /** The benchmark an instruction id comes from. */
 export type CheckerFamily = "ifeval" | "ifbench";
 
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds checkers of every kwargs type
 export interface Checker<K = any> {
   readonly id: InstructionId;
   readonly family: CheckerFamily;
@@ -78,6 +79,7 @@ type Kwargs = Record<string, unknown>;
  * How the IOPO quadruple builder may change a constraint of this checker so that a response that
  * follows it (y1) no longer does. Each is optional: a checker without any is never revised or added.
  */
+// biome-ignore lint/suspicious/noExplicitAny: as for Checker, perturbations of every kwargs type
 export interface Perturbations<K = any> {
   /**
    * REVISE: new kwargs for the same checker that y1 likely fails, from `evidence` (what this
@@ -100,8 +102,10 @@ export interface Perturbations<K = any> {
 export function countRevisions(kwargs: Kwargs, measured: unknown, relationKey: string, targetKey: string, min = 1): Kwargs[] {
   if (typeof measured !== "number") return [];
   const out: Kwargs[] = [];
-  for (const f of [1.3, 1.6, 2]) out.push({ ...kwargs, [relationKey]: "at least", [targetKey]: Math.max(measured + 1, Math.ceil(measured * f)) });
-  if (measured >= min + 1) for (const f of [0.5, 0.75]) out.push({ ...kwargs, [relationKey]: "less than", [targetKey]: Math.max(min, Math.floor(measured * f)) });
+  for (const f of [1.3, 1.6, 2])
+    out.push({ ...kwargs, [relationKey]: "at least", [targetKey]: Math.max(measured + 1, Math.ceil(measured * f)) });
+  if (measured >= min + 1)
+    for (const f of [0.5, 0.75]) out.push({ ...kwargs, [relationKey]: "less than", [targetKey]: Math.max(min, Math.floor(measured * f)) });
   return out;
 }
 
@@ -134,4 +138,3 @@ export function defineChecker<S extends z.ZodType>(
     },
   };
 }
-

@@ -9,7 +9,18 @@
  * kwargs that the reference would replace with a random value when missing are required.
  */
 import { z } from "zod";
-import { PY_WHITESPACE, codePoints, isPyBlank, isPyWhitespace, pyIsLower, pyIsUpper, pyLen, pyLower, pyLstrip, pySplitWhitespace, pyStrip } from "../text/python-str.ts";
+import {
+  PY_WHITESPACE,
+  isPyBlank,
+  isPyWhitespace,
+  pyIsLower,
+  pyIsUpper,
+  pyLen,
+  pyLower,
+  pyLstrip,
+  pySplitWhitespace,
+  pyStrip,
+} from "../text/python-str.ts";
 import { TextAnalysis } from "../core/analysis.ts";
 import { defineChecker, type CheckOutcome, type Checker, type TraceDimension } from "../core/checker.ts";
 import { passage, phrase } from "../limits.ts";
@@ -160,19 +171,62 @@ const conjunctions = define({
   describe: ({ small_n }) => `Use at least ${formatNumber(small_n)} different coordinating conjunctions in the response.`,
   check(text, { small_n }) {
     // Reference quirk: the distinct *original* words are counted, so "And" and "and," are two.
-    const found = new Set(
-      pySplitWhitespace(text.text).filter((word) => CONJUNCTIONS.has(pyLower(stripPunctuation(word)))),
-    );
+    const found = new Set(pySplitWhitespace(text.text).filter((word) => CONJUNCTIONS.has(pyLower(stripPunctuation(word)))));
     return outcome(found.size >= small_n, { conjunctions: [...found], relation: "at least", target: small_n });
   },
 });
 
 const PERSON_NAMES = [
-  "Emma", "Liam", "Sophia", "Jackson", "Olivia", "Noah", "Ava", "Lucas", "Isabella", "Mason", "Mia", "Ethan",
-  "Charlotte", "Alexander", "Amelia", "Benjamin", "Harper", "Leo", "Zoe", "Daniel", "Chloe", "Samuel", "Lily",
-  "Matthew", "Grace", "Owen", "Abigail", "Gabriel", "Ella", "Jacob", "Scarlett", "Nathan", "Victoria", "Elijah",
-  "Layla", "Nicholas", "Audrey", "David", "Hannah", "Christopher", "Penelope", "Thomas", "Nora", "Andrew", "Aria",
-  "Joseph", "Claire", "Ryan", "Stella", "Jonathan",
+  "Emma",
+  "Liam",
+  "Sophia",
+  "Jackson",
+  "Olivia",
+  "Noah",
+  "Ava",
+  "Lucas",
+  "Isabella",
+  "Mason",
+  "Mia",
+  "Ethan",
+  "Charlotte",
+  "Alexander",
+  "Amelia",
+  "Benjamin",
+  "Harper",
+  "Leo",
+  "Zoe",
+  "Daniel",
+  "Chloe",
+  "Samuel",
+  "Lily",
+  "Matthew",
+  "Grace",
+  "Owen",
+  "Abigail",
+  "Gabriel",
+  "Ella",
+  "Jacob",
+  "Scarlett",
+  "Nathan",
+  "Victoria",
+  "Elijah",
+  "Layla",
+  "Nicholas",
+  "Audrey",
+  "David",
+  "Hannah",
+  "Christopher",
+  "Penelope",
+  "Thomas",
+  "Nora",
+  "Andrew",
+  "Aria",
+  "Joseph",
+  "Claire",
+  "Ryan",
+  "Stella",
+  "Jonathan",
 ] as const;
 
 const personNames = define({
@@ -248,9 +302,37 @@ const wordsJapanese = define({
 });
 
 const PRONOUNS = new Set([
-  "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves", "you", "your", "yours", "yourself",
-  "yourselves", "he", "him", "his", "himself", "she", "her", "hers", "herself", "it", "its", "itself", "they", "them",
-  "their", "theirs", "themselves",
+  "i",
+  "me",
+  "my",
+  "mine",
+  "myself",
+  "we",
+  "us",
+  "our",
+  "ours",
+  "ourselves",
+  "you",
+  "your",
+  "yours",
+  "yourself",
+  "yourselves",
+  "he",
+  "him",
+  "his",
+  "himself",
+  "she",
+  "her",
+  "hers",
+  "herself",
+  "it",
+  "its",
+  "itself",
+  "they",
+  "them",
+  "their",
+  "theirs",
+  "themselves",
 ]);
 
 const pronouns = define({
@@ -322,11 +404,16 @@ function sentenceEndings(text: TextAnalysis) {
   return { declarative: endsWith("."), interrogative: endsWith("?"), exclamatory: endsWith("!") };
 }
 
-const sentenceType = fixed("ratio:sentence_type", "Numerical Constraint", "Maintain a 2:1 ratio of declarative to interrogative sentences.", (text) => {
-  const { declarative, interrogative } = sentenceEndings(text);
-  // Reference quirk: no sentence ending in "." or "?" at all is a 0:0 ratio, which passes.
-  return outcome(declarative === 2 * interrogative, { declarative, interrogative });
-});
+const sentenceType = fixed(
+  "ratio:sentence_type",
+  "Numerical Constraint",
+  "Maintain a 2:1 ratio of declarative to interrogative sentences.",
+  (text) => {
+    const { declarative, interrogative } = sentenceEndings(text);
+    // Reference quirk: no sentence ending in "." or "?" at all is a 0:0 ratio, which passes.
+    return outcome(declarative === 2 * interrogative, { declarative, interrogative });
+  },
+);
 
 const sentenceBalance = fixed(
   "ratio:sentence_balance",
@@ -388,28 +475,38 @@ const sentenceWords = fixed(
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz";
 
-const alphabet = fixed("words:alphabet", "Linguistic Characteristics Constraint", "Each word must start with the next letter of the alphabet, looping back to 'A' after 'Z'.", (text) => {
-  const words = pySplitWhitespace(stripPunctuation(removePunctuation(text.text)));
-  if (words.length === 0) return outcome(false, { words: 0 });
-  let letter = pyLower(chars(words[0]!)[0]!);
-  if (!ALPHABET.includes(letter) || letter.length !== 1) return outcome(false, { position: 1, word: words[0] });
-  for (let i = 1; i < words.length; i++) {
-    const word = pyLower(stripPunctuation(words[i]!));
-    if (word === "") continue;
-    letter = ALPHABET[(ALPHABET.indexOf(letter) + 1) % 26]!;
-    if (chars(word)[0] !== letter) return outcome(false, { position: i + 1, word: words[i], expected_letter: letter });
-  }
-  return outcome(true, { words: words.length });
-});
+const alphabet = fixed(
+  "words:alphabet",
+  "Linguistic Characteristics Constraint",
+  "Each word must start with the next letter of the alphabet, looping back to 'A' after 'Z'.",
+  (text) => {
+    const words = pySplitWhitespace(stripPunctuation(removePunctuation(text.text)));
+    if (words.length === 0) return outcome(false, { words: 0 });
+    let letter = pyLower(chars(words[0]!)[0]!);
+    if (!ALPHABET.includes(letter) || letter.length !== 1) return outcome(false, { position: 1, word: words[0] });
+    for (let i = 1; i < words.length; i++) {
+      const word = pyLower(stripPunctuation(words[i]!));
+      if (word === "") continue;
+      letter = ALPHABET[(ALPHABET.indexOf(letter) + 1) % 26]!;
+      if (chars(word)[0] !== letter) return outcome(false, { position: i + 1, word: words[i], expected_letter: letter });
+    }
+    return outcome(true, { words: words.length });
+  },
+);
 
 const VOWELS = new Set(["a", "e", "i", "o", "u"]);
 
-const vowel = fixed("words:vowel", "Linguistic Characteristics Constraint", "Write a paragraph using words that contain only three types of vowels.", (text) => {
-  const lines = pyStrip(text.text).split("\n");
-  if (lines.length !== 1) return outcome(false, { lines: lines.length });
-  const used = new Set(chars(pyLower(lines[0]!)).filter((ch) => VOWELS.has(ch)));
-  return outcome(used.size <= 3, { vowels: [...used].sort() });
-});
+const vowel = fixed(
+  "words:vowel",
+  "Linguistic Characteristics Constraint",
+  "Write a paragraph using words that contain only three types of vowels.",
+  (text) => {
+    const lines = pyStrip(text.text).split("\n");
+    if (lines.length !== 1) return outcome(false, { lines: lines.length });
+    const used = new Set(chars(pyLower(lines[0]!)).filter((ch) => VOWELS.has(ch)));
+    return outcome(used.size <= 3, { vowels: [...used].sort() });
+  },
+);
 
 const CONSONANTS = new Set("bcdfghjklmnpqrstvwxyz");
 
@@ -428,20 +525,30 @@ const consonants = fixed(
   },
 );
 
-const palindrome = fixed("words:palindrome", "Linguistic Characteristics Constraint", "Include at least 10 single-word palindromes, each at least 5 characters long.", (text) => {
-  const found = pySplitWhitespace(pyLower(removePunctuation(text.text))).filter((word) => {
-    const letters = chars(word);
-    return letters.length >= 5 && letters.join("") === [...letters].reverse().join("");
-  });
-  return outcome(found.length >= 10, { palindromes: found.length, relation: "at least", target: 10 });
-});
+const palindrome = fixed(
+  "words:palindrome",
+  "Linguistic Characteristics Constraint",
+  "Include at least 10 single-word palindromes, each at least 5 characters long.",
+  (text) => {
+    const found = pySplitWhitespace(pyLower(removePunctuation(text.text))).filter((word) => {
+      const letters = chars(word);
+      return letters.length >= 5 && letters.join("") === [...letters].reverse().join("");
+    });
+    return outcome(found.length >= 10, { palindromes: found.length, relation: "at least", target: 10 });
+  },
+);
 
 const PRIMES = new Set([2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97]);
 
-const primeLengths = fixed("words:prime_lengths", "Linguistic Characteristics Constraint", "Use only words with lengths that are prime numbers.", (text) => {
-  const offending = pySplitWhitespace(removePunctuation(text.text)).find((word) => !PRIMES.has(pyLen(word)));
-  return outcome(offending === undefined, offending === undefined ? {} : { word: offending, length: pyLen(offending) });
-});
+const primeLengths = fixed(
+  "words:prime_lengths",
+  "Linguistic Characteristics Constraint",
+  "Use only words with lengths that are prime numbers.",
+  (text) => {
+    const offending = pySplitWhitespace(removePunctuation(text.text)).find((word) => !PRIMES.has(pyLen(word)));
+    return outcome(offending === undefined, offending === undefined ? {} : { word: offending, length: pyLen(offending) });
+  },
+);
 
 const startVerb = fixed("words:start_verb", "Linguistic Characteristics Constraint", "The response must start with a verb.", (text) => {
   const tokens = text.tokens;
@@ -466,28 +573,39 @@ const repeats = define({
   },
 });
 
-const oddEvenSyllables = fixed("words:odd_even_syllables", "Linguistic Characteristics Constraint", "Alternate between words with odd and even numbers of syllables.", (text) => {
-  const words = pySplitWhitespace(pyLower(removePunctuation(text.text)));
-  let previous: number | undefined;
-  for (let i = 0; i < words.length; i++) {
-    const parity = countSyllables(words[i]!) % 2;
-    if (previous === parity) return outcome(false, { position: i + 1, word: words[i], previous_word: words[i - 1], parity: parity ? "odd" : "even" });
-    previous = parity;
-  }
-  return outcome(true, { words: words.length });
-});
-
-const lastFirst = fixed("words:last_first", "Linguistic Characteristics Constraint", "The last word of each sentence must become the first word of the next sentence.", (text) => {
-  const sentences = sentencesOf(text);
-  for (let i = 0; i + 1 < sentences.length; i++) {
-    const last = pySplitWhitespace(stripPunctuation(sentences[i]!, "right")).at(-1);
-    const first = pySplitWhitespace(stripPunctuation(sentences[i + 1]!, "left"))[0];
-    if (last === undefined || first === undefined || pyLower(last) !== pyLower(first)) {
-      return outcome(false, { sentence: i + 2, last_word: last ?? null, first_word: first ?? null });
+const oddEvenSyllables = fixed(
+  "words:odd_even_syllables",
+  "Linguistic Characteristics Constraint",
+  "Alternate between words with odd and even numbers of syllables.",
+  (text) => {
+    const words = pySplitWhitespace(pyLower(removePunctuation(text.text)));
+    let previous: number | undefined;
+    for (let i = 0; i < words.length; i++) {
+      const parity = countSyllables(words[i]!) % 2;
+      if (previous === parity)
+        return outcome(false, { position: i + 1, word: words[i], previous_word: words[i - 1], parity: parity ? "odd" : "even" });
+      previous = parity;
     }
-  }
-  return outcome(true, { sentences: sentences.length });
-});
+    return outcome(true, { words: words.length });
+  },
+);
+
+const lastFirst = fixed(
+  "words:last_first",
+  "Linguistic Characteristics Constraint",
+  "The last word of each sentence must become the first word of the next sentence.",
+  (text) => {
+    const sentences = sentencesOf(text);
+    for (let i = 0; i + 1 < sentences.length; i++) {
+      const last = pySplitWhitespace(stripPunctuation(sentences[i]!, "right")).at(-1);
+      const first = pySplitWhitespace(stripPunctuation(sentences[i + 1]!, "left"))[0];
+      if (last === undefined || first === undefined || pyLower(last) !== pyLower(first)) {
+        return outcome(false, { sentence: i + 2, last_word: last ?? null, first_word: first ?? null });
+      }
+    }
+    return outcome(true, { sentences: sentences.length });
+  },
+);
 
 const paragraphLastFirst = fixed(
   "words:paragraph_last_first",
@@ -506,13 +624,18 @@ const paragraphLastFirst = fixed(
   },
 );
 
-const noConsecutive = fixed("words:no_consecutive", "Linguistic Characteristics Constraint", "No two consecutive words can share the same first letter.", (text) => {
-  const words = pySplitWhitespace(removePunctuation(pyLower(text.text)));
-  for (let i = 0; i + 1 < words.length; i++) {
-    if (chars(words[i]!)[0] === chars(words[i + 1]!)[0]) return outcome(false, { words: [words[i], words[i + 1]] });
-  }
-  return outcome(true, {});
-});
+const noConsecutive = fixed(
+  "words:no_consecutive",
+  "Linguistic Characteristics Constraint",
+  "No two consecutive words can share the same first letter.",
+  (text) => {
+    const words = pySplitWhitespace(removePunctuation(pyLower(text.text)));
+    for (let i = 0; i + 1 < words.length; i++) {
+      if (chars(words[i]!)[0] === chars(words[i + 1]!)[0]) return outcome(false, { words: [words[i], words[i + 1]] });
+    }
+    return outcome(true, {});
+  },
+);
 
 const keywordsSpecificPosition = define({
   id: "words:keywords_specific_position",
@@ -617,27 +740,32 @@ const increment = define({
 
 // ---- format -----------------------------------------------------------------------------------
 
-const parentheses = fixed("format:parentheses", "Output Format Constraint", "Nest parentheses (and [brackets {and braces}]) at least 5 levels deep.", (text) => {
-  const stack: string[] = [];
-  let maxDepth = 0;
-  const closing: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
-  for (const ch of text.text) {
-    if (ch === "(" || ch === "[" || ch === "{") {
-      stack.push(ch);
-      maxDepth = Math.max(maxDepth, stack.length);
-    } else if (ch in closing) {
-      if (stack.length > 0 && stack.at(-1) === closing[ch]) {
-        stack.pop();
-        if (maxDepth >= 5 && stack.length < maxDepth) return outcome(true, { depth: maxDepth });
-      } else {
-        // A mismatched closer resets the count.
-        stack.length = 0;
-        maxDepth = 0;
+const parentheses = fixed(
+  "format:parentheses",
+  "Output Format Constraint",
+  "Nest parentheses (and [brackets {and braces}]) at least 5 levels deep.",
+  (text) => {
+    const stack: string[] = [];
+    let maxDepth = 0;
+    const closing: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
+    for (const ch of text.text) {
+      if (ch === "(" || ch === "[" || ch === "{") {
+        stack.push(ch);
+        maxDepth = Math.max(maxDepth, stack.length);
+      } else if (ch in closing) {
+        if (stack.length > 0 && stack.at(-1) === closing[ch]) {
+          stack.pop();
+          if (maxDepth >= 5 && stack.length < maxDepth) return outcome(true, { depth: maxDepth });
+        } else {
+          // A mismatched closer resets the count.
+          stack.length = 0;
+          maxDepth = 0;
+        }
       }
     }
-  }
-  return outcome(false, { depth: maxDepth, relation: "at least", target: 5 });
-});
+    return outcome(false, { depth: maxDepth, relation: "at least", target: 5 });
+  },
+);
 
 const nestedQuotes = fixed(
   "format:quotes",
@@ -765,31 +893,41 @@ function leadingSpaces(line: string): number {
   return i;
 }
 
-const lineIndent = fixed("format:line_indent", "Output Format Constraint", "Create stairs by incrementally indenting each new line.", (text) => {
-  const lines = referenceBlankLineRemoval(text.text.split("\n"));
-  for (let i = 0; i + 1 < lines.length; i++) {
-    const current = leadingSpaces(lines[i]!);
-    const following = leadingSpaces(lines[i + 1]!);
-    if (following <= current) return outcome(false, { line: i + 2, indent: following, previous_indent: current });
-  }
-  return outcome(true, { lines: lines.length });
-});
+const lineIndent = fixed(
+  "format:line_indent",
+  "Output Format Constraint",
+  "Create stairs by incrementally indenting each new line.",
+  (text) => {
+    const lines = referenceBlankLineRemoval(text.text.split("\n"));
+    for (let i = 0; i + 1 < lines.length; i++) {
+      const current = leadingSpaces(lines[i]!);
+      const following = leadingSpaces(lines[i + 1]!);
+      if (following <= current) return outcome(false, { line: i + 2, indent: following, previous_indent: current });
+    }
+    return outcome(true, { lines: lines.length });
+  },
+);
 
-const quoteUnquote = fixed("format:quote_unquote", "Output Format Constraint", "Every quoted phrase must be followed by an unquoted explanation.", (text) => {
-  let value = text.text.replaceAll("'\"'", "");
-  value = chars(value)
-    .filter((ch) => !isPyWhitespace(ch))
-    .join("");
-  if (value.includes('""')) return outcome(false, { adjacent_quotes: true });
-  const trailing = "0123456789" + PUNCTUATION.replace('"', "");
-  const stripped = chars(value);
-  let start = 0;
-  let end = stripped.length;
-  while (start < end && trailing.includes(stripped[start]!)) start++;
-  while (end > start && trailing.includes(stripped[end - 1]!)) end--;
-  const endsWithQuote = end > start && stripped[end - 1] === '"';
-  return outcome(!endsWithQuote, { adjacent_quotes: false, ends_with_quote: endsWithQuote });
-});
+const quoteUnquote = fixed(
+  "format:quote_unquote",
+  "Output Format Constraint",
+  "Every quoted phrase must be followed by an unquoted explanation.",
+  (text) => {
+    let value = text.text.replaceAll("'\"'", "");
+    value = chars(value)
+      .filter((ch) => !isPyWhitespace(ch))
+      .join("");
+    if (value.includes('""')) return outcome(false, { adjacent_quotes: true });
+    const trailing = "0123456789" + PUNCTUATION.replace('"', "");
+    const stripped = chars(value);
+    let start = 0;
+    let end = stripped.length;
+    while (start < end && trailing.includes(stripped[start]!)) start++;
+    while (end > start && trailing.includes(stripped[end - 1]!)) end--;
+    const endsWithQuote = end > start && stripped[end - 1] === '"';
+    return outcome(!endsWithQuote, { adjacent_quotes: false, ends_with_quote: endsWithQuote });
+  },
+);
 
 const specialBullets = define({
   id: "format:list",
@@ -803,21 +941,26 @@ const specialBullets = define({
   },
 });
 
-const thesis = fixed("format:thesis", "Output Format Constraint", "Each section must begin with a thesis statement in italics, use HTML to indicate the italics.", (text) => {
-  let value = text.text;
-  let index = value.indexOf("<i>");
-  if (index === -1) index = value.indexOf("<em>");
-  if (index === -1) return outcome(false, { italics: false });
-  value = value.slice(index);
-  let end = value.indexOf("</i>");
-  if (end === -1) end = value.indexOf("</em>");
-  if (end === -1) return outcome(false, { italics: true, closed: false });
-  // Reference quirk: the offsets are those of <i>/</i> even for <em>/</em>.
-  const statement = value.slice(3, Math.max(3, end));
-  if (isPyBlank(statement)) return outcome(false, { italics: true, thesis: "" });
-  const after = value.slice(end + 4);
-  return outcome(!isPyBlank(after), { italics: true, thesis: pyStrip(statement), text_after: !isPyBlank(after) });
-});
+const thesis = fixed(
+  "format:thesis",
+  "Output Format Constraint",
+  "Each section must begin with a thesis statement in italics, use HTML to indicate the italics.",
+  (text) => {
+    let value = text.text;
+    let index = value.indexOf("<i>");
+    if (index === -1) index = value.indexOf("<em>");
+    if (index === -1) return outcome(false, { italics: false });
+    value = value.slice(index);
+    let end = value.indexOf("</i>");
+    if (end === -1) end = value.indexOf("</em>");
+    if (end === -1) return outcome(false, { italics: true, closed: false });
+    // Reference quirk: the offsets are those of <i>/</i> even for <em>/</em>.
+    const statement = value.slice(3, Math.max(3, end));
+    if (isPyBlank(statement)) return outcome(false, { italics: true, thesis: "" });
+    const after = value.slice(end + 4);
+    return outcome(!isPyBlank(after), { italics: true, thesis: pyStrip(statement), text_after: !isPyBlank(after) });
+  },
+);
 
 const subBullets = fixed(
   "format:sub-bullets",
@@ -980,7 +1123,11 @@ const reverseNewline = fixed(
     const target = lines.slice(start).map(asciiFold);
     if (target.length < 52) return outcome(false, { zimbabwe: true, lines: target.length, relation: "at least", target: 52 });
     const outOfOrder = target.findIndex((line, i) => i > 0 && comparePy(target[i - 1]!, line) < 0);
-    return outcome(outOfOrder === -1, { zimbabwe: true, lines: target.length, ...(outOfOrder === -1 ? {} : { out_of_order_line: target[outOfOrder] }) });
+    return outcome(outOfOrder === -1, {
+      zimbabwe: true,
+      lines: target.length,
+      ...(outOfOrder === -1 ? {} : { out_of_order_line: target[outOfOrder] }),
+    });
   },
 );
 
@@ -1027,9 +1174,33 @@ const sentenceAlphabet = fixed(
 );
 
 const CAPITALS = [
-  "Reykjavik", "Helsinki", "Oslo", "Tallinn", "Stockholm", "Riga", "Moscow", "Copenhagen", "Vilnius", "Minsk", "Dublin",
-  "Berlin", "Amsterdam", "Warsaw", "London", "Brussels", "Prague", "Luxembourg", "Paris", "Vienna", "Bratislava",
-  "Budapest", "Vaduz", "Chisinau", "Bern", "Ljubljana", "Zagreb",
+  "Reykjavik",
+  "Helsinki",
+  "Oslo",
+  "Tallinn",
+  "Stockholm",
+  "Riga",
+  "Moscow",
+  "Copenhagen",
+  "Vilnius",
+  "Minsk",
+  "Dublin",
+  "Berlin",
+  "Amsterdam",
+  "Warsaw",
+  "London",
+  "Brussels",
+  "Prague",
+  "Luxembourg",
+  "Paris",
+  "Vienna",
+  "Bratislava",
+  "Budapest",
+  "Vaduz",
+  "Chisinau",
+  "Bern",
+  "Ljubljana",
+  "Zagreb",
 ];
 
 const europeanCapitals = fixed(
@@ -1043,7 +1214,10 @@ const europeanCapitals = fixed(
       .map(pyStrip);
     if (capitals.length !== CAPITALS.length) return outcome(false, { capitals: capitals.length, target: CAPITALS.length });
     const wrong = capitals.findIndex((capital, i) => capital !== CAPITALS[i]);
-    return outcome(wrong === -1, wrong === -1 ? { capitals: capitals.length } : { position: wrong + 1, found: capitals[wrong], expected: CAPITALS[wrong] });
+    return outcome(
+      wrong === -1,
+      wrong === -1 ? { capitals: capitals.length } : { position: wrong + 1, found: capitals[wrong], expected: CAPITALS[wrong] },
+    );
   },
 );
 
@@ -1198,12 +1372,11 @@ const repeatSimple = fixed("repeat:repeat_simple", "Text Pattern Constraint", RE
 const repeatSpan = define({
   id: "repeat:repeat_span",
   trace: "Text Pattern Constraint",
-  kwargs: z
-    .strictObject({
-      prompt_to_repeat: passage("The text to copy a span of words from"),
-      n_start: count("Index of the first word to copy (0-based, whitespace-split)"),
-      n_end: count("Index after the last word to copy (the reference slices words[n_start:n_end])"),
-    }),
+  kwargs: z.strictObject({
+    prompt_to_repeat: passage("The text to copy a span of words from"),
+    n_start: count("Index of the first word to copy (0-based, whitespace-split)"),
+    n_end: count("Index after the last word to copy (the reference slices words[n_start:n_end])"),
+  }),
   describe: ({ n_start, n_end }) =>
     `Copy the span of words that lies between (and including) index ${formatNumber(n_start)} and ${formatNumber(n_end)}, the indices are character indices!`,
   check(text, { prompt_to_repeat, n_start, n_end }) {

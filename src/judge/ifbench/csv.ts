@@ -7,7 +7,7 @@
  */
 export type CsvResult = { ok: true; rows: string[][] } | { ok: false; error: string };
 
-const enum State {
+enum State {
   StartRecord,
   StartField,
   InField,

@@ -57,9 +57,7 @@ function validateRecord(record: BenchmarkInputRecord) {
     // Map the generic constraint paths onto the record's two parallel lists.
     const issues: JudgeIssue[] = error.issues.map(({ path, message }) => {
       const [index, field, ...rest] = path;
-      return field === "id"
-        ? { path: ["instruction_id_list", index!], message }
-        : { path: ["kwargs", index!, ...rest], message };
+      return field === "id" ? { path: ["instruction_id_list", index!], message } : { path: ["kwargs", index!, ...rest], message };
     });
     throw new JudgeInputError(issues);
   }
@@ -172,10 +170,7 @@ export interface IfevalReport {
  * `stripPrompts` (IFBench's reference), also the prompts with surrounding whitespace stripped on
  * either side.
  */
-export function responseLookup(
-  responses: ReadonlyMap<string, string>,
-  stripPrompts: boolean,
-): (prompt: string) => string | undefined {
+export function responseLookup(responses: ReadonlyMap<string, string>, stripPrompts: boolean): (prompt: string) => string | undefined {
   if (!stripPrompts) return (prompt) => responses.get(prompt);
   const byPrompt = new Map<string, string>();
   for (const [prompt, response] of responses) {
@@ -201,9 +196,7 @@ export function evaluateIfeval(
   const lookup = responseLookup(responses, options.stripPrompts ?? false);
   const missing = records.filter((record) => lookup(record.prompt) === undefined).map((record) => record.key);
   if (missing.length > 0 && !options.allowMissing) {
-    throw new JudgeInputError(
-      missing.map((key) => ({ path: ["responses"], message: `no response for the prompt of key ${key}` })),
-    );
+    throw new JudgeInputError(missing.map((key) => ({ path: ["responses"], message: `no response for the prompt of key ${key}` })));
   }
   const strict: IfevalOutputRecord[] = [];
   const loose: IfevalOutputRecord[] = [];

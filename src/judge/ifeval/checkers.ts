@@ -77,7 +77,12 @@ const define = <S extends z.ZodType>(definition: Parameters<typeof defineChecker
 // ---- perturbation vocabulary (the quadruple builder's REVISE and ADD) ---------------------------
 
 const KEYWORDS = ["harbor", "lantern", "meadow", "orbit", "copper", "horizon", "signal", "velvet", "compass", "glacier", "ember", "quartz"];
-const END_PHRASES = ["Is there anything else I can help with?", "Let me know if you have additional questions.", "That is all.", "Any other questions?"];
+const END_PHRASES = [
+  "Is there anything else I can help with?",
+  "Let me know if you have additional questions.",
+  "That is all.",
+  "Any other questions?",
+];
 // IFEval's language codes, common ones first ("zh" is not one: IFEval has no Chinese)
 const PERTURB_LANGUAGES = ["en", "fr", "de", "es", "it", "pt", "ru", "ja", "ko"] as const;
 
@@ -93,7 +98,8 @@ const keywordsExistence = define({
   id: "keywords:existence",
   trace: "Inclusion Constraint",
   perturb: {
-    revise: (kwargs) => KEYWORDS.filter((k) => !kwargs.keywords.includes(k)).map((k) => ({ ...kwargs, keywords: [...kwargs.keywords.slice(1), k] })),
+    revise: (kwargs) =>
+      KEYWORDS.filter((k) => !kwargs.keywords.includes(k)).map((k) => ({ ...kwargs, keywords: [...kwargs.keywords.slice(1), k] })),
     add: { rank: 10, kwargs: () => KEYWORDS.slice(0, 3).map((k) => ({ keywords: [k] })) },
   },
   kwargs: z.strictObject({
@@ -132,8 +138,17 @@ const keywordsForbidden = define({
   id: "keywords:forbidden_words",
   trace: "Exclusion Constraint",
   perturb: {
-    revise: (kwargs, _e, response) => wordsOf(response).slice(0, 8).map((w) => ({ ...kwargs, forbidden_words: [...kwargs.forbidden_words, w] })),
-    add: { rank: 11, kwargs: (response) => wordsOf(response).slice(0, 3).map((w) => ({ forbidden_words: [w] })) },
+    revise: (kwargs, _e, response) =>
+      wordsOf(response)
+        .slice(0, 8)
+        .map((w) => ({ ...kwargs, forbidden_words: [...kwargs.forbidden_words, w] })),
+    add: {
+      rank: 11,
+      kwargs: (response) =>
+        wordsOf(response)
+          .slice(0, 3)
+          .map((w) => ({ forbidden_words: [w] })),
+    },
   },
   kwargs: z.strictObject({
     forbidden_words: phraseList("Words that must not appear as whole words (case-insensitive)"),
@@ -141,9 +156,7 @@ const keywordsForbidden = define({
   describe: ({ forbidden_words }) =>
     `Do not include keywords ${pyReprList([...new Set(forbidden_words)].sort(compareCodePoints))} in the response.`,
   check(text, { forbidden_words }) {
-    const found = [...new Set(forbidden_words)].filter((word) =>
-      containsWordIgnoreCase(text.codePoints, text.foldedCodePoints, word),
-    );
+    const found = [...new Set(forbidden_words)].filter((word) => containsWordIgnoreCase(text.codePoints, text.foldedCodePoints, word));
     return { passed: found.length === 0, evidence: { found } };
   },
 });
@@ -185,8 +198,7 @@ const responseLanguage = define({
   kwargs: z.strictObject({
     language: z.enum(IFEVAL_LANGUAGE_CODES).describe("ISO 639-1 code of the required language"),
   }),
-  describe: ({ language }) =>
-    `Your ENTIRE response should be in ${IFEVAL_LANGUAGES[language]} language, no other language is allowed.`,
+  describe: ({ language }) => `Your ENTIRE response should be in ${IFEVAL_LANGUAGES[language]} language, no other language is allowed.`,
   check(text, { language }) {
     const detection = text.detectedLanguage;
     // The reference counts a failed detection as followed.
@@ -219,8 +231,7 @@ const numberParagraphs = define({
     },
   },
   kwargs: z.strictObject({ num_paragraphs: nonNegativeCount('Exact number of paragraphs separated by "***"') }),
-  describe: ({ num_paragraphs }) =>
-    `There should be ${num_paragraphs} paragraphs. Paragraphs are separated with the markdown divider: ***`,
+  describe: ({ num_paragraphs }) => `There should be ${num_paragraphs} paragraphs. Paragraphs are separated with the markdown divider: ***`,
   check(text, { num_paragraphs }) {
     const parts = splitOnStarDividers(text.text);
     let paragraphs = parts.length;
@@ -317,7 +328,8 @@ const postscript = define({
   id: "detectable_content:postscript",
   trace: "Text Pattern Constraint",
   perturb: {
-    revise: (kwargs) => ["P.P.S", "NOTE:"].filter((m) => m !== kwargs.postscript_marker).map((postscript_marker) => ({ postscript_marker })),
+    revise: (kwargs) =>
+      ["P.P.S", "NOTE:"].filter((m) => m !== kwargs.postscript_marker).map((postscript_marker) => ({ postscript_marker })),
     add: { rank: 4, kwargs: () => [{ postscript_marker: "P.S." }] },
   },
   kwargs: z.strictObject({ postscript_marker: phrase('Marker such as "P.S." or "P.P.S"') }),
@@ -362,8 +374,7 @@ const constrainedResponse = define({
   id: "detectable_format:constrained_response",
   trace: "Output Format Constraint",
   kwargs: noKwargs,
-  describe: () =>
-    `Answer with one of the following options: (${CONSTRAINED_RESPONSES.map(pyReprString).join(", ")})`,
+  describe: () => `Answer with one of the following options: (${CONSTRAINED_RESPONSES.map(pyReprString).join(", ")})`,
   check(text) {
     const stripped = pyStrip(text.text);
     const matched = CONSTRAINED_RESPONSES.find((option) => stripped.includes(option)) ?? null;
@@ -476,8 +487,7 @@ const twoResponses = define({
   id: "combination:two_responses",
   trace: "Output Format Constraint",
   kwargs: noKwargs,
-  describe: () =>
-    "Give two different responses. Responses and only responses should be separated by 6 asterisk symbols: ******.",
+  describe: () => "Give two different responses. Responses and only responses should be separated by 6 asterisk symbols: ******.",
   check(text) {
     const parts = text.text.split("******");
     const responses: string[] = [];

@@ -323,7 +323,6 @@ function extractNgrams(chars: readonly number[], p: ProfileTable): number[] {
   return found;
 }
 
-
 export interface LanguageScore {
   lang: string;
   prob: number;

@@ -89,7 +89,10 @@ export function parseCompile(content: string, count: number): Map<number, Compil
   const parsed = CompileAnswerSchema.safeParse(extractJson(content));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new LlmError("malformed", `the compiler's answer does not match the schema: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw new LlmError(
+      "malformed",
+      `the compiler's answer does not match the schema: ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+    );
   }
   const decisions = new Map<number, CompileDecision>();
   for (const r of parsed.data.results) {
@@ -109,14 +112,19 @@ export function parseCompile(content: string, count: number): Map<number, Compil
       if (!(error instanceof JudgeInputError)) throw error;
       decisions.set(index, {
         match: false,
-        reason: `the proposed checker ${JSON.stringify(r.checker)} was rejected: ${error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ").slice(0, 300)}`,
+        reason: `the proposed checker ${JSON.stringify(r.checker)} was rejected: ${error.issues
+          .map((i) => `${i.path.join(".")}: ${i.message}`)
+          .join("; ")
+          .slice(0, 300)}`,
         invalid: { id: r.checker, kwargs: r.kwargs ?? null },
       });
     }
   }
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !decisions.has(i));
   if (missing.length) {
-    throw new LlmError("malformed", `the compiler's answer has no entry for ${missing.map((i) => `C${i + 1}`).join(", ")}`, { partial: decisions });
+    throw new LlmError("malformed", `the compiler's answer has no entry for ${missing.map((i) => `C${i + 1}`).join(", ")}`, {
+      partial: decisions,
+    });
   }
   return decisions;
 }

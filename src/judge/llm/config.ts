@@ -99,11 +99,12 @@ export function llmConfigFromVars(vars: LlmVars, ai?: AiBinding, fetchImpl: type
   const unavailable = (reason: string): LlmConfig => ({ provider: null, unavailableReason: reason, settings });
   if (kind === "" || kind === "none") {
     return unavailable(
-      "no LLM judge is configured: set LLM_PROVIDER (\"openai\" for any OpenAI-compatible endpoint, with LLM_BASE_URL, LLM_MODEL and the LLM_API_KEY secret; or \"workers-ai\" with an AI binding)",
+      'no LLM judge is configured: set LLM_PROVIDER ("openai" for any OpenAI-compatible endpoint, with LLM_BASE_URL, LLM_MODEL and the LLM_API_KEY secret; or "workers-ai" with an AI binding)',
     );
   }
   const jsonSchemaRaw = (vars.LLM_JSON_SCHEMA ?? "true").trim().toLowerCase();
-  if (jsonSchemaRaw !== "true" && jsonSchemaRaw !== "false") problems.push(`LLM_JSON_SCHEMA must be "true" or "false" (got ${JSON.stringify(vars.LLM_JSON_SCHEMA)})`);
+  if (jsonSchemaRaw !== "true" && jsonSchemaRaw !== "false")
+    problems.push(`LLM_JSON_SCHEMA must be "true" or "false" (got ${JSON.stringify(vars.LLM_JSON_SCHEMA)})`);
   const jsonSchema = jsonSchemaRaw !== "false";
   if (kind === "openai") {
     const baseUrl = (vars.LLM_BASE_URL ?? "").trim();
@@ -122,5 +123,7 @@ export function llmConfigFromVars(vars: LlmVars, ai?: AiBinding, fetchImpl: type
     const model = (vars.LLM_MODEL ?? "").trim() || DEFAULT_WORKERS_AI_MODEL;
     return { provider: workersAiProvider({ binding: ai!, model, jsonSchema }), settings };
   }
-  return unavailable(`the LLM judge is misconfigured: LLM_PROVIDER must be "openai" or "workers-ai" (got ${JSON.stringify(vars.LLM_PROVIDER)})`);
+  return unavailable(
+    `the LLM judge is misconfigured: LLM_PROVIDER must be "openai" or "workers-ai" (got ${JSON.stringify(vars.LLM_PROVIDER)})`,
+  );
 }

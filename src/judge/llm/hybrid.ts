@@ -45,19 +45,29 @@ export interface HybridVerdict {
   results: HybridResult[];
 }
 
-export type HybridOutput = (HybridVerdict & { mode: JudgeMode }) | { mode: "both"; followed_all: boolean; errors: number; strict: HybridVerdict; loose: HybridVerdict };
+export type HybridOutput =
+  | (HybridVerdict & { mode: JudgeMode })
+  | { mode: "both"; followed_all: boolean; errors: number; strict: HybridVerdict; loose: HybridVerdict };
 
-export const isTextConstraint = (c: HybridConstraint): c is TextInput => typeof (c as TextInput).text === "string" && (c as RuleInput).id === undefined;
+export const isTextConstraint = (c: HybridConstraint): c is TextInput =>
+  typeof (c as TextInput).text === "string" && (c as RuleInput).id === undefined;
 
 /**
  * Validates the `{id, kwargs}` constraints (JudgeInputError with paths `[...pathPrefix, index, ...]`
  * in the item's own numbering), before anything is sent to a model.
  */
-export function validateRuleConstraints(constraints: ReadonlyArray<HybridConstraint>, pathPrefix: Array<string | number> = ["constraints"]): void {
+export function validateRuleConstraints(
+  constraints: ReadonlyArray<HybridConstraint>,
+  pathPrefix: Array<string | number> = ["constraints"],
+): void {
   const rules = constraints.map((c, index) => ({ c, index })).filter((x) => !isTextConstraint(x.c));
   if (rules.length === 0) return;
   try {
-    judgeConstraints("", rules.map((r) => ({ id: (r.c as RuleInput).id, kwargs: (r.c as RuleInput).kwargs ?? {} })), "strict");
+    judgeConstraints(
+      "",
+      rules.map((r) => ({ id: (r.c as RuleInput).id, kwargs: (r.c as RuleInput).kwargs ?? {} })),
+      "strict",
+    );
   } catch (error) {
     if (!(error instanceof JudgeInputError)) throw error;
     const issues: JudgeIssue[] = error.issues.map((issue) => {
@@ -74,7 +84,9 @@ export const needsLlm = (item: Pick<HybridItem, "constraints">) => item.constrai
 export async function judgeHybrid(item: HybridItem, judge: LlmJudge): Promise<HybridOutput> {
   validateRuleConstraints(item.constraints);
   const modes: JudgeMode[] = item.mode === "both" ? ["strict", "loose"] : [item.mode];
-  const texts = item.constraints.map((c, index) => ({ c, index })).filter((x): x is { c: TextInput; index: number } => isTextConstraint(x.c));
+  const texts = item.constraints
+    .map((c, index) => ({ c, index }))
+    .filter((x): x is { c: TextInput; index: number } => isTextConstraint(x.c));
 
   // compile first (when asked); constraints that compile are decided by their checker
   const compiled = new Map<number, Extract<CompileOutcome, { status: "compiled" }>>();
@@ -118,7 +130,11 @@ export async function judgeHybrid(item: HybridItem, judge: LlmJudge): Promise<Hy
   const verdictFor = (mode: JudgeMode): HybridVerdict => {
     const byIndex = new Map<number, ConstraintResult>();
     if (checked.length > 0) {
-      judgeConstraints(item.response, checked.map(({ id, kwargs }) => ({ id, kwargs })), mode).results.forEach((r, j) => byIndex.set(checked[j]!.index, r));
+      judgeConstraints(
+        item.response,
+        checked.map(({ id, kwargs }) => ({ id, kwargs })),
+        mode,
+      ).results.forEach((r, j) => byIndex.set(checked[j]!.index, r));
     }
     const results = item.constraints.map((c, index): HybridResult => {
       if (!isTextConstraint(c)) return { ...byIndex.get(index)!, decided_by: "rule", status: "ok" };

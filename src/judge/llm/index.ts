@@ -9,7 +9,16 @@ export type { AiBinding, ChatMessage, Completion, CompletionRequest, LlmProvider
 export { DEFAULT_SETTINGS, DEFAULT_WORKERS_AI_MODEL, llmConfigFromVars, type LlmConfig, type LlmSettings, type LlmVars } from "./config.ts";
 export { openAiCompatibleProvider, workersAiProvider } from "./providers.ts";
 export { backoffDelay, createLimiter, withRetries, type Limiter, type RetryOptions, type Sleep } from "./retry.ts";
-export { PROMPT_VERSION, fence, judgeMessages, judgeResponseSchema, parseVerdicts, extractJson, type FreeTextConstraint, type RawVerdict } from "./prompt.ts";
+export {
+  PROMPT_VERSION,
+  fence,
+  judgeMessages,
+  judgeResponseSchema,
+  parseVerdicts,
+  extractJson,
+  type FreeTextConstraint,
+  type RawVerdict,
+} from "./prompt.ts";
 export { COMPILE_PROMPT_VERSION, compileMessages, compileResponseSchema, parseCompile, type CompileDecision } from "./compile.ts";
 export { checkerCatalog, compactKwargs, instructionTemplate, type CatalogEntry } from "./catalog.ts";
 export { cacheKey, memoryCache, sqlCache, type CacheEntry, type SqlDatabase, type SqlStatement, type VerdictCache } from "./cache.ts";

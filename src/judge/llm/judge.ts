@@ -29,7 +29,11 @@ export interface UsageObserver {
   cacheHits(count: number): void;
 }
 
-export function createLlmJudge(config: LlmConfig, cache: VerdictCache | null, options: Partial<Pick<LlmJudge, "sleep" | "catalog" | "onCacheError" | "usage">> = {}): LlmJudge {
+export function createLlmJudge(
+  config: LlmConfig,
+  cache: VerdictCache | null,
+  options: Partial<Pick<LlmJudge, "sleep" | "catalog" | "onCacheError" | "usage">> = {},
+): LlmJudge {
   return { config, cache, limiter: createLimiter(config.settings.concurrency), ...options };
 }
 
@@ -53,13 +57,21 @@ interface CachedVerdict {
 }
 
 const errorVerdict = (reason: string, attempts?: number): LlmVerdict =>
-  attempts === undefined ? { kind: "llm", status: "error", passed: null, reason } : { kind: "llm", status: "error", passed: null, reason, attempts };
+  attempts === undefined
+    ? { kind: "llm", status: "error", passed: null, reason }
+    : { kind: "llm", status: "error", passed: null, reason, attempts };
 
 /**
  * One LLM call through the limiter, with timeout and retries; `parse` failures are retried too.
  * Every LLM call of the project goes through here (the judge, compile, CFBench, the pipelines).
  */
-export async function callModel<T>(judge: LlmJudge, provider: LlmProvider, messages: ChatMessage[], schema: ResponseSchema | undefined, parse: (content: string) => T): Promise<{ value: T; model: string }> {
+export async function callModel<T>(
+  judge: LlmJudge,
+  provider: LlmProvider,
+  messages: ChatMessage[],
+  schema: ResponseSchema | undefined,
+  parse: (content: string) => T,
+): Promise<{ value: T; model: string }> {
   const s = judge.config.settings;
   return judge.limiter.run(() =>
     withRetries(
@@ -116,7 +128,16 @@ export async function judgeFreeText(
   const passScore = input.passScore ?? judge.config.settings.passScore;
   const keys = await Promise.all(
     input.constraints.map((c) =>
-      cacheKey(["verdict", provider.id, provider.model, PROMPT_VERSION, input.instruction ?? null, input.response, c.text, c.dimension ?? null]),
+      cacheKey([
+        "verdict",
+        provider.id,
+        provider.model,
+        PROMPT_VERSION,
+        input.instruction ?? null,
+        input.response,
+        c.text,
+        c.dimension ?? null,
+      ]),
     ),
   );
   const hits = await cacheGet(judge, keys, input.cache ?? "use");
@@ -135,15 +156,20 @@ export async function judgeFreeText(
   let model = provider.model;
   let failure: { reason: string; attempts?: number } | undefined;
   try {
-    const result = await callModel(judge, provider, judgeMessages(input.instruction, input.response, asked), judgeResponseSchema(asked.length), (content) =>
-      parseVerdicts(content, asked.length),
+    const result = await callModel(
+      judge,
+      provider,
+      judgeMessages(input.instruction, input.response, asked),
+      judgeResponseSchema(asked.length),
+      (content) => parseVerdicts(content, asked.length),
     );
     verdicts = result.value;
     model = result.model;
   } catch (error) {
     failure = describeFailure(error);
     // after the last attempt, keep what an incomplete answer did say
-    verdicts = error instanceof LlmError && error.options.partial instanceof Map ? (error.options.partial as Map<number, RawVerdict>) : new Map();
+    verdicts =
+      error instanceof LlmError && error.options.partial instanceof Map ? (error.options.partial as Map<number, RawVerdict>) : new Map();
   }
   const entries: CacheEntry[] = [];
   toJudge.forEach((original, j) => {
@@ -154,19 +180,50 @@ export async function judgeFreeText(
     }
     const stored: CachedVerdict = { score: v.score, explanation: v.explanation, model };
     out[original] = ok(stored, passScore, false);
-    entries.push({ key: keys[original]!, kind: "verdict", provider: provider.id, model: provider.model, promptVersion: PROMPT_VERSION, value: stored });
+    entries.push({
+      key: keys[original]!,
+      kind: "verdict",
+      provider: provider.id,
+      model: provider.model,
+      promptVersion: PROMPT_VERSION,
+      value: stored,
+    });
   });
   await cachePut(judge, entries);
   return out;
 }
 
 function ok(v: CachedVerdict, passScore: number, cached: boolean): LlmVerdict {
-  return { kind: "llm", status: "ok", passed: v.score >= passScore, score: v.score, explanation: v.explanation, model: v.model, prompt_version: PROMPT_VERSION, cached };
+  return {
+    kind: "llm",
+    status: "ok",
+    passed: v.score >= passScore,
+    score: v.score,
+    explanation: v.explanation,
+    model: v.model,
+    prompt_version: PROMPT_VERSION,
+    cached,
+  };
 }
 
 export type CompileOutcome =
-  | { status: "compiled"; id: string; kwargs: Record<string, unknown>; reason: string; model: string; prompt_version: string; cached: boolean }
-  | { status: "no-match" | "invalid"; reason: string; proposed?: { id: string; kwargs: unknown }; model: string; prompt_version: string; cached: boolean }
+  | {
+      status: "compiled";
+      id: string;
+      kwargs: Record<string, unknown>;
+      reason: string;
+      model: string;
+      prompt_version: string;
+      cached: boolean;
+    }
+  | {
+      status: "no-match" | "invalid";
+      reason: string;
+      proposed?: { id: string; kwargs: unknown };
+      model: string;
+      prompt_version: string;
+      cached: boolean;
+    }
   | { status: "error"; reason: string };
 
 interface CachedCompile {
@@ -193,14 +250,16 @@ export async function compileFreeText(
     ? await cacheKey(catalog.map((c) => c.id))
     : await (catalogFingerprint ??= cacheKey(catalog.map((c) => c.id)));
   const keys = await Promise.all(
-    input.constraints.map((c) => cacheKey(["compile", provider.id, provider.model, COMPILE_PROMPT_VERSION, fingerprint, c.text, c.dimension ?? null])),
+    input.constraints.map((c) =>
+      cacheKey(["compile", provider.id, provider.model, COMPILE_PROMPT_VERSION, fingerprint, c.text, c.dimension ?? null]),
+    ),
   );
   const hits = await cacheGet(judge, keys, input.cache ?? "use");
   const out: CompileOutcome[] = new Array(input.constraints.length);
   const toCompile: number[] = [];
   input.constraints.forEach((_, i) => {
     const hit = hits.get(keys[i]!) as CachedCompile | undefined;
-    if (hit && hit.decision && typeof hit.decision.match === "boolean") out[i] = outcome(hit, true);
+    if (hit?.decision && typeof hit.decision.match === "boolean") out[i] = outcome(hit, true);
     else toCompile.push(i);
   });
   if (toCompile.length === 0) return out;
@@ -210,12 +269,17 @@ export async function compileFreeText(
   let model = provider.model;
   let failure: { reason: string } | undefined;
   try {
-    const result = await callModel(judge, provider, compileMessages(asked, catalog), compileResponseSchema(asked.length), (content) => parseCompile(content, asked.length));
+    const result = await callModel(judge, provider, compileMessages(asked, catalog), compileResponseSchema(asked.length), (content) =>
+      parseCompile(content, asked.length),
+    );
     decisions = result.value;
     model = result.model;
   } catch (error) {
     failure = describeFailure(error);
-    decisions = error instanceof LlmError && error.options.partial instanceof Map ? (error.options.partial as Map<number, CompileDecision>) : new Map();
+    decisions =
+      error instanceof LlmError && error.options.partial instanceof Map
+        ? (error.options.partial as Map<number, CompileDecision>)
+        : new Map();
   }
   const entries: CacheEntry[] = [];
   toCompile.forEach((original, j) => {
@@ -226,7 +290,14 @@ export async function compileFreeText(
     }
     const stored: CachedCompile = { decision, model };
     out[original] = outcome(stored, false);
-    entries.push({ key: keys[original]!, kind: "compile", provider: provider.id, model: provider.model, promptVersion: COMPILE_PROMPT_VERSION, value: stored });
+    entries.push({
+      key: keys[original]!,
+      kind: "compile",
+      provider: provider.id,
+      model: provider.model,
+      promptVersion: COMPILE_PROMPT_VERSION,
+      value: stored,
+    });
   });
   await cachePut(judge, entries);
   return out;
@@ -236,5 +307,7 @@ function outcome(c: CachedCompile, cached: boolean): CompileOutcome {
   const base = { model: c.model, prompt_version: COMPILE_PROMPT_VERSION, cached };
   const d = c.decision;
   if (d.match) return { status: "compiled", id: d.id, kwargs: d.kwargs, reason: d.reason, ...base };
-  return d.invalid ? { status: "invalid", reason: d.reason, proposed: d.invalid, ...base } : { status: "no-match", reason: d.reason, ...base };
+  return d.invalid
+    ? { status: "invalid", reason: d.reason, proposed: d.invalid, ...base }
+    : { status: "no-match", reason: d.reason, ...base };
 }

@@ -31,13 +31,22 @@ Rules:
 /** Escapes the delimiters we use, so a response cannot close its own tag (every LLM prompt of the project tags its material). */
 export const fence = (text: string) => text.replaceAll("</", "<\\/");
 
-export function judgeMessages(instruction: string | undefined, response: string, constraints: ReadonlyArray<FreeTextConstraint>): ChatMessage[] {
+export function judgeMessages(
+  instruction: string | undefined,
+  response: string,
+  constraints: ReadonlyArray<FreeTextConstraint>,
+): ChatMessage[] {
   const list = constraints
-    .map((c, i) => `<constraint id="C${i + 1}"${c.dimension ? ` dimension="${c.dimension.replaceAll('"', "'")}"` : ""}>${fence(c.text)}</constraint>`)
+    .map(
+      (c, i) =>
+        `<constraint id="C${i + 1}"${c.dimension ? ` dimension="${c.dimension.replaceAll('"', "'")}"` : ""}>${fence(c.text)}</constraint>`,
+    )
     .join("\n");
   const user = [
     "# Instruction given to the assistant",
-    instruction === undefined ? "<instruction>(not given: judge the constraints against the response alone)</instruction>" : `<instruction>\n${fence(instruction)}\n</instruction>`,
+    instruction === undefined
+      ? "<instruction>(not given: judge the constraints against the response alone)</instruction>"
+      : `<instruction>\n${fence(instruction)}\n</instruction>`,
     "",
     "# The assistant's response",
     `<response>\n${fence(response)}\n</response>`,
@@ -139,7 +148,9 @@ export function parseVerdicts(content: string, count: number): Map<number, RawVe
   }
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !verdicts.has(i));
   if (missing.length) {
-    throw new LlmError("malformed", `the judge's answer has no verdict for ${missing.map((i) => `C${i + 1}`).join(", ")}`, { partial: verdicts });
+    throw new LlmError("malformed", `the judge's answer has no verdict for ${missing.map((i) => `C${i + 1}`).join(", ")}`, {
+      partial: verdicts,
+    });
   }
   return verdicts;
 }

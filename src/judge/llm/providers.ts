@@ -73,14 +73,20 @@ export function openAiCompatibleProvider(options: {
         const refusal = choice?.message?.refusal;
         throw new LlmError(
           "malformed",
-          typeof refusal === "string" ? `the model refused: ${snippet(refusal)}` : "the provider's answer has no choices[0].message.content",
+          typeof refusal === "string"
+            ? `the model refused: ${snippet(refusal)}`
+            : "the provider's answer has no choices[0].message.content",
         );
       }
       if (choice?.finish_reason === "length") {
         throw new LlmError("malformed", "the model's answer was cut off at the token limit (finish_reason: length)");
       }
       const usage = tokenUsage(payload.usage);
-      return { content, model: typeof payload.model === "string" && payload.model ? payload.model : options.model, ...(usage ? { usage } : {}) };
+      return {
+        content,
+        model: typeof payload.model === "string" && payload.model ? payload.model : options.model,
+        ...(usage ? { usage } : {}),
+      };
     },
   };
 }

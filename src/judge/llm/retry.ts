@@ -41,7 +41,11 @@ export async function withRetries<T>(attempt: (signal: AbortSignal) => Promise<T
     if (!error.retryable || n >= options.maxRetries) throw error;
     const retryAfter = error.options.retryAfterMs;
     if (retryAfter !== undefined && retryAfter > options.retryAfterMaxMs) {
-      const giveUp = new LlmError(error.kind, `${error.message} (the provider asked to retry after ${retryAfter} ms, more than LLM_RETRY_AFTER_MAX_MS=${options.retryAfterMaxMs})`, error.options);
+      const giveUp = new LlmError(
+        error.kind,
+        `${error.message} (the provider asked to retry after ${retryAfter} ms, more than LLM_RETRY_AFTER_MAX_MS=${options.retryAfterMaxMs})`,
+        error.options,
+      );
       giveUp.attempts = n + 1;
       throw giveUp;
     }

@@ -73,10 +73,7 @@ const PUNKT_WORD_RE = new RegExp(
 );
 
 /** A candidate sentence end and what follows it: other punctuation, or whitespace and the next token. */
-const PERIOD_CONTEXT_RE = new RegExp(
-  `[.?!](?=(?<afterTok>${NON_WORD_CHARS}|${WS}+(?<nextTok>${NON_WS}+)))`,
-  "gu",
-);
+const PERIOD_CONTEXT_RE = new RegExp(`[.?!](?=(?<afterTok>${NON_WORD_CHARS}|${WS}+(?<nextTok>${NON_WS}+)))`, "gu");
 
 /** Closing punctuation at the start of the next sentence that belongs to the previous one. */
 const BOUNDARY_REALIGNMENT_RE = new RegExp(`^["')\\]}]+?(?:${WS}+|(?=--)|(?=\\n)|$)`, "u");
@@ -223,12 +220,7 @@ function annotateSecondPass(token: PunktToken, next: PunktToken, params: PunktPa
       return;
     }
     // An initial followed by a word that is always capitalised (e.g. "J. Bach") is an abbreviation.
-    if (
-      startsSentence === "unknown" &&
-      isInitial &&
-      next.firstUpper &&
-      !((params.orthoContext.get(nextType) ?? 0) & ORTHO_LC)
-    ) {
+    if (startsSentence === "unknown" && isInitial && next.firstUpper && !((params.orthoContext.get(nextType) ?? 0) & ORTHO_LC)) {
       token.sentbreak = false;
       token.abbr = true;
     }

@@ -18,7 +18,6 @@ export const PY_DIGIT = "\\p{Nd}";
 const WHITESPACE_RE = new RegExp(`[${PY_WHITESPACE}]`);
 const WORD_CHAR_RE = new RegExp(`[${PY_WORD}]`, "u");
 const LEADING_WHITESPACE_RE = new RegExp(`^[${PY_WHITESPACE}]+`);
-const TRAILING_WHITESPACE_RE = new RegExp(`[${PY_WHITESPACE}]+$`);
 const WHITESPACE_RUN_RE = new RegExp(`[${PY_WHITESPACE}]+`);
 const LOWER_OR_TITLE_RE = /[\p{Lowercase}\p{Lt}]/u;
 const UPPER_OR_TITLE_RE = /[\p{Uppercase}\p{Lt}]/u;
