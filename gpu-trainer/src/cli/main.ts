@@ -19,8 +19,9 @@ import { DEVICES } from "../train/engine.ts";
 import { exportCheckpoint } from "../train/export.ts";
 import { computeLogprobs } from "../train/logprobs.ts";
 import { METHODS } from "../train/losses.ts";
-import { ConfigError, DEFAULTS, OPTION_NAMES, type TrainOptions, TrainingError, train } from "../train/train.ts";
-import { TINY_MODELS } from "../model/index.ts";
+import { CONFIG_KEYS, ConfigError, DEFAULTS, type OptionName, TRAIN_OPTIONS, flagOf, specOf, optionOfFlag, optionsUsage, parseArgsOptions } from "../train/options.ts";
+import type { ProgressMode } from "../train/report.ts";
+import { type TrainOptions, TrainingError, train } from "../train/train.ts";
 import { evalCommand } from "../eval/cli.ts";
 import { generateCommand } from "../generate/cli.ts";
 
@@ -28,39 +29,10 @@ class UsageError extends Error {}
 
 const USER_ERRORS = [ConfigError, DataError, UnsupportedModelError, SafetensorsError, TokenizerError, CheckpointError, EngineUnavailable, TrainingError, UsageError];
 
-const TRAIN_USAGE = `Usage: iopo-train train --model <dir|tiny:name> --data <src> --method iopo|iopo-lite|dpo|sft --out <dir> [options]
+export const TRAIN_USAGE = `Usage: iopo-train train --model <dir|tiny:name> --data <src> --method ${METHODS.join("|")} --out <dir> [options]
 
-  --model <dir|tiny:name>   a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or a
-                            built-in tiny model: ${Object.keys(TINY_MODELS).map((k) => `tiny:${k}`).join(", ")}
-  --data <src>              api://host[:port]/datasets/<name>[@version] (apis:// for https), or a
-                            JSONL file of {x1,y1,x2,y2}, {conversations,chosen,rejected},
-                            {prompt,chosen,rejected} or {prompt,response} lines
-  --method <m>              ${METHODS.join(" | ")}
-  --out <dir>               checkpoints, metrics.jsonl, plot.svg, summary.json
   --config <file>           YAML or JSON with the same keys as these options (options here win)
-
-  --beta <b>                ${DEFAULTS.beta}          --label-smoothing <eps>  0       --pref-ftx <w>  0
-  --lr <lr>                 ${DEFAULTS.lr} (sft: ${DEFAULTS.sftLr})
-  --epochs <n>              ${DEFAULTS.epochs}            --max-steps <n>  (overrides epochs)
-  --batch-size <n>          ${DEFAULTS.batchSize} example(s) per micro-batch (IOPO: 4 sequences each)
-  --grad-accum <n>          ${DEFAULTS.gradAccum} micro-batches per optimizer step
-  --max-length <n>          ${DEFAULTS.maxLength} tokens per sequence; one budget per quadruple, the beginning kept
-  --warmup-ratio <r>        ${DEFAULTS.warmupRatio}        --scheduler cosine|linear|constant  (${DEFAULTS.scheduler})
-  --weight-decay <wd>       ${DEFAULTS.weightDecay}          --clip <norm>  ${DEFAULTS.clip} (0 disables)
-  --lora-rank <r>           ${DEFAULTS.loraRank}          --lora-alpha <a>  ${DEFAULTS.loraAlpha}
-  --lora-targets <list>     all-linear, or a comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj
-  --full                    full fine-tuning instead of LoRA
-  --ref cache|on-the-fly    reference log-probs computed once and cached (default), or every step
-  --device <d>              ${DEVICES.join(" | ")} (auto: a GPU adapter, else onnxruntime-node, else wasm)
-  --seed <n>                ${DEFAULTS.seed} (data order, validation split, LoRA and tiny-model init)
-  --save-every <n>          checkpoint every n steps (always at the end)
-  --eval-every <n>          evaluate on the validation split every n steps (and at the end)
-  --val-size <n>            records held out for validation (default 0)
-  --resume[=<checkpoint>]   continue from the latest checkpoint in --out (or the one given)
-  --api-key <key>           for private datasets (or IOPO_API_KEY)
-  --cache-dir <dir>         shards and reference log-probs (default IOPO_CACHE_DIR or ~/.cache/iopo)
-  --progress bar|lines|none (default: bar on a terminal, lines otherwise)
-`;
+${optionsUsage()}`;
 
 const LOGPROBS_USAGE = `Usage: iopo-train logprobs --model <dir|tiny:name> --data <src> --out <file.jsonl> [options]
   Per record: summed response log-probs and scored token counts (IOPO: y1|x1, y2|x1, y1|x2, y2|x2;
@@ -108,8 +80,7 @@ function parse(argv: string[], options: Record<string, { type: "string" | "boole
   }
 }
 
-const NUMERIC = new Set(["beta", "label-smoothing", "pref-ftx", "lr", "epochs", "max-steps", "batch-size", "grad-accum", "max-length", "warmup-ratio", "weight-decay", "clip", "lora-rank", "lora-alpha", "seed", "save-every", "eval-every", "val-size"]);
-const BOOLEAN = new Set(["full"]);
+const REQUIRED = (Object.keys(TRAIN_OPTIONS) as OptionName[]).filter((k) => specOf(k).required).map(flagOf);
 
 function toNumber(key: string, v: unknown, where: string): number {
   const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
@@ -134,51 +105,46 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   if (v === null || typeof v !== "object" || Array.isArray(v)) throw new ConfigError(`${path}: expected a mapping of option names to values`);
   const out: Record<string, unknown> = {};
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-    const key = k.replace(/_/g, "-");
-    if (!(key in OPTION_NAMES) || key === "resume") throw new ConfigError(`${path}: unknown key "${k}" (keys are the train options: ${Object.keys(OPTION_NAMES).filter((n) => n !== "resume").join(", ")})`);
-    out[key] = val;
+    const name = optionOfFlag(k);
+    if (!name || !CONFIG_KEYS.includes(flagOf(name))) throw new ConfigError(`${path}: unknown key "${k}" (keys are the train options: ${CONFIG_KEYS.join(", ")})`);
+    out[flagOf(name)] = val;
   }
   return out;
 }
 
-/** Option values (config file, then command line) -> TrainOptions. */
+/** Option values (config file, then command line), typed by the options table -> TrainOptions. */
 function toTrainOptions(values: Record<string, unknown>, where: (key: string) => string): TrainOptions {
   const o: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(values)) {
-    if (v === undefined || key === "config" || key === "progress") continue;
-    const name = OPTION_NAMES[key];
-    if (!name) continue;
-    if (NUMERIC.has(key)) o[name] = toNumber(key, v, where(key));
-    else if (BOOLEAN.has(key)) {
+    const name = optionOfFlag(key);
+    if (v === undefined || !name || specOf(name).cliOnly) continue;
+    const type = specOf(name).type;
+    if (type === "number" || type === "integer") o[name] = toNumber(key, v, where(key));
+    else if (type === "boolean") {
       if (typeof v !== "boolean") throw new ConfigError(`${where(key)}${key} must be true or false`);
       o[name] = v;
-    } else if (key === "lora-targets") o[name] = Array.isArray(v) ? v.map(String) : String(v);
+    } else if (type === "list") o[name] = Array.isArray(v) ? v.map(String) : String(v);
     else o[name] = typeof v === "string" ? v : String(v);
   }
   return o as unknown as TrainOptions;
 }
 
 async function runTrain(argv: string[]): Promise<number> {
-  // --resume takes an optional value: --resume or --resume=<checkpoint>
-  let resume: boolean | string | undefined;
-  argv = argv.filter((a) => {
-    if (a === "--resume") return (resume = true), false;
-    if (a.startsWith("--resume=")) return (resume = a.slice("--resume=".length)), false;
-    return true;
-  });
-  const spec: Record<string, { type: "string" | "boolean" }> = { config: { type: "string" }, progress: { type: "string" } };
-  for (const key of Object.keys(OPTION_NAMES)) if (key !== "resume") spec[key] = { type: BOOLEAN.has(key) ? "boolean" : "string" };
-  const values = parse(argv, spec, TRAIN_USAGE);
+  // --resume takes an optional value (--resume or --resume=<checkpoint>): a bare one arrives as ""
+  argv = argv.map((a) => (a === "--resume" ? "--resume=" : a));
+  const values = parse(argv, { config: { type: "string" }, ...parseArgsOptions() }, TRAIN_USAGE);
   if (!values) return 0;
   const fromFile = values.config ? await readConfigFile(resolve(String(values.config))) : {};
   const merged: Record<string, unknown> = { ...fromFile };
   for (const [k, v] of Object.entries(values)) if (v !== undefined) merged[k] = v;
   const opts = toTrainOptions(merged, (k) => (k in values && values[k] !== undefined ? "--" : `${values.config}: `));
-  const missing = ["model", "data", "method", "out"].filter((k) => merged[k] === undefined);
+  const missing = REQUIRED.filter((k) => merged[k] === undefined);
   if (missing.length) throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(", ")}`);
   const progress = values.progress as string | undefined;
-  if (progress !== undefined && !["bar", "lines", "none"].includes(progress)) throw new UsageError(`--progress must be bar, lines or none`);
-  const result = await train({ ...opts, resume, progress: (progress as "bar" | "lines" | "none" | undefined) ?? "auto" });
+  const modes: readonly string[] = TRAIN_OPTIONS.progress.choices;
+  if (progress !== undefined && !modes.includes(progress)) throw new UsageError(`--progress must be ${modes.slice(0, -1).join(", ")} or ${modes.at(-1)}`);
+  const resume = values.resume === "" ? true : (values.resume as string | undefined);
+  const result = await train({ ...opts, resume, progress: (progress as ProgressMode | undefined) ?? "auto" });
   process.stdout.write(JSON.stringify(result.summary) + "\n");
   return 0;
 }

@@ -10,227 +10,43 @@ import type { Engine, HostTensor } from "../engine/types.ts";
 import { type Dataset, defaultCacheDir, openDataset } from "../data/dataset.ts";
 import { type Cursor, type Example, ExampleOrder } from "../data/order.ts";
 import { SHARD_FORMAT } from "../data/samples.ts";
-import { LINEAR_MODULES, type LinearModule, type LoraConfig } from "../model/decoder.ts";
 import { type Model, loadModel } from "../model/index.ts";
 import { Trainer } from "../trainer.ts";
 import { collate, encodeExample } from "./batch.ts";
 import { CheckpointError, type TrainerStateFile, listCheckpoints, loadCheckpoint, saveCheckpoint, STATE_FORMAT } from "./checkpoint.ts";
-import { DEVICES, type Device, createEngine } from "./engine.ts";
-import { type ReferenceMode, trainingModel } from "./graphs.ts";
-import { BLOCKS, METHODS, type Method, needsReference } from "./losses.ts";
+import { createEngine } from "./engine.ts";
+import { trainingModel } from "./graphs.ts";
+import { BLOCKS, type Method, needsReference } from "./losses.ts";
+import { ConfigError, type OptionValues, type ResolvedOptions, resolveOptions, resumeMismatches } from "./options.ts";
 import { referenceLogprobs } from "./refcache.ts";
 import { MetricsLog, type MetricsRow, Progress, type ProgressMode, plotSvg } from "./report.ts";
 
-/** A mistake in the options or their files (the CLI prints it as one line). */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError, DEFAULTS, parseLoraTargets, resolveOptions } from "./options.ts";
+export type { ResolvedOptions } from "./options.ts";
 
 /** A run that cannot go on (the loss diverged): reported as one line, like a ConfigError. */
 export class TrainingError extends Error {
   override name = "TrainingError";
 }
 
-export type Scheduler = "cosine" | "linear" | "constant";
+export type Scheduler = ResolvedOptions["scheduler"];
 
-export interface TrainOptions {
+/** The table's options (src/train/options.ts) plus what only a program can pass. */
+export type TrainOptions = Omit<OptionValues, "model" | "data" | "resume" | "progress"> & {
   /** `tiny:<name>`, a model folder, or a loaded Model. */
   model: string | Model;
   /** `api://host[:port]/datasets/<name>[@version]`, a JSONL file, or an opened Dataset. */
   data: string | Dataset;
-  method: Method;
-  /** Output folder: checkpoints, metrics.jsonl, plot.svg, summary.json. */
-  out: string;
-  beta?: number;
-  labelSmoothing?: number;
-  prefFtx?: number;
-  lr?: number;
-  epochs?: number;
-  /** Stop after this many optimizer steps (overrides epochs). */
-  maxSteps?: number;
-  /** Examples per micro-batch (quadruples for IOPO: 4x this many sequences). */
-  batchSize?: number;
-  gradAccum?: number;
-  /** Tokens per sequence (prompt + response). */
-  maxLength?: number;
-  warmupRatio?: number;
-  scheduler?: Scheduler;
-  weightDecay?: number;
-  /** Max global gradient norm; 0 disables clipping. */
-  clip?: number;
-  /** LoRA (default rank 8, alpha 16, every linear layer), or full fine-tuning with `full: true`. */
-  loraRank?: number;
-  loraAlpha?: number;
-  loraTargets?: LinearModule[] | "all-linear";
-  full?: boolean;
-  /** Reference log-probs: computed once and cached (default), or in the graph every step. */
-  ref?: ReferenceMode;
-  device?: Device;
-  /** An engine to use instead of `device` (not closed by train). */
-  engine?: Engine;
-  seed?: number;
-  /** Checkpoint every n steps (0: only at the end). */
-  saveEvery?: number;
-  /** Evaluate on the validation split every n steps (0: only at the end, when there is one). */
-  evalEvery?: number;
-  /** Records held out for validation. */
-  valSize?: number;
   /** Continue from the latest checkpoint in `out` (true) or from a checkpoint folder. */
   resume?: boolean | string;
-  apiKey?: string;
-  cacheDir?: string;
+  progress?: ProgressMode | "auto";
+  /** An engine to use instead of `device` (not closed by train). */
+  engine?: Engine;
   /** Where log lines go (default: stderr). */
   log?: (line: string) => void;
-  progress?: ProgressMode | "auto";
   /** Called with every metrics row (training steps and evaluations). */
   onMetrics?: (row: MetricsRow) => void;
-}
-
-/** Option names, as the config file and the CLI spell them (kebab-case). */
-export const OPTION_NAMES: Record<string, keyof TrainOptions> = {
-  model: "model",
-  data: "data",
-  method: "method",
-  out: "out",
-  beta: "beta",
-  "label-smoothing": "labelSmoothing",
-  "pref-ftx": "prefFtx",
-  lr: "lr",
-  epochs: "epochs",
-  "max-steps": "maxSteps",
-  "batch-size": "batchSize",
-  "grad-accum": "gradAccum",
-  "max-length": "maxLength",
-  "warmup-ratio": "warmupRatio",
-  scheduler: "scheduler",
-  "weight-decay": "weightDecay",
-  clip: "clip",
-  "lora-rank": "loraRank",
-  "lora-alpha": "loraAlpha",
-  "lora-targets": "loraTargets",
-  full: "full",
-  ref: "ref",
-  device: "device",
-  seed: "seed",
-  "save-every": "saveEvery",
-  "eval-every": "evalEvery",
-  "val-size": "valSize",
-  resume: "resume",
-  "api-key": "apiKey",
-  "cache-dir": "cacheDir",
 };
-
-/** Defaults: the IOPO paper's released configuration where it has one. */
-export const DEFAULTS = {
-  beta: 0.1,
-  labelSmoothing: 0,
-  prefFtx: 0,
-  lr: 5e-6,
-  sftLr: 1e-4,
-  epochs: 3,
-  batchSize: 1,
-  gradAccum: 8,
-  maxLength: 1024,
-  warmupRatio: 0.1,
-  scheduler: "cosine" as Scheduler,
-  weightDecay: 0,
-  clip: 1,
-  loraRank: 8,
-  loraAlpha: 16,
-  ref: "cache" as ReferenceMode,
-  device: "auto" as Device,
-  seed: 0,
-};
-
-export interface ResolvedOptions {
-  method: Method;
-  out: string;
-  beta: number;
-  labelSmoothing: number;
-  prefFtx: number;
-  lr: number;
-  epochs: number;
-  maxSteps?: number;
-  batchSize: number;
-  gradAccum: number;
-  maxLength: number;
-  warmupRatio: number;
-  scheduler: Scheduler;
-  weightDecay: number;
-  clip: number;
-  lora: LoraConfig | null;
-  ref: ReferenceMode;
-  device: Device;
-  seed: number;
-  saveEvery: number;
-  evalEvery: number;
-  valSize: number;
-}
-
-const isInt = (v: unknown, min: number) => typeof v === "number" && Number.isInteger(v) && v >= min;
-const isNum = (v: unknown, min: number) => typeof v === "number" && Number.isFinite(v) && v >= min;
-
-export function parseLoraTargets(v: string | readonly string[] | undefined): LinearModule[] {
-  if (v === undefined || v === "all-linear" || v === "all") return [...LINEAR_MODULES];
-  const list = (typeof v === "string" ? v.split(",") : v).map((s) => s.trim()).filter(Boolean);
-  for (const t of list)
-    if (!(LINEAR_MODULES as readonly string[]).includes(t)) throw new ConfigError(`unknown LoRA target "${t}" (choose from ${LINEAR_MODULES.join(", ")} or all-linear)`);
-  if (!list.length) throw new ConfigError("--lora-targets is empty");
-  return list as LinearModule[];
-}
-
-/** Validate options and fill in defaults; every problem is a ConfigError naming the option. */
-export function resolveOptions(o: TrainOptions): ResolvedOptions {
-  const bad = (name: string, want: string, v: unknown) => new ConfigError(`--${name} must be ${want}, got ${JSON.stringify(v)}`);
-  if (!(METHODS as readonly string[]).includes(o.method)) throw bad("method", METHODS.join("|"), o.method);
-  if (!o.out) throw new ConfigError("--out is required");
-  const num = (name: string, v: number | undefined, def: number, min: number, int = false) => {
-    if (v === undefined) return def;
-    if (!(int ? isInt(v, min) : isNum(v, min))) throw bad(name, `${int ? "an integer" : "a number"} >= ${min}`, v);
-    return v;
-  };
-  const full = o.full ?? false;
-  const r: ResolvedOptions = {
-    method: o.method,
-    out: resolve(o.out),
-    beta: num("beta", o.beta, DEFAULTS.beta, 0),
-    labelSmoothing: num("label-smoothing", o.labelSmoothing, DEFAULTS.labelSmoothing, 0),
-    prefFtx: num("pref-ftx", o.prefFtx, DEFAULTS.prefFtx, 0),
-    lr: num("lr", o.lr, o.method === "sft" ? DEFAULTS.sftLr : DEFAULTS.lr, 0),
-    epochs: num("epochs", o.epochs, DEFAULTS.epochs, 0),
-    maxSteps: o.maxSteps === undefined ? undefined : num("max-steps", o.maxSteps, 0, 1, true),
-    batchSize: num("batch-size", o.batchSize, DEFAULTS.batchSize, 1, true),
-    gradAccum: num("grad-accum", o.gradAccum, DEFAULTS.gradAccum, 1, true),
-    maxLength: num("max-length", o.maxLength, DEFAULTS.maxLength, 2, true),
-    warmupRatio: num("warmup-ratio", o.warmupRatio, DEFAULTS.warmupRatio, 0),
-    scheduler: o.scheduler ?? DEFAULTS.scheduler,
-    weightDecay: num("weight-decay", o.weightDecay, DEFAULTS.weightDecay, 0),
-    clip: num("clip", o.clip, DEFAULTS.clip, 0),
-    lora: full
-      ? null
-      : {
-          rank: num("lora-rank", o.loraRank, DEFAULTS.loraRank, 1, true),
-          alpha: num("lora-alpha", o.loraAlpha, DEFAULTS.loraAlpha, 0),
-          targets: parseLoraTargets(o.loraTargets as string | string[] | undefined),
-        },
-    ref: o.ref ?? DEFAULTS.ref,
-    device: o.device ?? DEFAULTS.device,
-    seed: num("seed", o.seed, DEFAULTS.seed, 0, true),
-    saveEvery: num("save-every", o.saveEvery, 0, 0, true),
-    evalEvery: num("eval-every", o.evalEvery, 0, 0, true),
-    valSize: num("val-size", o.valSize, 0, 0, true),
-  };
-  if (r.labelSmoothing >= 0.5) throw bad("label-smoothing", "in [0, 0.5)", r.labelSmoothing);
-  if (r.warmupRatio > 1) throw bad("warmup-ratio", "in [0, 1]", r.warmupRatio);
-  if (!["cosine", "linear", "constant"].includes(r.scheduler)) throw bad("scheduler", "cosine|linear|constant", r.scheduler);
-  if (!["cache", "on-the-fly"].includes(r.ref)) throw bad("ref", "cache|on-the-fly", r.ref);
-  if (!(DEVICES as readonly string[]).includes(r.device)) throw bad("device", DEVICES.join("|"), r.device);
-  if (o.full && (o.loraRank !== undefined || o.loraTargets !== undefined)) throw new ConfigError("--full and --lora-* options exclude each other");
-  return r;
-}
-
-/** The options a resumed run must share with the run that wrote the checkpoint. */
-const MUST_MATCH: (keyof ResolvedOptions)[] = ["method", "batchSize", "gradAccum", "maxLength", "seed", "valSize", "ref", "scheduler", "lr", "beta", "labelSmoothing", "prefFtx", "weightDecay", "clip", "warmupRatio"];
 
 export interface TrainSummary {
   method: Method;
@@ -301,9 +117,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }) : undefined;
   if (resumed) {
     const s = resumed.state;
-    const before = s.options as Partial<ResolvedOptions>;
-    const diffs = MUST_MATCH.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(opts[k]));
-    if (JSON.stringify(s.lora) !== JSON.stringify(opts.lora)) diffs.push("lora" as keyof ResolvedOptions);
+    const diffs = resumeMismatches({ ...(s.options as Partial<ResolvedOptions>), lora: s.lora }, opts);
     if (diffs.length) throw new ConfigError(`cannot resume ${resumeDir}: it was trained with different ${diffs.join(", ")}`);
     if (s.model.fingerprint !== model.fingerprint) throw new ConfigError(`cannot resume ${resumeDir}: it was trained from a different model (${s.model.source})`);
     if (s.data.key !== dataset.key) throw new ConfigError(`cannot resume ${resumeDir}: it was trained on different data (${s.data.source})`);
