@@ -15,7 +15,7 @@ import { UnsupportedModelError } from "../model/config.ts";
 import { SafetensorsError } from "../model/safetensors.ts";
 import { TokenizerError } from "../tokenizer/index.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
-import { DEVICES } from "../train/engine.ts";
+import { DEVICES, DEVICE_INFO, TRAINING_DEVICES, type TrainingDevice, isTrainingDevice } from "../engine/devices.ts";
 import { exportCheckpoint } from "../train/export.ts";
 import { computeLogprobs } from "../train/logprobs.ts";
 import { METHODS } from "../train/losses.ts";
@@ -57,6 +57,9 @@ Commands:
   export     a checkpoint as a Hugging Face folder (and an ONNX inference graph)
   generate   answer a file of prompts (KV-cache decoding, greedy or sampled)
   eval       answer a benchmark's prompts and have the judge API score them
+
+Devices (--device; train and logprobs: all but ${DEVICES.filter((d) => !DEVICE_INFO[d].trains).join(", ")}):
+${DEVICES.map((d) => `  ${d.padEnd(13)}${DEVICE_INFO[d].runs}`).join("\n")}
 
 Run \`iopo-train <command> --help\` for a command's options; \`iopo-train --version\` prints the version.
 `;
@@ -162,7 +165,7 @@ async function runLogprobs(argv: string[]): Promise<number> {
   const format = values.format as string | undefined;
   if (format !== undefined && !["iopo", "dpo", "sft"].includes(format)) throw new UsageError("--format must be iopo, dpo or sft");
   const device = values.device as string | undefined;
-  if (device !== undefined && !(DEVICES as readonly string[]).includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(", ")}`);
+  if (device !== undefined && !isTrainingDevice(device)) throw new UsageError(`--device must be one of ${TRAINING_DEVICES.join(", ")}`);
   let model: string | undefined = values.model as string | undefined;
   let seed = values.seed !== undefined ? toNumber("seed", values.seed, "--") : undefined;
   if (model === undefined) {
@@ -178,7 +181,7 @@ async function runLogprobs(argv: string[]): Promise<number> {
     format: format as "iopo" | "dpo" | "sft" | undefined,
     maxLength: values["max-length"] !== undefined ? toNumber("max-length", values["max-length"], "--") : undefined,
     batchSize: values["batch-size"] !== undefined ? toNumber("batch-size", values["batch-size"], "--") : undefined,
-    device: device as (typeof DEVICES)[number] | undefined,
+    device: device as TrainingDevice | undefined,
     seed,
     apiKey: values["api-key"] as string | undefined,
     cacheDir: values["cache-dir"] as string | undefined,

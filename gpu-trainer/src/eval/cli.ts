@@ -5,7 +5,7 @@
  *     --judge http://127.0.0.1:8787 [--out <dir>] [--key <k>] [--limit n] [--device auto] ...
  */
 import { CliUsageError, numberOption, parseOrUsage, withUsageErrors } from "../generate/cli.ts";
-import { DEVICES, isDevice } from "../generate/engines.ts";
+import { DEVICES, isDevice } from "../engine/devices.ts";
 import { ApiError } from "@iopo/common";
 import { formatMetrics } from "./benchmark.ts";
 import { EVAL_DEFAULTS, evaluate } from "./run.ts";

@@ -13,7 +13,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { ChatMessage } from "../tokenizer/index.ts";
 import { type Instruction, renderPrompt } from "../eval/prompt.ts";
-import { DEVICES, createEngineFor, isDevice } from "./engines.ts";
+import { DEVICES, createEngine, isDevice } from "../engine/devices.ts";
 import { Generator } from "./generator.ts";
 import { loadGenerationModel } from "./model.ts";
 import { type TextPrompt, generateTexts } from "./text.ts";
@@ -136,7 +136,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
   if (!inputs.length) throw new CliUsageError(`${file}: no prompts`, 1);
 
   const model = await loadGenerationModel(values.model as string, { seed: numberOption(values, "model-seed", { int: true, min: 0 }) });
-  const engine = await createEngineFor(device, (l) => process.stderr.write(`${l}\n`));
+  const engine = await createEngine(device, (l) => process.stderr.write(`${l}\n`));
   process.stderr.write(`generate: ${inputs.length} prompts with ${model.source} on ${engine.description}\n`);
   const t0 = performance.now();
   let results;

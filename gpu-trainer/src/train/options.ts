@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { LINEAR_MODULES, type LinearModule, type LoraConfig } from "../model/decoder.ts";
 import { TINY_MODELS } from "../model/index.ts";
-import { DEVICES } from "./engine.ts";
+import { TRAINING_DEVICES } from "../engine/devices.ts";
 import { METHODS, type Method } from "./losses.ts";
 
 /** A mistake in the options or their files (the CLI prints it as one line). */
@@ -60,7 +60,7 @@ export const TRAIN_OPTIONS = {
   loraTargets: { type: "list", arg: "<list>", help: `all-linear, or a comma list of ${LINEAR_MODULES.join(",")}` },
   full: { type: "boolean", help: "full fine-tuning instead of LoRA" },
   ref: { type: "string", choices: ["cache", "on-the-fly"], default: "cache", mustMatch: true, help: "reference log-probs computed once and cached, or every step" },
-  device: { type: "string", choices: DEVICES, default: "auto", help: "auto picks a GPU adapter, else onnxruntime-node, else wasm" },
+  device: { type: "string", choices: TRAINING_DEVICES, default: "auto", help: "auto picks a GPU adapter, else onnxruntime-node, else wasm" },
   seed: { type: "integer", default: 0, min: 0, mustMatch: true, arg: "<n>", help: "data order, validation split, LoRA and tiny-model init" },
   saveEvery: { type: "integer", default: 0, min: 0, arg: "<n>", help: "checkpoint every n steps (always at the end)" },
   evalEvery: { type: "integer", default: 0, min: 0, arg: "<n>", help: "evaluate on the validation split every n steps (and at the end)" },
