@@ -7,7 +7,7 @@
 import { writeFile, readFile, mkdir, rename } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createRequire } from "node:module";
-import { parseArgs } from "node:util";
+import { InputError, UsageError, choiceOption, parseCommandArgs, requireOptions, stringOptions } from "./args.ts";
 import { parse as parseYaml } from "yaml";
 import { EngineUnavailable } from "../engine/types.ts";
 import { DataError } from "../data/samples.ts";
@@ -15,19 +15,16 @@ import { UnsupportedModelError } from "../model/config.ts";
 import { SafetensorsError } from "../model/safetensors.ts";
 import { TokenizerError } from "../tokenizer/index.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
-import { DEVICES, DEVICE_INFO, TRAINING_DEVICES, type TrainingDevice, isTrainingDevice } from "../engine/devices.ts";
+import { DEVICES, DEVICE_INFO, TRAINING_DEVICES } from "../engine/devices.ts";
 import { exportCheckpoint } from "../train/export.ts";
 import { computeLogprobs } from "../train/logprobs.ts";
 import { METHODS } from "../train/losses.ts";
 import { CONFIG_KEYS, ConfigError, DEFAULTS, type OptionName, TRAIN_OPTIONS, flagOf, specOf, optionOfFlag, optionsUsage, parseArgsOptions } from "../train/options.ts";
-import type { ProgressMode } from "../train/report.ts";
 import { type TrainOptions, TrainingError, train } from "../train/train.ts";
-import { evalCommand } from "../eval/cli.ts";
-import { generateCommand } from "../generate/cli.ts";
+import { evalCommand, evalUsage } from "../eval/cli.ts";
+import { generateCommand, generateUsage } from "../generate/cli.ts";
 
-class UsageError extends Error {}
-
-const USER_ERRORS = [ConfigError, DataError, UnsupportedModelError, SafetensorsError, TokenizerError, CheckpointError, EngineUnavailable, TrainingError, UsageError];
+const USER_ERRORS = [ConfigError, DataError, UnsupportedModelError, SafetensorsError, TokenizerError, CheckpointError, EngineUnavailable, TrainingError, InputError];
 
 export const TRAIN_USAGE = `Usage: iopo-train train --model <dir|tiny:name> --data <src> --method ${METHODS.join("|")} --out <dir> [options]
 
@@ -64,24 +61,7 @@ ${DEVICES.map((d) => `  ${d.padEnd(13)}${DEVICE_INFO[d].runs}`).join("\n")}
 Run \`iopo-train <command> --help\` for a command's options; \`iopo-train --version\` prints the version.
 `;
 
-type Values = Record<string, string | boolean | undefined>;
-
 const PACKAGE_VERSION: string = createRequire(import.meta.url)("../../package.json").version;
-
-function parse(argv: string[], options: Record<string, { type: "string" | "boolean" }>, usage: string): Values | undefined {
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
-    if (values.help) {
-      process.stdout.write(usage);
-      return undefined;
-    }
-    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    return values as Values;
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError((e as Error).message.split("\n")[0]);
-  }
-}
 
 const REQUIRED = (Object.keys(TRAIN_OPTIONS) as OptionName[]).filter((k) => specOf(k).required).map(flagOf);
 
@@ -135,37 +115,26 @@ function toTrainOptions(values: Record<string, unknown>, where: (key: string) =>
 async function runTrain(argv: string[]): Promise<number> {
   // --resume takes an optional value (--resume or --resume=<checkpoint>): a bare one arrives as ""
   argv = argv.map((a) => (a === "--resume" ? "--resume=" : a));
-  const values = parse(argv, { config: { type: "string" }, ...parseArgsOptions() }, TRAIN_USAGE);
+  const values = parseCommandArgs(argv, { config: { type: "string" }, ...parseArgsOptions() }, TRAIN_USAGE);
   if (!values) return 0;
   const fromFile = values.config ? await readConfigFile(resolve(String(values.config))) : {};
   const merged: Record<string, unknown> = { ...fromFile };
   for (const [k, v] of Object.entries(values)) if (v !== undefined) merged[k] = v;
   const opts = toTrainOptions(merged, (k) => (k in values && values[k] !== undefined ? "--" : `${values.config}: `));
-  const missing = REQUIRED.filter((k) => merged[k] === undefined);
-  if (missing.length) throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(", ")}`);
-  const progress = values.progress as string | undefined;
-  const modes: readonly string[] = TRAIN_OPTIONS.progress.choices;
-  if (progress !== undefined && !modes.includes(progress)) throw new UsageError(`--progress must be ${modes.slice(0, -1).join(", ")} or ${modes.at(-1)}`);
+  requireOptions(merged, REQUIRED);
+  const progress = choiceOption(values, "progress", TRAIN_OPTIONS.progress.choices);
   const resume = values.resume === "" ? true : (values.resume as string | undefined);
-  const result = await train({ ...opts, resume, progress: (progress as ProgressMode | undefined) ?? "auto" });
+  const result = await train({ ...opts, resume, progress: progress ?? "auto" });
   process.stdout.write(JSON.stringify(result.summary) + "\n");
   return 0;
 }
 
 async function runLogprobs(argv: string[]): Promise<number> {
-  const values = parse(
-    argv,
-    Object.fromEntries(["model", "data", "out", "checkpoint", "format", "max-length", "batch-size", "device", "seed", "api-key", "cache-dir"].map((k) => [k, { type: "string" as const }])),
-    LOGPROBS_USAGE,
-  );
+  const values = parseCommandArgs(argv, stringOptions(["model", "data", "out", "checkpoint", "format", "max-length", "batch-size", "device", "seed", "api-key", "cache-dir"]), LOGPROBS_USAGE);
   if (!values) return 0;
-  const missing = ["data", "out"].filter((k) => values[k] === undefined);
-  if (values.model === undefined && values.checkpoint === undefined) missing.unshift("model");
-  if (missing.length) throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(", ")}`);
-  const format = values.format as string | undefined;
-  if (format !== undefined && !["iopo", "dpo", "sft"].includes(format)) throw new UsageError("--format must be iopo, dpo or sft");
-  const device = values.device as string | undefined;
-  if (device !== undefined && !isTrainingDevice(device)) throw new UsageError(`--device must be one of ${TRAINING_DEVICES.join(", ")}`);
+  requireOptions({ ...values, model: values.model ?? values.checkpoint }, ["model", "data", "out"]);
+  const format = choiceOption(values, "format", ["iopo", "dpo", "sft"] as const);
+  const device = choiceOption(values, "device", TRAINING_DEVICES);
   let model: string | undefined = values.model as string | undefined;
   let seed = values.seed !== undefined ? toNumber("seed", values.seed, "--") : undefined;
   if (model === undefined) {
@@ -178,10 +147,10 @@ async function runLogprobs(argv: string[]): Promise<number> {
     model,
     data: String(values.data),
     checkpoint: values.checkpoint as string | undefined,
-    format: format as "iopo" | "dpo" | "sft" | undefined,
+    format,
     maxLength: values["max-length"] !== undefined ? toNumber("max-length", values["max-length"], "--") : undefined,
     batchSize: values["batch-size"] !== undefined ? toNumber("batch-size", values["batch-size"], "--") : undefined,
-    device: device as TrainingDevice | undefined,
+    device,
     seed,
     apiKey: values["api-key"] as string | undefined,
     cacheDir: values["cache-dir"] as string | undefined,
@@ -196,14 +165,13 @@ async function runLogprobs(argv: string[]): Promise<number> {
 }
 
 async function runExport(argv: string[]): Promise<number> {
-  const values = parse(
+  const values = parseCommandArgs(
     argv,
     { checkpoint: { type: "string" }, out: { type: "string" }, model: { type: "string" }, "merge-lora": { type: "boolean" }, onnx: { type: "boolean" } },
     EXPORT_USAGE,
   );
   if (!values) return 0;
-  const missing = ["checkpoint", "out"].filter((k) => values[k] === undefined);
-  if (missing.length) throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(", ")}`);
+  requireOptions(values, ["checkpoint", "out"]);
   const r = await exportCheckpoint({
     checkpoint: resolve(String(values.checkpoint)),
     out: resolve(String(values.out)),
@@ -217,7 +185,7 @@ async function runExport(argv: string[]): Promise<number> {
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { train: runTrain, logprobs: runLogprobs, export: runExport, generate: generateCommand, eval: evalCommand };
-const USAGES: Record<string, string> = { train: TRAIN_USAGE, logprobs: LOGPROBS_USAGE, export: EXPORT_USAGE };
+const USAGES: Record<string, string> = { train: TRAIN_USAGE, logprobs: LOGPROBS_USAGE, export: EXPORT_USAGE, generate: `${generateUsage}\n`, eval: `${evalUsage}\n` };
 
 /** Runs `iopo-train <command> ...`; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {

@@ -27,10 +27,6 @@ export function isDevice(s: string): s is Device {
   return s in DEVICE_INFO;
 }
 
-export function isTrainingDevice(s: string): s is TrainingDevice {
-  return isDevice(s) && DEVICE_INFO[s].trains;
-}
-
 /** The engine for a device; `auto` falls back quietly, an explicit device that cannot load throws EngineUnavailable. */
 export async function createEngine(device: Device, log: (line: string) => void = () => {}): Promise<Engine> {
   const wasm = () => createWasmEngine({ numThreads: Math.max(1, Math.min(4, cpus().length)) });
