@@ -7,7 +7,7 @@
 import { writeFile, readFile, mkdir, rename } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createRequire } from "node:module";
-import { parseArgs } from "node:util";
+import { InputError, UsageError, choiceOption, parseCommandArgs, requireOptions, stringOptions } from "./args.ts";
 import { parse as parseYaml } from "yaml";
 import { EngineUnavailable } from "../engine/types.ts";
 import { DataError } from "../data/samples.ts";
@@ -15,64 +15,21 @@ import { UnsupportedModelError } from "../model/config.ts";
 import { SafetensorsError } from "../model/safetensors.ts";
 import { TokenizerError } from "../tokenizer/index.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
-import { DEVICES } from "../train/engine.ts";
+import { DEVICES, DEVICE_INFO, TRAINING_DEVICES } from "../engine/devices.ts";
 import { exportCheckpoint } from "../train/export.ts";
 import { computeLogprobs } from "../train/logprobs.ts";
 import { METHODS } from "../train/losses.ts";
-import { ConfigError, DEFAULTS, OPTION_NAMES, type TrainOptions, TrainingError, train } from "../train/train.ts";
-import { TINY_MODELS } from "../model/index.ts";
-import { evalCommand } from "../eval/cli.ts";
-import { generateCommand } from "../generate/cli.ts";
+import { CONFIG_KEYS, ConfigError, DEFAULTS, type OptionName, TRAIN_OPTIONS, flagOf, specOf, optionOfFlag, optionsUsage, parseArgsOptions } from "../train/options.ts";
+import { type TrainOptions, TrainingError, train } from "../train/train.ts";
+import { evalCommand, evalUsage } from "../eval/cli.ts";
+import { generateCommand, generateUsage } from "../generate/cli.ts";
 
-class UsageError extends Error {}
+const USER_ERRORS = [ConfigError, DataError, UnsupportedModelError, SafetensorsError, TokenizerError, CheckpointError, EngineUnavailable, TrainingError, InputError];
 
-const USER_ERRORS = [
-  ConfigError,
-  DataError,
-  UnsupportedModelError,
-  SafetensorsError,
-  TokenizerError,
-  CheckpointError,
-  EngineUnavailable,
-  TrainingError,
-  UsageError,
-];
+export const TRAIN_USAGE = `Usage: iopo-train train --model <dir|tiny:name> --data <src> --method ${METHODS.join("|")} --out <dir> [options]
 
-const TRAIN_USAGE = `Usage: iopo-train train --model <dir|tiny:name> --data <src> --method iopo|iopo-lite|dpo|sft --out <dir> [options]
-
-  --model <dir|tiny:name>   a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or a
-                            built-in tiny model: ${Object.keys(TINY_MODELS)
-                              .map((k) => `tiny:${k}`)
-                              .join(", ")}
-  --data <src>              api://host[:port]/datasets/<name>[@version] (apis:// for https), or a
-                            JSONL file of {x1,y1,x2,y2}, {conversations,chosen,rejected},
-                            {prompt,chosen,rejected} or {prompt,response} lines
-  --method <m>              ${METHODS.join(" | ")}
-  --out <dir>               checkpoints, metrics.jsonl, plot.svg, summary.json
   --config <file>           YAML or JSON with the same keys as these options (options here win)
-
-  --beta <b>                ${DEFAULTS.beta}          --label-smoothing <eps>  0       --pref-ftx <w>  0
-  --lr <lr>                 ${DEFAULTS.lr} (sft: ${DEFAULTS.sftLr})
-  --epochs <n>              ${DEFAULTS.epochs}            --max-steps <n>  (overrides epochs)
-  --batch-size <n>          ${DEFAULTS.batchSize} example(s) per micro-batch (IOPO: 4 sequences each)
-  --grad-accum <n>          ${DEFAULTS.gradAccum} micro-batches per optimizer step
-  --max-length <n>          ${DEFAULTS.maxLength} tokens per sequence; one budget per quadruple, the beginning kept
-  --warmup-ratio <r>        ${DEFAULTS.warmupRatio}        --scheduler cosine|linear|constant  (${DEFAULTS.scheduler})
-  --weight-decay <wd>       ${DEFAULTS.weightDecay}          --clip <norm>  ${DEFAULTS.clip} (0 disables)
-  --lora-rank <r>           ${DEFAULTS.loraRank}          --lora-alpha <a>  ${DEFAULTS.loraAlpha}
-  --lora-targets <list>     all-linear, or a comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj
-  --full                    full fine-tuning instead of LoRA
-  --ref cache|on-the-fly    reference log-probs computed once and cached (default), or every step
-  --device <d>              ${DEVICES.join(" | ")} (auto: a GPU adapter, else onnxruntime-node, else wasm)
-  --seed <n>                ${DEFAULTS.seed} (data order, validation split, LoRA and tiny-model init)
-  --save-every <n>          checkpoint every n steps (always at the end)
-  --eval-every <n>          evaluate on the validation split every n steps (and at the end)
-  --val-size <n>            records held out for validation (default 0)
-  --resume[=<checkpoint>]   continue from the latest checkpoint in --out (or the one given)
-  --api-key <key>           for private datasets (or IOPO_API_KEY)
-  --cache-dir <dir>         shards and reference log-probs (default IOPO_CACHE_DIR or ~/.cache/iopo)
-  --progress bar|lines|none (default: bar on a terminal, lines otherwise)
-`;
+${optionsUsage()}`;
 
 const LOGPROBS_USAGE = `Usage: iopo-train logprobs --model <dir|tiny:name> --data <src> --out <file.jsonl> [options]
   Per record: summed response log-probs and scored token counts (IOPO: y1|x1, y2|x1, y1|x2, y2|x2;
@@ -98,54 +55,15 @@ Commands:
   generate   answer a file of prompts (KV-cache decoding, greedy or sampled)
   eval       answer a benchmark's prompts and have the judge API score them
 
+Devices (--device; train and logprobs: all but ${DEVICES.filter((d) => !DEVICE_INFO[d].trains).join(", ")}):
+${DEVICES.map((d) => `  ${d.padEnd(13)}${DEVICE_INFO[d].runs}`).join("\n")}
+
 Run \`iopo-train <command> --help\` for a command's options; \`iopo-train --version\` prints the version.
 `;
 
-type Values = Record<string, string | boolean | undefined>;
-
 const PACKAGE_VERSION: string = createRequire(import.meta.url)("../../package.json").version;
 
-function parse(argv: string[], options: Record<string, { type: "string" | "boolean" }>, usage: string): Values | undefined {
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: { ...options, help: { type: "boolean", short: "h" } },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help) {
-      process.stdout.write(usage);
-      return undefined;
-    }
-    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    return values as Values;
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError((e as Error).message.split("\n")[0]);
-  }
-}
-
-const NUMERIC = new Set([
-  "beta",
-  "label-smoothing",
-  "pref-ftx",
-  "lr",
-  "epochs",
-  "max-steps",
-  "batch-size",
-  "grad-accum",
-  "max-length",
-  "warmup-ratio",
-  "weight-decay",
-  "clip",
-  "lora-rank",
-  "lora-alpha",
-  "seed",
-  "save-every",
-  "eval-every",
-  "val-size",
-]);
-const BOOLEAN = new Set(["full"]);
+const REQUIRED = (Object.keys(TRAIN_OPTIONS) as OptionName[]).filter((k) => specOf(k).required).map(flagOf);
 
 function toNumber(key: string, v: unknown, where: string): number {
   const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
@@ -173,80 +91,53 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
     throw new ConfigError(`${path}: expected a mapping of option names to values`);
   const out: Record<string, unknown> = {};
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-    const key = k.replace(/_/g, "-");
-    if (!(key in OPTION_NAMES) || key === "resume")
-      throw new ConfigError(
-        `${path}: unknown key "${k}" (keys are the train options: ${Object.keys(OPTION_NAMES)
-          .filter((n) => n !== "resume")
-          .join(", ")})`,
-      );
-    out[key] = val;
+    const name = optionOfFlag(k);
+    if (!name || !CONFIG_KEYS.includes(flagOf(name))) throw new ConfigError(`${path}: unknown key "${k}" (keys are the train options: ${CONFIG_KEYS.join(", ")})`);
+    out[flagOf(name)] = val;
   }
   return out;
 }
 
-/** Option values (config file, then command line) -> TrainOptions. */
+/** Option values (config file, then command line), typed by the options table -> TrainOptions. */
 function toTrainOptions(values: Record<string, unknown>, where: (key: string) => string): TrainOptions {
   const o: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(values)) {
-    if (v === undefined || key === "config" || key === "progress") continue;
-    const name = OPTION_NAMES[key];
-    if (!name) continue;
-    if (NUMERIC.has(key)) o[name] = toNumber(key, v, where(key));
-    else if (BOOLEAN.has(key)) {
+    const name = optionOfFlag(key);
+    if (v === undefined || !name || specOf(name).cliOnly) continue;
+    const type = specOf(name).type;
+    if (type === "number" || type === "integer") o[name] = toNumber(key, v, where(key));
+    else if (type === "boolean") {
       if (typeof v !== "boolean") throw new ConfigError(`${where(key)}${key} must be true or false`);
       o[name] = v;
-    } else if (key === "lora-targets") o[name] = Array.isArray(v) ? v.map(String) : String(v);
+    } else if (type === "list") o[name] = Array.isArray(v) ? v.map(String) : String(v);
     else o[name] = typeof v === "string" ? v : String(v);
   }
   return o as unknown as TrainOptions;
 }
 
 async function runTrain(argv: string[]): Promise<number> {
-  // --resume takes an optional value: --resume or --resume=<checkpoint>
-  let resume: boolean | string | undefined;
-  argv = argv.filter((a) => {
-    if (a === "--resume") return ((resume = true), false);
-    if (a.startsWith("--resume=")) return ((resume = a.slice("--resume=".length)), false);
-    return true;
-  });
-  const spec: Record<string, { type: "string" | "boolean" }> = { config: { type: "string" }, progress: { type: "string" } };
-  for (const key of Object.keys(OPTION_NAMES)) if (key !== "resume") spec[key] = { type: BOOLEAN.has(key) ? "boolean" : "string" };
-  const values = parse(argv, spec, TRAIN_USAGE);
+  // --resume takes an optional value (--resume or --resume=<checkpoint>): a bare one arrives as ""
+  argv = argv.map((a) => (a === "--resume" ? "--resume=" : a));
+  const values = parseCommandArgs(argv, { config: { type: "string" }, ...parseArgsOptions() }, TRAIN_USAGE);
   if (!values) return 0;
   const fromFile = values.config ? await readConfigFile(resolve(String(values.config))) : {};
   const merged: Record<string, unknown> = { ...fromFile };
   for (const [k, v] of Object.entries(values)) if (v !== undefined) merged[k] = v;
   const opts = toTrainOptions(merged, (k) => (k in values && values[k] !== undefined ? "--" : `${values.config}: `));
-  const missing = ["model", "data", "method", "out"].filter((k) => merged[k] === undefined);
-  if (missing.length) throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(", ")}`);
-  const progress = values.progress as string | undefined;
-  if (progress !== undefined && !["bar", "lines", "none"].includes(progress)) throw new UsageError(`--progress must be bar, lines or none`);
-  const result = await train({ ...opts, resume, progress: (progress as "bar" | "lines" | "none" | undefined) ?? "auto" });
+  requireOptions(merged, REQUIRED);
+  const progress = choiceOption(values, "progress", TRAIN_OPTIONS.progress.choices);
+  const resume = values.resume === "" ? true : (values.resume as string | undefined);
+  const result = await train({ ...opts, resume, progress: progress ?? "auto" });
   process.stdout.write(JSON.stringify(result.summary) + "\n");
   return 0;
 }
 
 async function runLogprobs(argv: string[]): Promise<number> {
-  const values = parse(
-    argv,
-    Object.fromEntries(
-      ["model", "data", "out", "checkpoint", "format", "max-length", "batch-size", "device", "seed", "api-key", "cache-dir"].map((k) => [
-        k,
-        { type: "string" as const },
-      ]),
-    ),
-    LOGPROBS_USAGE,
-  );
+  const values = parseCommandArgs(argv, stringOptions(["model", "data", "out", "checkpoint", "format", "max-length", "batch-size", "device", "seed", "api-key", "cache-dir"]), LOGPROBS_USAGE);
   if (!values) return 0;
-  const missing = ["data", "out"].filter((k) => values[k] === undefined);
-  if (values.model === undefined && values.checkpoint === undefined) missing.unshift("model");
-  if (missing.length) throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(", ")}`);
-  const format = values.format as string | undefined;
-  if (format !== undefined && !["iopo", "dpo", "sft"].includes(format)) throw new UsageError("--format must be iopo, dpo or sft");
-  const device = values.device as string | undefined;
-  if (device !== undefined && !(DEVICES as readonly string[]).includes(device))
-    throw new UsageError(`--device must be one of ${DEVICES.join(", ")}`);
+  requireOptions({ ...values, model: values.model ?? values.checkpoint }, ["model", "data", "out"]);
+  const format = choiceOption(values, "format", ["iopo", "dpo", "sft"] as const);
+  const device = choiceOption(values, "device", TRAINING_DEVICES);
   let model: string | undefined = values.model as string | undefined;
   let seed = values.seed !== undefined ? toNumber("seed", values.seed, "--") : undefined;
   if (model === undefined) {
@@ -259,10 +150,10 @@ async function runLogprobs(argv: string[]): Promise<number> {
     model,
     data: String(values.data),
     checkpoint: values.checkpoint as string | undefined,
-    format: format as "iopo" | "dpo" | "sft" | undefined,
+    format,
     maxLength: values["max-length"] !== undefined ? toNumber("max-length", values["max-length"], "--") : undefined,
     batchSize: values["batch-size"] !== undefined ? toNumber("batch-size", values["batch-size"], "--") : undefined,
-    device: device as (typeof DEVICES)[number] | undefined,
+    device,
     seed,
     apiKey: values["api-key"] as string | undefined,
     cacheDir: values["cache-dir"] as string | undefined,
@@ -277,7 +168,7 @@ async function runLogprobs(argv: string[]): Promise<number> {
 }
 
 async function runExport(argv: string[]): Promise<number> {
-  const values = parse(
+  const values = parseCommandArgs(
     argv,
     {
       checkpoint: { type: "string" },
@@ -289,8 +180,7 @@ async function runExport(argv: string[]): Promise<number> {
     EXPORT_USAGE,
   );
   if (!values) return 0;
-  const missing = ["checkpoint", "out"].filter((k) => values[k] === undefined);
-  if (missing.length) throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(", ")}`);
+  requireOptions(values, ["checkpoint", "out"]);
   const r = await exportCheckpoint({
     checkpoint: resolve(String(values.checkpoint)),
     out: resolve(String(values.out)),
@@ -303,14 +193,8 @@ async function runExport(argv: string[]): Promise<number> {
   return 0;
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  train: runTrain,
-  logprobs: runLogprobs,
-  export: runExport,
-  generate: generateCommand,
-  eval: evalCommand,
-};
-const USAGES: Record<string, string> = { train: TRAIN_USAGE, logprobs: LOGPROBS_USAGE, export: EXPORT_USAGE };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { train: runTrain, logprobs: runLogprobs, export: runExport, generate: generateCommand, eval: evalCommand };
+const USAGES: Record<string, string> = { train: TRAIN_USAGE, logprobs: LOGPROBS_USAGE, export: EXPORT_USAGE, generate: `${generateUsage}\n`, eval: `${evalUsage}\n` };
 
 /** Runs `iopo-train <command> ...`; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {

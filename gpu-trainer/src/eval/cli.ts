@@ -4,8 +4,8 @@
  *   iopo-train eval --model <dir|checkpoint|tiny:name> --benchmark ifeval|ifbench|trace|<dataset>
  *     --judge http://127.0.0.1:8787 [--out <dir>] [--key <k>] [--limit n] [--device auto] ...
  */
-import { CliUsageError, numberOption, parseOrUsage, withUsageErrors } from "../generate/cli.ts";
-import { DEVICES, isDevice } from "../generate/engines.ts";
+import { InputError, choiceOption, numberOption, parseCommandArgs, requireOptions, stringOptions } from "../cli/args.ts";
+import { DEVICES } from "../engine/devices.ts";
 import { ApiError } from "@iopo/common";
 import { formatMetrics } from "./benchmark.ts";
 import { EVAL_DEFAULTS, evaluate } from "./run.ts";
@@ -27,35 +27,15 @@ export const evalUsage = `Usage: iopo-train eval --model <dir|checkpoint|tiny:na
   --top-p <p>, --seed <n>, --batch-size <n> (default ${EVAL_DEFAULTS.batchSize}), --model-seed <n> (tiny: init)`;
 
 export async function runEval(argv: string[]): Promise<number> {
-  const { values } = parseOrUsage(
+  const values = parseCommandArgs(
     argv,
-    {
-      model: { type: "string" },
-      benchmark: { type: "string" },
-      judge: { type: "string" },
-      key: { type: "string" },
-      out: { type: "string" },
-      dataset: { type: "string" },
-      limit: { type: "string" },
-      device: { type: "string" },
-      "max-new-tokens": { type: "string" },
-      temperature: { type: "string" },
-      "top-p": { type: "string" },
-      seed: { type: "string" },
-      "batch-size": { type: "string" },
-      "model-seed": { type: "string" },
-    },
+    stringOptions(["model", "benchmark", "judge", "key", "out", "dataset", "limit", "device", "max-new-tokens", "temperature", "top-p", "seed", "batch-size", "model-seed"]),
     evalUsage,
   );
-  if (values.help) {
-    process.stdout.write(`${evalUsage}\n`);
-    return 0;
-  }
+  if (!values) return 0;
   const judge = (values.judge as string | undefined) ?? process.env.IOPO_API_URL;
-  const missing = [!values.model && "--model", !values.benchmark && "--benchmark", !judge && "--judge"].filter(Boolean);
-  if (missing.length) throw new CliUsageError(`${missing.join(", ")} required\n${evalUsage}`);
-  const device = (values.device as string | undefined) ?? "auto";
-  if (!isDevice(device)) throw new CliUsageError(`--device must be one of ${DEVICES.join(", ")}, got "${device}"`);
+  requireOptions({ ...values, judge }, ["model", "benchmark", "judge"]);
+  const device = choiceOption(values, "device", DEVICES) ?? "auto";
   try {
     const r = await evaluate({
       model: values.model as string,
@@ -80,10 +60,10 @@ export async function runEval(argv: string[]): Promise<number> {
     if (values.out) process.stdout.write(`report: ${values.out}/report.json; verdicts: ${values.out}/verdicts.jsonl\n`);
     return 0;
   } catch (e) {
-    if (e instanceof ApiError) throw new CliUsageError(e.message, 1);
+    if (e instanceof ApiError) throw new InputError(e.message);
     throw e;
   }
 }
 
 /** `iopo-train eval` (registered in src/cli/main.ts). */
-export const evalCommand = (argv: string[]) => withUsageErrors("eval", runEval, argv);
+export const evalCommand = runEval;

@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Engine } from "../engine/types.ts";
-import { type Device, createEngineFor } from "../generate/engines.ts";
+import { type Device, createEngine } from "../engine/devices.ts";
 import { Generator } from "../generate/generator.ts";
 import { type GenerationModel, loadGenerationModel } from "../generate/model.ts";
 import { generateTexts } from "../generate/text.ts";
@@ -81,7 +81,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   log(`eval: ${bench.name} (${bench.dataset}): ${bench.items.length} prompts${skippedNote ? `; skipped ${skippedNote}` : ""}`);
   if (bench.kind === "trace" && bench.items.length) await preflightTrace(api, bench);
   const model = typeof o.model === "string" ? await loadGenerationModel(o.model, { seed: o.modelSeed }) : o.model;
-  const engine = o.engine ?? (await createEngineFor(o.device ?? "auto"));
+  const engine = o.engine ?? (await createEngine(o.device ?? "auto"));
   const gen = {
     maxNewTokens: o.maxNewTokens ?? EVAL_DEFAULTS.maxNewTokens,
     temperature: o.temperature ?? EVAL_DEFAULTS.temperature,

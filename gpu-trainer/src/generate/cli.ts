@@ -10,24 +10,13 @@
  * `prompt_tokens` and `completion_tokens` added.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import type { ChatMessage } from "../tokenizer/index.ts";
 import { type Instruction, renderPrompt } from "../eval/prompt.ts";
-import { DEVICES, createEngineFor, isDevice } from "./engines.ts";
+import { InputError, choiceOption, numberOption, parseCommandArgs, requireOptions, stringOptions } from "../cli/args.ts";
+import { DEVICES, createEngine } from "../engine/devices.ts";
 import { Generator } from "./generator.ts";
 import { loadGenerationModel } from "./model.ts";
 import { type TextPrompt, generateTexts } from "./text.ts";
-
-/** A usage or input mistake: printed as one line, exit status 2 (usage) or 1 (input). */
-export class CliUsageError extends Error {
-  override name = "CliUsageError";
-  constructor(
-    message: string,
-    readonly exitCode = 2,
-  ) {
-    super(message);
-  }
-}
 
 export const generateUsage = `Usage: iopo-train generate --model <dir|checkpoint|tiny:name> --prompts <file.jsonl> --out <file.jsonl> [options]
   Answers every prompt with KV-cache decoding (batched, stops at the chat template's end of turn).
@@ -42,88 +31,26 @@ export const generateUsage = `Usage: iopo-train generate --model <dir|checkpoint
   --device <d>           ${DEVICES.join("|")} (default auto: a GPU adapter, else onnxruntime-node)
   --model-seed <n>       random init of a tiny:<name> model (default 0)`;
 
-/** Numeric option parsing shared by generate and eval. */
-export function numberOption(
-  values: Record<string, unknown>,
-  name: string,
-  opts: { int?: boolean; min?: number; max?: number } = {},
-): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  const v = Number(raw);
-  const ok =
-    Number.isFinite(v) &&
-    (!opts.int || Number.isInteger(v)) &&
-    (opts.min === undefined || v >= opts.min) &&
-    (opts.max === undefined || v <= opts.max);
-  if (!ok) {
-    const range = [opts.min !== undefined ? `>= ${opts.min}` : "", opts.max !== undefined ? `<= ${opts.max}` : ""]
-      .filter(Boolean)
-      .join(" and ");
-    throw new CliUsageError(`--${name} must be ${opts.int ? "an integer" : "a number"}${range ? ` ${range}` : ""}, got "${String(raw)}"`);
-  }
-  return v;
-}
-
-export function parseOrUsage(
-  argv: string[],
-  options: Record<string, { type: "string" | "boolean" }>,
-  usage: string,
-): { values: Record<string, string | boolean | undefined> } {
-  try {
-    const r = parseArgs({
-      args: argv,
-      options: { ...options, help: { type: "boolean", short: "h" } },
-      allowPositionals: false,
-      strict: true,
-    });
-    return { values: r.values as Record<string, string | boolean | undefined> };
-  } catch (e) {
-    throw new CliUsageError(`${(e as Error).message}\n${usage}`);
-  }
-}
-
 function parsePromptLine(v: unknown, where: string): TextPrompt {
   if (typeof v === "string") return v;
-  if (!v || typeof v !== "object") throw new CliUsageError(`${where}: expected a string or an object`, 1);
+  if (!v || typeof v !== "object") throw new InputError(`${where}: expected a string or an object`);
   const o = v as { prompt?: unknown; messages?: unknown; instruction?: unknown; system?: unknown };
   const system = typeof o.system === "string" ? o.system : undefined;
   if (typeof o.prompt === "string") return { prompt: o.prompt, system };
   if (Array.isArray(o.messages)) return { messages: o.messages as ChatMessage[], system };
   if (o.instruction && typeof o.instruction === "object") {
     const ins = o.instruction as Instruction;
-    if (typeof ins.description !== "string" || !Array.isArray(ins.constraints))
-      throw new CliUsageError(`${where}: instruction needs description and constraints`, 1);
+    if (typeof ins.description !== "string" || !Array.isArray(ins.constraints)) throw new InputError(`${where}: instruction needs description and constraints`);
     return { prompt: renderPrompt(ins), system: system ?? ins.system };
   }
-  throw new CliUsageError(`${where}: needs "prompt", "messages" or "instruction"`, 1);
+  throw new InputError(`${where}: needs "prompt", "messages" or "instruction"`);
 }
 
 export async function runGenerate(argv: string[]): Promise<number> {
-  const { values } = parseOrUsage(
-    argv,
-    {
-      model: { type: "string" },
-      prompts: { type: "string" },
-      out: { type: "string" },
-      temperature: { type: "string" },
-      "top-p": { type: "string" },
-      "max-new-tokens": { type: "string" },
-      seed: { type: "string" },
-      "batch-size": { type: "string" },
-      device: { type: "string" },
-      "model-seed": { type: "string" },
-    },
-    generateUsage,
-  );
-  if (values.help) {
-    process.stdout.write(`${generateUsage}\n`);
-    return 0;
-  }
-  const missing = ["model", "prompts", "out"].filter((k) => !values[k]);
-  if (missing.length) throw new CliUsageError(`${missing.map((m) => `--${m}`).join(", ")} required\n${generateUsage}`);
-  const device = (values.device as string | undefined) ?? "auto";
-  if (!isDevice(device)) throw new CliUsageError(`--device must be one of ${DEVICES.join(", ")}, got "${device}"`);
+  const values = parseCommandArgs(argv, stringOptions(["model", "prompts", "out", "temperature", "top-p", "max-new-tokens", "seed", "batch-size", "device", "model-seed"]), generateUsage);
+  if (!values) return 0;
+  requireOptions(values, ["model", "prompts", "out"]);
+  const device = choiceOption(values, "device", DEVICES) ?? "auto";
   const opts = {
     temperature: numberOption(values, "temperature", { min: 0 }) ?? 0,
     topP: numberOption(values, "top-p", { min: 0, max: 1 }) ?? 1,
@@ -136,7 +63,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
   try {
     text = await readFile(file, "utf8");
   } catch (e) {
-    throw new CliUsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 1);
+    throw new InputError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const inputs: { raw: unknown; prompt: TextPrompt }[] = [];
   text.split("\n").forEach((line, i) => {
@@ -145,14 +72,14 @@ export async function runGenerate(argv: string[]): Promise<number> {
     try {
       v = JSON.parse(line);
     } catch (e) {
-      throw new CliUsageError(`${file}:${i + 1}: not valid JSON (${(e as Error).message})`, 1);
+      throw new InputError(`${file}:${i + 1}: not valid JSON (${(e as Error).message})`);
     }
     inputs.push({ raw: v, prompt: parsePromptLine(v, `${file}:${i + 1}`) });
   });
-  if (!inputs.length) throw new CliUsageError(`${file}: no prompts`, 1);
+  if (!inputs.length) throw new InputError(`${file}: no prompts`);
 
   const model = await loadGenerationModel(values.model as string, { seed: numberOption(values, "model-seed", { int: true, min: 0 }) });
-  const engine = await createEngineFor(device, (l) => process.stderr.write(`${l}\n`));
+  const engine = await createEngine(device, (l) => process.stderr.write(`${l}\n`));
   process.stderr.write(`generate: ${inputs.length} prompts with ${model.source} on ${engine.description}\n`);
   const t0 = performance.now();
   let results;
@@ -194,18 +121,5 @@ export async function runGenerate(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Run a command, printing a CliUsageError as one line (exit 2 for usage, 1 for input). */
-export async function withUsageErrors(name: string, run: (argv: string[]) => Promise<number>, argv: string[]): Promise<number> {
-  try {
-    return await run(argv);
-  } catch (e) {
-    if (e instanceof CliUsageError) {
-      process.stderr.write(`iopo-train ${name}: ${e.message}\n`);
-      return e.exitCode;
-    }
-    throw e;
-  }
-}
-
 /** `iopo-train generate` (registered in src/cli/main.ts). */
-export const generateCommand = (argv: string[]) => withUsageErrors("generate", runGenerate, argv);
+export const generateCommand = runGenerate;

@@ -5,6 +5,7 @@
  * split sizes) are attributes here and become int64 initializers or attributes at ONNX emission,
  * as the chosen opset requires.
  */
+import { mulberry32 } from "@iopo/common";
 import { type DType, type HostArray, allocHost, isFloat, toHost } from "./dtype.ts";
 import {
   type Dim,
@@ -433,18 +434,7 @@ export interface GraphOptions {
   allowInt64Indices?: boolean;
 }
 
-/** Initializers: deterministic PRNG helpers for params. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+/** Initializers for params: seeded with the shared PRNG, so a seed draws the same values everywhere. */
 export const init = {
   zeros: () => (n: number) => new Float32Array(n),
   ones: () => (n: number) => new Float32Array(n).fill(1),

@@ -9,7 +9,7 @@ import type { LoraConfig, ModelWeights } from "../model/decoder.ts";
 import { type Model, loadModel } from "../model/index.ts";
 import { collate, encodeExample } from "./batch.ts";
 import { loadCheckpoint, readTrainerState } from "./checkpoint.ts";
-import { type Device, createEngine } from "./engine.ts";
+import { type TrainingDevice, createEngine } from "../engine/devices.ts";
 import { LogprobRunner } from "./graphs.ts";
 import type { Method } from "./losses.ts";
 
@@ -36,7 +36,7 @@ export interface LogprobOptions {
   checkpoint?: string;
   maxLength?: number;
   batchSize?: number;
-  device?: Device;
+  device?: TrainingDevice;
   engine?: Engine;
   seed?: number;
   apiKey?: string;
