@@ -92,7 +92,13 @@ export { BLOCKS, METHODS, type Method, buildLoss, logSigmoid } from "./train/los
 export { collate, encodeExample, inferSeqlen } from "./train/batch.ts";
 export { LogprobRunner, trainingModel } from "./train/graphs.ts";
 // Device: the devices a run can train on; createEngineFor and isGenerationDevice take every device
-export { DEVICE_INFO, type TrainingDevice as Device, createEngine, createEngine as createEngineFor, isDevice as isGenerationDevice } from "./engine/devices.ts";
+export {
+  DEVICE_INFO,
+  type TrainingDevice as Device,
+  createEngine,
+  createEngine as createEngineFor,
+  isDevice as isGenerationDevice,
+} from "./engine/devices.ts";
 export { CheckpointError, type TrainerStateFile, listCheckpoints, loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 export { type LogprobOptions, type LogprobRecord, computeLogprobs } from "./train/logprobs.ts";
 export { type ExportOptions, exportCheckpoint, inferenceOnnx, openCheckpoint } from "./train/export.ts";

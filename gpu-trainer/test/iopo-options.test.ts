@@ -10,7 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TRAIN_USAGE, readConfigFile } from "../src/cli/main.ts";
 import { createWasmEngine } from "../src/engine/ort.ts";
 import type { Engine } from "../src/engine/types.ts";
-import { CONFIG_KEYS, ConfigError, MUST_MATCH, type OptionName, TRAIN_OPTIONS, flagOf, parseArgsOptions, resolveOptions, specOf } from "../src/train/options.ts";
+import {
+  CONFIG_KEYS,
+  ConfigError,
+  MUST_MATCH,
+  type OptionName,
+  TRAIN_OPTIONS,
+  flagOf,
+  parseArgsOptions,
+  resolveOptions,
+  specOf,
+} from "../src/train/options.ts";
 import { type TrainOptions, train } from "../src/train/train.ts";
 import { createTinyModel, datasetOf, toyQuadruples } from "./iopo-helpers.ts";
 
@@ -24,7 +34,11 @@ describe("the options table", () => {
     const usageFlags = [...TRAIN_USAGE.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]);
     expect(usageFlags.sort()).toEqual([...flags, "config"].sort());
     expect(Object.keys(parseArgsOptions()).sort()).toEqual([...flags].sort());
-    expect(Object.entries(parseArgsOptions()).filter(([, o]) => o.type === "boolean").map(([f]) => f)).toEqual(names.filter((n) => specOf(n).type === "boolean").map(flagOf));
+    expect(
+      Object.entries(parseArgsOptions())
+        .filter(([, o]) => o.type === "boolean")
+        .map(([f]) => f),
+    ).toEqual(names.filter((n) => specOf(n).type === "boolean").map(flagOf));
 
     const configurable = names.filter((n) => !specOf(n).cliOnly);
     expect([...CONFIG_KEYS].sort()).toEqual(configurable.map(flagOf).sort());
@@ -44,11 +58,15 @@ describe("the options table", () => {
     for (const n of names) {
       const s = specOf(n);
       if (s.default !== undefined && n !== "loraRank" && n !== "loraAlpha") expect(r[n], n).toBe(s.default);
-      if (s.min !== undefined) expect(() => resolveOptions({ ...base, [n]: s.min! - 1 }), n).toThrow(new RegExp(`^--${flagOf(n)} must be .*>= ${s.min}`));
-      if (s.type === "integer") expect(() => resolveOptions({ ...base, [n]: (s.min ?? 0) + 1.5 }), n).toThrow(`--${flagOf(n)} must be an integer`);
+      if (s.min !== undefined)
+        expect(() => resolveOptions({ ...base, [n]: s.min! - 1 }), n).toThrow(new RegExp(`^--${flagOf(n)} must be .*>= ${s.min}`));
+      if (s.type === "integer")
+        expect(() => resolveOptions({ ...base, [n]: (s.min ?? 0) + 1.5 }), n).toThrow(`--${flagOf(n)} must be an integer`);
       const top = s.max ?? s.below;
-      if (top !== undefined) expect(() => resolveOptions({ ...base, [n]: top + (s.max !== undefined ? 0.5 : 0) }), n).toThrow(`--${flagOf(n)} must be in [`);
-      if (s.choices && !s.cliOnly) expect(() => resolveOptions({ ...base, [n]: "nonesuch" }), n).toThrow(`--${flagOf(n)} must be ${s.choices.join("|")}`);
+      if (top !== undefined)
+        expect(() => resolveOptions({ ...base, [n]: top + (s.max !== undefined ? 0.5 : 0) }), n).toThrow(`--${flagOf(n)} must be in [`);
+      if (s.choices && !s.cliOnly)
+        expect(() => resolveOptions({ ...base, [n]: "nonesuch" }), n).toThrow(`--${flagOf(n)} must be ${s.choices.join("|")}`);
     }
     expect(resolveOptions({ ...base, method: "sft" }).lr).toBe(1e-4);
     expect(resolveOptions({ ...base, full: true }).lora).toBeNull();
@@ -66,7 +84,19 @@ describe("resume", () => {
   });
   const out = join(dir, "run");
   const base = () =>
-    ({ model: createTinyModel("micro", 1), data: datasetOf(toyQuadruples(8)), method: "iopo", out, engine: wasm, log: () => {}, progress: "none", cacheDir: join(dir, "cache"), maxSteps: 1, batchSize: 2, gradAccum: 1 }) satisfies TrainOptions;
+    ({
+      model: createTinyModel("micro", 1),
+      data: datasetOf(toyQuadruples(8)),
+      method: "iopo",
+      out,
+      engine: wasm,
+      log: () => {},
+      progress: "none",
+      cacheDir: join(dir, "cache"),
+      maxSteps: 1,
+      batchSize: 2,
+      gradAccum: 1,
+    }) satisfies TrainOptions;
   /** A value other than the first run's for each must-match option. */
   const changed: Record<(typeof MUST_MATCH)[number], unknown> = {
     method: "iopo-lite",
@@ -90,7 +120,9 @@ describe("resume", () => {
     expect(Object.keys(changed).sort()).toEqual([...MUST_MATCH].sort());
     await train(base());
     for (const [k, v] of Object.entries(changed))
-      await expect(train({ ...base(), [k]: v, resume: true } as TrainOptions), k).rejects.toThrow(new RegExp(`cannot resume .*checkpoint-1: it was trained with different ${k}$`));
+      await expect(train({ ...base(), [k]: v, resume: true } as TrainOptions), k).rejects.toThrow(
+        new RegExp(`cannot resume .*checkpoint-1: it was trained with different ${k}$`),
+      );
     await expect(train({ ...base(), loraRank: 4, resume: true })).rejects.toThrow(/different lora$/);
     // options that need not match (how far to go, how often to save) may change
     const more = await train({ ...base(), maxSteps: 2, saveEvery: 1, epochs: 1, resume: true });

@@ -21,7 +21,12 @@ export type OptionTypes = Record<string, { type: "string" | "boolean" }>;
 /** Parse a command's arguments; undefined when --help printed the usage. */
 export function parseCommandArgs(argv: string[], options: OptionTypes, usage: string): Values | undefined {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
     if (values.help) {
       process.stdout.write(usage.endsWith("\n") ? usage : `${usage}\n`);
       return undefined;
@@ -43,13 +48,23 @@ export function requireOptions(values: Record<string, unknown>, names: string[])
 }
 
 /** A number option within bounds (undefined when not given). */
-export function numberOption(values: Record<string, unknown>, name: string, opts: { int?: boolean; min?: number; max?: number } = {}): number | undefined {
+export function numberOption(
+  values: Record<string, unknown>,
+  name: string,
+  opts: { int?: boolean; min?: number; max?: number } = {},
+): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const v = typeof raw === "string" && raw.trim() === "" ? NaN : Number(raw);
-  const ok = Number.isFinite(v) && (!opts.int || Number.isInteger(v)) && (opts.min === undefined || v >= opts.min) && (opts.max === undefined || v <= opts.max);
+  const ok =
+    Number.isFinite(v) &&
+    (!opts.int || Number.isInteger(v)) &&
+    (opts.min === undefined || v >= opts.min) &&
+    (opts.max === undefined || v <= opts.max);
   if (!ok) {
-    const range = [opts.min !== undefined ? `>= ${opts.min}` : "", opts.max !== undefined ? `<= ${opts.max}` : ""].filter(Boolean).join(" and ");
+    const range = [opts.min !== undefined ? `>= ${opts.min}` : "", opts.max !== undefined ? `<= ${opts.max}` : ""]
+      .filter(Boolean)
+      .join(" and ");
     throw new UsageError(`--${name} must be ${opts.int ? "an integer" : "a number"}${range ? ` ${range}` : ""}, got "${String(raw)}"`);
   }
   return v;
@@ -59,6 +74,7 @@ export function numberOption(values: Record<string, unknown>, name: string, opts
 export function choiceOption<C extends string>(values: Record<string, unknown>, name: string, choices: readonly C[]): C | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
-  if (!(choices as readonly unknown[]).includes(v)) throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got "${String(v)}"`);
+  if (!(choices as readonly unknown[]).includes(v))
+    throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got "${String(v)}"`);
   return v as C;
 }

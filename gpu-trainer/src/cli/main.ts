@@ -19,12 +19,33 @@ import { DEVICES, DEVICE_INFO, TRAINING_DEVICES } from "../engine/devices.ts";
 import { exportCheckpoint } from "../train/export.ts";
 import { computeLogprobs } from "../train/logprobs.ts";
 import { METHODS } from "../train/losses.ts";
-import { CONFIG_KEYS, ConfigError, DEFAULTS, type OptionName, TRAIN_OPTIONS, flagOf, specOf, optionOfFlag, optionsUsage, parseArgsOptions } from "../train/options.ts";
+import {
+  CONFIG_KEYS,
+  ConfigError,
+  DEFAULTS,
+  type OptionName,
+  TRAIN_OPTIONS,
+  flagOf,
+  specOf,
+  optionOfFlag,
+  optionsUsage,
+  parseArgsOptions,
+} from "../train/options.ts";
 import { type TrainOptions, TrainingError, train } from "../train/train.ts";
 import { evalCommand, evalUsage } from "../eval/cli.ts";
 import { generateCommand, generateUsage } from "../generate/cli.ts";
 
-const USER_ERRORS = [ConfigError, DataError, UnsupportedModelError, SafetensorsError, TokenizerError, CheckpointError, EngineUnavailable, TrainingError, InputError];
+const USER_ERRORS = [
+  ConfigError,
+  DataError,
+  UnsupportedModelError,
+  SafetensorsError,
+  TokenizerError,
+  CheckpointError,
+  EngineUnavailable,
+  TrainingError,
+  InputError,
+];
 
 export const TRAIN_USAGE = `Usage: iopo-train train --model <dir|tiny:name> --data <src> --method ${METHODS.join("|")} --out <dir> [options]
 
@@ -92,7 +113,8 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   const out: Record<string, unknown> = {};
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
     const name = optionOfFlag(k);
-    if (!name || !CONFIG_KEYS.includes(flagOf(name))) throw new ConfigError(`${path}: unknown key "${k}" (keys are the train options: ${CONFIG_KEYS.join(", ")})`);
+    if (!name || !CONFIG_KEYS.includes(flagOf(name)))
+      throw new ConfigError(`${path}: unknown key "${k}" (keys are the train options: ${CONFIG_KEYS.join(", ")})`);
     out[flagOf(name)] = val;
   }
   return out;
@@ -133,7 +155,11 @@ async function runTrain(argv: string[]): Promise<number> {
 }
 
 async function runLogprobs(argv: string[]): Promise<number> {
-  const values = parseCommandArgs(argv, stringOptions(["model", "data", "out", "checkpoint", "format", "max-length", "batch-size", "device", "seed", "api-key", "cache-dir"]), LOGPROBS_USAGE);
+  const values = parseCommandArgs(
+    argv,
+    stringOptions(["model", "data", "out", "checkpoint", "format", "max-length", "batch-size", "device", "seed", "api-key", "cache-dir"]),
+    LOGPROBS_USAGE,
+  );
   if (!values) return 0;
   requireOptions({ ...values, model: values.model ?? values.checkpoint }, ["model", "data", "out"]);
   const format = choiceOption(values, "format", ["iopo", "dpo", "sft"] as const);
@@ -193,8 +219,20 @@ async function runExport(argv: string[]): Promise<number> {
   return 0;
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { train: runTrain, logprobs: runLogprobs, export: runExport, generate: generateCommand, eval: evalCommand };
-const USAGES: Record<string, string> = { train: TRAIN_USAGE, logprobs: LOGPROBS_USAGE, export: EXPORT_USAGE, generate: `${generateUsage}\n`, eval: `${evalUsage}\n` };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  train: runTrain,
+  logprobs: runLogprobs,
+  export: runExport,
+  generate: generateCommand,
+  eval: evalCommand,
+};
+const USAGES: Record<string, string> = {
+  train: TRAIN_USAGE,
+  logprobs: LOGPROBS_USAGE,
+  export: EXPORT_USAGE,
+  generate: `${generateUsage}\n`,
+  eval: `${evalUsage}\n`,
+};
 
 /** Runs `iopo-train <command> ...`; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {

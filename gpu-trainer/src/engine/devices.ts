@@ -11,7 +11,10 @@ export const DEVICE_INFO = {
   cpu: { runs: "onnxruntime-node, CPU EP (the fastest on a CPU box)", trains: true },
   wasm: { runs: "onnxruntime-web, wasm EP (any CPU)", trains: true },
   webgpu: { runs: "onnxruntime-web, WebGPU EP in Node through Dawn (a GPU box; SwiftShader otherwise)", trains: true },
-  "node-webgpu": { runs: "onnxruntime-node, native WebGPU EP (host I/O: the trainer keeps frozen weights inside its sessions)", trains: true },
+  "node-webgpu": {
+    runs: "onnxruntime-node, native WebGPU EP (host I/O: the trainer keeps frozen weights inside its sessions)",
+    trains: true,
+  },
   // a page holds the sessions: the trainer's host-side optimizer state would cross for every step
   browser: { runs: "onnxruntime-web, WebGPU EP in headless Chromium", trains: false },
 } as const;

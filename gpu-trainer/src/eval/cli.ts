@@ -29,7 +29,22 @@ export const evalUsage = `Usage: iopo-train eval --model <dir|checkpoint|tiny:na
 export async function runEval(argv: string[]): Promise<number> {
   const values = parseCommandArgs(
     argv,
-    stringOptions(["model", "benchmark", "judge", "key", "out", "dataset", "limit", "device", "max-new-tokens", "temperature", "top-p", "seed", "batch-size", "model-seed"]),
+    stringOptions([
+      "model",
+      "benchmark",
+      "judge",
+      "key",
+      "out",
+      "dataset",
+      "limit",
+      "device",
+      "max-new-tokens",
+      "temperature",
+      "top-p",
+      "seed",
+      "batch-size",
+      "model-seed",
+    ]),
     evalUsage,
   );
   if (!values) return 0;

@@ -40,14 +40,19 @@ function parsePromptLine(v: unknown, where: string): TextPrompt {
   if (Array.isArray(o.messages)) return { messages: o.messages as ChatMessage[], system };
   if (o.instruction && typeof o.instruction === "object") {
     const ins = o.instruction as Instruction;
-    if (typeof ins.description !== "string" || !Array.isArray(ins.constraints)) throw new InputError(`${where}: instruction needs description and constraints`);
+    if (typeof ins.description !== "string" || !Array.isArray(ins.constraints))
+      throw new InputError(`${where}: instruction needs description and constraints`);
     return { prompt: renderPrompt(ins), system: system ?? ins.system };
   }
   throw new InputError(`${where}: needs "prompt", "messages" or "instruction"`);
 }
 
 export async function runGenerate(argv: string[]): Promise<number> {
-  const values = parseCommandArgs(argv, stringOptions(["model", "prompts", "out", "temperature", "top-p", "max-new-tokens", "seed", "batch-size", "device", "model-seed"]), generateUsage);
+  const values = parseCommandArgs(
+    argv,
+    stringOptions(["model", "prompts", "out", "temperature", "top-p", "max-new-tokens", "seed", "batch-size", "device", "model-seed"]),
+    generateUsage,
+  );
   if (!values) return 0;
   requireOptions(values, ["model", "prompts", "out"]);
   const device = choiceOption(values, "device", DEVICES) ?? "auto";

@@ -38,34 +38,105 @@ export interface OptionSpec {
 
 /** The options in usage order; keys are camelCase, flags and config keys kebab-case (snake_case too in a file). */
 export const TRAIN_OPTIONS = {
-  model: { type: "string", required: true, arg: "<dir|tiny:name>", help: `a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or a built-in tiny model: ${Object.keys(TINY_MODELS).map((k) => `tiny:${k}`).join(", ")}` },
-  data: { type: "string", required: true, arg: "<src>", help: "api://host[:port]/datasets/<name>[@version] (apis:// for https), or a JSONL file of {x1,y1,x2,y2}, {conversations,chosen,rejected}, {prompt,chosen,rejected} or {prompt,response} lines" },
+  model: {
+    type: "string",
+    required: true,
+    arg: "<dir|tiny:name>",
+    help: `a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or a built-in tiny model: ${Object.keys(TINY_MODELS)
+      .map((k) => `tiny:${k}`)
+      .join(", ")}`,
+  },
+  data: {
+    type: "string",
+    required: true,
+    arg: "<src>",
+    help: "api://host[:port]/datasets/<name>[@version] (apis:// for https), or a JSONL file of {x1,y1,x2,y2}, {conversations,chosen,rejected}, {prompt,chosen,rejected} or {prompt,response} lines",
+  },
   method: { type: "string", choices: METHODS, required: true, mustMatch: true, help: "the objective" },
   out: { type: "string", required: true, arg: "<dir>", help: "checkpoints, metrics.jsonl, plot.svg, summary.json" },
   beta: { type: "number", default: 0.1, min: 0, mustMatch: true, arg: "<b>", help: "the preference losses' temperature" },
-  labelSmoothing: { type: "number", default: 0, min: 0, below: 0.5, mustMatch: true, arg: "<eps>", help: "conservative DPO/IOPO: the chance a preference label is flipped" },
+  labelSmoothing: {
+    type: "number",
+    default: 0,
+    min: 0,
+    below: 0.5,
+    mustMatch: true,
+    arg: "<eps>",
+    help: "conservative DPO/IOPO: the chance a preference label is flipped",
+  },
   prefFtx: { type: "number", default: 0, min: 0, mustMatch: true, arg: "<w>", help: "weight of an SFT term on the chosen responses" },
   lr: { type: "number", default: 5e-6, sftDefault: 1e-4, min: 0, mustMatch: true, arg: "<lr>", help: "peak learning rate" },
   epochs: { type: "number", default: 3, min: 0, arg: "<n>", help: "passes over the training split" },
   maxSteps: { type: "integer", min: 1, arg: "<n>", help: "stop after this many optimizer steps (overrides epochs)" },
-  batchSize: { type: "integer", default: 1, min: 1, mustMatch: true, arg: "<n>", help: "examples per micro-batch (IOPO: 4 sequences each)" },
+  batchSize: {
+    type: "integer",
+    default: 1,
+    min: 1,
+    mustMatch: true,
+    arg: "<n>",
+    help: "examples per micro-batch (IOPO: 4 sequences each)",
+  },
   gradAccum: { type: "integer", default: 8, min: 1, mustMatch: true, arg: "<n>", help: "micro-batches per optimizer step" },
-  maxLength: { type: "integer", default: 1024, min: 2, mustMatch: true, arg: "<n>", help: "tokens per sequence; one budget per quadruple, the beginning kept" },
-  warmupRatio: { type: "number", default: 0.1, min: 0, max: 1, mustMatch: true, arg: "<r>", help: "share of the steps spent warming the learning rate up" },
-  scheduler: { type: "string", choices: ["cosine", "linear", "constant"], default: "cosine", mustMatch: true, help: "learning-rate decay after warmup" },
+  maxLength: {
+    type: "integer",
+    default: 1024,
+    min: 2,
+    mustMatch: true,
+    arg: "<n>",
+    help: "tokens per sequence; one budget per quadruple, the beginning kept",
+  },
+  warmupRatio: {
+    type: "number",
+    default: 0.1,
+    min: 0,
+    max: 1,
+    mustMatch: true,
+    arg: "<r>",
+    help: "share of the steps spent warming the learning rate up",
+  },
+  scheduler: {
+    type: "string",
+    choices: ["cosine", "linear", "constant"],
+    default: "cosine",
+    mustMatch: true,
+    help: "learning-rate decay after warmup",
+  },
   weightDecay: { type: "number", default: 0, min: 0, mustMatch: true, arg: "<wd>", help: "AdamW's decoupled weight decay" },
   clip: { type: "number", default: 1, min: 0, mustMatch: true, arg: "<norm>", help: "max global gradient norm (0 disables)" },
   loraRank: { type: "integer", default: 8, min: 1, arg: "<r>", help: "LoRA rank" },
   loraAlpha: { type: "number", default: 16, min: 0, arg: "<a>", help: "LoRA alpha (the update is scaled by alpha/rank)" },
   loraTargets: { type: "list", arg: "<list>", help: `all-linear, or a comma list of ${LINEAR_MODULES.join(",")}` },
   full: { type: "boolean", help: "full fine-tuning instead of LoRA" },
-  ref: { type: "string", choices: ["cache", "on-the-fly"], default: "cache", mustMatch: true, help: "reference log-probs computed once and cached, or every step" },
-  device: { type: "string", choices: TRAINING_DEVICES, default: "auto", help: "auto picks a GPU adapter, else onnxruntime-node, else wasm" },
-  seed: { type: "integer", default: 0, min: 0, mustMatch: true, arg: "<n>", help: "data order, validation split, LoRA and tiny-model init" },
+  ref: {
+    type: "string",
+    choices: ["cache", "on-the-fly"],
+    default: "cache",
+    mustMatch: true,
+    help: "reference log-probs computed once and cached, or every step",
+  },
+  device: {
+    type: "string",
+    choices: TRAINING_DEVICES,
+    default: "auto",
+    help: "auto picks a GPU adapter, else onnxruntime-node, else wasm",
+  },
+  seed: {
+    type: "integer",
+    default: 0,
+    min: 0,
+    mustMatch: true,
+    arg: "<n>",
+    help: "data order, validation split, LoRA and tiny-model init",
+  },
   saveEvery: { type: "integer", default: 0, min: 0, arg: "<n>", help: "checkpoint every n steps (always at the end)" },
   evalEvery: { type: "integer", default: 0, min: 0, arg: "<n>", help: "evaluate on the validation split every n steps (and at the end)" },
   valSize: { type: "integer", default: 0, min: 0, mustMatch: true, arg: "<n>", help: "records held out for validation" },
-  resume: { type: "string", cliOnly: true, arg: "[=<checkpoint>]", help: "continue from the latest checkpoint in --out (or the one given)" },
+  resume: {
+    type: "string",
+    cliOnly: true,
+    arg: "[=<checkpoint>]",
+    help: "continue from the latest checkpoint in --out (or the one given)",
+  },
   apiKey: { type: "string", arg: "<key>", help: "for private datasets (or IOPO_API_KEY)" },
   cacheDir: { type: "string", arg: "<dir>", help: "shards and reference log-probs (default IOPO_CACHE_DIR or ~/.cache/iopo)" },
   progress: { type: "string", choices: ["bar", "lines", "none"], cliOnly: true, help: "default: bar on a terminal, lines otherwise" },
@@ -104,7 +175,9 @@ const entries = Object.entries(TRAIN_OPTIONS) as [OptionName, OptionSpec][];
 
 /** Defaults: the IOPO paper's released configuration where it has one; SFT's own learning rate. */
 export const DEFAULTS = {
-  ...(Object.fromEntries(entries.filter(([, s]) => s.default !== undefined).map(([k, s]) => [k, s.default])) as { [K in Defaulted]: ValueOf<Table[K]> }),
+  ...(Object.fromEntries(entries.filter(([, s]) => s.default !== undefined).map(([k, s]) => [k, s.default])) as {
+    [K in Defaulted]: ValueOf<Table[K]>;
+  }),
   sftLr: TRAIN_OPTIONS.lr.sftDefault,
 };
 
@@ -127,7 +200,9 @@ export const CONFIG_KEYS = entries.filter(([, s]) => !s.cliOnly).map(([k]) => fl
 
 /** node:util parseArgs options for `iopo-train train` (`--resume` arrives as `--resume=`, see the CLI). */
 export function parseArgsOptions(): Record<string, { type: "string" | "boolean" }> {
-  return Object.fromEntries(entries.map(([k, s]) => [flagOf(k), { type: s.type === "boolean" ? ("boolean" as const) : ("string" as const) }]));
+  return Object.fromEntries(
+    entries.map(([k, s]) => [flagOf(k), { type: s.type === "boolean" ? ("boolean" as const) : ("string" as const) }]),
+  );
 }
 
 const shown = (v: number | string) => (typeof v === "number" && v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential() : String(v));
@@ -176,7 +251,8 @@ export function parseLoraTargets(v: string | readonly string[] | undefined): Lin
   if (v === undefined || v === "all-linear" || v === "all") return [...LINEAR_MODULES];
   const list = (typeof v === "string" ? v.split(",") : v).map((s) => s.trim()).filter(Boolean);
   for (const t of list)
-    if (!(LINEAR_MODULES as readonly string[]).includes(t)) throw new ConfigError(`unknown LoRA target "${t}" (choose from ${LINEAR_MODULES.join(", ")} or all-linear)`);
+    if (!(LINEAR_MODULES as readonly string[]).includes(t))
+      throw new ConfigError(`unknown LoRA target "${t}" (choose from ${LINEAR_MODULES.join(", ")} or all-linear)`);
   if (!list.length) throw new ConfigError("--lora-targets is empty");
   return list as LinearModule[];
 }
@@ -190,12 +266,14 @@ export function resolveOptions(o: Omit<OptionValues, "model" | "data" | "resume"
     const given = (o as Record<string, unknown>)[k];
     const v = given ?? (o.method === "sft" && s.sftDefault !== undefined ? s.sftDefault : s.default);
     if (v === undefined) continue;
-    if (s.choices && !s.choices.includes(v as string)) throw new ConfigError(`--${flagOf(k)} must be ${s.choices.join("|")}, got ${JSON.stringify(v)}`);
+    if (s.choices && !s.choices.includes(v as string))
+      throw new ConfigError(`--${flagOf(k)} must be ${s.choices.join("|")}, got ${JSON.stringify(v)}`);
     const problem = s.type === "number" || s.type === "integer" ? numberProblem(k, s, v) : undefined;
     if (problem) throw new ConfigError(problem);
     r[k] = v;
   }
-  if (o.full && (o.loraRank !== undefined || o.loraTargets !== undefined)) throw new ConfigError("--full and --lora-* options exclude each other");
+  if (o.full && (o.loraRank !== undefined || o.loraTargets !== undefined))
+    throw new ConfigError("--full and --lora-* options exclude each other");
   const lora = o.full ? null : { rank: r.loraRank as number, alpha: r.loraAlpha as number, targets: parseLoraTargets(o.loraTargets) };
   const { model: _m, data: _d, full: _f, loraRank: _r, loraAlpha: _a, loraTargets: _t, apiKey: _k, cacheDir: _c, ...run } = r;
   return { ...(run as Omit<ResolvedOptions, "out" | "lora">), out: resolve(o.out), lora };

@@ -14,7 +14,15 @@ import { SHARD_FORMAT } from "../data/samples.ts";
 import { type Model, loadModel } from "../model/index.ts";
 import { Trainer } from "../trainer.ts";
 import { collate, encodeExample } from "./batch.ts";
-import { CheckpointError, type CheckpointContents, type TrainerStateFile, listCheckpoints, loadCheckpoint, saveCheckpoint, STATE_FORMAT } from "./checkpoint.ts";
+import {
+  CheckpointError,
+  type CheckpointContents,
+  type TrainerStateFile,
+  listCheckpoints,
+  loadCheckpoint,
+  saveCheckpoint,
+  STATE_FORMAT,
+} from "./checkpoint.ts";
 import { trainingModel } from "./graphs.ts";
 import { BLOCKS, type Method, needsReference } from "./losses.ts";
 import { ConfigError, type OptionValues, type ResolvedOptions, resolveOptions, resumeMismatches } from "./options.ts";
@@ -103,9 +111,20 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const order = new ExampleOrder(dataset, opts.method, opts.seed, opts.valSize);
   const stepsPerEpoch = order.stepsPerEpoch(opts.batchSize * opts.gradAccum);
   if (stepsPerEpoch < 1)
-    throw new ConfigError(`one optimizer step needs ${opts.batchSize * opts.gradAccum} examples (--batch-size x --grad-accum) but the training split has ${order.examplesPerEpoch}`);
+    throw new ConfigError(
+      `one optimizer step needs ${opts.batchSize * opts.gradAccum} examples (--batch-size x --grad-accum) but the training split has ${order.examplesPerEpoch}`,
+    );
   const totalSteps = opts.maxSteps ?? Math.max(1, Math.ceil(opts.epochs * stepsPerEpoch));
-  const run: Run = { opts, model, dataset, dataSource: typeof o.data === "string" ? o.data : dataset.description, order, stepsPerEpoch, totalSteps, log };
+  const run: Run = {
+    opts,
+    model,
+    dataset,
+    dataSource: typeof o.data === "string" ? o.data : dataset.description,
+    order,
+    stepsPerEpoch,
+    totalSteps,
+    log,
+  };
   const resumed = resumeDir ? await loadResumable(resumeDir, run) : undefined;
 
   await mkdir(opts.out, { recursive: true });
@@ -115,8 +134,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const loraSeed = resumed ? 0 : rng.fork();
   const metricsLog = new MetricsLog(join(opts.out, "metrics.jsonl"));
   const history = await metricsLog.truncateAfter(resumed?.state.step ?? 0);
-  log(`iopo-train: ${opts.method} on ${model.source} (${opts.lora ? `LoRA r=${opts.lora.rank} alpha=${opts.lora.alpha} on ${opts.lora.targets.join(",")}` : "full fine-tuning"}), ${engine.description}`);
-  log(`data: ${order.examplesPerEpoch} training examples${opts.valSize ? ` + ${order.val.length} validation` : ""}; ${stepsPerEpoch} steps/epoch of ${opts.batchSize} x ${opts.gradAccum}; ${totalSteps} steps`);
+  log(
+    `iopo-train: ${opts.method} on ${model.source} (${opts.lora ? `LoRA r=${opts.lora.rank} alpha=${opts.lora.alpha} on ${opts.lora.targets.join(",")}` : "full fine-tuning"}), ${engine.description}`,
+  );
+  log(
+    `data: ${order.examplesPerEpoch} training examples${opts.valSize ? ` + ${order.val.length} validation` : ""}; ${stepsPerEpoch} steps/epoch of ${opts.batchSize} x ${opts.gradAccum}; ${totalSteps} steps`,
+  );
 
   let trainer: Trainer | undefined;
   try {
@@ -135,7 +158,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       await metricsLog.append(row);
       o.onMetrics?.(row);
     };
-    const progress = new Progress(o.progress === undefined || o.progress === "auto" ? (process.stderr.isTTY ? "bar" : "lines") : o.progress, totalSteps);
+    const progress = new Progress(
+      o.progress === undefined || o.progress === "auto" ? (process.stderr.isTTY ? "bar" : "lines") : o.progress,
+      totalSteps,
+    );
     const due = (every: number, step: number) => every > 0 && step % every === 0 && step < totalSteps;
 
     progress.begin(trainer.steps);
@@ -148,7 +174,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       tokensSeen += row.tokens;
       examplesSeen += examples;
       if (!Number.isFinite(row.loss) || !Number.isFinite(row.grad_norm))
-        throw new TrainingError(`the loss or gradient norm is not finite at step ${row.step} (loss ${row.loss}, grad_norm ${row.grad_norm}): lower --lr or check the data; the last checkpoint is ${lastCheckpoint || "none"}`);
+        throw new TrainingError(
+          `the loss or gradient norm is not finite at step ${row.step} (loss ${row.loss}, grad_norm ${row.grad_norm}): lower --lr or check the data; the last checkpoint is ${lastCheckpoint || "none"}`,
+        );
       rows.push(row);
       await emit(row);
       progress.step(row);
@@ -157,7 +185,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         if (e) {
           evals.push(e);
           await emit(e);
-          progress.note(`eval at step ${row.step}: loss ${e["eval/loss"].toFixed(4)}${e["eval/rewards/accuracies"] !== undefined ? `, accuracy ${e["eval/rewards/accuracies"].toFixed(3)}` : ""}`);
+          progress.note(
+            `eval at step ${row.step}: loss ${e["eval/loss"].toFixed(4)}${e["eval/rewards/accuracies"] !== undefined ? `, accuracy ${e["eval/rewards/accuracies"].toFixed(3)}` : ""}`,
+          );
         }
       }
       if (due(opts.saveEvery, row.step)) {
@@ -193,7 +223,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 }
 
 /** The checkpoint to continue from (undefined: start at step 0); a used --out without --resume is an error. */
-async function findResumePoint(resume: boolean | string | undefined, out: string, log: (line: string) => void): Promise<string | undefined> {
+async function findResumePoint(
+  resume: boolean | string | undefined,
+  out: string,
+  log: (line: string) => void,
+): Promise<string | undefined> {
   const checkpoints = await listCheckpoints(out);
   const latest = checkpoints[checkpoints.length - 1];
   if (typeof resume === "string" && resume) return resolve(resume);
@@ -202,7 +236,9 @@ async function findResumePoint(resume: boolean | string | undefined, out: string
     return latest?.dir;
   }
   if (latest || existsSync(join(out, "metrics.jsonl")))
-    throw new ConfigError(`${out} already holds a run (${latest ? `checkpoint-${latest.step}` : "metrics.jsonl"}); pass --resume to continue it or choose another --out`);
+    throw new ConfigError(
+      `${out} already holds a run (${latest ? `checkpoint-${latest.step}` : "metrics.jsonl"}); pass --resume to continue it or choose another --out`,
+    );
   return undefined;
 }
 
@@ -214,7 +250,8 @@ async function loadResumable(dir: string, run: Run): Promise<CheckpointContents>
   const s = resumed.state;
   const diffs = resumeMismatches({ ...(s.options as Partial<ResolvedOptions>), lora: s.lora }, run.opts);
   if (diffs.length) throw new ConfigError(`cannot resume ${dir}: it was trained with different ${diffs.join(", ")}`);
-  if (s.model.fingerprint !== run.model.fingerprint) throw new ConfigError(`cannot resume ${dir}: it was trained from a different model (${s.model.source})`);
+  if (s.model.fingerprint !== run.model.fingerprint)
+    throw new ConfigError(`cannot resume ${dir}: it was trained from a different model (${s.model.source})`);
   if (s.data.key !== run.dataset.key) throw new ConfigError(`cannot resume ${dir}: it was trained on different data (${s.data.source})`);
   return resumed;
 }
@@ -222,7 +259,17 @@ async function loadResumable(dir: string, run: Run): Promise<CheckpointContents>
 /** The frozen reference's log-probs for every example, computed once and cached on disk. */
 function cacheReferenceLogprobs(run: Run, engine: Engine, cacheDir: string): Promise<Map<string, Float32Array>> {
   const { opts, model } = run;
-  return referenceLogprobs({ engine, model, examples: run.order.all(), method: opts.method, maxLength: opts.maxLength, batchSize: Math.max(opts.batchSize, 4), dataKey: run.dataset.key, cacheDir, log: run.log });
+  return referenceLogprobs({
+    engine,
+    model,
+    examples: run.order.all(),
+    method: opts.method,
+    maxLength: opts.maxLength,
+    batchSize: Math.max(opts.batchSize, 4),
+    dataKey: run.dataset.key,
+    cacheDir,
+    log: run.log,
+  });
 }
 
 /** The Trainer for the run's model, loss and optimizer (from a checkpoint: its weights, adapter and moments). */
@@ -277,7 +324,11 @@ function batchFeeds(run: Run, examples: Example[]): { feeds: Record<string, Host
 }
 
 /** One optimizer step over the next batchSize x gradAccum examples; its metrics row (TRL's names). */
-async function trainStep(run: Run, trainer: Trainer, cursor: Cursor): Promise<{ row: MetricsRow & { tokens: number }; next: Cursor; examples: number }> {
+async function trainStep(
+  run: Run,
+  trainer: Trainer,
+  cursor: Cursor,
+): Promise<{ row: MetricsRow & { tokens: number }; next: Cursor; examples: number }> {
   const { opts, order } = run;
   const { examples, start, next } = order.take(cursor, opts.batchSize * opts.gradAccum);
   const micro: Record<string, HostTensor>[] = [];
@@ -347,7 +398,17 @@ async function writeCheckpoint(run: Run, trainer: Trainer, at: { step: number; c
 /** plot.svg and summary.json (means over the last 10% of steps), and the closing log lines. */
 async function writeSummary(
   run: Run,
-  r: { rows: MetricsRow[]; finalEval?: MetricsRow; device: string; steps: number; examples: number; tokens: number; seconds: number; checkpoint: string; resumedFrom?: number },
+  r: {
+    rows: MetricsRow[];
+    finalEval?: MetricsRow;
+    device: string;
+    steps: number;
+    examples: number;
+    tokens: number;
+    seconds: number;
+    checkpoint: string;
+    resumedFrom?: number;
+  },
 ): Promise<TrainSummary> {
   const { opts, model, dataSource } = run;
   await writeFile(join(opts.out, "plot.svg"), plotSvg(r.rows, `${opts.method} on ${model.source}: ${dataSource}`));
