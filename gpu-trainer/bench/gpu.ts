@@ -25,7 +25,7 @@ import type { DeviceTensor, Engine, EngineSession, HostTensor } from "../src/eng
 import { type DecoderConfig, countParams, parseHfConfig } from "../src/model/config.ts";
 import { LINEAR_MODULES, type ModelWeights, paramShapes } from "../src/model/decoder.ts";
 import { randomWeights } from "../src/model/index.ts";
-import { lcg } from "../src/models/tiny.ts";
+import { lcg } from "../src/toy-models.ts";
 import { type EncodedExample, collate } from "../src/train/batch.ts";
 import { LogprobRunner, trainingModel } from "../src/train/graphs.ts";
 import { Trainer } from "../src/trainer.ts";

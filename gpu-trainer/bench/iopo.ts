@@ -16,7 +16,7 @@ import type { Engine } from "../src/engine/types.ts";
 import { countParams } from "../src/model/config.ts";
 import { LINEAR_MODULES } from "../src/model/decoder.ts";
 import { createTinyModel } from "../src/model/index.ts";
-import { lcg } from "../src/models/tiny.ts";
+import { lcg } from "../src/toy-models.ts";
 import { type EncodedExample, collate } from "../src/train/batch.ts";
 import { trainingModel } from "../src/train/graphs.ts";
 import { Trainer } from "../src/trainer.ts";

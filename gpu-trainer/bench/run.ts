@@ -16,7 +16,7 @@ import type { Engine } from "../src/engine/types.ts";
 import { compile } from "../src/graph/compile.ts";
 import { countFlops } from "../src/graph/flops.ts";
 import { Graph } from "../src/graph/graph.ts";
-import { type BlockConfig, lcg, transformerBlock } from "../src/models/tiny.ts";
+import { type BlockConfig, lcg, transformerBlock } from "../src/toy-models.ts";
 import { type ModelFn, Trainer, tensor } from "../src/trainer.ts";
 
 interface Size {

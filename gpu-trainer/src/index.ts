@@ -57,7 +57,7 @@ export { ReferenceEngine } from "./engine/reference.ts";
 export { installNodeWebGPU, SWIFTSHADER_ICD } from "./engine/webgpu-node.ts";
 
 export { type Batch, type ModelFn, type ModelOutputs, type StepMetrics, Trainer, type TrainerConfig, tensor } from "./trainer.ts";
-export * as models from "./models/tiny.ts";
+export * as toyModels from "./toy-models.ts";
 
 // ---- the IOPO trainer (models, data, losses, the training loop) ----
 export {

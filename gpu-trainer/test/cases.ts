@@ -5,7 +5,7 @@
 import { Graph, type Tensor } from "../src/graph/graph.ts";
 import type { Value } from "../src/graph/interpreter.ts";
 import { causalMask, gelu, geluTanh, layerNorm, logSoftmax, rmsNorm, selfAttention } from "../src/graph/nn.ts";
-import { lcg } from "../src/models/tiny.ts";
+import { lcg } from "../src/toy-models.ts";
 
 export interface Case {
   name: string;

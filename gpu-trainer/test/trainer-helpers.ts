@@ -1,5 +1,5 @@
 import type { Engine, HostTensor } from "../src/engine/types.ts";
-import { lcg, mlp, tinyLM } from "../src/models/tiny.ts";
+import { lcg, mlp, tinyLM } from "../src/toy-models.ts";
 import { type Batch, type ModelFn, Trainer, type TrainerConfig, tensor } from "../src/trainer.ts";
 
 export interface TrainerSpec {

@@ -6,7 +6,7 @@ import { grad } from "../src/graph/autodiff.ts";
 import { Graph } from "../src/graph/graph.ts";
 import { evaluate } from "../src/graph/interpreter.ts";
 import { adamwHyperInputs, adamwHyperValues, adamwUpdate, clipByGlobalNorm, scheduleMultiplier } from "../src/optim/adamw.ts";
-import { mlp } from "../src/models/tiny.ts";
+import { mlp } from "../src/toy-models.ts";
 import { Trainer } from "../src/trainer.ts";
 import { TRAINER_MODELS, mlpBatch, runTrainerSteps } from "./trainer-helpers.ts";
 

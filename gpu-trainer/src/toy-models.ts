@@ -2,9 +2,9 @@
  * Small models built in code (random init), used by tests, the benchmark and as examples of the
  * ModelFn contract: create inputs and params in the graph, return the loss (and metrics).
  */
-import { type Graph, type Tensor, init } from "../graph/graph.ts";
-import { crossEntropy, embedding, gelu, linear, logSoftmax, rmsNorm, selfAttention, silu } from "../graph/nn.ts";
-import type { ModelFn } from "../trainer.ts";
+import { type Graph, type Tensor, init } from "./graph/graph.ts";
+import { crossEntropy, embedding, gelu, linear, logSoftmax, rmsNorm, selfAttention, silu } from "./graph/nn.ts";
+import type { ModelFn } from "./trainer.ts";
 
 export interface MlpConfig {
   batch: number | string;
