@@ -1,5 +1,5 @@
-import { buildApp } from "./app";
-import { judgeConstraints } from "./judge";
+import { buildApp } from "./app.ts";
+import { judgeConstraints } from "./judge/index.ts";
 
 const app = buildApp();
 // Fixed per-isolate costs are paid here, while the isolate starts, instead of in the first

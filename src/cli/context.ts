@@ -1,5 +1,5 @@
-import type { ImportContext } from "../datasets/importers";
-import { describeConstraint } from "../judge";
+import type { ImportContext } from "../datasets/importers.ts";
+import { describeConstraint } from "../judge/index.ts";
 
 /** What importers need from the judge: the instruction text of each verifiable checker. */
 export async function checkerContext(): Promise<ImportContext> {

@@ -1,4 +1,4 @@
-import { JudgeInputError, formatIssuePath, parseKwargs } from "../judge";
+import { JudgeInputError, formatIssuePath, parseKwargs } from "../judge/index.ts";
 
 /**
  * Validation of a constraint's `checker` against the judge's registry: the id must be registered

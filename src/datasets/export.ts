@@ -1,4 +1,4 @@
-import { renderPrompt, type DatasetRecord } from "./records";
+import { renderPrompt, type DatasetRecord } from "./records.ts";
 
 /**
  * Shard formats. `records` is the stored record itself; the others are what trainers read, with

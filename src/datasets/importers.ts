@@ -1,4 +1,4 @@
-import type { DatasetRecord, Instruction } from "./records";
+import type { DatasetRecord, Instruction } from "./records.ts";
 
 /**
  * Converters from public formats to dataset records. Pure functions of one parsed input line, so

@@ -1,13 +1,13 @@
-import { LlmError, type LlmJudge, type UsageObserver } from "../judge/llm";
-import { ProblemError } from "../lib/problem";
-import { buildQuadrupleLlm, needsLlmPath } from "../pipelines/iopo";
-import { buildTraceRecord, loadDimensions, type TaxonomyDimension, type TraceParams } from "../pipelines/trace";
-import { buildQuadruple, type BuildOp } from "./quadruples";
-import { canonicalJson, type DatasetRecord } from "./records";
-import type { Principal } from "../lib/auth";
-import { createDataset, findDataset, visibleDataset, type DatasetRow } from "./store/access";
-import { appendRecords, prepareRecords, type CheckerValidator } from "./store/ingest";
-import { recordsInRange, toRecord } from "./store/rows";
+import { LlmError, type LlmJudge, type UsageObserver } from "../judge/llm/index.ts";
+import { ProblemError } from "../lib/problem.ts";
+import { buildQuadrupleLlm, needsLlmPath } from "../pipelines/iopo.ts";
+import { buildTraceRecord, loadDimensions, type TaxonomyDimension, type TraceParams } from "../pipelines/trace.ts";
+import { buildQuadruple, type BuildOp } from "./quadruples.ts";
+import { canonicalJson, type DatasetRecord } from "./records.ts";
+import type { Principal } from "../lib/auth.ts";
+import { createDataset, findDataset, visibleDataset, type DatasetRow } from "./store/access.ts";
+import { appendRecords, prepareRecords, type CheckerValidator } from "./store/ingest.ts";
+import { recordsInRange, toRecord } from "./store/rows.ts";
 
 /**
  * Jobs over a dataset (the rule-based and LLM quadruple builders, TRACE construction), driven by a

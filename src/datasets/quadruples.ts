@@ -1,6 +1,6 @@
 import { mulberry32 } from "@iopo/common";
-import { CHECKERS, INSTRUCTION_IDS, describeConstraint, getChecker, judgeConstraints, type JudgeResult } from "../judge";
-import type { Constraint, DatasetRecord, Instruction } from "./records";
+import { CHECKERS, INSTRUCTION_IDS, describeConstraint, getChecker, judgeConstraints, type JudgeResult } from "../judge/index.ts";
+import type { Constraint, DatasetRecord, Instruction } from "./records.ts";
 
 /**
  * The IOPO quadruple builder for verifiable constraints: from an SFT record (x1, y1) it makes x2 by

@@ -1,6 +1,6 @@
-import { describeConstraint, getChecker, judgeConstraints } from "../judge";
-import { seededRandom } from "./quadruples";
-import type { Constraint, DatasetRecord, Instruction } from "./records";
+import { describeConstraint, getChecker, judgeConstraints } from "../judge/index.ts";
+import { seededRandom } from "./quadruples.ts";
+import type { Constraint, DatasetRecord, Instruction } from "./records.ts";
 
 /**
  * A synthetic complex-instruction corpus with only verifiable constraints, for training and

@@ -1,11 +1,11 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context, MiddlewareHandler } from "hono";
-import { keys } from "../db/schema";
+import { keys } from "../db/schema.ts";
 import { sha256Hex } from "@iopo/common";
-import type { AppEnv } from "../env";
-import { ProblemError } from "./problem";
-import { LIMITER_PERIOD_S } from "./rate-limits";
+import type { AppEnv } from "../env.ts";
+import { ProblemError } from "./problem.ts";
+import { LIMITER_PERIOD_S } from "./rate-limits.ts";
 
 export const SCOPES = ["judge", "read", "write", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { problem } from "./problem";
+import { problem } from "./problem.ts";
 
 /**
  * GETs of an immutable body whose size and strong ETag are known before it is produced (a

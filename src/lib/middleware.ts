@@ -1,8 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import type { AppEnv } from "../env";
-import { ProblemError } from "./problem";
+import type { AppEnv } from "../env.ts";
+import { ProblemError } from "./problem.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 

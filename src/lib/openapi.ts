@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../env";
-import { problem, zodIssuesToFieldErrors } from "./problem";
+import type { AppEnv } from "../env.ts";
+import { problem, zodIssuesToFieldErrors } from "./problem.ts";
 
 /**
  * Every router is made here so all of them share one validation hook: a schema violation in

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import type { RecordOutcome } from "../datasets/jobs";
-import { BUILD_OPS, seededRandom, withConstraints, type BuildOp } from "../datasets/quadruples";
-import { renderPrompt, type Constraint, type DatasetRecord, type Instruction } from "../datasets/records";
-import { fence, LlmError, PROMPT_VERSION, type ChatMessage, type LlmJudge, type ResponseSchema } from "../judge/llm";
-import { judgeInstruction, knownDimension } from "./judging";
-import { generate, jsonAnswer, strictObject } from "./llm";
+import type { RecordOutcome } from "../datasets/jobs.ts";
+import { BUILD_OPS, seededRandom, withConstraints, type BuildOp } from "../datasets/quadruples.ts";
+import { renderPrompt, type Constraint, type DatasetRecord, type Instruction } from "../datasets/records.ts";
+import { fence, LlmError, PROMPT_VERSION, type ChatMessage, type LlmJudge, type ResponseSchema } from "../judge/llm/index.ts";
+import { judgeInstruction, knownDimension } from "./judging.ts";
+import { generate, jsonAnswer, strictObject } from "./llm.ts";
 
 /**
  * IOPO quadruples for free-text constraints, the paper's construction with an LLM: for (x1, y1),

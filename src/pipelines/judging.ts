@@ -1,5 +1,5 @@
-import { renderPrompt, type Instruction } from "../datasets/records";
-import { judgeHybrid, LlmError, PROMPT_VERSION, type HybridConstraint, type HybridVerdict, type LlmJudge } from "../judge/llm";
+import { renderPrompt, type Instruction } from "../datasets/records.ts";
+import { judgeHybrid, LlmError, PROMPT_VERSION, type HybridConstraint, type HybridVerdict, type LlmJudge } from "../judge/llm/index.ts";
 
 /**
  * The pipelines' judge of (instruction, response): verifiable constraints by their checkers,

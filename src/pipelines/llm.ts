@@ -13,7 +13,7 @@ import {
   type ResponseSchema,
   type TokenUsage,
   type UsageObserver,
-} from "../judge/llm";
+} from "../judge/llm/index.ts";
 
 /**
  * One schema-validated model output for the pipelines and CFBench, on the LLM judge's own

@@ -1,11 +1,11 @@
 import { z } from "zod";
-import type { RecordOutcome } from "../datasets/jobs";
-import { seededRandom, shuffle } from "../datasets/quadruples";
-import type { Constraint, DatasetRecord, Instruction } from "../datasets/records";
-import { fence, PROMPT_VERSION, type LlmJudge, type ResponseSchema } from "../judge/llm";
-import { ANSWER_SCHEMA, AnswerSchema, answerMessages } from "./iopo";
-import { judgeInstruction, knownDimension } from "./judging";
-import { generate, jsonAnswer, strictObject } from "./llm";
+import type { RecordOutcome } from "../datasets/jobs.ts";
+import { seededRandom, shuffle } from "../datasets/quadruples.ts";
+import type { Constraint, DatasetRecord, Instruction } from "../datasets/records.ts";
+import { fence, PROMPT_VERSION, type LlmJudge, type ResponseSchema } from "../judge/llm/index.ts";
+import { ANSWER_SCHEMA, AnswerSchema, answerMessages } from "./iopo.ts";
+import { judgeInstruction, knownDimension } from "./judging.ts";
+import { generate, jsonAnswer, strictObject } from "./llm.ts";
 
 /**
  * TRACE's construction with an LLM, from a dataset of simple instructions: constraint expansion

@@ -1,17 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { API_LIMITS } from "@iopo/common";
 import type { Context } from "hono";
-import type { AppEnv } from "../env";
-import { renderPrompt, type Instruction } from "../datasets/records";
-import { findDataset, type DatasetRow } from "../datasets/store/access";
-import { parseRecordsBody } from "../datasets/store/ingest";
-import { recordsInRange, toRecord, type StoredRecord } from "../datasets/store/rows";
-import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy";
-import { accuracyReport, evaluateIfevalRecord, JudgeInputError, type IfevalInputRecord, type IfevalOutputRecord } from "../judge";
-import { requireScope } from "../lib/auth";
-import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
-import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
-import { ProblemError, type FieldError } from "../lib/problem";
+import type { AppEnv } from "../env.ts";
+import { renderPrompt, type Instruction } from "../datasets/records.ts";
+import { findDataset, type DatasetRow } from "../datasets/store/access.ts";
+import { parseRecordsBody } from "../datasets/store/ingest.ts";
+import { recordsInRange, toRecord, type StoredRecord } from "../datasets/store/rows.ts";
+import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
+import { accuracyReport, evaluateIfevalRecord, JudgeInputError, type IfevalInputRecord, type IfevalOutputRecord } from "../judge/index.ts";
+import { requireScope } from "../lib/auth.ts";
+import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware.ts";
+import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
+import { ProblemError, type FieldError } from "../lib/problem.ts";
 import {
   judgeFreeText,
   PROMPT_VERSION,
@@ -21,8 +21,8 @@ import {
   type LlmVerdict,
   type TraceConstraintOutcome,
   type TraceSubset,
-} from "../judge/llm";
-import { JUDGE_LIMITS, llmJudgeFor } from "./judge";
+} from "../judge/llm/index.ts";
+import { JUDGE_LIMITS, llmJudgeFor } from "./judge.ts";
 
 /** A verifiable prompt set as stored by `npm start` (datasets `ifeval`, `ifbench`: instruction records with checkers). */
 async function loadVerifiablePrompts(

@@ -1,15 +1,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { CFBENCH_PROMPT_VERSION, CfbenchSubmissionSchema, judgeCfbenchItem, type CfbenchSubmission } from "../benchmarks/cfbench/judge";
-import { aggregate } from "../benchmarks/cfbench/score";
-import type { AppEnv } from "../env";
-import { requireScope } from "../lib/auth";
-import { acceptBody, JSON_TYPES, NDJSON_TYPES } from "../lib/middleware";
-import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
-import { ProblemError } from "../lib/problem";
-import { usageMeter, withUsage } from "../pipelines/llm";
-import { readSubmissions } from "./benchmarks";
-import { llmJudgeFor } from "./judge";
+import { CFBENCH_PROMPT_VERSION, CfbenchSubmissionSchema, judgeCfbenchItem, type CfbenchSubmission } from "../benchmarks/cfbench/judge.ts";
+import { aggregate } from "../benchmarks/cfbench/score.ts";
+import type { AppEnv } from "../env.ts";
+import { requireScope } from "../lib/auth.ts";
+import { acceptBody, JSON_TYPES, NDJSON_TYPES } from "../lib/middleware.ts";
+import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
+import { ProblemError } from "../lib/problem.ts";
+import { usageMeter, withUsage } from "../pipelines/llm.ts";
+import { readSubmissions } from "./benchmarks.ts";
+import { llmJudgeFor } from "./judge.ts";
 
 /** Every CFBench item is one judge call (plus retries), so a request holds a bounded number. */
 export const CFBENCH_LIMITS = { itemsPerRequest: 50 } as const;

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import type { DatasetRow } from "../datasets/store/access";
-import { shardCount, type VersionRow } from "../datasets/store/versions";
+import type { DatasetRow } from "../datasets/store/access.ts";
+import { shardCount, type VersionRow } from "../datasets/store/versions.ts";
 
 /** The shapes the dataset, version and job routes share: a dataset's name, a dataset, a version. */
 

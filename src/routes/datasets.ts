@@ -1,16 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { validateConstraintChecker } from "../datasets/checkers";
-import { RECORD_KINDS, RecordSchema } from "../datasets/records";
-import { createDataset, findDataset, listDatasets } from "../datasets/store/access";
-import { appendRecords, MAX_RECORDS_PER_REQUEST, parseRecordsBody, prepareRecords } from "../datasets/store/ingest";
-import { datasetStatistics, queryRows, toRecord } from "../datasets/store/rows";
-import { listVersions } from "../datasets/store/versions";
-import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy";
-import { requireScope } from "../lib/auth";
-import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
-import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi";
-import { ProblemError } from "../lib/problem";
-import { DatasetName, DatasetSchema, nameParam, presentDataset, presentVersion, VersionSchema } from "./dataset-schemas";
+import { validateConstraintChecker } from "../datasets/checkers.ts";
+import { RECORD_KINDS, RecordSchema } from "../datasets/records.ts";
+import { createDataset, findDataset, listDatasets } from "../datasets/store/access.ts";
+import { appendRecords, MAX_RECORDS_PER_REQUEST, parseRecordsBody, prepareRecords } from "../datasets/store/ingest.ts";
+import { datasetStatistics, queryRows, toRecord } from "../datasets/store/rows.ts";
+import { listVersions } from "../datasets/store/versions.ts";
+import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
+import { requireScope } from "../lib/auth.ts";
+import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware.ts";
+import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi.ts";
+import { ProblemError } from "../lib/problem.ts";
+import { DatasetName, DatasetSchema, nameParam, presentDataset, presentVersion, VersionSchema } from "./dataset-schemas.ts";
 
 /** Datasets: list, create, read with statistics, add records, browse rows. */
 

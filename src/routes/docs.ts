@@ -1,9 +1,9 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { html, raw } from "hono/html";
-import type { AppEnv } from "../env";
-import { createRouter } from "../lib/openapi";
-import { PROBLEM_TYPES, problemTypeUri } from "../lib/problem";
-import { API_TITLE, VERSION } from "../version";
+import type { AppEnv } from "../env.ts";
+import { createRouter } from "../lib/openapi.ts";
+import { PROBLEM_TYPES, problemTypeUri } from "../lib/problem.ts";
+import { API_TITLE, VERSION } from "../version.ts";
 
 export const openApiConfig = {
   openapi: "3.1.0",

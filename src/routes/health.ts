@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { REFERENCE_DATASETS } from "../datasets/reference";
-import { datasets, datasetVersions } from "../db/schema";
-import { createRouter, jsonContent } from "../lib/openapi";
-import { VERSION } from "../version";
+import { REFERENCE_DATASETS } from "../datasets/reference.ts";
+import { datasets, datasetVersions } from "../db/schema.ts";
+import { createRouter, jsonContent } from "../lib/openapi.ts";
+import { VERSION } from "../version.ts";
 
 const HealthSchema = z
   .object({

@@ -1,16 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { validateConstraintChecker } from "../datasets/checkers";
-import { createJob, findJob, listJobs, prepareTarget, presentJob, runJobSteps } from "../datasets/jobs";
-import { BUILD_OPS } from "../datasets/quadruples";
-import { findDataset } from "../datasets/store/access";
-import { loadTaxonomyIndex } from "../datasets/taxonomy";
-import type { UsageObserver } from "../judge/llm";
-import { requireScope } from "../lib/auth";
-import { acceptBody, JSON_TYPES } from "../lib/middleware";
-import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
-import { withUsage } from "../pipelines/llm";
-import { DatasetName, nameParam } from "./dataset-schemas";
-import { llmJudgeFor } from "./judge";
+import { validateConstraintChecker } from "../datasets/checkers.ts";
+import { createJob, findJob, listJobs, prepareTarget, presentJob, runJobSteps } from "../datasets/jobs.ts";
+import { BUILD_OPS } from "../datasets/quadruples.ts";
+import { findDataset } from "../datasets/store/access.ts";
+import { loadTaxonomyIndex } from "../datasets/taxonomy.ts";
+import type { UsageObserver } from "../judge/llm/index.ts";
+import { requireScope } from "../lib/auth.ts";
+import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
+import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
+import { withUsage } from "../pipelines/llm.ts";
+import { DatasetName, nameParam } from "./dataset-schemas.ts";
+import { llmJudgeFor } from "./judge.ts";
 
 /** Jobs over a dataset: start a quadruple build, list, read, run the next batches. */
 

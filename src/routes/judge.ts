@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { API_LIMITS } from "@iopo/common";
 import type { Context } from "hono";
-import type { AppEnv, Bindings } from "../env";
-import { JudgeInputError, judgementWork, KWARGS_LIMITS, WORK_LIMITS, type JudgeIssue } from "../judge";
+import type { AppEnv, Bindings } from "../env.ts";
+import { JudgeInputError, judgementWork, KWARGS_LIMITS, WORK_LIMITS, type JudgeIssue } from "../judge/index.ts";
 import {
   checkerCatalog,
   createLlmJudge,
@@ -14,12 +14,12 @@ import {
   type HybridItem,
   type HybridOutput,
   type LlmJudge,
-} from "../judge/llm";
-import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy";
-import { requireScope } from "../lib/auth";
-import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware";
-import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
-import { ProblemError, type FieldError } from "../lib/problem";
+} from "../judge/llm/index.ts";
+import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
+import { requireScope } from "../lib/auth.ts";
+import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware.ts";
+import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
+import { ProblemError, type FieldError } from "../lib/problem.ts";
 
 /**
  * Documented limits of the judge routes (422 beyond the per-item ones, 413 beyond the batch's),

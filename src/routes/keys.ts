@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { keys } from "../db/schema";
-import { SCOPES, generateApiKey, keyDisplayPrefix, requireScope, sha256Hex } from "../lib/auth";
-import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
-import { ProblemError } from "../lib/problem";
+import { keys } from "../db/schema.ts";
+import { SCOPES, generateApiKey, keyDisplayPrefix, requireScope, sha256Hex } from "../lib/auth.ts";
+import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
+import { ProblemError } from "../lib/problem.ts";
 
 const KeyInfoSchema = z
   .object({

@@ -1,11 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createJob, findJob, prepareTarget, presentJob } from "../datasets/jobs";
-import { findDataset } from "../datasets/store/access";
-import { requireScope } from "../lib/auth";
-import { acceptBody, JSON_TYPES } from "../lib/middleware";
-import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
-import { DatasetName, nameParam } from "./dataset-schemas";
-import { JobSchema } from "./jobs";
+import { createJob, findJob, prepareTarget, presentJob } from "../datasets/jobs.ts";
+import { findDataset } from "../datasets/store/access.ts";
+import { requireScope } from "../lib/auth.ts";
+import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
+import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
+import { DatasetName, nameParam } from "./dataset-schemas.ts";
+import { JobSchema } from "./jobs.ts";
 
 /** The LLM pipelines' routes: starting a TRACE construction job, and any job's reject table. */
 

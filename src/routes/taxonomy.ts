@@ -1,11 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { asc } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { slugify } from "../datasets/taxonomy";
-import { constraintDimensions, constraintTypes } from "../db/schema";
-import { requireScope } from "../lib/auth";
-import { createRouter, jsonContent, problemResponses } from "../lib/openapi";
-import { ProblemError } from "../lib/problem";
+import { slugify } from "../datasets/taxonomy.ts";
+import { constraintDimensions, constraintTypes } from "../db/schema.ts";
+import { requireScope } from "../lib/auth.ts";
+import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
+import { ProblemError } from "../lib/problem.ts";
 
 const DimensionSchema = z
   .object({

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { SHARD_FORMATS, type ShardFormat } from "../datasets/export";
-import { findDataset, type DatasetRow } from "../datasets/store/access";
-import { shardStream } from "../datasets/store/shards";
+import { SHARD_FORMATS, type ShardFormat } from "../datasets/export.ts";
+import { findDataset, type DatasetRow } from "../datasets/store/access.ts";
+import { shardStream } from "../datasets/store/shards.ts";
 import {
   createVersion,
   findVersion,
@@ -11,15 +11,15 @@ import {
   shardName,
   shardSummaries,
   type VersionRow,
-} from "../datasets/store/versions";
-import type { AppEnv } from "../env";
-import { requireScope } from "../lib/auth";
-import { serveImmutable } from "../lib/http-range";
-import { acceptBody, JSON_TYPES } from "../lib/middleware";
-import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi";
-import { ProblemError } from "../lib/problem";
+} from "../datasets/store/versions.ts";
+import type { AppEnv } from "../env.ts";
+import { requireScope } from "../lib/auth.ts";
+import { serveImmutable } from "../lib/http-range.ts";
+import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
+import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi.ts";
+import { ProblemError } from "../lib/problem.ts";
 import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "@iopo/common";
-import { nameParam, presentVersion, VersionSchema } from "./dataset-schemas";
+import { nameParam, presentVersion, VersionSchema } from "./dataset-schemas.ts";
 
 /** Versions and shards: freeze, list, manifest, stream a shard, the sample order. */
 

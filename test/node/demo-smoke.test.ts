@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadConfig, main } from "../../demo/run";
-import type { DemoResult } from "../../demo/pipeline";
-import { canonicalJson } from "../../src/datasets/records";
-import { generateDemoCorpus } from "../../src/datasets/synthetic";
+import { loadConfig, main } from "../../demo/run.ts";
+import type { DemoResult } from "../../demo/pipeline.ts";
+import { canonicalJson } from "../../src/datasets/records.ts";
+import { generateDemoCorpus } from "../../src/datasets/synthetic.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "iopo-demo-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { VERSION } from "../../src/version";
+import { VERSION } from "../../src/version.ts";
 
 const root = join(import.meta.dirname, "../..");
 const node = process.execPath;

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { noneMatchHits, parseRange, serveImmutable, type ByteRange } from "../../src/lib/http-range";
+import { noneMatchHits, parseRange, serveImmutable, type ByteRange } from "../../src/lib/http-range.ts";
 
 describe("parseRange", () => {
   it("reads first-last, open-ended and suffix ranges, clamped to the body", () => {

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { importFile, ImportError } from "../../src/cli/commands/import";
-import { convertLine } from "../../src/datasets/importers";
-import { renderPrompt, type Instruction } from "../../src/datasets/records";
+import { importFile, ImportError } from "../../src/cli/commands/import.ts";
+import { convertLine } from "../../src/datasets/importers.ts";
+import { renderPrompt, type Instruction } from "../../src/datasets/records.ts";
 // @ts-expect-error -- plain ESM helper shared with the benchmarks
 import { startServer } from "../../scripts/lib/server.mjs";
 

@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { importFile } from "../../src/cli/commands/import";
-import { startFakeLlm, type FakeLlm } from "../fake-llm/server";
+import { importFile } from "../../src/cli/commands/import.ts";
+import { startFakeLlm, type FakeLlm } from "../fake-llm/server.ts";
 // @ts-expect-error -- plain ESM helper shared with the benchmarks
 import { startServer } from "../../scripts/lib/server.mjs";
 

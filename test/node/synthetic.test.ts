@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { generateDemoCorpus, HELD_OUT_TOPICS, SYNTHETIC_CHECKER_IDS, TRAIN_TOPICS } from "../../src/datasets/synthetic";
-import { RecordSchema } from "../../src/datasets/records";
-import { judgeConstraints } from "../../src/judge";
+import { generateDemoCorpus, HELD_OUT_TOPICS, SYNTHETIC_CHECKER_IDS, TRAIN_TOPICS } from "../../src/datasets/synthetic.ts";
+import { RecordSchema } from "../../src/datasets/records.ts";
+import { judgeConstraints } from "../../src/judge/index.ts";
 
 describe("synthetic demo corpus", () => {
   const corpus = generateDemoCorpus(3, 20, 4);

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
-import { LIMITER_PERIOD_S } from "../../src/lib/rate-limits";
+import { LIMITER_PERIOD_S } from "../../src/lib/rate-limits.ts";
 
 // wrangler.toml read by wrangler itself, as `wrangler dev` and `wrangler deploy --env production` do.
 const config = (env?: string) => unstable_readConfig({ config: join(import.meta.dirname, "../../wrangler.toml"), env });

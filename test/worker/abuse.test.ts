@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { buildApp } from "../../src/app";
-import { ADMIN, call, createKey, expectProblem, postJson } from "./helpers";
+import { buildApp } from "../../src/app.ts";
+import { ADMIN, call, createKey, expectProblem, postJson } from "./helpers.ts";
 
 // Each test throttles its own client address: the limiters count per CF-Connecting-IP.
 let nextAddress = 1;

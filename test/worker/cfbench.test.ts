@@ -3,8 +3,8 @@
  * is not shipped) judged by the fake provider in CFBench's answer format, scores checked by hand.
  */
 import { describe, expect, it } from "vitest";
-import { expectProblem } from "./helpers";
-import { callWith, fakeLlm, unique } from "./llm-helpers";
+import { expectProblem } from "./helpers.ts";
+import { callWith, fakeLlm, unique } from "./llm-helpers.ts";
 
 const P = "主需";
 const S = "次需";

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, createKey, expectProblem, postJson, textOf } from "./helpers";
+import { ADMIN, call, createKey, expectProblem, postJson, textOf } from "./helpers.ts";
 
 const ndjson = (records: unknown[]) => records.map((r) => JSON.stringify(r)).join("\n") + "\n";
 

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { convertLine } from "../../src/datasets/importers";
-import { sha256Hex } from "../../src/lib/auth";
-import { VERSION } from "../../src/version";
-import { ADMIN, call, createKey, expectProblem, postJson } from "./helpers";
+import { convertLine } from "../../src/datasets/importers.ts";
+import { sha256Hex } from "../../src/lib/auth.ts";
+import { VERSION } from "../../src/version.ts";
+import { ADMIN, call, createKey, expectProblem, postJson } from "./helpers.ts";
 
 describe("health", () => {
   it("reports version, D1 reachability and the applied migrations", async () => {

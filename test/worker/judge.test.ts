@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { convertLine } from "../../src/datasets/importers";
-import { describeConstraint } from "../../src/judge";
-import { ADMIN, call, expectProblem, postJson, textOf } from "./helpers";
+import { convertLine } from "../../src/datasets/importers.ts";
+import { describeConstraint } from "../../src/judge/index.ts";
+import { ADMIN, call, expectProblem, postJson, textOf } from "./helpers.ts";
 
 type Verdict = { followed_all: boolean; results: { id: string; kind: string; passed: boolean; evidence: Record<string, unknown> }[] };
 

@@ -1,8 +1,8 @@
 /** Helpers for the LLM judge tests: a fake-provider session per test and calls with env overrides. */
 import { env } from "cloudflare:workers";
-import app from "../../src/index";
-import type { Bindings } from "../../src/env";
-import { FakeLlmSession } from "../fake-llm/client";
+import app from "../../src/index.ts";
+import type { Bindings } from "../../src/env.ts";
+import { FakeLlmSession } from "../fake-llm/client.ts";
 
 export { FakeLlmSession };
 

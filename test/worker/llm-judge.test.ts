@@ -3,8 +3,8 @@
  * test scripts its own fake session and points LLM_BASE_URL at it. No real model is called.
  */
 import { describe, expect, it } from "vitest";
-import { expectProblem, textOf } from "./helpers";
-import { callWith, fakeLlm, postWith, unique, verdictJson } from "./llm-helpers";
+import { expectProblem, textOf } from "./helpers.ts";
+import { callWith, fakeLlm, postWith, unique, verdictJson } from "./llm-helpers.ts";
 
 type LlmResult = {
   kind: string;

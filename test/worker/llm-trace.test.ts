@@ -5,10 +5,10 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { convertLine } from "../../src/datasets/importers";
-import { renderPrompt, type Instruction } from "../../src/datasets/records";
-import { ADMIN, call, expectProblem, postJson } from "./helpers";
-import { callWith, fakeLlm } from "./llm-helpers";
+import { convertLine } from "../../src/datasets/importers.ts";
+import { renderPrompt, type Instruction } from "../../src/datasets/records.ts";
+import { ADMIN, call, expectProblem, postJson } from "./helpers.ts";
+import { callWith, fakeLlm } from "./llm-helpers.ts";
 
 type TraceLine = { id: string; levels2: string[]; constraints_splits: string[] };
 const SAMPLE = env.TRACE_EVAL_SAMPLE.trim()

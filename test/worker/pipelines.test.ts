@@ -6,8 +6,8 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, expectProblem } from "./helpers";
-import { callWith, fakeLlm, type FakeLlmSession, postWith } from "./llm-helpers";
+import { ADMIN, call, expectProblem } from "./helpers.ts";
+import { callWith, fakeLlm, type FakeLlmSession, postWith } from "./llm-helpers.ts";
 
 type Usage = { calls: number; prompt_tokens: number; completion_tokens: number; total_tokens: number; cache_hits: number };
 type Job = {

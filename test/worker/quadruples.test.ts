@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, expectProblem, postJson } from "./helpers";
+import { ADMIN, call, expectProblem, postJson } from "./helpers.ts";
 
 type Checker = { id: string; kwargs: Record<string, unknown> };
 type Instruction = { description: string; constraints: { text: string; checker?: Checker }[] };

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { fence, LlmError, type ChatMessage, type LlmJudge } from "../../judge/llm";
-import { generate } from "../../pipelines/llm";
+import { fence, LlmError, type ChatMessage, type LlmJudge } from "../../judge/llm/index.ts";
+import { generate } from "../../pipelines/llm.ts";
 import {
   CFBENCH_PRIORITIES,
   CFBENCH_SPLITS,
@@ -9,7 +9,7 @@ import {
   strictScores,
   type CfbenchMetric,
   type JudgeParsing,
-} from "./score";
+} from "./score.ts";
 
 /**
  * CFBench items (the published `cfbench_data.json`, or the reference's `*_infer.json` with a

@@ -3,7 +3,7 @@ import { createInterface } from "node:readline";
 import { ApiClient, ApiError, type IngestResult } from "@iopo/common";
 import { apiConnection, parseCommandArgs } from "../args.ts";
 import { CliError } from "../errors.ts";
-import { convertLine, IMPORT_FORMATS, ImportLineError, type ImportContext, type ImportFormat } from "../../datasets/importers";
+import { convertLine, IMPORT_FORMATS, ImportLineError, type ImportContext, type ImportFormat } from "../../datasets/importers.ts";
 
 export const importUsage = `Usage: iopo import --api <url> --key <key> --dataset <name> --format <${IMPORT_FORMATS.join("|")}> <file.jsonl>
   Streams a JSONL file through the dataset API in batches. Creates the dataset if it does not exist

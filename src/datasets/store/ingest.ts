@@ -1,9 +1,9 @@
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { d1Statement } from "../../db/d1";
-import { datasets, records } from "../../db/schema";
-import { ProblemError, type FieldError } from "../../lib/problem";
-import { resolveDimension } from "../taxonomy";
+import { d1Statement } from "../../db/d1.ts";
+import { datasets, records } from "../../db/schema.ts";
+import { ProblemError, type FieldError } from "../../lib/problem.ts";
+import { resolveDimension } from "../taxonomy.ts";
 import {
   canonicalJson,
   fieldNestedTooDeep,
@@ -13,8 +13,8 @@ import {
   RECORD_LIMITS,
   RecordSchema,
   type DatasetRecord,
-} from "../records";
-import type { DatasetRow } from "./access";
+} from "../records.ts";
+import type { DatasetRow } from "./access.ts";
 
 /** Parsing, validating and appending records: all or nothing, idempotent, safe under concurrent writers. */
 

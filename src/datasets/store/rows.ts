@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, gt, gte, lt, lte, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { datasets, records } from "../../db/schema";
-import type { DatasetRecord } from "../records";
+import { datasets, records } from "../../db/schema.ts";
+import type { DatasetRecord } from "../records.ts";
 
 /** Reading stored records: ranges of positions, filtered pages, and a dataset's statistics. */
 

@@ -1,6 +1,6 @@
-import { exportLines, type ShardFormat } from "../export";
-import { recordsInRange, toRecord } from "./rows";
-import type { VersionRow } from "./versions";
+import { exportLines, type ShardFormat } from "../export.ts";
+import { recordsInRange, toRecord } from "./rows.ts";
+import type { VersionRow } from "./versions.ts";
 
 /** A shard's NDJSON body, streamed from its records page by page and never built whole. */
 

@@ -1,11 +1,11 @@
 import { and, asc, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { datasetVersions, versionShards } from "../../db/schema";
-import { ProblemError } from "../../lib/problem";
+import { datasetVersions, versionShards } from "../../db/schema.ts";
+import { ProblemError } from "../../lib/problem.ts";
 import { hex } from "@iopo/common";
-import type { ShardFormat } from "../export";
-import type { DatasetRow } from "./access";
-import { shardChunks } from "./shards";
+import type { ShardFormat } from "../export.ts";
+import type { DatasetRow } from "./access.ts";
+import { shardChunks } from "./shards.ts";
 
 /** Immutable versions of a dataset and the manifest of their shards. */
 
