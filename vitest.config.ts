@@ -16,6 +16,7 @@ const traceSample = (ids: string[]) =>
 // Three projects in one `vitest run`:
 // - worker: the Worker itself in workerd with a real local D1 (migrations applied in setup);
 // - node: pure modules (the judge) and the CLI, in plain Node, reading data/;
+// - graph: the graph / autodiff / ONNX / engine / Trainer library (packages/graph), a plain Node project;
 // - gpu-trainer: the trainer workspace, a plain Node project.
 export default defineConfig({
   test: {
@@ -66,6 +67,15 @@ export default defineConfig({
           environment: "node",
           include: ["test/node/**/*.test.ts"],
           testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "graph",
+          root: `${root}packages/graph`,
+          environment: "node",
+          include: ["test/**/*.test.ts"],
+          testTimeout: 120_000,
         },
       },
       {

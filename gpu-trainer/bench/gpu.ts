@@ -18,17 +18,27 @@
 import { writeFileSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { createNodeCpuEngine, createNodeWebGpuEngine, createWasmEngine, createWebGpuNodeEngine } from "../src/engine/ort.ts";
-import { formatProfile, summarizeProfile } from "../src/engine/profile.ts";
-import { countFlops } from "../src/graph/flops.ts";
-import type { DeviceTensor, Engine, EngineSession, HostTensor } from "../src/engine/types.ts";
+import {
+  createNodeCpuEngine,
+  createNodeWebGpuEngine,
+  createWasmEngine,
+  createWebGpuNodeEngine,
+  formatProfile,
+  summarizeProfile,
+  countFlops,
+  type DeviceTensor,
+  type Engine,
+  type EngineSession,
+  type HostTensor,
+  toyModels,
+  Trainer,
+} from "@iopo/graph";
 import { type DecoderConfig, countParams, parseHfConfig } from "../src/model/config.ts";
 import { LINEAR_MODULES, type ModelWeights, paramShapes } from "../src/model/decoder.ts";
 import { randomWeights } from "../src/model/index.ts";
-import { lcg } from "../src/toy-models.ts";
 import { type EncodedExample, collate } from "../src/train/batch.ts";
 import { LogprobRunner, trainingModel } from "../src/train/graphs.ts";
-import { Trainer } from "../src/trainer.ts";
+const { lcg } = toyModels;
 
 /** A benchmark shape: decoder dims, quadruples per step (B) and sequence length (T). */
 export interface BenchShape {

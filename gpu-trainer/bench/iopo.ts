@@ -11,15 +11,13 @@
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { createNodeCpuEngine, createWasmEngine, createWebGpuNodeEngine } from "../src/engine/ort.ts";
-import type { Engine } from "../src/engine/types.ts";
+import { createNodeCpuEngine, createWasmEngine, createWebGpuNodeEngine, type Engine, toyModels, Trainer } from "@iopo/graph";
 import { countParams } from "../src/model/config.ts";
 import { LINEAR_MODULES } from "../src/model/decoder.ts";
 import { createTinyModel } from "../src/model/index.ts";
-import { lcg } from "../src/toy-models.ts";
 import { type EncodedExample, collate } from "../src/train/batch.ts";
 import { trainingModel } from "../src/train/graphs.ts";
-import { Trainer } from "../src/trainer.ts";
+const { lcg } = toyModels;
 
 type EngineId = "wasm1" | "wasm2" | "node" | "webgpu";
 const ENGINES: EngineId[] = ["wasm2", "node", "webgpu"];

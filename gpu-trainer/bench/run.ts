@@ -10,14 +10,22 @@
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { BrowserEngine } from "../src/engine/browser.ts";
-import { createNodeCpuEngine, createWasmEngine, createWebGpuNodeEngine } from "../src/engine/ort.ts";
-import type { Engine } from "../src/engine/types.ts";
-import { compile } from "../src/graph/compile.ts";
-import { countFlops } from "../src/graph/flops.ts";
-import { Graph } from "../src/graph/graph.ts";
-import { type BlockConfig, lcg, transformerBlock } from "../src/toy-models.ts";
-import { type ModelFn, Trainer, tensor } from "../src/trainer.ts";
+import {
+  BrowserEngine,
+  createNodeCpuEngine,
+  createWasmEngine,
+  createWebGpuNodeEngine,
+  type Engine,
+  compile,
+  countFlops,
+  Graph,
+  toyModels,
+  type ModelFn,
+  Trainer,
+  tensor,
+} from "@iopo/graph";
+const { lcg, transformerBlock } = toyModels;
+type BlockConfig = toyModels.BlockConfig;
 
 interface Size {
   name: string;

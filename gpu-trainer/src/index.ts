@@ -1,10 +1,17 @@
 /**
- * @iopo/gpu-trainer: graphs built and differentiated in TypeScript, emitted as ONNX, trained on
- * onnxruntime-web (WebGPU or wasm) or onnxruntime-node with AdamW on the device.
+ * @iopo/gpu-trainer: the IOPO trainer (models, tokenizer, data, losses, the training loop, generation
+ * and evaluation) on @iopo/graph, whose API it re-exports: graphs built and differentiated in
+ * TypeScript, emitted as ONNX, trained on onnxruntime-web (WebGPU or wasm) or onnxruntime-node with
+ * AdamW on the device.
  */
-export type { DType, HostArray } from "./graph/dtype.ts";
-export { type Dim, type Shape, ShapeError, broadcastShapes, fmtShape } from "./graph/shape.ts";
 export {
+  type DType,
+  type HostArray,
+  type Dim,
+  type Shape,
+  ShapeError,
+  broadcastShapes,
+  fmtShape,
   Graph,
   GraphError,
   MAX_KERNEL_OPERANDS,
@@ -14,17 +21,31 @@ export {
   type ParamOptions,
   init,
   liveNodes,
-} from "./graph/graph.ts";
-export { GRAD_RULES, type GradRule, grad, unbroadcast } from "./graph/autodiff.ts";
-export { optimize, type OptimizeOptions, type OptimizeResult } from "./graph/simplify.ts";
-export { toOnnx, type EmitOptions, type EmittedModel, type IoInfo, type Opset } from "./graph/onnx.ts";
-export { compile, type CompileOptions, type CompiledModel } from "./graph/compile.ts";
-export { evaluate, evalNode, type EvalOptions, type Precision, type Value } from "./graph/interpreter.ts";
-export { gradCheck, type GradCheckResult } from "./graph/gradcheck.ts";
-export { countFlops, type FlopCount } from "./graph/flops.ts";
-export * as nn from "./graph/nn.ts";
-
-export {
+  GRAD_RULES,
+  type GradRule,
+  grad,
+  unbroadcast,
+  optimize,
+  type OptimizeOptions,
+  type OptimizeResult,
+  toOnnx,
+  type EmitOptions,
+  type EmittedModel,
+  type IoInfo,
+  type Opset,
+  compile,
+  type CompileOptions,
+  type CompiledModel,
+  evaluate,
+  evalNode,
+  type EvalOptions,
+  type Precision,
+  type Value,
+  gradCheck,
+  type GradCheckResult,
+  countFlops,
+  type FlopCount,
+  nn,
   ADAMW_DEFAULTS,
   type AdamWConfig,
   type ScheduleConfig,
@@ -38,26 +59,34 @@ export {
   adamwHyperValues,
   clipByGlobalNorm,
   scheduleMultiplier,
-} from "./optim/adamw.ts";
-
-export type {
-  DeviceTensor,
-  Engine,
-  EngineKind,
-  EngineSession,
-  HostTensor,
-  OutputSpec,
-  RunResult,
-  SessionOptions,
-} from "./engine/types.ts";
-export { EngineUnavailable } from "./engine/types.ts";
-export { OrtEngine, createNodeCpuEngine, createNodeWebGpuEngine, createWasmEngine, createWebGpuNodeEngine } from "./engine/ort.ts";
-export { BrowserEngine, type BrowserEngineOptions } from "./engine/browser.ts";
-export { ReferenceEngine } from "./engine/reference.ts";
-export { installNodeWebGPU, SWIFTSHADER_ICD } from "./engine/webgpu-node.ts";
-
-export { type Batch, type ModelFn, type ModelOutputs, type StepMetrics, Trainer, type TrainerConfig, tensor } from "./trainer.ts";
-export * as toyModels from "./toy-models.ts";
+  type DeviceTensor,
+  type Engine,
+  type EngineKind,
+  type EngineSession,
+  type HostTensor,
+  type OutputSpec,
+  type RunResult,
+  type SessionOptions,
+  EngineUnavailable,
+  OrtEngine,
+  createNodeCpuEngine,
+  createNodeWebGpuEngine,
+  createWasmEngine,
+  createWebGpuNodeEngine,
+  BrowserEngine,
+  type BrowserEngineOptions,
+  ReferenceEngine,
+  installNodeWebGPU,
+  SWIFTSHADER_ICD,
+  type Batch,
+  type ModelFn,
+  type ModelOutputs,
+  type StepMetrics,
+  Trainer,
+  type TrainerConfig,
+  tensor,
+  toyModels,
+} from "@iopo/graph";
 
 // ---- the IOPO trainer (models, data, losses, the training loop) ----
 export {
@@ -98,7 +127,7 @@ export {
   createEngine,
   createEngine as createEngineFor,
   isDevice as isGenerationDevice,
-} from "./engine/devices.ts";
+} from "@iopo/graph";
 export { CheckpointError, type TrainerStateFile, listCheckpoints, loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 export { type LogprobOptions, type LogprobRecord, computeLogprobs } from "./train/logprobs.ts";
 export { type ExportOptions, exportCheckpoint, inferenceOnnx, openCheckpoint } from "./train/export.ts";

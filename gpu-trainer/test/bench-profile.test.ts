@@ -10,10 +10,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { SHAPES, benchRow, torchMs } from "../bench/gpu.ts";
-import { createNodeCpuEngine, createWasmEngine, createWebGpuNodeEngine } from "../src/engine/ort.ts";
-import { parseOrtProfile, summarizeProfile } from "../src/engine/profile.ts";
-import { compile } from "../src/graph/compile.ts";
-import { Graph } from "../src/graph/graph.ts";
+import {
+  createNodeCpuEngine,
+  createWasmEngine,
+  createWebGpuNodeEngine,
+  parseOrtProfile,
+  summarizeProfile,
+  compile,
+  Graph,
+} from "@iopo/graph";
 import { skipBanner, tryEngine } from "./helpers.ts";
 
 const wasm = await createWasmEngine({ numThreads: 1 });

@@ -10,8 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error -- plain ESM helper shared with the benchmarks and the demo
 import { startServer } from "../../scripts/lib/server.mjs";
 import { main } from "../src/cli/main.ts";
-import { createNodeCpuEngine } from "../src/engine/ort.ts";
-import type { Engine } from "../src/engine/types.ts";
+import { createNodeCpuEngine, type Engine } from "@iopo/graph";
 import { ApiClient } from "@iopo/common";
 import { evaluate, loadBenchmark, renderPrompt, scoreBenchmark } from "../src/eval/index.ts";
 

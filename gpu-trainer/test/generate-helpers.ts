@@ -1,7 +1,5 @@
 /** Shared by the generation tests: a decisive tiny model and greedy decoding by full recompute. */
-import { compile } from "../src/graph/compile.ts";
-import { Graph } from "../src/graph/graph.ts";
-import type { Engine } from "../src/engine/types.ts";
+import { compile, Graph, type Engine } from "@iopo/graph";
 import { ropeTables } from "../src/model/config.ts";
 import { type ModelWeights, declareParams, decoderLogits } from "../src/model/decoder.ts";
 import { createTinyModel } from "../src/model/index.ts";

@@ -4,7 +4,7 @@
  * a banner when there is no adapter (fails with GPU_TRAINER_REQUIRE_WEBGPU=1).
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { createWasmEngine, createWebGpuNodeEngine } from "../src/engine/ort.ts";
+import { createWasmEngine, createWebGpuNodeEngine } from "@iopo/graph";
 import { Generator } from "../src/generate/index.ts";
 import { PROMPTS, peaky, recomputeGreedy } from "./generate-helpers.ts";
 import { skipBanner, tryEngine } from "./helpers.ts";

@@ -3,8 +3,7 @@
  * choose the same tokens as recomputing the whole sequence with the training graph each step.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { createNodeCpuEngine, createWasmEngine } from "../src/engine/ort.ts";
-import type { Engine } from "../src/engine/types.ts";
+import { createNodeCpuEngine, createWasmEngine, type Engine } from "@iopo/graph";
 import { Generator, endOfTurnToken, generateTexts, loadGenerationModel, sampleToken, seededRng } from "../src/generate/index.ts";
 import { PROMPTS, peaky, recomputeGreedy } from "./generate-helpers.ts";
 

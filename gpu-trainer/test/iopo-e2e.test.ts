@@ -12,8 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error -- plain ESM helper shared with the benchmarks and the Node tests
 import { startServer } from "../../scripts/lib/server.mjs";
-import { createWasmEngine } from "../src/engine/ort.ts";
-import type { Engine } from "../src/engine/types.ts";
+import { createWasmEngine, type Engine } from "@iopo/graph";
 import { fetchApiDataset } from "../src/data/dataset.ts";
 import { exportCheckpoint } from "../src/train/export.ts";
 import { train } from "../src/train/train.ts";

@@ -8,8 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TRAIN_USAGE, readConfigFile } from "../src/cli/main.ts";
-import { createWasmEngine } from "../src/engine/ort.ts";
-import type { Engine } from "../src/engine/types.ts";
+import { createWasmEngine, type Engine } from "@iopo/graph";
 import {
   CONFIG_KEYS,
   ConfigError,

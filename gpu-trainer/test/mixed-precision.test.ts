@@ -6,12 +6,10 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { SHAPES, benchBatch, shapeConfig } from "../bench/gpu.ts";
-import { createWasmEngine } from "../src/engine/ort.ts";
-import type { HostTensor } from "../src/engine/types.ts";
+import { createWasmEngine, type HostTensor, Trainer } from "@iopo/graph";
 import { LINEAR_MODULES } from "../src/model/decoder.ts";
 import { randomWeights } from "../src/model/index.ts";
 import { LogprobRunner, trainingModel } from "../src/train/graphs.ts";
-import { Trainer } from "../src/trainer.ts";
 
 const wasm = await createWasmEngine({ numThreads: 1 });
 afterAll(async () => wasm.close());

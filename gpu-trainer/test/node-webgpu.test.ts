@@ -6,12 +6,10 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { SHAPES, benchBatch, shapeConfig } from "../bench/gpu.ts";
-import { createNodeCpuEngine, createNodeWebGpuEngine, createWasmEngine } from "../src/engine/ort.ts";
-import type { Engine } from "../src/engine/types.ts";
+import { createNodeCpuEngine, createNodeWebGpuEngine, createWasmEngine, type Engine, Trainer } from "@iopo/graph";
 import { LINEAR_MODULES } from "../src/model/decoder.ts";
 import { randomWeights } from "../src/model/index.ts";
 import { LogprobRunner, trainingModel } from "../src/train/graphs.ts";
-import { Trainer } from "../src/trainer.ts";
 import { skipBanner, tryEngine } from "./helpers.ts";
 
 const wasm = await createWasmEngine({ numThreads: 1 });

@@ -69,7 +69,8 @@ describe("package boundaries", () => {
       packageOf("demo/run.ts"),
       packageOf("gpu-trainer/src/index.ts"),
       packageOf("packages/common/src/order.ts"),
-    ]).toEqual(["root", "root", "gpu-trainer", "packages/common"]);
+      packageOf("packages/graph/src/index.ts"),
+    ]).toEqual(["root", "root", "gpu-trainer", "packages/common", "packages/graph"]);
   });
 
   it("no relative import resolves into another package", () => {

@@ -5,7 +5,7 @@
  *     --judge http://127.0.0.1:8787 [--out <dir>] [--key <k>] [--limit n] [--device auto] ...
  */
 import { InputError, choiceOption, numberOption, parseCommandArgs, requireOptions, stringOptions } from "../cli/args.ts";
-import { DEVICES } from "../engine/devices.ts";
+import { DEVICES } from "@iopo/graph";
 import { ApiError } from "@iopo/common";
 import { formatMetrics } from "./benchmark.ts";
 import { EVAL_DEFAULTS, evaluate } from "./run.ts";

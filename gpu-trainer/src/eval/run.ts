@@ -8,8 +8,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Engine } from "../engine/types.ts";
-import { type Device, createEngine } from "../engine/devices.ts";
+import { type Engine, type Device, createEngine } from "@iopo/graph";
 import { Generator } from "../generate/generator.ts";
 import { type GenerationModel, loadGenerationModel } from "../generate/model.ts";
 import { generateTexts } from "../generate/text.ts";

@@ -13,7 +13,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import type { ChatMessage } from "../tokenizer/index.ts";
 import { type Instruction, renderPrompt } from "../eval/prompt.ts";
 import { InputError, choiceOption, numberOption, parseCommandArgs, requireOptions, stringOptions } from "../cli/args.ts";
-import { DEVICES, createEngine } from "../engine/devices.ts";
+import { DEVICES, createEngine } from "@iopo/graph";
 import { Generator } from "./generator.ts";
 import { loadGenerationModel } from "./model.ts";
 import { type TextPrompt, generateTexts } from "./text.ts";

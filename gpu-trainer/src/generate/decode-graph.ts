@@ -17,10 +17,10 @@
  * token); last [] int32 (= S-1); bias [N,1,1,S,L]; past.<l>.key / past.<l>.value [N,KV,L,hd];
  * the parameters (graph inputs, uploaded once). Outputs: logits [N,V]; present.<l>.key/value.
  */
-import { Graph, type Tensor } from "../graph/graph.ts";
-import { rmsNorm, silu } from "../graph/nn.ts";
+import { Graph, type Tensor, nn } from "@iopo/graph";
 import type { DecoderConfig } from "../model/config.ts";
 import { type LinearModule, type ModelWeights, modulePath, paramShapes } from "../model/decoder.ts";
+const { rmsNorm, silu } = nn;
 
 export const pastName = (layer: number, kv: "key" | "value") => `past.${layer}.${kv}`;
 export const presentName = (layer: number, kv: "key" | "value") => `present.${layer}.${kv}`;

@@ -9,8 +9,7 @@
  * temperature + top-p with a per-prompt seeded generator). A row stops at a stop token or after
  * `maxNewTokens`; the batch stops when every row has.
  */
-import { compile } from "../graph/compile.ts";
-import type { DeviceTensor, Engine, EngineSession, HostTensor, OutputSpec } from "../engine/types.ts";
+import { compile, type DeviceTensor, type Engine, type EngineSession, type HostTensor, type OutputSpec } from "@iopo/graph";
 import { type DecoderConfig, ropeTables } from "../model/config.ts";
 import type { ModelWeights } from "../model/decoder.ts";
 import { buildDecodeGraph, pastName, presentName } from "./decode-graph.ts";

@@ -8,9 +8,9 @@
  * device, with no Transpose kernel in the forward or backward pass; `lm_head.weight` is [D, V].
  * The conversion happens once, on the host, when weights are loaded or saved (see weights.ts).
  */
-import { type Graph, type Tensor, init } from "../graph/graph.ts";
-import { labelLogProbs, rmsNorm, silu } from "../graph/nn.ts";
+import { type Graph, type Tensor, init, nn } from "@iopo/graph";
 import type { DecoderConfig } from "./config.ts";
+const { labelLogProbs, rmsNorm, silu } = nn;
 
 /** Linear modules of a block, by their HF short names. */
 export const LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;

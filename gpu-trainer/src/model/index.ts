@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { init } from "../graph/graph.ts";
+import { init } from "@iopo/graph";
 import { ChatTokenizer } from "../tokenizer/index.ts";
 import { tinyTokenizerFiles } from "../tokenizer/tiny.ts";
 import { type DecoderConfig, UnsupportedModelError, parseHfConfig } from "./config.ts";

@@ -12,7 +12,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { f16ToF32, f32ToF16 } from "../graph/dtype.ts";
+import { f16ToF32, f32ToF16 } from "@iopo/graph";
 
 export type SafetensorsDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 

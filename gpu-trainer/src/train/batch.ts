@@ -9,7 +9,7 @@
 import type { Conversation, Sample } from "../data/samples.ts";
 import type { DecoderConfig } from "../model/config.ts";
 import { ropeTables } from "../model/config.ts";
-import type { HostTensor } from "../engine/types.ts";
+import type { HostTensor } from "@iopo/graph";
 import type { ChatTokenizer } from "../tokenizer/index.ts";
 import { BLOCKS, type Method } from "./losses.ts";
 

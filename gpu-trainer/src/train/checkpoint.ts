@@ -16,7 +16,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { HostTensor } from "../engine/types.ts";
+import type { HostTensor } from "@iopo/graph";
 import type { Cursor } from "../data/order.ts";
 import type { DecoderConfig } from "../model/config.ts";
 import { type LoraConfig, type ModelWeights, paramShapes } from "../model/decoder.ts";

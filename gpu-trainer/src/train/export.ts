@@ -5,8 +5,7 @@
  */
 import { writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { compile } from "../graph/compile.ts";
-import { Graph, type Tensor } from "../graph/graph.ts";
+import { compile, Graph, type Tensor } from "@iopo/graph";
 import type { DecoderConfig } from "../model/config.ts";
 import { ropeTables } from "../model/config.ts";
 import { type ModelWeights, declareParams, decoderLogits } from "../model/decoder.ts";

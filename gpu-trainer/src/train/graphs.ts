@@ -3,12 +3,18 @@
  * TRL metrics) for `Trainer`, and a log-prob-only model for the reference cache, the `logprobs`
  * command and evaluation.
  */
-import { compile } from "../graph/compile.ts";
-import type { Graph, Tensor } from "../graph/graph.ts";
-import type { DeviceTensor, Engine, EngineSession, HostTensor } from "../engine/types.ts";
+import {
+  compile,
+  type Graph,
+  type Tensor,
+  type DeviceTensor,
+  type Engine,
+  type EngineSession,
+  type HostTensor,
+  type ModelFn,
+} from "@iopo/graph";
 import type { DecoderConfig } from "../model/config.ts";
 import { type LoraConfig, type ModelWeights, declareParams, decoderLogits, sequenceLogProbs } from "../model/decoder.ts";
-import type { ModelFn } from "../trainer.ts";
 import { BLOCKS, type LossOptions, type Method, buildLoss, needsReference } from "./losses.ts";
 
 export interface BatchInputs {
@@ -101,7 +107,7 @@ export class LogprobRunner {
     weights: ModelWeights,
     lora?: { config: LoraConfig; weights: ModelWeights },
   ): Promise<LogprobRunner> {
-    const { Graph } = await import("../graph/graph.ts");
+    const { Graph } = await import("@iopo/graph");
     const g = new Graph();
     // any row count: a single block
     const inp = declareBatchInputs(g, c, 1);

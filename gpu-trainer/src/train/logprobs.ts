@@ -2,14 +2,13 @@
  * Summed response log-probs of every record of a dataset under a model (or a trained checkpoint):
  * the quantities the IOPO loss is made of, for inspection and for checking other implementations.
  */
-import type { Engine } from "../engine/types.ts";
+import { type Engine, type TrainingDevice, createEngine } from "@iopo/graph";
 import { type Dataset, defaultCacheDir, openDataset } from "../data/dataset.ts";
 import type { Sample } from "../data/samples.ts";
 import type { LoraConfig, ModelWeights } from "../model/decoder.ts";
 import { type Model, loadModel } from "../model/index.ts";
 import { collate, encodeExample } from "./batch.ts";
 import { loadCheckpoint, readTrainerState } from "./checkpoint.ts";
-import { type TrainingDevice, createEngine } from "../engine/devices.ts";
 import { LogprobRunner } from "./graphs.ts";
 import type { Method } from "./losses.ts";
 

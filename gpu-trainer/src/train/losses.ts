@@ -9,7 +9,7 @@
  *   sft:       [prompt+response]
  * where h(y|x) = log pi_theta(y|x) - log pi_ref(y|x).
  */
-import type { Tensor } from "../graph/graph.ts";
+import type { Tensor } from "@iopo/graph";
 
 export const METHODS = ["iopo", "iopo-lite", "dpo", "sft"] as const;
 export type Method = (typeof METHODS)[number];

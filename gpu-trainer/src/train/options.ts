@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { LINEAR_MODULES, type LinearModule, type LoraConfig } from "../model/decoder.ts";
 import { TINY_MODELS } from "../model/index.ts";
-import { TRAINING_DEVICES } from "../engine/devices.ts";
+import { TRAINING_DEVICES } from "@iopo/graph";
 import { METHODS, type Method } from "./losses.ts";
 
 /** A mistake in the options or their files (the CLI prints it as one line). */

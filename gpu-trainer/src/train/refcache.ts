@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Engine } from "../engine/types.ts";
+import type { Engine } from "@iopo/graph";
 import type { Example } from "../data/order.ts";
 import type { Model } from "../model/index.ts";
 import { collate, encodeExample } from "./batch.ts";

@@ -6,13 +6,11 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Mulberry32 } from "@iopo/common";
-import { createEngine } from "../engine/devices.ts";
-import type { Engine, HostTensor } from "../engine/types.ts";
+import { createEngine, type Engine, type HostTensor, Trainer } from "@iopo/graph";
 import { type Dataset, defaultCacheDir, openDataset } from "../data/dataset.ts";
 import { type Cursor, type Example, ExampleOrder } from "../data/order.ts";
 import { SHARD_FORMAT } from "../data/samples.ts";
 import { type Model, loadModel } from "../model/index.ts";
-import { Trainer } from "../trainer.ts";
 import { collate, encodeExample } from "./batch.ts";
 import {
   CheckpointError,
