@@ -11,6 +11,20 @@ export const DatasetName = z
   .regex(NAME_PATTERN, "lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100")
   .openapi({ example: "trace-eval" });
 
+/** A job's seed: every random choice it makes derives from it (and the record id). */
+export const JobSeed = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31)
+  .default(0);
+
+/** The visibility of a job's target dataset when the job creates it. */
+export const TargetVisibility = z
+  .enum(["public", "private"])
+  .optional()
+  .openapi({ description: "for a new target; default: the source's" });
+
 export const DatasetSchema = z
   .object({
     name: z.string(),

@@ -9,7 +9,7 @@ import { requireScope } from "../lib/auth.ts";
 import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
 import { withUsage } from "../pipelines/llm.ts";
-import { DatasetName, nameParam } from "./dataset-schemas.ts";
+import { DatasetName, JobSeed, nameParam, TargetVisibility } from "./dataset-schemas.ts";
 import { llmJudgeFor } from "./judge.ts";
 
 /** Jobs over a dataset: start a quadruple build, list, read, run the next batches. */
@@ -55,19 +55,14 @@ const createBuildJobRoute = createRoute({
                 .array(z.enum(BUILD_OPS))
                 .min(1)
                 .default([...BUILD_OPS]),
-              seed: z
-                .number()
-                .int()
-                .min(0)
-                .max(2 ** 31)
-                .default(0),
+              seed: JobSeed,
               batch_size: z.number().int().min(1).max(500).default(50),
               max_candidates: z.number().int().min(1).max(200).default(24),
               llm: z.boolean().default(false).openapi({
                 description:
                   "records with free-text constraints go through the LLM path (edit, judge, answer, check); verifiable ones keep the rules",
               }),
-              visibility: z.enum(["public", "private"]).optional().openapi({ description: "for a new target; default: the source's" }),
+              visibility: TargetVisibility,
             })
             .strict(),
         },

@@ -4,7 +4,7 @@ import { findDataset } from "../datasets/store/access.ts";
 import { requireScope } from "../lib/auth.ts";
 import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
-import { DatasetName, nameParam } from "./dataset-schemas.ts";
+import { DatasetName, JobSeed, nameParam, TargetVisibility } from "./dataset-schemas.ts";
 import { JobSchema } from "./jobs.ts";
 
 /** The LLM pipelines' routes: starting a TRACE construction job, and any job's reject table. */
@@ -34,16 +34,11 @@ const buildTraceRoute = createRoute({
           schema: z
             .object({
               target: DatasetName,
-              seed: z
-                .number()
-                .int()
-                .min(0)
-                .max(2 ** 31)
-                .default(0),
+              seed: JobSeed,
               batch_size: z.number().int().min(1).max(50).default(10),
               min_constraints: z.number().int().min(1).max(26).default(2),
               max_constraints: z.number().int().min(1).max(26).default(5),
-              visibility: z.enum(["public", "private"]).optional().openapi({ description: "for a new target; default: the source's" }),
+              visibility: TargetVisibility,
             })
             .strict()
             .refine((b) => b.min_constraints <= b.max_constraints, {
