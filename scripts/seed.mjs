@@ -8,32 +8,28 @@ import { root } from "./wrangler-env.mjs";
 
 /** Seeds what /v1/health reports missing; returns the health's reference_data afterwards. */
 export async function seedReferenceData({ base, adminToken, log = console.log }) {
+  const before = await referenceStatus(base);
+  if (before.complete) return before; // a restart: nothing to load, not even the judge
   register();
   const { REFERENCE_DATASETS } = await import("../src/datasets/reference.ts");
   const { importFile } = await import("../src/cli/commands/import.ts");
   const { checkerContext } = await import("../src/cli/context.ts");
-  const before = await referenceStatus(base);
+  const { ApiClient } = await import("@iopo/common");
+  const api = new ApiClient(base, { key: adminToken });
   const context = await checkerContext();
   for (const dataset of REFERENCE_DATASETS) {
     const status = before.datasets.find((d) => d.name === dataset.name);
     if (status && status.records === dataset.records && status.versioned_records === dataset.records) continue;
-    const file = join(root, dataset.file);
     const totals = await importFile({
       api: base,
       key: adminToken,
       dataset: dataset.name,
       format: dataset.format,
-      file,
+      file: join(root, dataset.file),
       description: dataset.description,
       context,
     });
-    const headers = { authorization: `Bearer ${adminToken}`, "content-type": "application/json" };
-    const frozen = await fetch(`${base}/v1/datasets/${dataset.name}/versions`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ shard_size: 500, description: "as seeded" }),
-    });
-    if (!frozen.ok) throw new Error(`freezing "${dataset.name}" answered ${frozen.status}: ${await frozen.text()}`);
+    await api.createVersion(dataset.name, { shard_size: 500, description: "as seeded" });
     log(`iopo: dataset "${dataset.name}": ${totals.record_count} records (${totals.inserted} new)`);
   }
   return referenceStatus(base);
