@@ -13,9 +13,10 @@ const traceSample = (ids: string[]) =>
     .filter((line) => line.trim() && ids.includes(String((JSON.parse(line) as { id: unknown }).id)))
     .join("\n");
 
-// Three projects in one `vitest run`:
+// Five projects in one `vitest run`:
 // - worker: the Worker itself in workerd with a real local D1 (migrations applied in setup);
 // - node: pure modules (the judge) and the CLI, in plain Node, reading data/;
+// - e2e: the trainer (@iopo/gpu-trainer) against the Worker started locally (scripts/lib/server.mjs);
 // - graph: the graph / autodiff / ONNX / engine / Trainer library (packages/graph), a plain Node project;
 // - gpu-trainer: the trainer workspace, a plain Node project.
 export default defineConfig({
@@ -67,6 +68,14 @@ export default defineConfig({
           environment: "node",
           include: ["test/node/**/*.test.ts"],
           testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 120_000,
         },
       },
       {

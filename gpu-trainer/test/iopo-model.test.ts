@@ -6,12 +6,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateDemoCorpus } from "../../src/datasets/synthetic.ts";
-import { renderPrompt } from "@iopo/common";
 import { createWasmEngine, ReferenceEngine, type Engine } from "@iopo/graph";
 import { UnsupportedModelError, parseHfConfig, ropeInvFreq } from "../src/model/config.ts";
 import { type LoraConfig, type ModelWeights, loraNames } from "../src/model/decoder.ts";
-import { loadModel, tinyTokenizer } from "../src/model/index.ts";
+import { loadModel } from "../src/model/index.ts";
 import {
   SafetensorsFile,
   decodeToF32,
@@ -245,34 +243,6 @@ describe("tokenizer and chat template", () => {
     expect(prompt.filter((t) => t === 0)).toHaveLength(1);
     expect(prompt.slice(-4)).toEqual([1, vocab.assistant, 2, vocab["\n\n"]]);
     expect(response).toEqual([vocab.Hi, vocab["!"], 3]); // the end-of-turn token is scored
-  });
-
-  it("the built-in tiny tokenizer round-trips any text and covers the synthetic demo corpus with whole words", () => {
-    const tok = tinyTokenizer();
-    const corpus = generateDemoCorpus(5, 4, 2);
-    const texts = [
-      ...corpus.train.flatMap((r) => [renderPrompt(r.instruction), r.response]),
-      ...[...corpus.evalSingle, ...corpus.evalMulti].map((r) => renderPrompt(r.instruction)),
-      "Unicode: naïve café — 東京 🦉",
-    ];
-    let tokens = 0;
-    let spelled = 0;
-    for (const t of texts) {
-      const ids = tok.encode(t);
-      expect(tok.decode(ids)).toBe(t);
-      tokens += ids.length;
-      // a word spelled out in byte tokens shows as single letters (punctuation bytes are whole pieces)
-      spelled += ids.filter(
-        (id) => /^[A-Za-z]$/.test(tok.decode([id])) || (id >= 3 && id < 259 && tok.decode([id]).charCodeAt(0) > 127),
-      ).length;
-    }
-    expect(spelled / tokens).toBeLessThan(0.03);
-    const { prompt, response } = tok.encodePair(
-      [{ role: "user", content: "Write a short text about owls." }],
-      "* Owls are quiet.\nP.S. [place]",
-    );
-    expect(tok.decode(prompt)).toBe("<|im_start|>user\nWrite a short text about owls.<|im_end|>\n<|im_start|>assistant\n");
-    expect(tok.decode(response)).toBe("* Owls are quiet.\nP.S. [place]<|im_end|>\n");
   });
 });
 

@@ -4,7 +4,7 @@
  * the reject table by reason, token totals). stdout gets one JSON line for scripts.
  */
 import type { ApiClient, Job } from "@iopo/common";
-import { CliError } from "./errors.ts";
+import { InputError } from "@iopo/common/cli";
 
 function progressLine(job: Job): string {
   const width = 24;
@@ -37,14 +37,14 @@ export async function driveJob(
     process.stderr.write(tty ? `\r${progressLine(job)}` : `  ${progressLine(job)}\n`);
     if (result.interrupted) {
       if (tty) process.stderr.write("\n");
-      throw new CliError(
+      throw new InputError(
         `job ${job.id} interrupted at ${job.cursor}/${job.total}: ${result.interrupted}\nresume with --job ${job.id} (finished model calls are cached)`,
       );
     }
     if (result.busy) await new Promise((r) => setTimeout(r, 2000));
   }
   if (tty) process.stderr.write("\n");
-  if (job.status === "failed") throw new CliError(`job ${job.id} failed: ${job.error}`);
+  if (job.status === "failed") throw new InputError(`job ${job.id} failed: ${job.error}`);
   return job;
 }
 

@@ -8,7 +8,7 @@ import { runImport } from "./commands/import.ts";
 import { runTraceEval } from "./commands/trace-eval.ts";
 import { checkerContext } from "./context.ts";
 import { ApiError } from "@iopo/common";
-import { CliError } from "./errors.ts";
+import { InputError, UsageError } from "@iopo/common/cli";
 import { VERSION } from "../version.ts";
 
 const COMMANDS: Record<string, { summary: string; run(argv: string[]): Promise<number> }> = {
@@ -56,7 +56,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await entry.run(rest);
   } catch (error) {
-    if (error instanceof CliError) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`iopo ${command}: ${error.message}${error.usage ? `\n${error.usage}` : ""}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof InputError) {
       process.stderr.write(`iopo ${command}: ${error.message}\n`);
       return error.exitCode;
     }

@@ -1,3 +1,7 @@
+import { and, asc, count, desc, eq, getTableColumns, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { d1Statement } from "../db/d1.ts";
+import { jobRejects, jobUsage, jobs, records, utcNow } from "../db/schema.ts";
 import { LlmError, type LlmJudge, type UsageObserver } from "../judge/llm/index.ts";
 import { ProblemError } from "../lib/problem.ts";
 import { buildQuadrupleLlm, needsLlmPath } from "../pipelines/iopo.ts";
@@ -6,7 +10,7 @@ import { buildQuadruple, type BuildOp } from "./quadruples.ts";
 import { canonicalJson, type DatasetRecord } from "./records.ts";
 import type { Principal } from "../lib/auth.ts";
 import { createDataset, findDataset, visibleDataset, type DatasetRow } from "./store/access.ts";
-import { appendRecords, prepareRecords, type CheckerValidator } from "./store/ingest.ts";
+import { appendRecords, existingIds, prepareRecords, type CheckerValidator } from "./store/ingest.ts";
 import { recordsInRange, toRecord } from "./store/rows.ts";
 
 /**
@@ -21,28 +25,24 @@ import { recordsInRange, toRecord } from "./store/rows.ts";
  * same locally and deployed, and keeps each step inside one request's limits.
  */
 
-export interface JobRow {
-  id: string;
-  dataset_id: string;
-  kind: string;
-  status: "pending" | "running" | "done" | "failed";
-  params: string;
-  cursor: number;
-  total: number;
-  progress: string;
-  error: string | null;
-  lease_until: number | null;
-  created_at: string;
-  updated_at: string;
-  /** From `job_usage` (null before the job's first model call). */
-  usage_calls?: number | null;
-  usage_prompt_tokens?: number | null;
-  usage_completion_tokens?: number | null;
-  usage_cache_hits?: number | null;
-}
+/** A job as stored: its row of `jobs` (src/db/schema.ts). */
+export type JobRow = typeof jobs.$inferSelect;
 
-const JOB_COLUMNS =
-  "jobs.*, u.calls AS usage_calls, u.prompt_tokens AS usage_prompt_tokens, u.completion_tokens AS usage_completion_tokens, u.cache_hits AS usage_cache_hits FROM jobs LEFT JOIN job_usage u ON u.job_id = jobs.id";
+/** What a job's model calls spent: its `job_usage` row (none before the job's first model call). */
+const usageColumns = {
+  calls: jobUsage.calls,
+  promptTokens: jobUsage.promptTokens,
+  completionTokens: jobUsage.completionTokens,
+  cacheHits: jobUsage.cacheHits,
+};
+export type JobWithUsage = JobRow & { usage: Pick<typeof jobUsage.$inferSelect, keyof typeof usageColumns> | null };
+
+/** Jobs with their usage, for a `where`. */
+const selectJobs = (db: D1Database) =>
+  drizzle(db)
+    .select({ ...getTableColumns(jobs), usage: usageColumns })
+    .from(jobs)
+    .leftJoin(jobUsage, eq(jobUsage.jobId, jobs.id));
 
 export interface BuildParams {
   target: string;
@@ -67,12 +67,27 @@ export interface BuildProgress {
 const LEASE_MS = 60_000;
 const POOL_LIMIT = 64;
 
-export async function createJob(db: D1Database, dataset: DatasetRow, kind: string, params: BuildParams | TraceParams): Promise<JobRow> {
+export async function createJob(
+  db: D1Database,
+  dataset: DatasetRow,
+  kind: string,
+  params: BuildParams | TraceParams,
+): Promise<JobWithUsage> {
   const progress: BuildProgress = { processed: 0, produced: 0, duplicates: 0, by_op: {}, skipped: {} };
-  return (await db
-    .prepare("INSERT INTO jobs (id, dataset_id, kind, status, params, total, progress) VALUES (?, ?, ?, 'pending', ?, ?, ?) RETURNING *")
-    .bind(crypto.randomUUID(), dataset.id, kind, JSON.stringify(params), dataset.recordCount, JSON.stringify(progress))
-    .first<JobRow>())!;
+  const job = await drizzle(db)
+    .insert(jobs)
+    .values({
+      id: crypto.randomUUID(),
+      datasetId: dataset.id,
+      kind,
+      status: "pending",
+      params: JSON.stringify(params),
+      total: dataset.recordCount,
+      progress: JSON.stringify(progress),
+    })
+    .returning()
+    .get();
+  return { ...job, usage: null };
 }
 
 /**
@@ -97,8 +112,10 @@ export async function prepareTarget(
   return findDataset(db, target, principal, "write");
 }
 
-export async function findJob(db: D1Database, dataset: DatasetRow, id: string): Promise<JobRow> {
-  const row = await db.prepare(`SELECT ${JOB_COLUMNS} WHERE jobs.id = ? AND jobs.dataset_id = ?`).bind(id, dataset.id).first<JobRow>();
+export async function findJob(db: D1Database, dataset: DatasetRow, id: string): Promise<JobWithUsage> {
+  const row = await selectJobs(db)
+    .where(and(eq(jobs.id, id), eq(jobs.datasetId, dataset.id)))
+    .get();
   if (!row)
     throw new ProblemError(404, "not-found", `Dataset "${dataset.name}" has no job "${id}".`, [
       { field: "path.id", message: "unknown job" },
@@ -106,15 +123,12 @@ export async function findJob(db: D1Database, dataset: DatasetRow, id: string): 
   return row;
 }
 
-export async function listJobs(db: D1Database, dataset: DatasetRow): Promise<JobRow[]> {
-  const { results } = await db
-    .prepare(`SELECT ${JOB_COLUMNS} WHERE jobs.dataset_id = ? ORDER BY jobs.created_at DESC`)
-    .bind(dataset.id)
-    .all<JobRow>();
-  return results;
+export async function listJobs(db: D1Database, dataset: DatasetRow): Promise<JobWithUsage[]> {
+  return selectJobs(db).where(eq(jobs.datasetId, dataset.id)).orderBy(desc(jobs.createdAt)).all();
 }
 
-export function presentJob(job: JobRow) {
+/** A job as the API shows it (snake_case, the JSON columns parsed, usage zero before any call). */
+export function presentJob(job: JobWithUsage) {
   return {
     id: job.id,
     kind: job.kind,
@@ -125,38 +139,91 @@ export function presentJob(job: JobRow) {
     progress: {
       ...(JSON.parse(job.progress) as BuildProgress),
       usage: {
-        calls: job.usage_calls ?? 0,
-        prompt_tokens: job.usage_prompt_tokens ?? 0,
-        completion_tokens: job.usage_completion_tokens ?? 0,
-        total_tokens: (job.usage_prompt_tokens ?? 0) + (job.usage_completion_tokens ?? 0),
-        cache_hits: job.usage_cache_hits ?? 0,
+        calls: job.usage?.calls ?? 0,
+        prompt_tokens: job.usage?.promptTokens ?? 0,
+        completion_tokens: job.usage?.completionTokens ?? 0,
+        total_tokens: (job.usage?.promptTokens ?? 0) + (job.usage?.completionTokens ?? 0),
+        cache_hits: job.usage?.cacheHits ?? 0,
       },
     },
     error: job.error,
-    created_at: job.created_at,
-    updated_at: job.updated_at,
+    created_at: job.createdAt,
+    updated_at: job.updatedAt,
+  };
+}
+
+/** A job's reject table as the API shows it: counts by reason (most first) and one page of rows. */
+export async function presentRejects(db: D1Database, job: JobRow, page: { reason?: string; limit: number; offset: number }) {
+  const orm = drizzle(db);
+  const counts = await orm
+    .select({ reason: jobRejects.reason, n: count() })
+    .from(jobRejects)
+    .where(eq(jobRejects.jobId, job.id))
+    .groupBy(jobRejects.reason)
+    .orderBy(desc(count()), asc(jobRejects.reason))
+    .all();
+  const rows = await orm
+    .select()
+    .from(jobRejects)
+    .where(and(eq(jobRejects.jobId, job.id), page.reason === undefined ? undefined : eq(jobRejects.reason, page.reason)))
+    .orderBy(asc(jobRejects.position))
+    .limit(page.limit)
+    .offset(page.offset)
+    .all();
+  return {
+    by_reason: Object.fromEntries(counts.map((r) => [r.reason, r.n])),
+    total: counts.reduce((n, r) => n + r.n, 0),
+    rejects: rows.map((r) => ({
+      position: r.position,
+      source_record: r.sourceRecord,
+      stage: r.stage,
+      reason: r.reason,
+      // JSON the job itself wrote
+      detail: JSON.parse(r.detail) as unknown,
+    })),
   };
 }
 
 /** Takes the job's lease, or returns null when another runner holds it (or it is finished). */
 async function lease(db: D1Database, jobId: string): Promise<JobRow | null> {
   const now = Date.now();
-  return db
-    .prepare(
-      "UPDATE jobs SET lease_until = ?, status = 'running' WHERE id = ? AND status IN ('pending', 'running') AND (lease_until IS NULL OR lease_until < ?) RETURNING *",
-    )
-    .bind(now + LEASE_MS, jobId, now)
-    .first<JobRow>();
+  const row = await drizzle(db)
+    .update(jobs)
+    .set({ leaseUntil: now + LEASE_MS, status: "running" })
+    .where(and(eq(jobs.id, jobId), inArray(jobs.status, ["pending", "running"]), or(isNull(jobs.leaseUntil), lt(jobs.leaseUntil, now))))
+    .returning()
+    .get();
+  return row ?? null;
+}
+
+/** Ends a job's run: its status and error (unchanged where not given), the lease released. */
+async function releaseJob(
+  db: D1Database,
+  jobId: string,
+  change: Partial<Pick<JobRow, "status" | "error">>,
+  { touch }: { touch: boolean },
+): Promise<void> {
+  await drizzle(db)
+    .update(jobs)
+    .set({ ...change, leaseUntil: null, ...(touch ? { updatedAt: utcNow } : {}) })
+    .where(eq(jobs.id, jobId))
+    .run();
 }
 
 async function taskPool(db: D1Database, datasetId: string, record: DatasetRecord): Promise<string[]> {
   if (record.kind !== "sft") return [];
-  const { results } = await db
-    .prepare(
-      "SELECT payload FROM records WHERE dataset_id = ? AND kind = 'sft' AND json_extract(payload, '$.instruction.description') = ? LIMIT ?",
+  const results = await drizzle(db)
+    .select({ payload: records.payload })
+    .from(records)
+    .where(
+      and(
+        eq(records.datasetId, datasetId),
+        eq(records.kind, "sft"),
+        eq(sql`json_extract(${records.payload}, '$.instruction.description')`, record.instruction.description),
+      ),
     )
-    .bind(datasetId, record.instruction.description, POOL_LIMIT)
-    .all<{ payload: string }>();
+    .limit(POOL_LIMIT)
+    .all();
   const sameInput = (other: { instruction: { input?: string | null } }) =>
     (other.instruction.input ?? null) === (record.instruction.input ?? null);
   return results
@@ -186,7 +253,7 @@ export async function runJobSteps(
   jobId: string,
   context: JobContext,
   { maxBatches, budgetMs }: { maxBatches: number; budgetMs: number },
-): Promise<{ job: JobRow; ran: number; busy: boolean; interrupted?: string }> {
+): Promise<{ job: JobWithUsage; ran: number; busy: boolean; interrupted?: string }> {
   const started = Date.now();
   let ran = 0;
   while (ran < maxBatches && Date.now() - started < budgetMs) {
@@ -196,10 +263,7 @@ export async function runJobSteps(
       return { job: current, ran, busy: current.status === "running" && ran === 0 };
     }
     if (job.cursor >= job.total) {
-      await db
-        .prepare("UPDATE jobs SET status = 'done', lease_until = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?")
-        .bind(job.id)
-        .run();
+      await releaseJob(db, job.id, { status: "done" }, { touch: true });
       break;
     }
     try {
@@ -207,20 +271,17 @@ export async function runJobSteps(
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (error instanceof LlmError) {
-        await db
-          .prepare("UPDATE jobs SET error = ?, lease_until = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?")
-          .bind(`interrupted: ${message}`, job.id)
-          .run();
+        await releaseJob(db, job.id, { error: `interrupted: ${message}` }, { touch: true });
         return { job: await findJob(db, source, jobId), ran, busy: false, interrupted: message };
       }
-      await db.prepare("UPDATE jobs SET status = 'failed', error = ?, lease_until = NULL WHERE id = ?").bind(message, job.id).run();
+      await releaseJob(db, job.id, { status: "failed", error: message }, { touch: false });
       break;
     }
     ran++;
   }
   const job = await findJob(db, source, jobId);
   if (job.status === "running" && job.cursor >= job.total) {
-    await db.prepare("UPDATE jobs SET status = 'done', lease_until = NULL WHERE id = ?").bind(job.id).run();
+    await releaseJob(db, job.id, { status: "done" }, { touch: false });
     return { job: await findJob(db, source, jobId), ran, busy: false };
   }
   return { job, ran, busy: false };
@@ -234,15 +295,21 @@ export type RecordOutcome =
 /** Adds each model call's tokens and each cache hit to `job_usage` as it happens (see the schema). */
 function usageRecorder(db: D1Database, jobId: string): UsageObserver & { flush(): Promise<unknown> } {
   const pending: Promise<unknown>[] = [];
-  const add = (calls: number, prompt: number, completion: number, hits: number) =>
+  const orm = drizzle(db);
+  const add = (calls: number, promptTokens: number, completionTokens: number, cacheHits: number) =>
     pending.push(
-      db
-        .prepare(
-          "INSERT INTO job_usage (job_id, calls, prompt_tokens, completion_tokens, cache_hits) VALUES (?, ?, ?, ?, ?) " +
-            "ON CONFLICT (job_id) DO UPDATE SET calls = calls + excluded.calls, prompt_tokens = prompt_tokens + excluded.prompt_tokens, " +
-            "completion_tokens = completion_tokens + excluded.completion_tokens, cache_hits = cache_hits + excluded.cache_hits",
-        )
-        .bind(jobId, calls, prompt, completion, hits)
+      orm
+        .insert(jobUsage)
+        .values({ jobId, calls, promptTokens, completionTokens, cacheHits })
+        .onConflictDoUpdate({
+          target: jobUsage.jobId,
+          set: {
+            calls: sql`${jobUsage.calls} + excluded.calls`,
+            promptTokens: sql`${jobUsage.promptTokens} + excluded.prompt_tokens`,
+            completionTokens: sql`${jobUsage.completionTokens} + excluded.completion_tokens`,
+            cacheHits: sql`${jobUsage.cacheHits} + excluded.cache_hits`,
+          },
+        })
         .run(),
     );
   return {
@@ -299,7 +366,10 @@ async function step(db: D1Database, source: DatasetRow, target: DatasetRow, job:
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
   if (failure) throw failure.reason;
 
+  const orm = drizzle(db);
   const built: { line: number; value: unknown }[] = [];
+  // D1 statements (drizzle's queries, made plain by d1Statement): they commit in appendRecords' one
+  // D1 batch together with the records, so a step is written whole or not at all
   const rejects: D1PreparedStatement[] = [];
   settled.forEach((s, i) => {
     const outcome = (s as PromiseFulfilledResult<RecordOutcome>).value;
@@ -310,47 +380,44 @@ async function step(db: D1Database, source: DatasetRow, target: DatasetRow, job:
       progress.by_op[outcome.tag as BuildOp] = (progress.by_op[outcome.tag as BuildOp] ?? 0) + 1;
     } else {
       progress.skipped[outcome.reason] = (progress.skipped[outcome.reason] ?? 0) + 1;
+      // a repeated step (after a lost lease) replaces its row, as INSERT OR REPLACE would
+      const reject = { sourceRecord: row.id, stage: outcome.stage, reason: outcome.reason, detail: JSON.stringify(outcome.detail ?? {}) };
       rejects.push(
-        db
-          .prepare("INSERT OR REPLACE INTO job_rejects (job_id, position, source_record, stage, reason, detail) VALUES (?, ?, ?, ?, ?, ?)")
-          .bind(job.id, row.position, row.id, outcome.stage, outcome.reason, JSON.stringify(outcome.detail ?? {})),
+        d1Statement(
+          db,
+          orm
+            .insert(jobRejects)
+            .values({ jobId: job.id, position: row.position, ...reject })
+            .onConflictDoUpdate({ target: [jobRejects.jobId, jobRejects.position], set: { ...reject, createdAt: utcNow } }),
+        ),
       );
     }
   });
   const { prepared, errors } = await prepareRecords({ records: built, errors: [] }, context.dimensionNames, context.validateChecker);
   if (errors.length) throw new Error(`built records failed validation: ${JSON.stringify(errors.slice(0, 3))}`);
+  // The cursor advance; only the runner whose step began at this cursor moves it.
   const advance = (inserted: number) =>
-    db
-      .prepare(
-        "UPDATE jobs SET cursor = ?, progress = ?, status = ?, error = NULL, lease_until = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ? AND cursor = ?",
-      )
-      .bind(
-        end,
-        JSON.stringify({
-          ...progress,
-          produced: progress.produced + inserted,
-          duplicates: progress.duplicates + (prepared.length - inserted),
-        }),
-        end >= job.total ? "done" : "running",
-        job.id,
-        job.cursor,
-      );
+    d1Statement(
+      db,
+      orm
+        .update(jobs)
+        .set({
+          cursor: end,
+          progress: JSON.stringify({
+            ...progress,
+            produced: progress.produced + inserted,
+            duplicates: progress.duplicates + (prepared.length - inserted),
+          }),
+          status: end >= job.total ? "done" : "running",
+          error: null,
+          leaseUntil: null,
+          updatedAt: utcNow,
+        })
+        .where(and(eq(jobs.id, job.id), eq(jobs.cursor, job.cursor))),
+    );
   // The inserted count is only known inside appendRecords; count fresh ids first so the cursor
   // advance carries exact numbers in the same batch.
-  const existing = await countExisting(
-    db,
-    target.id,
-    prepared.map((p) => p.id),
-  );
-  const fresh = new Set(prepared.map((p) => p.id)).size - existing;
+  const ids = new Set(prepared.map((p) => p.id));
+  const fresh = ids.size - (await existingIds(db, target.id, [...ids])).size;
   await appendRecords(db, target, prepared, [...rejects, advance(fresh)]);
-}
-
-async function countExisting(db: D1Database, datasetId: string, ids: string[]): Promise<number> {
-  if (ids.length === 0) return 0;
-  const row = await db
-    .prepare("SELECT count(*) AS n FROM records WHERE dataset_id = ? AND id IN (SELECT value FROM json_each(?))")
-    .bind(datasetId, JSON.stringify([...new Set(ids)]))
-    .first<{ n: number }>();
-  return row?.n ?? 0;
 }

@@ -1,6 +1,9 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
+/** The time now in UTC, ISO 8601 with milliseconds: every timestamp column's default and update. */
+export const utcNow = sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`;
+
 /** API keys. Only the SHA-256 of a key is stored; the key itself is shown once at creation. */
 export const keys = sqliteTable(
   "keys",
@@ -12,7 +15,7 @@ export const keys = sqliteTable(
     hash: text("hash").notNull().unique(),
     /** JSON array of scopes: "read" | "write" | "admin". */
     scopes: text("scopes").notNull(),
-    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    createdAt: text("created_at").notNull().default(utcNow),
     revokedAt: text("revoked_at"),
   },
   (t) => [index("keys_revoked_idx").on(t.revokedAt)],
@@ -63,7 +66,7 @@ export const datasets = sqliteTable(
     ownerKeyId: text("owner_key_id"),
     /** Records are append-only with dense positions 0..record_count-1. */
     recordCount: integer("record_count").notNull().default(0),
-    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    createdAt: text("created_at").notNull().default(utcNow),
   },
   (t) => [uniqueIndex("datasets_namespace_name_idx").on(t.namespace, t.name)],
 );
@@ -87,7 +90,7 @@ export const records = sqliteTable(
     constraintCount: integer("constraint_count").notNull(),
     /** JSON array: the TRACE dimension of each constraint of the (first) instruction, repeats kept. */
     dimensions: text("dimensions").notNull(),
-    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    createdAt: text("created_at").notNull().default(utcNow),
   },
   (t) => [
     primaryKey({ columns: [t.datasetId, t.id] }),
@@ -108,7 +111,7 @@ export const datasetVersions = sqliteTable(
     recordCount: integer("record_count").notNull(),
     shardSize: integer("shard_size").notNull(),
     description: text("description").notNull().default(""),
-    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    createdAt: text("created_at").notNull().default(utcNow),
   },
   (t) => [primaryKey({ columns: [t.datasetId, t.version] })],
 );
@@ -153,8 +156,8 @@ export const jobs = sqliteTable(
     error: text("error"),
     /** A runner holds the job until then; others wait (no two runners step one job). */
     leaseUntil: integer("lease_until"),
-    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
-    updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    createdAt: text("created_at").notNull().default(utcNow),
+    updatedAt: text("updated_at").notNull().default(utcNow),
   },
   (t) => [index("jobs_dataset_idx").on(t.datasetId, t.createdAt)],
 );
@@ -174,7 +177,7 @@ export const llmCache = sqliteTable(
     promptVersion: text("prompt_version").notNull(),
     /** JSON: {score, explanation, model} for a verdict; {decision, model} for a compilation. */
     value: text("value").notNull(),
-    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    createdAt: text("created_at").notNull().default(utcNow),
   },
   (t) => [index("llm_cache_model_idx").on(t.provider, t.model, t.promptVersion)],
 );
@@ -196,7 +199,7 @@ export const jobRejects = sqliteTable(
     reason: text("reason").notNull(),
     /** JSON: what was rejected (the candidate x2, the QC verdict, ...). */
     detail: text("detail").notNull().default("{}"),
-    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    createdAt: text("created_at").notNull().default(utcNow),
   },
   (t) => [primaryKey({ columns: [t.jobId, t.position] }), index("job_rejects_reason_idx").on(t.jobId, t.reason)],
 );

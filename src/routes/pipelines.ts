@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createJob, findJob, prepareTarget, presentJob } from "../datasets/jobs.ts";
+import { createJob, findJob, prepareTarget, presentJob, presentRejects } from "../datasets/jobs.ts";
 import { findDataset } from "../datasets/store/access.ts";
 import { requireScope } from "../lib/auth.ts";
 import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
@@ -92,20 +92,5 @@ export const pipelineRoutes = createRouter()
     const q = c.req.valid("query");
     const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
     const job = await findJob(c.env.DB, dataset, id);
-    const { results: counts } = await c.env.DB.prepare(
-      "SELECT reason, count(*) AS n FROM job_rejects WHERE job_id = ? GROUP BY reason ORDER BY n DESC, reason",
-    )
-      .bind(job.id)
-      .all<{ reason: string; n: number }>();
-    const { results } = await c.env.DB.prepare(
-      "SELECT position, source_record, stage, reason, detail FROM job_rejects WHERE job_id = ?1 AND (?2 IS NULL OR reason = ?2) ORDER BY position LIMIT ?3 OFFSET ?4",
-    )
-      .bind(job.id, q.reason ?? null, q.limit, q.offset)
-      .all<{ position: number; source_record: string; stage: string; reason: string; detail: string }>();
-    // detail is JSON the job itself wrote
-    const rejects = results.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }));
-    return c.json(
-      { by_reason: Object.fromEntries(counts.map((r) => [r.reason, r.n])), total: counts.reduce((n, r) => n + r.n, 0), rejects },
-      200,
-    );
+    return c.json(await presentRejects(c.env.DB, job, q), 200);
   });

@@ -2,7 +2,8 @@
  * Packages meet only through their names: a relative import (`./`, `../`) never resolves into
  * another package. The packages are the root (the Worker, CLI, scripts, tests and demo),
  * gpu-trainer/ (@iopo/gpu-trainer) and each packages/<name>/ (@iopo/<name>); code that two of them
- * need lives in one package and the other imports it by name.
+ * need lives in one package and the other imports it by name. Tests of two packages together (the
+ * trainer against the Worker) live in the root's test/e2e and import the trainer by name.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -10,17 +11,6 @@ import { dirname, join, normalize, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "../..");
-
-/**
- * The only crossings left: gpu-trainer tests that run the trainer against the real Worker, started
- * by the root's scripts/lib/server.mjs, or against the root's synthetic demo corpus. They are
- * integration tests of both packages; this list may only shrink (an entry that no longer occurs fails).
- */
-const INTEGRATION_TEST_CROSSINGS = [
-  "gpu-trainer/test/eval.test.ts -> scripts/lib/server.mjs",
-  "gpu-trainer/test/iopo-e2e.test.ts -> scripts/lib/server.mjs",
-  "gpu-trainer/test/iopo-model.test.ts -> src/datasets/synthetic.ts",
-];
 
 /** The package a repository path belongs to. */
 function packageOf(path: string): string {
@@ -74,9 +64,6 @@ describe("package boundaries", () => {
   });
 
   it("no relative import resolves into another package", () => {
-    const found = crossings();
-    expect(found.filter((c) => !INTEGRATION_TEST_CROSSINGS.includes(c))).toEqual([]);
-    // the list of integration-test crossings only shrinks
-    expect(INTEGRATION_TEST_CROSSINGS.filter((c) => !found.includes(c))).toEqual([]);
+    expect(crossings()).toEqual([]);
   });
 });

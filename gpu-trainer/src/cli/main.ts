@@ -7,7 +7,15 @@
 import { writeFile, readFile, mkdir, rename } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createRequire } from "node:module";
-import { InputError, UsageError, choiceOption, parseCommandArgs, requireOptions, stringOptions } from "./args.ts";
+import {
+  type CommandOptions,
+  InputError,
+  UsageError,
+  choiceOption,
+  parseCommandArgs,
+  requireOptions,
+  stringOptions,
+} from "@iopo/common/cli";
 import { parse as parseYaml } from "yaml";
 import { EngineUnavailable, DEVICES, DEVICE_INFO, TRAINING_DEVICES } from "@iopo/graph";
 import { DataError } from "../data/samples.ts";
@@ -139,7 +147,9 @@ function toTrainOptions(values: Record<string, unknown>, where: (key: string) =>
 async function runTrain(argv: string[]): Promise<number> {
   // --resume takes an optional value (--resume or --resume=<checkpoint>): a bare one arrives as ""
   argv = argv.map((a) => (a === "--resume" ? "--resume=" : a));
-  const values = parseCommandArgs(argv, { config: { type: "string" }, ...parseArgsOptions() }, TRAIN_USAGE);
+  // the options table's flags are known at run time only: their values are typed as any option's
+  const options: CommandOptions = { config: { type: "string" }, ...parseArgsOptions() };
+  const values = parseCommandArgs(argv, options, TRAIN_USAGE)?.values;
   if (!values) return 0;
   const fromFile = values.config ? await readConfigFile(resolve(String(values.config))) : {};
   const merged: Record<string, unknown> = { ...fromFile };
@@ -158,7 +168,7 @@ async function runLogprobs(argv: string[]): Promise<number> {
     argv,
     stringOptions(["model", "data", "out", "checkpoint", "format", "max-length", "batch-size", "device", "seed", "api-key", "cache-dir"]),
     LOGPROBS_USAGE,
-  );
+  )?.values;
   if (!values) return 0;
   requireOptions({ ...values, model: values.model ?? values.checkpoint }, ["model", "data", "out"]);
   const format = choiceOption(values, "format", ["iopo", "dpo", "sft"] as const);
@@ -203,7 +213,7 @@ async function runExport(argv: string[]): Promise<number> {
       onnx: { type: "boolean" },
     },
     EXPORT_USAGE,
-  );
+  )?.values;
   if (!values) return 0;
   requireOptions(values, ["checkpoint", "out"]);
   const r = await exportCheckpoint({

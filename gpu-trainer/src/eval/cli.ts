@@ -4,7 +4,7 @@
  *   iopo-train eval --model <dir|checkpoint|tiny:name> --benchmark ifeval|ifbench|trace|<dataset>
  *     --judge http://127.0.0.1:8787 [--out <dir>] [--key <k>] [--limit n] [--device auto] ...
  */
-import { InputError, choiceOption, numberOption, parseCommandArgs, requireOptions, stringOptions } from "../cli/args.ts";
+import { InputError, choiceOption, numberOption, parseCommandArgs, requireOptions, stringOptions } from "@iopo/common/cli";
 import { DEVICES } from "@iopo/graph";
 import { ApiError } from "@iopo/common";
 import { formatMetrics } from "./benchmark.ts";
@@ -46,7 +46,7 @@ export async function runEval(argv: string[]): Promise<number> {
       "model-seed",
     ]),
     evalUsage,
-  );
+  )?.values;
   if (!values) return 0;
   const judge = (values.judge as string | undefined) ?? process.env.IOPO_API_URL;
   requireOptions({ ...values, judge }, ["model", "benchmark", "judge"]);

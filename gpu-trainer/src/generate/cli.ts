@@ -12,7 +12,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import type { ChatMessage } from "../tokenizer/index.ts";
 import { type Instruction, renderPrompt } from "../eval/prompt.ts";
-import { InputError, choiceOption, numberOption, parseCommandArgs, requireOptions, stringOptions } from "../cli/args.ts";
+import { InputError, choiceOption, numberOption, parseCommandArgs, requireOptions, stringOptions } from "@iopo/common/cli";
 import { DEVICES, createEngine } from "@iopo/graph";
 import { Generator } from "./generator.ts";
 import { loadGenerationModel } from "./model.ts";
@@ -52,7 +52,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
     argv,
     stringOptions(["model", "prompts", "out", "temperature", "top-p", "max-new-tokens", "seed", "batch-size", "device", "model-seed"]),
     generateUsage,
-  );
+  )?.values;
   if (!values) return 0;
   requireOptions(values, ["model", "prompts", "out"]);
   const device = choiceOption(values, "device", DEVICES) ?? "auto";

@@ -1,6 +1,6 @@
 import { ApiClient } from "@iopo/common";
-import { apiConnection, parseCommandArgs } from "../args.ts";
-import { CliError } from "../errors.ts";
+import { apiConnection } from "../api-connection.ts";
+import { parseCommandArgs, UsageError } from "@iopo/common/cli";
 import { driveJob, formatJobSummary } from "../jobs.ts";
 
 export const buildQuadruplesUsage = `Usage: iopo build-quadruples --api <url> --key <key> --dataset <sft-source> --target <name> [options]
@@ -30,12 +30,13 @@ export async function runBuildQuadruples(argv: string[]): Promise<number> {
       llm: { type: "boolean" },
     },
     buildQuadruplesUsage,
+    { positionals: true, hints: true },
   );
   if (!parsed) return 0;
   const { values } = parsed;
   const { base, key } = apiConnection(values);
   if (!base || !key || !values.dataset || (!values.target && !values.job)) {
-    throw new CliError(`--api, --key, --dataset and --target (or --job) are required\n${buildQuadruplesUsage}`, 2);
+    throw new UsageError("--api, --key, --dataset and --target (or --job) are required", buildQuadruplesUsage);
   }
   const body: Record<string, unknown> = { target: values.target };
   if (values.ops) body.ops = values.ops.split(",").map((s) => s.trim());

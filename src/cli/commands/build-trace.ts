@@ -1,6 +1,6 @@
 import { ApiClient, type DatasetVersion } from "@iopo/common";
-import { apiConnection, parseCommandArgs } from "../args.ts";
-import { CliError } from "../errors.ts";
+import { apiConnection } from "../api-connection.ts";
+import { parseCommandArgs, UsageError } from "@iopo/common/cli";
 import { driveJob, formatJobSummary } from "../jobs.ts";
 
 export const buildTraceUsage = `Usage: iopo build-trace --api <url> --key <key> --dataset <instructions> --target <name> [options]
@@ -32,12 +32,13 @@ export async function runBuildTrace(argv: string[]): Promise<number> {
       "no-version": { type: "boolean" },
     },
     buildTraceUsage,
+    { positionals: true, hints: true },
   );
   if (!parsed) return 0;
   const { values } = parsed;
   const { base, key } = apiConnection(values);
   if (!base || !key || !values.dataset || (!values.target && !values.job)) {
-    throw new CliError(`--api, --key, --dataset and --target (or --job) are required\n${buildTraceUsage}`, 2);
+    throw new UsageError("--api, --key, --dataset and --target (or --job) are required", buildTraceUsage);
   }
   const body: Record<string, unknown> = { target: values.target };
   const numbers: [string, string | undefined][] = [
@@ -49,7 +50,7 @@ export async function runBuildTrace(argv: string[]): Promise<number> {
   for (const [name, raw] of numbers) {
     if (raw === undefined) continue;
     if (!/^\d+$/.test(raw))
-      throw new CliError(`--${name.replace("_size", "").replace("_", "-")} must be a whole number\n${buildTraceUsage}`, 2);
+      throw new UsageError(`--${name.replace("_size", "").replace("_", "-")} must be a whole number`, buildTraceUsage);
     body[name] = Number(raw);
   }
   const api = new ApiClient(base, { key });

@@ -15,8 +15,9 @@ import {
   type CfbenchScores,
 } from "../../benchmarks/cfbench/score.ts";
 import { ApiClient } from "@iopo/common";
-import { apiConnection, parseCommandArgs } from "../args.ts";
-import { CliError, batchError } from "../errors.ts";
+import { apiConnection } from "../api-connection.ts";
+import { InputError, parseCommandArgs, UsageError } from "@iopo/common/cli";
+import { batchError } from "../errors.ts";
 
 /** The API's per-request bound (CFBENCH_LIMITS.itemsPerRequest in src/routes/cfbench.ts). */
 export const CFBENCH_BATCH = 50;
@@ -43,7 +44,7 @@ function readItems(file: string): Json[] {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new InputError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   const trimmed = text.trimStart();
   let items: unknown[];
@@ -55,10 +56,10 @@ function readItems(file: string): Json[] {
           .filter((l) => l.trim())
           .map((l) => JSON.parse(l) as unknown);
   } catch (error) {
-    throw new CliError(`${file}: not valid JSON or JSONL (${(error as Error).message})`);
+    throw new InputError(`${file}: not valid JSON or JSONL (${(error as Error).message})`);
   }
   items.forEach((item, i) => {
-    if (typeof item !== "object" || item === null || Array.isArray(item)) throw new CliError(`${file}: item ${i}: expected an object`);
+    if (typeof item !== "object" || item === null || Array.isArray(item)) throw new InputError(`${file}: item ${i}: expected an object`);
   });
   return items as Json[];
 }
@@ -66,14 +67,14 @@ function readItems(file: string): Json[] {
 function checkCriteria(file: string, i: number, item: Json): void {
   const criteria = item.criteria;
   if (!Array.isArray(criteria) || criteria.length === 0)
-    throw new CliError(`${file}: item ${i} (idx ${String(item.idx)}): criteria: expected a non-empty list`);
+    throw new InputError(`${file}: item ${i} (idx ${String(item.idx)}): criteria: expected a non-empty list`);
   criteria.forEach((c, j) => {
     if (!Array.isArray(c) || typeof c[0] !== "string" || !(CFBENCH_PRIORITIES as readonly unknown[]).includes(c[1])) {
-      throw new CliError(`${file}: item ${i} (idx ${String(item.idx)}): criteria.${j}: expected [text, 主需|次需, type, dimension]`);
+      throw new InputError(`${file}: item ${i} (idx ${String(item.idx)}): criteria.${j}: expected [text, 主需|次需, type, dimension]`);
     }
   });
   if (!(CFBENCH_SPLITS as readonly unknown[]).includes(item.split))
-    throw new CliError(`${file}: item ${i} (idx ${String(item.idx)}): split: expected easy or hard`);
+    throw new InputError(`${file}: item ${i} (idx ${String(item.idx)}): split: expected easy or hard`);
 }
 
 export interface CfbenchItemScore extends CfbenchMetric {
@@ -114,7 +115,7 @@ function submissions(responsesFile: string, dataFile: string | undefined): Json[
     responses.forEach((item, i) => {
       checkCriteria(responsesFile, i, item);
       if (typeof item.response !== "string")
-        throw new CliError(`${responsesFile}: item ${i}: response: expected a string (or give --data)`);
+        throw new InputError(`${responsesFile}: item ${i}: response: expected a string (or give --data)`);
     });
     return responses;
   }
@@ -126,8 +127,8 @@ function submissions(responsesFile: string, dataFile: string | undefined): Json[
   });
   return responses.map((r, i) => {
     const item = byIdx.get(String(r.idx));
-    if (!item) throw new CliError(`${responsesFile}: item ${i}: idx ${String(r.idx)} is not in ${dataFile}`);
-    if (typeof r.response !== "string") throw new CliError(`${responsesFile}: item ${i}: response: expected a string`);
+    if (!item) throw new InputError(`${responsesFile}: item ${i}: idx ${String(r.idx)} is not in ${dataFile}`);
+    if (typeof r.response !== "string") throw new InputError(`${responsesFile}: item ${i}: response: expected a string`);
     return { idx: item.idx, prompt: item.prompt, gold: item.gold ?? "", split: item.split, criteria: item.criteria, response: r.response };
   });
 }
@@ -145,11 +146,12 @@ export async function runCfbench(argv: string[]): Promise<number> {
       cache: { type: "string" },
     },
     cfbenchUsage,
+    { positionals: true, hints: true },
   );
   if (!parsed) return 0;
   const { values } = parsed;
   if (values.replay) {
-    if (values.responses || values.data) throw new CliError(`--replay takes no --responses or --data\n${cfbenchUsage}`, 2);
+    if (values.responses || values.data) throw new UsageError("--replay takes no --responses or --data", cfbenchUsage);
     const result = replayFile(values.replay);
     if (values.json)
       writeFileSync(
@@ -169,7 +171,7 @@ export async function runCfbench(argv: string[]): Promise<number> {
   if (!base) problems.push("--api is required (or --replay)");
   if (!values.responses) problems.push("--responses is required (or --replay)");
   if (values.cache !== undefined && values.cache !== "use" && values.cache !== "bypass") problems.push("--cache must be use or bypass");
-  if (problems.length) throw new CliError(`${problems.join("; ")}\n${cfbenchUsage}`, 2);
+  if (problems.length) throw new UsageError(problems.join("; "), cfbenchUsage);
   const items = submissions(values.responses!, values.data);
   const path = `/v1/benchmarks/cfbench/score${values.cache ? `?cache=${values.cache}` : ""}`;
   const api = new ApiClient(base, { key });

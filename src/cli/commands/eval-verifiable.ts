@@ -22,7 +22,7 @@ import {
   type BenchmarkInputRecord,
   type IfevalReport,
 } from "../../judge/index.ts";
-import { CliError } from "../errors.ts";
+import { InputError, UsageError } from "@iopo/common/cli";
 import { pythonJsonDumps } from "../python-json.ts";
 
 export const SUITES = ["ifeval", "ifbench", "all"] as const;
@@ -69,7 +69,7 @@ async function readText(path: string, flag: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (error) {
-    throw new CliError(`cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new InputError(`cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 
@@ -82,17 +82,17 @@ function parseJsonl<T>(text: string, path: string, schema: z.ZodType<T>): T[] {
     try {
       value = JSON.parse(line);
     } catch (error) {
-      throw new CliError(`${path} line ${i + 1}: invalid JSON (${(error as Error).message})`);
+      throw new InputError(`${path} line ${i + 1}: invalid JSON (${(error as Error).message})`);
     }
     const result = schema.safeParse(value);
     if (!result.success) {
       const issue = result.error.issues[0]!;
       const where = issue.path.length > 0 ? `field ${formatIssuePath(issue.path as Array<string | number>)}: ` : "";
-      throw new CliError(`${path} line ${i + 1}: ${where}${issue.message}`);
+      throw new InputError(`${path} line ${i + 1}: ${where}${issue.message}`);
     }
     rows.push(result.data);
   });
-  if (rows.length === 0) throw new CliError(`${path}: no records`);
+  if (rows.length === 0) throw new InputError(`${path}: no records`);
   return rows;
 }
 
@@ -143,7 +143,7 @@ export async function runEvalVerifiable(argv: string[], fixedSuite?: Suite): Pro
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${usage(command, fixedSuite)}`, 2);
+    throw new UsageError(`${(error as Error).message}\n\n${usage(command, fixedSuite)}`);
   }
   if (values.help) {
     process.stdout.write(usage(command, fixedSuite));
@@ -152,10 +152,7 @@ export async function runEvalVerifiable(argv: string[], fixedSuite?: Suite): Pro
   const suiteFlag = (values as { suite?: string }).suite;
   const suite = fixedSuite ?? (suiteFlag as Suite);
   if (!SUITES.includes(suite)) {
-    throw new CliError(
-      `--suite must be one of ${SUITES.join(", ")} (got ${JSON.stringify(suiteFlag)})\n\n${usage(command, fixedSuite)}`,
-      2,
-    );
+    throw new UsageError(`--suite must be one of ${SUITES.join(", ")} (got ${JSON.stringify(suiteFlag)})\n\n${usage(command, fixedSuite)}`);
   }
   const inputPath = values["input-data"];
   const responsesPath = values.responses;
@@ -166,7 +163,7 @@ export async function runEvalVerifiable(argv: string[], fixedSuite?: Suite): Pro
     ["--output-dir", outputDir],
   ].filter(([, value]) => !value);
   if (missingFlags.length > 0) {
-    throw new CliError(`missing ${missingFlags.map(([flag]) => flag).join(", ")}\n\n${usage(command, fixedSuite)}`, 2);
+    throw new UsageError(`missing ${missingFlags.map(([flag]) => flag).join(", ")}\n\n${usage(command, fixedSuite)}`);
   }
 
   const rules = SUITE_RULES[suite];
@@ -182,13 +179,13 @@ export async function runEvalVerifiable(argv: string[], fixedSuite?: Suite): Pro
   const responses = new Map(responseRows.map((row) => [row.prompt, row.response]));
 
   const wrongSuite = suiteIssues(records, suite);
-  if (wrongSuite.length > 0) throw new CliError(`${inputPath}: ${oneLine(wrongSuite)}`);
+  if (wrongSuite.length > 0) throw new InputError(`${inputPath}: ${oneLine(wrongSuite)}`);
 
   const lookup = responseLookup(responses, rules.stripPrompts);
   const missing = records.filter((record) => lookup(record.prompt) === undefined);
   if (missing.length > 0 && !values["allow-missing"]) {
     const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : "";
-    throw new CliError(
+    throw new InputError(
       `${responsesPath}: no response for the prompt of key ${missing[0]!.key}${more}; pass --allow-missing to judge missing responses as empty`,
     );
   }
@@ -198,7 +195,7 @@ export async function runEvalVerifiable(argv: string[], fixedSuite?: Suite): Pro
     evaluation = evaluateIfeval(records, responses, { allowMissing: values["allow-missing"], stripPrompts: rules.stripPrompts });
   } catch (error) {
     if (error instanceof JudgeInputError) {
-      throw new CliError(`${inputPath}: ${oneLine(error.issues.map((issue) => `${formatIssuePath(issue.path)}: ${issue.message}`))}`);
+      throw new InputError(`${inputPath}: ${oneLine(error.issues.map((issue) => `${formatIssuePath(issue.path)}: ${issue.message}`))}`);
     }
     throw error;
   }
@@ -210,7 +207,7 @@ export async function runEvalVerifiable(argv: string[], fixedSuite?: Suite): Pro
     await writeFile(join(outputDir!, "eval_results_loose.jsonl"), jsonl(evaluation.loose));
     await writeFile(join(outputDir!, "report.json"), JSON.stringify({ suite, ...evaluation.report }, null, 2) + "\n");
   } catch (error) {
-    throw new CliError(`cannot write to --output-dir ${outputDir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new InputError(`cannot write to --output-dir ${outputDir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 
   if (missing.length > 0) {

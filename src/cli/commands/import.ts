@@ -1,8 +1,8 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { ApiClient, ApiError, type IngestResult } from "@iopo/common";
-import { apiConnection, parseCommandArgs } from "../args.ts";
-import { CliError } from "../errors.ts";
+import { apiConnection } from "../api-connection.ts";
+import { InputError, parseCommandArgs, UsageError } from "@iopo/common/cli";
 import { convertLine, IMPORT_FORMATS, ImportLineError, type ImportContext, type ImportFormat } from "../../datasets/importers.ts";
 
 export const importUsage = `Usage: iopo import --api <url> --key <key> --dataset <name> --format <${IMPORT_FORMATS.join("|")}> <file.jsonl>
@@ -32,7 +32,7 @@ export interface ImportOptions {
 }
 
 /** A problem with the file or the API: the CLI prints its message as one line and exits 1. */
-export class ImportError extends CliError {}
+export class ImportError extends InputError {}
 
 export async function importFile(options: ImportOptions): Promise<Totals> {
   const api = new ApiClient(options.api, { key: options.key });
@@ -133,6 +133,7 @@ export async function runImport(argv: string[], context: ImportContext = {}): Pr
       description: { type: "string" },
     },
     importUsage,
+    { positionals: true, hints: true },
   );
   if (!parsed) return 0;
   const { values, positionals } = parsed;
@@ -149,7 +150,7 @@ export async function runImport(argv: string[], context: ImportContext = {}): Pr
     problems.push("--batch must be an integer in [1, 10000]");
   if (values.visibility !== undefined && values.visibility !== "public" && values.visibility !== "private")
     problems.push("--visibility must be public or private");
-  if (problems.length) throw new CliError(`${problems.join("; ")}\n${importUsage}`, 2);
+  if (problems.length) throw new UsageError(problems.join("; "), importUsage);
   const totals = await importFile({
     api: api!,
     key: key!,

@@ -9,8 +9,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { traceReport, type TraceItemOutcome, type TraceReport } from "../../judge/llm/trace-report.ts";
 import { ApiClient } from "@iopo/common";
-import { apiConnection, parseCommandArgs } from "../args.ts";
-import { CliError, batchError } from "../errors.ts";
+import { apiConnection } from "../api-connection.ts";
+import { InputError, parseCommandArgs, UsageError } from "@iopo/common/cli";
+import { batchError } from "../errors.ts";
 
 /** The API's per-request bound (TRACE_LIMITS.itemsPerRequest in src/routes/benchmarks.ts). */
 export const MAX_BATCH = 50;
@@ -52,7 +53,7 @@ function readResponses(file: string): { fileLine: number; id: string; response: 
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new InputError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   const out: { fileLine: number; id: string; response: string }[] = [];
   const seen = new Map<string, number>();
@@ -63,17 +64,17 @@ function readResponses(file: string): { fileLine: number; id: string; response: 
     try {
       value = JSON.parse(raw);
     } catch (error) {
-      throw new CliError(`${file}:${fileLine}: not valid JSON (${(error as Error).message})`);
+      throw new InputError(`${file}:${fileLine}: not valid JSON (${(error as Error).message})`);
     }
-    if (typeof value !== "object" || value === null) throw new CliError(`${file}:${fileLine}: expected an object {id, response}`);
-    if (typeof value.id !== "string" && typeof value.id !== "number") throw new CliError(`${file}:${fileLine}: id: expected a TRACE id`);
-    if (typeof value.response !== "string") throw new CliError(`${file}:${fileLine}: response: expected a string`);
+    if (typeof value !== "object" || value === null) throw new InputError(`${file}:${fileLine}: expected an object {id, response}`);
+    if (typeof value.id !== "string" && typeof value.id !== "number") throw new InputError(`${file}:${fileLine}: id: expected a TRACE id`);
+    if (typeof value.response !== "string") throw new InputError(`${file}:${fileLine}: response: expected a string`);
     const id = String(value.id);
-    if (seen.has(id)) throw new CliError(`${file}:${fileLine}: id ${id} was already given on line ${seen.get(id)}`);
+    if (seen.has(id)) throw new InputError(`${file}:${fileLine}: id ${id} was already given on line ${seen.get(id)}`);
     seen.set(id, fileLine);
     out.push({ fileLine, id, response: value.response });
   });
-  if (out.length === 0) throw new CliError(`${file}: no responses`);
+  if (out.length === 0) throw new InputError(`${file}: no responses`);
   return out;
 }
 
@@ -90,6 +91,7 @@ export async function runTraceEval(argv: string[]): Promise<number> {
       cache: { type: "string" },
     },
     traceEvalUsage,
+    { positionals: true, hints: true },
   );
   if (!parsed) return 0;
   const { values } = parsed;
@@ -100,7 +102,7 @@ export async function runTraceEval(argv: string[]): Promise<number> {
   const batch = values.batch === undefined ? MAX_BATCH : Number(values.batch);
   if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) problems.push(`--batch must be an integer in [1, ${MAX_BATCH}]`);
   if (values.cache !== undefined && values.cache !== "use" && values.cache !== "bypass") problems.push("--cache must be use or bypass");
-  if (problems.length) throw new CliError(`${problems.join("; ")}\n${traceEvalUsage}`, 2);
+  if (problems.length) throw new UsageError(problems.join("; "), traceEvalUsage);
 
   const responses = readResponses(values.responses!);
   const query = new URLSearchParams();
@@ -123,8 +125,8 @@ export async function runTraceEval(argv: string[]): Promise<number> {
       );
     } catch (error) {
       const failure = batchError(error);
-      if (failure instanceof CliError)
-        throw new CliError(`${values.responses} lines ${chunk[0]!.fileLine}-${chunk.at(-1)!.fileLine}: ${failure.message}`);
+      if (failure instanceof InputError)
+        throw new InputError(`${values.responses} lines ${chunk[0]!.fileLine}-${chunk.at(-1)!.fileLine}: ${failure.message}`);
       throw failure;
     }
     for (const v of answer.verdicts) verdicts.push({ ...v, file_line: chunk[v.line - 1]?.fileLine ?? v.line });

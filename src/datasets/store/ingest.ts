@@ -208,7 +208,7 @@ export async function appendRecords(
 }
 
 /** Which of `ids` the dataset holds; the ids travel as one JSON parameter (D1 binds at most 100). */
-async function existingIds(db: D1Database, datasetId: string, ids: string[]): Promise<Set<string>> {
+export async function existingIds(db: D1Database, datasetId: string, ids: string[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (let i = 0; i < ids.length; i += 5000) {
     const rows = await drizzle(db)

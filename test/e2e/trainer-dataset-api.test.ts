@@ -1,8 +1,8 @@
 /**
- * End to end through the real dataset API: start the Worker locally (its own D1), import
- * quadruples, freeze a version, train a tiny model from api:// (CLI), resume, export; shards are
- * verified against the manifest's sha256 and cached; a server whose shard does not match its
- * manifest is refused.
+ * The trainer (@iopo/gpu-trainer) end to end through the real dataset API: start the Worker locally
+ * (its own D1), import quadruples, freeze a version, train a tiny model from api:// (CLI), resume,
+ * export; shards are verified against the manifest's sha256 and cached; a server whose shard does
+ * not match its manifest is refused.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -10,14 +10,12 @@ import { type Server, createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWasmEngine, type Engine, exportCheckpoint, fetchApiDataset, loadModel, train } from "@iopo/gpu-trainer";
 // @ts-expect-error -- plain ESM helper shared with the benchmarks and the Node tests
 import { startServer } from "../../scripts/lib/server.mjs";
-import { createWasmEngine, type Engine } from "@iopo/graph";
-import { fetchApiDataset } from "../src/data/dataset.ts";
-import { exportCheckpoint } from "../src/train/export.ts";
-import { train } from "../src/train/train.ts";
-import { loadModel } from "../src/model/index.ts";
-import { toyQuadruples } from "./iopo-helpers.ts";
+
+/** `iopo-train` as `npx iopo-train` runs it: the bin npm links for the @iopo/gpu-trainer workspace. */
+const IOPO_TRAIN = join(import.meta.dirname, "../../node_modules/.bin/iopo-train");
 
 const dir = mkdtempSync(join(tmpdir(), "iopo-e2e-"));
 const cacheDir = join(dir, "cache");
@@ -38,6 +36,26 @@ const instruction = (content: string) => {
   return { description, constraints: constraints.map((text) => ({ text })) };
 };
 
+/**
+ * Eight toy IOPO records a tiny model can learn: the same task asked in lower case (x1) and in
+ * capital letters (x2), each answered in its own case; y1 fails x2 and y2 fails x1.
+ */
+function toyQuadrupleRecords() {
+  const topics = ["owls", "rivers", "bridges", "tea", "glaciers", "chess", "volcanoes", "gardens"];
+  const adjectives = ["old", "quiet", "bright", "strong", "useful", "famous", "small", "vast"];
+  return topics.map((topic, i) => {
+    const task = `Write a short text about ${topic}.`;
+    const text = `${topic.charAt(0).toUpperCase()}${topic.slice(1)} are ${adjectives[(i * 3) % adjectives.length]}.`;
+    return {
+      kind: "iopo",
+      x1: instruction(`${task}\nYour entire response should be in English, and in all lowercase letters.`),
+      y1: text.toLowerCase(),
+      x2: instruction(`${task}\nYour entire response should be in English, and in all capital letters.`),
+      y2: text.toUpperCase(),
+    };
+  });
+}
+
 async function api(path: string, init: RequestInit & { json?: unknown } = {}) {
   const headers: Record<string, string> = { authorization: `Bearer ${server.adminToken}` };
   let body = init.body;
@@ -56,12 +74,9 @@ describe("train from the dataset API", () => {
   let url: string;
   beforeAll(async () => {
     await api("/v1/datasets", { method: "POST", json: { name, visibility: "public" } });
-    const records = toyQuadruples(8).map((q) => {
-      if (q.kind !== "iopo") throw new Error("quadruples only");
-      return { kind: "iopo", x1: instruction(q.x1[0].content), y1: q.y1, x2: instruction(q.x2[0].content), y2: q.y2 };
-    });
+    const records: object[] = toyQuadrupleRecords();
     // one record with no line in the iopo format: the trainer must place the others by id
-    records.splice(3, 0, { kind: "instruction", instruction: instruction("Describe tea.\nUse ten words.") } as never);
+    records.splice(3, 0, { kind: "instruction", instruction: instruction("Describe tea.\nUse ten words.") });
     await api(`/v1/datasets/${name}/records`, {
       method: "POST",
       headers: { "content-type": "application/x-ndjson" },
@@ -119,7 +134,7 @@ describe("train from the dataset API", () => {
       "--cache-dir",
       cacheDir,
     ];
-    const r = spawnSync(process.execPath, [join(import.meta.dirname, "../bin/iopo-train.mjs"), ...args, "--max-steps", "4"], {
+    const r = spawnSync(process.execPath, [IOPO_TRAIN, ...args, "--max-steps", "4"], {
       encoding: "utf8",
     });
     expect(r.status, r.stderr).toBe(0);
@@ -220,7 +235,7 @@ describe("a server whose shard does not match its manifest", () => {
     const out = join(dir, "tampered");
     // asynchronously: the fake server answers from this process's event loop
     const child = spawn(process.execPath, [
-      join(import.meta.dirname, "../bin/iopo-train.mjs"),
+      IOPO_TRAIN,
       "train",
       "--model",
       "tiny:micro",

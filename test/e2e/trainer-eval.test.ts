@@ -1,5 +1,6 @@
 /**
- * `iopo-train eval` against a locally started API (scripts/lib/server.mjs: its own port and D1):
+ * The trainer's `iopo-train eval` (@iopo/gpu-trainer) against the Worker, started locally
+ * (scripts/lib/server.mjs: its own port and D1):
  * a tiny custom dataset scored through /v1/judge/batch (IF-S / IF-M, strict and loose), IFEval
  * through its score route, the CLI's files and figures, and the generate command.
  */
@@ -7,12 +8,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiClient } from "@iopo/common";
+import { createNodeCpuEngine, type Engine, evaluateModel, loadBenchmark, renderPrompt, scoreBenchmark } from "@iopo/gpu-trainer";
+import { main } from "@iopo/gpu-trainer/cli";
 // @ts-expect-error -- plain ESM helper shared with the benchmarks and the demo
 import { startServer } from "../../scripts/lib/server.mjs";
-import { main } from "../src/cli/main.ts";
-import { createNodeCpuEngine, type Engine } from "@iopo/graph";
-import { ApiClient } from "@iopo/common";
-import { evaluate, loadBenchmark, renderPrompt, scoreBenchmark } from "../src/eval/index.ts";
 
 const constraint = (text: string, id: string, kwargs: Record<string, unknown> = {}) => ({ text, checker: { id, kwargs } });
 const NO_COMMA = constraint("In your entire response, refrain from the use of any commas.", "punctuation:no_comma");
@@ -86,7 +86,7 @@ describe("benchmarks through the judge API", () => {
 
   it("TRACE without an LLM judge on the API is refused before anything is generated", async () => {
     await expect(
-      evaluate({ model: "tiny:micro", benchmark: "trace", judge: server.base, engine, limit: 2, log: () => {} }),
+      evaluateModel({ model: "tiny:micro", benchmark: "trace", judge: server.base, engine, limit: 2, log: () => {} }),
     ).rejects.toThrow(/LLM/);
   });
 });
@@ -94,7 +94,7 @@ describe("benchmarks through the judge API", () => {
 describe("evaluate a tiny model", () => {
   it("generates, judges and writes the report, verdicts and responses", async () => {
     const out = join(dir, "eval");
-    const r = await evaluate({
+    const r = await evaluateModel({
       model: "tiny:micro",
       benchmark: "eval-tiny",
       judge: server.base,
