@@ -1,3 +1,5 @@
+import { drizzle } from "drizzle-orm/d1";
+import { constraintDimensions } from "../db/schema.ts";
 /** Lookups over the taxonomy stored in D1, for normalising and grouping dimensions. */
 export interface TaxonomyIndex {
   /** lower-cased English name, slug or Chinese label → English name */
@@ -20,15 +22,16 @@ export const resolveDimension = (index: Pick<TaxonomyIndex, "dimensionNames">, g
   index.dimensionNames.get(given.trim().toLowerCase());
 
 export async function loadTaxonomyIndex(db: D1Database): Promise<TaxonomyIndex> {
-  const { results } = await db
-    .prepare("SELECT name, type, label_zh FROM constraint_dimensions")
-    .all<{ name: string; type: string; label_zh: string }>();
+  const results = await drizzle(db)
+    .select({ name: constraintDimensions.name, type: constraintDimensions.type, labelZh: constraintDimensions.labelZh })
+    .from(constraintDimensions)
+    .all();
   const dimensionNames = new Map<string, string>();
   const typeOfDimension = new Map<string, string>();
   for (const d of results) {
     dimensionNames.set(d.name.toLowerCase(), d.name);
     dimensionNames.set(slugify(d.name), d.name);
-    dimensionNames.set(d.label_zh.toLowerCase(), d.name);
+    dimensionNames.set(d.labelZh.toLowerCase(), d.name);
     typeOfDimension.set(d.name, d.type);
   }
   return { dimensionNames, typeOfDimension };

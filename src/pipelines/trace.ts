@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { drizzle } from "drizzle-orm/d1";
+import { constraintDimensions } from "../db/schema.ts";
 import type { RecordOutcome } from "../datasets/jobs.ts";
 import { seededRandom, shuffle } from "../datasets/quadruples.ts";
 import type { Constraint, DatasetRecord, Instruction } from "../datasets/records.ts";
@@ -32,17 +34,11 @@ export interface TraceParams {
   max_constraints: number;
 }
 
-export interface TaxonomyDimension {
-  name: string;
-  type: string;
-  description: string;
-}
+export type TaxonomyDimension = Pick<typeof constraintDimensions.$inferSelect, "name" | "type" | "description">;
 
 export async function loadDimensions(db: D1Database): Promise<TaxonomyDimension[]> {
-  const { results } = await db
-    .prepare("SELECT name, type, description FROM constraint_dimensions ORDER BY position")
-    .all<TaxonomyDimension>();
-  return results;
+  const { name, type, description } = constraintDimensions;
+  return drizzle(db).select({ name, type, description }).from(constraintDimensions).orderBy(constraintDimensions.position).all();
 }
 
 const EXPAND_SYSTEM = `Task: expand a simple instruction into a complex one (prompt ${TRACE_PROMPT_VERSIONS.expand}).

@@ -1,3 +1,4 @@
+import { d1VerdictCache } from "../db/llm-cache.ts";
 import { createRoute, z } from "@hono/zod-openapi";
 import { API_LIMITS } from "@iopo/common";
 import type { Context } from "hono";
@@ -9,7 +10,6 @@ import {
   judgeHybrid,
   llmConfigFromVars,
   needsLlm,
-  sqlCache,
   validateRuleConstraints,
   type HybridItem,
   type HybridOutput,
@@ -168,7 +168,7 @@ const JudgeResponseSchema = z
 
 /** The LLM judge of one API request: its configuration, the D1 cache, and its concurrency cap. */
 export function llmJudgeFor(env: Bindings): LlmJudge {
-  return createLlmJudge(llmConfigFromVars(env, env.AI), sqlCache(env.DB), {
+  return createLlmJudge(llmConfigFromVars(env, env.AI), d1VerdictCache(env.DB), {
     onCacheError: (error) => console.error("llm cache unavailable", error),
   });
 }

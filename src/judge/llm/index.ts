@@ -21,7 +21,7 @@ export {
 } from "./prompt.ts";
 export { COMPILE_PROMPT_VERSION, compileMessages, compileResponseSchema, parseCompile, type CompileDecision } from "./compile.ts";
 export { checkerCatalog, compactKwargs, instructionTemplate, type CatalogEntry } from "./catalog.ts";
-export { cacheKey, memoryCache, sqlCache, type CacheEntry, type SqlDatabase, type SqlStatement, type VerdictCache } from "./cache.ts";
+export { cacheKey, memoryCache, type CacheEntry, type VerdictCache } from "./cache.ts";
 export {
   cacheGet,
   cachePut,
