@@ -7,7 +7,10 @@ export { type JudgeModeName, WORK_LIMITS, judgementWork } from "./judge-work.ts"
 export { ApiClient, type ApiClientOptions, ApiError, type RequestOptions, datasetPath } from "./api-client.ts";
 export {
   API_LIMITS,
+  type CreateDataset,
+  type CreateVersion,
   type Dataset,
+  type DatasetDetail,
   type DatasetRow,
   type DatasetVersion,
   type FieldError,
@@ -18,4 +21,7 @@ export {
   type Manifest,
   type ManifestShard,
   type ProblemBody,
+  type RowsPage,
+  type RunJob,
+  type ShardFormat,
 } from "./api-types.ts";
