@@ -15,13 +15,18 @@ import type {
   JobProgressSchema,
   JobRunSchema,
   JobSchema,
+  JudgeResponseSchema,
+  LlmResultSchema,
   ManifestSchema,
   ManifestShardSchema,
   ProblemSchema,
   RowsPageSchema,
+  RuleResultSchema,
   RunJobBody,
   SHARD_FORMATS,
+  TaxonomySchema,
   VersionSchema,
+  JudgeVerdictSchema,
 } from "./api/index.ts";
 
 /** The API's per-request bounds: the routes (judge.ts, benchmarks.ts) enforce these, clients size their batches by them. */
@@ -45,3 +50,8 @@ export type JobProgress = z.infer<typeof JobProgressSchema>;
 export type Job = z.infer<typeof JobSchema> & { progress: JobProgress };
 export type RunJob = z.input<typeof RunJobBody>;
 export type JobRun = Omit<z.infer<typeof JobRunSchema>, "job"> & { job: Job };
+export type RuleResult = z.infer<typeof RuleResultSchema>;
+export type LlmResult = z.infer<typeof LlmResultSchema>;
+export type JudgeVerdict = z.infer<typeof JudgeVerdictSchema>;
+export type JudgeResponse = z.infer<typeof JudgeResponseSchema>;
+export type Taxonomy = z.infer<typeof TaxonomySchema>;

@@ -5,4 +5,6 @@
  */
 export * from "./datasets.ts";
 export * from "./jobs.ts";
+export * from "./judge.ts";
 export * from "./problem.ts";
+export * from "./taxonomy.ts";
