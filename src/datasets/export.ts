@@ -8,7 +8,6 @@ import { renderPrompt, type DatasetRecord } from "./records.ts";
  * response in `sft`, say) is skipped in that format. The format names are part of the wire
  * (@iopo/common/api's SHARD_FORMATS).
  */
-export type { ShardFormat };
 
 type Line = Record<string, unknown>;
 
