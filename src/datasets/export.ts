@@ -1,13 +1,13 @@
+import type { ShardFormat } from "@iopo/common";
 import { renderPrompt, type DatasetRecord } from "./records.ts";
 
 /**
  * Shard formats. `records` is the stored record itself; the others are what trainers read, with
  * the paper's token-controlled baselines for IOPO data: DPO pairs (x1: y1 > y2) and (x2: y2 > y1),
  * SFT pairs (x1, y1) and (x2, y2). A record with no line in a format (an instruction without a
- * response in `sft`, say) is skipped in that format.
+ * response in `sft`, say) is skipped in that format. The format names are part of the wire
+ * (@iopo/common/api's SHARD_FORMATS).
  */
-export const SHARD_FORMATS = ["records", "iopo", "dpo", "sft", "llamafactory"] as const;
-export type ShardFormat = (typeof SHARD_FORMATS)[number];
 
 type Line = Record<string, unknown>;
 

@@ -1,4 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { ProblemSchema } from "@iopo/common/api";
 import type { AppEnv } from "../env.ts";
 import { problem, zodIssuesToFieldErrors } from "./problem.ts";
 
@@ -33,18 +34,6 @@ export const queryInt = (min: number, max: number) =>
     .regex(/^-?(0|[1-9][0-9]{0,15})$/, "a decimal integer")
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
-
-export const ProblemSchema = z
-  .object({
-    type: z.string().openapi({ example: "/docs#problem-validation" }),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    instance: z.string().optional(),
-    request_id: z.string().optional(),
-    errors: z.array(z.object({ field: z.string(), message: z.string(), line: z.number().int().optional() })).optional(),
-  })
-  .openapi("Problem");
 
 const problemContent = { "application/problem+json": { schema: ProblemSchema } };
 

@@ -10,7 +10,8 @@ import { requireScope } from "../lib/auth.ts";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi.ts";
 import { ProblemError } from "../lib/problem.ts";
-import { DatasetName, DatasetSchema, nameParam, presentDataset, presentVersion, VersionSchema } from "./dataset-schemas.ts";
+import { CreateDatasetBody, DatasetDetailSchema, DatasetSchema, IngestResultSchema, RowsPageSchema } from "@iopo/common/api";
+import { nameParam, presentDataset, presentVersion } from "./dataset-schemas.ts";
 
 /** Datasets: list, create, read with statistics, add records, browse rows. */
 
@@ -40,13 +41,7 @@ const createDatasetRoute = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: z
-            .object({
-              name: DatasetName,
-              description: z.string().max(5000).default(""),
-              visibility: z.enum(["public", "private"]).default("public"),
-            })
-            .strict(),
+          schema: CreateDatasetBody,
         },
       },
     },
@@ -62,18 +57,7 @@ const getRoute = createRoute({
   middleware: [requireScope("read")] as const,
   request: { params: nameParam },
   responses: {
-    200: jsonContent(
-      DatasetSchema.extend({
-        statistics: z.object({
-          by_kind: z.record(z.string(), z.number()),
-          constraints_histogram: z.record(z.string(), z.number()).openapi({ description: "constraints per (first) instruction → records" }),
-          constraints_by_type: z.record(z.string(), z.number()),
-          constraints_by_dimension: z.record(z.string(), z.number()),
-        }),
-        versions: z.array(VersionSchema),
-      }),
-      "The dataset",
-    ),
+    200: jsonContent(DatasetDetailSchema, "The dataset"),
     ...problemResponses(401, 403, 404),
   },
 });
@@ -102,12 +86,7 @@ const ingestRoute = createRoute({
     },
   },
   responses: {
-    200: jsonContent(
-      z
-        .object({ received: z.number().int(), inserted: z.number().int(), duplicates: z.number().int(), record_count: z.number().int() })
-        .openapi("IngestResult"),
-      "What was added",
-    ),
+    200: jsonContent(IngestResultSchema, "What was added"),
     ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422),
   },
 });
@@ -138,14 +117,7 @@ const rowsRoute = createRoute({
     }),
   },
   responses: {
-    200: jsonContent(
-      z.object({
-        rows: z.array(z.object({ row_idx: z.number().int(), id: z.string(), row: z.record(z.string(), z.unknown()) })),
-        num_rows_total: z.number().int(),
-        next_after: z.number().int().nullable(),
-      }),
-      "A page of records",
-    ),
+    200: jsonContent(RowsPageSchema, "A page of records"),
     ...problemResponses(401, 403, 404, 422),
   },
 });

@@ -9,27 +9,13 @@ import { requireScope } from "../lib/auth.ts";
 import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
 import { withUsage } from "../pipelines/llm.ts";
-import { DatasetName, JobSeed, nameParam, TargetVisibility } from "./dataset-schemas.ts";
+import { DatasetName, JobRunSchema, JobSchema, RunJobBody } from "@iopo/common/api";
+import { JobSeed, nameParam, TargetVisibility } from "./dataset-schemas.ts";
 import { llmJudgeFor } from "./judge.ts";
 
 /** Jobs over a dataset: start a quadruple build, list, read, run the next batches. */
 
 const security = [{ bearer: [] }];
-
-export const JobSchema = z
-  .object({
-    id: z.string(),
-    kind: z.string(),
-    status: z.enum(["pending", "running", "done", "failed"]),
-    params: z.record(z.string(), z.unknown()),
-    cursor: z.number().int().openapi({ description: "next source position to process" }),
-    total: z.number().int(),
-    progress: z.record(z.string(), z.unknown()),
-    error: z.string().nullable(),
-    created_at: z.string(),
-    updated_at: z.string(),
-  })
-  .openapi("Job");
 
 const createBuildJobRoute = createRoute({
   method: "post",
@@ -107,14 +93,11 @@ const runJobRoute = createRoute({
     params: jobParam,
     body: {
       required: false,
-      content: { "application/json": { schema: z.object({ max_batches: z.number().int().min(1).max(1000).default(10) }).strict() } },
+      content: { "application/json": { schema: RunJobBody } },
     },
   },
   responses: {
-    200: jsonContent(
-      z.object({ job: JobSchema, ran: z.number().int(), busy: z.boolean(), interrupted: z.string().optional() }),
-      "The job after this run",
-    ),
+    200: jsonContent(JobRunSchema, "The job after this run"),
     ...problemResponses(401, 403, 404, 415, 422),
   },
 });

@@ -1,6 +1,7 @@
 import { d1VerdictCache } from "../db/llm-cache.ts";
 import { createRoute, z } from "@hono/zod-openapi";
 import { API_LIMITS } from "@iopo/common";
+import { JudgeResponseSchema } from "@iopo/common/api";
 import type { Context } from "hono";
 import type { AppEnv, Bindings } from "../env.ts";
 import { JudgeInputError, judgementWork, KWARGS_LIMITS, WORK_LIMITS, type JudgeIssue } from "../judge/index.ts";
@@ -115,56 +116,6 @@ const JudgeItemSchema = z
   })
   .openapi("JudgeRequest");
 type JudgeItem = z.infer<typeof JudgeItemSchema>;
-
-const RuleResultSchema = z
-  .object({
-    id: z.string(),
-    kind: z.literal("rule"),
-    decided_by: z.enum(["rule", "compiled-rule"]),
-    status: z.literal("ok"),
-    passed: z.boolean(),
-    evidence: z.record(z.string(), z.unknown()).openapi({ example: { words: 288, relation: "at least", target: 300 } }),
-    text: z.string().optional().openapi({ description: "compiled-rule: the free-text constraint" }),
-    dimension: z.string().optional(),
-    compiled: z
-      .object({
-        id: z.string(),
-        kwargs: z.record(z.string(), z.unknown()),
-        model: z.string(),
-        prompt_version: z.string(),
-        cached: z.boolean(),
-      })
-      .optional()
-      .openapi({ description: "compiled-rule: the checker the LLM compiled the text into" }),
-  })
-  .openapi("ConstraintVerdict");
-const LlmResultSchema = z
-  .object({
-    kind: z.literal("llm"),
-    decided_by: z.literal("llm"),
-    text: z.string(),
-    dimension: z.string().optional(),
-    status: z.enum(["ok", "error"]),
-    passed: z.boolean().nullable().openapi({ description: "null when status is error" }),
-    score: z.number().optional().openapi({ description: "0-10" }),
-    explanation: z.string().optional(),
-    model: z.string().optional(),
-    prompt_version: z.string().optional(),
-    cached: z.boolean().optional(),
-    reason: z.string().optional().openapi({ description: "status error: why the grader failed" }),
-    attempts: z.number().int().optional(),
-    compile: z.object({ status: z.enum(["no-match", "invalid", "error"]), reason: z.string() }).optional(),
-  })
-  .openapi("LlmConstraintVerdict");
-const VerdictSchema = z
-  .object({ followed_all: z.boolean(), errors: z.number().int(), results: z.array(z.union([RuleResultSchema, LlmResultSchema])) })
-  .openapi("JudgeVerdict");
-const JudgeResponseSchema = z
-  .union([
-    VerdictSchema.extend({ mode: z.enum(["strict", "loose"]) }),
-    z.object({ mode: z.literal("both"), followed_all: z.boolean(), errors: z.number().int(), strict: VerdictSchema, loose: VerdictSchema }),
-  ])
-  .openapi("JudgeResponse");
 
 /** The LLM judge of one API request: its configuration, the D1 cache, and its concurrency cap. */
 export function llmJudgeFor(env: Bindings): LlmJudge {

@@ -4,8 +4,8 @@ import { findDataset } from "../datasets/store/access.ts";
 import { requireScope } from "../lib/auth.ts";
 import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
-import { DatasetName, JobSeed, nameParam, TargetVisibility } from "./dataset-schemas.ts";
-import { JobSchema } from "./jobs.ts";
+import { DatasetName, JobSchema } from "@iopo/common/api";
+import { JobSeed, nameParam, TargetVisibility } from "./dataset-schemas.ts";
 
 /** The LLM pipelines' routes: starting a TRACE construction job, and any job's reject table. */
 

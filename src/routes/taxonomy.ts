@@ -6,28 +6,7 @@ import { constraintDimensions, constraintTypes } from "../db/schema.ts";
 import { requireScope } from "../lib/auth.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
 import { ProblemError } from "../lib/problem.ts";
-
-const DimensionSchema = z
-  .object({
-    name: z.string().openapi({ example: "Inclusion Constraint" }),
-    slug: z.string().openapi({ example: "inclusion-constraint" }),
-    description: z.string(),
-    label_zh: z.string().openapi({ example: "包含约束" }),
-    eval_count: z.number().int().openapi({ description: "Occurrences in the TRACE evaluation set" }),
-  })
-  .openapi("Dimension");
-
-const TypeSchema = z
-  .object({
-    name: z.string().openapi({ example: "Content Constraint" }),
-    slug: z.string(),
-    description: z.string(),
-    dimensions: z.array(DimensionSchema),
-  })
-  .openapi("ConstraintType");
-
-const TaxonomySchema = z.object({ types: z.array(TypeSchema) }).openapi("Taxonomy");
-const DimensionWithTypeSchema = DimensionSchema.extend({ type: z.string() }).openapi("DimensionWithType");
+import { DimensionWithTypeSchema, TaxonomySchema } from "@iopo/common/api";
 
 async function loadTaxonomy(db: D1Database) {
   const orm = drizzle(db);

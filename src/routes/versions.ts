@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { SHARD_FORMATS, type ShardFormat } from "../datasets/export.ts";
 import { findDataset, type DatasetRow } from "../datasets/store/access.ts";
 import { shardStream } from "../datasets/store/shards.ts";
 import {
@@ -19,7 +18,8 @@ import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi.ts";
 import { ProblemError } from "../lib/problem.ts";
 import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "@iopo/common";
-import { nameParam, presentVersion, VersionSchema } from "./dataset-schemas.ts";
+import { CreateVersionBody, ManifestSchema, SHARD_FORMATS, VersionSchema } from "@iopo/common/api";
+import { nameParam, presentVersion } from "./dataset-schemas.ts";
 
 /** Versions and shards: freeze, list, manifest, stream a shard, the sample order. */
 
@@ -64,12 +64,7 @@ const createVersionRoute = createRoute({
       required: false,
       content: {
         "application/json": {
-          schema: z
-            .object({
-              shard_size: z.number().int().min(1).max(100_000).default(1000),
-              description: z.string().max(5000).default(""),
-            })
-            .strict(),
+          schema: CreateVersionBody,
         },
       },
     },
@@ -102,31 +97,7 @@ const manifestRoute = createRoute({
   middleware: [requireScope("read")] as const,
   request: { params: versionParam, query: z.object({ format: formatQuery }) },
   responses: {
-    200: jsonContent(
-      z
-        .object({
-          dataset: z.string(),
-          version: z.number().int(),
-          format: z.enum(SHARD_FORMATS),
-          record_count: z.number().int(),
-          line_count: z.number().int(),
-          shard_size: z.number().int(),
-          shard_count: z.number().int(),
-          shards: z.array(
-            z.object({
-              index: z.number().int(),
-              name: z.string(),
-              records: z.number().int(),
-              lines: z.number().int(),
-              bytes: z.number().int(),
-              sha256: z.string(),
-              url: z.string(),
-            }),
-          ),
-        })
-        .openapi("Manifest"),
-      "The manifest",
-    ),
+    200: jsonContent(ManifestSchema, "The manifest"),
     ...problemResponses(401, 403, 404, 422),
   },
 });
@@ -250,7 +221,7 @@ export const versionRoutes = createRouter()
         "content-type": "application/x-ndjson; charset=utf-8",
         "content-disposition": `inline; filename="${shardName(shard, count)}"`,
       },
-      stream: (range) => shardStream(c.env.DB, version, shard, format as ShardFormat, range),
+      stream: (range) => shardStream(c.env.DB, version, shard, format, range),
     });
   })
   .openapi(orderRoute, async (c) => {

@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import type { DatasetVersion, Manifest } from "@iopo/common";
 import { describe, expect, it } from "vitest";
 import { ADMIN, call, createKey, expectProblem, postJson, textOf } from "./helpers.ts";
 
@@ -295,15 +296,8 @@ describe("datasets: versions, manifests and shards", () => {
   async function freeze(name: string, shardSize: number) {
     const res = await postJson(`/v1/datasets/${name}/versions`, { shard_size: shardSize }, ADMIN);
     expect(res.status).toBe(201);
-    return (await res.json()) as { version: number; record_count: number; shard_count: number };
+    return (await res.json()) as DatasetVersion;
   }
-
-  type Manifest = {
-    record_count: number;
-    line_count: number;
-    shard_count: number;
-    shards: { index: number; name: string; records: number; lines: number; bytes: number; sha256: string; url: string }[];
-  };
 
   it("freezes an immutable version whose shard hashes equal the served bytes", async () => {
     await makeDataset("shards");

@@ -1,4 +1,5 @@
 import { env, exports } from "cloudflare:workers";
+import type { ProblemBody } from "@iopo/common";
 
 export const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
 
@@ -18,13 +19,7 @@ export function postJson(path: string, body: unknown, headers: Record<string, st
 }
 
 export async function expectProblem(res: Response, status: number) {
-  const body = (await res.json()) as {
-    type: string;
-    title: string;
-    status: number;
-    detail: string;
-    errors?: { field: string; message: string; line?: number }[];
-  };
+  const body = (await res.json()) as ProblemBody;
   if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(body)}`);
   if (!res.headers.get("content-type")?.startsWith("application/problem+json")) {
     throw new Error(`problem content type missing: ${res.headers.get("content-type")}`);

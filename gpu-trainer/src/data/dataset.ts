@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { ApiClient, ApiError, type Manifest, type ManifestShard } from "@iopo/common";
+import { ApiClient, ApiError, type Manifest, type ManifestShard, type ShardFormat } from "@iopo/common";
 import { DataError, type Sample, parseSample } from "./samples.ts";
 
 export interface Dataset {
@@ -109,7 +109,7 @@ async function fromApi<T>(loc: ApiLocation, call: () => Promise<T>): Promise<T> 
   }
 }
 
-const manifest = (api: ApiClient, loc: ApiLocation, format: string): Promise<Manifest> =>
+const manifest = (api: ApiClient, loc: ApiLocation, format: ShardFormat): Promise<Manifest> =>
   fromApi(loc, () => api.manifest(loc.name, loc.version, format));
 
 /** A shard's bytes: from the cache when its sha256 matches, else downloaded, verified, cached. */

@@ -12,7 +12,7 @@
  *                     IF-S / IF-M = prompt-level strict accuracy on the single- / multi-constraint
  *                     instructions, plus prompt- and instruction-level strict and loose
  */
-import { API_LIMITS, type ApiClient, ApiError, WORK_LIMITS, judgementWork } from "@iopo/common";
+import { API_LIMITS, type ApiClient, ApiError, type JudgeVerdict, WORK_LIMITS, judgementWork } from "@iopo/common";
 import { type Instruction, instructionOfRow, renderPrompt } from "./prompt.ts";
 
 /** Judging and scoring change nothing on the API (verdicts are cached), so transient failures are retried. */
@@ -251,8 +251,6 @@ async function scoreTrace(api: ApiClient, b: Benchmark, responses: readonly stri
     apiReport: reports,
   };
 }
-
-type JudgeVerdict = { followed_all: boolean; errors: number; results: { passed: boolean | null }[] };
 
 async function scoreCustom(api: ApiClient, b: Benchmark, responses: readonly string[]): Promise<Scored> {
   const toItem = (it: EvalItem, response: string) => {

@@ -9,7 +9,9 @@
  */
 import {
   API_LIMITS,
-  type Dataset,
+  type CreateDataset,
+  type CreateVersion,
+  type DatasetDetail,
   type DatasetRow,
   type DatasetVersion,
   type FieldError,
@@ -18,6 +20,9 @@ import {
   type JobRun,
   type Manifest,
   type ProblemBody,
+  type RowsPage,
+  type RunJob,
+  type ShardFormat,
 } from "./api-types.ts";
 
 /** A request the API refused (`status` set) or never answered (`status` undefined). */
@@ -162,21 +167,20 @@ export class ApiClient {
     const out: DatasetRow[] = [];
     let after: number | null = -1;
     while (after !== null) {
-      const page: { rows: DatasetRow[]; next_after: number | null } = await this.getJson(
-        `${datasetPath(dataset)}/rows?after=${after}&length=${API_LIMITS.rowsPage}`,
-      );
+      const page: RowsPage = await this.getJson(`${datasetPath(dataset)}/rows?after=${after}&length=${API_LIMITS.rowsPage}`);
       out.push(...page.rows);
       after = page.rows.length ? page.next_after : null;
     }
     return out;
   }
 
-  dataset(name: string): Promise<Dataset> {
-    return this.getJson<Dataset>(datasetPath(name));
+  /** A dataset with its statistics and versions. */
+  dataset(name: string): Promise<DatasetDetail> {
+    return this.getJson<DatasetDetail>(datasetPath(name));
   }
 
   /** The dataset, created (empty) when it does not exist yet. */
-  async ensureDataset(name: string, create: { description?: string; visibility?: "public" | "private" } = {}): Promise<void> {
+  async ensureDataset(name: string, create: Omit<CreateDataset, "name"> = {}): Promise<void> {
     try {
       await this.dataset(name);
       return;
@@ -184,7 +188,11 @@ export class ApiClient {
       if (!(error instanceof ApiError && error.status === 404)) throw error;
     }
     try {
-      await this.postJson("/v1/datasets", { name, description: create.description ?? "", visibility: create.visibility ?? "public" });
+      await this.postJson("/v1/datasets", {
+        name,
+        description: create.description ?? "",
+        visibility: create.visibility ?? "public",
+      } satisfies CreateDataset);
     } catch (error) {
       // created meanwhile by someone else: as good
       if (!(error instanceof ApiError && error.status === 409)) throw error;
@@ -196,7 +204,7 @@ export class ApiClient {
   }
 
   /** Freeze the dataset's records as a new version. */
-  createVersion(dataset: string, options: { description?: string; shard_size?: number } = {}): Promise<DatasetVersion> {
+  createVersion(dataset: string, options: CreateVersion = {}): Promise<DatasetVersion> {
     return this.postJson<DatasetVersion>(`${datasetPath(dataset)}/versions`, options);
   }
 
@@ -206,7 +214,7 @@ export class ApiClient {
   }
 
   /** A version's manifest in `format` (`version`: a number or "latest"). */
-  manifest(dataset: string, version: string | number, format: string): Promise<Manifest> {
+  manifest(dataset: string, version: string | number, format: ShardFormat): Promise<Manifest> {
     return this.getJson<Manifest>(`${datasetPath(dataset)}/versions/${version}/manifest?format=${encodeURIComponent(format)}`);
   }
 
@@ -222,7 +230,9 @@ export class ApiClient {
 
   /** Run a job for at most `maxBatches` batches. */
   runJob(dataset: string, id: string, maxBatches: number): Promise<JobRun> {
-    return this.postJson<JobRun>(`${datasetPath(dataset)}/jobs/${encodeURIComponent(id)}/run`, { max_batches: maxBatches });
+    return this.postJson<JobRun>(`${datasetPath(dataset)}/jobs/${encodeURIComponent(id)}/run`, {
+      max_batches: maxBatches,
+    } satisfies RunJob);
   }
 }
 

@@ -7,7 +7,10 @@ export { type JudgeModeName, WORK_LIMITS, judgementWork } from "./judge-work.ts"
 export { ApiClient, type ApiClientOptions, ApiError, type RequestOptions, datasetPath } from "./api-client.ts";
 export {
   API_LIMITS,
+  type CreateDataset,
+  type CreateVersion,
   type Dataset,
+  type DatasetDetail,
   type DatasetRow,
   type DatasetVersion,
   type FieldError,
@@ -15,7 +18,15 @@ export {
   type Job,
   type JobProgress,
   type JobRun,
+  type JudgeResponse,
+  type JudgeVerdict,
+  type LlmResult,
   type Manifest,
   type ManifestShard,
   type ProblemBody,
+  type RowsPage,
+  type RuleResult,
+  type RunJob,
+  type ShardFormat,
+  type Taxonomy,
 } from "./api-types.ts";

@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { ApiClient, ApiError, type IngestResult } from "@iopo/common";
+import { ApiClient, ApiError, type IngestResult, type Taxonomy } from "@iopo/common";
 import { apiConnection } from "../api-connection.ts";
 import { InputError, parseCommandArgs, UsageError } from "@iopo/common/cli";
 import { convertLine, IMPORT_FORMATS, ImportLineError, type ImportContext, type ImportFormat } from "../../datasets/importers.ts";
@@ -104,7 +104,7 @@ export async function importFile(options: ImportOptions): Promise<Totals> {
 
 /** The Chinese labels the API's taxonomy knows (TRACE lines with other labels keep them in meta). */
 async function taxonomyLabels(api: ApiClient): Promise<Set<string>> {
-  let body: { types: { dimensions: { label_zh: string }[] }[] };
+  let body: Taxonomy;
   try {
     body = await api.getJson("/v1/taxonomy");
   } catch (error) {

@@ -1,4 +1,5 @@
-import { exportLines, type ShardFormat } from "../export.ts";
+import type { ShardFormat } from "@iopo/common";
+import { exportLines } from "../export.ts";
 import { recordsInRange, toRecord } from "./rows.ts";
 import type { VersionRow } from "./versions.ts";
 

@@ -2,8 +2,7 @@ import { and, asc, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { datasetVersions, versionShards } from "../../db/schema.ts";
 import { ProblemError } from "../../lib/problem.ts";
-import { hex } from "@iopo/common";
-import type { ShardFormat } from "../export.ts";
+import { hex, type ShardFormat } from "@iopo/common";
 import type { DatasetRow } from "./access.ts";
 import { shardChunks } from "./shards.ts";
 

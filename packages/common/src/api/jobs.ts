@@ -1,0 +1,48 @@
+import { z } from "@hono/zod-openapi";
+
+/** Dataset jobs (build-quadruples, build-trace) on the wire. */
+
+/** The LLM calls a job made, with its token totals. */
+export const JobUsageSchema = z.object({
+  calls: z.number().int(),
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  total_tokens: z.number().int(),
+  cache_hits: z.number().int(),
+});
+
+/**
+ * What a job's `progress` holds. The Job schema (and so the OpenAPI document) declares `progress`
+ * an open object; this is the part every job kind fills in, which clients read.
+ */
+export const JobProgressSchema = z.object({
+  processed: z.number().int(),
+  produced: z.number().int(),
+  duplicates: z.number().int(),
+  /** Produced records by operation (build-quadruples) or by path (build-trace: "trace"). */
+  by_op: z.record(z.string(), z.number()),
+  /** Rejected source records by reason. */
+  skipped: z.record(z.string(), z.number()),
+  usage: JobUsageSchema.optional(),
+});
+
+export const JobSchema = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    status: z.enum(["pending", "running", "done", "failed"]),
+    params: z.record(z.string(), z.unknown()),
+    cursor: z.number().int().openapi({ description: "next source position to process" }),
+    total: z.number().int(),
+    progress: z.record(z.string(), z.unknown()),
+    error: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi("Job");
+
+/** POST /v1/datasets/{name}/jobs/{id}/run */
+export const RunJobBody = z.object({ max_batches: z.number().int().min(1).max(1000).default(10) }).strict();
+
+/** The answer to POST /v1/datasets/{name}/jobs/{id}/run: `busy` when another runner holds the job; `interrupted` why the run stopped early (resumable). */
+export const JobRunSchema = z.object({ job: JobSchema, ran: z.number().int(), busy: z.boolean(), interrupted: z.string().optional() });
