@@ -2,10 +2,10 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { API_LIMITS } from "@iopo/common";
 import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
-import { renderPrompt, type Instruction } from "../datasets/records.ts";
-import { findDataset, type DatasetRow } from "../datasets/store/access.ts";
+import { renderPrompt } from "../datasets/records.ts";
+import { findDataset } from "../datasets/store/access.ts";
 import { parseRecordsBody } from "../datasets/store/ingest.ts";
-import { recordsInRange, toRecord, type StoredRecord } from "../datasets/store/rows.ts";
+import { instructionsByTraceId, recordsInRange, toRecord } from "../datasets/store/rows.ts";
 import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
 import { accuracyReport, evaluateIfevalRecord, JudgeInputError, type IfevalInputRecord, type IfevalOutputRecord } from "../judge/index.ts";
 import { requireScope } from "../lib/auth.ts";
@@ -168,27 +168,6 @@ const TraceSubmissionSchema = z
   })
   .strict();
 
-/** The dataset's instruction records by TRACE id (`meta.id`), for the ids asked. */
-async function traceRecordsById(db: D1Database, dataset: DatasetRow, ids: string[]): Promise<Map<string, Instruction>> {
-  const out = new Map<string, Instruction>();
-  for (let i = 0; i < ids.length; i += 90) {
-    const chunk = ids.slice(i, i + 90);
-    const { results } = await db
-      .prepare(
-        `SELECT id, position, kind, payload, CAST(json_extract(payload, '$.meta.id') AS TEXT) AS trace_id FROM records
-         WHERE dataset_id = ? AND kind IN ('instruction', 'sft') AND CAST(json_extract(payload, '$.meta.id') AS TEXT) IN (${chunk.map(() => "?").join(", ")})
-         ORDER BY position`,
-      )
-      .bind(dataset.id, ...chunk)
-      .all<StoredRecord & { trace_id: string }>();
-    for (const row of results) {
-      const record = toRecord(row);
-      if ((record.kind === "instruction" || record.kind === "sft") && !out.has(row.trace_id)) out.set(row.trace_id, record.instruction);
-    }
-  }
-  return out;
-}
-
 /**
  * An LLM-scored benchmark's submissions: the body's lines (400 for bad JSON, 413 beyond `max`),
  * each validated by `schema`, `keyField` unique across lines; 422 naming every bad line and field.
@@ -255,9 +234,9 @@ async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "
     }
     throw error;
   });
-  const instructions = await traceRecordsById(
+  const instructions = await instructionsByTraceId(
     c.env.DB,
-    dataset,
+    dataset.id,
     submissions.map((s) => s.id),
   );
   const unmatched = submissions.filter((s) => !instructions.has(s.id));

@@ -1,7 +1,7 @@
-import { and, asc, count, desc, eq, gt, gte, lt, lte, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { datasets, records } from "../../db/schema.ts";
-import type { DatasetRecord } from "../records.ts";
+import type { DatasetRecord, Instruction } from "../records.ts";
 
 /** Reading stored records: ranges of positions, filtered pages, and a dataset's statistics. */
 
@@ -113,4 +113,36 @@ export async function datasetStatistics(db: D1Database, datasetId: string, typeO
     constraints_by_type: byType,
     constraints_by_dimension: byDimension,
   };
+}
+
+/** D1 binds at most 100 parameters per statement. */
+const IDS_PER_QUERY = 90;
+
+/**
+ * A dataset's instructions (instruction and sft records) by TRACE id (`meta.id`, compared as
+ * text), for the ids asked: the first record in position order wins.
+ */
+export async function instructionsByTraceId(db: D1Database, datasetId: string, ids: readonly string[]): Promise<Map<string, Instruction>> {
+  const orm = drizzle(db);
+  const traceId = sql<string>`CAST(json_extract(${records.payload}, '$.meta.id') AS TEXT)`;
+  const out = new Map<string, Instruction>();
+  for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
+    const rows = await orm
+      .select({ ...storedColumns, traceId })
+      .from(records)
+      .where(
+        and(
+          eq(records.datasetId, datasetId),
+          inArray(records.kind, ["instruction", "sft"]),
+          inArray(traceId, ids.slice(i, i + IDS_PER_QUERY)),
+        ),
+      )
+      .orderBy(asc(records.position))
+      .all();
+    for (const row of rows) {
+      const record = toRecord(row);
+      if ((record.kind === "instruction" || record.kind === "sft") && !out.has(row.traceId)) out.set(row.traceId, record.instruction);
+    }
+  }
+  return out;
 }
