@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, getTableColumns, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { JobProgress } from "@iopo/common";
 import { d1Statement } from "../db/d1.ts";
 import { jobRejects, jobUsage, jobs, records, utcNow } from "../db/schema.ts";
 import { LlmError, type LlmJudge, type UsageObserver } from "../judge/llm/index.ts";
@@ -54,15 +55,8 @@ export interface BuildParams {
   llm?: boolean;
 }
 
-export interface BuildProgress {
-  processed: number;
-  produced: number;
-  duplicates: number;
-  /** Produced records by operation (build-quadruples) or by path (build-trace: "trace"). */
-  by_op: Partial<Record<BuildOp, number>>;
-  /** Rejected source records by reason: the reject table's counts (rows: `job_rejects`). */
-  skipped: Record<string, number>;
-}
+/** A job's stored progress: the wire's JobProgress less `usage` (kept in `job_usage`, joined when presented); `skipped` counts the `job_rejects` rows by reason. */
+export type BuildProgress = Omit<JobProgress, "usage">;
 
 const LEASE_MS = 60_000;
 const POOL_LIMIT = 64;

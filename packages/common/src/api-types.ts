@@ -46,8 +46,8 @@ export type ShardFormat = (typeof SHARD_FORMATS)[number];
 export type ManifestShard = z.infer<typeof ManifestShardSchema>;
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type JobProgress = z.infer<typeof JobProgressSchema>;
-/** A dataset job; its open `progress` object holds at least a JobProgress. */
-export type Job = z.infer<typeof JobSchema> & { progress: JobProgress };
+/** A dataset job. */
+export type Job = z.infer<typeof JobSchema>;
 export type RunJob = z.input<typeof RunJobBody>;
 export type JobRun = Omit<z.infer<typeof JobRunSchema>, "job"> & { job: Job };
 export type RuleResult = z.infer<typeof RuleResultSchema>;

@@ -11,20 +11,19 @@ export const JobUsageSchema = z.object({
   cache_hits: z.number().int(),
 });
 
-/**
- * What a job's `progress` holds. The Job schema (and so the OpenAPI document) declares `progress`
- * an open object; this is the part every job kind fills in, which clients read.
- */
-export const JobProgressSchema = z.object({
-  processed: z.number().int(),
-  produced: z.number().int(),
-  duplicates: z.number().int(),
-  /** Produced records by operation (build-quadruples) or by path (build-trace: "trace"). */
-  by_op: z.record(z.string(), z.number()),
-  /** Rejected source records by reason. */
-  skipped: z.record(z.string(), z.number()),
-  usage: JobUsageSchema.optional(),
-});
+/** What a job's `progress` holds, for every job kind. */
+export const JobProgressSchema = z
+  .object({
+    processed: z.number().int(),
+    produced: z.number().int(),
+    duplicates: z.number().int(),
+    /** Produced records by operation (build-quadruples) or by path (build-trace: "trace"). */
+    by_op: z.record(z.string(), z.number()),
+    /** Rejected source records by reason. */
+    skipped: z.record(z.string(), z.number()),
+    usage: JobUsageSchema.optional(),
+  })
+  .openapi("JobProgress");
 
 export const JobSchema = z
   .object({
@@ -34,7 +33,7 @@ export const JobSchema = z
     params: z.record(z.string(), z.unknown()),
     cursor: z.number().int().openapi({ description: "next source position to process" }),
     total: z.number().int(),
-    progress: z.record(z.string(), z.unknown()),
+    progress: JobProgressSchema,
     error: z.string().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
