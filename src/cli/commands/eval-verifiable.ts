@@ -10,7 +10,6 @@
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { z } from "zod";
 import {
   JudgeInputError,
@@ -22,7 +21,7 @@ import {
   type BenchmarkInputRecord,
   type IfevalReport,
 } from "../../judge/index.ts";
-import { InputError, UsageError } from "@iopo/common/cli";
+import { choiceOption, InputError, parseCommandArgs, requireOptions, stringOptions, UsageError } from "@iopo/common/cli";
 import { pythonJsonDumps } from "../python-json.ts";
 
 export const SUITES = ["ifeval", "ifbench", "all"] as const;
@@ -127,44 +126,29 @@ function oneLine(issues: string[]): string {
 /** Runs the command; `fixedSuite` makes it `iopo ifeval` / `iopo ifbench` (no --suite flag). */
 export async function runEvalVerifiable(argv: string[], fixedSuite?: Suite): Promise<number> {
   const command = fixedSuite && fixedSuite !== "all" ? fixedSuite : "eval-verifiable";
-  let values;
+  const text = usage(command, fixedSuite);
+  const values = parseCommandArgs(
+    argv,
+    {
+      ...(fixedSuite ? {} : { suite: { type: "string" } }),
+      ...stringOptions(["input-data", "responses", "output-dir"]),
+      "allow-missing": { type: "boolean" },
+    },
+    text,
+  )?.values;
+  if (!values) return 0;
+  let suite: Suite;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        ...(fixedSuite ? {} : { suite: { type: "string" as const, default: "all" } }),
-        "input-data": { type: "string" },
-        responses: { type: "string" },
-        "output-dir": { type: "string" },
-        "allow-missing": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    suite = fixedSuite ?? choiceOption(values, "suite", SUITES) ?? "all";
+    requireOptions(values, ["input-data", "responses", "output-dir"]);
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${usage(command, fixedSuite)}`);
+    // a mistake in this command's flags is shown with its usage, as parseCommandArgs' own are
+    throw error instanceof UsageError ? new UsageError(error.message, text) : error;
   }
-  if (values.help) {
-    process.stdout.write(usage(command, fixedSuite));
-    return 0;
-  }
-  const suiteFlag = (values as { suite?: string }).suite;
-  const suite = fixedSuite ?? (suiteFlag as Suite);
-  if (!SUITES.includes(suite)) {
-    throw new UsageError(`--suite must be one of ${SUITES.join(", ")} (got ${JSON.stringify(suiteFlag)})\n\n${usage(command, fixedSuite)}`);
-  }
-  const inputPath = values["input-data"];
-  const responsesPath = values.responses;
-  const outputDir = values["output-dir"];
-  const missingFlags = [
-    ["--input-data", inputPath],
-    ["--responses", responsesPath],
-    ["--output-dir", outputDir],
-  ].filter(([, value]) => !value);
-  if (missingFlags.length > 0) {
-    throw new UsageError(`missing ${missingFlags.map(([flag]) => flag).join(", ")}\n\n${usage(command, fixedSuite)}`);
-  }
+  const inputPath = values["input-data"]!;
+  const responsesPath = values.responses!;
+  const outputDir = values["output-dir"]!;
+  const allowMissing = values["allow-missing"] ?? false;
 
   const rules = SUITE_RULES[suite];
   const inputSchema = z.object({
@@ -183,7 +167,7 @@ export async function runEvalVerifiable(argv: string[], fixedSuite?: Suite): Pro
 
   const lookup = responseLookup(responses, rules.stripPrompts);
   const missing = records.filter((record) => lookup(record.prompt) === undefined);
-  if (missing.length > 0 && !values["allow-missing"]) {
+  if (missing.length > 0 && !allowMissing) {
     const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : "";
     throw new InputError(
       `${responsesPath}: no response for the prompt of key ${missing[0]!.key}${more}; pass --allow-missing to judge missing responses as empty`,
@@ -192,7 +176,7 @@ export async function runEvalVerifiable(argv: string[], fixedSuite?: Suite): Pro
 
   let evaluation;
   try {
-    evaluation = evaluateIfeval(records, responses, { allowMissing: values["allow-missing"], stripPrompts: rules.stripPrompts });
+    evaluation = evaluateIfeval(records, responses, { allowMissing, stripPrompts: rules.stripPrompts });
   } catch (error) {
     if (error instanceof JudgeInputError) {
       throw new InputError(`${inputPath}: ${oneLine(error.issues.map((issue) => `${formatIssuePath(issue.path)}: ${issue.message}`))}`);
