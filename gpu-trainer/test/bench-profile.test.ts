@@ -19,7 +19,7 @@ import {
   compile,
   Graph,
 } from "@iopo/graph";
-import { skipBanner, tryEngine } from "./helpers.ts";
+import { skipBanner, tryEngine } from "@iopo/graph/testing";
 
 const wasm = await createWasmEngine({ numThreads: 1 });
 const node = await createNodeCpuEngine();

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createWasmEngine, createWebGpuNodeEngine } from "@iopo/graph";
 import { Generator } from "../src/generate/index.ts";
 import { PROMPTS, peaky, recomputeGreedy } from "./generate-helpers.ts";
-import { skipBanner, tryEngine } from "./helpers.ts";
+import { skipBanner, tryEngine } from "@iopo/graph/testing";
 
 const made = await tryEngine(() => createWebGpuNodeEngine());
 if (!made.ok) {

@@ -21,7 +21,7 @@ import { buildLoss, type Method } from "../src/train/losses.ts";
 import { exportCheckpoint } from "../src/train/export.ts";
 import { type TrainOptions, train } from "../src/train/train.ts";
 import { createTinyModel, datasetOf, toyQuadruples, writeQuadruples } from "./iopo-helpers.ts";
-import { tryEngine } from "./helpers.ts";
+import { tryEngine } from "@iopo/graph/testing";
 
 const dir = mkdtempSync(join(tmpdir(), "iopo-train-"));
 const cacheDir = join(dir, "cache");

@@ -13,7 +13,7 @@ import { SafetensorsFile } from "../src/model/safetensors.ts";
 import { collate, encodeExample } from "../src/train/batch.ts";
 import { LogprobRunner } from "../src/train/graphs.ts";
 import { type TrainOptions, train } from "../src/train/train.ts";
-import { skipBanner, tryEngine } from "./helpers.ts";
+import { skipBanner, tryEngine } from "@iopo/graph/testing";
 import { createTinyModel, datasetOf, toyQuadruples } from "./iopo-helpers.ts";
 
 const made = await tryEngine(() => createWebGpuNodeEngine());

@@ -10,7 +10,7 @@ import { createNodeCpuEngine, createNodeWebGpuEngine, createWasmEngine, type Eng
 import { LINEAR_MODULES } from "../src/model/decoder.ts";
 import { randomWeights } from "../src/model/index.ts";
 import { LogprobRunner, trainingModel } from "../src/train/graphs.ts";
-import { skipBanner, tryEngine } from "./helpers.ts";
+import { skipBanner, tryEngine } from "@iopo/graph/testing";
 
 const wasm = await createWasmEngine({ numThreads: 1 });
 const cpu = await createNodeCpuEngine();

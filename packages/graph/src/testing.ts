@@ -1,5 +1,8 @@
-// The two engine helpers the trainer's tests share (the graph library's own tests have theirs in
-// packages/graph/test/helpers.ts, next to the op cases).
+/**
+ * For tests of code built on the graph library (its own and the trainer's): engines that may be
+ * missing on a machine (no GPU adapter, no onnxruntime-node build) are tried, and a suite that
+ * cannot run says why in a banner instead of passing quietly.
+ */
 
 export type Maybe<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -12,6 +15,7 @@ export async function tryEngine<T>(make: () => Promise<T>): Promise<Maybe<T>> {
   }
 }
 
+/** A skipped suite, loud in the test output. */
 export function skipBanner(what: string, reason: string): void {
   const line = "=".repeat(78);
   console.warn(`\n${line}\nSKIPPED: ${what}\nreason: ${reason}\n${line}\n`);
