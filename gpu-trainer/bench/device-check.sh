@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 12's GPU checks, prepared for one call on a GPU machine (the device tool's `run`):
 #
-#   here, once:  ../shared/tools/device-pack gpu-trainer/bench/gpu.ts .device-pack
+#   here, once:  device-pack gpu-trainer/bench/gpu.ts .device-pack
+#                (device-pack: the packing tool kept outside this repository, run from its root)
 #                (keep .device-pack out of git: echo "/.device-pack/" >> .git/info/exclude)
 #   there:       bash gpu-trainer/bench/device-check.sh .device-pack "$OUT" [torch|small|large|all]
 #                (carry .device-pack; the files land in $OUT)
