@@ -19,10 +19,6 @@ import { writeFileSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import {
-  createNodeCpuEngine,
-  createNodeWebGpuEngine,
-  createWasmEngine,
-  createWebGpuNodeEngine,
   formatProfile,
   summarizeProfile,
   countFlops,
@@ -38,6 +34,7 @@ import { LINEAR_MODULES, type ModelWeights, paramShapes } from "../src/model/dec
 import { randomWeights } from "../src/model/index.ts";
 import { type EncodedExample, collate } from "../src/train/batch.ts";
 import { LogprobRunner, trainingModel } from "../src/train/graphs.ts";
+import { TRAINING_BENCH_ENGINES, makeBenchEngine, parseBenchEngines } from "./engines.ts";
 const { lcg } = toyModels;
 
 /** A benchmark shape: decoder dims, quadruples per step (B) and sequence length (T). */
@@ -63,8 +60,6 @@ export const SHAPES: Record<string, BenchShape> = {
 
 export const MODES = ["full", "lora"] as const;
 export type Mode = (typeof MODES)[number];
-export const ENGINES = ["webgpu", "wasm", "node", "node-webgpu"] as const;
-export type EngineId = (typeof ENGINES)[number];
 export type Precision = "fp32" | "fp16";
 
 /** LoRA as in torch_iopo_bench.py: rank 8, scale 2 (alpha 16), every linear module. */
@@ -163,6 +158,8 @@ export interface NodeCounts {
   perLayer: number;
   /** The rest: embedding, final norm, head, loss, optimizer buckets. */
   fixed: number;
+  /** Nodes per layer by ONNX op type. */
+  perLayerOps: Record<string, number>;
 }
 
 /**
@@ -173,9 +170,16 @@ export function nodesPerLayer(s: BenchShape, mode: Mode, precision: Precision = 
   const count = async (L: number) => {
     const c = shapeConfig({ ...s, L, V: Math.min(s.V, 4096) });
     const tr = await Trainer.create(trainerConfig(new CountingEngine(), c, zeroWeights(c), mode, false, precision));
-    return tr.models.fused.nodeCount;
+    return tr.models.fused;
   };
-  return Promise.all([count(1), count(2)]).then(([one, two]) => ({ perLayer: two - one, fixed: 2 * one - two }));
+  return Promise.all([count(1), count(2)]).then(([one, two]) => {
+    const perLayerOps: Record<string, number> = {};
+    for (const op of new Set([...Object.keys(one.opCounts), ...Object.keys(two.opCounts)])) {
+      const d = (two.opCounts[op] ?? 0) - (one.opCounts[op] ?? 0);
+      if (d !== 0) perLayerOps[op] = d;
+    }
+    return { perLayer: two.nodeCount - one.nodeCount, fixed: 2 * one.nodeCount - two.nodeCount, perLayerOps };
+  });
 }
 
 export interface BenchRow {
@@ -309,19 +313,6 @@ export function torchMs(rows: TorchRow[], shape: string, mode: Mode, precision: 
   return rows.find((r) => r.what === want && typeof r.ms === "number")?.ms;
 }
 
-export async function makeEngine(id: EngineId): Promise<Engine> {
-  switch (id) {
-    case "webgpu":
-      return createWebGpuNodeEngine({ allowSwiftShader: true });
-    case "wasm":
-      return createWasmEngine({ numThreads: Math.max(1, Math.min(4, cpus().length)) });
-    case "node":
-      return createNodeCpuEngine();
-    case "node-webgpu":
-      return createNodeWebGpuEngine();
-  }
-}
-
 function parseList<T extends string>(v: string | undefined, all: readonly T[], def: T[]): T[] {
   if (!v) return def;
   const xs = v.split(",").filter(Boolean) as T[];
@@ -329,7 +320,7 @@ function parseList<T extends string>(v: string | undefined, all: readonly T[], d
   return xs;
 }
 
-const USAGE = `Usage: bench/gpu.ts [--sizes ${Object.keys(SHAPES).join(",")}] [--modes full,lora] [--engine ${ENGINES.join("|")}[,...]]
+const USAGE = `Usage: bench/gpu.ts [--sizes ${Object.keys(SHAPES).join(",")}] [--modes full,lora] [--engine ${TRAINING_BENCH_ENGINES.join("|")}[,...]]
   [--precision fp32|fp16] [--steps n] [--json FILE] [--compare torch.json] [--no-check] [--profile] [--nodes]
   defaults: --sizes small --modes full,lora --engine webgpu --steps 5`;
 
@@ -341,7 +332,7 @@ async function main(argv: string[]) {
   if (argv.includes("--help")) return console.log(USAGE);
   const sizes = parseList(arg("--sizes"), Object.keys(SHAPES), ["small"]);
   const modes = parseList(arg("--modes"), MODES, ["full", "lora"]);
-  const engines = parseList(arg("--engine"), ENGINES, ["webgpu"]);
+  const engines = parseBenchEngines(arg("--engine"), TRAINING_BENCH_ENGINES, ["webgpu"]);
   const precision = parseList(arg("--precision"), ["fp32", "fp16"] as const, ["fp32"])[0];
   const steps = Number(arg("--steps") ?? 5);
   const jsonFile = arg("--json");
@@ -356,16 +347,18 @@ async function main(argv: string[]) {
       for (const mode of modes) {
         const n = await nodesPerLayer(SHAPES[shape], mode, precision);
         console.log(`${shape} ${mode}: ${n.perLayer} nodes per layer, +${n.fixed} fixed, ${n.fixed + SHAPES[shape].L * n.perLayer} total`);
+        const ops = Object.entries(n.perLayerOps).sort((a, b) => b[1] - a[1]);
+        console.log(`  per layer: ${ops.map(([op, k]) => `${op} ${k}`).join(", ")}`);
       }
     return;
   }
   console.log(`gpu-trainer bench: ${cpus().length} CPUs (${cpus()[0]?.model}), Node ${process.version}`);
-  const wasm = check ? await makeEngine("wasm") : undefined;
+  const wasm = check ? await makeBenchEngine("wasm") : undefined;
   const rows: (BenchRow & { torchMs?: number; vsTorch?: number })[] = [];
   for (const id of engines) {
     let engine: Engine;
     try {
-      engine = id === "wasm" && wasm ? wasm : await makeEngine(id);
+      engine = id === "wasm" && wasm ? wasm : await makeBenchEngine(id);
     } catch (e) {
       console.log(`${id}: unavailable (${(e as Error).message})`);
       continue;

@@ -11,16 +11,17 @@
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { createNodeCpuEngine, createWasmEngine, createWebGpuNodeEngine, type Engine, toyModels, Trainer } from "@iopo/graph";
+import { type Engine, toyModels, Trainer } from "@iopo/graph";
 import { countParams } from "../src/model/config.ts";
 import { LINEAR_MODULES } from "../src/model/decoder.ts";
 import { createTinyModel } from "../src/model/index.ts";
 import { type EncodedExample, collate } from "../src/train/batch.ts";
 import { trainingModel } from "../src/train/graphs.ts";
+import { type BenchEngineId, TRAINING_BENCH_ENGINES, makeBenchEngine, parseBenchEngines } from "./engines.ts";
 const { lcg } = toyModels;
 
-type EngineId = "wasm1" | "wasm2" | "node" | "webgpu";
-const ENGINES: EngineId[] = ["wasm2", "node", "webgpu"];
+/** Engines run when --engines is not given. */
+const DEFAULT_ENGINES: BenchEngineId[] = ["wasm2", "node", "webgpu"];
 
 interface Workload {
   model: "llama" | "small";
@@ -44,19 +45,6 @@ interface Row {
   quadsPerS: number;
   tokensPerS: number;
   note?: string;
-}
-
-async function makeEngine(id: EngineId): Promise<Engine> {
-  switch (id) {
-    case "wasm1":
-      return createWasmEngine({ numThreads: 1 });
-    case "wasm2":
-      return createWasmEngine({ numThreads: 2 });
-    case "node":
-      return createNodeCpuEngine();
-    case "webgpu":
-      return createWebGpuNodeEngine();
-  }
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
@@ -107,11 +95,11 @@ async function bench(e: Engine, w: Workload, steps: number): Promise<Row> {
   };
 }
 
-async function child(id: EngineId, quick: boolean) {
+async function child(id: BenchEngineId, quick: boolean) {
   const keep = setInterval(() => {}, 1000);
   let e: Engine;
   try {
-    e = await makeEngine(id);
+    e = await makeBenchEngine(id);
   } catch (err) {
     console.log(
       `RESULT ${JSON.stringify({ engine: id, what: "unavailable", ms: NaN, quadsPerS: NaN, tokensPerS: NaN, note: (err as Error).message })}`,
@@ -134,9 +122,9 @@ function main() {
   const args = process.argv.slice(2);
   const quick = args.includes("--quick");
   const ci = args.indexOf("--child");
-  if (ci >= 0) return child(args[ci + 1] as EngineId, quick);
+  if (ci >= 0) return child(parseBenchEngines(args[ci + 1], TRAINING_BENCH_ENGINES, [])[0], quick);
   const ei = args.indexOf("--engines");
-  const engines = ei >= 0 ? (args[ei + 1].split(",") as EngineId[]) : ENGINES;
+  const engines = parseBenchEngines(ei >= 0 ? args[ei + 1] : undefined, TRAINING_BENCH_ENGINES, DEFAULT_ENGINES);
   const self = fileURLToPath(import.meta.url);
   const rows: Row[] = [];
   console.log(`\nIOPO training throughput: ${cpus().length} CPUs (${cpus()[0]?.model}), Node ${process.version}`);

@@ -5,25 +5,13 @@
  *
  *   npm run bench -w gpu-trainer                 # all engines that exist here
  *   npx tsx bench/run.ts --quick                 # smallest sizes only
- *   npx tsx bench/run.ts --engines wasm1,node    # pick engines: wasm1 wasm2 node webgpu browser
+ *   npx tsx bench/run.ts --engines wasm1,node    # pick engines (bench/engines.ts): wasm1 wasm2 node webgpu browser ...
  */
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import {
-  BrowserEngine,
-  createNodeCpuEngine,
-  createWasmEngine,
-  createWebGpuNodeEngine,
-  type Engine,
-  compile,
-  countFlops,
-  Graph,
-  toyModels,
-  type ModelFn,
-  Trainer,
-  tensor,
-} from "@iopo/graph";
+import { type Engine, compile, countFlops, Graph, toyModels, type ModelFn, Trainer, tensor } from "@iopo/graph";
+import { BENCH_ENGINES, type BenchEngineId, makeBenchEngine, parseBenchEngines } from "./engines.ts";
 const { lcg, transformerBlock } = toyModels;
 type BlockConfig = toyModels.BlockConfig;
 
@@ -41,8 +29,8 @@ const SIZES: Size[] = [
 ];
 const MATMUL_N = [256, 512, 1024];
 
-type EngineId = "wasm1" | "wasm2" | "node" | "webgpu" | "browser";
-const ENGINES: EngineId[] = ["wasm1", "wasm2", "node", "webgpu", "browser"];
+/** Engines run when --engines is not given. */
+const DEFAULT_ENGINES: BenchEngineId[] = ["wasm1", "wasm2", "node", "webgpu", "browser"];
 
 interface Row {
   engine: string;
@@ -68,21 +56,6 @@ function blockModel(s: Size): ModelFn {
 function randn(n: number, seed: number): number[] {
   const r = lcg(seed);
   return Array.from({ length: n }, () => r() * 2 - 1);
-}
-
-async function makeEngine(id: EngineId): Promise<Engine> {
-  switch (id) {
-    case "wasm1":
-      return createWasmEngine({ numThreads: 1 });
-    case "wasm2":
-      return createWasmEngine({ numThreads: 2 });
-    case "node":
-      return createNodeCpuEngine();
-    case "webgpu":
-      return createWebGpuNodeEngine();
-    case "browser":
-      return BrowserEngine.launch({ ep: "webgpu" });
-  }
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
@@ -140,11 +113,11 @@ async function benchBlock(e: Engine, s: Size, steps: number): Promise<Row> {
   };
 }
 
-async function child(id: EngineId, quick: boolean) {
+async function child(id: BenchEngineId, quick: boolean) {
   const keep = setInterval(() => {}, 1000);
   let e: Engine;
   try {
-    e = await makeEngine(id);
+    e = await makeBenchEngine(id);
   } catch (err) {
     console.log(`RESULT ${JSON.stringify({ engine: id, what: "unavailable", ms: NaN, gflops: NaN, note: (err as Error).message })}`);
     clearInterval(keep);
@@ -170,9 +143,9 @@ function main() {
   const args = process.argv.slice(2);
   const quick = args.includes("--quick");
   const ci = args.indexOf("--child");
-  if (ci >= 0) return child(args[ci + 1] as EngineId, quick);
+  if (ci >= 0) return child(parseBenchEngines(args[ci + 1], BENCH_ENGINES, [])[0], quick);
   const ei = args.indexOf("--engines");
-  const engines = ei >= 0 ? (args[ei + 1].split(",") as EngineId[]) : ENGINES;
+  const engines = parseBenchEngines(ei >= 0 ? args[ei + 1] : undefined, BENCH_ENGINES, DEFAULT_ENGINES);
   const self = fileURLToPath(import.meta.url);
   const rows: Row[] = [];
   console.log(`gpu-trainer benchmark: ${cpus().length} CPUs (${cpus()[0]?.model}), Node ${process.version}`);

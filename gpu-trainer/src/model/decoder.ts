@@ -181,18 +181,22 @@ export function attentionBias(keyMask: Tensor, neg = MASK_NEG): Tensor {
   return g.unsqueeze(g.mul(g.sub(allowed, 1), neg), 1);
 }
 
-/** rotate_half(x) = cat(-x[..., hd/2:], x[..., :hd/2]). */
-function rotateHalf(x: Tensor, hd: number): Tensor {
+/**
+ * RoPE as x·cos + swap(x)·sin' with swap(x) = cat(x[..., hd/2:], x[..., :hd/2]) and sin' = sin with
+ * its first half negated, which is HF's x·cos + rotate_half(x)·sin exactly (a negation is exact):
+ * one Split and one Concat per application and per gradient, where rotate_half costs two Slices,
+ * a Neg and a Concat forward and two Pads, an Add and a Neg backward.
+ */
+function applyRope(x: Tensor, cos: Tensor, sinSigned: Tensor, hd: number): Tensor {
   const g = x.graph;
-  const half = hd / 2;
-  const x1 = g.slice(x, [0], [half], [-1]);
-  const x2 = g.slice(x, [half], [hd], [-1]);
-  return g.concat([g.neg(x2), x1], x.rank - 1);
+  const [x1, x2] = g.split(x, [hd / 2, hd / 2], -1);
+  return g.add(g.mul(x, cos), g.mul(g.concat([x2, x1], x.rank - 1), sinSigned));
 }
 
-function applyRope(x: Tensor, cos: Tensor, sin: Tensor, hd: number): Tensor {
-  const g = x.graph;
-  return g.add(g.mul(x, cos), g.mul(rotateHalf(x, hd), sin));
+/** sin with its first half negated (see applyRope): one Mul per forward, shared by every layer. */
+function signedSin(sin: Tensor, hd: number): Tensor {
+  const sign = Array.from({ length: hd }, (_, i) => (i < hd / 2 ? -1 : 1));
+  return sin.graph.mul(sin, sin.graph.constant(sign, [hd], sin.dtype));
 }
 
 /** x @ W (+ b) (+ scale * (x @ A) @ B with LoRA), in x's dtype. */
@@ -225,7 +229,15 @@ export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: Forwar
   const bias = g.cast(attentionBias(inp.keyMask, dt === "float16" ? MASK_NEG_FP16 : MASK_NEG), dt);
   const scale = 1 / Math.sqrt(hd);
   const cos = g.cast(inp.cos, dt);
-  const sin = g.cast(inp.sin, dt);
+  const sin = signedSin(g.cast(inp.sin, dt), hd);
+  // the attention scale rides on q's rotary tables (RoPE is linear in q): no [N, H, T, T] Mul
+  // forward or backward in any layer, two [T, hd] ones per forward
+  const cosQ = g.mul(cos, scale);
+  const sinQ = g.mul(sin, scale);
+  // k's rotary tables in token layout [.., T, 1, hd]: k is rotated before its one transpose
+  const tokenLayout = (t: Tensor) => (t.rank === 2 ? g.unsqueeze(t, 1) : g.transpose(t, [0, 2, 1, 3]));
+  const cosK = tokenLayout(cos);
+  const sinK = tokenLayout(sin);
   const norm = (t: Tensor, name: string) => rmsNorm(t, g.cast(p.get(name), dt), c.rmsNormEps);
   // gather from the fp32 table, then cast: the embedding gradient accumulates in fp32
   let x = g.cast(g.gather(p.get("model.embed_tokens.weight"), inp.ids, 0), dt); // [N, T, D]
@@ -233,22 +245,24 @@ export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: Forwar
     const pre = `model.layers.${l}`;
     const h = norm(x, `${pre}.input_layernorm.weight`);
     const heads = (t: Tensor, n: number) => g.transpose(g.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [N, n, T, hd]
-    let q = heads(linearModule(p, modulePath(l, "q_proj"), h, adapters), H);
-    let k = heads(linearModule(p, modulePath(l, "k_proj"), h, adapters), KV);
+    const q = applyRope(heads(linearModule(p, modulePath(l, "q_proj"), h, adapters), H), cosQ, sinQ, hd);
+    // kᵀ [N, KV, hd, T] in one transpose of the rotated [N, T, KV, hd]
+    let kT = g.transpose(
+      applyRope(g.reshape(linearModule(p, modulePath(l, "k_proj"), h, adapters), [0, 0, KV, hd]), cosK, sinK, hd),
+      [0, 2, 3, 1],
+    );
     let v = heads(linearModule(p, modulePath(l, "v_proj"), h, adapters), KV);
-    q = applyRope(q, cos, sin, hd);
-    k = applyRope(k, cos, sin, hd);
     if (rep > 1) {
-      // repeat_kv: kv head j serves query heads j*rep .. j*rep+rep-1
+      // repeat_kv: kv head j serves query heads j*rep .. j*rep+rep-1 (axis 1 of [N, KV, a, b])
       const repeat = (t: Tensor) => {
-        const u = g.unsqueeze(t, 2); // [N, KV, 1, T, hd]
-        const e = g.expand(u, [u.shape[0], KV, rep, u.shape[3], hd]);
-        return g.reshape(e, [0, H, -1, hd]);
+        const u = g.unsqueeze(t, 2); // [N, KV, 1, a, b]
+        const e = g.expand(u, [u.shape[0], KV, rep, u.shape[3], u.shape[4]]);
+        return g.reshape(e, [0, H, t.shape[2], -1]);
       };
-      k = repeat(k);
+      kT = repeat(kT);
       v = repeat(v);
     }
-    const scores = g.add(g.mul(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), scale), bias);
+    const scores = g.add(g.matmul(q, kT), bias); // q carries the 1/sqrt(hd)
     const probs = g.softmax(scores, -1);
     const o = g.reshape(g.transpose(g.matmul(probs, v), [0, 2, 1, 3]), [0, 0, H * hd]);
     x = g.add(x, linearModule(p, modulePath(l, "o_proj"), o, adapters));

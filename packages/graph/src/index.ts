@@ -59,6 +59,17 @@ export { installNodeWebGPU, SWIFTSHADER_ICD } from "./engine/webgpu-node.ts";
 export { type Batch, type ModelFn, type ModelOutputs, type StepMetrics, Trainer, type TrainerConfig, tensor } from "./trainer.ts";
 export * as toyModels from "./toy-models.ts";
 // the one --device list and its engines
-export { DEVICE_INFO, DEVICES, type Device, TRAINING_DEVICES, type TrainingDevice, createEngine, isDevice } from "./engine/devices.ts";
+export {
+  AUTO_ORDER,
+  type AutoDevice,
+  DEVICE_INFO,
+  DEVICES,
+  type Device,
+  TRAINING_DEVICES,
+  type TrainingDevice,
+  createEngine,
+  isDevice,
+  pickAutoDevice,
+} from "./engine/devices.ts";
 export type { ProfileEvent } from "./engine/types.ts";
 export { type ProfileRow, type ProfileSummary, formatProfile, parseOrtProfile, summarizeProfile } from "./engine/profile.ts";

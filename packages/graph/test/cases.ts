@@ -148,6 +148,12 @@ export const CASES: Record<string, Make> = {
       },
     ]),
   ),
+  // alpha and a C broadcast to the product (a row, a column, a scalar or the full matrix)
+  GemmAlphaC: (c) => {
+    const [M, K, N] = [c.dim(2, 4), c.dim(2, 5), c.dim(2, 4)];
+    const cShape = [[N], [M, 1], [1, N], [M, N], []][c.dim(0, 4)];
+    return c.done("Gemm", c.g.gemm(c.x([K, M]), c.x([K, N]), { transA: true, alpha: 0.75, c: c.x(cShape) }));
+  },
   Softmax: (c) => {
     const s = [c.dim(1, 3), c.dim(2, 5), c.dim(2, 4)];
     return c.done("Softmax", c.g.softmax(c.x(s), c.dim(0, 2)));

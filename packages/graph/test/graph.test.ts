@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { grad } from "../src/graph/autodiff.ts";
 import { compile } from "../src/graph/compile.ts";
-import { Graph, GraphError } from "../src/graph/graph.ts";
+import { Graph, GraphError, type Tensor } from "../src/graph/graph.ts";
 import { evaluate } from "../src/graph/interpreter.ts";
 import { encodeExpand, encodeReshape, toOnnx } from "../src/graph/onnx.ts";
 import { PbWriter } from "../src/graph/protobuf.ts";
 import { optimize } from "../src/graph/simplify.ts";
 import { broadcastShapes, dimDiv, dimProd } from "../src/graph/shape.ts";
+import { lcg } from "../src/toy-models.ts";
 
 describe("shape and dtype inference", () => {
   it("broadcasts numpy-style with symbolic dims", () => {
@@ -100,6 +101,78 @@ describe("simplification", () => {
     const r = optimize({ loss, gw });
     const keys = r.graph.nodes.map((n) => `${n.op}|${n.inputs.map((t) => t.id)}|${JSON.stringify(n.attrs)}`);
     expect(new Set(keys).size).toBe(keys.length);
+  });
+});
+
+describe("simplification rules for the GPU (each checked against the unsimplified graph)", () => {
+  const feedsOf = (shape: number[], seed: number) => {
+    const r = lcg(seed);
+    return { dtype: "float32" as const, shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1) };
+  };
+  const same = (outs: Record<string, Tensor>, feeds: Record<string, ReturnType<typeof feedsOf>>) => {
+    const r = optimize(outs);
+    const names = Object.keys(outs);
+    const want = evaluate(
+      names.map((n) => outs[n]),
+      { feeds },
+    );
+    const got = evaluate(
+      names.map((n) => r.outputs[n]),
+      { feeds },
+    );
+    names.forEach((_, i) => {
+      expect(got[i].shape).toEqual(want[i].shape);
+      got[i].data.forEach((v, j) => expect(v).toBeCloseTo(Number(want[i].data[j]), 12));
+    });
+    return r.graph.nodes.map((n) => n.op);
+  };
+
+  it("a rank-3 activation times a weight: dX and dW are Gemms with no Transpose", () => {
+    const g = new Graph();
+    const x = g.input("x", "float32", ["B", "T", 4]);
+    const w = g.input("w", "float32", [4, 3]);
+    const y = g.matmul(x, w);
+    const [gx, gw] = grad(g.reduceSum(g.mul(y, y)), [x, w]);
+    const ops = same({ gx, gw }, { x: feedsOf([2, 5, 4], 1), w: feedsOf([4, 3], 2) });
+    expect(ops).not.toContain("Transpose");
+    expect(ops.filter((o) => o === "Gemm").length).toBe(2);
+  });
+
+  it("view(p) + view(q) -> view(p + q), a view of a view back to its base is the base", () => {
+    const g = new Graph();
+    const p = g.input("p", "float32", ["B*T", 4]);
+    const q = g.input("q", "float32", ["B*T", 4]);
+    const ref = g.input("ref", "float32", ["B", "T", 4]);
+    const s = g.add(g.reshapeLike(p, ref), g.reshapeLike(q, ref));
+    const back = g.reshape(g.reshapeLike(g.exp(p), ref), [-1, 4]);
+    const ops = same({ s, back }, { p: feedsOf([6, 4], 3), q: feedsOf([6, 4], 4), ref: feedsOf([2, 3, 4], 5) });
+    expect(ops.filter((o) => o === "ReshapeLike").length).toBe(1);
+    expect(ops).not.toContain("Reshape");
+  });
+
+  it("a scalar Mul folds into a Gemm's alpha (through a view) and an Add into its C", () => {
+    const g = new Graph();
+    const a = g.input("a", "float32", [6, 4]);
+    const b = g.input("b", "float32", [3, 4]);
+    const z = g.input("z", "float32", [6, 3]);
+    const ref = g.input("ref", "float32", [2, 3, 3]);
+    const scaled = g.mul(g.reshapeLike(g.gemm(a, b, { transB: true }), ref), 2);
+    const summed = g.add(z, g.gemm(a, b, { transB: true, alpha: 0.5 }));
+    const ops = same(
+      { scaled, summed },
+      { a: feedsOf([6, 4], 6), b: feedsOf([3, 4], 7), z: feedsOf([6, 3], 8), ref: feedsOf([2, 3, 3], 9) },
+    );
+    expect(ops.filter((o) => o === "Gemm").length).toBe(2);
+    expect(ops).not.toContain("Mul");
+    expect(ops).not.toContain("Add");
+  });
+
+  it("a Gemm read twice is not duplicated to fuse one of its uses", () => {
+    const g = new Graph();
+    const a = g.input("a", "float32", [2, 2]);
+    const m = g.gemm(a, a);
+    const ops = same({ y: g.add(g.mul(m, 3), m) }, { a: feedsOf([2, 2], 10) });
+    expect(ops.filter((o) => o === "Gemm").length).toBe(1);
   });
 });
 

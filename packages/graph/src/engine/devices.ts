@@ -7,7 +7,7 @@ import { createNodeCpuEngine, createNodeWebGpuEngine, createWasmEngine, createWe
 import { type Engine, EngineUnavailable } from "./types.ts";
 
 export const DEVICE_INFO = {
-  auto: { runs: "a hardware GPU adapter if there is one, else onnxruntime-node, else wasm", trains: true },
+  auto: { runs: "webgpu on a hardware GPU adapter if there is one, else cpu, else wasm (see AUTO_ORDER)", trains: true },
   cpu: { runs: "onnxruntime-node, CPU EP (the fastest on a CPU box)", trains: true },
   wasm: { runs: "onnxruntime-web, wasm EP (any CPU)", trains: true },
   webgpu: { runs: "onnxruntime-web, WebGPU EP in Node through Dawn (a GPU box; SwiftShader otherwise)", trains: true },
@@ -28,6 +28,27 @@ export const TRAINING_DEVICES = DEVICES.filter((d) => DEVICE_INFO[d].trains) as 
 
 export function isDevice(s: string): s is Device {
   return s in DEVICE_INFO;
+}
+
+/**
+ * What `auto` picks, best first, among the devices found usable (a GPU device counts only on a
+ * hardware adapter). Measured on one H200 (issue 12), one IOPO step, web build (webgpu) vs
+ * onnxruntime-node's native WebGPU EP used with host I/O (node-webgpu, the only way it trains in
+ * 1.30: its GPU-resident outputs abort when read or fed back):
+ *   small full 115 vs 225 ms, small LoRA 112 vs 109, mid full 558 vs 2781, mid LoRA 587 vs 638,
+ *   mid log-probs 60 vs 318.
+ * node-webgpu's dispatch is ~5x cheaper per node (7 vs 35 us) and its MatMul 2.4x faster, but
+ * moving weights, moments and activations across the bus every step costs more than that saves
+ * on every row but one (a tie), so a hardware GPU gets webgpu. node-webgpu is never auto-picked:
+ * it cannot tell a hardware adapter from SwiftShader, where it would be slower than the CPU.
+ * Without a GPU, onnxruntime-node's CPU EP beats wasm (and PyTorch on the small shape).
+ */
+export const AUTO_ORDER = ["webgpu", "cpu", "wasm"] as const satisfies readonly Device[];
+export type AutoDevice = (typeof AUTO_ORDER)[number];
+
+/** `auto`'s choice given the devices usable here (wasm always is). */
+export function pickAutoDevice(usable: ReadonlySet<AutoDevice>): AutoDevice {
+  return AUTO_ORDER.find((d) => usable.has(d)) ?? "wasm";
 }
 
 /** The engine for a device; `auto` falls back quietly, an explicit device that cannot load throws EngineUnavailable. */
@@ -51,19 +72,33 @@ export async function createEngine(device: Device, log: (line: string) => void =
       return BrowserEngine.launch({ ep: "webgpu" });
     }
     case "auto": {
-      try {
+      // probe in AUTO_ORDER and take the first usable one: pickAutoDevice over lazily probed devices
+      for (const d of AUTO_ORDER) {
+        const e = await probe(d);
+        if (e) return e;
+      }
+      return wasm();
+    }
+  }
+}
+
+/** An engine for `auto`'s candidate `d` if it is usable here (GPU: a hardware adapter), else undefined. */
+async function probe(d: AutoDevice): Promise<Engine | undefined> {
+  try {
+    switch (d) {
+      case "webgpu": {
         const e = await createWebGpuNodeEngine({ allowSwiftShader: false });
         if (!e.software) return e;
         await e.close();
-      } catch (err) {
-        if (!(err instanceof EngineUnavailable)) throw err;
+        return undefined;
       }
-      try {
+      case "cpu":
         return await createNodeCpuEngine();
-      } catch (err) {
-        if (!(err instanceof EngineUnavailable)) throw err;
-        return wasm();
-      }
+      case "wasm":
+        return await createWasmEngine({ numThreads: Math.max(1, Math.min(4, cpus().length)) });
     }
+  } catch (err) {
+    if (err instanceof EngineUnavailable) return undefined;
+    throw err;
   }
 }

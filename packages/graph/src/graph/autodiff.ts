@@ -127,8 +127,16 @@ export const GRAD_RULES: Record<string, GradRule> = {
     const G = gy[0]!;
     let ga: Tensor | undefined;
     let gb: Tensor | undefined;
-    const plain = a.rank === 2 && b.rank === 2;
-    if (needs[0]) ga = plain ? g.gemm(G, b, { transB: true }) : unbroadcast(g, g.matmul(G, transposeLast2(g, b)), a);
+    if (needs[0]) {
+      if (b.rank === 2 && a.rank >= 2 && a.dtype !== "float16") {
+        // rows @ weight: [B*T, N] @ [K, N]ᵀ with the weight's transpose read in place (no
+        // Transpose kernel per step, even for a frozen weight), viewed back as a's shape. Not in
+        // fp16: onnxruntime's fp16 Gemm overflowed on loss-scaled gradients where MatMul did not
+        // (wasm; mixed-precision.test.ts skipped steps)
+        const g2 = G.rank === 2 ? G : g.reshape(G, [-1, G.shape[G.rank - 1]]);
+        ga = g.reshapeLike(g.gemm(g2, b, { transB: true }), a);
+      } else ga = unbroadcast(g, g.matmul(G, transposeLast2(g, b)), a);
+    }
     if (needs[1]) {
       if (b.rank === 2 && a.rank >= 2) {
         // weight gradient as one large product, [B*T, K]ᵀ @ [B*T, N], the transpose read in place
@@ -140,14 +148,17 @@ export const GRAD_RULES: Record<string, GradRule> = {
     return [ga, gb];
   },
   Gemm: ({ g, x, gy, node, needs }) => {
-    // Y = op(A) op(B): d op(A) = G op(B)ᵀ, d op(B) = op(A)ᵀ G, each transposed back if op transposes
-    const [a, b] = x;
+    // Y = α op(A) op(B) + C: d op(A) = α G op(B)ᵀ, d op(B) = α op(A)ᵀ G, each transposed back if
+    // op transposes; dC = G summed over C's broadcast axes
+    const [a, b, c] = x;
     const G = gy[0]!;
     const tA = node.attrs.transA === 1;
     const tB = node.attrs.transB === 1;
+    const alpha = (node.attrs.alpha as number | undefined) ?? 1;
     return [
-      needs[0] ? (tA ? g.gemm(b, G, { transA: tB, transB: true }) : g.gemm(G, b, { transB: !tB })) : undefined,
-      needs[1] ? (tB ? g.gemm(G, a, { transA: true, transB: tA }) : g.gemm(a, G, { transA: !tA })) : undefined,
+      needs[0] ? (tA ? g.gemm(b, G, { transA: tB, transB: true, alpha }) : g.gemm(G, b, { transB: !tB, alpha })) : undefined,
+      needs[1] ? (tB ? g.gemm(G, a, { transA: true, transB: tA, alpha }) : g.gemm(a, G, { transA: !tA, alpha })) : undefined,
+      c && needs[2] ? unbroadcast(g, G, c) : undefined,
     ];
   },
   SimplifiedLayerNormalization: ({ g, x, gy, node, needs }) => {

@@ -246,14 +246,18 @@ export const INFER: Record<string, Infer> = {
     const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
     return [{ dtype: a.dtype, shape: [...batch, a.shape[a.rank - 2], b.shape[b.rank - 1]] }];
   },
-  /** 2-D matrix product with optional transposes: op(A) @ op(B) (ONNX Gemm without C). */
+  /** 2-D matrix product with optional transposes: alpha op(A) @ op(B) (+ C, broadcast to the result). */
   Gemm: (ins, a) => {
-    const [x, y] = ins;
+    const [x, y, c] = ins;
     sameDtype("Gemm", ins);
     if (x.rank !== 2 || y.rank !== 2) throw new GraphError(`Gemm needs 2-D operands, got ${x} and ${y}`);
     const [m, k1] = a.transA ? [x.shape[1], x.shape[0]] : x.shape;
     const [k2, n] = a.transB ? [y.shape[1], y.shape[0]] : y.shape;
     if (!dimEq(k1, k2)) throw new GraphError(`Gemm: inner dims differ: ${x}${a.transA ? "ᵀ" : ""} @ ${y}${a.transB ? "ᵀ" : ""}`);
+    if (c) {
+      const b = broadcastShapes(c.shape, [m, n]);
+      if (c.rank > 2 || !dimEq(b[0], m) || !dimEq(b[1], n)) throw new GraphError(`Gemm: C ${c} does not broadcast to [${m}, ${n}]`);
+    }
     return [{ dtype: x.dtype, shape: [m, n] }];
   },
   Softmax: (ins) => (FLOAT_ONLY("Softmax", ins[0]), [{ dtype: ins[0].dtype, shape: ins[0].shape }]),
@@ -680,9 +684,14 @@ export class Graph {
   matmul(a: Tensor, b: Tensor): Tensor {
     return this.op1("MatMul", [a, b]);
   }
-  /** op(a) @ op(b) for 2-D a, b; a transpose here is read in place, never materialised. */
-  gemm(a: Tensor, b: Tensor, t: { transA?: boolean; transB?: boolean } = {}): Tensor {
-    return this.op1("Gemm", [a, b], { transA: t.transA ? 1 : 0, transB: t.transB ? 1 : 0 });
+  /**
+   * alpha op(a) @ op(b) (+ c) for 2-D a, b; a transpose here is read in place, never materialised,
+   * and the scale and the added c (broadcast to the result) cost no kernel of their own.
+   */
+  gemm(a: Tensor, b: Tensor, t: { transA?: boolean; transB?: boolean; alpha?: number; c?: Tensor } = {}): Tensor {
+    const attrs: Attrs = { transA: t.transA ? 1 : 0, transB: t.transB ? 1 : 0 };
+    if (t.alpha !== undefined && t.alpha !== 1) attrs.alpha = t.alpha;
+    return this.op1("Gemm", t.c ? [a, b, t.c] : [a, b], attrs);
   }
   softmax(x: Tensor, axis = -1): Tensor {
     return this.op1("Softmax", [x], { axis: normAxis(axis, x.rank) });

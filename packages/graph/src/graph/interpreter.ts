@@ -230,12 +230,15 @@ export function evalNode(op: string, ins: Value[], attrs: Attrs, outDtypes: DTyp
       const N = tB ? bb.shape[0] : bb.shape[1];
       const at = (i: number, k: number) => a.data[tA ? k * M + i : i * K + k];
       const bt = (k: number, j: number) => bb.data[tB ? j * K + k : k * N + j];
+      const alpha = (attrs.alpha as number | undefined) ?? 1;
+      const c = ins[2];
+      const cOff = c ? bcastOffsets(c.shape, [M, N]) : undefined;
       return out1([M, N], (o) => {
         for (let i = 0; i < M; i++)
           for (let j = 0; j < N; j++) {
             let acc = 0;
             for (let k = 0; k < K; k++) acc += at(i, k) * bt(k, j);
-            o[i * N + j] = acc;
+            o[i * N + j] = alpha * acc + (c ? Number(c.data[cOff![i * N + j]]) : 0);
           }
       });
     }

@@ -7,7 +7,7 @@
 import { DTYPE_BYTES, type DType, type HostArray, ONNX_DTYPE, allocHost } from "./dtype.ts";
 import { type Node, type Tensor, GraphError, liveNodes } from "./graph.ts";
 import { PbWriter } from "./protobuf.ts";
-import { type Dim, bindShape, canonDim, fmtShape } from "./shape.ts";
+import { type Dim, bindShape, canonDim, fmtShape, isStatic } from "./shape.ts";
 
 export type Opset = 17 | 18;
 
@@ -34,6 +34,8 @@ export interface EmittedModel {
   inputTensors: Tensor[];
   initializerBytes: number;
   nodeCount: number;
+  /** Emitted ONNX nodes by op type (what a kernel-launch count is made of). */
+  opCounts: Record<string, number>;
   /** The IR outputs this model computes (the reference engine evaluates these). */
   graphOutputs: Record<string, Tensor>;
   dims: Record<string, number>;
@@ -206,8 +208,9 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
     return n;
   };
 
-  const shapeNames = new Map<number, string>();
+  const shapeNames = new Map<string, string>();
   let nodeCount = 0;
+  const opCounts: Record<string, number> = {};
   const emit = (op: string, ins: string[], outs: string[], attrs: PbWriter[] = [], name?: string) => {
     const w = new PbWriter();
     for (const i of ins) w.string(1, i);
@@ -217,8 +220,14 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
     for (const a of attrs) w.message(5, a);
     graph.message(1, w);
     nodeCount++;
+    opCounts[op] = (opCounts[op] ?? 0) + 1;
   };
 
+  // the earliest tensor of each symbolic shape that no Transpose produced: what a runtime Shape
+  // reads (ORT's transpose optimizer turns Shape(Transpose(x)) into an int64 Gather, a CPU node)
+  const firstOfShape = new Map<string, string>();
+  const shapeKey = (t: Tensor) => shapeOf(t).map(canonDim).join(",");
+  for (const t of inputTensors) if (!isStatic(t.shape)) firstOfShape.set(shapeKey(t), names.get(t.id)!);
   for (const n of nodes) {
     const outs = n.outputs.map((t) => {
       const nm = outNameOf.get(t.id) ?? uniq(`t${t.id}`);
@@ -226,6 +235,10 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
       return nm;
     });
     emitNode(n, outs);
+    if (n.op !== "Transpose")
+      n.outputs.forEach((t, i) => {
+        if (!isStatic(t.shape) && !firstOfShape.has(shapeKey(t))) firstOfShape.set(shapeKey(t), outs[i]);
+      });
   }
 
   function emitNode(n: Node, outs: string[]) {
@@ -239,8 +252,11 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
         return emit("Cast", x, outs, [attr("to", ONNX_DTYPE[a.to as DType], "int")]);
       case "Softmax":
         return emit("Softmax", x, outs, [attr("axis", a.axis as number, "int")]);
-      case "Gemm":
-        return emit("Gemm", x, outs, [attr("transA", a.transA as number, "int"), attr("transB", a.transB as number, "int")]);
+      case "Gemm": {
+        const at = [attr("transA", a.transA as number, "int"), attr("transB", a.transB as number, "int")];
+        if (a.alpha !== undefined) at.push(attr("alpha", a.alpha as number, "float"));
+        return emit("Gemm", x, outs, at);
+      }
       case "SimplifiedLayerNormalization":
         // ORT's contrib op, registered in the default domain; only the first output (y) is used:
         // WebGPU's inv_std_var output does not match the CPU EP's (ORT 1.30)
@@ -278,12 +294,15 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
         }
         const op = reshape ? "Reshape" : "Expand";
         if (enc) return emit(op, [x[0], i64(enc)], outs);
-        // dynamic: Shape(ref) runs on the GPU EP too (measured: no CPU fallback)
-        let shp = shapeNames.get(n.inputs[1].id);
+        // dynamic: Shape(ref) runs on the GPU EP too (measured: no CPU fallback); one Shape node
+        // per distinct symbolic shape serves every later ref of that shape (e.g. all [N, T, D]),
+        // read from the earliest tensor of that shape (see firstOfShape)
+        const key = shapeKey(n.inputs[1]);
+        let shp = shapeNames.get(key);
         if (!shp) {
           shp = uniq(`shape_${n.inputs[1].id}`);
-          shapeNames.set(n.inputs[1].id, shp);
-          emit("Shape", [x[1]], [shp]);
+          shapeNames.set(key, shp);
+          emit("Shape", [firstOfShape.get(key) ?? x[1]], [shp]);
         }
         return emit(op, [x[0], shp], outs);
       }
@@ -340,6 +359,7 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
     inputTensors,
     initializerBytes: initBytes,
     nodeCount,
+    opCounts,
     graphOutputs: outputs,
     dims,
   };

@@ -2,7 +2,10 @@
  * Graph simplification before emission, in one topological replay into a fresh graph:
  *  - dead-node elimination (only nodes reachable from the outputs are replayed);
  *  - algebraic identities (x+0, x*1, x/1, double negation, identity transposes/reshapes/casts,
- *    transpose-of-transpose, reshape-of-reshape, squeeze-of-unsqueeze, StopGradient -> x);
+ *    transpose-of-transpose, reshape-of-reshape, squeeze-of-unsqueeze, StopGradient -> x,
+ *    view(p) + view(q) -> view(p + q));
+ *  - Gemm fusions: a scalar-constant Mul into alpha, an Add into C (when the Gemm has no other
+ *    consumer, so no product is computed twice);
  *  - constant folding of small results (evaluated by the reference interpreter, fp32-rounded);
  *  - common-subexpression elimination (same op, inputs and attributes; commutative ops sorted;
  *    equal constants shared).
@@ -54,11 +57,35 @@ function constAll(t: Tensor, v: number): boolean {
   return t.data.length > 0;
 }
 
+const isView = (op: string) => op === "Reshape" || op === "ReshapeLike";
+
 function sameShape(a: Tensor, b: { shape: readonly (number | string)[] }): boolean {
   return a.rank === b.shape.length && a.shape.every((d, i) => dimEq(d, b.shape[i]));
 }
 
+/**
+ * Simplify in two replays: the second sees the first's result, whose use counts are exact, so
+ * the fusions into a Gemm (which must own the product they rewrite) find what the first exposed.
+ */
 export function optimize(outputs: Record<string, Tensor>, opts: OptimizeOptions = {}): OptimizeResult {
+  const first = replay(outputs, opts);
+  const second = replay(first.outputs, opts);
+  const s1 = first.stats;
+  const s2 = second.stats;
+  return {
+    graph: second.graph,
+    outputs: second.outputs,
+    stats: {
+      nodesBefore: s1.nodesBefore,
+      nodesAfter: s2.nodesAfter,
+      folded: s1.folded + s2.folded,
+      cse: s1.cse + s2.cse,
+      algebraic: s1.algebraic + s2.algebraic,
+    },
+  };
+}
+
+function replay(outputs: Record<string, Tensor>, opts: OptimizeOptions): OptimizeResult {
   const foldLimit = opts.foldLimit ?? 65536;
   const doFold = opts.fold ?? true;
   const doCse = opts.cse ?? true;
@@ -67,6 +94,22 @@ export function optimize(outputs: Record<string, Tensor>, opts: OptimizeOptions 
   const src = outList[0][1].graph;
   const g = new Graph(src.options);
   const nodes = liveNodes(outList.map(([, t]) => t));
+  // consumers of each source tensor (a graph output counts as one)
+  const uses = new Map<number, number>();
+  const use = (t: Tensor) => uses.set(t.id, (uses.get(t.id) ?? 0) + 1);
+  for (const n of nodes) n.inputs.forEach(use);
+  for (const [, t] of outList) use(t);
+  /** The source Gemm (no C) whose only consumer is the node reading `t`, seen through one view. */
+  const ownedGemm = (t: Tensor): { gemm: Node; view?: Node } | undefined => {
+    if (uses.get(t.id) !== 1 || !t.producer) return undefined;
+    const p = t.producer;
+    if (p.op === "Gemm" && p.inputs.length === 2) return { gemm: p };
+    if (isView(p.op)) {
+      const q = p.inputs[0];
+      if (uses.get(q.id) === 1 && q.producer?.op === "Gemm" && q.producer.inputs.length === 2) return { gemm: q.producer, view: p };
+    }
+    return undefined;
+  };
   const map = new Map<number, Tensor>();
   const consts = new Map<string, Tensor[]>();
   const cseMap = new Map<string, Tensor[]>();
@@ -106,17 +149,66 @@ export function optimize(outputs: Record<string, Tensor>, opts: OptimizeOptions 
       case "Identity":
       case "StopGradient":
         return a;
-      case "Add":
+      case "Add": {
         if (constAll(b, 0) && sameShape(a, out)) return a;
         if (constAll(a, 0) && sameShape(b, out)) return b;
+        // Gemm + Z -> Gemm with C = Z (Z broadcast to the product): gradient contributions
+        // summed in the product's kernel
+        for (const k of [0, 1] as const) {
+          const own = ownedGemm(n.inputs[k]);
+          const z = ins[1 - k];
+          if (!own || own.view || !sameShape(ins[k], out) || z.rank > 2 || z.dtype !== out.dtype) continue;
+          const gm = own.gemm;
+          stats.algebraic++;
+          return g.gemm(get(gm.inputs[0]), get(gm.inputs[1]), {
+            transA: gm.attrs.transA === 1,
+            transB: gm.attrs.transB === 1,
+            alpha: gm.attrs.alpha as number | undefined,
+            c: z,
+          });
+        }
+        // view(p) + view(q) -> view(p + q): gradient contributions that arrive reshaped (e.g. dX
+        // of a weight and of a LoRA adapter, each a Gemm on rows) are summed before the one view
+        const pa = a.producer;
+        const pb = b.producer;
+        if (pa && pb && isView(pa.op) && isView(pb.op) && sameShape(a, out) && sameShape(b, out)) {
+          const [ba, bb] = [pa.inputs[0], pb.inputs[0]];
+          if (ba.rank === bb.rank && sameShape(ba, bb) && ba.dtype === bb.dtype) {
+            stats.algebraic++;
+            const sum = g.add(ba, bb);
+            const like = pa.op === "ReshapeLike" ? pa : pb.op === "ReshapeLike" ? pb : undefined;
+            return like ? g.reshapeLike(sum, like.inputs[1]) : g.reshape(sum, out.shape);
+          }
+        }
         return undefined;
+      }
       case "Sub":
         if (constAll(b, 0) && sameShape(a, out)) return a;
         return undefined;
-      case "Mul":
+      case "Mul": {
         if (constAll(b, 1) && sameShape(a, out) && a.dtype === out.dtype) return a;
         if (constAll(a, 1) && sameShape(b, out)) return b;
+        // [view of] Gemm * scalar constant -> [view of] Gemm with alpha scaled: LoRA's alpha/r
+        // on the adapter gradient costs no kernel
+        for (const [k, c] of [
+          [0, b],
+          [1, a],
+        ] as const) {
+          const own = ownedGemm(n.inputs[k]);
+          if (!own || c.kind !== "const" || c.rank !== 0 || !sameShape(ins[k], out)) continue;
+          const gm = own.gemm;
+          const alpha = ((gm.attrs.alpha as number | undefined) ?? 1) * Number(c.data![0]);
+          const fused = g.gemm(get(gm.inputs[0]), get(gm.inputs[1]), {
+            transA: gm.attrs.transA === 1,
+            transB: gm.attrs.transB === 1,
+            alpha,
+          });
+          stats.algebraic++;
+          if (!own.view) return fused;
+          return own.view.op === "ReshapeLike" ? g.reshapeLike(fused, get(own.view.inputs[1])) : g.reshape(fused, out.shape);
+        }
         return undefined;
+      }
       case "Div":
         if (constAll(b, 1) && sameShape(a, out)) return a;
         return undefined;
@@ -147,6 +239,8 @@ export function optimize(outputs: Record<string, Tensor>, opts: OptimizeOptions 
         if ((n.op === "Reshape" || n.op === "ReshapeLike") && (a.producer?.op === "Reshape" || a.producer?.op === "ReshapeLike")) {
           stats.algebraic++;
           const base = a.producer.inputs[0];
+          // a view of a view back to the original shape is the original (rows -> [N, T, K] -> rows)
+          if (sameShape(base, out)) return base;
           return n.op === "Reshape" ? g.reshape(base, out.shape) : g.reshapeLike(base, ins[1]);
         }
         return undefined;
