@@ -103,22 +103,27 @@ function loadProfiles(): ProfileTable {
 }
 
 /**
- * 2-grams of the first 256 letters of the alphabet (Latin script and more), once looked up:
- * node + 1, or 1 for none (0: not yet known). The commonest lookups skip the binary search.
+ * Child lookups already made, direct-mapped by (parent, letter): extraction asks for the 2- and
+ * 3-gram extending the window at every character, and a hit here skips the binary search over
+ * base64 digits. A slot holds one pair (`childKey`, 0 when empty) and its node + 1 (`childNode`,
+ * 1 for none); a colliding pair simply takes the slot over, so the table stays 512 KB.
  */
-let bigramCache: Int32Array | undefined;
+const CHILD_SLOTS = 1 << 16;
+let childKey: Int32Array | undefined;
+let childNode: Int32Array | undefined;
 
-/** The trie node for `parent`'s n-gram extended by `letter`, or 0: a binary search among its children. */
+/** The trie node for `parent`'s n-gram extended by `letter`, or 0. */
 function child(parent: number, letter: number): number {
   if (parent === 0 || letter === 0) return 0;
-  if (parent < 256 && letter < 256) {
-    bigramCache ??= new Int32Array(256 * 256);
-    const cell = parent * 256 + letter;
-    let known = bigramCache[cell]!;
-    if (known === 0) bigramCache[cell] = known = searchChild(parent, letter) + 1;
-    return known - 1;
-  }
-  return searchChild(parent, letter);
+  childKey ??= new Int32Array(CHILD_SLOTS);
+  childNode ??= new Int32Array(CHILD_SLOTS);
+  const key = parent * (ALPHABET_SIZE + 1) + letter; // below 2**31: 87,680 nodes x 3,161 letters
+  const slot = Math.imul(key, 0x9e3779b1) >>> 16; // Fibonacci hashing: the top 16 bits
+  if (childKey[slot] === key) return childNode[slot]! - 1;
+  const node = searchChild(parent, letter);
+  childKey[slot] = key;
+  childNode[slot] = node + 1;
+  return node;
 }
 
 function searchChild(parent: number, letter: number): number {
@@ -341,11 +346,9 @@ export function detectLanguage(text: string): LanguageDetection {
   if (ngrams.length === 0) return { ok: false, error: "no features in text" };
 
   const langCount = p.langs.length;
-  const rows = (denseRows ??= new DenseRows(p));
-  // Each of the at most N_TRIAL * (ITERATION_LIMIT + 5) draws may need a new row.
-  rows.reserve(Math.min(ngrams.length, N_TRIAL * (ITERATION_LIMIT + 5)));
+  const rows = (denseRows ??= new DenseRows(langCount));
   const langProb = new Float64Array(langCount);
-  const rng = new PythonRandom(SEED);
+  const rng = seededRandom();
   const prob = new Float64Array(langCount);
   for (let trial = 0; trial < N_TRIAL; trial++) {
     prob.fill(1 / langCount);
@@ -354,7 +357,9 @@ export function detectLanguage(text: string): LanguageDetection {
     for (let i = 0; ; i++) {
       // prob[l] *= weight + P(gram | l); P is zero for languages that lack the n-gram, and
       // weight + 0 is exactly weight, so the dense row gives langdetect's products bit for bit.
-      multiplyRow(prob, rows.dense, rows.row(rng.choice(ngrams)), weight);
+      // (`rows.dense` is read after `rows.row`, which may have replaced it.)
+      const base = rows.row(ngrams[rng.randbelow(ngrams.length)]!);
+      multiplyRow(prob, rows.dense, base, weight);
       if (i % 5 === 0 && (normalize(prob) > CONV_THRESHOLD || i >= ITERATION_LIMIT)) break;
     }
     for (let l = 0; l < langCount; l++) langProb[l] = langProb[l]! + prob[l]! / N_TRIAL;
@@ -369,43 +374,39 @@ export function detectLanguage(text: string): LanguageDetection {
 /**
  * Dense rows of P(gram | lang) (zero where the language lacks the n-gram), made on an n-gram's
  * first draw and kept for later detections in the isolate (common n-grams recur in every text):
- * the trials then multiply without searching the sparse entries. At most MAX_DENSE_ROWS rows
- * (3.6 MB) are kept; when they are all used, every row is forgotten and made again on demand.
- * `rowOffset[node]` is valid while `rowStamp[node]` equals `stamp`.
+ * the trials then multiply without searching the sparse entries. The table grows as rows are
+ * made, up to MAX_DENSE_ROWS rows (3.6 MB); when that is full, every row is forgotten and made
+ * again on demand. A row's offset is used right away (before the next `row` call), so forgetting
+ * in the middle of a detection is safe. `rowOffset[node]` is valid while `rowStamp[node]` equals
+ * `stamp`.
  */
 const MAX_DENSE_ROWS = 8192;
 
 class DenseRows {
   private stamp = 1;
-  private readonly rowStamp: Int32Array;
-  private readonly rowOffset: Int32Array;
+  private readonly rowStamp = new Int32Array(profileData.nodeCount + 1);
+  private readonly rowOffset = new Int32Array(profileData.nodeCount + 1);
   private used = 0;
-  dense = new Float64Array(0);
+  dense: Float64Array;
 
-  constructor(private readonly p: ProfileTable) {
-    this.rowStamp = new Int32Array(profileData.nodeCount + 1);
-    this.rowOffset = new Int32Array(profileData.nodeCount + 1);
+  constructor(private readonly langCount: number) {
+    this.dense = new Float64Array(256 * langCount);
   }
 
-  /** Makes room for `rows` more rows in one detection (a text draws from at most that many n-grams). */
-  reserve(rows: number): void {
-    const langCount = this.p.langs.length;
-    if (this.used + rows * langCount > MAX_DENSE_ROWS * langCount) {
-      this.stamp++;
-      this.used = 0;
-    }
-    const needed = this.used + rows * langCount;
-    if (this.dense.length < needed) {
-      const grown = new Float64Array(Math.max(needed, Math.min(this.dense.length * 2, MAX_DENSE_ROWS * langCount), 64 * langCount));
-      grown.set(this.dense.subarray(0, this.used));
-      this.dense = grown;
-    }
-  }
-
-  /** Offset of `node`'s row in `dense` (room reserved beforehand). */
+  /** Offset of `node`'s row in `dense` (which this may replace by a larger table). */
   row(node: number): number {
     if (this.rowStamp[node] === this.stamp) return this.rowOffset[node]!;
-    const langCount = this.p.langs.length;
+    const langCount = this.langCount;
+    if (this.used + langCount > this.dense.length) {
+      if (this.dense.length < MAX_DENSE_ROWS * langCount) {
+        const grown = new Float64Array(Math.min(this.dense.length * 2, MAX_DENSE_ROWS * langCount));
+        grown.set(this.dense);
+        this.dense = grown;
+      } else {
+        this.stamp++;
+        this.used = 0;
+      }
+    }
     const base = this.used;
     this.used += langCount;
     const dense = this.dense;
@@ -422,6 +423,20 @@ class DenseRows {
 }
 
 let denseRows: DenseRows | undefined;
+
+/**
+ * A generator in the state `random.seed(0)` leaves: every detection starts from it, so the seeded
+ * state (two passes over 624 words) is computed once and copied.
+ */
+let seeded: PythonRandom | undefined;
+let detectionRandom: PythonRandom | undefined;
+
+function seededRandom(): PythonRandom {
+  seeded ??= new PythonRandom(SEED);
+  detectionRandom ??= new PythonRandom(SEED);
+  detectionRandom.copyFrom(seeded);
+  return detectionRandom;
+}
 
 /**
  * prob[l] *= weight + dense[base + l]. A function of its own: V8 compiles a small hot function

@@ -65,6 +65,13 @@ export class PythonRandom {
     mt[0] = 0x80000000;
   }
 
+  /** Takes `other`'s state, as `setstate(other.getstate())` would. */
+  copyFrom(other: PythonRandom): void {
+    this.mt.set(other.mt);
+    this.index = other.index;
+    this.gaussNext = other.gaussNext;
+  }
+
   /** MT19937 `genrand_uint32`. */
   uint32(): number {
     const mt = this.mt;
