@@ -1,10 +1,8 @@
 import { detectLanguage, type LanguageDetection } from "../langdetect/detect.ts";
-import { foldCaseCodePoints } from "../text/literal-search.ts";
-import { codePoints, pyIsUpper } from "../text/python-str.ts";
+import { foldCase } from "../text/literal-search.ts";
+import { codePoints, countWordRuns, pyIsUpper } from "../text/python-str.ts";
 import { sentenceSpans, type PunktMemo } from "../text/punkt.ts";
 import { tokenizeSentences } from "../text/word-tokenize.ts";
-
-const WORD_RUN_RE = /[\p{L}\p{N}_]+/gu;
 
 /**
  * Work shared by the analyses of related texts: a response and its loose-mode variants have
@@ -28,6 +26,7 @@ export class TextAnalysis {
   private language?: LanguageDetection;
   private points?: Uint32Array;
   private folded?: Uint32Array;
+  private foldedString?: string;
   private sentenceList?: string[];
   private tokenList?: string[];
 
@@ -38,8 +37,7 @@ export class TextAnalysis {
 
   /** IFEval's `count_words`: runs of word characters (`\w+`, Unicode). */
   get wordCount(): number {
-    // match() builds only the strings, not a match object per word as matchAll does.
-    this.words ??= this.text.match(WORD_RUN_RE)?.length ?? 0;
+    this.words ??= countWordRuns(this.text);
     return this.words;
   }
 
@@ -76,8 +74,13 @@ export class TextAnalysis {
     return (this.points ??= codePoints(this.text));
   }
 
+  /** The text case-folded for IGNORECASE comparison (`foldCase`: one code point per code point). */
+  get foldedText(): string {
+    return (this.foldedString ??= foldCase(this.text));
+  }
+
   /** Code points case-folded for IGNORECASE comparison (same length as `codePoints`). */
   get foldedCodePoints(): Uint32Array {
-    return (this.folded ??= foldCaseCodePoints(this.text));
+    return (this.folded ??= codePoints(this.foldedText));
   }
 }

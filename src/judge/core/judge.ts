@@ -50,11 +50,14 @@ export type LooseVariant = (typeof LOOSE_VARIANTS)[number];
 
 /** The eight texts loose mode tries, in the reference's order. */
 export function looseVariants(response: string): Array<{ variant: LooseVariant; text: string }> {
-  const lines = response.split("\n");
-  const withoutFirst = pyStrip(lines.slice(1).join("\n"));
-  const withoutLast = pyStrip(lines.slice(0, -1).join("\n"));
-  const withoutBoth = pyStrip(lines.slice(1, -1).join("\n"));
-  const noAsterisks = (s: string) => s.replaceAll("*", "");
+  // The reference splits on "\n" and joins lines [1:], [:-1] and [1:-1] again: the same texts
+  // as slicing after the first and before the last newline (empty when there are too few lines).
+  const firstNewline = response.indexOf("\n");
+  const lastNewline = response.lastIndexOf("\n");
+  const withoutFirst = firstNewline < 0 ? "" : pyStrip(response.slice(firstNewline + 1));
+  const withoutLast = lastNewline < 0 ? "" : pyStrip(response.slice(0, lastNewline));
+  const withoutBoth = firstNewline === lastNewline ? "" : pyStrip(response.slice(firstNewline + 1, lastNewline));
+  const noAsterisks = (s: string) => (s.includes("*") ? s.replaceAll("*", "") : s);
   const texts = [
     response,
     noAsterisks(response),
@@ -68,6 +71,13 @@ export function looseVariants(response: string): Array<{ variant: LooseVariant; 
   return texts.map((text, i) => ({ variant: LOOSE_VARIANTS[i]!, text }));
 }
 
+/** A non-blank loose variant, with its analysis once a checker has asked for it. */
+interface LooseText {
+  variant: LooseVariant;
+  text: string;
+  analysis?: TextAnalysis;
+}
+
 /**
  * Shares one TextAnalysis per distinct text across all constraints judged on the same response
  * (loose variants often coincide, e.g. when the response has no "*").
@@ -75,17 +85,23 @@ export function looseVariants(response: string): Array<{ variant: LooseVariant; 
 export class AnalysisCache {
   private readonly byText = new Map<string, TextAnalysis>();
   private readonly memo = new TextMemo();
-  private variants?: { response: string; list: ReturnType<typeof looseVariants> };
+  private loose?: { response: string; texts: LooseText[] };
 
   /** How many distinct texts have been analysed. */
   get size(): number {
     return this.byText.size;
   }
 
-  /** `looseVariants(response)`, made once for all the constraints judged on the response. */
-  looseVariants(response: string): ReturnType<typeof looseVariants> {
-    if (this.variants?.response !== response) this.variants = { response, list: looseVariants(response) };
-    return this.variants.list;
+  /**
+   * The non-blank loose variants of `response`, made (and tested for blankness) once for all the
+   * constraints judged on it; each keeps its analysis, so later constraints skip the lookup.
+   */
+  looseTexts(response: string): readonly LooseText[] {
+    if (this.loose?.response !== response) {
+      const texts = looseVariants(response).filter(({ text }) => !isPyBlank(text));
+      this.loose = { response, texts };
+    }
+    return this.loose.texts;
   }
 
   get(text: string): TextAnalysis {
@@ -118,11 +134,11 @@ export function judgeOne(
     return result(outcome.passed, outcome.evidence);
   }
   let first: Record<string, unknown> | undefined;
-  for (const { variant, text } of cache.looseVariants(response)) {
-    if (isPyBlank(text)) continue;
-    const outcome = checker.check(text, kwargs, cache.get(text));
-    if (outcome.passed) return result(true, { ...outcome.evidence, variant });
-    first ??= { ...outcome.evidence, variant };
+  for (const loose of cache.looseTexts(response)) {
+    loose.analysis ??= cache.get(loose.text);
+    const outcome = checker.check(loose.text, kwargs, loose.analysis);
+    if (outcome.passed) return result(true, { ...outcome.evidence, variant: loose.variant });
+    first ??= { ...outcome.evidence, variant: loose.variant };
   }
   return result(false, first!);
 }

@@ -107,7 +107,7 @@ const keywordsExistence = define({
   }),
   describe: ({ keywords }) => `Include keywords ${pyReprList([...keywords].sort(compareCodePoints))} in the response.`,
   check(text, { keywords }) {
-    const missing = keywords.filter((keyword) => !containsIgnoreCase(text.foldedCodePoints, keyword));
+    const missing = keywords.filter((keyword) => !containsIgnoreCase(text.foldedText, keyword));
     return { passed: missing.length === 0, evidence: { missing, found: keywords.filter((k) => !missing.includes(k)) } };
   },
 });
@@ -126,7 +126,7 @@ const keywordsFrequency = define({
   check(text, { keyword, frequency, relation }) {
     // The reference strips the keyword (a blank one, which would match at every position as an empty
     // regex does, is refused by the kwargs schema).
-    const occurrences = countIgnoreCase(text.foldedCodePoints, pyStrip(keyword));
+    const occurrences = countIgnoreCase(text.foldedText, pyStrip(keyword));
     return {
       passed: compare(occurrences, relation, frequency),
       evidence: { keyword: pyStrip(keyword), occurrences, relation, target: frequency },

@@ -105,24 +105,23 @@ function loadProfiles(): ProfileTable {
 /**
  * Child lookups already made, direct-mapped by (parent, letter): extraction asks for the 2- and
  * 3-gram extending the window at every character, and a hit here skips the binary search over
- * base64 digits. A slot holds one pair (`childKey`, 0 when empty) and its node + 1 (`childNode`,
- * 1 for none); a colliding pair simply takes the slot over, so the table stays 512 KB.
+ * base64 digits. Slot s holds a pair's key at `2s` (0 when empty) and its node + 1 at `2s + 1`
+ * (1 for none), side by side so a lookup touches one cache line; a colliding pair simply takes
+ * the slot over, so the table stays 256 KB.
  */
-const CHILD_SLOTS = 1 << 16;
-let childKey: Int32Array | undefined;
-let childNode: Int32Array | undefined;
+const CHILD_SLOT_BITS = 15;
+let childSlots: Int32Array | undefined;
 
 /** The trie node for `parent`'s n-gram extended by `letter`, or 0. */
 function child(parent: number, letter: number): number {
   if (parent === 0 || letter === 0) return 0;
-  childKey ??= new Int32Array(CHILD_SLOTS);
-  childNode ??= new Int32Array(CHILD_SLOTS);
+  childSlots ??= new Int32Array(2 << CHILD_SLOT_BITS);
   const key = parent * (ALPHABET_SIZE + 1) + letter; // below 2**31: 87,680 nodes x 3,161 letters
-  const slot = Math.imul(key, 0x9e3779b1) >>> 16; // Fibonacci hashing: the top 16 bits
-  if (childKey[slot] === key) return childNode[slot]! - 1;
+  const at = (Math.imul(key, 0x9e3779b1) >>> (32 - CHILD_SLOT_BITS)) << 1; // Fibonacci hashing
+  if (childSlots[at] === key) return childSlots[at + 1]! - 1;
   const node = searchChild(parent, letter);
-  childKey[slot] = key;
-  childNode[slot] = node + 1;
+  childSlots[at] = key;
+  childSlots[at + 1] = node + 1;
   return node;
 }
 
