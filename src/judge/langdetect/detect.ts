@@ -252,37 +252,51 @@ function isUpperCodePoint(cp: number): boolean {
   return upper;
 }
 
-/** Steps 1-2: the code points langdetect actually looks at. */
-function prepareText(text: string, p: ProfileTable): number[] {
+/** Steps 1-2, what langdetect looks at: `cleaned` up to code unit `end`, without ASCII letters if `dropLatin`. */
+interface PreparedText {
+  cleaned: string;
+  end: number;
+  dropLatin: boolean;
+}
+
+/**
+ * Steps 1-2. langdetect also collapses double spaces, which cannot change the n-grams (a space
+ * after a space adds none) and only matters to its 10,000-character cut, which counts them.
+ */
+function prepareText(text: string, p: ProfileTable): PreparedText {
   // The URL and e-mail patterns cannot match without "http" or "@"; skipping them saves a scan
   // that tries up to 64 characters at every position.
   if (text.includes("http")) text = text.replace(URL_RE, " ");
   if (text.includes("@")) text = text.replace(MAIL_RE, " ");
   const cleaned = normalizeVietnamese(text, p);
-  const chars: number[] = [];
-  let previous = -1;
-  let taken = 0;
   let latin = 0;
   let nonLatin = 0;
-  for (let i = 0; i < cleaned.length && taken < MAX_TEXT_LENGTH; i++, taken++) {
+  let i = 0;
+  for (let taken = 0; i < cleaned.length && taken < MAX_TEXT_LENGTH; i++, taken++) {
     const cp = cleaned.codePointAt(i)!;
     if (cp > 0xffff) i++;
-    if (cp !== SPACE || previous !== SPACE) {
-      chars.push(cp);
-      if (cp >= 0x41 && cp <= 0x7a) latin++;
-      // langdetect 1.0.9 means to exempt Latin Extended Additional here, but compares a block id
-      // with a block name, so every character from U+0300 up counts as non-Latin.
-      else if (cp >= 0x300) nonLatin++;
-    }
-    previous = cp;
+    if (cp >= 0x41 && cp <= 0x7a) latin++;
+    // langdetect 1.0.9 means to exempt Latin Extended Additional here, but compares a block id
+    // with a block name, so every character from U+0300 up counts as non-Latin.
+    else if (cp >= 0x300) nonLatin++;
   }
-  if (latin * 2 < nonLatin) return chars.filter((cp) => cp < 0x41 || cp > 0x7a);
-  return chars;
+  // If non-Latin characters dominate, langdetect removes U+0041..U+007A (stray Latin words).
+  return { cleaned, end: i, dropLatin: latin * 2 < nonLatin };
 }
 
-/** Step 3: the known n-grams of the text (trie nodes), in order (duplicates kept: they weight the draws). */
-function extractNgrams(chars: readonly number[], p: ProfileTable): number[] {
-  const found: number[] = [];
+/**
+ * The n-grams found, reused from one detection to the next (a text of at most 10,000 characters
+ * has at most three n-grams per character).
+ */
+const foundNgrams = new Int32Array(3 * MAX_TEXT_LENGTH);
+
+/**
+ * Step 3: the known n-grams of the text (trie nodes) in order, duplicates kept (they weight the
+ * draws), in `foundNgrams`; returns how many.
+ */
+function extractNgrams({ cleaned, end, dropLatin }: PreparedText, p: ProfileTable): number {
+  const found = foundNgrams;
+  let count = 0;
   const spaceLetter = p.letterOf[SPACE]!;
   // The window holds the last 1-3 normalised characters; node1/node2 are the trie nodes of its
   // last one and last two characters (0 when unknown), which extend to the next 2- and 3-grams.
@@ -292,8 +306,14 @@ function extractNgrams(chars: readonly number[], p: ProfileTable): number[] {
   let node1 = spaceLetter;
   let node2 = 0;
   let capitalWord = false;
-  for (let i = 0; i < chars.length; i++) {
-    const cp = normalizeChar(chars[i]!, p);
+  for (let i = 0; i < end; i++) {
+    let cp = cleaned.charCodeAt(i);
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+      cp = cleaned.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+    }
+    if (dropLatin && cp >= 0x41 && cp <= 0x7a) continue;
+    cp = normalizeChar(cp, p);
     if (lastIsSpace) {
       windowLength = 1;
       node1 = spaceLetter;
@@ -320,11 +340,11 @@ function extractNgrams(chars: readonly number[], p: ProfileTable): number[] {
     lastIsSpace = cp === SPACE;
     if (capitalWord) continue;
     // 1-, 2-, then 3-gram, as langdetect appends them; the 1-gram " " is never counted.
-    if (letter !== 0 && cp !== SPACE && hasEntries(letter)) found.push(letter);
-    if (gram2 !== 0 && hasEntries(gram2)) found.push(gram2);
-    if (gram3 !== 0 && hasEntries(gram3)) found.push(gram3);
+    if (letter !== 0 && cp !== SPACE && hasEntries(letter)) found[count++] = letter;
+    if (gram2 !== 0 && hasEntries(gram2)) found[count++] = gram2;
+    if (gram3 !== 0 && hasEntries(gram3)) found[count++] = gram3;
   }
-  return found;
+  return count;
 }
 
 export interface LanguageScore {
@@ -341,8 +361,9 @@ export type LanguageDetection =
 /** `langdetect.detect(text)` with seed 0. Deterministic: the same text always gives the same answer. */
 export function detectLanguage(text: string): LanguageDetection {
   const p = loadProfiles();
-  const ngrams = extractNgrams(prepareText(text, p), p);
-  if (ngrams.length === 0) return { ok: false, error: "no features in text" };
+  const ngramCount = extractNgrams(prepareText(text, p), p);
+  if (ngramCount === 0) return { ok: false, error: "no features in text" };
+  const ngrams = foundNgrams;
 
   const langCount = p.langs.length;
   const rows = (denseRows ??= new DenseRows(langCount));
@@ -357,9 +378,11 @@ export function detectLanguage(text: string): LanguageDetection {
       // prob[l] *= weight + P(gram | l); P is zero for languages that lack the n-gram, and
       // weight + 0 is exactly weight, so the dense row gives langdetect's products bit for bit.
       // (`rows.dense` is read after `rows.row`, which may have replaced it.)
-      const base = rows.row(ngrams[rng.randbelow(ngrams.length)]!);
-      multiplyRow(prob, rows.dense, base, weight);
-      if (i % 5 === 0 && (normalize(prob) > CONV_THRESHOLD || i >= ITERATION_LIMIT)) break;
+      const base = rows.row(ngrams[rng.randbelow(ngramCount)]!);
+      if (i % 5 !== 0) multiplyRow(prob, rows.dense, base, weight);
+      // Every fifth draw langdetect normalises and tests for convergence; the sum is taken in
+      // the multiplying pass (same order of additions, so the same sum).
+      else if (scaleBy(prob, multiplyRowAndSum(prob, rows.dense, base, weight)) > CONV_THRESHOLD || i >= ITERATION_LIMIT) break;
     }
     for (let l = 0; l < langCount; l++) langProb[l] = langProb[l]! + prob[l]! / N_TRIAL;
   }
@@ -446,10 +469,19 @@ function multiplyRow(prob: Float64Array, dense: Float64Array, base: number, weig
   for (let l = 0; l < prob.length; l++) prob[l] = prob[l]! * (weight + dense[base + l]!);
 }
 
-/** Scales to a sum of 1 and returns the largest probability. */
-function normalize(prob: Float64Array): number {
+/** `multiplyRow`, returning the sum of the new probabilities. */
+function multiplyRowAndSum(prob: Float64Array, dense: Float64Array, base: number, weight: number): number {
   let sum = 0;
-  for (let l = 0; l < prob.length; l++) sum += prob[l]!;
+  for (let l = 0; l < prob.length; l++) {
+    const p = prob[l]! * (weight + dense[base + l]!);
+    prob[l] = p;
+    sum += p;
+  }
+  return sum;
+}
+
+/** Divides by `sum` (langdetect's normalisation) and returns the largest probability. */
+function scaleBy(prob: Float64Array, sum: number): number {
   let max = 0;
   for (let l = 0; l < prob.length; l++) {
     const scaled = prob[l]! / sum;
