@@ -71,46 +71,73 @@ export function looseVariants(response: string): Array<{ variant: LooseVariant; 
   return texts.map((text, i) => ({ variant: LOOSE_VARIANTS[i]!, text }));
 }
 
-/** A non-blank loose variant, with its analysis once a checker has asked for it. */
+/** A non-blank loose variant; `sameAs` is the first variant with the same text, if another. */
 interface LooseText {
   variant: LooseVariant;
   text: string;
+  sameAs?: LooseText;
   analysis?: TextAnalysis;
 }
 
 /**
  * Shares one TextAnalysis per distinct text across all constraints judged on the same response
- * (loose variants often coincide, e.g. when the response has no "*").
+ * (loose variants often coincide, e.g. when the response has no "*"). Texts are matched by
+ * comparing the eight variants once, not by hashing them in a map: hashing reads every
+ * character of every variant, which costs more than the lookups save.
  */
 export class AnalysisCache {
-  private readonly byText = new Map<string, TextAnalysis>();
   private readonly memo = new TextMemo();
-  private loose?: { response: string; texts: LooseText[] };
+  private response?: string;
+  private responseAnalysis?: TextAnalysis;
+  private loose?: LooseText[];
+  private analysed = 0;
 
   /** How many distinct texts have been analysed. */
   get size(): number {
-    return this.byText.size;
+    return this.analysed;
   }
 
-  /**
-   * The non-blank loose variants of `response`, made (and tested for blankness) once for all the
-   * constraints judged on it; each keeps its analysis, so later constraints skip the lookup.
-   */
+  private forResponse(response: string): void {
+    if (this.response === response) return;
+    this.response = response;
+    this.responseAnalysis = undefined;
+    this.loose = undefined;
+  }
+
+  /** The analysis of the response itself (strict mode). */
+  get(response: string): TextAnalysis {
+    this.forResponse(response);
+    if (!this.responseAnalysis) {
+      this.responseAnalysis = new TextAnalysis(response, this.memo);
+      this.analysed++;
+    }
+    return this.responseAnalysis;
+  }
+
+  /** The non-blank loose variants of `response`, made (and tested for blankness) once for all its constraints. */
   looseTexts(response: string): readonly LooseText[] {
-    if (this.loose?.response !== response) {
-      const texts = looseVariants(response).filter(({ text }) => !isPyBlank(text));
-      this.loose = { response, texts };
+    this.forResponse(response);
+    if (!this.loose) {
+      const texts: LooseText[] = looseVariants(response).filter(({ text }) => !isPyBlank(text));
+      texts.forEach((loose, i) => {
+        loose.sameAs = texts.slice(0, i).find((earlier) => !earlier.sameAs && earlier.text === loose.text);
+      });
+      this.loose = texts;
     }
-    return this.loose.texts;
+    return this.loose;
   }
 
-  get(text: string): TextAnalysis {
-    let analysis = this.byText.get(text);
-    if (!analysis) {
-      analysis = new TextAnalysis(text, this.memo);
-      this.byText.set(text, analysis);
+  /** The analysis of one loose variant, shared with the response and equal variants. */
+  looseAnalysis(loose: LooseText): TextAnalysis {
+    const owner = loose.sameAs ?? loose;
+    if (!owner.analysis) {
+      if (owner.text === this.response) owner.analysis = this.get(owner.text);
+      else {
+        owner.analysis = new TextAnalysis(owner.text, this.memo);
+        this.analysed++;
+      }
     }
-    return analysis;
+    return owner.analysis;
   }
 }
 
@@ -135,8 +162,7 @@ export function judgeOne(
   }
   let first: Record<string, unknown> | undefined;
   for (const loose of cache.looseTexts(response)) {
-    loose.analysis ??= cache.get(loose.text);
-    const outcome = checker.check(loose.text, kwargs, loose.analysis);
+    const outcome = checker.check(loose.text, kwargs, cache.looseAnalysis(loose));
     if (outcome.passed) return result(true, { ...outcome.evidence, variant: loose.variant });
     first ??= { ...outcome.evidence, variant: loose.variant };
   }
