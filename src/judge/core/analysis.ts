@@ -1,6 +1,6 @@
 import { detectLanguage, type LanguageDetection } from "../langdetect/detect.ts";
 import { foldCase } from "../text/literal-search.ts";
-import { codePoints, countWordRuns, pyIsUpper } from "../text/python-str.ts";
+import { countWordRuns, pyIsUpper } from "../text/python-str.ts";
 import { sentenceSpans, type PunktMemo } from "../text/punkt.ts";
 import { tokenizeSentences } from "../text/word-tokenize.ts";
 
@@ -24,8 +24,6 @@ export class TextAnalysis {
   private spans?: Array<[number, number]>;
   private capitalWords?: number;
   private language?: LanguageDetection;
-  private points?: Uint32Array;
-  private folded?: Uint32Array;
   private foldedString?: string;
   private sentenceList?: string[];
   private tokenList?: string[];
@@ -70,17 +68,8 @@ export class TextAnalysis {
     return (this.language ??= detectLanguage(this.text));
   }
 
-  get codePoints(): Uint32Array {
-    return (this.points ??= codePoints(this.text));
-  }
-
   /** The text case-folded for IGNORECASE comparison (`foldCase`: one code point per code point). */
   get foldedText(): string {
     return (this.foldedString ??= foldCase(this.text));
-  }
-
-  /** Code points case-folded for IGNORECASE comparison (same length as `codePoints`). */
-  get foldedCodePoints(): Uint32Array {
-    return (this.folded ??= codePoints(this.foldedText));
   }
 }

@@ -151,14 +151,29 @@ function isWordCodePoint(cp: number | undefined): boolean {
  * (a boundary is any position where "is a word character" changes, the text ends counting as
  * non-word). Occurrences are tried left to right, overlapping, like a regex search.
  *
- * `original` holds the unfolded code points of the text (for the boundary test), `folded` the
- * case-folded ones (for the comparison); both have the same length.
+ * `folded` is `foldCase(text)`. When neither the text, its folding nor the (non-empty) word has
+ * a surrogate, code units are code points and the engine's string search finds the occurrences;
+ * otherwise they are found over code points.
  */
-export function containsWordIgnoreCase(original: Uint32Array, folded: Uint32Array, word: string): boolean {
-  const needle = foldCaseCodePoints(word);
+export function containsWordIgnoreCase(text: string, folded: string, word: string): boolean {
+  const needle = foldCase(word);
+  if (needle.length > 0 && folded.length === text.length && !hasSurrogate(needle) && !hasSurrogate(text)) {
+    const boundaryAt = (i: number): boolean => isWordUnit(text, i - 1) !== isWordUnit(text, i);
+    for (let at = folded.indexOf(needle); at >= 0; at = folded.indexOf(needle, at + 1)) {
+      if (boundaryAt(at) && boundaryAt(at + needle.length)) return true;
+    }
+    return false;
+  }
+  const original = codePoints(text);
+  const needlePoints = codePoints(needle);
   const boundaryAt = (i: number): boolean => isWordCodePoint(original[i - 1]) !== isWordCodePoint(original[i]);
-  for (const start of findOccurrences(folded, needle, true)) {
-    if (boundaryAt(start) && boundaryAt(start + needle.length)) return true;
+  for (const start of findOccurrences(codePoints(folded), needlePoints, true)) {
+    if (boundaryAt(start) && boundaryAt(start + needlePoints.length)) return true;
   }
   return false;
+}
+
+/** `\w` for the code unit at `i` of a text without surrogates (false outside the text). */
+function isWordUnit(text: string, i: number): boolean {
+  return i >= 0 && i < text.length && isPyWordChar(text[i]!);
 }
