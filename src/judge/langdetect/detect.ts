@@ -19,7 +19,7 @@
  */
 import profileData from "../data/langdetect-profiles.json" with { type: "json" };
 import { pyIsUpper } from "../text/python-str.ts";
-import { PythonRandom } from "./python-random.ts";
+import { SeededReplay } from "./python-random.ts";
 
 const SEED = 0;
 const N_TRIAL = 7;
@@ -368,7 +368,8 @@ export function detectLanguage(text: string): LanguageDetection {
   const langCount = p.langs.length;
   const rows = (denseRows ??= new DenseRows(langCount));
   const langProb = new Float64Array(langCount);
-  const rng = seededRandom();
+  const rng = (seededRandom ??= new SeededReplay(SEED));
+  rng.restart();
   const prob = new Float64Array(langCount);
   for (let trial = 0; trial < N_TRIAL; trial++) {
     prob.fill(1 / langCount);
@@ -399,15 +400,14 @@ export function detectLanguage(text: string): LanguageDetection {
  * the trials then multiply without searching the sparse entries. The table grows as rows are
  * made, up to MAX_DENSE_ROWS rows (3.6 MB); when that is full, every row is forgotten and made
  * again on demand. A row's offset is used right away (before the next `row` call), so forgetting
- * in the middle of a detection is safe. `rowOffset[node]` is valid while `rowStamp[node]` equals
- * `stamp`.
+ * in the middle of a detection is safe. A node's offset is valid while its stamp equals `stamp`.
  */
 const MAX_DENSE_ROWS = 8192;
 
 class DenseRows {
   private stamp = 1;
-  private readonly rowStamp = new Int32Array(profileData.nodeCount + 1);
-  private readonly rowOffset = new Int32Array(profileData.nodeCount + 1);
+  /** Per node, its row's stamp at `2 * node` and offset at `2 * node + 1` (one cache line for both). */
+  private readonly rowOf = new Int32Array(2 * (profileData.nodeCount + 1));
   private used = 0;
   dense: Float64Array;
 
@@ -417,7 +417,7 @@ class DenseRows {
 
   /** Offset of `node`'s row in `dense` (which this may replace by a larger table). */
   row(node: number): number {
-    if (this.rowStamp[node] === this.stamp) return this.rowOffset[node]!;
+    if (this.rowOf[2 * node] === this.stamp) return this.rowOf[2 * node + 1]!;
     const langCount = this.langCount;
     if (this.used + langCount > this.dense.length) {
       if (this.dense.length < MAX_DENSE_ROWS * langCount) {
@@ -438,27 +438,16 @@ class DenseRows {
       const lang = entryLang(e);
       dense[base + lang] = entryProbability(e, lang, n);
     }
-    this.rowStamp[node] = this.stamp;
-    this.rowOffset[node] = base;
+    this.rowOf[2 * node] = this.stamp;
+    this.rowOf[2 * node + 1] = base;
     return base;
   }
 }
 
 let denseRows: DenseRows | undefined;
 
-/**
- * A generator in the state `random.seed(0)` leaves: every detection starts from it, so the seeded
- * state (two passes over 624 words) is computed once and copied.
- */
-let seeded: PythonRandom | undefined;
-let detectionRandom: PythonRandom | undefined;
-
-function seededRandom(): PythonRandom {
-  seeded ??= new PythonRandom(SEED);
-  detectionRandom ??= new PythonRandom(SEED);
-  detectionRandom.copyFrom(seeded);
-  return detectionRandom;
-}
+/** The generator of every detection, restarted at `random.seed(0)` each time. */
+let seededRandom: SeededReplay | undefined;
 
 /**
  * prob[l] *= weight + dense[base + l]. A function of its own: V8 compiles a small hot function
