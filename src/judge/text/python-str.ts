@@ -51,14 +51,14 @@ export function isPyWordChar(ch: string): boolean {
   return WORD_CHAR_RE.test(ch);
 }
 
-/** `\w` by ASCII code unit (1: a word character). */
+/** `\w` by ASCII code unit (1: a word character, else 0). */
 const ASCII_WORD = new Uint8Array(128);
 for (let unit = 0; unit < 128; unit++) ASCII_WORD[unit] = WORD_CHAR_RE.test(String.fromCharCode(unit)) ? 1 : 0;
 /**
- * `\w` for non-ASCII code points met so far (the property regex is slow to run per character);
+ * `\w` (1 or 0) for non-ASCII code points met so far (the property regex is slow to run per character);
  * bounded, since a hostile text can hold many distinct code points.
  */
-const nonAsciiWord = new Map<number, boolean>();
+const nonAsciiWord = new Map<number, number>();
 const NON_ASCII_WORD_CACHE = 4096;
 
 /**
@@ -67,22 +67,23 @@ const NON_ASCII_WORD_CACHE = 4096;
  */
 export function countWordRuns(s: string): number {
   let runs = 0;
-  let inWord = false;
+  let inWord = 0; // 1 while in a run
   for (let i = 0; i < s.length; i++) {
     const unit = s.charCodeAt(i);
-    let word: boolean;
-    if (unit < 128) word = ASCII_WORD[unit] === 1;
+    let word: number;
+    if (unit < 128) word = ASCII_WORD[unit]!;
     else {
       const cp = s.codePointAt(i)!;
       if (cp > 0xffff) i++;
       let known = nonAsciiWord.get(cp);
       if (known === undefined) {
-        known = WORD_CHAR_RE.test(String.fromCodePoint(cp));
+        known = WORD_CHAR_RE.test(String.fromCodePoint(cp)) ? 1 : 0;
         if (nonAsciiWord.size < NON_ASCII_WORD_CACHE) nonAsciiWord.set(cp, known);
       }
       word = known;
     }
-    if (word && !inWord) runs++;
+    // Without a branch: word starts are as frequent as they are unpredictable.
+    runs += word & (inWord ^ 1);
     inWord = word;
   }
   return runs;
