@@ -273,12 +273,15 @@ function prepareText(text: string, p: ProfileTable): PreparedText {
   let nonLatin = 0;
   let i = 0;
   for (let taken = 0; i < cleaned.length && taken < MAX_TEXT_LENGTH; i++, taken++) {
-    const cp = cleaned.codePointAt(i)!;
-    if (cp > 0xffff) i++;
-    if (cp >= 0x41 && cp <= 0x7a) latin++;
+    const unit = cleaned.charCodeAt(i);
+    if (unit >= 0x41 && unit <= 0x7a) latin++;
     // langdetect 1.0.9 means to exempt Latin Extended Additional here, but compares a block id
     // with a block name, so every character from U+0300 up counts as non-Latin.
-    else if (cp >= 0x300) nonLatin++;
+    else if (unit >= 0x300) {
+      nonLatin++;
+      // A surrogate pair is one character (and a lone surrogate counts as one too).
+      if (unit <= 0xdbff && unit >= 0xd800 && (cleaned.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
+    }
   }
   // If non-Latin characters dominate, langdetect removes U+0041..U+007A (stray Latin words).
   return { cleaned, end: i, dropLatin: latin * 2 < nonLatin };

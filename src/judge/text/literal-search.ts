@@ -61,13 +61,11 @@ export function foldCaseCodePoints(s: string): Uint32Array {
   return codePoints(foldCase(s));
 }
 
+const SURROGATE_RE = /[\ud800-\udfff]/;
+
 /** Whether `s` has a UTF-16 surrogate (a string search could then match half a code point). */
 function hasSurrogate(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const unit = s.charCodeAt(i);
-    if (unit >= 0xd800 && unit <= 0xdfff) return true;
-  }
-  return false;
+  return SURROGATE_RE.test(s);
 }
 
 /** KMP failure function. */
