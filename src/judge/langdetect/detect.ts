@@ -107,14 +107,23 @@ function loadProfiles(): ProfileTable {
  * 3-gram extending the window at every character, and a hit here skips the binary search over
  * base64 digits. Slot s holds a pair's key at `2s` (0 when empty) and its node + 1 at `2s + 1`
  * (1 for none), side by side so a lookup touches one cache line; a colliding pair simply takes
- * the slot over, so the table stays 256 KB.
+ * the slot over, so the table stays 256 KB. The 2-grams of the first 255 letters (Latin script
+ * and more), the commonest lookups, have a direct table (`bigrams`, node + 1, 0 until looked up).
  */
 const CHILD_SLOT_BITS = 15;
 let childSlots: Int32Array | undefined;
+let bigrams: Int32Array | undefined;
 
 /** The trie node for `parent`'s n-gram extended by `letter`, or 0. */
 function child(parent: number, letter: number): number {
   if (parent === 0 || letter === 0) return 0;
+  if (parent < 256 && letter < 256) {
+    bigrams ??= new Int32Array(256 * 256);
+    const cell = (parent << 8) | letter;
+    let known = bigrams[cell]!;
+    if (known === 0) bigrams[cell] = known = searchChild(parent, letter) + 1;
+    return known - 1;
+  }
   childSlots ??= new Int32Array(2 << CHILD_SLOT_BITS);
   const key = parent * (ALPHABET_SIZE + 1) + letter; // below 2**31: 87,680 nodes x 3,161 letters
   const at = (Math.imul(key, 0x9e3779b1) >>> (32 - CHILD_SLOT_BITS)) << 1; // Fibonacci hashing
