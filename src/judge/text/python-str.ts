@@ -51,44 +51,6 @@ export function isPyWordChar(ch: string): boolean {
   return WORD_CHAR_RE.test(ch);
 }
 
-/** `\w` by ASCII code unit (1: a word character, else 0). */
-const ASCII_WORD = new Uint8Array(128);
-for (let unit = 0; unit < 128; unit++) ASCII_WORD[unit] = WORD_CHAR_RE.test(String.fromCharCode(unit)) ? 1 : 0;
-/**
- * `\w` (1 or 0) for non-ASCII code points met so far (the property regex is slow to run per character);
- * bounded, since a hostile text can hold many distinct code points.
- */
-const nonAsciiWord = new Map<number, number>();
-const NON_ASCII_WORD_CACHE = 4096;
-
-/**
- * How many runs of `\w` characters `s` has: `len(re.findall(r"\w+", s))`, without building the
- * matches (IFEval's `count_words` counts them on every response and loose variant).
- */
-export function countWordRuns(s: string): number {
-  let runs = 0;
-  let inWord = 0; // 1 while in a run
-  for (let i = 0; i < s.length; i++) {
-    const unit = s.charCodeAt(i);
-    let word: number;
-    if (unit < 128) word = ASCII_WORD[unit]!;
-    else {
-      const cp = s.codePointAt(i)!;
-      if (cp > 0xffff) i++;
-      let known = nonAsciiWord.get(cp);
-      if (known === undefined) {
-        known = WORD_CHAR_RE.test(String.fromCodePoint(cp)) ? 1 : 0;
-        if (nonAsciiWord.size < NON_ASCII_WORD_CACHE) nonAsciiWord.set(cp, known);
-      }
-      word = known;
-    }
-    // Without a branch: word starts are as frequent as they are unpredictable.
-    runs += word & (inWord ^ 1);
-    inWord = word;
-  }
-  return runs;
-}
-
 /** Python `s.strip()` (no argument): strips Unicode whitespace as Python defines it. */
 export function pyStrip(s: string): string {
   return pyRstrip(pyLstrip(s));
