@@ -1,6 +1,6 @@
 /** The CPython `random.Random` stream that langdetect draws from (expected values from CPython 3.11). */
 import { describe, expect, it } from "vitest";
-import { PythonRandom } from "../../src/judge/langdetect/python-random.ts";
+import { PythonRandom, SeededReplay } from "../../src/judge/langdetect/python-random.ts";
 
 describe("PythonRandom", () => {
   it("reproduces random() after seed(0) and seed(12345)", () => {
@@ -26,5 +26,14 @@ describe("PythonRandom", () => {
     const seven = Array.from({ length: 7 }, (_, i) => i);
     expect(Array.from({ length: 5 }, () => rng.choice(thousand))).toEqual([864, 394, 776, 911, 430]);
     expect(Array.from({ length: 5 }, () => rng.choice(seven))).toEqual([0, 2, 4, 3, 3]);
+  });
+
+  it("replays the seeded stream after restart(), however far an earlier replay read", () => {
+    const draws = (rng: PythonRandom, n: number) => [rng.gauss(0, 1), ...Array.from({ length: n }, () => rng.randbelow(1000 + n))];
+    const replay = new SeededReplay(0);
+    for (const n of [3, 2000, 10]) {
+      replay.restart();
+      expect(draws(replay, n)).toEqual(draws(new PythonRandom(0), n));
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { detectLanguage, type LanguageDetection } from "../langdetect/detect.ts";
-import { foldCaseCodePoints } from "../text/literal-search.ts";
-import { codePoints, pyIsUpper } from "../text/python-str.ts";
+import { foldCase } from "../text/literal-search.ts";
+import { pyIsUpper } from "../text/python-str.ts";
 import { sentenceSpans, type PunktMemo } from "../text/punkt.ts";
 import { tokenizeSentences } from "../text/word-tokenize.ts";
 
@@ -26,8 +26,7 @@ export class TextAnalysis {
   private spans?: Array<[number, number]>;
   private capitalWords?: number;
   private language?: LanguageDetection;
-  private points?: Uint32Array;
-  private folded?: Uint32Array;
+  private foldedString?: string;
   private sentenceList?: string[];
   private tokenList?: string[];
 
@@ -38,7 +37,9 @@ export class TextAnalysis {
 
   /** IFEval's `count_words`: runs of word characters (`\w+`, Unicode). */
   get wordCount(): number {
-    // match() builds only the strings, not a match object per word as matchAll does.
+    // match() builds only the strings, not a match object per word as matchAll does. (A loop
+    // over char codes was faster or slower by turns: V8 compiles it for the first kind of string
+    // it meets, flat or sliced, and the loose variants are slices.)
     this.words ??= this.text.match(WORD_RUN_RE)?.length ?? 0;
     return this.words;
   }
@@ -72,12 +73,8 @@ export class TextAnalysis {
     return (this.language ??= detectLanguage(this.text));
   }
 
-  get codePoints(): Uint32Array {
-    return (this.points ??= codePoints(this.text));
-  }
-
-  /** Code points case-folded for IGNORECASE comparison (same length as `codePoints`). */
-  get foldedCodePoints(): Uint32Array {
-    return (this.folded ??= foldCaseCodePoints(this.text));
+  /** The text case-folded for IGNORECASE comparison (`foldCase`: one code point per code point). */
+  get foldedText(): string {
+    return (this.foldedString ??= foldCase(this.text));
   }
 }

@@ -50,11 +50,14 @@ export type LooseVariant = (typeof LOOSE_VARIANTS)[number];
 
 /** The eight texts loose mode tries, in the reference's order. */
 export function looseVariants(response: string): Array<{ variant: LooseVariant; text: string }> {
-  const lines = response.split("\n");
-  const withoutFirst = pyStrip(lines.slice(1).join("\n"));
-  const withoutLast = pyStrip(lines.slice(0, -1).join("\n"));
-  const withoutBoth = pyStrip(lines.slice(1, -1).join("\n"));
-  const noAsterisks = (s: string) => s.replaceAll("*", "");
+  // The reference splits on "\n" and joins lines [1:], [:-1] and [1:-1] again: the same texts
+  // as slicing after the first and before the last newline (empty when there are too few lines).
+  const firstNewline = response.indexOf("\n");
+  const lastNewline = response.lastIndexOf("\n");
+  const withoutFirst = firstNewline < 0 ? "" : pyStrip(response.slice(firstNewline + 1));
+  const withoutLast = lastNewline < 0 ? "" : pyStrip(response.slice(0, lastNewline));
+  const withoutBoth = firstNewline === lastNewline ? "" : pyStrip(response.slice(firstNewline + 1, lastNewline));
+  const noAsterisks = (s: string) => (s.includes("*") ? s.replaceAll("*", "") : s);
   const texts = [
     response,
     noAsterisks(response),
@@ -68,33 +71,73 @@ export function looseVariants(response: string): Array<{ variant: LooseVariant; 
   return texts.map((text, i) => ({ variant: LOOSE_VARIANTS[i]!, text }));
 }
 
+/** A non-blank loose variant; `sameAs` is the first variant with the same text, if another. */
+interface LooseText {
+  variant: LooseVariant;
+  text: string;
+  sameAs?: LooseText;
+  analysis?: TextAnalysis;
+}
+
 /**
  * Shares one TextAnalysis per distinct text across all constraints judged on the same response
- * (loose variants often coincide, e.g. when the response has no "*").
+ * (loose variants often coincide, e.g. when the response has no "*"). Texts are matched by
+ * comparing the eight variants once, not by hashing them in a map: hashing reads every
+ * character of every variant, which costs more than the lookups save.
  */
 export class AnalysisCache {
-  private readonly byText = new Map<string, TextAnalysis>();
   private readonly memo = new TextMemo();
-  private variants?: { response: string; list: ReturnType<typeof looseVariants> };
+  private response?: string;
+  private responseAnalysis?: TextAnalysis;
+  private loose?: LooseText[];
+  private analysed = 0;
 
   /** How many distinct texts have been analysed. */
   get size(): number {
-    return this.byText.size;
+    return this.analysed;
   }
 
-  /** `looseVariants(response)`, made once for all the constraints judged on the response. */
-  looseVariants(response: string): ReturnType<typeof looseVariants> {
-    if (this.variants?.response !== response) this.variants = { response, list: looseVariants(response) };
-    return this.variants.list;
+  private forResponse(response: string): void {
+    if (this.response === response) return;
+    this.response = response;
+    this.responseAnalysis = undefined;
+    this.loose = undefined;
   }
 
-  get(text: string): TextAnalysis {
-    let analysis = this.byText.get(text);
-    if (!analysis) {
-      analysis = new TextAnalysis(text, this.memo);
-      this.byText.set(text, analysis);
+  /** The analysis of the response itself (strict mode). */
+  get(response: string): TextAnalysis {
+    this.forResponse(response);
+    if (!this.responseAnalysis) {
+      this.responseAnalysis = new TextAnalysis(response, this.memo);
+      this.analysed++;
     }
-    return analysis;
+    return this.responseAnalysis;
+  }
+
+  /** The non-blank loose variants of `response`, made (and tested for blankness) once for all its constraints. */
+  looseTexts(response: string): readonly LooseText[] {
+    this.forResponse(response);
+    if (!this.loose) {
+      const texts: LooseText[] = looseVariants(response).filter(({ text }) => !isPyBlank(text));
+      texts.forEach((loose, i) => {
+        loose.sameAs = texts.slice(0, i).find((earlier) => !earlier.sameAs && earlier.text === loose.text);
+      });
+      this.loose = texts;
+    }
+    return this.loose;
+  }
+
+  /** The analysis of one loose variant, shared with the response and equal variants. */
+  looseAnalysis(loose: LooseText): TextAnalysis {
+    const owner = loose.sameAs ?? loose;
+    if (!owner.analysis) {
+      if (owner.text === this.response) owner.analysis = this.get(owner.text);
+      else {
+        owner.analysis = new TextAnalysis(owner.text, this.memo);
+        this.analysed++;
+      }
+    }
+    return owner.analysis;
   }
 }
 
@@ -118,11 +161,10 @@ export function judgeOne(
     return result(outcome.passed, outcome.evidence);
   }
   let first: Record<string, unknown> | undefined;
-  for (const { variant, text } of cache.looseVariants(response)) {
-    if (isPyBlank(text)) continue;
-    const outcome = checker.check(text, kwargs, cache.get(text));
-    if (outcome.passed) return result(true, { ...outcome.evidence, variant });
-    first ??= { ...outcome.evidence, variant };
+  for (const loose of cache.looseTexts(response)) {
+    const outcome = checker.check(loose.text, kwargs, cache.looseAnalysis(loose));
+    if (outcome.passed) return result(true, { ...outcome.evidence, variant: loose.variant });
+    first ??= { ...outcome.evidence, variant: loose.variant };
   }
   return result(false, first!);
 }

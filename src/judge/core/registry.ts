@@ -47,6 +47,8 @@ export function parseKwargs(id: string, raw: unknown, path: Array<string | numbe
 function withoutNulls(raw: unknown): unknown {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== "object" || Array.isArray(raw)) return raw;
+  // Most kwargs have no null (IFEval's never do): keep them as they are, without copying.
+  if (!Object.values(raw).includes(null)) return raw;
   return Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== null));
 }
 

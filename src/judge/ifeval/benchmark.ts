@@ -130,7 +130,8 @@ export function accuracyReport(outputs: readonly IfevalOutputRecord[]): ModeRepo
       const followed = output.follow_instruction_list[i] ? 1 : 0;
       instructions.total++;
       instructions.correct += followed;
-      const category = id.split(":")[0]!;
+      const colon = id.indexOf(":");
+      const category = colon < 0 ? id : id.slice(0, colon);
       for (const [map, key] of [
         [byCategory, category],
         [byInstruction, id],

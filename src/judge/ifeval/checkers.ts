@@ -107,7 +107,7 @@ const keywordsExistence = define({
   }),
   describe: ({ keywords }) => `Include keywords ${pyReprList([...keywords].sort(compareCodePoints))} in the response.`,
   check(text, { keywords }) {
-    const missing = keywords.filter((keyword) => !containsIgnoreCase(text.foldedCodePoints, keyword));
+    const missing = keywords.filter((keyword) => !containsIgnoreCase(text.foldedText, keyword));
     return { passed: missing.length === 0, evidence: { missing, found: keywords.filter((k) => !missing.includes(k)) } };
   },
 });
@@ -126,7 +126,7 @@ const keywordsFrequency = define({
   check(text, { keyword, frequency, relation }) {
     // The reference strips the keyword (a blank one, which would match at every position as an empty
     // regex does, is refused by the kwargs schema).
-    const occurrences = countIgnoreCase(text.foldedCodePoints, pyStrip(keyword));
+    const occurrences = countIgnoreCase(text.foldedText, pyStrip(keyword));
     return {
       passed: compare(occurrences, relation, frequency),
       evidence: { keyword: pyStrip(keyword), occurrences, relation, target: frequency },
@@ -156,7 +156,7 @@ const keywordsForbidden = define({
   describe: ({ forbidden_words }) =>
     `Do not include keywords ${pyReprList([...new Set(forbidden_words)].sort(compareCodePoints))} in the response.`,
   check(text, { forbidden_words }) {
-    const found = [...new Set(forbidden_words)].filter((word) => containsWordIgnoreCase(text.codePoints, text.foldedCodePoints, word));
+    const found = [...new Set(forbidden_words)].filter((word) => containsWordIgnoreCase(text.text, text.foldedText, word));
     return { passed: found.length === 0, evidence: { found } };
   },
 });
@@ -179,9 +179,15 @@ const letterFrequency = define({
   check(text, { letter, let_frequency, let_relation }) {
     // collections.Counter(value.lower())[letter]: code points equal to the (stripped, lower-cased) letter.
     // The reference swaps a non-letter such as "#" for a random letter; we count it as given.
-    const target = codePoints(pyLower(pyStrip(letter)));
+    const target = pyLower(pyStrip(letter));
+    const cp = pyLen(target) === 1 ? target.codePointAt(0)! : -1;
     let occurrences = 0;
-    if (target.length === 1) for (const cp of codePoints(pyLower(text.text))) if (cp === target[0]) occurrences++;
+    if (cp >= 0 && (cp < 0xd800 || (cp > 0xdfff && cp <= 0xffff))) {
+      // One BMP code point that is not a surrogate: its occurrences in the string are exactly
+      // its occurrences as a code point, and the engine's search finds them fastest.
+      const lowered = pyLower(text.text);
+      for (let at = lowered.indexOf(target); at >= 0; at = lowered.indexOf(target, at + 1)) occurrences++;
+    } else if (cp >= 0) for (const c of codePoints(pyLower(text.text))) if (c === cp) occurrences++;
     return {
       passed: compare(occurrences, let_relation, let_frequency),
       evidence: { letter: pyLower(pyStrip(letter)), occurrences, relation: let_relation, target: let_frequency },

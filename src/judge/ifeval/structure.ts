@@ -8,28 +8,36 @@
 import { findOccurrences } from "../text/literal-search.ts";
 import { codePoints, isPyBlank, isPyWhitespaceUnit, pyStrip, pyStripChars } from "../text/python-str.ts";
 
-const NEWLINE = 0x0a;
+const STAR = 0x2a;
+const DASH = 0x2d;
 
-/** For each index i, the index of the next `unit` at or after i (or `text.length`). */
-function nextIndexOf(text: string, unit: number): Int32Array {
-  const next = new Int32Array(text.length + 1);
-  next[text.length] = text.length;
-  for (let i = text.length - 1; i >= 0; i--) next[i] = text.charCodeAt(i) === unit ? i : next[i + 1]!;
-  return next;
+/**
+ * `text.indexOf(unit, from)` answered from the last search when that one's answer still lies
+ * ahead: positions only move forward, so each character is searched past once (linear even on
+ * a megabyte of "[" without "]"). Not found is `text.length`.
+ */
+function forwardSearch(text: string, unit: string): (from: number) => number {
+  let found = -1;
+  return (from) => {
+    if (found < from) {
+      found = text.indexOf(unit, from);
+      if (found < 0) found = text.length;
+    }
+    return found;
+  };
 }
 
 /** `len(re.findall(r"\[.*?\]", text))`: "[" then the nearest "]" on the same line. */
 export function countPlaceholders(text: string): number {
-  const nextClose = nextIndexOf(text, 0x5d);
-  const nextNewline = nextIndexOf(text, NEWLINE);
+  const nextClose = forwardSearch(text, "]");
+  const nextNewline = forwardSearch(text, "\n");
   let count = 0;
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) !== 0x5b) continue;
-    const close = nextClose[i + 1]!;
-    if (close < text.length && close < nextNewline[i + 1]!) {
+  for (let open = text.indexOf("["); open >= 0; ) {
+    const close = nextClose(open + 1);
+    if (close < text.length && close < nextNewline(open + 1)) {
       count++;
-      i = close; // matches do not overlap
-    }
+      open = text.indexOf("[", close + 1); // matches do not overlap
+    } else open = text.indexOf("[", open + 1);
   }
   return count;
 }
@@ -39,39 +47,36 @@ export function countPlaceholders(text: string): number {
  *
  * At a line start, `\s*` takes the whole whitespace run (newlines included, so a bullet may sit
  * after blank lines) and the marker must follow it; `[^\*]` may itself be a newline. A match runs
- * to the end of its line, and the next search resumes there.
+ * to the end of its line, and the next search resumes at the next line start.
  */
 export function countBulletLines(text: string): number {
-  // nonWhitespaceFrom[i]: first index >= i that is not Python whitespace.
-  const nonWhitespaceFrom = new Int32Array(text.length + 1);
-  nonWhitespaceFrom[text.length] = text.length;
-  for (let i = text.length - 1; i >= 0; i--) {
-    nonWhitespaceFrom[i] = isPyWhitespaceUnit(text.charCodeAt(i)) ? nonWhitespaceFrom[i + 1]! : i;
-  }
-  const nextNewline = nextIndexOf(text, NEWLINE);
-  const countMarker = (marker: "*" | "-"): number => {
+  const countMarker = (marker: number): number => {
     let count = 0;
-    let i = 0;
-    while (i <= text.length) {
-      const atLineStart = i === 0 || text.charCodeAt(i - 1) === NEWLINE;
-      const q = nonWhitespaceFrom[i]!;
-      if (atLineStart && q < text.length && text[q] === marker) {
-        if (marker === "-") {
+    // The first non-whitespace index at or after the last line start examined: line starts
+    // inside the same whitespace run share it, so no run is scanned twice.
+    let q = -1;
+    for (let lineStart = 0; lineStart <= text.length; ) {
+      if (q < lineStart) {
+        q = lineStart;
+        while (q < text.length && isPyWhitespaceUnit(text.charCodeAt(q))) q++;
+      }
+      let matchEnd = lineStart; // the next line start is the first one after the match's line
+      if (q < text.length && text.charCodeAt(q) === marker) {
+        if (marker === DASH) {
           count++;
-          i = nextNewline[q + 1]!;
-          continue;
-        }
-        if (q + 1 < text.length && text[q + 1] !== "*") {
+          matchEnd = q + 1;
+        } else if (q + 1 < text.length && text.charCodeAt(q + 1) !== STAR) {
           count++;
-          i = q + 2 <= text.length ? nextNewline[q + 2]! : text.length;
-          continue;
+          matchEnd = q + 2;
         }
       }
-      i++;
+      const newline = text.indexOf("\n", matchEnd);
+      if (newline < 0) break;
+      lineStart = newline + 1;
     }
     return count;
   };
-  return countMarker("*") + countMarker("-");
+  return countMarker(STAR) + countMarker(DASH);
 }
 
 /**

@@ -19,7 +19,7 @@
  */
 import profileData from "../data/langdetect-profiles.json" with { type: "json" };
 import { pyIsUpper } from "../text/python-str.ts";
-import { PythonRandom } from "./python-random.ts";
+import { SeededReplay } from "./python-random.ts";
 
 const SEED = 0;
 const N_TRIAL = 7;
@@ -103,22 +103,35 @@ function loadProfiles(): ProfileTable {
 }
 
 /**
- * 2-grams of the first 256 letters of the alphabet (Latin script and more), once looked up:
- * node + 1, or 1 for none (0: not yet known). The commonest lookups skip the binary search.
+ * Child lookups already made, direct-mapped by (parent, letter): extraction asks for the 2- and
+ * 3-gram extending the window at every character, and a hit here skips the binary search over
+ * base64 digits. Slot s holds a pair's key at `2s` (0 when empty) and its node + 1 at `2s + 1`
+ * (1 for none), side by side so a lookup touches one cache line; a colliding pair simply takes
+ * the slot over, so the table stays 256 KB. The 2-grams of the first 255 letters (Latin script
+ * and more), the commonest lookups, have a direct table (`bigrams`, node + 1, 0 until looked up).
  */
-let bigramCache: Int32Array | undefined;
+const CHILD_SLOT_BITS = 15;
+let childSlots: Int32Array | undefined;
+let bigrams: Int32Array | undefined;
 
-/** The trie node for `parent`'s n-gram extended by `letter`, or 0: a binary search among its children. */
+/** The trie node for `parent`'s n-gram extended by `letter`, or 0. */
 function child(parent: number, letter: number): number {
   if (parent === 0 || letter === 0) return 0;
   if (parent < 256 && letter < 256) {
-    bigramCache ??= new Int32Array(256 * 256);
-    const cell = parent * 256 + letter;
-    let known = bigramCache[cell]!;
-    if (known === 0) bigramCache[cell] = known = searchChild(parent, letter) + 1;
+    bigrams ??= new Int32Array(256 * 256);
+    const cell = (parent << 8) | letter;
+    let known = bigrams[cell]!;
+    if (known === 0) bigrams[cell] = known = searchChild(parent, letter) + 1;
     return known - 1;
   }
-  return searchChild(parent, letter);
+  childSlots ??= new Int32Array(2 << CHILD_SLOT_BITS);
+  const key = parent * (ALPHABET_SIZE + 1) + letter; // below 2**31: 87,680 nodes x 3,161 letters
+  const at = (Math.imul(key, 0x9e3779b1) >>> (32 - CHILD_SLOT_BITS)) << 1; // Fibonacci hashing
+  if (childSlots[at] === key) return childSlots[at + 1]! - 1;
+  const node = searchChild(parent, letter);
+  childSlots[at] = key;
+  childSlots[at + 1] = node + 1;
+  return node;
 }
 
 function searchChild(parent: number, letter: number): number {
@@ -248,37 +261,54 @@ function isUpperCodePoint(cp: number): boolean {
   return upper;
 }
 
-/** Steps 1-2: the code points langdetect actually looks at. */
-function prepareText(text: string, p: ProfileTable): number[] {
+/** Steps 1-2, what langdetect looks at: `cleaned` up to code unit `end`, without ASCII letters if `dropLatin`. */
+interface PreparedText {
+  cleaned: string;
+  end: number;
+  dropLatin: boolean;
+}
+
+/**
+ * Steps 1-2. langdetect also collapses double spaces, which cannot change the n-grams (a space
+ * after a space adds none) and only matters to its 10,000-character cut, which counts them.
+ */
+function prepareText(text: string, p: ProfileTable): PreparedText {
   // The URL and e-mail patterns cannot match without "http" or "@"; skipping them saves a scan
   // that tries up to 64 characters at every position.
   if (text.includes("http")) text = text.replace(URL_RE, " ");
   if (text.includes("@")) text = text.replace(MAIL_RE, " ");
   const cleaned = normalizeVietnamese(text, p);
-  const chars: number[] = [];
-  let previous = -1;
-  let taken = 0;
   let latin = 0;
   let nonLatin = 0;
-  for (let i = 0; i < cleaned.length && taken < MAX_TEXT_LENGTH; i++, taken++) {
-    const cp = cleaned.codePointAt(i)!;
-    if (cp > 0xffff) i++;
-    if (cp !== SPACE || previous !== SPACE) {
-      chars.push(cp);
-      if (cp >= 0x41 && cp <= 0x7a) latin++;
-      // langdetect 1.0.9 means to exempt Latin Extended Additional here, but compares a block id
-      // with a block name, so every character from U+0300 up counts as non-Latin.
-      else if (cp >= 0x300) nonLatin++;
+  let i = 0;
+  for (let taken = 0; i < cleaned.length && taken < MAX_TEXT_LENGTH; i++, taken++) {
+    const unit = cleaned.charCodeAt(i);
+    if (unit >= 0x41 && unit <= 0x7a) latin++;
+    // langdetect 1.0.9 means to exempt Latin Extended Additional here, but compares a block id
+    // with a block name, so every character from U+0300 up counts as non-Latin.
+    else if (unit >= 0x300) {
+      nonLatin++;
+      // A surrogate pair is one character (and a lone surrogate counts as one too).
+      if (unit <= 0xdbff && unit >= 0xd800 && (cleaned.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
     }
-    previous = cp;
   }
-  if (latin * 2 < nonLatin) return chars.filter((cp) => cp < 0x41 || cp > 0x7a);
-  return chars;
+  // If non-Latin characters dominate, langdetect removes U+0041..U+007A (stray Latin words).
+  return { cleaned, end: i, dropLatin: latin * 2 < nonLatin };
 }
 
-/** Step 3: the known n-grams of the text (trie nodes), in order (duplicates kept: they weight the draws). */
-function extractNgrams(chars: readonly number[], p: ProfileTable): number[] {
-  const found: number[] = [];
+/**
+ * The n-grams found, reused from one detection to the next (a text of at most 10,000 characters
+ * has at most three n-grams per character).
+ */
+const foundNgrams = new Int32Array(3 * MAX_TEXT_LENGTH);
+
+/**
+ * Step 3: the known n-grams of the text (trie nodes) in order, duplicates kept (they weight the
+ * draws), in `foundNgrams`; returns how many.
+ */
+function extractNgrams({ cleaned, end, dropLatin }: PreparedText, p: ProfileTable): number {
+  const found = foundNgrams;
+  let count = 0;
   const spaceLetter = p.letterOf[SPACE]!;
   // The window holds the last 1-3 normalised characters; node1/node2 are the trie nodes of its
   // last one and last two characters (0 when unknown), which extend to the next 2- and 3-grams.
@@ -288,8 +318,14 @@ function extractNgrams(chars: readonly number[], p: ProfileTable): number[] {
   let node1 = spaceLetter;
   let node2 = 0;
   let capitalWord = false;
-  for (let i = 0; i < chars.length; i++) {
-    const cp = normalizeChar(chars[i]!, p);
+  for (let i = 0; i < end; i++) {
+    let cp = cleaned.charCodeAt(i);
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+      cp = cleaned.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+    }
+    if (dropLatin && cp >= 0x41 && cp <= 0x7a) continue;
+    cp = normalizeChar(cp, p);
     if (lastIsSpace) {
       windowLength = 1;
       node1 = spaceLetter;
@@ -316,11 +352,11 @@ function extractNgrams(chars: readonly number[], p: ProfileTable): number[] {
     lastIsSpace = cp === SPACE;
     if (capitalWord) continue;
     // 1-, 2-, then 3-gram, as langdetect appends them; the 1-gram " " is never counted.
-    if (letter !== 0 && cp !== SPACE && hasEntries(letter)) found.push(letter);
-    if (gram2 !== 0 && hasEntries(gram2)) found.push(gram2);
-    if (gram3 !== 0 && hasEntries(gram3)) found.push(gram3);
+    if (letter !== 0 && cp !== SPACE && hasEntries(letter)) found[count++] = letter;
+    if (gram2 !== 0 && hasEntries(gram2)) found[count++] = gram2;
+    if (gram3 !== 0 && hasEntries(gram3)) found[count++] = gram3;
   }
-  return found;
+  return count;
 }
 
 export interface LanguageScore {
@@ -337,15 +373,15 @@ export type LanguageDetection =
 /** `langdetect.detect(text)` with seed 0. Deterministic: the same text always gives the same answer. */
 export function detectLanguage(text: string): LanguageDetection {
   const p = loadProfiles();
-  const ngrams = extractNgrams(prepareText(text, p), p);
-  if (ngrams.length === 0) return { ok: false, error: "no features in text" };
+  const ngramCount = extractNgrams(prepareText(text, p), p);
+  if (ngramCount === 0) return { ok: false, error: "no features in text" };
+  const ngrams = foundNgrams;
 
   const langCount = p.langs.length;
-  const rows = (denseRows ??= new DenseRows(p));
-  // Each of the at most N_TRIAL * (ITERATION_LIMIT + 5) draws may need a new row.
-  rows.reserve(Math.min(ngrams.length, N_TRIAL * (ITERATION_LIMIT + 5)));
+  const rows = (denseRows ??= new DenseRows(langCount));
   const langProb = new Float64Array(langCount);
-  const rng = new PythonRandom(SEED);
+  const rng = (seededRandom ??= new SeededReplay(SEED));
+  rng.restart();
   const prob = new Float64Array(langCount);
   for (let trial = 0; trial < N_TRIAL; trial++) {
     prob.fill(1 / langCount);
@@ -354,8 +390,12 @@ export function detectLanguage(text: string): LanguageDetection {
     for (let i = 0; ; i++) {
       // prob[l] *= weight + P(gram | l); P is zero for languages that lack the n-gram, and
       // weight + 0 is exactly weight, so the dense row gives langdetect's products bit for bit.
-      multiplyRow(prob, rows.dense, rows.row(rng.choice(ngrams)), weight);
-      if (i % 5 === 0 && (normalize(prob) > CONV_THRESHOLD || i >= ITERATION_LIMIT)) break;
+      // (`rows.dense` is read after `rows.row`, which may have replaced it.)
+      const base = rows.row(ngrams[rng.randbelow(ngramCount)]!);
+      if (i % 5 !== 0) multiplyRow(prob, rows.dense, base, weight);
+      // Every fifth draw langdetect normalises and tests for convergence; the sum is taken in
+      // the multiplying pass (same order of additions, so the same sum).
+      else if (scaleBy(prob, multiplyRowAndSum(prob, rows.dense, base, weight)) > CONV_THRESHOLD || i >= ITERATION_LIMIT) break;
     }
     for (let l = 0; l < langCount; l++) langProb[l] = langProb[l]! + prob[l]! / N_TRIAL;
   }
@@ -369,43 +409,38 @@ export function detectLanguage(text: string): LanguageDetection {
 /**
  * Dense rows of P(gram | lang) (zero where the language lacks the n-gram), made on an n-gram's
  * first draw and kept for later detections in the isolate (common n-grams recur in every text):
- * the trials then multiply without searching the sparse entries. At most MAX_DENSE_ROWS rows
- * (3.6 MB) are kept; when they are all used, every row is forgotten and made again on demand.
- * `rowOffset[node]` is valid while `rowStamp[node]` equals `stamp`.
+ * the trials then multiply without searching the sparse entries. The table grows as rows are
+ * made, up to MAX_DENSE_ROWS rows (3.6 MB); when that is full, every row is forgotten and made
+ * again on demand. A row's offset is used right away (before the next `row` call), so forgetting
+ * in the middle of a detection is safe. A node's offset is valid while its stamp equals `stamp`.
  */
 const MAX_DENSE_ROWS = 8192;
 
 class DenseRows {
   private stamp = 1;
-  private readonly rowStamp: Int32Array;
-  private readonly rowOffset: Int32Array;
+  /** Per node, its row's stamp at `2 * node` and offset at `2 * node + 1` (one cache line for both). */
+  private readonly rowOf = new Int32Array(2 * (profileData.nodeCount + 1));
   private used = 0;
-  dense = new Float64Array(0);
+  dense: Float64Array;
 
-  constructor(private readonly p: ProfileTable) {
-    this.rowStamp = new Int32Array(profileData.nodeCount + 1);
-    this.rowOffset = new Int32Array(profileData.nodeCount + 1);
+  constructor(private readonly langCount: number) {
+    this.dense = new Float64Array(256 * langCount);
   }
 
-  /** Makes room for `rows` more rows in one detection (a text draws from at most that many n-grams). */
-  reserve(rows: number): void {
-    const langCount = this.p.langs.length;
-    if (this.used + rows * langCount > MAX_DENSE_ROWS * langCount) {
-      this.stamp++;
-      this.used = 0;
-    }
-    const needed = this.used + rows * langCount;
-    if (this.dense.length < needed) {
-      const grown = new Float64Array(Math.max(needed, Math.min(this.dense.length * 2, MAX_DENSE_ROWS * langCount), 64 * langCount));
-      grown.set(this.dense.subarray(0, this.used));
-      this.dense = grown;
-    }
-  }
-
-  /** Offset of `node`'s row in `dense` (room reserved beforehand). */
+  /** Offset of `node`'s row in `dense` (which this may replace by a larger table). */
   row(node: number): number {
-    if (this.rowStamp[node] === this.stamp) return this.rowOffset[node]!;
-    const langCount = this.p.langs.length;
+    if (this.rowOf[2 * node] === this.stamp) return this.rowOf[2 * node + 1]!;
+    const langCount = this.langCount;
+    if (this.used + langCount > this.dense.length) {
+      if (this.dense.length < MAX_DENSE_ROWS * langCount) {
+        const grown = new Float64Array(Math.min(this.dense.length * 2, MAX_DENSE_ROWS * langCount));
+        grown.set(this.dense);
+        this.dense = grown;
+      } else {
+        this.stamp++;
+        this.used = 0;
+      }
+    }
     const base = this.used;
     this.used += langCount;
     const dense = this.dense;
@@ -415,13 +450,16 @@ class DenseRows {
       const lang = entryLang(e);
       dense[base + lang] = entryProbability(e, lang, n);
     }
-    this.rowStamp[node] = this.stamp;
-    this.rowOffset[node] = base;
+    this.rowOf[2 * node] = this.stamp;
+    this.rowOf[2 * node + 1] = base;
     return base;
   }
 }
 
 let denseRows: DenseRows | undefined;
+
+/** The generator of every detection, restarted at `random.seed(0)` each time. */
+let seededRandom: SeededReplay | undefined;
 
 /**
  * prob[l] *= weight + dense[base + l]. A function of its own: V8 compiles a small hot function
@@ -432,10 +470,19 @@ function multiplyRow(prob: Float64Array, dense: Float64Array, base: number, weig
   for (let l = 0; l < prob.length; l++) prob[l] = prob[l]! * (weight + dense[base + l]!);
 }
 
-/** Scales to a sum of 1 and returns the largest probability. */
-function normalize(prob: Float64Array): number {
+/** `multiplyRow`, returning the sum of the new probabilities. */
+function multiplyRowAndSum(prob: Float64Array, dense: Float64Array, base: number, weight: number): number {
   let sum = 0;
-  for (let l = 0; l < prob.length; l++) sum += prob[l]!;
+  for (let l = 0; l < prob.length; l++) {
+    const p = prob[l]! * (weight + dense[base + l]!);
+    prob[l] = p;
+    sum += p;
+  }
+  return sum;
+}
+
+/** Divides by `sum` (langdetect's normalisation) and returns the largest probability. */
+function scaleBy(prob: Float64Array, sum: number): number {
   let max = 0;
   for (let l = 0; l < prob.length; l++) {
     const scaled = prob[l]! / sum;

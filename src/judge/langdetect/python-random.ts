@@ -14,7 +14,7 @@ const TWO_PI = 2 * Math.PI;
 export class PythonRandom {
   private readonly mt = new Uint32Array(N);
   private index = N + 1;
-  private gaussNext: number | null = null;
+  protected gaussNext: number | null = null;
 
   constructor(seed = 0) {
     this.seed(seed);
@@ -128,5 +128,42 @@ export class PythonRandom {
       this.gaussNext = Math.sin(x2pi) * g2rad;
     }
     return mu + z * sigma;
+  }
+}
+
+/**
+ * A generator in the state `random.seed(seed)` leaves, replayed: its 32-bit words come from a
+ * recording of one real generator, extended as far as any replay has read, and `restart()` goes
+ * back to the seeded state without seeding again. langdetect seeds every detection with 0, so
+ * all detections draw the same words (they only use different numbers of them); replaying spares
+ * each the seeding and the twisting.
+ */
+export class SeededReplay extends PythonRandom {
+  private readonly source: PythonRandom;
+  private words = new Uint32Array(1024);
+  private recorded = 0;
+  private position = 0;
+
+  constructor(seed = 0) {
+    super(seed);
+    this.source = new PythonRandom(seed);
+  }
+
+  /** Back to the seeded state. */
+  restart(): void {
+    this.position = 0;
+    this.gaussNext = null;
+  }
+
+  override uint32(): number {
+    if (this.position === this.recorded) {
+      if (this.recorded === this.words.length) {
+        const grown = new Uint32Array(this.words.length * 2);
+        grown.set(this.words);
+        this.words = grown;
+      }
+      this.words[this.recorded++] = this.source.uint32();
+    }
+    return this.words[this.position++]!;
   }
 }

@@ -33,20 +33,39 @@ const IGNORECASE_EQUIVALENTS: ReadonlyArray<readonly number[]> = [
 ];
 const CANONICAL = new Map<number, number>();
 for (const group of IGNORECASE_EQUIVALENTS) for (const cp of group) CANONICAL.set(cp, group[0]!);
+/** The characters that fold to another member of their group (all in the BMP). */
+const NON_CANONICAL_RE = new RegExp(
+  `[${[...CANONICAL]
+    .filter(([cp, canonical]) => cp !== canonical)
+    .map(([cp]) => `\\u${cp.toString(16).padStart(4, "0")}`)
+    .join("")}]`,
+  "g",
+);
+
+/**
+ * `s` case-folded the way Python's IGNORECASE compares characters, as a string with one code
+ * point per code point of `s` (native string search then works on it, see `containsIgnoreCase`).
+ */
+export function foldCase(s: string): string {
+  // U+0130 is the only character whose JavaScript lowercase is longer than one code point; its
+  // simple lowercase (what Python's regex engine uses) is "i".
+  const lowered = (s.includes("\u0130") ? s.replace(/\u0130/g, "i") : s).toLowerCase();
+  return lowered.replace(NON_CANONICAL_RE, (ch) => String.fromCharCode(CANONICAL.get(ch.charCodeAt(0))!));
+}
 
 /**
  * Code points of `s`, case-folded the way Python's IGNORECASE compares them. The result has one
  * entry per code point of `s`, so indices map back to the original text.
  */
 export function foldCaseCodePoints(s: string): Uint32Array {
-  // U+0130 is the only character whose JavaScript lowercase is longer than one code point; its
-  // simple lowercase (what Python's regex engine uses) is "i".
-  const lowered = codePoints(s.replace(/\u0130/g, "i").toLowerCase());
-  for (let i = 0; i < lowered.length; i++) {
-    const canonical = CANONICAL.get(lowered[i]!);
-    if (canonical !== undefined) lowered[i] = canonical;
-  }
-  return lowered;
+  return codePoints(foldCase(s));
+}
+
+const SURROGATE_RE = /[\ud800-\udfff]/;
+
+/** Whether `s` has a UTF-16 surrogate (a string search could then match half a code point). */
+function hasSurrogate(s: string): boolean {
+  return SURROGATE_RE.test(s);
 }
 
 /** KMP failure function. */
@@ -85,11 +104,16 @@ export function findOccurrences(haystack: Uint32Array, needle: Uint32Array, over
   return found;
 }
 
-/** Case-insensitive literal containment (the reference's `re.search(keyword, text, re.I)`). */
-export function containsIgnoreCase(text: Uint32Array, keyword: string): boolean {
-  const needle = foldCaseCodePoints(keyword);
-  if (needle.length === 0) return true;
-  return findFirst(text, needle) >= 0;
+/**
+ * Case-insensitive literal containment (the reference's `re.search(keyword, text, re.I)`), in
+ * `folded`, the text after `foldCase`. A keyword without surrogates can only match whole code
+ * points, so the engine's own string search (linear here) gives the code-point answer; others go
+ * through Knuth-Morris-Pratt over code points.
+ */
+export function containsIgnoreCase(folded: string, keyword: string): boolean {
+  const needle = foldCase(keyword);
+  if (!hasSurrogate(needle)) return folded.includes(needle);
+  return findFirst(codePoints(folded), codePoints(needle)) >= 0;
 }
 
 function findFirst(haystack: Uint32Array, needle: Uint32Array): number {
@@ -103,9 +127,16 @@ function findFirst(haystack: Uint32Array, needle: Uint32Array): number {
   return -1;
 }
 
-/** Number of non-overlapping case-insensitive occurrences (the reference's `len(re.findall(...))`). */
-export function countIgnoreCase(text: Uint32Array, keyword: string): number {
-  return findOccurrences(text, foldCaseCodePoints(keyword), false).length;
+/**
+ * Number of non-overlapping case-insensitive occurrences (the reference's `len(re.findall(...))`)
+ * in `folded`, the text after `foldCase`; string search as in `containsIgnoreCase`.
+ */
+export function countIgnoreCase(folded: string, keyword: string): number {
+  const needle = foldCase(keyword);
+  if (needle.length === 0 || hasSurrogate(needle)) return findOccurrences(codePoints(folded), codePoints(needle), false).length;
+  let count = 0;
+  for (let at = folded.indexOf(needle); at >= 0; at = folded.indexOf(needle, at + needle.length)) count++;
+  return count;
 }
 
 function isWordCodePoint(cp: number | undefined): boolean {
@@ -118,14 +149,29 @@ function isWordCodePoint(cp: number | undefined): boolean {
  * (a boundary is any position where "is a word character" changes, the text ends counting as
  * non-word). Occurrences are tried left to right, overlapping, like a regex search.
  *
- * `original` holds the unfolded code points of the text (for the boundary test), `folded` the
- * case-folded ones (for the comparison); both have the same length.
+ * `folded` is `foldCase(text)`. When neither the text, its folding nor the (non-empty) word has
+ * a surrogate, code units are code points and the engine's string search finds the occurrences;
+ * otherwise they are found over code points.
  */
-export function containsWordIgnoreCase(original: Uint32Array, folded: Uint32Array, word: string): boolean {
-  const needle = foldCaseCodePoints(word);
+export function containsWordIgnoreCase(text: string, folded: string, word: string): boolean {
+  const needle = foldCase(word);
+  if (needle.length > 0 && folded.length === text.length && !hasSurrogate(needle) && !hasSurrogate(text)) {
+    const boundaryAt = (i: number): boolean => isWordUnit(text, i - 1) !== isWordUnit(text, i);
+    for (let at = folded.indexOf(needle); at >= 0; at = folded.indexOf(needle, at + 1)) {
+      if (boundaryAt(at) && boundaryAt(at + needle.length)) return true;
+    }
+    return false;
+  }
+  const original = codePoints(text);
+  const needlePoints = codePoints(needle);
   const boundaryAt = (i: number): boolean => isWordCodePoint(original[i - 1]) !== isWordCodePoint(original[i]);
-  for (const start of findOccurrences(folded, needle, true)) {
-    if (boundaryAt(start) && boundaryAt(start + needle.length)) return true;
+  for (const start of findOccurrences(codePoints(folded), needlePoints, true)) {
+    if (boundaryAt(start) && boundaryAt(start + needlePoints.length)) return true;
   }
   return false;
+}
+
+/** `\w` for the code unit at `i` of a text without surrogates (false outside the text). */
+function isWordUnit(text: string, i: number): boolean {
+  return i >= 0 && i < text.length && isPyWordChar(text[i]!);
 }
