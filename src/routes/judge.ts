@@ -117,6 +117,9 @@ const JudgeItemSchema = z
   .openapi("JudgeRequest");
 type JudgeItem = z.infer<typeof JudgeItemSchema>;
 
+/** Validate one request with the route's schema (src/index.ts does so at start-up, so the first request does not pay for zod's first parse). */
+export const parseJudgeItem = (body: unknown) => JudgeItemSchema.safeParse(body);
+
 /** The LLM judge of one API request: its configuration, the D1 cache, and its concurrency cap. */
 export function llmJudgeFor(env: Bindings): LlmJudge {
   return createLlmJudge(llmConfigFromVars(env, env.AI), d1VerdictCache(env.DB), {
