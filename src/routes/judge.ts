@@ -117,9 +117,6 @@ const JudgeItemSchema = z
   .openapi("JudgeRequest");
 type JudgeItem = z.infer<typeof JudgeItemSchema>;
 
-/** Validate one request with the route's schema (src/index.ts does so at start-up, so the first request does not pay for zod's first parse). */
-export const parseJudgeItem = (body: unknown) => JudgeItemSchema.safeParse(body);
-
 /** The LLM judge of one API request: its configuration, the D1 cache, and its concurrency cap. */
 export function llmJudgeFor(env: Bindings): LlmJudge {
   return createLlmJudge(llmConfigFromVars(env, env.AI), d1VerdictCache(env.DB), {
@@ -128,6 +125,21 @@ export function llmJudgeFor(env: Bindings): LlmJudge {
 }
 
 const toHybrid = (item: JudgeItem): HybridItem => item;
+
+/**
+ * One request's work through this route's code, run at start-up (src/index.ts) so that a fresh
+ * isolate's first request does not pay for compiling it: the request schema's first parse, the
+ * rule checks with language detection (the costliest checker to run cold), the verdict's JSON.
+ * Rule constraints only, so neither the model nor D1 is touched.
+ */
+export async function warmUpJudgeRoute(): Promise<void> {
+  const item = JudgeItemSchema.parse({
+    response: "The quick brown fox jumps over the lazy dog. The judge is ready.",
+    constraints: [{ id: "language:response_language", kwargs: { language: "en" } }, { id: "punctuation:no_comma" }],
+    mode: "strict",
+  });
+  JSON.stringify(await judgeHybrid(toHybrid(item), llmJudgeFor({} as Bindings)));
+}
 
 const issueToFieldError =
   (location: string) =>
