@@ -1,4 +1,10 @@
 /**
+ * Values per `IN (...)` list: D1 binds at most 100 parameters per statement, and a query keeps a
+ * few for its other conditions.
+ */
+export const IN_LIST_MAX = 90;
+
+/**
  * A drizzle query as a plain D1 statement, so that it can join one `D1Database.batch` (one
  * transaction) with statements drizzle cannot build, such as an `INSERT ... SELECT FROM json_each`.
  */

@@ -5,10 +5,8 @@
 import { inArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { VerdictCache } from "../judge/llm/index.ts";
+import { IN_LIST_MAX } from "./d1.ts";
 import { llmCache, utcNow } from "./schema.ts";
-
-/** D1's limit is 100 bound parameters per statement. */
-const KEYS_PER_QUERY = 90;
 
 export function d1VerdictCache(db: D1Database): VerdictCache {
   const orm = drizzle(db);
@@ -16,8 +14,8 @@ export function d1VerdictCache(db: D1Database): VerdictCache {
     async get(keys) {
       const out = new Map<string, unknown>();
       const unique = [...new Set(keys)];
-      for (let i = 0; i < unique.length; i += KEYS_PER_QUERY) {
-        const chunk = unique.slice(i, i + KEYS_PER_QUERY);
+      for (let i = 0; i < unique.length; i += IN_LIST_MAX) {
+        const chunk = unique.slice(i, i + IN_LIST_MAX);
         const rows = await orm
           .select({ key: llmCache.key, value: llmCache.value })
           .from(llmCache)

@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { IN_LIST_MAX } from "../../db/d1.ts";
 import { datasets, records } from "../../db/schema.ts";
 import type { DatasetRecord, Instruction } from "../records.ts";
 
@@ -115,9 +116,6 @@ export async function datasetStatistics(db: D1Database, datasetId: string, typeO
   };
 }
 
-/** D1 binds at most 100 parameters per statement. */
-const IDS_PER_QUERY = 90;
-
 /**
  * A dataset's instructions (instruction and sft records) by TRACE id (`meta.id`, compared as
  * text), for the ids asked: the first record in position order wins.
@@ -126,7 +124,7 @@ export async function instructionsByTraceId(db: D1Database, datasetId: string, i
   const orm = drizzle(db);
   const traceId = sql<string>`CAST(json_extract(${records.payload}, '$.meta.id') AS TEXT)`;
   const out = new Map<string, Instruction>();
-  for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
+  for (let i = 0; i < ids.length; i += IN_LIST_MAX) {
     const rows = await orm
       .select({ ...storedColumns, traceId })
       .from(records)
@@ -134,7 +132,7 @@ export async function instructionsByTraceId(db: D1Database, datasetId: string, i
         and(
           eq(records.datasetId, datasetId),
           inArray(records.kind, ["instruction", "sft"]),
-          inArray(traceId, ids.slice(i, i + IDS_PER_QUERY)),
+          inArray(traceId, ids.slice(i, i + IN_LIST_MAX)),
         ),
       )
       .orderBy(asc(records.position))
