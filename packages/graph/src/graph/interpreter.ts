@@ -40,24 +40,11 @@ const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** For every element of `out`, the flat offset in `inp` under numpy broadcasting. */
 function bcastOffsets(inp: readonly number[], out: readonly number[]): Int32Array {
-  const n = size(out);
-  const offs = new Int32Array(n);
   const lead = out.length - inp.length;
   const st = stridesOf(inp as number[]);
-  const eff = out.map((_d, i) => (i < lead || inp[i - lead] === 1 ? 0 : st[i - lead]));
-  const idx = new Array<number>(out.length).fill(0);
-  let off = 0;
-  for (let i = 0; i < n; i++) {
-    offs[i] = off;
-    for (let k = out.length - 1; k >= 0; k--) {
-      idx[k]++;
-      off += eff[k];
-      if (idx[k] < out[k]) break;
-      off -= eff[k] * idx[k];
-      idx[k] = 0;
-    }
-  }
-  return offs;
+  // a broadcast axis (missing or of size 1) does not move through `inp`
+  const eff = out.map((_d, i) => (i < lead || inp[i - lead] === 1 ? 0 : st[i - lead]!));
+  return bcastOffsetsStrided([...out], eff);
 }
 
 function bshape(...shapes: number[][]): number[] {
