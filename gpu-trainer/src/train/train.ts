@@ -124,6 +124,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     log,
   };
   const resumed = resumeDir ? await loadResumable(resumeDir, run) : undefined;
+  if (resumed) {
+    const { step, cursor } = resumed.state;
+    log(`resuming from ${resumeDir} at step ${step} of ${totalSteps} (epoch ${cursor.epoch + 1}, example ${cursor.sample})`);
+  }
 
   await mkdir(opts.out, { recursive: true });
   const engine = o.engine ?? (await createEngine(opts.device, log));
@@ -247,7 +251,7 @@ async function loadResumable(dir: string, run: Run): Promise<CheckpointContents>
   });
   const s = resumed.state;
   const diffs = resumeMismatches({ ...(s.options as Partial<ResolvedOptions>), lora: s.lora }, run.opts);
-  if (diffs.length) throw new ConfigError(`cannot resume ${dir}: it was trained with different ${diffs.join(", ")}`);
+  if (diffs.length) throw new ConfigError(`cannot resume ${dir}: it was trained with other options: ${diffs.join("; ")}`);
   if (s.model.fingerprint !== run.model.fingerprint)
     throw new ConfigError(`cannot resume ${dir}: it was trained from a different model (${s.model.source})`);
   if (s.data.key !== run.dataset.key) throw new ConfigError(`cannot resume ${dir}: it was trained on different data (${s.data.source})`);
