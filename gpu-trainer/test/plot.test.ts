@@ -15,12 +15,12 @@ describe("plot.svg's axes", () => {
     // early DPO steps: a loss within 6e-4 of ln 2, margins of a few 1e-4 around 0
     const rows: MetricsRow[] = Array.from({ length: 37 }, (_, i) => ({
       step: i + 1,
-      loss: 0.6931 - 0.0006 * (i / 36),
+      loss: Math.LN2 - 0.0006 * (i / 36),
       "rewards/margins": -3.77e-4 + 0.0025 * (i / 36),
     }));
     const panels = axisLabels(plotSvg(rows, "run"));
     expect(panels).toHaveLength(2);
-    for (const [panel, [low, high]] of panels.map((p, i) => [p, i === 0 ? [0.6925, 0.6931] : [-3.77e-4, 2.123e-3]] as const)) {
+    for (const [panel, [low, high]] of panels.map((p, i) => [p, i === 0 ? [Math.LN2 - 0.0006, Math.LN2] : [-3.77e-4, 2.123e-3]] as const)) {
       expect(panel.y.length).toBeGreaterThanOrEqual(3);
       expect(new Set(panel.y).size).toBe(panel.y.length);
       for (const label of panel.y) expect(label).toMatch(/^-?\d+(\.\d+)?$/); // plain decimals, no "e-4"
