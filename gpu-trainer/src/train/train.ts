@@ -7,7 +7,7 @@ import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Mulberry32 } from "@iopo/common";
 import { createEngine, type Engine, type HostTensor, Trainer } from "@iopo/graph";
-import { type Dataset, defaultCacheDir, openDataset } from "../data/dataset.ts";
+import { type Dataset, defaultCacheDir, describeHoldings, openDataset } from "../data/dataset.ts";
 import { type Cursor, type Example, ExampleOrder } from "../data/order.ts";
 import { SHARD_FORMAT } from "../data/samples.ts";
 import { type Model, loadModel } from "../model/index.ts";
@@ -108,10 +108,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       : o.data;
   const order = new ExampleOrder(dataset, opts.method, opts.seed, opts.valSize);
   const stepsPerEpoch = order.stepsPerEpoch(opts.batchSize * opts.gradAccum);
-  if (stepsPerEpoch < 1)
+  if (stepsPerEpoch < 1) {
+    const holdings =
+      typeof o.data === "string" ? await describeHoldings(o.data, opts.method, o.apiKey ?? process.env.IOPO_API_KEY) : undefined;
     throw new ConfigError(
-      `one optimizer step needs ${opts.batchSize * opts.gradAccum} examples (--batch-size x --grad-accum) but the training split has ${order.examplesPerEpoch}`,
+      `one optimizer step needs ${opts.batchSize * opts.gradAccum} examples (--batch-size x --grad-accum) but the training split has ${order.examplesPerEpoch}${holdings ? `: ${holdings}` : ""}`,
     );
+  }
   const totalSteps = opts.maxSteps ?? Math.max(1, Math.ceil(opts.epochs * stepsPerEpoch));
   const run: Run = {
     opts,
