@@ -118,13 +118,23 @@ describe("resume", () => {
   it("is refused when a must-match option or the LoRA differs, and allowed when none does", async () => {
     expect(Object.keys(changed).sort()).toEqual([...MUST_MATCH].sort());
     await train(base());
+    // each difference as the flags say it, the checkpoint's value first
     for (const [k, v] of Object.entries(changed))
       await expect(train({ ...base(), [k]: v, resume: true } as TrainOptions), k).rejects.toThrow(
-        new RegExp(`cannot resume .*checkpoint-1: it was trained with different ${k}$`),
+        new RegExp(
+          `cannot resume .*checkpoint-1: it was trained with other options: --${flagOf(k as OptionName)} \\S+ \\(checkpoint\\) vs \\S+ \\(now\\)$`,
+        ),
       );
-    await expect(train({ ...base(), loraRank: 4, resume: true })).rejects.toThrow(/different lora$/);
-    // options that need not match (how far to go, how often to save) may change
-    const more = await train({ ...base(), maxSteps: 2, saveEvery: 1, epochs: 1, resume: true });
+    await expect(train({ ...base(), lr: 2e-4, valSize: 1, resume: true })).rejects.toThrow(
+      /: --lr 5e-6 \(checkpoint\) vs 2e-4 \(now\); --val-size 0 \(checkpoint\) vs 1 \(now\)$/,
+    );
+    await expect(train({ ...base(), loraRank: 4, resume: true })).rejects.toThrow(
+      /: --lora-rank 8 --lora-alpha 16 --lora-targets \S+ \(checkpoint\) vs --lora-rank 4 --lora-alpha 16 --lora-targets \S+ \(now\)$/,
+    );
+    // options that need not match (how far to go, how often to save) may change; the run says where it resumed
+    const lines: string[] = [];
+    const more = await train({ ...base(), maxSteps: 2, saveEvery: 1, epochs: 1, resume: true, log: (l) => lines.push(l) });
     expect(more.summary.resumedFrom).toBe(1);
+    expect(lines).toContainEqual(expect.stringMatching(/^resuming from \S+checkpoint-1 at step 1 of 2 \(epoch \d+, example \d+\)$/));
   });
 });

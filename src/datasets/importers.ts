@@ -9,6 +9,30 @@ import type { DatasetRecord, Instruction } from "./records.ts";
 export const IMPORT_FORMATS = ["trace", "ifeval", "llamafactory-iopo", "trl-dpo", "iopo"] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
+/** One input line of each format and the record kind it becomes, for `iopo import --help`. */
+export const IMPORT_EXAMPLES: { readonly [F in ImportFormat]: { line: string; becomes: string } } = {
+  trace: {
+    line: '{"id": "0", "description": "Describe a song", "constraints_splits": ["1. Use a literary tone;"], "levels2": ["语气风格约束"], "input": "Hotel California"}',
+    becomes: "instruction (sft with a `response` or an assistant turn in `messages`)",
+  },
+  ifeval: {
+    line: '{"key": 1000, "prompt": "Write a poem without commas.", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}',
+    becomes: "instruction (sft with a `response`)",
+  },
+  "llamafactory-iopo": {
+    line: '{"conversations": [{"from": "human", "value": "x1"}, {"from": "human", "value": "x2"}], "chosen": {"from": "gpt", "value": "y1"}, "rejected": {"from": "gpt", "value": "y2"}}',
+    becomes: "iopo (x1, y1, x2, y2)",
+  },
+  "trl-dpo": {
+    line: '{"prompt": "Name a colour.", "chosen": "Blue.", "rejected": "I cannot."}',
+    becomes: "dpo (strings or chat message lists)",
+  },
+  iopo: {
+    line: '{"x1": "Answer in French.", "y1": "Bonjour.", "x2": "Answer in English.", "y2": "Hello."}',
+    becomes: 'iopo (or any record as stored, with its "kind")',
+  },
+};
+
 export class ImportLineError extends Error {
   constructor(
     readonly field: string,

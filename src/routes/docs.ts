@@ -76,7 +76,7 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:4p
 <nav><a href="#top">${doc.info.title}</a>${raw([...byTag.keys()].map((t) => `<a href="#tag-${esc(t)}">${esc(t)}</a>`).join(""))}<a href="#problems">Errors</a><a href="#schemas">Schemas</a><a href="/openapi.json">openapi.json</a></nav>
 <main id="top">
 <h1>${doc.info.title} <small>${doc.info.version}</small></h1>
-<p>${doc.info.description ?? ""}</p>
+<p>${raw(inlineMarkdown(doc.info.description ?? ""))}</p>
 ${raw([...byTag.entries()].map(([tag, ops]) => renderTag(tag, ops)).join(""))}
 <h2 id="problems">Errors</h2>
 <p>Every error is <code>application/problem+json</code> (RFC 9457) with <code>type</code>, <code>title</code>, <code>status</code>, <code>detail</code>, <code>instance</code>, <code>request_id</code> and, for invalid input, <code>errors[]</code> naming each field (and line, for NDJSON). Every response carries <code>x-request-id</code>.</p>
@@ -110,14 +110,16 @@ function renderOperation({ method, path, op }: { method: string; path: string; o
   const secured = Array.isArray(op.security) && op.security.length > 0;
   return `<div class="op" id="${esc(method)}-${esc(path)}">
 <div><span class="m ${esc(method)}">${esc(method)}</span> <code>${esc(path)}</code> ${secured ? '<span class="lock">needs a key</span>' : ""}</div>
-<p><strong>${esc(String(op.summary ?? ""))}</strong>${op.description ? `<br>${esc(String(op.description))}` : ""}</p>
+<p><strong>${inlineMarkdown(String(op.summary ?? ""))}</strong>${op.description ? `<br>${inlineMarkdown(String(op.description))}` : ""}</p>
 ${
   params.length
-    ? `<table><tr><th>parameter</th><th>in</th><th>required</th><th>schema</th></tr>${params
-        .map(
-          (p) =>
-            `<tr><td><code>${esc(String(p.name))}</code></td><td>${esc(String(p.in))}</td><td>${p.required ? "yes" : "no"}</td><td><code>${esc(JSON.stringify(p.schema ?? {}))}</code></td></tr>`,
-        )
+    ? `<table><tr><th>parameter</th><th>in</th><th>required</th><th>schema</th><th>what</th></tr>${params
+        .map((p) => {
+          // the description gets its own column, as prose; the schema keeps the rest
+          const { description, ...schema } = (p.schema ?? {}) as Json;
+          const what = String(p.description ?? description ?? "");
+          return `<tr><td><code>${esc(String(p.name))}</code></td><td>${esc(String(p.in))}</td><td>${p.required ? "yes" : "no"}</td><td><code>${esc(JSON.stringify(schema))}</code></td><td>${inlineMarkdown(what)}</td></tr>`;
+        })
         .join("")}</table>`
     : ""
 }
@@ -129,9 +131,28 @@ ${
     : ""
 }
 <table><tr><th>status</th><th>meaning</th></tr>${Object.entries(responses)
-    .map(([status, r]) => `<tr><td>${esc(status)}</td><td>${esc(String(r.description ?? ""))}</td></tr>`)
+    .map(([status, r]) => `<tr><td>${esc(status)}</td><td>${inlineMarkdown(String(r.description ?? ""))}</td></tr>`)
     .join("")}</table>
 </div>`;
+}
+
+/** Inline code (`x`) and links to the web or this site ([text](https://…), [text](/…), [text](#…)). */
+const INLINE_MARKDOWN = /`([^`]+)`|\[([^\]]+)\]\(((?:https?:\/\/|\/|#)[^)\s]*)\)/g;
+
+/**
+ * A description's inline Markdown as HTML, the way the route definitions write it: code spans and
+ * links become elements, everything else is escaped text (so a stray `<` or an unclosed backtick
+ * shows as itself).
+ */
+export function inlineMarkdown(text: string): string {
+  let out = "";
+  let last = 0;
+  for (const m of text.matchAll(INLINE_MARKDOWN)) {
+    out += esc(text.slice(last, m.index));
+    out += m[1] !== undefined ? `<code>${esc(m[1])}</code>` : `<a href="${esc(m[3]!)}">${inlineMarkdown(m[2]!)}</a>`;
+    last = m.index + m[0].length;
+  }
+  return out + esc(text.slice(last));
 }
 
 function esc(text: string): string {

@@ -105,6 +105,22 @@ describe("train from the dataset API", () => {
     expect(dpo.records[0].map((s) => s.id.slice(-3))).toEqual([":x1", ":x2"]);
   });
 
+  it("too few examples for one step: says what the dataset holds and what would use the rest", async () => {
+    const run = train({
+      model: "tiny:micro",
+      data: url,
+      method: "iopo",
+      out: join(dir, "too-few"),
+      batchSize: 16,
+      engine: wasm,
+      cacheDir,
+      log: () => {},
+    });
+    await expect(run).rejects.toThrow(
+      'one optimizer step needs 128 examples (--batch-size x --grad-accum) but the training split has 8: dataset "e2e-quads" holds 8 iopo records, 1 instruction, and --method iopo trains on iopo records; instruction records (prompts without responses) train no method: `iopo build-trace` answers them into sft records, `iopo-train eval --dataset` scores a model on them',
+    );
+  });
+
   it("trains a tiny model from api:// with the CLI, resumes, and exports", async () => {
     const out = join(dir, "run");
     const args = [

@@ -93,6 +93,8 @@ describe("CFBench item metrics (CSR, ISR, PSR)", () => {
 
   it("lenient fallback: CSR over the 1s found, PSR = CSR > 0.8; nothing usable scores 0", () => {
     expect(score([1, 0, 1], [P, S, S], "\n")).toEqual({ CSR: 1, ISR: 1, PSR: 1 });
+    // the README's example: 3 criteria, an answer with two single-newline lines
+    expect(score([1, 0], [P, S, S], "\n")).toEqual({ CSR: 1, ISR: 1, PSR: 1 });
     expect(score([0, 0], [P, S], "\n")).toEqual({ CSR: 0, ISR: 0, PSR: 0 });
   });
 
@@ -144,7 +146,7 @@ describe("iopo cfbench --replay", () => {
     }
   });
 
-  it("writes per-item {idx, CSR, ISR, PSR} and the easy/hard/full means, without a model", () => {
+  it("writes per-item verdicts with the live path's fields and the easy/hard/full means, without a model", () => {
     const out = join(mkdtempSync(join(tmpdir(), "iopo-cfbench-")), "scores.json");
     const run = spawnSync(NODE, ["bin/iopo.mjs", "cfbench", "--replay", SAMPLE, "--json", out], {
       cwd: ROOT,
@@ -155,7 +157,10 @@ describe("iopo cfbench --replay", () => {
     expect(run.status).toBe(0);
     const written = JSON.parse(readFileSync(out, "utf8"));
     expect(written.items).toHaveLength(13);
-    expect(written.items[1]).toEqual({ idx: 1, CSR: 0.75, ISR: 0, PSR: 1 });
+    const { idx, split, judge_parsing, judge_score, judge_response } = sample[1] as unknown as Record<string, unknown>;
+    expect(written.items[1]).toEqual({ idx, split, CSR: 0.75, ISR: 0, PSR: 1, judge_parsing, judge_score, judge_response });
+    // the lenient reading keeps only the lines scoring 1: idx 7's answer scores 1, 0, 1 on single lines
+    expect(written.items[7]).toMatchObject({ CSR: 1, ISR: 1, PSR: 1, judge_parsing: "0", judge_score: ["1", "1"] });
     // easy: CSR (0.67 + 0.5 + 0.83 + 0.8 + 0 + 0 + 1) / 7 = 0.5429; ISR 1/7; PSR 2/7
     expect(written.scores.easy).toEqual({ CSR: 0.54, ISR: 0.14, PSR: 0.29, items: 7 });
     // hard: CSR (0.8 + 0.75 + 1 + 1 + 0 + 0.67) / 6 = 0.7033; ISR 2/6; PSR 4/6

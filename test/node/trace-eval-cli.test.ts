@@ -57,7 +57,14 @@ beforeAll(async () => {
           ? { status: "error", passed: null }
           : { status: "ok", passed: !item.response.includes("fail") };
         const results = [{ text: "c1", dimension: "Tone and Style", type: "Style Constraint", ...first }];
-        if (!single) results.push({ text: "c2", dimension: "Theme Constraint", type: "Content Constraint", status: "ok", passed: true });
+        if (!single)
+          results.push({
+            text: "c2",
+            dimension: "Hierarchical Structure Constraint",
+            type: "Content Constraint",
+            status: "ok",
+            passed: true,
+          });
         return { id: item.id, line: i + 1, subset: single ? "IF-S" : "IF-M", status: "x", followed_all: false, errors: 0, results };
       });
       res.writeHead(200, { "content-type": "application/json" });
@@ -137,6 +144,11 @@ describe("iopo trace-eval", () => {
     expect(run.stdout).toMatch(/IF-M\s+50\.0%\s+1\/2\s+0/);
     expect(run.stdout).toMatch(/overall\s+40\.0%\s+2\/5/);
     expect(run.stdout).toMatch(/grader errors: 1 constraints in 1 responses: ids 2/);
+    // the per-type and per-dimension rows share one name column, as wide as TRACE's longest name
+    const rows = run.stdout.split("\n").filter((l) => /^ {2}\S.*%/.test(l));
+    expect(rows).toContain("  Hierarchical Structure Constraint  100.0%  2/2");
+    expect(rows).toContain("  Tone and Style                      40.0%  2/5  (1 errors)");
+    expect(new Set(rows.map((l) => l.indexOf("%"))).size).toBe(1);
     expect(run.stderr).toMatch(/could not be graded/);
   });
 

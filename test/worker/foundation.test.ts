@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { convertLine } from "../../src/datasets/importers.ts";
 import { sha256Hex } from "../../src/lib/auth.ts";
+import { inlineMarkdown } from "../../src/routes/docs.ts";
 import { VERSION } from "../../src/version.ts";
 import { ADMIN, call, createKey, expectProblem, postJson } from "./helpers.ts";
 
@@ -169,6 +170,20 @@ describe("openapi and docs", () => {
     // nothing loaded from elsewhere: no external scripts, styles or fonts
     expect(page).not.toMatch(/<script|<link[^>]+stylesheet|https?:\/\/(?!www\.w3\.org)/);
     expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+    // descriptions' inline Markdown is rendered: no backtick left outside the schemas' JSON
+    expect(page).toContain("Send <code>authorization: Bearer &#60;key&#62;</code>;");
+    expect(page.replace(/<pre>[\s\S]*?<\/pre>/g, "")).not.toContain("`");
+  });
+
+  it("renders inline code and links, and escapes everything else", () => {
+    expect(inlineMarkdown("Use `GET /v1/checkers` or [the docs](/docs#problems); <b>, `unclosed")).toBe(
+      'Use <code>GET /v1/checkers</code> or <a href="/docs#problems">the docs</a>; &#60;b&#62;, `unclosed',
+    );
+    expect(inlineMarkdown("[`code` label](https://example.com/a?b=1&c=2)")).toBe(
+      '<a href="https://example.com/a?b=1&#38;c=2"><code>code</code> label</a>',
+    );
+    // only web and same-site links: anything else stays text
+    expect(inlineMarkdown("[x](javascript:alert(1))")).toBe("[x](javascript:alert(1))");
   });
 });
 

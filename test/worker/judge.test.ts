@@ -47,6 +47,11 @@ describe("POST /v1/judge", () => {
   it("422s unknown checkers and invalid kwargs, naming the field", async () => {
     const unknown = await expectProblem(await postJson("/v1/judge", { response: "x", constraints: [{ id: "nope:nope" }] }), 422);
     expect(unknown.errors![0]!.field).toBe("body.constraints.0.id");
+    // a typo gets the nearest ids and where the whole list is, not all 83 ids in one message
+    const typo = await expectProblem(await postJson("/v1/judge", { response: "x", constraints: [{ id: "punctuation:no_comas" }] }), 422);
+    expect(typo.errors![0]!.message).toMatch(
+      /^unknown instruction id "punctuation:no_comas"; the closest are "punctuation:no_comma", "[^"]+", "[^"]+"; GET \/v1\/checkers lists all 83$/,
+    );
     const bad = await expectProblem(
       await postJson("/v1/judge", {
         response: "x",

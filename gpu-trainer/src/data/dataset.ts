@@ -13,7 +13,8 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { ApiClient, ApiError, type Manifest, type ManifestShard, type ShardFormat } from "@iopo/common";
-import { DataError, type Sample, parseSample } from "./samples.ts";
+import type { Method } from "../train/losses.ts";
+import { DataError, METHOD_KINDS, type Sample, parseSample } from "./samples.ts";
 
 export interface Dataset {
   /** Identifies the exact data: the API version and format, or the file's sha256. */
@@ -198,6 +199,36 @@ export async function fetchApiDataset(url: string, opts: ApiOptions): Promise<Da
     `data: ${loc.name}@${m.version} (${opts.format}): ${m.record_count} records, ${m.line_count} lines, ${m.shard_count} shard(s) verified`,
   );
   return { key: `api:${host}/${loc.name}@${m.version}/${opts.format}`, description: `${url} (version ${m.version})`, records };
+}
+
+/** What a record kind is for, said when the chosen method cannot train on it. */
+const KIND_USES: Record<string, string> = {
+  instruction:
+    "instruction records (prompts without responses) train no method: `iopo build-trace` answers them into sft records, `iopo-train eval --dataset` scores a model on them",
+  sft: "sft records train --method sft, and `iopo build-quadruples` builds iopo records from them",
+  dpo: "dpo records train --method dpo or sft",
+};
+
+/**
+ * For a run that found too few examples: what an API dataset holds by record kind, and what would
+ * use the kinds this method cannot (undefined for a local file, whose lines are checked one by one,
+ * or when the API cannot say).
+ */
+export async function describeHoldings(src: string, method: Method, apiKey?: string): Promise<string | undefined> {
+  if (!/^apis?:\/\//.test(src)) return undefined;
+  const loc = parseApiUrl(src);
+  const detail = await new ApiClient(loc.base, { key: apiKey }).dataset(loc.name).catch(() => undefined);
+  if (!detail) return undefined;
+  const kinds = Object.entries(detail.statistics.by_kind)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const trains: readonly string[] = METHOD_KINDS[method];
+  // the kinds it holds, most first, then the method's kinds it lacks: "541 instruction records, 0 iopo"
+  const counts = [...kinds, ...trains.filter((kind) => !kinds.some(([k]) => k === kind)).map((kind) => [kind, 0] as const)];
+  return [
+    `dataset "${loc.name}" holds ${counts.map(([kind, n], i) => `${n} ${kind}${i === 0 ? " records" : ""}`).join(", ")}, and --method ${method} trains on ${trains.join(", ")} records`,
+    ...kinds.filter(([kind]) => !trains.includes(kind)).map(([kind]) => KIND_USES[kind] ?? `${kind} records train no method`),
+  ].join("; ");
 }
 
 /** Open a data source: api://..., apis://... or a local JSONL path. */

@@ -140,5 +140,13 @@ export function expandForMethod(s: Sample, method: Method): Sample[] {
   ];
 }
 
+/** The record kinds each method trains on (what expandForMethod turns into its examples). */
+export const METHOD_KINDS: Record<Method, readonly Sample["kind"][]> = {
+  iopo: ["iopo"],
+  "iopo-lite": ["iopo"],
+  dpo: ["dpo", "iopo"],
+  sft: ["sft", "dpo", "iopo"],
+};
+
 /** The API shard format a method reads. */
 export const SHARD_FORMAT: Record<Method, "iopo" | "dpo" | "sft"> = { iopo: "iopo", "iopo-lite": "iopo", dpo: "dpo", sft: "sft" };

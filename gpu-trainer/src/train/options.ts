@@ -279,9 +279,19 @@ export function resolveOptions(o: Omit<OptionValues, "model" | "data" | "resume"
   return { ...(run as Omit<ResolvedOptions, "out" | "lora">), out: resolve(o.out), lora };
 }
 
-/** The options whose values differ between a checkpoint's run and this one (empty: it may resume). */
+/**
+ * The must-match options whose values differ between a checkpoint's run and this one, each as the
+ * flags say it: `--lr 1e-4 (checkpoint) vs 2e-4 (now)` (empty: it may resume).
+ */
 export function resumeMismatches(before: Partial<ResolvedOptions>, now: ResolvedOptions): string[] {
-  const diffs: string[] = MUST_MATCH.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]));
-  if (JSON.stringify(before.lora) !== JSON.stringify(now.lora)) diffs.push("lora");
+  const differs = (a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b);
+  const value = (v: unknown) => (v === undefined ? "(not set)" : typeof v === "number" ? shown(v) : String(v));
+  const diffs = MUST_MATCH.filter((k) => differs(before[k], now[k])).map(
+    (k) => `--${flagOf(k)} ${value(before[k])} (checkpoint) vs ${value(now[k])} (now)`,
+  );
+  if (differs(before.lora, now.lora)) diffs.push(`${describeLora(before.lora)} (checkpoint) vs ${describeLora(now.lora)} (now)`);
   return diffs;
 }
+
+const describeLora = (lora: LoraConfig | null | undefined) =>
+  lora ? `--lora-rank ${lora.rank} --lora-alpha ${lora.alpha} --lora-targets ${lora.targets.join(",")}` : "--full";

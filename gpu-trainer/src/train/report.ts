@@ -118,16 +118,38 @@ interface Series {
   dots?: boolean;
 }
 
+/**
+ * About `count` evenly spaced round values covering [min, max], as people draw axes: the step is
+ * 1, 2, 2.5 or 5 times a power of ten (`integers`: 1, 2 or 5, at least 1), each tick a whole
+ * multiple of it, labelled with the step's decimals: "0.0004", never "-3.77e-4".
+ */
+export function niceTicks(min: number, max: number, { count = 4, integers = false } = {}): { values: number[]; labels: string[] } {
+  const raw = (max - min) / count;
+  const power = integers ? Math.max(1, 10 ** Math.floor(Math.log10(raw))) : 10 ** Math.floor(Math.log10(raw));
+  const multiple = (integers ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10]).find((m) => m * power >= raw)!;
+  const step = multiple * power;
+  // as many decimals as the step has (2.5 x 10^k one more than 10^k); beyond 6, an exponent
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9) + (multiple === 2.5 ? 1 : 0));
+  const values: number[] = [];
+  const labels: string[] = [];
+  for (let k = Math.floor(min / step); k <= Math.ceil(max / step); k++) {
+    values.push(k * step);
+    labels.push(decimals > 6 ? (k * step).toExponential(1) : (k * step).toFixed(decimals));
+  }
+  return { values, labels };
+}
+
 function panel(x0: number, y0: number, w: number, h: number, title: string, series: Series[]): string {
   const pts = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
   if (!pts.length) return `<text x="${x0 + w / 2}" y="${y0 + h / 2}" text-anchor="middle" fill="#888">${title}: no data</text>`;
   let [xmin, xmax] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
   let [ymin, ymax] = [Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1]))];
-  if (xmax === xmin) xmax = xmin + 1;
   if (ymax === ymin) [ymin, ymax] = [ymin - 0.5, ymax + 0.5];
-  const pad = (ymax - ymin) * 0.05;
-  ymin -= pad;
-  ymax += pad;
+  // the axes run from the first round tick to the last, so the grid lines sit on the labels
+  const yTicks = niceTicks(ymin, ymax);
+  [ymin, ymax] = [yTicks.values[0]!, yTicks.values.at(-1)!];
+  const xTicks = niceTicks(xmin, Math.max(xmax, xmin + 4), { integers: true }); // optimizer steps
+  [xmin, xmax] = [xTicks.values[0]!, xTicks.values.at(-1)!];
   const L = 56;
   const B = 28;
   const px = (x: number) => x0 + L + ((x - xmin) / (xmax - xmin)) * (w - L - 10);
@@ -135,13 +157,13 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
   const out: string[] = [];
   out.push(`<text x="${x0 + L}" y="${y0 + 16}" font-weight="bold">${title}</text>`);
   out.push(`<rect x="${x0 + L}" y="${y0 + 24}" width="${w - L - 10}" height="${h - B - 24}" fill="none" stroke="#ccc"/>`);
-  for (let i = 0; i <= 4; i++) {
-    const y = ymin + ((ymax - ymin) * i) / 4;
+  yTicks.values.forEach((y, i) => {
     out.push(`<line x1="${x0 + L}" x2="${x0 + w - 10}" y1="${py(y).toFixed(1)}" y2="${py(y).toFixed(1)}" stroke="#eee"/>`);
-    out.push(`<text x="${x0 + L - 4}" y="${(py(y) + 4).toFixed(1)}" text-anchor="end" font-size="10">${fmt(y, 3)}</text>`);
-    const x = xmin + ((xmax - xmin) * i) / 4;
-    out.push(`<text x="${px(x).toFixed(1)}" y="${y0 + h - 12}" text-anchor="middle" font-size="10">${Math.round(x)}</text>`);
-  }
+    out.push(`<text x="${x0 + L - 4}" y="${(py(y) + 4).toFixed(1)}" text-anchor="end" font-size="10">${yTicks.labels[i]}</text>`);
+  });
+  xTicks.values.forEach((x, i) => {
+    out.push(`<text x="${px(x).toFixed(1)}" y="${y0 + h - 12}" text-anchor="middle" font-size="10">${xTicks.labels[i]}</text>`);
+  });
   series.forEach((s, k) => {
     const p = s.points.filter(([, y]) => Number.isFinite(y));
     if (!p.length) return;

@@ -7,7 +7,7 @@ import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Mulberry32 } from "@iopo/common";
 import { createEngine, type Engine, type HostTensor, Trainer } from "@iopo/graph";
-import { type Dataset, defaultCacheDir, openDataset } from "../data/dataset.ts";
+import { type Dataset, defaultCacheDir, describeHoldings, openDataset } from "../data/dataset.ts";
 import { type Cursor, type Example, ExampleOrder } from "../data/order.ts";
 import { SHARD_FORMAT } from "../data/samples.ts";
 import { type Model, loadModel } from "../model/index.ts";
@@ -108,10 +108,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       : o.data;
   const order = new ExampleOrder(dataset, opts.method, opts.seed, opts.valSize);
   const stepsPerEpoch = order.stepsPerEpoch(opts.batchSize * opts.gradAccum);
-  if (stepsPerEpoch < 1)
+  if (stepsPerEpoch < 1) {
+    const holdings =
+      typeof o.data === "string" ? await describeHoldings(o.data, opts.method, o.apiKey ?? process.env.IOPO_API_KEY) : undefined;
     throw new ConfigError(
-      `one optimizer step needs ${opts.batchSize * opts.gradAccum} examples (--batch-size x --grad-accum) but the training split has ${order.examplesPerEpoch}`,
+      `one optimizer step needs ${opts.batchSize * opts.gradAccum} examples (--batch-size x --grad-accum) but the training split has ${order.examplesPerEpoch}${holdings ? `: ${holdings}` : ""}`,
     );
+  }
   const totalSteps = opts.maxSteps ?? Math.max(1, Math.ceil(opts.epochs * stepsPerEpoch));
   const run: Run = {
     opts,
@@ -124,6 +127,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     log,
   };
   const resumed = resumeDir ? await loadResumable(resumeDir, run) : undefined;
+  if (resumed) {
+    const { step, cursor } = resumed.state;
+    log(`resuming from ${resumeDir} at step ${step} of ${totalSteps} (epoch ${cursor.epoch + 1}, example ${cursor.sample})`);
+  }
 
   await mkdir(opts.out, { recursive: true });
   const engine = o.engine ?? (await createEngine(opts.device, log));
@@ -247,7 +254,7 @@ async function loadResumable(dir: string, run: Run): Promise<CheckpointContents>
   });
   const s = resumed.state;
   const diffs = resumeMismatches({ ...(s.options as Partial<ResolvedOptions>), lora: s.lora }, run.opts);
-  if (diffs.length) throw new ConfigError(`cannot resume ${dir}: it was trained with different ${diffs.join(", ")}`);
+  if (diffs.length) throw new ConfigError(`cannot resume ${dir}: it was trained with other options: ${diffs.join("; ")}`);
   if (s.model.fingerprint !== run.model.fingerprint)
     throw new ConfigError(`cannot resume ${dir}: it was trained from a different model (${s.model.source})`);
   if (s.data.key !== run.dataset.key) throw new ConfigError(`cannot resume ${dir}: it was trained on different data (${s.data.source})`);

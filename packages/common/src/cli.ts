@@ -8,6 +8,7 @@
  * InputError (exit status 1).
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { closest } from "./closest.ts";
 
 /** Bad usage: an unknown, malformed or missing option, a value out of range. Exit status 2. */
 export class UsageError extends Error {
@@ -33,8 +34,9 @@ export type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
 /**
  * A command's options (plus -h/--help) and positionals, typed from `options`. Returns undefined
  * when help was asked for (the usage is then printed on stdout). Unknown or malformed options are
- * a UsageError carrying `usage`: parseArgs' first line (`hints` keeps the lines of advice it adds,
- * e.g. after an ambiguous `--seed -1`); so is any positional argument unless `positionals` allows them.
+ * a UsageError carrying `usage`: an unknown one as `unknown option --x` with the nearest flag, any
+ * other as parseArgs' first line (`hints` keeps the lines of advice it adds, e.g. after an ambiguous
+ * `--seed -1`); so is any positional argument unless `positionals` allows them.
  */
 export function parseCommandArgs<const O extends CommandOptions>(
   argv: string[],
@@ -51,7 +53,8 @@ export function parseCommandArgs<const O extends CommandOptions>(
       strict: true,
     }) as typeof parsed;
   } catch (error) {
-    const message = (error as Error).message;
+    const { code, message } = error as Error & { code?: string };
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(unknownOptionMessage(message, options), usage);
     throw new UsageError(hints ? message : message.split("\n")[0]!, usage);
   }
   if ((parsed.values as { help?: boolean }).help) {
@@ -60,6 +63,20 @@ export function parseCommandArgs<const O extends CommandOptions>(
   }
   if (!positionals && parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`, usage);
   return parsed;
+}
+
+/**
+ * `unknown option --bogus` and, when one is near enough to be what was meant, `(did you mean
+ * --bogs?)`. parseArgs' own text ("Unknown option '--bogus'. To specify a positional argument
+ * starting with a '-' ...") names the option inside advice about positionals.
+ */
+function unknownOptionMessage(parseArgsMessage: string, options: CommandOptions): string {
+  const given = /^Unknown option '([^']*)'/.exec(parseArgsMessage)?.[1] ?? parseArgsMessage.split("\n")[0]!;
+  const name = given.replace(/^-+/, "").split("=")[0]!;
+  const flags = [...Object.keys(options), "help"];
+  // a flag within about half the name's length in edits is a typo of it; further off, a guess misleads
+  const [nearest] = closest(name, flags, { within: Math.max(2, Math.floor(name.length / 2)) });
+  return `unknown option ${given}${nearest ? ` (did you mean --${nearest}?)` : ""}`;
 }
 
 /** String options, all of them (the common case). */

@@ -1,4 +1,5 @@
 /** @iopo/common: one entry for everything the Worker, the CLI, the trainer and the demo share. */
+export { closest, editDistance } from "./closest.ts";
 export { hex, sha256Hex } from "./hash.ts";
 export { MAX_ORDER_SIZE, type Permutation, permutation, rankLength, rankSlice } from "./order.ts";
 export { type PromptConstraint, type PromptInstruction, renderPrompt } from "./prompt.ts";

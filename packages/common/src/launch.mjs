@@ -16,8 +16,23 @@ export async function launch(binUrl, mainUrl) {
     const run = spawnSync(node22, [fileURLToPath(binUrl), ...process.argv.slice(2)], { stdio: "inherit" });
     process.exit(run.status ?? 1);
   }
+  endQuietlyOnClosedPipe();
   const { register } = await import("tsx/esm/api");
   register();
   const { main } = await import(mainUrl);
   process.exitCode = await main(process.argv.slice(2));
+}
+
+/**
+ * A reader that stops early (`iopo ifbench … | head -5`) closes the pipe: Node then reports EPIPE
+ * as an 'error' event, which unhandled is a stack trace and exit status 1. Like any Unix tool, the
+ * command goes on without that stream (its files are still written) and exits with its own status.
+ */
+function endQuietlyOnClosedPipe() {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error) => {
+      // after EPIPE the stream is destroyed, and a later write fails with ERR_STREAM_DESTROYED
+      if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    });
+  }
 }

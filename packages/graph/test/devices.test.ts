@@ -18,4 +18,11 @@ describe("--device auto", () => {
     expect(AUTO_ORDER).not.toContain("browser");
     for (const d of AUTO_ORDER) expect(DEVICE_INFO[d].trains).toBe(true);
   });
+  it("is described (`iopo-train --help`) by what it picks, in AUTO_ORDER's order, not by the constant's name", () => {
+    const text = DEVICE_INFO.auto.runs;
+    expect(text).not.toMatch(/AUTO_ORDER/);
+    const positions = AUTO_ORDER.map((device) => text.search(new RegExp(`\\b${device}\\b`)));
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+  });
 });

@@ -32,7 +32,8 @@ export const cfbenchUsage = `Usage: iopo cfbench (--replay <eval.json> | --api <
                       (items with prompt, gold, split, criteria, response), or {idx, response}
                       items (JSON array or JSONL) joined by idx with --data
   --data <file>       the published cfbench_data.json (a JSON array of items)
-  --json <file>       write {scores: {easy, hard, full}, items: [{idx, split, CSR, ISR, PSR, ...}]}
+  --json <file>       write {scores: {easy, hard, full}, items: [{idx, split, CSR, ISR, PSR,
+                      judge_parsing, judge_score, judge_response}]} (live: also judge, usage)
   --cache use|bypass  bypass: ask the judge again instead of using cached judgements
   IOPO_API_URL and IOPO_API_KEY may replace --api and --key.`;
 
@@ -77,10 +78,13 @@ function checkCriteria(file: string, i: number, item: Json): void {
     throw new InputError(`${file}: item ${i} (idx ${String(item.idx)}): split: expected easy or hard`);
 }
 
+/** One item's verdict, the same fields live (the API's) and replayed. */
 export interface CfbenchItemScore extends CfbenchMetric {
   idx: unknown;
   split: string;
   judge_parsing: string;
+  judge_score: string[];
+  judge_response: unknown;
 }
 
 /** Re-scores a reference judge file; `recorded` counts items whose stored judge_metric differs. */
@@ -91,7 +95,14 @@ export function replayFile(file: string): { scores: CfbenchScores; items: Cfbenc
   items.forEach((item, i) => {
     checkCriteria(file, i, item);
     const { parsed, metric } = scoreRecorded(item as never);
-    scored.push({ idx: item.idx, split: item.split as string, ...metric, judge_parsing: parsed.parsing });
+    scored.push({
+      idx: item.idx,
+      split: item.split as string,
+      ...metric,
+      judge_parsing: parsed.parsing,
+      judge_score: parsed.scores,
+      judge_response: item.judge_response,
+    });
     const recorded = item.judge_metric as Partial<CfbenchMetric> | undefined;
     if (recorded && (recorded.CSR !== metric.CSR || recorded.ISR !== metric.ISR || recorded.PSR !== metric.PSR)) differs.push(item.idx);
   });
@@ -153,11 +164,7 @@ export async function runCfbench(argv: string[]): Promise<number> {
   if (values.replay) {
     if (values.responses || values.data) throw new UsageError("--replay takes no --responses or --data", cfbenchUsage);
     const result = replayFile(values.replay);
-    if (values.json)
-      writeFileSync(
-        values.json,
-        `${JSON.stringify({ scores: result.scores, items: result.items.map(({ idx, CSR, ISR, PSR }) => ({ idx, CSR, ISR, PSR })) }, null, 2)}\n`,
-      );
+    if (values.json) writeFileSync(values.json, `${JSON.stringify({ scores: result.scores, items: result.items }, null, 2)}\n`);
     process.stdout.write(formatScores(`CFBench replay of ${values.replay}: ${result.items.length} items`, result.scores));
     if (result.differs_from_recorded.length) {
       process.stderr.write(

@@ -3,13 +3,23 @@ import { createInterface } from "node:readline";
 import { ApiClient, ApiError, type IngestResult, type Taxonomy } from "@iopo/common";
 import { apiConnection } from "../api-connection.ts";
 import { InputError, parseCommandArgs, UsageError } from "@iopo/common/cli";
-import { convertLine, IMPORT_FORMATS, ImportLineError, type ImportContext, type ImportFormat } from "../../datasets/importers.ts";
+import {
+  convertLine,
+  IMPORT_EXAMPLES,
+  IMPORT_FORMATS,
+  ImportLineError,
+  type ImportContext,
+  type ImportFormat,
+} from "../../datasets/importers.ts";
 
 export const importUsage = `Usage: iopo import --api <url> --key <key> --dataset <name> --format <${IMPORT_FORMATS.join("|")}> <file.jsonl>
   Streams a JSONL file through the dataset API in batches. Creates the dataset if it does not exist
   (--visibility public|private, --description <text>). Re-running is safe: records are content-addressed.
   --batch <n>   records per request (default 2000, at most 10000)
-  IOPO_API_URL and IOPO_API_KEY may replace --api and --key.`;
+  IOPO_API_URL and IOPO_API_KEY may replace --api and --key.
+
+A line of each --format, and the record it becomes:
+${IMPORT_FORMATS.map((format) => `  ${format}: ${IMPORT_EXAMPLES[format].becomes}\n    ${IMPORT_EXAMPLES[format].line}`).join("\n")}`;
 
 interface Totals {
   received: number;

@@ -183,11 +183,13 @@ export function formatTraceReport(r: TraceEvalReport): string {
     "",
     "by type:",
   );
-  for (const [name, a] of Object.entries(r.by_type))
-    lines.push(`  ${name.padEnd(28)}${pct(a)}%  ${a.passed}/${a.total}${a.errors ? `  (${a.errors} errors)` : ""}`);
+  // one name column for both tables, as wide as their longest name (TRACE's run to 33 characters)
+  const width = Math.max(0, ...[...Object.keys(r.by_type), ...Object.keys(r.by_dimension)].map((name) => name.length));
+  const row = (name: string, a: TraceEvalReport["constraints"]) =>
+    `  ${name.padEnd(width)}  ${pct(a)}%  ${a.passed}/${a.total}${a.errors ? `  (${a.errors} errors)` : ""}`;
+  for (const [name, a] of Object.entries(r.by_type)) lines.push(row(name, a));
   lines.push("by dimension:");
-  for (const [name, a] of Object.entries(r.by_dimension))
-    lines.push(`  ${name.padEnd(28)}${pct(a)}%  ${a.passed}/${a.total}${a.errors ? `  (${a.errors} errors)` : ""}`);
+  for (const [name, a] of Object.entries(r.by_dimension)) lines.push(row(name, a));
   if (r.errors.instructions)
     lines.push(
       "",

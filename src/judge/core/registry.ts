@@ -1,3 +1,4 @@
+import { closest } from "@iopo/common";
 import { z } from "zod";
 import { JudgeInputError, type JudgeIssue } from "../errors.ts";
 import { IFBENCH_CHECKERS, IFBENCH_INSTRUCTION_IDS } from "../ifbench/checkers.ts";
@@ -25,10 +26,13 @@ export function getChecker(id: string, path: Array<string | number> = []): Check
   return CHECKERS[id];
 }
 
+/** An unknown id, with the registered ids nearest to it (all 83 in one message would hide them). */
 function unknownIdIssue(id: unknown, path: Array<string | number>): JudgeIssue {
+  const nearest = typeof id === "string" ? closest(id, INSTRUCTION_IDS, { count: 3 }) : [];
+  const suggestion = nearest.length ? `; the closest are ${nearest.map((n) => JSON.stringify(n)).join(", ")}` : "";
   return {
     path,
-    message: `unknown instruction id ${JSON.stringify(id)}; expected an IFEval id (${IFEVAL_INSTRUCTION_IDS.join(", ")}) or an IFBench id (${IFBENCH_INSTRUCTION_IDS.join(", ")})`,
+    message: `unknown instruction id ${JSON.stringify(id)}${suggestion}; GET /v1/checkers lists all ${INSTRUCTION_IDS.length}`,
   };
 }
 

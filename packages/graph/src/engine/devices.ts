@@ -7,7 +7,7 @@ import { createNodeCpuEngine, createNodeWebGpuEngine, createWasmEngine, createWe
 import { type Engine, EngineUnavailable } from "./types.ts";
 
 export const DEVICE_INFO = {
-  auto: { runs: "webgpu on a hardware GPU adapter if there is one, else cpu, else wasm (see AUTO_ORDER)", trains: true },
+  auto: { runs: "webgpu on a hardware GPU adapter if there is one, else cpu, else wasm", trains: true },
   cpu: { runs: "onnxruntime-node, CPU EP (the fastest on a CPU box)", trains: true },
   wasm: { runs: "onnxruntime-web, wasm EP (any CPU)", trains: true },
   webgpu: { runs: "onnxruntime-web, WebGPU EP in Node through Dawn (a GPU box; SwiftShader otherwise)", trains: true },
