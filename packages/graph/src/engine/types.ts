@@ -70,6 +70,12 @@ export interface Engine {
   readonly software: boolean;
   /** Whether run() writes into pre-allocated device tensors (OutputSpec = DeviceTensor). */
   readonly preallocatedOutputs: boolean;
+  /**
+   * Bytes moved between host memory and the engine's memory since it was made (host feeds, host
+   * outputs, uploads, downloads): a bench's `hostBytesPerStep` is its difference over a step.
+   * Undefined where it is not counted.
+   */
+  readonly hostBytes?: number;
   /** Create a session from an emitted model (ORT engines use its bytes, the reference engine its graph). */
   createSession(model: EmittedModel, opts?: SessionOptions): Promise<EngineSession>;
   upload(t: HostTensor): Promise<DeviceTensor>;
