@@ -95,6 +95,21 @@ describe.skipIf(!engine)("onnxruntime-node WebGPU EP, state on the GPU", () => {
     expect(a.maxParamDiff(b)).toBeLessThan(1e-5);
   });
 
+  it("evaluation and a checkpoint round trip read the GPU state through other sessions", async () => {
+    const spec = TRAINER_MODELS.mlp;
+    const tr = await Trainer.create({ engine: engine!, model: spec.model, ...spec.config });
+    const batch = mlpBatch(5, 8);
+    await tr.step(batch);
+    const saved = await tr.getState(); // params and moments, downloaded
+    const ev = await tr.evaluate(batch); // the eval session takes the GPU params as inputs
+    const next = await tr.step(batch); // a step reports the loss before its update
+    expect(Math.abs(ev.loss - next.loss)).toBeLessThan(1e-6);
+    await tr.step(batch);
+    await tr.setState(saved); // back to the checkpoint: the same step again
+    expect((await tr.step(batch)).loss).toBe(next.loss);
+    await tr.dispose();
+  });
+
   it("a steady-state step moves only the batch and scalars; 200 steps hold a constant number of GPU tensors", async () => {
     const e = engine as OrtEngine;
     const spec = TRAINER_MODELS.mlp;
