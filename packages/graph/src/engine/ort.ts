@@ -387,7 +387,11 @@ class OrtSession implements EngineSession {
       const t = r[name] as OrtTensor;
       if (t.location === "cpu") e.countMoved(t);
       if (spec === "host") {
-        res.host[name] = t.location === "cpu" ? e.fromOrt(t) : await e.download(wrap(t, "gpu"));
+        if (t.location === "cpu") res.host[name] = e.fromOrt(t);
+        else {
+          res.host[name] = await e.download(wrap(t, "gpu"));
+          t.dispose();
+        }
       } else if (isDeviceTensor(spec)) {
         res.device[name] = spec;
       } else {

@@ -57,6 +57,10 @@ export interface EngineSession {
   run(feeds: Record<string, HostTensor | DeviceTensor>, outputs: Record<string, OutputSpec>): Promise<RunResult>;
   /** Stop profiling (the session was created with `profile: true`) and return its events. */
   endProfiling?(): Promise<ProfileEvent[]>;
+  /**
+   * Dispose the device tensors this session's runs returned first: onnxruntime-node's WebGPU EP
+   * frees their memory with the session, and disposing one afterwards crashes the process.
+   */
   release(): Promise<void>;
 }
 
