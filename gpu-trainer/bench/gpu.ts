@@ -9,10 +9,12 @@
  *   npx tsx bench/gpu.ts --sizes mid --compare torch.json     # torch_iopo_bench.py --json output
  *   npx tsx bench/gpu.ts --sizes small --engine node --profile  # where the step's time goes
  *   npx tsx bench/gpu.ts --sizes small,mid,big,q05 --nodes        # ONNX nodes per layer only
+ *   npx tsx bench/gpu.ts --sizes mid --engine node-webgpu --check-engine node  # a device-pack has no wasm
  *
  * Per row: first-step ms (compilation included), median step ms, tokens/s, the loss after each
- * step, the forward (log-prob) pass alone, ONNX nodes per decoder layer of the fused step, and the
- * per-row log-prob error against the wasm engine on the same batch (the correctness check).
+ * step, the forward (log-prob) pass alone, ONNX nodes per decoder layer of the fused step, the
+ * bytes a steady-state step moves between host and device, and the per-row log-prob error against
+ * the check engine (wasm unless --check-engine) on the same batch (the correctness check).
  * Timings on a shared machine are noisy: medians, and the load average is printed.
  */
 import { writeFileSync, readFileSync } from "node:fs";
@@ -148,8 +150,6 @@ function trainerConfig(
     weightDecay: 0,
     clipGradNorm: 1,
     profile,
-    // a host-I/O GPU engine: keep the frozen weights inside the session (uploaded once)
-    frozenInSession: engine.kind === "node-webgpu",
   };
 }
 
@@ -207,6 +207,10 @@ export interface BenchRow {
   nodes: NodeCounts & { total: number };
   /** MatMul/Gemm FLOPs of the fused step (2MNK each). */
   gflop: number;
+  /** Bytes moved between host and device in the last timed step (`Engine.hostBytes`; undefined: not counted). */
+  hostBytesPerStep?: number;
+  /** The step graph's largest intermediate tensor (filled where the graph reports it; undefined: not measured). */
+  largestTensorBytes?: number;
   /** Largest per-row relative log-prob difference against `checkEngine` (undefined: no check). */
   logpRelErr?: number;
   checkEngine?: string;
@@ -228,7 +232,7 @@ export interface RowOptions {
   precision?: Precision;
   /** Timed steps after the first (default 5). */
   steps?: number;
-  /** Compare the log-prob pass against this engine (the bench uses wasm). */
+  /** Compare the log-prob pass against this engine (the command's --check-engine, default wasm). */
   check?: Engine;
   profile?: boolean;
 }
@@ -263,8 +267,11 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
   const times: number[] = [];
   let firstStepMs = 0;
   let skipped = 0;
+  let hostBytesPerStep: number | undefined;
   for (let i = 0; i <= (o.steps ?? 5); i++) {
+    const before = engine.hostBytes;
     const m = await tr.step(batch);
+    if (before !== undefined && engine.hostBytes !== undefined) hostBytesPerStep = engine.hostBytes - before;
     losses.push(m.loss);
     skipped = m.skipped_total ?? 0;
     if (i === 0) firstStepMs = m.stepMs;
@@ -295,6 +302,7 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
     forwardMs,
     nodes: { ...(await nodesPerLayer(s, o.mode, precision)), total },
     gflop,
+    hostBytesPerStep,
     logpRelErr,
     checkEngine: o.check?.description,
     profile,
@@ -321,8 +329,9 @@ function parseList<T extends string>(v: string | undefined, all: readonly T[], d
 }
 
 const USAGE = `Usage: bench/gpu.ts [--sizes ${Object.keys(SHAPES).join(",")}] [--modes full,lora] [--engine ${TRAINING_BENCH_ENGINES.join("|")}[,...]]
-  [--precision fp32|fp16] [--steps n] [--json FILE] [--compare torch.json] [--no-check] [--profile] [--nodes]
-  defaults: --sizes small --modes full,lora --engine webgpu --steps 5`;
+  [--precision fp32|fp16] [--steps n] [--json FILE] [--compare torch.json] [--check-engine ${TRAINING_BENCH_ENGINES.join("|")}]
+  [--no-check] [--profile] [--nodes]
+  defaults: --sizes small --modes full,lora --engine webgpu --steps 5 --check-engine wasm`;
 
 async function main(argv: string[]) {
   const arg = (k: string) => {
@@ -339,6 +348,7 @@ async function main(argv: string[]) {
   const compare = arg("--compare");
   const torch: TorchRow[] = compare ? JSON.parse(readFileSync(compare, "utf8")) : [];
   const check = !argv.includes("--no-check");
+  const checkId = parseBenchEngines(arg("--check-engine"), TRAINING_BENCH_ENGINES, ["wasm"])[0];
   const profile = argv.includes("--profile");
 
   if (argv.includes("--nodes")) {
@@ -353,12 +363,12 @@ async function main(argv: string[]) {
     return;
   }
   console.log(`gpu-trainer bench: ${cpus().length} CPUs (${cpus()[0]?.model}), Node ${process.version}`);
-  const wasm = check ? await makeBenchEngine("wasm") : undefined;
+  const reference = check ? await makeBenchEngine(checkId) : undefined;
   const rows: (BenchRow & { torchMs?: number; vsTorch?: number })[] = [];
   for (const id of engines) {
     let engine: Engine;
     try {
-      engine = id === "wasm" && wasm ? wasm : await makeBenchEngine(id);
+      engine = id === checkId && reference ? reference : await makeBenchEngine(id);
     } catch (e) {
       console.log(`${id}: unavailable (${(e as Error).message})`);
       continue;
@@ -366,7 +376,7 @@ async function main(argv: string[]) {
     console.log(`engine: ${engine.description}`);
     for (const shape of sizes)
       for (const mode of modes) {
-        const r = await benchRow(engine, { shape, mode, precision, steps, check: engine === wasm ? undefined : wasm, profile });
+        const r = await benchRow(engine, { shape, mode, precision, steps, check: engine === reference ? undefined : reference, profile });
         const t = torchMs(torch, shape, mode, precision);
         const row = { ...r, torchMs: t, vsTorch: t === undefined ? undefined : t / r.stepMs };
         rows.push(row);
@@ -374,9 +384,9 @@ async function main(argv: string[]) {
         if (r.profile) console.log(`\n${r.profile}\n`);
         if (jsonFile) writeFileSync(jsonFile, JSON.stringify(rows, null, 1));
       }
-    if (engine !== wasm) await engine.close();
+    if (engine !== reference) await engine.close();
   }
-  await wasm?.close();
+  await reference?.close();
   console.log(
     `\nstep = one IOPO optimizer step (forward+backward of 4B rows, cached reference, clip, AdamW) in one session; ` +
       `vs torch = PyTorch ms / ours (1 = parity; fp32 rows against fp32 eager, fp16 against bf16 autocast). ` +
@@ -384,6 +394,10 @@ async function main(argv: string[]) {
         .map((x) => x.toFixed(2))
         .join(" ")}`,
   );
+}
+
+function formatBytes(n: number): string {
+  return n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
 
 function printRow(r: BenchRow & { torchMs?: number; vsTorch?: number }) {
@@ -397,6 +411,8 @@ function printRow(r: BenchRow & { torchMs?: number; vsTorch?: number }) {
       `${f(r.tokensPerS, 0)} tok/s`,
       `${f(r.gflop, 1)} GFLOP (${f((r.gflop * 1000) / r.stepMs, 1)} GFLOP/s)`,
       `nodes/layer ${r.nodes.perLayer} (+${r.nodes.fixed}; ${r.nodes.total} total)`,
+      r.hostBytesPerStep === undefined ? "" : `host<->device ${formatBytes(r.hostBytesPerStep)}/step`,
+      r.largestTensorBytes === undefined ? "" : `largest tensor ${formatBytes(r.largestTensorBytes)}`,
       r.logpRelErr === undefined ? "" : `logp rel err ${r.logpRelErr.toExponential(1)}`,
       r.torchMs === undefined ? "" : `torch ${f(r.torchMs)} ms, ours ${f(r.vsTorch, 2)}x`,
     ]

@@ -55,6 +55,8 @@ describe("bench:gpu", () => {
     expect(r.nodes.fixed + s.L * r.nodes.perLayer).toBe(r.nodes.total);
     expect(r.logpRelErr).toBeLessThan(1e-5);
     expect(r.trainable).toBeLessThan(r.params);
+    // a CPU engine's state is host memory copied into and out of the engine each step: the trainable weights cross
+    expect(r.hostBytesPerStep).toBeGreaterThan(2 * 4 * r.trainable);
     // LoRA computes no gradients for the frozen weights: fewer matmul FLOPs than full (80% at
     // tiny, where the head dominates; ~2/3 at the larger shapes)
     const full = await benchRow(node, { shape: "tiny", mode: "full", steps: 0 });
@@ -63,7 +65,7 @@ describe("bench:gpu", () => {
     for (const v of [r.stepMs, r.firstStepMs, r.forwardMs, r.tokensPerS]) expect(v).toBeGreaterThan(0);
   });
 
-  it("the command writes its rows as JSON, with the PyTorch ratio from --compare", () => {
+  it("the command writes its rows as JSON, with the PyTorch ratio from --compare, checked against --check-engine", () => {
     const torch = join(dir, "torch.json");
     const out = join(dir, "rows.json");
     const fake = [{ engine: "torch-cuda", what: "iopo-step tiny full fp32", ms: 2 }];
@@ -80,10 +82,11 @@ describe("bench:gpu", () => {
         "--modes",
         "full",
         "--engine",
+        "wasm",
+        "--check-engine",
         "node",
         "--steps",
         "1",
-        "--no-check",
         "--json",
         out,
         "--compare",
@@ -101,6 +104,9 @@ describe("bench:gpu", () => {
     expect(rows[0]).toMatchObject({ shape: "tiny", mode: "full", precision: "fp32", torchMs: 2 });
     expect(rows[0].vsTorch).toBeCloseTo(2 / rows[0].stepMs, 6);
     expect(rows[0].losses).toHaveLength(2);
+    expect(rows[0].checkEngine).toMatch(/onnxruntime-node CPU/);
+    expect(rows[0].logpRelErr).toBeLessThan(1e-5);
+    expect(rows[0].hostBytesPerStep).toBeGreaterThan(0);
   }, 130_000);
 
   it("picks the PyTorch row of the same shape, mode and precision (bf16 for fp16)", () => {

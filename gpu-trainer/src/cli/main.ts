@@ -41,6 +41,7 @@ import {
 import { type TrainOptions, TrainingError, train } from "../train/train.ts";
 import { evalCommand, evalUsage } from "../eval/cli.ts";
 import { generateCommand, generateUsage } from "../generate/cli.ts";
+import { doctorCommand, doctorUsage } from "./doctor.ts";
 
 const USER_ERRORS = [
   ConfigError,
@@ -82,6 +83,7 @@ Commands:
   export     a checkpoint as a Hugging Face folder (and an ONNX inference graph)
   generate   answer a file of prompts (KV-cache decoding, greedy or sampled)
   eval       answer a benchmark's prompts and have the judge API score them
+  doctor     one line: is this box ready to train on its GPU (adapter, driver libraries, engines)
 
 Devices (--device; train and logprobs: all but ${DEVICES.filter((d) => !DEVICE_INFO[d].trains).join(", ")}):
 ${DEVICES.map((d) => `  ${d.padEnd(13)}${DEVICE_INFO[d].runs}`).join("\n")}
@@ -234,6 +236,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   export: runExport,
   generate: generateCommand,
   eval: evalCommand,
+  doctor: doctorCommand,
 };
 const USAGES: Record<string, string> = {
   train: TRAIN_USAGE,
@@ -241,6 +244,7 @@ const USAGES: Record<string, string> = {
   export: EXPORT_USAGE,
   generate: `${generateUsage}\n`,
   eval: `${evalUsage}\n`,
+  doctor: `${doctorUsage}\n`,
 };
 
 /** Runs `iopo-train <command> ...`; returns the exit status. */

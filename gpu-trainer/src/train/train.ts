@@ -301,8 +301,6 @@ async function createTrainer(run: Run, engine: Engine, resumed: CheckpointConten
     schedule: opts.scheduler === "constant" ? { type: "constant", warmupSteps } : { type: opts.scheduler, warmupSteps, totalSteps },
     gradAccumulation: opts.gradAccum,
     clipGradNorm: opts.clip,
-    // a host-I/O GPU engine: the frozen base weights cross once, as session initializers
-    frozenInSession: engine.kind === "node-webgpu",
   });
   if (resumed) await trainer.setState({ step: resumed.state.step, tensors: resumed.moments });
   return trainer;

@@ -1,8 +1,10 @@
 /**
  * Trainer: config in, metrics out. Builds the forward + backward + AdamW graphs from a model
- * function, compiles them to ONNX, keeps parameters and optimizer state on the engine's device
- * between steps (GPU buffers on WebGPU, ping-ponged into pre-allocated outputs) and returns only
- * the loss and metrics each step.
+ * function, compiles them to ONNX, keeps parameters, optimizer state and gradient accumulators on
+ * the engine's device between steps (GPU tensors on both WebGPU engines: ping-ponged into
+ * pre-allocated outputs on the web build, new outputs with the replaced ones disposed on
+ * onnxruntime-node's) and returns only the loss and metrics each step. Checkpoints and evaluation
+ * read the state through the engine (`download`, other sessions), never from a GPU tensor directly.
  *
  * accumulation = 1: one fused session per step (forward, backward, clip, AdamW).
  * accumulation = k: a gradient session run k times (gacc' = gacc + grad, fed zeros first) and an
@@ -67,8 +69,10 @@ export interface TrainerConfig {
   /** Profile the step sessions (ORT's profiler; read with `Trainer.endProfiling`). */
   profile?: boolean;
   /**
-   * Frozen (non-trainable) params become initializers of each session instead of inputs fed every
-   * run: for host-I/O engines (onnxruntime-node WebGPU), where fed tensors cross every run.
+   * Frozen (non-trainable) params become initializers of each session instead of inputs: for an
+   * engine whose fed tensors would cross every run. Every engine here keeps uploaded tensors on
+   * its device, where inputs uploaded once are better (one copy shared by the sessions, and no
+   * ONNX file over protobuf's 2 GiB).
    */
   frozenInSession?: boolean;
   /**
@@ -498,12 +502,13 @@ export class Trainer {
   }
 
   async dispose(): Promise<void> {
-    for (const s of [this.sessions.fused, this.sessions.grad, this.sessions.apply, this.evalSession, this.forwardSession])
-      await s?.release();
+    // tensors before sessions: onnxruntime-node's WebGPU EP frees a GPU output's memory with the session that made it
     for (const m of [this.state, this.spare, this.zeros]) for (const v of m.values()) this.engine.dispose(v);
     this.state.clear();
     this.spare.clear();
     this.zeros.clear();
+    for (const s of [this.sessions.fused, this.sessions.grad, this.sessions.apply, this.evalSession, this.forwardSession])
+      await s?.release();
   }
 
   /** Frozen (non-trainable) params, kept on the device. */

@@ -5,16 +5,71 @@
 import { cpus } from "node:os";
 import { createNodeCpuEngine, createNodeWebGpuEngine, createWasmEngine, createWebGpuNodeEngine } from "./ort.ts";
 import { type Engine, EngineUnavailable } from "./types.ts";
+import { installNodeWebGPU } from "./webgpu-node.ts";
+
+/** The devices that train on a GPU adapter; `auto` orders them by GPU_STEP_MS. */
+export type GpuDevice = "webgpu" | "node-webgpu";
+
+/** One device's measured IOPO step times on a hardware GPU (ms by "shape mode", bench:gpu's rows) and where they come from. */
+export interface StepTimes {
+  ms: Record<string, number>;
+  source: string;
+}
+
+/**
+ * The evidence `auto` picks a GPU device by: median IOPO step ms (bench:gpu, fp32) of each GPU
+ * device on the same hardware adapter. One line per device; a new measurement replaces its
+ * device's line (with its source), and `auto` follows it.
+ *
+ * node-webgpu's line was measured with host I/O (weights, moments and activations crossing the
+ * bus every step, before its state stayed on the GPU): its ~5x cheaper dispatch per node (7 vs
+ * 35 us) and 2.4x faster MatMul lost to the transfers, so webgpu leads until node-webgpu is
+ * measured device-resident (bench/device-check.sh).
+ */
+export const GPU_STEP_MS: Record<GpuDevice, StepTimes> = {
+  webgpu: {
+    ms: { "small full": 115, "small lora": 112, "mid full": 558, "mid lora": 587 },
+    source: "H200, issue 12, onnxruntime-web 1.30",
+  },
+  "node-webgpu": {
+    ms: { "small full": 225, "small lora": 109, "mid full": 2781, "mid lora": 638 },
+    source: "H200, issue 12, onnxruntime-node 1.30, host I/O",
+  },
+};
+
+/**
+ * The GPU devices, fastest first by the geometric mean of their step-time ratios over the rows
+ * both measured (a tie, or no common row, keeps the table's order).
+ */
+export function rankGpuDevices(table: Record<GpuDevice, StepTimes>): GpuDevice[] {
+  const devices = Object.keys(table) as GpuDevice[];
+  const logRatio = (a: GpuDevice, b: GpuDevice) => {
+    const rows = Object.keys(table[a].ms).filter((r) => r in table[b].ms);
+    return rows.reduce((s, r) => s + Math.log(table[a].ms[r] / table[b].ms[r]), 0) / Math.max(1, rows.length);
+  };
+  return [...devices].sort((a, b) => logRatio(a, b));
+}
+
+/**
+ * What `auto` picks, best first, among the devices found usable (a GPU device counts only on a
+ * hardware adapter, never on SwiftShader): the GPU devices as measured (GPU_STEP_MS), then
+ * onnxruntime-node's CPU EP (faster than wasm, and than PyTorch on the small shape), then wasm.
+ */
+export const AUTO_ORDER: readonly AutoDevice[] = [...rankGpuDevices(GPU_STEP_MS), "cpu", "wasm"];
+export type AutoDevice = GpuDevice | "cpu" | "wasm";
+
+/** `auto` in the usage texts: what it picks, in AUTO_ORDER's order (so a new measurement rewrites it too). */
+function autoDescription(): string {
+  const gpu = AUTO_ORDER.filter((d) => d !== "cpu" && d !== "wasm");
+  return `on a hardware GPU adapter ${gpu.join(", else ")} (the faster first, by measured step times), else cpu, else wasm`;
+}
 
 export const DEVICE_INFO = {
-  auto: { runs: "webgpu on a hardware GPU adapter if there is one, else cpu, else wasm", trains: true },
+  auto: { runs: autoDescription(), trains: true },
   cpu: { runs: "onnxruntime-node, CPU EP (the fastest on a CPU box)", trains: true },
   wasm: { runs: "onnxruntime-web, wasm EP (any CPU)", trains: true },
   webgpu: { runs: "onnxruntime-web, WebGPU EP in Node through Dawn (a GPU box; SwiftShader otherwise)", trains: true },
-  "node-webgpu": {
-    runs: "onnxruntime-node, native WebGPU EP (host I/O: the trainer keeps frozen weights inside its sessions)",
-    trains: true,
-  },
+  "node-webgpu": { runs: "onnxruntime-node, native WebGPU EP (a GPU box; SwiftShader otherwise)", trains: true },
   // a page holds the sessions: the trainer's host-side optimizer state would cross for every step
   browser: { runs: "onnxruntime-web, WebGPU EP in headless Chromium", trains: false },
 } as const;
@@ -29,22 +84,6 @@ export const TRAINING_DEVICES = DEVICES.filter((d) => DEVICE_INFO[d].trains) as 
 export function isDevice(s: string): s is Device {
   return s in DEVICE_INFO;
 }
-
-/**
- * What `auto` picks, best first, among the devices found usable (a GPU device counts only on a
- * hardware adapter). Measured on one H200 (issue 12), one IOPO step, web build (webgpu) vs
- * onnxruntime-node's native WebGPU EP used with host I/O (node-webgpu, the only way it trains in
- * 1.30: its GPU-resident outputs abort when read or fed back):
- *   small full 115 vs 225 ms, small LoRA 112 vs 109, mid full 558 vs 2781, mid LoRA 587 vs 638,
- *   mid log-probs 60 vs 318.
- * node-webgpu's dispatch is ~5x cheaper per node (7 vs 35 us) and its MatMul 2.4x faster, but
- * moving weights, moments and activations across the bus every step costs more than that saves
- * on every row but one (a tie), so a hardware GPU gets webgpu. node-webgpu is never auto-picked:
- * it cannot tell a hardware adapter from SwiftShader, where it would be slower than the CPU.
- * Without a GPU, onnxruntime-node's CPU EP beats wasm (and PyTorch on the small shape).
- */
-export const AUTO_ORDER = ["webgpu", "cpu", "wasm"] as const satisfies readonly Device[];
-export type AutoDevice = (typeof AUTO_ORDER)[number];
 
 /** `auto`'s choice given the devices usable here (wasm always is). */
 export function pickAutoDevice(usable: ReadonlySet<AutoDevice>): AutoDevice {
@@ -91,6 +130,11 @@ async function probe(d: AutoDevice): Promise<Engine | undefined> {
         if (!e.software) return e;
         await e.close();
         return undefined;
+      }
+      case "node-webgpu": {
+        // onnxruntime-node's Dawn names no adapter: Dawn for Node (the same Vulkan drivers) tells hardware from software
+        const adapter = await installNodeWebGPU({ allowSwiftShader: false });
+        return adapter.ok && !adapter.software ? await createNodeWebGpuEngine() : undefined;
       }
       case "cpu":
         return await createNodeCpuEngine();

@@ -1,6 +1,8 @@
 /**
  * One engine over every ORT flavour that speaks the onnxruntime-common API in this process:
- * onnxruntime-web wasm, onnxruntime-web WebGPU (Node + Dawn), onnxruntime-node CPU.
+ * onnxruntime-web wasm, onnxruntime-web WebGPU (Node + Dawn), onnxruntime-node CPU and its native
+ * WebGPU EP. On both WebGPU flavours tensors kept "on the device" are GPU buffers that stay there
+ * between runs; only host feeds and host outputs cross (counted in `hostBytes`).
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -88,6 +90,9 @@ export class OrtEngine implements Engine {
   readonly software: boolean;
   private device?: GpuDevice;
   private live = new Set<OrtTensor>();
+  private moved = 0;
+  /** onnxruntime-node WebGPU: Identity sessions that move tensors on and off the GPU, by direction, dtype and rank. */
+  private copySessions = new Map<string, Promise<InferenceSession>>();
 
   constructor(
     readonly ort: OrtModule,
@@ -98,8 +103,36 @@ export class OrtEngine implements Engine {
     this.software = opts.software ?? false;
   }
 
+  /** onnxruntime-web's WebGPU EP: we hold its GPUDevice and make, fill and read buffers ourselves. */
   private get gpu(): boolean {
     return this.kind === "webgpu-node";
+  }
+
+  /**
+   * Outputs can stay on the GPU between runs (`preferredOutputLocation` per output). On
+   * onnxruntime-node's WebGPU EP there is no GPUDevice to reach: tensors go on and off the GPU
+   * through copy sessions, never `getData()` on a GPU tensor (that aborts the process).
+   */
+  get deviceResident(): boolean {
+    return this.gpu || this.kind === "node-webgpu";
+  }
+
+  /**
+   * Bytes moved between host memory and the engine's since it was made: host feeds, host
+   * outputs, uploads and downloads. On the CPU engines every tensor fed or fetched counts, state
+   * included (it lives in host memory and is copied in and out of the engine's buffers each run).
+   */
+  get hostBytes(): number {
+    return this.moved;
+  }
+
+  /** ORT tensors this engine made or received and has not disposed (a long run must not grow them). */
+  get liveTensors(): number {
+    return this.live.size;
+  }
+
+  countMoved(t: { dims: readonly number[]; type: string }) {
+    this.moved += t.dims.reduce((n, d) => n * d, 1) * BYTES[FROM_ORT[t.type]];
   }
 
   /** onnxruntime-node (native, any EP): host tensors in and out, profiles written to files. */
@@ -142,10 +175,9 @@ export class OrtEngine implements Engine {
   async createSession(model: EmittedModel, opts: SessionOptions = {}): Promise<EngineSession> {
     const base = this.opts.sessionOptions ?? {};
     const so: InferenceSession.SessionOptions = { graphOptimizationLevel: "all", logSeverityLevel: 3, ...base };
-    if (this.gpu) {
-      const loc: Record<string, "gpu-buffer" | "cpu"> = {};
-      for (const n of opts.deviceOutputs ?? []) loc[n] = "gpu-buffer";
-      so.preferredOutputLocation = loc;
+    if (this.deviceResident) {
+      const onDevice = new Set(opts.deviceOutputs ?? []);
+      so.preferredOutputLocation = Object.fromEntries(model.outputs.map((o) => [o.name, onDevice.has(o.name) ? "gpu-buffer" : "cpu"]));
     }
     // onnxruntime-node writes the profile to a file (prefix + timestamp); the web builds print it
     let profileDir: string | undefined;
@@ -174,6 +206,12 @@ export class OrtEngine implements Engine {
   }
 
   async upload(t: HostTensor): Promise<DeviceTensor> {
+    this.moved += t.data.byteLength;
+    if (this.kind === "node-webgpu") {
+      const r = await (await this.copySession("in", t.dtype, t.shape.length)).run({ x: this.toOrt(t) });
+      this.live.add(r.y);
+      return wrap(r.y, "gpu");
+    }
     if (!this.gpu) {
       const copy = (t.data as Float32Array).slice();
       return wrap(this.toOrt({ ...t, data: copy }), "cpu");
@@ -203,8 +241,30 @@ export class OrtEngine implements Engine {
     return wrap(ot, "gpu");
   }
 
+  /**
+   * onnxruntime-node WebGPU: an Identity session whose output is on the GPU ("in") or on the host
+   * ("out"); the EP copies its input there, so a run is the transfer.
+   */
+  private copySession(direction: "in" | "out", dtype: DType, rank: number): Promise<InferenceSession> {
+    const key = `${direction} ${dtype} ${rank}`;
+    let s = this.copySessions.get(key);
+    if (!s) {
+      const g = new Graph();
+      const x = g.input(
+        "x",
+        dtype,
+        Array.from({ length: rank }, (_, i) => `d${i}`),
+      );
+      const so = { ...this.opts.sessionOptions, preferredOutputLocation: { y: direction === "in" ? "gpu-buffer" : "cpu" } } as const;
+      s = this.ort.InferenceSession.create(toOnnx({ y: g.identity(x) }).bytes, so);
+      this.copySessions.set(key, s);
+    }
+    return s;
+  }
+
   async alloc(dtype: DType, shape: readonly number[]): Promise<DeviceTensor> {
     const n = shape.reduce((s, d) => s * d, 1);
+    if (this.kind === "node-webgpu") return this.upload({ dtype, shape: [...shape], data: allocHost(dtype, n) });
     if (!this.gpu) return wrap(this.toOrt({ dtype, shape: [...shape], data: allocHost(dtype, n) }), "cpu");
     const dev = await this.gpuDevice();
     const buf = dev.createBuffer({ size: align(n * BYTES[dtype]), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
@@ -213,7 +273,12 @@ export class OrtEngine implements Engine {
 
   async download(d: DeviceTensor): Promise<HostTensor> {
     const t = (d.handle as Handle).t;
+    this.countMoved(t);
     if (t.location === "cpu") return this.fromOrt(t);
+    if (this.kind === "node-webgpu") {
+      const r = await (await this.copySession("out", d.dtype, d.shape.length)).run({ x: t });
+      return this.fromOrt(r.y);
+    }
     const dev = await this.gpuDevice();
     const n = d.shape.reduce((s, x) => s * x, 1);
     const bytes = n * BYTES[d.dtype];
@@ -240,6 +305,8 @@ export class OrtEngine implements Engine {
   async close(): Promise<void> {
     for (const t of this.live) if (t.location !== "none") t.dispose();
     this.live.clear();
+    for (const s of this.copySessions.values()) await (await s).release();
+    this.copySessions.clear();
     await this.anchor?.release();
     this.anchor = undefined;
     this.device = undefined;
@@ -305,11 +372,12 @@ class OrtSession implements EngineSession {
       const v = feeds[name];
       if (v === undefined) throw new Error(`run: missing feed ${name}`);
       f[name] = isDeviceTensor(v) ? (v.handle as Handle).t : e.toOrt(v);
+      if (f[name].location === "cpu") e.countMoved(f[name]);
     }
     const fetches: Record<string, OrtTensor | null> = {};
     for (const [name, spec] of Object.entries(outputs)) {
       if (!this.outputNames.includes(name)) throw new Error(`run: unknown output ${name}`);
-      if (spec === "device" && e.kind === "webgpu-node" && !this.deviceOutputs.has(name))
+      if (spec === "device" && e.deviceResident && !this.deviceOutputs.has(name))
         throw new Error(`run: output ${name} was not declared in deviceOutputs at session creation`);
       fetches[name] = isDeviceTensor(spec) ? (spec.handle as Handle).t : null;
     }
@@ -317,8 +385,13 @@ class OrtSession implements EngineSession {
     const res: RunResult = { host: {}, device: {} };
     for (const [name, spec] of Object.entries(outputs)) {
       const t = r[name] as OrtTensor;
+      if (t.location === "cpu") e.countMoved(t);
       if (spec === "host") {
-        res.host[name] = t.location === "cpu" ? e.fromOrt(t) : await e.download(wrap(t, "gpu"));
+        if (t.location === "cpu") res.host[name] = e.fromOrt(t);
+        else {
+          res.host[name] = await e.download(wrap(t, "gpu"));
+          t.dispose();
+        }
       } else if (isDeviceTensor(spec)) {
         res.device[name] = spec;
       } else {
@@ -403,16 +476,16 @@ export async function createNodeCpuEngine(opts: { intraOpNumThreads?: number } =
 }
 
 /**
- * onnxruntime-node's native WebGPU EP (Dawn inside the addon; Linux x64). Host I/O only: in ORT
- * 1.30 an output left on the GPU aborts the process when it is read or fed back, so tensors cross
- * every run. It pays where little crosses: LoRA with the frozen base weights inside the session
- * (`TrainerConfig.frozenInSession`), only adapters and their moments moving per step.
+ * onnxruntime-node's native WebGPU EP (Dawn inside the addon; Linux x64; SwiftShader through
+ * VK_ICD_FILENAMES too). Device-resident like the web build: outputs declared in `deviceOutputs`
+ * stay GPU tensors that later runs of any session take as inputs, the rest (the loss, metrics)
+ * come back as host data; uploads and downloads go through Identity copy sessions.
  */
 export async function createNodeWebGpuEngine(): Promise<OrtEngine> {
   const ort = await nodeModule();
   const engine = new OrtEngine(ort, {
     kind: "node-webgpu",
-    description: "onnxruntime-node WebGPU EP (native Dawn; host I/O)",
+    description: "onnxruntime-node WebGPU EP (native Dawn)",
     sessionOptions: { executionProviders: ["webgpu"], extra: { session: { disable_cpu_ep_fallback: "1" } } },
   });
   // probe: no adapter (or no WebGPU in this build) fails at session creation

@@ -57,6 +57,10 @@ export interface EngineSession {
   run(feeds: Record<string, HostTensor | DeviceTensor>, outputs: Record<string, OutputSpec>): Promise<RunResult>;
   /** Stop profiling (the session was created with `profile: true`) and return its events. */
   endProfiling?(): Promise<ProfileEvent[]>;
+  /**
+   * Dispose the device tensors this session's runs returned first: onnxruntime-node's WebGPU EP
+   * frees their memory with the session, and disposing one afterwards crashes the process.
+   */
   release(): Promise<void>;
 }
 
@@ -70,6 +74,12 @@ export interface Engine {
   readonly software: boolean;
   /** Whether run() writes into pre-allocated device tensors (OutputSpec = DeviceTensor). */
   readonly preallocatedOutputs: boolean;
+  /**
+   * Bytes moved between host memory and the engine's memory since it was made (host feeds, host
+   * outputs, uploads, downloads): a bench's `hostBytesPerStep` is its difference over a step.
+   * Undefined where it is not counted.
+   */
+  readonly hostBytes?: number;
   /** Create a session from an emitted model (ORT engines use its bytes, the reference engine its graph). */
   createSession(model: EmittedModel, opts?: SessionOptions): Promise<EngineSession>;
   upload(t: HostTensor): Promise<DeviceTensor>;
