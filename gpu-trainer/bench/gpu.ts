@@ -8,7 +8,7 @@
  *   npx tsx bench/gpu.ts --sizes tiny --engine wasm,node --steps 3 --json out.json
  *   npx tsx bench/gpu.ts --sizes mid --compare torch.json     # torch_iopo_bench.py --json output
  *   npx tsx bench/gpu.ts --sizes small --engine node --profile  # where the step's time goes
- *   npx tsx bench/gpu.ts --sizes small,mid,big,q05 --nodes        # ONNX nodes per layer only
+ *   npx tsx bench/gpu.ts --sizes small,mid,big,q05 --nodes        # ONNX nodes per layer and the largest tensor only
  *
  * Per row: first-step ms (compilation included), median step ms, tokens/s, the loss after each
  * step, the forward (log-prob) pass alone, ONNX nodes per decoder layer of the fused step, and the
@@ -22,6 +22,7 @@ import {
   formatProfile,
   summarizeProfile,
   countFlops,
+  largestIntermediate,
   type DeviceTensor,
   type Engine,
   type EngineSession,
@@ -120,8 +121,12 @@ class CountingEngine implements Engine {
   async close() {}
 }
 
-const zeroWeights = (c: DecoderConfig): ModelWeights =>
-  new Map([...paramShapes(c)].map(([n, shape]) => [n, new Float32Array(shape.reduce((a, b) => a * b, 1))]));
+/** Zero weights, one buffer per distinct size (only shapes matter where they are used). */
+function zeroWeights(c: DecoderConfig): ModelWeights {
+  const bySize = new Map<number, Float32Array>();
+  const zeros = (n: number) => bySize.get(n) ?? bySize.set(n, new Float32Array(n)).get(n)!;
+  return new Map([...paramShapes(c)].map(([n, shape]) => [n, zeros(shape.reduce((a, b) => a * b, 1))]));
+}
 
 function trainerConfig(
   engine: Engine,
@@ -182,6 +187,18 @@ export function nodesPerLayer(s: BenchShape, mode: Mode, precision: Precision = 
   });
 }
 
+/**
+ * The largest intermediate tensor of the fused step at the shape's batch (from the graph's shape
+ * inference, no run): bytes, and which tensor (op and shape) it is.
+ */
+export async function largestTensor(s: BenchShape, mode: Mode, precision: Precision = "fp32"): Promise<{ bytes: number; what: string }> {
+  const c = shapeConfig(s);
+  const tr = await Trainer.create(trainerConfig(new CountingEngine(), c, zeroWeights(c), mode, false, precision));
+  const big = largestIntermediate(tr.models.fused.graphOutputs, { B: s.B, T: s.T });
+  await tr.dispose();
+  return { bytes: big.bytes, what: `${big.op} ${big.tensor?.dtype}[${big.tensor?.shape.join(",")}]` };
+}
+
 export interface BenchRow {
   engine: string;
   shape: string;
@@ -207,6 +224,8 @@ export interface BenchRow {
   nodes: NodeCounts & { total: number };
   /** MatMul/Gemm FLOPs of the fused step (2MNK each). */
   gflop: number;
+  /** The largest intermediate tensor of the fused step (shape inference at the row's batch). */
+  largestTensorBytes: number;
   /** Largest per-row relative log-prob difference against `checkEngine` (undefined: no check). */
   logpRelErr?: number;
   checkEngine?: string;
@@ -273,6 +292,7 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
   const profile = o.profile ? formatProfile(summarizeProfile(await tr.endProfiling(), { skipRuns: 1 })) : undefined;
   const total = tr.models.fused.nodeCount;
   const gflop = countFlops(tr.models.fused.graphOutputs, { B: s.B, T: s.T }).matmul / 1e9;
+  const largestTensorBytes = largestIntermediate(tr.models.fused.graphOutputs, { B: s.B, T: s.T }).bytes;
   const trainable = tr.trainable.reduce((k, p) => k + p.data!.length, 0);
   await tr.dispose();
   const stepMs = times.length ? median(times) : firstStepMs;
@@ -295,6 +315,7 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
     forwardMs,
     nodes: { ...(await nodesPerLayer(s, o.mode, precision)), total },
     gflop,
+    largestTensorBytes,
     logpRelErr,
     checkEngine: o.check?.description,
     profile,
@@ -349,6 +370,8 @@ async function main(argv: string[]) {
         console.log(`${shape} ${mode}: ${n.perLayer} nodes per layer, +${n.fixed} fixed, ${n.fixed + SHAPES[shape].L * n.perLayer} total`);
         const ops = Object.entries(n.perLayerOps).sort((a, b) => b[1] - a[1]);
         console.log(`  per layer: ${ops.map(([op, k]) => `${op} ${k}`).join(", ")}`);
+        const big = await largestTensor(SHAPES[shape], mode, precision);
+        console.log(`  largest intermediate: ${(big.bytes / 2 ** 20).toFixed(1)} MiB (${big.what})`);
       }
     return;
   }
@@ -397,6 +420,7 @@ function printRow(r: BenchRow & { torchMs?: number; vsTorch?: number }) {
       `${f(r.tokensPerS, 0)} tok/s`,
       `${f(r.gflop, 1)} GFLOP (${f((r.gflop * 1000) / r.stepMs, 1)} GFLOP/s)`,
       `nodes/layer ${r.nodes.perLayer} (+${r.nodes.fixed}; ${r.nodes.total} total)`,
+      `largest tensor ${(r.largestTensorBytes / 2 ** 20).toFixed(1)} MiB`,
       r.logpRelErr === undefined ? "" : `logp rel err ${r.logpRelErr.toExponential(1)}`,
       r.torchMs === undefined ? "" : `torch ${f(r.torchMs)} ms, ours ${f(r.vsTorch, 2)}x`,
     ]

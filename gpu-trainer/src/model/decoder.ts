@@ -10,7 +10,7 @@
  */
 import { type Graph, type Tensor, init, nn } from "@iopo/graph";
 import type { DecoderConfig } from "./config.ts";
-const { labelLogProbs, rmsNorm, silu } = nn;
+const { rmsNorm, silu } = nn;
 
 /** Linear modules of a block, by their HF short names. */
 export const LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
@@ -274,20 +274,136 @@ export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: Forwar
   return norm(x, "model.norm.weight");
 }
 
+/** The output projection's weight: the tied embedding [V, D] (rows) or `lm_head.weight` [D, V] (columns). */
+function headWeight(p: DecoderParams): { w: Tensor; layout: "rows" | "columns" } {
+  return p.config.tieWordEmbeddings
+    ? { w: p.get("model.embed_tokens.weight"), layout: "rows" }
+    : { w: p.get("lm_head.weight"), layout: "columns" };
+}
+
 /** Logits [N, T, V] in fp32 (computed in the compute dtype). */
 export function decoderLogits(p: DecoderParams, inp: DecoderInputs, opts: ForwardOptions = {}): Tensor {
   const g = inp.ids.graph;
   const h = decoderHidden(p, inp, opts);
-  const head = p.config.tieWordEmbeddings ? g.transpose(p.get("model.embed_tokens.weight"), [1, 0]) : p.get("lm_head.weight");
+  const { w, layout } = headWeight(p);
+  const head = layout === "rows" ? g.transpose(w, [1, 0]) : w;
   return g.cast(g.matmul(h, g.cast(head, h.dtype)), "float32");
 }
 
 /**
- * Summed log-probabilities of the labels over the masked positions, one per row: [N].
- * `labels[n, t]` is the token at t+1 (int32), `lossMask[n, t]` is 1 where that label is a
+ * Vocabulary columns per chunk of the head (see chunkedLabelLogProbs): q05's 8 rows x 256 tokens
+ * hold 2048 x 32768 fp32 logits at a time (256 MiB) instead of 2048 x 151,936 (1.16 GiB).
+ */
+export const DEFAULT_VOCAB_CHUNK = 32768;
+
+export interface HeadOptions extends ForwardOptions {
+  /**
+   * Vocabulary columns per head chunk (default DEFAULT_VOCAB_CHUNK); 0: the whole logits
+   * [N, T, V] and their log-softmax, as one tensor each (the reference the chunks are tested against).
+   */
+  vocabChunk?: number;
+}
+
+/**
+ * log p(label) at every position, [N, T] fp32: `labels[n, t]` is the token at t+1 (int32). The
+ * head runs in vocabulary chunks (chunkedLabelLogProbs) unless `vocabChunk` is 0.
+ */
+export function decoderLabelLogProbs(p: DecoderParams, inp: DecoderInputs, labels: Tensor, opts: HeadOptions = {}): Tensor {
+  const chunk = opts.vocabChunk ?? DEFAULT_VOCAB_CHUNK;
+  if (chunk === 0) return nn.labelLogProbs(decoderLogits(p, inp, opts), labels);
+  const { w, layout } = headWeight(p);
+  return chunkedLabelLogProbs(decoderHidden(p, inp, opts), w, layout, labels, chunk);
+}
+
+/**
+ * log softmax(h · W)[label] per position without the [N·T, V] logits: the idea of Liger's fused
+ * linear cross-entropy, chunked over the vocabulary (static, where rows and T are symbolic).
+ *
+ * Forward, per chunk of at most `chunk` columns W_c: z = h·W_c minus the running max, the max's
+ * rise d = relu(rowmax z), e = exp(z - d); the running sum s and the softmax-weighted head rows
+ * acc = Σ e·W_cᵀ are rescaled by exp(-d) and accumulate (an online log-sum-exp, as flash
+ * attention's). Each chunk's product is shifted by the previous chunk's max, so chunks run in
+ * order and one chunk's [N·T, chunk] tensors are dead before the next one's exist. The label's
+ * logit is h · W[label] (a gathered row, not a column of the logits); log p = that - (max + log s).
+ *
+ * Backward (hand-written, Graph.customGradient): d/dh = gy (W[label] - acc/s), already computed,
+ * so a frozen head (LoRA) keeps nothing of the vocabulary for the backward pass; a trained head's
+ * gradient gy·h (onehot - softmax) recomputes each chunk's softmax from h and the log-sum-exp,
+ * exp(h·W_c - lse), one chunk at a time, and scatters the label rows' +gy·h.
+ *
+ * h [N, T, D] in the compute dtype; w fp32, [V, D] (rows: the tied embedding) or [D, V]
+ * (columns: lm_head); products run in h's dtype, the softmax statistics in fp32.
+ */
+export function chunkedLabelLogProbs(h: Tensor, w: Tensor, layout: "rows" | "columns", labels: Tensor, chunk: number): Tensor {
+  const g = h.graph;
+  const dt = h.dtype;
+  const D = h.shape[h.rank - 1] as number;
+  const V = w.shape[layout === "rows" ? 0 : 1] as number;
+  const f32 = (t: Tensor) => g.cast(t, "float32");
+  const h2 = g.reshape(h, [-1, D]); // [NT, D]
+  const lab = g.reshape(labels, [-1]); // [NT]
+  const vocabAxis = layout === "rows" ? 0 : 1;
+  const chunks: [number, number][] = [];
+  for (let v0 = 0; v0 < V; v0 += chunk) chunks.push([v0, Math.min(V, v0 + chunk)]);
+  const slice = ([v0, v1]: [number, number]) => g.cast(g.slice(w, [v0], [v1], [vocabAxis]), dt);
+  /** h · W_c, fp32 [NT, Vc]. */
+  const logits = (wc: Tensor) => f32(g.gemm(h2, wc, { transB: layout === "rows" }));
+  /** Σ_v p_v W_c[v] for p [NT, Vc]: fp32 [NT, D]. */
+  const mix = (p: Tensor, wc: Tensor) => f32(g.gemm(g.cast(p, dt), wc, { transB: layout === "columns" }));
+
+  let negMax: Tensor | undefined; // minus the running max, [NT, 1]
+  let sum: Tensor | undefined; // Σ exp(logit - max), [NT, 1]
+  let acc: Tensor | undefined; // Σ exp(logit - max) W[v], [NT, D]
+  for (const c of chunks) {
+    const wc = slice(c);
+    if (!negMax || !sum || !acc) {
+      const z = logits(wc);
+      const m = g.reduceMax(z, -1, true);
+      const e = g.exp(g.sub(z, m));
+      [negMax, sum, acc] = [g.neg(m), g.reduceSum(e, -1, true), mix(e, wc)];
+      continue;
+    }
+    const z = g.add(logits(wc), negMax); // fp32: the Add folds into the Gemm's C
+    const rise = g.relu(g.reduceMax(z, -1, true));
+    const e = g.exp(g.sub(z, rise));
+    const rescale = g.exp(g.neg(rise));
+    sum = g.add(g.mul(sum, rescale), g.reduceSum(e, -1, true));
+    acc = g.add(g.mul(acc, rescale), mix(e, wc));
+    negMax = g.sub(negMax, rise);
+  }
+  const lse = g.sub(g.log(sum!), negMax!); // [NT, 1]
+  const labelRows = f32(layout === "rows" ? g.gather(w, lab, 0) : g.transpose(g.gather(w, lab, 1), [1, 0])); // [NT, D]
+  const lp = g.sub(g.reduceSum(g.mul(f32(h2), labelRows), -1, true), lse); // [NT, 1]
+
+  const expected = g.div(acc!, sum!); // E_softmax[W[v]], [NT, D]
+  const lpWithGrad = g.customGradient(lp, [h2, w], (gy, needs) => {
+    const dh = needs[0] ? g.cast(g.mul(gy, g.sub(labelRows, expected)), dt) : undefined;
+    if (!needs[1]) return [dh, undefined];
+    const gh = g.mul(gy, f32(h2)); // [NT, D]
+    const ghDt = g.cast(gh, dt);
+    const negLse = g.reshape(g.neg(lse), [1, -1]); // [1, NT]
+    // -Σ_t gy_t h_t softmax_t per chunk, the softmax recomputed transposed, [Vc, NT]: the product
+    // taken the other way round is not the forward's, which CSE would otherwise keep alive till here
+    const parts = chunks.map((c) => {
+      const wc = slice(c);
+      const pT = g.cast(g.exp(g.add(f32(g.gemm(wc, h2, { transA: layout === "columns", transB: true })), negLse)), dt);
+      return f32(layout === "rows" ? g.gemm(pT, ghDt, { alpha: -1 }) : g.gemm(ghDt, pT, { transA: true, transB: true, alpha: -1 }));
+    });
+    const dense = g.concat(parts, vocabAxis);
+    // + gy_t h_t on each label's row (column): the gathered rows' gradient
+    if (layout === "rows") return [dh, g.scatterElements(dense, g.expandLike(g.unsqueeze(lab, 1), gh), gh, 0, "add")];
+    const ghT = g.transpose(gh, [1, 0]); // [D, NT]
+    return [dh, g.scatterElements(dense, g.expandLike(g.unsqueeze(lab, 0), ghT), ghT, 1, "add")];
+  });
+  return g.reshapeLike(lpWithGrad, labels);
+}
+
+/**
+ * Summed log-probabilities of the labels over the masked positions, one per row: [N], from the
+ * per-position log-probs [N, T] (decoderLabelLogProbs); `lossMask[n, t]` is 1 where that label is a
  * response token (prompt and padding are 0).
  */
-export function sequenceLogProbs(logits: Tensor, labels: Tensor, lossMask: Tensor): Tensor {
-  const g = logits.graph;
-  return g.reduceSum(g.mul(labelLogProbs(logits, labels), lossMask), -1);
+export function sequenceLogProbs(tokenLogProbs: Tensor, lossMask: Tensor): Tensor {
+  const g = tokenLogProbs.graph;
+  return g.reduceSum(g.mul(tokenLogProbs, lossMask), -1);
 }
