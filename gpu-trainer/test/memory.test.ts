@@ -1,12 +1,21 @@
 /**
  * Paper-scale memory: the vocabulary head in chunks equals the whole-logits head (values and
  * gradients, tied and untied heads, on the float64 interpreter and on onnxruntime), and its
- * largest tensor shrinks with the chunk.
+ * largest tensor shrinks with the chunk; layers recomputed in the backward pass give the same
+ * gradients.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Engine, Graph, type HostTensor, Trainer, createWasmEngine, evaluate, grad, largestIntermediate } from "@iopo/graph";
 import type { Model } from "../src/model/index.ts";
-import { declareParams, decoderLabelLogProbs, sequenceLogProbs } from "../src/model/decoder.ts";
+import {
+  type LinearModule,
+  type ModelWeights,
+  declareParams,
+  decoderLabelLogProbs,
+  linearShape,
+  loraNames,
+  sequenceLogProbs,
+} from "../src/model/decoder.ts";
 import { collate, encodeExample } from "../src/train/batch.ts";
 import { declareBatchInputs, trainingModel } from "../src/train/graphs.ts";
 import { toyQuadruples, variantModel } from "./iopo-helpers.ts";
@@ -118,5 +127,96 @@ describe("the vocabulary head in chunks = the whole logits", () => {
         expect(err, `${mode} ${name}`).toBeLessThan(1e-5);
       }
     }
+  });
+});
+
+/** Largest |a - b| over b's scale (max |b|), or the error itself where b is all zeros. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+  }
+  return scale ? err / scale : err;
+}
+
+describe("--recompute: layers recomputed in the backward pass", () => {
+  const m = variantModel("llama", {
+    num_hidden_layers: 2,
+    hidden_size: 32,
+    intermediate_size: 48,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+  });
+  const feeds = batchOf(m);
+  const targets: LinearModule[] = ["q_proj", "v_proj", "up_proj"];
+  // B nonzero (PEFT starts it at zero), so that A's gradients are not zero too
+  const loraInit: ModelWeights = new Map();
+  for (let l = 0; l < 2; l++)
+    for (const t of targets)
+      loraInit.set(
+        loraNames(l, t).b,
+        Float32Array.from({ length: 4 * linearShape(m.config, t)[1] }, (_, i) => Math.sin(i + l) / 10),
+      );
+
+  for (const lora of [false, true])
+    it(`the same log-probs and gradients (${lora ? "LoRA adapters" : "every weight"}), float64 interpreter`, () => {
+      const run = (recompute: boolean) => {
+        const g = new Graph();
+        const inp = declareBatchInputs(g, m.config, 4);
+        const p = declareParams(g, m.config, m.weights, {
+          trainable: !lora,
+          lora: lora ? { rank: 4, alpha: 8, targets } : undefined,
+          loraInit,
+          seed: 2,
+        });
+        const logps = sequenceLogProbs(decoderLabelLogProbs(p, inp, inp.labels, { recompute, vocabChunk: CHUNK }), inp.lossMask);
+        const wrt = g.params.filter((t) => t.trainable);
+        const grads = grad(g.reduceSum(g.mul(logps, logps)), wrt);
+        const vals = evaluate([logps, ...grads], { feeds: feeds as never });
+        return { logps: vals[0].data, grads: vals.slice(1).map((v) => v.data), names: wrt.map((t) => t.name!) };
+      };
+      const kept = run(false);
+      const recomputed = run(true);
+      expect(relErr(recomputed.logps, kept.logps)).toBeLessThan(1e-12);
+      kept.grads.forEach((want, i) => {
+        expect(Math.max(...Array.from(want, Math.abs)), kept.names[i]).toBeGreaterThan(0);
+        expect(relErr(recomputed.grads[i], want), kept.names[i]).toBeLessThan(1e-12);
+      });
+    });
+
+  it("IOPO LoRA steps on wasm (fp32): losses and adapters equal without and with --recompute", async () => {
+    const rows = feeds.ids.shape[0];
+    const refLogps = { dtype: "float32" as const, shape: [rows], data: new Float32Array(rows).fill(-30) };
+    const run = async (recompute: boolean) => {
+      const tr = await Trainer.create({
+        engine: wasm,
+        model: trainingModel({
+          method: "iopo",
+          config: m.config,
+          weights: m.weights,
+          lora: { rank: 4, alpha: 8, targets },
+          loraInit,
+          seed: 1,
+          loss: { beta: 0.1 },
+          reference: "cache",
+          recompute,
+        }),
+        lr: 1e-2,
+        eps: 1e-2,
+      });
+      const losses: number[] = [];
+      for (let i = 0; i < 3; i++) losses.push((await tr.step({ ...feeds, ref_logps: refLogps })).loss);
+      const params = await tr.getParams();
+      await tr.dispose();
+      return { losses, params };
+    };
+    const kept = await run(false);
+    const recomputed = await run(true);
+    expect(kept.losses[2]).not.toBeCloseTo(kept.losses[0], 3);
+    recomputed.losses.forEach((l, i) => expect(Math.abs(l - kept.losses[i])).toBeLessThan(1e-6));
+    for (const [name, t] of Object.entries(kept.params))
+      expect(relErr(recomputed.params[name].data as Float32Array, t.data as Float32Array), name).toBeLessThan(1e-6);
   });
 });

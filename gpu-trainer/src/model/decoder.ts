@@ -8,7 +8,7 @@
  * device, with no Transpose kernel in the forward or backward pass; `lm_head.weight` is [D, V].
  * The conversion happens once, on the host, when weights are loaded or saved (see weights.ts).
  */
-import { type Graph, type Tensor, init, nn } from "@iopo/graph";
+import { type Graph, type Tensor, grad, init, nn } from "@iopo/graph";
 import type { DecoderConfig } from "./config.ts";
 const { rmsNorm, silu } = nn;
 
@@ -162,6 +162,12 @@ export interface ForwardOptions {
    * to fp32 for the log-softmax.
    */
   dtype?: "float32" | "float16";
+  /**
+   * Recompute each layer's activations in the backward pass from the layer's input instead of
+   * keeping them from the forward (activation checkpointing per layer): a step then holds the
+   * layers' inputs and one layer's activations at a time, for one more forward pass of compute.
+   */
+  recompute?: boolean;
 }
 
 const MASK_NEG = 1e9;
@@ -240,8 +246,8 @@ export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: Forwar
   const sinK = tokenLayout(sin);
   const norm = (t: Tensor, name: string) => rmsNorm(t, g.cast(p.get(name), dt), c.rmsNormEps);
   // gather from the fp32 table, then cast: the embedding gradient accumulates in fp32
-  let x = g.cast(g.gather(p.get("model.embed_tokens.weight"), inp.ids, 0), dt); // [N, T, D]
-  for (let l = 0; l < c.numLayers; l++) {
+  /** Decoder layer l on its input x [N, T, D]. */
+  const layer = (x: Tensor, l: number): Tensor => {
     const pre = `model.layers.${l}`;
     const h = norm(x, `${pre}.input_layernorm.weight`);
     const heads = (t: Tensor, n: number) => g.transpose(g.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [N, n, T, hd]
@@ -265,12 +271,39 @@ export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: Forwar
     const scores = g.add(g.matmul(q, kT), bias); // q carries the 1/sqrt(hd)
     const probs = g.softmax(scores, -1);
     const o = g.reshape(g.transpose(g.matmul(probs, v), [0, 2, 1, 3]), [0, 0, H * hd]);
-    x = g.add(x, linearModule(p, modulePath(l, "o_proj"), o, adapters));
-    const h2 = norm(x, `${pre}.post_attention_layernorm.weight`);
+    const mid = g.add(x, linearModule(p, modulePath(l, "o_proj"), o, adapters));
+    const h2 = norm(mid, `${pre}.post_attention_layernorm.weight`);
     const gate = silu(linearModule(p, modulePath(l, "gate_proj"), h2, adapters));
     const up = linearModule(p, modulePath(l, "up_proj"), h2, adapters);
-    x = g.add(x, linearModule(p, modulePath(l, "down_proj"), g.mul(gate, up), adapters));
-  }
+    return g.add(mid, linearModule(p, modulePath(l, "down_proj"), g.mul(gate, up), adapters));
+  };
+  /** Layer l's parameters (base weights, norms, biases, and its adapters when they apply). */
+  const layerParams = (l: number): Tensor[] => {
+    const own = [...paramShapes(c).keys()].filter((n) => n.startsWith(`model.layers.${l}.`)).map((n) => p.get(n));
+    const paths = adapters && p.lora ? LINEAR_MODULES.map((m) => modulePath(l, m)) : [];
+    const lora = paths.flatMap((path) => (p.lora!.a.has(path) ? [p.lora!.a.get(path)!, p.lora!.b.get(path)!] : []));
+    return [...own, ...lora];
+  };
+  /**
+   * Layer l with its activations recomputed in the backward pass (ForwardOptions.recompute): the
+   * backward rebuilds the layer from a copy of its input that waits for the layer's incoming
+   * gradient, so onnxruntime can neither run the recomputation early (every layer's activations
+   * alive again) nor merge it with the forward (common-subexpression elimination).
+   */
+  const recomputedLayer = (x: Tensor, l: number): Tensor => {
+    const params = layerParams(l);
+    return g.customGradient(layer(x, l), [x, ...params], (gy, needs) => {
+      const first = g.slice(g.reshape(gy, [-1]), [0], [1]);
+      const xAgain = g.where(g.equal(first, first), x, x); // x, once gy exists
+      const wanted = params.filter((_, i) => needs[i + 1]);
+      const [dx, ...dParams] = grad(layer(xAgain, l), [xAgain, ...wanted], { seed: gy });
+      let k = 0;
+      return [needs[0] ? dx : undefined, ...params.map((_, i) => (needs[i + 1] ? dParams[k++] : undefined))];
+    });
+  };
+  // gather from the fp32 table, then cast: the embedding gradient accumulates in fp32
+  let x = g.cast(g.gather(p.get("model.embed_tokens.weight"), inp.ids, 0), dt); // [N, T, D]
+  for (let l = 0; l < c.numLayers; l++) x = opts.recompute ? recomputedLayer(x, l) : layer(x, l);
   return norm(x, "model.norm.weight");
 }
 

@@ -60,6 +60,8 @@ export interface TrainingModelOptions {
   computeDtype?: "float32" | "float16";
   /** Vocabulary columns per head chunk (decoder.ts's HeadOptions; 0: whole logits). */
   vocabChunk?: number;
+  /** Recompute each layer's activations in the backward pass (decoder.ts's ForwardOptions). */
+  recompute?: boolean;
 }
 
 /**
@@ -73,7 +75,7 @@ export function trainingModel(o: TrainingModelOptions): ModelFn {
     const inp = declareBatchInputs(g, o.config, K);
     const policy = declareParams(g, o.config, o.weights, { trainable: !o.lora, lora: o.lora, loraInit: o.loraInit, seed: o.seed });
     const dec = { ids: inp.ids, keyMask: inp.keyMask, cos: inp.cos, sin: inp.sin };
-    const head = { dtype: o.computeDtype, vocabChunk: o.vocabChunk };
+    const head = { dtype: o.computeDtype, vocabChunk: o.vocabChunk, recompute: o.recompute };
     const logps = sequenceLogProbs(decoderLabelLogProbs(policy, dec, inp.labels, head), inp.lossMask);
     let reference: Tensor | undefined;
     if (needsReference(o.method)) {
