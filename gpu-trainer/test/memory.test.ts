@@ -220,3 +220,46 @@ describe("--recompute: layers recomputed in the backward pass", () => {
       expect(relErr(recomputed.params[name].data as Float32Array, t.data as Float32Array), name).toBeLessThan(1e-6);
   });
 });
+
+describe("--precision fp16: frozen weights stored in fp16", () => {
+  it("a LoRA base in fp16 takes half the bytes and trains as the fp32 base cast at each use (wasm)", async () => {
+    const m = HEADS[1][1];
+    const feeds = batchOf(m);
+    const rows = feeds.ids.shape[0];
+    const refLogps = { dtype: "float32" as const, shape: [rows], data: new Float32Array(rows).fill(-30) };
+    const run = async (frozenDtype?: "float32") => {
+      const tr = await Trainer.create({
+        engine: wasm,
+        model: trainingModel({
+          method: "iopo",
+          config: m.config,
+          weights: m.weights,
+          lora: { rank: 4, alpha: 8, targets: ["q_proj", "v_proj", "down_proj"] },
+          seed: 1,
+          loss: { beta: 0.1 },
+          reference: "cache",
+          computeDtype: "float16",
+          frozenDtype,
+        }),
+        lossScaling: {},
+        lr: 1e-2,
+      });
+      const frozenBytes = tr.frozenParams.reduce((s, p) => s + p.data!.byteLength, 0);
+      const dtypes = new Set(tr.frozenParams.map((p) => p.dtype));
+      const losses: number[] = [];
+      for (let i = 0; i < 3; i++) losses.push((await tr.step({ ...feeds, ref_logps: refLogps })).loss);
+      await tr.dispose();
+      return { frozenBytes, dtypes, losses };
+    };
+    const cast = await run("float32");
+    const stored = await run();
+    expect([...cast.dtypes]).toEqual(["float32"]);
+    expect([...stored.dtypes]).toEqual(["float16"]);
+    expect(stored.frozenBytes).toBe(cast.frozenBytes / 2);
+    expect(cast.losses[2]).not.toBeCloseTo(cast.losses[0], 3);
+    // to fp16 rounding (onnxruntime's CPU kernels run fp16 nodes in fp32 and drop Cast pairs, where
+    // they do differs between the two graphs), which AdamW's steps then amplify
+    expect(Math.abs(stored.losses[0] - cast.losses[0])).toBeLessThan(1e-3 * cast.losses[0]);
+    stored.losses.forEach((l, i) => expect(Math.abs(l - cast.losses[i])).toBeLessThan(2e-2 * cast.losses[i]));
+  });
+});

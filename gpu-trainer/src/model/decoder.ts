@@ -78,6 +78,12 @@ export interface ParamOptions {
   /** Name prefix in the graph (e.g. "ref." for a frozen reference copy). */
   prefix?: string;
   trainable: boolean;
+  /**
+   * The dtype the weights are stored in when they do not train (default float32). float16 halves
+   * a frozen base on the device, with nothing lost where the decoder computes in fp16 anyway:
+   * each use would round it to fp16 (and keep that copy for the backward pass).
+   */
+  frozenDtype?: "float32" | "float16";
   lora?: LoraConfig;
   /** Initial LoRA A (by adapter name); random (PEFT's kaiming-uniform) when absent. */
   loraInit?: ModelWeights;
@@ -112,7 +118,8 @@ export function declareParams(g: Graph, c: DecoderConfig, weights: ModelWeights,
   for (const [name, shape] of paramShapes(c)) {
     const data = weights.get(name);
     if (!data) throw new Error(`missing weight ${name}`);
-    map.set(name, g.param(prefix + name, shape, { init: data, trainable: opts.trainable }));
+    const dtype = opts.trainable ? "float32" : (opts.frozenDtype ?? "float32");
+    map.set(name, g.param(prefix + name, shape, { init: data, trainable: opts.trainable, dtype }));
   }
   let lora: DecoderParams["lora"];
   if (opts.lora) {

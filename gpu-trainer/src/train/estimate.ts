@@ -17,7 +17,7 @@ export type EstimateOptions = Pick<
 export interface MemoryEstimate {
   /** Bytes by part. */
   parts: {
-    /** Weights that do not train: LoRA's base, or full fine-tuning's reference copy on the fly. */
+    /** Weights that do not train (LoRA's base, or full fine-tuning's reference copy on the fly), fp16 under --precision fp16. */
     frozenWeights: number;
     /** fp32 master weights that train (LoRA adapters, or every weight). */
     trainable: number;
@@ -72,14 +72,16 @@ export function estimateMemory(c: DecoderConfig, o: EstimateOptions): MemoryEsti
   // the backward's working set at its largest: the softmax's gradient beside the softmax, and
   // two [T, I] gradients in the MLP
   const working = 2 * rows * H * T * T + 2 * tokens * c.intermediateSize;
-  // fp16: each weight is cast at its use, and the casts are kept for dX = dY·Wᵀ
-  const castWeights = o.precision === "fp16" ? params - c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2) : 0;
+  // fp16 full fine-tuning: each fp32 master weight is cast at its use, and the cast is kept for
+  // dX = dY·Wᵀ (the embedding and head are read in fp32 or by chunk)
+  const castWeights = o.precision === "fp16" && !o.lora ? params - c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2) : 0;
   const vocabChunk = o.vocabChunk ?? DEFAULT_VOCAB_CHUNK;
   // chunked: a chunk's logits and exponentials; whole (0): the logits, their log-softmax and its
   // gradient kept for the backward pass, and the exponentials
   const logitTensors = vocabChunk ? 2 * Math.min(c.vocabSize, vocabChunk) : 4 * c.vocabSize;
   const parts = {
-    frozenWeights: frozenElems * FP32,
+    // under --precision fp16 the frozen weights are stored fp16 (decoder.ts's frozenDtype)
+    frozenWeights: frozenElems * act,
     trainable: trainableElems * FP32,
     gradients: trainableElems * FP32 * (o.gradAccum > 1 ? 2 : 1),
     moments: 2 * trainableElems * FP32,

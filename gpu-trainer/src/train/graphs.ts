@@ -62,6 +62,8 @@ export interface TrainingModelOptions {
   vocabChunk?: number;
   /** Recompute each layer's activations in the backward pass (decoder.ts's ForwardOptions). */
   recompute?: boolean;
+  /** The dtype of the weights that do not train (decoder.ts's ParamOptions; default: the compute dtype). */
+  frozenDtype?: "float32" | "float16";
 }
 
 /**
@@ -73,7 +75,14 @@ export function trainingModel(o: TrainingModelOptions): ModelFn {
   return (g) => {
     const K = BLOCKS[o.method].length;
     const inp = declareBatchInputs(g, o.config, K);
-    const policy = declareParams(g, o.config, o.weights, { trainable: !o.lora, lora: o.lora, loraInit: o.loraInit, seed: o.seed });
+    const frozenDtype = o.frozenDtype ?? o.computeDtype;
+    const policy = declareParams(g, o.config, o.weights, {
+      trainable: !o.lora,
+      frozenDtype,
+      lora: o.lora,
+      loraInit: o.loraInit,
+      seed: o.seed,
+    });
     const dec = { ids: inp.ids, keyMask: inp.keyMask, cos: inp.cos, sin: inp.sin };
     const head = { dtype: o.computeDtype, vocabChunk: o.vocabChunk, recompute: o.recompute };
     const logps = sequenceLogProbs(decoderLabelLogProbs(policy, dec, inp.labels, head), inp.lossMask);
@@ -83,7 +92,7 @@ export function trainingModel(o: TrainingModelOptions): ModelFn {
       else {
         const refParams = o.lora
           ? policy
-          : declareParams(g, o.config, o.referenceWeights ?? o.weights, { prefix: "ref.", trainable: false });
+          : declareParams(g, o.config, o.referenceWeights ?? o.weights, { prefix: "ref.", trainable: false, frozenDtype });
         const refLogps = decoderLabelLogProbs(refParams, dec, inp.labels, { ...head, adapters: false });
         reference = g.stopGradient(sequenceLogProbs(refLogps, inp.lossMask));
       }
