@@ -34,7 +34,8 @@ import { type DecoderConfig, countParams, parseHfConfig } from "../src/model/con
 import { LINEAR_MODULES, type ModelWeights, paramShapes } from "../src/model/decoder.ts";
 import { randomWeights } from "../src/model/index.ts";
 import { type EncodedExample, collate } from "../src/train/batch.ts";
-import { LogprobRunner, trainingModel } from "../src/train/graphs.ts";
+import { estimateMemory } from "../src/train/estimate.ts";
+import { LogprobRunner, frozenInSession, trainingModel } from "../src/train/graphs.ts";
 import { TRAINING_BENCH_ENGINES, makeBenchEngine, parseBenchEngines } from "./engines.ts";
 const { lcg } = toyModels;
 
@@ -153,10 +154,22 @@ function trainerConfig(
     weightDecay: 0,
     clipGradNorm: 1,
     profile,
-    // a host-I/O GPU engine: keep the frozen weights inside the session (uploaded once)
-    frozenInSession: engine.kind === "node-webgpu",
+    frozenInSession: frozenInSession(engine, frozenBytes(c, mode, precision)),
   };
 }
+
+/** Bytes of the frozen weights (LoRA's base; none for full fine-tuning with cached reference log-probs). */
+const frozenBytes = (c: DecoderConfig, mode: Mode, precision: Precision) =>
+  estimateMemory(c, {
+    method: "iopo",
+    lora: mode === "lora" ? LORA : null,
+    ref: "cache",
+    batchSize: 1,
+    gradAccum: 1,
+    maxLength: 1,
+    precision,
+    recompute: false,
+  }).parts.frozenWeights;
 
 export interface NodeCounts {
   /** ONNX nodes of the fused step (forward, backward, clip, AdamW) per decoder layer. */

@@ -6,11 +6,13 @@
  *   npx tsx bench/memory.ts --shape small --mode lora --batch 1 --T 256 [--recompute] [--vocab-chunk n]
  *
  * How it measures: each configuration runs in a fresh process, with ORT's CPU arena and memory
- * pattern off (every tensor is its own allocation, freed when dead: glibc returns large blocks to
- * the system, so resident memory follows what is alive). The step's transient memory is the
- * process's peak resident set (getrusage maxrss) over two steps minus its resident set just
- * before the first step (weights, moments and sessions in place); the estimate's counterpart is
- * its step-time parts: activations, the logits chunk and the gradients.
+ * pattern off (every tensor is its own allocation, freed when dead) and glibc told to map every
+ * allocation of 1 MiB or more on its own (MALLOC_MMAP_THRESHOLD_), so that a freed tensor leaves
+ * the resident set at once: without it, heap fragmentation kept up to 1.5 GB more resident in the
+ * recomputing runs. The step's memory is the process's peak resident set (getrusage maxrss) over
+ * two steps minus its resident set just before the first step (weights, moments and sessions in
+ * place); the estimate's counterpart is what it counts for the step itself: activations, the
+ * logits chunk, the gradients, and the new weights and moments the update writes.
  */
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -85,7 +87,8 @@ async function measure(cfg: Config) {
     recompute: cfg.recompute,
     vocabChunk: cfg.vocabChunk,
   });
-  const stepParts = est.parts.activations + est.parts.logitsChunk + est.parts.gradients;
+  const p = est.parts;
+  const stepParts = p.activations + p.logitsChunk + p.gradients + p.trainable / 2 + p.moments / 2;
   return { ...cfg, measuredStepMiB: (peak - before) / MiB, estimatedStepMiB: stepParts / MiB, estimatedTotalMiB: est.totalBytes / MiB };
 }
 
@@ -111,7 +114,10 @@ async function main(argv: string[]) {
     const args = ["--shape", cfg.shape, "--mode", cfg.mode, "--batch", String(cfg.batch), "--T", String(cfg.T)];
     if (cfg.recompute) args.push("--recompute");
     if (cfg.vocabChunk !== undefined) args.push("--vocab-chunk", String(cfg.vocabChunk));
-    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { encoding: "utf8" });
+    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], {
+      encoding: "utf8",
+      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: String(2 ** 20) },
+    });
     const r = JSON.parse(out.trim().split("\n").pop()!);
     const name = `${r.shape} ${r.mode} B${r.batch} T${r.T}${r.recompute ? " recompute" : ""}${r.vocabChunk === 0 ? " whole logits" : ""}`;
     console.log(

@@ -13,6 +13,7 @@ import { LINEAR_MODULES, declareParams } from "../src/model/decoder.ts";
 import { createTinyModel } from "../src/model/index.ts";
 import { readConfig } from "../src/model/weights.ts";
 import { estimateMemory } from "../src/train/estimate.ts";
+import { ONNX_PROTOBUF_LIMIT, frozenInSession } from "../src/train/graphs.ts";
 
 const BIN = join(import.meta.dirname, "../bin/iopo-train.mjs");
 const CONFIGS = join(import.meta.dirname, "fixtures/configs");
@@ -51,7 +52,7 @@ describe("iopo-train estimate", () => {
     expect(file.totalBytes).toBe(Object.values(file.parts as Record<string, number>).reduce((a, b) => a + b, 0));
     expect(file.parts.frozenWeights).toBe(PUBLISHED["Qwen2-7B"] * 4);
     // LoRA r8 on every linear module of 28 layers: r (in + out) per module
-    expect(file.parts.trainable).toBe(28 * 8 * (2 * (3584 + 3584) + 2 * (3584 + 512) + 2 * (3584 + 18944) + (18944 + 3584)) * 4);
+    expect(file.parts.trainable / 2).toBe(28 * 8 * (2 * (3584 + 3584) + 2 * (3584 + 512) + 2 * (3584 + 18944) + (18944 + 3584)) * 4);
     expect(file.parts.moments).toBe(2 * file.parts.trainable);
     const out = JSON.parse(r.stdout);
     expect(out.cardBytes).toBe(143771 * 2 ** 20);
@@ -66,9 +67,10 @@ describe("iopo-train estimate", () => {
       const e = estimateMemory(c, { ...base, lora });
       expect(e.parts.frozenWeights, name).toBe(n * 4);
       const full = estimateMemory(c, base);
-      expect(full.parts.trainable, name).toBe(n * 4);
+      expect(full.parts.trainable, name).toBe(2 * n * 4); // master weights, and the step's new ones
       expect(full.parts.frozenWeights).toBe(0);
       expect(estimateMemory(c, { ...base, ref: "on-the-fly" }).parts.frozenWeights).toBe(n * 4); // the frozen reference copy
+      expect(full.parts.gradients, name).toBe(n * 4);
       expect(estimateMemory(c, { ...base, gradAccum: 4 }).parts.gradients).toBe(2 * full.parts.gradients); // + accumulators
       expect(estimateMemory(c, { ...base, lora, recompute: true }).parts.activations).toBeLessThan(e.parts.activations / 2);
       // fp16 at a long cutoff: half the activations' bytes (the weights' fp16 casts aside)
@@ -89,7 +91,7 @@ describe("iopo-train estimate", () => {
       declareParams(g, m.config, m.weights, { trainable: !lora, lora: lora ? { ...lora, targets: [...lora.targets] } : undefined });
       const trainable = g.params.filter((p) => p.trainable).reduce((s, p) => s + p.data!.length, 0);
       const e = estimateMemory(m.config, { ...base, lora: lora ? { ...lora, targets: [...lora.targets] } : null });
-      expect(e.parts.trainable).toBe(trainable * 4);
+      expect(e.parts.trainable).toBe(2 * trainable * 4);
     }
   });
 
@@ -104,5 +106,20 @@ describe("iopo-train estimate", () => {
     expect(full.status, full.stderr).toBe(0);
     expect(JSON.parse(full.stdout).fits).toBe(true);
     expect(estimate("--model", join(dir, "nowhere"), "--method", "iopo").stderr).toMatch(/no config\.json/);
+  });
+
+  it("puts frozen weights inside a host-I/O session only while ONNX's 2 GiB protobuf can hold them", async () => {
+    const nodeWebgpu = { kind: "node-webgpu" } as const;
+    const lora = { rank: 8, alpha: 16, targets: [...LINEAR_MODULES] };
+    const frozen = async (name: string, precision: "fp32" | "fp16") =>
+      estimateMemory(await readConfig(join(CONFIGS, name)), { ...base, lora, precision }).parts.frozenWeights;
+    expect(frozenInSession(nodeWebgpu, await frozen("Qwen2-0.5B", "fp16"))).toBe(true); // 0.99 GB
+    expect(frozenInSession(nodeWebgpu, await frozen("Qwen2-0.5B", "fp32"))).toBe(true); // 1.98 GB: under 2 GiB with room for the graph
+    expect(frozenInSession(nodeWebgpu, await frozen("Qwen2-1.5B", "fp16"))).toBe(false); // 3.09 GB: inputs, uploaded once
+    expect(frozenInSession({ kind: "wasm" }, 1)).toBe(false); // fed tensors cost nothing to keep on a CPU engine
+    // the threshold is the mechanism: a small one sends a tiny model's weights out of the session
+    expect(frozenInSession(nodeWebgpu, 1000, 2 ** 27)).toBe(true);
+    expect(frozenInSession(nodeWebgpu, 2 ** 26 + 1, 2 ** 27)).toBe(false);
+    expect(ONNX_PROTOBUF_LIMIT).toBe(2 ** 31);
   });
 });

@@ -19,11 +19,14 @@ export interface MemoryEstimate {
   parts: {
     /** Weights that do not train (LoRA's base, or full fine-tuning's reference copy on the fly), fp16 under --precision fp16. */
     frozenWeights: number;
-    /** fp32 master weights that train (LoRA adapters, or every weight). */
+    /**
+     * fp32 master weights that train (LoRA adapters, or every weight), twice: the optimizer step
+     * writes the new weights beside the old ones.
+     */
     trainable: number;
     /** One gradient per trainable weight, and its accumulator with --grad-accum > 1. */
     gradients: number;
-    /** AdamW's two moments. */
+    /** AdamW's two moments, twice (the step's new moments beside the old ones). */
     moments: number;
     /** What the backward pass keeps from the forward, plus the largest working set around it. */
     activations: number;
@@ -82,9 +85,9 @@ export function estimateMemory(c: DecoderConfig, o: EstimateOptions): MemoryEsti
   const parts = {
     // under --precision fp16 the frozen weights are stored fp16 (decoder.ts's frozenDtype)
     frozenWeights: frozenElems * act,
-    trainable: trainableElems * FP32,
+    trainable: 2 * trainableElems * FP32,
     gradients: trainableElems * FP32 * (o.gradAccum > 1 ? 2 : 1),
-    moments: 2 * trainableElems * FP32,
+    moments: 2 * 2 * trainableElems * FP32,
     // + the head's fp32 [tokens, D] rows: softmax-weighted, label and expected rows, dh
     activations: (kept + working + castWeights) * act + 4 * tokens * c.hiddenSize * FP32,
     logitsChunk: tokens * logitTensors * FP32,

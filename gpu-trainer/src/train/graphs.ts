@@ -26,6 +26,20 @@ export interface BatchInputs {
   sin: Tensor;
 }
 
+/** ONNX models are protobuf messages, which cannot exceed 2 GiB: initializers beyond it do not serialise. */
+export const ONNX_PROTOBUF_LIMIT = 2 ** 31;
+
+/**
+ * Whether the frozen weights go inside the step's sessions as initializers (uploaded once, with
+ * the model) rather than being inputs (uploaded once as device tensors, fed every run): only on a
+ * host-I/O engine, where a fed tensor crosses to the device on every run, and only while they
+ * leave the model under ONNX's protobuf limit (Qwen2-1.5B's base in fp16 already passes it).
+ */
+export function frozenInSession(engine: Pick<Engine, "kind">, frozenBytes: number, limit = ONNX_PROTOBUF_LIMIT): boolean {
+  // room for the graph's own bytes (nodes, constants: a few MB at most)
+  return engine.kind === "node-webgpu" && frozenBytes <= limit - 64 * 2 ** 20;
+}
+
 /** Rows dimension for K blocks of B examples ("B", "2*B", "4*B"): reshapes to [K, B] need no binding. */
 export const rowsDim = (blocks: number) => (blocks === 1 ? "B" : `${blocks}*B`);
 

@@ -21,7 +21,8 @@ import {
   saveCheckpoint,
   STATE_FORMAT,
 } from "./checkpoint.ts";
-import { trainingModel } from "./graphs.ts";
+import { estimateMemory } from "./estimate.ts";
+import { frozenInSession, trainingModel } from "./graphs.ts";
 import { BLOCKS, type Method, needsReference } from "./losses.ts";
 import { ConfigError, type OptionValues, type ResolvedOptions, resolveOptions, resumeMismatches } from "./options.ts";
 import { referenceLogprobs } from "./refcache.ts";
@@ -297,8 +298,7 @@ async function createTrainer(run: Run, engine: Engine, resumed: CheckpointConten
     schedule: opts.scheduler === "constant" ? { type: "constant", warmupSteps } : { type: opts.scheduler, warmupSteps, totalSteps },
     gradAccumulation: opts.gradAccum,
     clipGradNorm: opts.clip,
-    // a host-I/O GPU engine: the frozen base weights cross once, as session initializers
-    frozenInSession: engine.kind === "node-webgpu",
+    frozenInSession: frozenInSession(engine, estimateMemory(model.config, opts).parts.frozenWeights),
   });
   if (resumed) await trainer.setState({ step: resumed.state.step, tensors: resumed.moments });
   return trainer;
