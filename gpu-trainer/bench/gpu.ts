@@ -136,6 +136,7 @@ function trainerConfig(
   mode: Mode,
   profile = false,
   precision: Precision = "fp32",
+  vocabChunk?: number,
 ) {
   return {
     engine,
@@ -148,6 +149,7 @@ function trainerConfig(
       loss: { beta: 0.1 },
       reference: "cache",
       computeDtype: precision === "fp16" ? "float16" : "float32",
+      vocabChunk,
     }),
     lossScaling: precision === "fp16" ? {} : undefined,
     lr: LR[mode],
@@ -204,9 +206,14 @@ export function nodesPerLayer(s: BenchShape, mode: Mode, precision: Precision = 
  * The largest intermediate tensor of the fused step at the shape's batch (from the graph's shape
  * inference, no run): bytes, and which tensor (op and shape) it is.
  */
-export async function largestTensor(s: BenchShape, mode: Mode, precision: Precision = "fp32"): Promise<{ bytes: number; what: string }> {
+export async function largestTensor(
+  s: BenchShape,
+  mode: Mode,
+  precision: Precision = "fp32",
+  vocabChunk?: number,
+): Promise<{ bytes: number; what: string }> {
   const c = shapeConfig(s);
-  const tr = await Trainer.create(trainerConfig(new CountingEngine(), c, zeroWeights(c), mode, false, precision));
+  const tr = await Trainer.create(trainerConfig(new CountingEngine(), c, zeroWeights(c), mode, false, precision, vocabChunk));
   const big = largestIntermediate(tr.models.fused.graphOutputs, { B: s.B, T: s.T });
   await tr.dispose();
   return { bytes: big.bytes, what: `${big.op} ${big.tensor?.dtype}[${big.tensor?.shape.join(",")}]` };
@@ -263,6 +270,8 @@ export interface RowOptions {
   /** Compare the log-prob pass against this engine (the bench uses wasm). */
   check?: Engine;
   profile?: boolean;
+  /** Vocabulary columns per head chunk (default the trainer's; 0: whole logits, the graph before chunking). */
+  vocabChunk?: number;
 }
 
 export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow> {
@@ -288,7 +297,7 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
   }
 
   t0 = performance.now();
-  const tr = await Trainer.create(trainerConfig(engine, c, weights, o.mode, o.profile, precision));
+  const tr = await Trainer.create(trainerConfig(engine, c, weights, o.mode, o.profile, precision, o.vocabChunk));
   const createMs = performance.now() - t0;
   const batch = { ...feeds, ref_logps: { dtype: "float32" as const, shape: [ref.length], data: ref } };
   const losses: number[] = [];
@@ -355,7 +364,7 @@ function parseList<T extends string>(v: string | undefined, all: readonly T[], d
 }
 
 const USAGE = `Usage: bench/gpu.ts [--sizes ${Object.keys(SHAPES).join(",")}] [--modes full,lora] [--engine ${TRAINING_BENCH_ENGINES.join("|")}[,...]]
-  [--precision fp32|fp16] [--steps n] [--json FILE] [--compare torch.json] [--no-check] [--profile] [--nodes]
+  [--precision fp32|fp16] [--vocab-chunk n] [--steps n] [--json FILE] [--compare torch.json] [--no-check] [--profile] [--nodes]
   defaults: --sizes small --modes full,lora --engine webgpu --steps 5`;
 
 async function main(argv: string[]) {
@@ -369,6 +378,7 @@ async function main(argv: string[]) {
   const engines = parseBenchEngines(arg("--engine"), TRAINING_BENCH_ENGINES, ["webgpu"]);
   const precision = parseList(arg("--precision"), ["fp32", "fp16"] as const, ["fp32"])[0];
   const steps = Number(arg("--steps") ?? 5);
+  const vocabChunk = arg("--vocab-chunk") === undefined ? undefined : Number(arg("--vocab-chunk"));
   const jsonFile = arg("--json");
   const compare = arg("--compare");
   const torch: TorchRow[] = compare ? JSON.parse(readFileSync(compare, "utf8")) : [];
@@ -383,7 +393,7 @@ async function main(argv: string[]) {
         console.log(`${shape} ${mode}: ${n.perLayer} nodes per layer, +${n.fixed} fixed, ${n.fixed + SHAPES[shape].L * n.perLayer} total`);
         const ops = Object.entries(n.perLayerOps).sort((a, b) => b[1] - a[1]);
         console.log(`  per layer: ${ops.map(([op, k]) => `${op} ${k}`).join(", ")}`);
-        const big = await largestTensor(SHAPES[shape], mode, precision);
+        const big = await largestTensor(SHAPES[shape], mode, precision, vocabChunk);
         console.log(`  largest intermediate: ${(big.bytes / 2 ** 20).toFixed(1)} MiB (${big.what})`);
       }
     return;
@@ -402,7 +412,7 @@ async function main(argv: string[]) {
     console.log(`engine: ${engine.description}`);
     for (const shape of sizes)
       for (const mode of modes) {
-        const r = await benchRow(engine, { shape, mode, precision, steps, check: engine === wasm ? undefined : wasm, profile });
+        const r = await benchRow(engine, { shape, mode, precision, steps, check: engine === wasm ? undefined : wasm, profile, vocabChunk });
         const t = torchMs(torch, shape, mode, precision);
         const row = { ...r, torchMs: t, vsTorch: t === undefined ? undefined : t / r.stepMs };
         rows.push(row);
