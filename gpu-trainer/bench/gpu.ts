@@ -8,7 +8,7 @@
  *   npx tsx bench/gpu.ts --sizes tiny --engine wasm,node --steps 3 --json out.json
  *   npx tsx bench/gpu.ts --sizes mid --compare torch.json     # torch_iopo_bench.py --json output
  *   npx tsx bench/gpu.ts --sizes small --engine node --profile  # where the step's time goes
- *   npx tsx bench/gpu.ts --sizes small,mid,big,q05 --nodes        # ONNX nodes per layer only
+ *   npx tsx bench/gpu.ts --sizes small,mid,big,q05 --nodes        # ONNX nodes per layer and the largest tensor only
  *   npx tsx bench/gpu.ts --sizes mid --engine node-webgpu --check-engine node  # a device-pack has no wasm
  *
  * Per row: first-step ms (compilation included), median step ms, tokens/s, the loss after each
@@ -24,6 +24,7 @@ import {
   formatProfile,
   summarizeProfile,
   countFlops,
+  largestIntermediate,
   type DeviceTensor,
   type Engine,
   type EngineSession,
@@ -122,8 +123,12 @@ class CountingEngine implements Engine {
   async close() {}
 }
 
-const zeroWeights = (c: DecoderConfig): ModelWeights =>
-  new Map([...paramShapes(c)].map(([n, shape]) => [n, new Float32Array(shape.reduce((a, b) => a * b, 1))]));
+/** Zero weights, one buffer per distinct size (only shapes matter where they are used). */
+function zeroWeights(c: DecoderConfig): ModelWeights {
+  const bySize = new Map<number, Float32Array>();
+  const zeros = (n: number) => bySize.get(n) ?? bySize.set(n, new Float32Array(n)).get(n)!;
+  return new Map([...paramShapes(c)].map(([n, shape]) => [n, zeros(shape.reduce((a, b) => a * b, 1))]));
+}
 
 function trainerConfig(
   engine: Engine,
@@ -132,6 +137,7 @@ function trainerConfig(
   mode: Mode,
   profile = false,
   precision: Precision = "fp32",
+  vocabChunk?: number,
 ) {
   return {
     engine,
@@ -144,6 +150,7 @@ function trainerConfig(
       loss: { beta: 0.1 },
       reference: "cache",
       computeDtype: precision === "fp16" ? "float16" : "float32",
+      vocabChunk,
     }),
     lossScaling: precision === "fp16" ? {} : undefined,
     lr: LR[mode],
@@ -182,6 +189,23 @@ export function nodesPerLayer(s: BenchShape, mode: Mode, precision: Precision = 
   });
 }
 
+/**
+ * The largest intermediate tensor of the fused step at the shape's batch (from the graph's shape
+ * inference, no run): bytes, and which tensor (op and shape) it is.
+ */
+export async function largestTensor(
+  s: BenchShape,
+  mode: Mode,
+  precision: Precision = "fp32",
+  vocabChunk?: number,
+): Promise<{ bytes: number; what: string }> {
+  const c = shapeConfig(s);
+  const tr = await Trainer.create(trainerConfig(new CountingEngine(), c, zeroWeights(c), mode, false, precision, vocabChunk));
+  const big = largestIntermediate(tr.models.fused.graphOutputs, { B: s.B, T: s.T });
+  await tr.dispose();
+  return { bytes: big.bytes, what: `${big.op} ${big.tensor?.dtype}[${big.tensor?.shape.join(",")}]` };
+}
+
 export interface BenchRow {
   engine: string;
   shape: string;
@@ -209,8 +233,8 @@ export interface BenchRow {
   gflop: number;
   /** Bytes moved between host and device in the last timed step (`Engine.hostBytes`; undefined: not counted). */
   hostBytesPerStep?: number;
-  /** The step graph's largest intermediate tensor (filled where the graph reports it; undefined: not measured). */
-  largestTensorBytes?: number;
+  /** The largest intermediate tensor of the fused step (shape inference at the row's batch). */
+  largestTensorBytes: number;
   /** Largest per-row relative log-prob difference against `checkEngine` (undefined: no check). */
   logpRelErr?: number;
   checkEngine?: string;
@@ -235,6 +259,8 @@ export interface RowOptions {
   /** Compare the log-prob pass against this engine (the command's --check-engine, default wasm). */
   check?: Engine;
   profile?: boolean;
+  /** Vocabulary columns per head chunk (default the trainer's; 0: whole logits, the graph before chunking). */
+  vocabChunk?: number;
 }
 
 export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow> {
@@ -260,7 +286,7 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
   }
 
   t0 = performance.now();
-  const tr = await Trainer.create(trainerConfig(engine, c, weights, o.mode, o.profile, precision));
+  const tr = await Trainer.create(trainerConfig(engine, c, weights, o.mode, o.profile, precision, o.vocabChunk));
   const createMs = performance.now() - t0;
   const batch = { ...feeds, ref_logps: { dtype: "float32" as const, shape: [ref.length], data: ref } };
   const losses: number[] = [];
@@ -280,6 +306,7 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
   const profile = o.profile ? formatProfile(summarizeProfile(await tr.endProfiling(), { skipRuns: 1 })) : undefined;
   const total = tr.models.fused.nodeCount;
   const gflop = countFlops(tr.models.fused.graphOutputs, { B: s.B, T: s.T }).matmul / 1e9;
+  const largestTensorBytes = largestIntermediate(tr.models.fused.graphOutputs, { B: s.B, T: s.T }).bytes;
   const trainable = tr.trainable.reduce((k, p) => k + p.data!.length, 0);
   await tr.dispose();
   const stepMs = times.length ? median(times) : firstStepMs;
@@ -303,6 +330,7 @@ export async function benchRow(engine: Engine, o: RowOptions): Promise<BenchRow>
     nodes: { ...(await nodesPerLayer(s, o.mode, precision)), total },
     gflop,
     hostBytesPerStep,
+    largestTensorBytes,
     logpRelErr,
     checkEngine: o.check?.description,
     profile,
@@ -329,7 +357,7 @@ function parseList<T extends string>(v: string | undefined, all: readonly T[], d
 }
 
 const USAGE = `Usage: bench/gpu.ts [--sizes ${Object.keys(SHAPES).join(",")}] [--modes full,lora] [--engine ${TRAINING_BENCH_ENGINES.join("|")}[,...]]
-  [--precision fp32|fp16] [--steps n] [--json FILE] [--compare torch.json] [--check-engine ${TRAINING_BENCH_ENGINES.join("|")}]
+  [--precision fp32|fp16] [--vocab-chunk n] [--steps n] [--json FILE] [--compare torch.json] [--check-engine ${TRAINING_BENCH_ENGINES.join("|")}]
   [--no-check] [--profile] [--nodes]
   defaults: --sizes small --modes full,lora --engine webgpu --steps 5 --check-engine wasm`;
 
@@ -344,6 +372,7 @@ async function main(argv: string[]) {
   const engines = parseBenchEngines(arg("--engine"), TRAINING_BENCH_ENGINES, ["webgpu"]);
   const precision = parseList(arg("--precision"), ["fp32", "fp16"] as const, ["fp32"])[0];
   const steps = Number(arg("--steps") ?? 5);
+  const vocabChunk = arg("--vocab-chunk") === undefined ? undefined : Number(arg("--vocab-chunk"));
   const jsonFile = arg("--json");
   const compare = arg("--compare");
   const torch: TorchRow[] = compare ? JSON.parse(readFileSync(compare, "utf8")) : [];
@@ -359,6 +388,8 @@ async function main(argv: string[]) {
         console.log(`${shape} ${mode}: ${n.perLayer} nodes per layer, +${n.fixed} fixed, ${n.fixed + SHAPES[shape].L * n.perLayer} total`);
         const ops = Object.entries(n.perLayerOps).sort((a, b) => b[1] - a[1]);
         console.log(`  per layer: ${ops.map(([op, k]) => `${op} ${k}`).join(", ")}`);
+        const big = await largestTensor(SHAPES[shape], mode, precision, vocabChunk);
+        console.log(`  largest intermediate: ${(big.bytes / 2 ** 20).toFixed(1)} MiB (${big.what})`);
       }
     return;
   }
@@ -376,7 +407,15 @@ async function main(argv: string[]) {
     console.log(`engine: ${engine.description}`);
     for (const shape of sizes)
       for (const mode of modes) {
-        const r = await benchRow(engine, { shape, mode, precision, steps, check: engine === reference ? undefined : reference, profile });
+        const r = await benchRow(engine, {
+          shape,
+          mode,
+          precision,
+          steps,
+          check: engine === reference ? undefined : reference,
+          profile,
+          vocabChunk,
+        });
         const t = torchMs(torch, shape, mode, precision);
         const row = { ...r, torchMs: t, vsTorch: t === undefined ? undefined : t / r.stepMs };
         rows.push(row);
@@ -412,7 +451,7 @@ function printRow(r: BenchRow & { torchMs?: number; vsTorch?: number }) {
       `${f(r.gflop, 1)} GFLOP (${f((r.gflop * 1000) / r.stepMs, 1)} GFLOP/s)`,
       `nodes/layer ${r.nodes.perLayer} (+${r.nodes.fixed}; ${r.nodes.total} total)`,
       r.hostBytesPerStep === undefined ? "" : `host<->device ${formatBytes(r.hostBytesPerStep)}/step`,
-      r.largestTensorBytes === undefined ? "" : `largest tensor ${formatBytes(r.largestTensorBytes)}`,
+      `largest tensor ${formatBytes(r.largestTensorBytes)}`,
       r.logpRelErr === undefined ? "" : `logp rel err ${r.logpRelErr.toExponential(1)}`,
       r.torchMs === undefined ? "" : `torch ${f(r.torchMs)} ms, ours ${f(r.vsTorch, 2)}x`,
     ]

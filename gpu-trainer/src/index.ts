@@ -105,8 +105,11 @@ export {
   type LinearModule,
   type LoraConfig,
   type ModelWeights,
+  DEFAULT_VOCAB_CHUNK,
+  chunkedLabelLogProbs,
   declareParams,
   decoderHidden,
+  decoderLabelLogProbs,
   decoderLogits,
   sequenceLogProbs,
 } from "./model/decoder.ts";

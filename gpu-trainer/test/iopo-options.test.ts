@@ -70,6 +70,9 @@ describe("the options table", () => {
     expect(resolveOptions({ ...base, method: "sft" }).lr).toBe(1e-4);
     expect(resolveOptions({ ...base, full: true }).lora).toBeNull();
     expect(() => resolveOptions({ ...base, full: true, loraRank: 4 })).toThrow(ConfigError);
+    expect(() => resolveOptions({ ...base, precision: "fp16" })).toThrow("--precision fp16 needs --grad-accum 1");
+    expect(resolveOptions({ ...base, precision: "fp16", gradAccum: 1 }).precision).toBe("fp16");
+    expect(resolveOptions({ ...base, recompute: true }).recompute).toBe(true);
   });
 });
 
@@ -136,5 +139,16 @@ describe("resume", () => {
     const more = await train({ ...base(), maxSteps: 2, saveEvery: 1, epochs: 1, resume: true, log: (l) => lines.push(l) });
     expect(more.summary.resumedFrom).toBe(1);
     expect(lines).toContainEqual(expect.stringMatching(/^resuming from \S+checkpoint-1 at step 1 of 2 \(epoch \d+, example \d+\)$/));
+  });
+
+  it("--precision fp16 trains with dynamic loss scaling; --recompute reaches the same losses", async () => {
+    const run = (o: Partial<TrainOptions>, name: string) => train({ ...base(), ...o, out: join(dir, name), maxSteps: 2 });
+    const fp32 = await run({}, "fp32");
+    const fp16 = await run({ precision: "fp16" }, "fp16");
+    expect(fp32.metrics[0].loss_scale).toBeUndefined();
+    expect(fp16.metrics.map((r) => r.loss_scale)).toEqual([65536, 65536]);
+    fp16.metrics.forEach((r, i) => expect(Math.abs(r.loss - fp32.metrics[i].loss)).toBeLessThan(1e-2));
+    const recomputed = await run({ recompute: true }, "recompute");
+    recomputed.metrics.forEach((r, i) => expect(Math.abs(r.loss - fp32.metrics[i].loss)).toBeLessThan(1e-6));
   });
 });

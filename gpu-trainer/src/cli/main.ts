@@ -23,6 +23,7 @@ import { UnsupportedModelError } from "../model/config.ts";
 import { SafetensorsError } from "../model/safetensors.ts";
 import { TokenizerError } from "../tokenizer/index.ts";
 import { CheckpointError } from "../train/checkpoint.ts";
+import { CARDS, type MemoryEstimate, estimateMemory } from "../train/estimate.ts";
 import { exportCheckpoint } from "../train/export.ts";
 import { computeLogprobs } from "../train/logprobs.ts";
 import { METHODS } from "../train/losses.ts";
@@ -37,6 +38,7 @@ import {
   optionOfFlag,
   optionsUsage,
   parseArgsOptions,
+  resolveOptions,
 } from "../train/options.ts";
 import { type TrainOptions, TrainingError, train } from "../train/train.ts";
 import { evalCommand, evalUsage } from "../eval/cli.ts";
@@ -75,12 +77,23 @@ const EXPORT_USAGE = `Usage: iopo-train export --checkpoint <dir> --out <dir> [-
   (int32 input_ids, attention_mask, position_ids [batch, sequence] -> float32 logits).
 `;
 
+const ESTIMATE_USAGE = `Usage: iopo-train estimate --model <dir|tiny:name> --method ${METHODS.join("|")} [train options]
+                         [--card ${Object.keys(CARDS).join("|")}] [--card-gb <n>] [--json <file>]
+  Device memory of one training step by part (frozen weights, trainable, gradients, moments, peak
+  activations, logits chunk), from the model folder's config.json alone (no weights are read), for
+  the train command's own options: those that change memory are --lora-rank/--lora-targets or
+  --full, --ref, --batch-size, --grad-accum, --max-length, --precision, --recompute (the others are
+  accepted). With a card, whether it fits. --json writes {parts: {...bytes}, totalBytes}; the same
+  object (and the card's bytes and fit) is printed to stdout, a table to stderr.
+`;
+
 const USAGE = `Usage: iopo-train <command> [options]
 
 Commands:
   train      optimize a causal LM with IOPO, IOPO-lite, DPO or SFT
   logprobs   per-record summed log-probs and token counts
   export     a checkpoint as a Hugging Face folder (and an ONNX inference graph)
+  estimate   the device memory a training run needs, from config.json alone
   generate   answer a file of prompts (KV-cache decoding, greedy or sampled)
   eval       answer a benchmark's prompts and have the judge API score them
   doctor     one line: is this box ready to train on its GPU (adapter, driver libraries, engines)
@@ -146,23 +159,70 @@ function toTrainOptions(values: Record<string, unknown>, where: (key: string) =>
   return o as unknown as TrainOptions;
 }
 
+/** The train options of a command line (and its --config file), and the command's other values. */
+async function trainOptionsOf(
+  argv: string[],
+  extra: CommandOptions,
+  usage: string,
+): Promise<{ opts: TrainOptions; merged: Record<string, unknown>; values: Record<string, unknown> } | undefined> {
+  // the options table's flags are known at run time only: their values are typed as any option's
+  const options: CommandOptions = { config: { type: "string" }, ...parseArgsOptions(), ...extra };
+  const values = parseCommandArgs(argv, options, usage)?.values;
+  if (!values) return undefined;
+  const fromFile = values.config ? await readConfigFile(resolve(String(values.config))) : {};
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const [k, v] of Object.entries(values)) if (v !== undefined && !(k in extra)) merged[k] = v;
+  const opts = toTrainOptions(merged, (k) => (k in values && values[k] !== undefined ? "--" : `${values.config}: `));
+  return { opts, merged, values };
+}
+
 async function runTrain(argv: string[]): Promise<number> {
   // --resume takes an optional value (--resume or --resume=<checkpoint>): a bare one arrives as ""
   argv = argv.map((a) => (a === "--resume" ? "--resume=" : a));
-  // the options table's flags are known at run time only: their values are typed as any option's
-  const options: CommandOptions = { config: { type: "string" }, ...parseArgsOptions() };
-  const values = parseCommandArgs(argv, options, TRAIN_USAGE)?.values;
-  if (!values) return 0;
-  const fromFile = values.config ? await readConfigFile(resolve(String(values.config))) : {};
-  const merged: Record<string, unknown> = { ...fromFile };
-  for (const [k, v] of Object.entries(values)) if (v !== undefined) merged[k] = v;
-  const opts = toTrainOptions(merged, (k) => (k in values && values[k] !== undefined ? "--" : `${values.config}: `));
+  const parsed = await trainOptionsOf(argv, {}, TRAIN_USAGE);
+  if (!parsed) return 0;
+  const { opts, merged, values } = parsed;
   requireOptions(merged, REQUIRED);
   const progress = choiceOption(values, "progress", TRAIN_OPTIONS.progress.choices);
   const resume = values.resume === "" ? true : (values.resume as string | undefined);
   const result = await train({ ...opts, resume, progress: progress ?? "auto" });
   process.stdout.write(JSON.stringify(result.summary) + "\n");
   return 0;
+}
+
+async function runEstimate(argv: string[]): Promise<number> {
+  const extra: CommandOptions = { json: { type: "string" }, card: { type: "string" }, "card-gb": { type: "string" } };
+  const parsed = await trainOptionsOf(argv, extra, ESTIMATE_USAGE);
+  if (!parsed) return 0;
+  const { opts, merged, values } = parsed;
+  requireOptions(merged, ["model", "method"]);
+  const card = choiceOption(values, "card", Object.keys(CARDS));
+  const cardGb = values["card-gb"] !== undefined ? toNumber("card-gb", values["card-gb"], "--") : undefined;
+  if (card && cardGb !== undefined) throw new UsageError("--card and --card-gb exclude each other");
+  // validated and defaulted as training would; `out` is a run's folder, unused here
+  const { model: _model, data: _data, resume: _resume, progress: _progress, ...rest } = opts;
+  const run = resolveOptions({ ...rest, out: rest.out ?? "." });
+  const config = await modelConfig(String(opts.model));
+  const est: MemoryEstimate & { cardBytes?: number; fits?: boolean } = estimateMemory(config, run);
+  const cardBytes = card ? CARDS[card] * 2 ** 20 : cardGb !== undefined ? cardGb * 2 ** 30 : undefined;
+  if (cardBytes !== undefined) Object.assign(est, { cardBytes, fits: est.totalBytes <= cardBytes });
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2).padStart(8)} GiB`;
+  const lines = Object.entries(est.parts).map(([k, b]) => `  ${k.padEnd(14)}${gib(b)}`);
+  lines.push(`  ${"total".padEnd(14)}${gib(est.totalBytes)}`);
+  if (cardBytes !== undefined)
+    lines.push(`  ${(card ?? `${cardGb} GiB`).padEnd(14)}${gib(cardBytes)}: ${est.fits ? "fits" : "does not fit"}`);
+  process.stderr.write(`${lines.join("\n")}\n`);
+  if (values.json) await writeFile(resolve(String(values.json)), `${JSON.stringify({ parts: est.parts, totalBytes: est.totalBytes })}\n`);
+  process.stdout.write(`${JSON.stringify(est)}\n`);
+  return 0;
+}
+
+/** A model's config: a folder's config.json (nothing else is read) or a built-in tiny model's. */
+async function modelConfig(spec: string) {
+  const { readConfig } = await import("../model/weights.ts");
+  if (!spec.startsWith("tiny:")) return readConfig(resolve(spec));
+  const { tinyConfig, tinyTokenizer } = await import("../model/index.ts");
+  return tinyConfig(spec.slice(5), tinyTokenizer().vocabSize);
 }
 
 async function runLogprobs(argv: string[]): Promise<number> {
@@ -234,6 +294,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   train: runTrain,
   logprobs: runLogprobs,
   export: runExport,
+  estimate: runEstimate,
   generate: generateCommand,
   eval: evalCommand,
   doctor: doctorCommand,
@@ -242,6 +303,7 @@ const USAGES: Record<string, string> = {
   train: TRAIN_USAGE,
   logprobs: LOGPROBS_USAGE,
   export: EXPORT_USAGE,
+  estimate: ESTIMATE_USAGE,
   generate: `${generateUsage}\n`,
   eval: `${evalUsage}\n`,
   doctor: `${doctorUsage}\n`,

@@ -8,9 +8,9 @@
  * device, with no Transpose kernel in the forward or backward pass; `lm_head.weight` is [D, V].
  * The conversion happens once, on the host, when weights are loaded or saved (see weights.ts).
  */
-import { type Graph, type Tensor, init, nn } from "@iopo/graph";
+import { type Graph, type Tensor, grad, init, nn } from "@iopo/graph";
 import type { DecoderConfig } from "./config.ts";
-const { labelLogProbs, rmsNorm, silu } = nn;
+const { rmsNorm, silu } = nn;
 
 /** Linear modules of a block, by their HF short names. */
 export const LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
@@ -78,6 +78,12 @@ export interface ParamOptions {
   /** Name prefix in the graph (e.g. "ref." for a frozen reference copy). */
   prefix?: string;
   trainable: boolean;
+  /**
+   * The dtype the weights are stored in when they do not train (default float32). float16 halves
+   * a frozen base on the device, with nothing lost where the decoder computes in fp16 anyway:
+   * each use would round it to fp16 (and keep that copy for the backward pass).
+   */
+  frozenDtype?: "float32" | "float16";
   lora?: LoraConfig;
   /** Initial LoRA A (by adapter name); random (PEFT's kaiming-uniform) when absent. */
   loraInit?: ModelWeights;
@@ -112,7 +118,8 @@ export function declareParams(g: Graph, c: DecoderConfig, weights: ModelWeights,
   for (const [name, shape] of paramShapes(c)) {
     const data = weights.get(name);
     if (!data) throw new Error(`missing weight ${name}`);
-    map.set(name, g.param(prefix + name, shape, { init: data, trainable: opts.trainable }));
+    const dtype = opts.trainable ? "float32" : (opts.frozenDtype ?? "float32");
+    map.set(name, g.param(prefix + name, shape, { init: data, trainable: opts.trainable, dtype }));
   }
   let lora: DecoderParams["lora"];
   if (opts.lora) {
@@ -162,6 +169,12 @@ export interface ForwardOptions {
    * to fp32 for the log-softmax.
    */
   dtype?: "float32" | "float16";
+  /**
+   * Recompute each layer's activations in the backward pass from the layer's input instead of
+   * keeping them from the forward (activation checkpointing per layer): a step then holds the
+   * layers' inputs and one layer's activations at a time, for one more forward pass of compute.
+   */
+  recompute?: boolean;
 }
 
 const MASK_NEG = 1e9;
@@ -240,8 +253,8 @@ export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: Forwar
   const sinK = tokenLayout(sin);
   const norm = (t: Tensor, name: string) => rmsNorm(t, g.cast(p.get(name), dt), c.rmsNormEps);
   // gather from the fp32 table, then cast: the embedding gradient accumulates in fp32
-  let x = g.cast(g.gather(p.get("model.embed_tokens.weight"), inp.ids, 0), dt); // [N, T, D]
-  for (let l = 0; l < c.numLayers; l++) {
+  /** Decoder layer l on its input x [N, T, D]. */
+  const layer = (x: Tensor, l: number): Tensor => {
     const pre = `model.layers.${l}`;
     const h = norm(x, `${pre}.input_layernorm.weight`);
     const heads = (t: Tensor, n: number) => g.transpose(g.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [N, n, T, hd]
@@ -265,29 +278,172 @@ export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: Forwar
     const scores = g.add(g.matmul(q, kT), bias); // q carries the 1/sqrt(hd)
     const probs = g.softmax(scores, -1);
     const o = g.reshape(g.transpose(g.matmul(probs, v), [0, 2, 1, 3]), [0, 0, H * hd]);
-    x = g.add(x, linearModule(p, modulePath(l, "o_proj"), o, adapters));
-    const h2 = norm(x, `${pre}.post_attention_layernorm.weight`);
+    const mid = g.add(x, linearModule(p, modulePath(l, "o_proj"), o, adapters));
+    const h2 = norm(mid, `${pre}.post_attention_layernorm.weight`);
     const gate = silu(linearModule(p, modulePath(l, "gate_proj"), h2, adapters));
     const up = linearModule(p, modulePath(l, "up_proj"), h2, adapters);
-    x = g.add(x, linearModule(p, modulePath(l, "down_proj"), g.mul(gate, up), adapters));
-  }
+    return g.add(mid, linearModule(p, modulePath(l, "down_proj"), g.mul(gate, up), adapters));
+  };
+  /** Layer l's parameters (base weights, norms, biases, and its adapters when they apply). */
+  const layerParams = (l: number): Tensor[] => {
+    const own = [...paramShapes(c).keys()].filter((n) => n.startsWith(`model.layers.${l}.`)).map((n) => p.get(n));
+    const paths = adapters && p.lora ? LINEAR_MODULES.map((m) => modulePath(l, m)) : [];
+    const lora = paths.flatMap((path) => (p.lora!.a.has(path) ? [p.lora!.a.get(path)!, p.lora!.b.get(path)!] : []));
+    return [...own, ...lora];
+  };
+  /**
+   * Layer l with its activations recomputed in the backward pass (ForwardOptions.recompute): the
+   * backward rebuilds the layer from a copy of its input that waits for the layer's incoming
+   * gradient, so onnxruntime can neither run the recomputation early (every layer's activations
+   * alive again) nor merge it with the forward (common-subexpression elimination).
+   */
+  const recomputedLayer = (x: Tensor, l: number): Tensor => {
+    const params = layerParams(l);
+    return g.customGradient(layer(x, l), [x, ...params], (gy, needs) => {
+      const first = g.slice(g.reshape(gy, [-1]), [0], [1]);
+      const xAgain = g.where(g.equal(first, first), x, x); // x, once gy exists
+      const wanted = params.filter((_, i) => needs[i + 1]);
+      const [dx, ...dParams] = grad(layer(xAgain, l), [xAgain, ...wanted], { seed: gy });
+      let k = 0;
+      return [needs[0] ? dx : undefined, ...params.map((_, i) => (needs[i + 1] ? dParams[k++] : undefined))];
+    });
+  };
+  // gather from the fp32 table, then cast: the embedding gradient accumulates in fp32
+  let x = g.cast(g.gather(p.get("model.embed_tokens.weight"), inp.ids, 0), dt); // [N, T, D]
+  for (let l = 0; l < c.numLayers; l++) x = opts.recompute ? recomputedLayer(x, l) : layer(x, l);
   return norm(x, "model.norm.weight");
+}
+
+/** The output projection's weight: the tied embedding [V, D] (rows) or `lm_head.weight` [D, V] (columns). */
+function headWeight(p: DecoderParams): { w: Tensor; layout: "rows" | "columns" } {
+  return p.config.tieWordEmbeddings
+    ? { w: p.get("model.embed_tokens.weight"), layout: "rows" }
+    : { w: p.get("lm_head.weight"), layout: "columns" };
 }
 
 /** Logits [N, T, V] in fp32 (computed in the compute dtype). */
 export function decoderLogits(p: DecoderParams, inp: DecoderInputs, opts: ForwardOptions = {}): Tensor {
   const g = inp.ids.graph;
   const h = decoderHidden(p, inp, opts);
-  const head = p.config.tieWordEmbeddings ? g.transpose(p.get("model.embed_tokens.weight"), [1, 0]) : p.get("lm_head.weight");
+  const { w, layout } = headWeight(p);
+  const head = layout === "rows" ? g.transpose(w, [1, 0]) : w;
   return g.cast(g.matmul(h, g.cast(head, h.dtype)), "float32");
 }
 
 /**
- * Summed log-probabilities of the labels over the masked positions, one per row: [N].
- * `labels[n, t]` is the token at t+1 (int32), `lossMask[n, t]` is 1 where that label is a
+ * Vocabulary columns per chunk of the head (see chunkedLabelLogProbs): q05's 8 rows x 256 tokens
+ * hold 2048 x 32768 fp32 logits at a time (256 MiB) instead of 2048 x 151,936 (1.16 GiB).
+ */
+export const DEFAULT_VOCAB_CHUNK = 32768;
+
+export interface HeadOptions extends ForwardOptions {
+  /**
+   * Vocabulary columns per head chunk (default DEFAULT_VOCAB_CHUNK); 0: the whole logits
+   * [N, T, V] and their log-softmax, as one tensor each (the reference the chunks are tested against).
+   */
+  vocabChunk?: number;
+}
+
+/**
+ * log p(label) at every position, [N, T] fp32: `labels[n, t]` is the token at t+1 (int32). The
+ * head runs in vocabulary chunks (chunkedLabelLogProbs) unless `vocabChunk` is 0.
+ */
+export function decoderLabelLogProbs(p: DecoderParams, inp: DecoderInputs, labels: Tensor, opts: HeadOptions = {}): Tensor {
+  const chunk = opts.vocabChunk ?? DEFAULT_VOCAB_CHUNK;
+  if (chunk === 0) return nn.labelLogProbs(decoderLogits(p, inp, opts), labels);
+  const { w, layout } = headWeight(p);
+  return chunkedLabelLogProbs(decoderHidden(p, inp, opts), w, layout, labels, chunk);
+}
+
+/**
+ * log softmax(h · W)[label] per position without the [N·T, V] logits: the idea of Liger's fused
+ * linear cross-entropy, chunked over the vocabulary (static, where rows and T are symbolic).
+ *
+ * Forward, per chunk of at most `chunk` columns W_c: z = h·W_c minus the running max, the max's
+ * rise d = relu(rowmax z), e = exp(z - d); the running sum s and the softmax-weighted head rows
+ * acc = Σ e·W_cᵀ are rescaled by exp(-d) and accumulate (an online log-sum-exp, as flash
+ * attention's). Each chunk's product is shifted by the previous chunk's max, so chunks run in
+ * order and one chunk's [N·T, chunk] tensors are dead before the next one's exist. The label's
+ * logit is h · W[label] (a gathered row, not a column of the logits); log p = that - (max + log s).
+ *
+ * Backward (hand-written, Graph.customGradient): d/dh = gy (W[label] - acc/s), already computed,
+ * so a frozen head (LoRA) keeps nothing of the vocabulary for the backward pass; a trained head's
+ * gradient gy·h (onehot - softmax) recomputes each chunk's softmax from h and the log-sum-exp,
+ * exp(h·W_c - lse), one chunk at a time, and scatters the label rows' +gy·h.
+ *
+ * h [N, T, D] in the compute dtype; w fp32, [V, D] (rows: the tied embedding) or [D, V]
+ * (columns: lm_head); products run in h's dtype, the softmax statistics in fp32.
+ */
+export function chunkedLabelLogProbs(h: Tensor, w: Tensor, layout: "rows" | "columns", labels: Tensor, chunk: number): Tensor {
+  const g = h.graph;
+  const dt = h.dtype;
+  const D = h.shape[h.rank - 1] as number;
+  const V = w.shape[layout === "rows" ? 0 : 1] as number;
+  const f32 = (t: Tensor) => g.cast(t, "float32");
+  const h2 = g.reshape(h, [-1, D]); // [NT, D]
+  const lab = g.reshape(labels, [-1]); // [NT]
+  const vocabAxis = layout === "rows" ? 0 : 1;
+  const chunks: [number, number][] = [];
+  for (let v0 = 0; v0 < V; v0 += chunk) chunks.push([v0, Math.min(V, v0 + chunk)]);
+  const slice = ([v0, v1]: [number, number]) => g.cast(g.slice(w, [v0], [v1], [vocabAxis]), dt);
+  /** h · W_c, fp32 [NT, Vc]. */
+  const logits = (wc: Tensor) => f32(g.gemm(h2, wc, { transB: layout === "rows" }));
+  /** Σ_v p_v W_c[v] for p [NT, Vc]: fp32 [NT, D]. */
+  const mix = (p: Tensor, wc: Tensor) => f32(g.gemm(g.cast(p, dt), wc, { transB: layout === "columns" }));
+
+  let negMax: Tensor | undefined; // minus the running max, [NT, 1]
+  let sum: Tensor | undefined; // Σ exp(logit - max), [NT, 1]
+  let acc: Tensor | undefined; // Σ exp(logit - max) W[v], [NT, D]
+  for (const c of chunks) {
+    const wc = slice(c);
+    if (!negMax || !sum || !acc) {
+      const z = logits(wc);
+      const m = g.reduceMax(z, -1, true);
+      const e = g.exp(g.sub(z, m));
+      [negMax, sum, acc] = [g.neg(m), g.reduceSum(e, -1, true), mix(e, wc)];
+      continue;
+    }
+    const z = g.add(logits(wc), negMax); // fp32: the Add folds into the Gemm's C
+    const rise = g.relu(g.reduceMax(z, -1, true));
+    const e = g.exp(g.sub(z, rise));
+    const rescale = g.exp(g.neg(rise));
+    sum = g.add(g.mul(sum, rescale), g.reduceSum(e, -1, true));
+    acc = g.add(g.mul(acc, rescale), mix(e, wc));
+    negMax = g.sub(negMax, rise);
+  }
+  const lse = g.sub(g.log(sum!), negMax!); // [NT, 1]
+  const labelRows = f32(layout === "rows" ? g.gather(w, lab, 0) : g.transpose(g.gather(w, lab, 1), [1, 0])); // [NT, D]
+  const lp = g.sub(g.reduceSum(g.mul(f32(h2), labelRows), -1, true), lse); // [NT, 1]
+
+  const expected = g.div(acc!, sum!); // E_softmax[W[v]], [NT, D]
+  const lpWithGrad = g.customGradient(lp, [h2, w], (gy, needs) => {
+    const dh = needs[0] ? g.cast(g.mul(gy, g.sub(labelRows, expected)), dt) : undefined;
+    if (!needs[1]) return [dh, undefined];
+    const gh = g.mul(gy, f32(h2)); // [NT, D]
+    const ghDt = g.cast(gh, dt);
+    const negLse = g.reshape(g.neg(lse), [1, -1]); // [1, NT]
+    // -Σ_t gy_t h_t softmax_t per chunk, the softmax recomputed transposed, [Vc, NT]: the product
+    // taken the other way round is not the forward's, which CSE would otherwise keep alive till here
+    const parts = chunks.map((c) => {
+      const wc = slice(c);
+      const pT = g.cast(g.exp(g.add(f32(g.gemm(wc, h2, { transA: layout === "columns", transB: true })), negLse)), dt);
+      return f32(layout === "rows" ? g.gemm(pT, ghDt, { alpha: -1 }) : g.gemm(ghDt, pT, { transA: true, transB: true, alpha: -1 }));
+    });
+    const dense = g.concat(parts, vocabAxis);
+    // + gy_t h_t on each label's row (column): the gathered rows' gradient
+    if (layout === "rows") return [dh, g.scatterElements(dense, g.expandLike(g.unsqueeze(lab, 1), gh), gh, 0, "add")];
+    const ghT = g.transpose(gh, [1, 0]); // [D, NT]
+    return [dh, g.scatterElements(dense, g.expandLike(g.unsqueeze(lab, 0), ghT), ghT, 1, "add")];
+  });
+  return g.reshapeLike(lpWithGrad, labels);
+}
+
+/**
+ * Summed log-probabilities of the labels over the masked positions, one per row: [N], from the
+ * per-position log-probs [N, T] (decoderLabelLogProbs); `lossMask[n, t]` is 1 where that label is a
  * response token (prompt and padding are 0).
  */
-export function sequenceLogProbs(logits: Tensor, labels: Tensor, lossMask: Tensor): Tensor {
-  const g = logits.graph;
-  return g.reduceSum(g.mul(labelLogProbs(logits, labels), lossMask), -1);
+export function sequenceLogProbs(tokenLogProbs: Tensor, lossMask: Tensor): Tensor {
+  const g = tokenLogProbs.graph;
+  return g.reduceSum(g.mul(tokenLogProbs, lossMask), -1);
 }

@@ -14,7 +14,7 @@ import {
   type ModelFn,
 } from "@iopo/graph";
 import type { DecoderConfig } from "../model/config.ts";
-import { type LoraConfig, type ModelWeights, declareParams, decoderLogits, sequenceLogProbs } from "../model/decoder.ts";
+import { type LoraConfig, type ModelWeights, declareParams, decoderLabelLogProbs, sequenceLogProbs } from "../model/decoder.ts";
 import { BLOCKS, type LossOptions, type Method, buildLoss, needsReference } from "./losses.ts";
 
 export interface BatchInputs {
@@ -58,6 +58,12 @@ export interface TrainingModelOptions {
   reference: ReferenceMode;
   /** The decoder's compute dtype (float16: pair with the Trainer's `lossScaling`). */
   computeDtype?: "float32" | "float16";
+  /** Vocabulary columns per head chunk (decoder.ts's HeadOptions; 0: whole logits). */
+  vocabChunk?: number;
+  /** Recompute each layer's activations in the backward pass (decoder.ts's ForwardOptions). */
+  recompute?: boolean;
+  /** The dtype of the weights that do not train (decoder.ts's ParamOptions; default: the compute dtype). */
+  frozenDtype?: "float32" | "float16";
 }
 
 /**
@@ -69,19 +75,26 @@ export function trainingModel(o: TrainingModelOptions): ModelFn {
   return (g) => {
     const K = BLOCKS[o.method].length;
     const inp = declareBatchInputs(g, o.config, K);
-    const policy = declareParams(g, o.config, o.weights, { trainable: !o.lora, lora: o.lora, loraInit: o.loraInit, seed: o.seed });
+    const frozenDtype = o.frozenDtype ?? o.computeDtype;
+    const policy = declareParams(g, o.config, o.weights, {
+      trainable: !o.lora,
+      frozenDtype,
+      lora: o.lora,
+      loraInit: o.loraInit,
+      seed: o.seed,
+    });
     const dec = { ids: inp.ids, keyMask: inp.keyMask, cos: inp.cos, sin: inp.sin };
-    const dtype = o.computeDtype;
-    const logps = sequenceLogProbs(decoderLogits(policy, dec, { dtype }), inp.labels, inp.lossMask);
+    const head = { dtype: o.computeDtype, vocabChunk: o.vocabChunk, recompute: o.recompute };
+    const logps = sequenceLogProbs(decoderLabelLogProbs(policy, dec, inp.labels, head), inp.lossMask);
     let reference: Tensor | undefined;
     if (needsReference(o.method)) {
       if (o.reference === "cache") reference = g.input("ref_logps", "float32", [rowsDim(K)]);
       else {
         const refParams = o.lora
           ? policy
-          : declareParams(g, o.config, o.referenceWeights ?? o.weights, { prefix: "ref.", trainable: false });
-        const refLogits = decoderLogits(refParams, dec, { adapters: false, dtype });
-        reference = g.stopGradient(sequenceLogProbs(refLogits, inp.labels, inp.lossMask));
+          : declareParams(g, o.config, o.referenceWeights ?? o.weights, { prefix: "ref.", trainable: false, frozenDtype });
+        const refLogps = decoderLabelLogProbs(refParams, dec, inp.labels, { ...head, adapters: false });
+        reference = g.stopGradient(sequenceLogProbs(refLogps, inp.lossMask));
       }
     }
     const tokens = g.reduceSum(inp.lossMask, -1);
@@ -112,11 +125,8 @@ export class LogprobRunner {
     // any row count: a single block
     const inp = declareBatchInputs(g, c, 1);
     const p = declareParams(g, c, weights, { trainable: false, lora: lora?.config, loraInit: lora?.weights });
-    const logps = sequenceLogProbs(
-      decoderLogits(p, { ids: inp.ids, keyMask: inp.keyMask, cos: inp.cos, sin: inp.sin }),
-      inp.labels,
-      inp.lossMask,
-    );
+    const dec = { ids: inp.ids, keyMask: inp.keyMask, cos: inp.cos, sin: inp.sin };
+    const logps = sequenceLogProbs(decoderLabelLogProbs(p, dec, inp.labels), inp.lossMask);
     const model = compile({ logps });
     const session = await engine.createSession(model, { name: "logprobs" });
     const params = new Map<string, DeviceTensor>();

@@ -114,6 +114,16 @@ export const TRAIN_OPTIONS = {
     mustMatch: true,
     help: "reference log-probs computed once and cached, or every step",
   },
+  precision: {
+    type: "string",
+    choices: ["fp32", "fp16"],
+    default: "fp32",
+    help: "the decoder's compute dtype; fp16 keeps fp32 master weights, moments and softmax statistics, scales the loss dynamically and needs --grad-accum 1",
+  },
+  recompute: {
+    type: "boolean",
+    help: "recompute each layer's activations in the backward pass (less memory, one more forward of compute)",
+  },
   device: {
     type: "string",
     choices: TRAINING_DEVICES,
@@ -169,6 +179,7 @@ export type ResolvedOptions = { [K in Exclude<Defaulted, "loraRank" | "loraAlpha
   out: string;
   maxSteps?: number;
   lora: LoraConfig | null;
+  recompute: boolean;
 };
 
 const entries = Object.entries(TRAIN_OPTIONS) as [OptionName, OptionSpec][];
@@ -272,11 +283,13 @@ export function resolveOptions(o: Omit<OptionValues, "model" | "data" | "resume"
     if (problem) throw new ConfigError(problem);
     r[k] = v;
   }
+  if (r.precision === "fp16" && r.gradAccum !== 1)
+    throw new ConfigError("--precision fp16 needs --grad-accum 1 (dynamic loss scaling per step); raise --batch-size instead");
   if (o.full && (o.loraRank !== undefined || o.loraTargets !== undefined))
     throw new ConfigError("--full and --lora-* options exclude each other");
   const lora = o.full ? null : { rank: r.loraRank as number, alpha: r.loraAlpha as number, targets: parseLoraTargets(o.loraTargets) };
-  const { model: _m, data: _d, full: _f, loraRank: _r, loraAlpha: _a, loraTargets: _t, apiKey: _k, cacheDir: _c, ...run } = r;
-  return { ...(run as Omit<ResolvedOptions, "out" | "lora">), out: resolve(o.out), lora };
+  const { model: _m, data: _d, full: _f, loraRank: _r, loraAlpha: _a, loraTargets: _t, apiKey: _k, cacheDir: _c, recompute, ...run } = r;
+  return { ...(run as Omit<ResolvedOptions, "out" | "lora" | "recompute">), out: resolve(o.out), lora, recompute: recompute === true };
 }
 
 /**

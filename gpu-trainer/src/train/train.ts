@@ -293,7 +293,10 @@ async function createTrainer(run: Run, engine: Engine, resumed: CheckpointConten
       seed: loraSeed,
       loss: { beta: opts.beta, labelSmoothing: opts.labelSmoothing, prefFtx: opts.prefFtx },
       reference: opts.ref,
+      computeDtype: opts.precision === "fp16" ? "float16" : "float32",
+      recompute: opts.recompute,
     }),
+    lossScaling: opts.precision === "fp16" ? {} : undefined,
     lr: opts.lr,
     betas: [0.9, 0.999],
     eps: 1e-8,
@@ -350,6 +353,7 @@ async function trainStep(
     learning_rate: m.lr,
   };
   for (const k of trainer.metricNames) row[k] = m[k];
+  if (opts.precision === "fp16") [row.loss_scale, row.skipped_total] = [m.loss_scale, m.skipped_total];
   row.tokens = tokens;
   row["tokens/s"] = tokens / (m.stepMs / 1000);
   row["examples/s"] = examples.length / (m.stepMs / 1000);

@@ -10,6 +10,7 @@ export {
   MAX_KERNEL_OPERANDS,
   Node,
   Tensor,
+  type CustomGradRule,
   type GraphOptions,
   type ParamOptions,
   init,
@@ -21,7 +22,7 @@ export { toOnnx, type EmitOptions, type EmittedModel, type IoInfo, type Opset } 
 export { compile, type CompileOptions, type CompiledModel } from "./graph/compile.ts";
 export { evaluate, evalNode, type EvalOptions, type Precision, type Value } from "./graph/interpreter.ts";
 export { gradCheck, type GradCheckResult } from "./graph/gradcheck.ts";
-export { countFlops, type FlopCount } from "./graph/flops.ts";
+export { countFlops, type FlopCount, largestIntermediate } from "./graph/flops.ts";
 export * as nn from "./graph/nn.ts";
 
 export {

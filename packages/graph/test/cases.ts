@@ -102,6 +102,8 @@ export const CASES: Record<string, Make> = {
   Erf: unaryCase("Erf", (g, x) => g.erf(g.mul(x, 2))),
   Relu: unaryCase("Relu", (g, x) => g.relu(x), "away"),
   Identity: unaryCase("Identity", (g, x) => g.mul(g.identity(x), 3)),
+  // a hand-written gradient (here x²'s own) reaches its wrt and nothing else
+  CustomGradient: unaryCase("CustomGradient", (g, x) => g.customGradient(g.mul(x, x), [x], (gy) => [g.mul(gy, g.mul(x, 2))])),
   Add: binaryCase("Add", (g, a, b) => g.add(a, b)),
   Sub: binaryCase("Sub", (g, a, b) => g.sub(a, b)),
   Mul: binaryCase("Mul", (g, a, b) => g.mul(a, b)),

@@ -69,6 +69,7 @@ const unary =
 export const GRAD_RULES: Record<string, GradRule> = {
   Identity: (c) => [c.gy[0]],
   StopGradient: () => [undefined],
+  CustomGradient: ({ g, node, gy, needs }) => [undefined, ...g.customGradRules.get(node.id)!(gy[0]!, needs.slice(1))],
   Neg: unary(({ g }, gy) => g.neg(gy)),
   Abs: unary(({ g, x }, gy) => g.where(g.greater(x[0], 0), gy, g.where(g.less(x[0], 0), g.neg(gy), 0))),
   Exp: unary(({ g, y }, gy) => g.mul(gy, y[0])),

@@ -1,3 +1,4 @@
+import { DTYPE_BYTES } from "./dtype.ts";
 import { type Tensor, liveNodes } from "./graph.ts";
 import { bindShape } from "./shape.ts";
 
@@ -11,6 +12,7 @@ export interface FlopCount {
 const FREE = new Set([
   "Identity",
   "StopGradient",
+  "CustomGradient",
   "Reshape",
   "ReshapeLike",
   "Squeeze",
@@ -47,4 +49,25 @@ export function countFlops(outputs: Tensor[] | Record<string, Tensor>, dims: Rec
     }
   }
   return { matmul, other };
+}
+
+/**
+ * The largest tensor a node of the graph computing `outputs` produces (inputs, params and
+ * constants aside), in bytes, with symbolic dims bound by `dims`: a lower bound on the device
+ * memory a run needs beyond its inputs, and the tensor that sets it.
+ */
+export function largestIntermediate(
+  outputs: Tensor[] | Record<string, Tensor>,
+  dims: Record<string, number> = {},
+): { bytes: number; tensor?: Tensor; op?: string } {
+  const outs = Array.isArray(outputs) ? outputs : Object.values(outputs);
+  let best: { bytes: number; tensor?: Tensor; op?: string } = { bytes: 0 };
+  for (const n of liveNodes(outs))
+    for (const t of n.outputs) {
+      const s = bindShape(t.shape, dims);
+      if (!s.every((d) => typeof d === "number")) throw new Error(`largestIntermediate: unbound dims in ${t}`);
+      const bytes = (s as number[]).reduce((a, b) => a * b, DTYPE_BYTES[t.dtype]);
+      if (bytes > best.bytes) best = { bytes, tensor: t, op: n.op };
+    }
+  return best;
 }

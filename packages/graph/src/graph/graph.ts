@@ -200,6 +200,8 @@ function reduceShape(x: Tensor, axes: readonly number[], keepdims: boolean): Dim
 export const INFER: Record<string, Infer> = {
   Identity: (ins) => [{ dtype: ins[0].dtype, shape: ins[0].shape }],
   StopGradient: (ins) => [{ dtype: ins[0].dtype, shape: ins[0].shape }],
+  /** Input 0 forward; the other inputs are what its hand-written gradient reaches. */
+  CustomGradient: (ins) => [{ dtype: ins[0].dtype, shape: ins[0].shape }],
   Neg: unaryFloat,
   Abs: unaryFloat,
   Exp: (ins) => (FLOAT_ONLY("Exp", ins[0]), unaryFloat(ins, {}, null as never)),
@@ -467,8 +469,16 @@ export const init = {
 /** Max inputs of a Concat / outputs of a Split (+1 buffer = WebGPU's default 8 storage buffers). */
 export const MAX_KERNEL_OPERANDS = 7;
 
+/**
+ * The gradients of a `customGradient`'s `wrt` tensors given the gradient `gy` of its value;
+ * `needs[i]`: whether wrt[i] needs one (undefined is fine for the others).
+ */
+export type CustomGradRule = (gy: Tensor, needs: boolean[]) => (Tensor | undefined)[];
+
 export class Graph {
   readonly nodes: Node[] = [];
+  /** The rules of the CustomGradient nodes, by node id. */
+  readonly customGradRules = new Map<number, CustomGradRule>();
   readonly tensors: Tensor[] = [];
   readonly inputs: Tensor[] = [];
   readonly params: Tensor[] = [];
@@ -669,6 +679,17 @@ export class Graph {
   /** Forward identity; blocks gradients (emitted as nothing). */
   stopGradient(x: Tensor): Tensor {
     return this.op1("StopGradient", [x]);
+  }
+  /**
+   * `value` with a gradient written by hand: forward it is `value` (emitted as nothing); backward,
+   * `rule` gives the gradients of `wrt`, and none flows into the graph that computed `value`. For a
+   * computation whose derived backward would keep large intermediates alive that a hand-written
+   * one can recompute or avoid (the trainer's vocabulary head, computed in chunks).
+   */
+  customGradient(value: Tensor, wrt: Tensor[], rule: CustomGradRule): Tensor {
+    const t = this.op1("CustomGradient", [value, ...wrt]);
+    this.customGradRules.set(t.producer!.id, rule);
+    return t;
   }
   where(cond: Tensor, a: Operand, b: Operand): Tensor {
     const like = a instanceof Tensor ? a : b instanceof Tensor ? b : undefined;

@@ -88,6 +88,7 @@ function erf(x: number): number {
 const UNARY: Record<string, (x: number) => number> = {
   Identity: (x) => x,
   StopGradient: (x) => x,
+  CustomGradient: (x) => x,
   Neg: (x) => -x,
   Abs: (x) => Math.abs(x),
   Exp: Math.exp,

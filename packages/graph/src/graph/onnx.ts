@@ -248,6 +248,8 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
     switch (n.op) {
       case "StopGradient":
         return emit("Identity", x, outs);
+      case "CustomGradient":
+        return emit("Identity", [x[0]], outs);
       case "Cast":
         return emit("Cast", x, outs, [attr("to", ONNX_DTYPE[a.to as DType], "int")]);
       case "Softmax":

@@ -2,7 +2,7 @@
  * Graph simplification before emission, in one topological replay into a fresh graph:
  *  - dead-node elimination (only nodes reachable from the outputs are replayed);
  *  - algebraic identities (x+0, x*1, x/1, double negation, identity transposes/reshapes/casts,
- *    transpose-of-transpose, reshape-of-reshape, squeeze-of-unsqueeze, StopGradient -> x,
+ *    transpose-of-transpose, reshape-of-reshape, squeeze-of-unsqueeze, StopGradient and CustomGradient -> x,
  *    view(p) + view(q) -> view(p + q));
  *  - Gemm fusions: a scalar-constant Mul into alpha, an Add into C (when the Gemm has no other
  *    consumer, so no product is computed twice);
@@ -148,6 +148,7 @@ function replay(outputs: Record<string, Tensor>, opts: OptimizeOptions): Optimiz
     switch (n.op) {
       case "Identity":
       case "StopGradient":
+      case "CustomGradient":
         return a;
       case "Add": {
         if (constAll(b, 0) && sameShape(a, out)) return a;
