@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { RecordOutcome } from "../datasets/jobs.ts";
+import type { RecordOutcome } from "../datasets/job-kind.ts";
 import { BUILD_OPS, seededRandom, withConstraints, type BuildOp } from "../datasets/quadruples.ts";
 import { renderPrompt, type Constraint, type DatasetRecord, type Instruction } from "../datasets/records.ts";
 import { fence, LlmError, PROMPT_VERSION, type ChatMessage, type LlmJudge, type ResponseSchema } from "../judge/llm/index.ts";

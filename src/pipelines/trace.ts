@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { drizzle } from "drizzle-orm/d1";
 import { constraintDimensions } from "../db/schema.ts";
-import type { RecordOutcome } from "../datasets/jobs.ts";
+import type { RecordOutcome } from "../datasets/job-kind.ts";
 import { seededRandom, shuffle } from "../datasets/quadruples.ts";
 import type { Constraint, DatasetRecord, Instruction } from "../datasets/records.ts";
 import { fence, PROMPT_VERSION, type LlmJudge, type ResponseSchema } from "../judge/llm/index.ts";
@@ -25,14 +25,6 @@ export const TRACE_PROMPT_VERSIONS = {
   respond: "trace-respond-v1",
   judge: PROMPT_VERSION,
 } as const;
-
-export interface TraceParams {
-  target: string;
-  seed: number;
-  batch_size: number;
-  min_constraints: number;
-  max_constraints: number;
-}
 
 export type TaxonomyDimension = Pick<typeof constraintDimensions.$inferSelect, "name" | "type" | "description">;
 
@@ -98,7 +90,10 @@ export function chooseDimensions(
   return shuffle(dimensions, random).slice(0, count);
 }
 
-export interface TraceBuildOptions extends TraceParams {
+export interface TraceBuildOptions {
+  seed: number;
+  min_constraints: number;
+  max_constraints: number;
   jobId: string;
   dimensions: readonly TaxonomyDimension[];
   dimensionNames: ReadonlyMap<string, string>;

@@ -2,6 +2,12 @@ import { z } from "@hono/zod-openapi";
 
 /** Dataset jobs (build-quadruples, build-trace) on the wire. */
 
+/**
+ * pending → running ⇄ paused → done | failed | cancelled. A paused job keeps its cursor and
+ * resumes there; cancelled, done and failed are final.
+ */
+export const JOB_STATUSES = ["pending", "running", "paused", "cancelled", "done", "failed"] as const;
+
 /** The LLM calls a job made, with its token totals. */
 export const JobUsageSchema = z.object({
   calls: z.number().int(),
@@ -29,7 +35,7 @@ export const JobSchema = z
   .object({
     id: z.string(),
     kind: z.string(),
-    status: z.enum(["pending", "running", "done", "failed"]),
+    status: z.enum(JOB_STATUSES),
     params: z.record(z.string(), z.unknown()),
     cursor: z.number().int().openapi({ description: "next source position to process" }),
     total: z.number().int(),
