@@ -533,7 +533,12 @@ async function step(db: D1Database, job: JobRow, context: JobContext, stop: Stop
       try {
         return await record(row);
       } catch (error) {
-        if (stop.reason !== null || (error instanceof LlmError && error.kind !== "malformed")) throw error;
+        if (stop.reason !== null) throw error;
+        if (error instanceof LlmError && error.kind !== "malformed") {
+          const named = new LlmError(error.kind, `record at position ${row.position} (${row.id}): ${error.message}`, error.options);
+          named.attempts = error.attempts;
+          throw named;
+        }
         return {
           ok: false,
           stage: error instanceof LlmError ? "model answer" : "build",

@@ -288,7 +288,8 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
     const cut = await drive(vars(broken), resumed.source, resumed.job);
     expect(cut.status).toBe("running");
     expect(cut.cursor).toBe(0);
-    expect(cut.error).toMatch(/^interrupted: .*HTTP 500/);
+    // the error names the record, the stage and its prompt version
+    expect(cut.error).toMatch(/^interrupted: record at position \d \([0-9a-f]+\): \w[\w ]* \(trace-[a-z]+-v1\): .*HTTP 500/);
     expect(await rows(`${resumed.source}-out`)).toHaveLength(0);
     expect((await rejects(resumed.source, cut)).total).toBe(0);
 
