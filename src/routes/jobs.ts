@@ -14,8 +14,10 @@ import {
   presentJob,
   presentRejects,
   runJobSteps,
+  type BuildProgress,
   type JobAction,
   type JobContext,
+  type JobWithUsage,
 } from "../datasets/jobs.ts";
 import { findDataset } from "../datasets/store/access.ts";
 import { loadTaxonomyIndex } from "../datasets/taxonomy.ts";
@@ -24,7 +26,8 @@ import { requireScope } from "../lib/auth.ts";
 import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
 import { withUsage } from "../pipelines/llm.ts";
-import { JobRunSchema, JobSchema, RunJobBody } from "@iopo/common/api";
+import type { JobEvent } from "@iopo/common";
+import { JobEventSchema, JobRunSchema, JobSchema, RunJobBody } from "@iopo/common/api";
 import { nameParam } from "./dataset-schemas.ts";
 import { llmJudgeFor } from "./judge.ts";
 
@@ -81,7 +84,7 @@ export async function startJob(
   const target = await prepareTarget(c.env.DB, source, params.target, params.visibility, principal, description);
   const job = await createJob(c.env.DB, { source, target, kind, params, principal });
   await enqueueJob(c.env, job);
-  return c.json(presentJob(job), 201);
+  return c.json(present(c.env, job), 201);
 }
 
 const createBuildJobRoute = createJobRoute(
@@ -197,6 +200,94 @@ const rejectsRoute = createRoute({
   },
 });
 
+const eventsRoute = createRoute({
+  method: "get",
+  path: "/v1/datasets/{name}/jobs/{id}/events",
+  tags: ["Jobs"],
+  summary: "A job's progress, live: an NDJSON line whenever it changes",
+  description:
+    "Each line is a JobEvent: the job's status and counts, what its last step added, the records per second since the stream began and the time left at that rate. " +
+    "The stream ends when the job is paused, cancelled, done or failed, or after `timeout_s` (ask again to go on watching).",
+  middleware: [requireScope("read")] as const,
+  request: {
+    params: jobParam,
+    query: z.object({ timeout_s: z.coerce.number().int().min(1).max(600).default(60) }),
+  },
+  responses: {
+    200: { description: "NDJSON, one JobEvent per line", content: { "application/x-ndjson": { schema: JobEventSchema } } },
+    ...problemResponses(401, 403, 404, 422),
+  },
+});
+
+/** How often an events stream looks at the job. */
+const EVENTS_POLL_MS = 500;
+
+/** The job's events until it stops moving or `timeoutMs` passed (see eventsRoute). */
+function jobEvents(db: D1Database, first: JobWithUsage, timeoutMs: number): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const started = Date.now();
+  const rejectedOf = (job: JobWithUsage) => Object.values((JSON.parse(job.progress) as BuildProgress).skipped).reduce((a, b) => a + b, 0);
+  const countsOf = (job: JobWithUsage) => {
+    const p = presentJob(job).progress;
+    return { processed: p.processed, produced: p.produced, rejected: rejectedOf(job), tokens: p.usage.total_tokens, calls: p.usage.calls };
+  };
+  const event = (job: JobWithUsage, before: ReturnType<typeof countsOf>): JobEvent => {
+    const now = countsOf(job);
+    const seconds = (Date.now() - started) / 1000;
+    const rate = job.cursor > first.cursor && seconds > 0 ? (job.cursor - first.cursor) / seconds : null;
+    return {
+      id: job.id,
+      status: job.status,
+      cursor: job.cursor,
+      total: job.total,
+      produced: now.produced,
+      rejected: now.rejected,
+      tokens: now.tokens,
+      calls: now.calls,
+      step: {
+        processed: now.processed - before.processed,
+        produced: now.produced - before.produced,
+        rejected: now.rejected - before.rejected,
+        tokens: now.tokens - before.tokens,
+      },
+      records_per_s: rate === null ? null : Math.round(rate * 100) / 100,
+      eta_s: rate === null ? null : Math.round((job.total - job.cursor) / rate),
+      error: job.error,
+    };
+  };
+  const moving = (job: JobWithUsage) => job.status === "pending" || job.status === "running";
+  let last = first;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const send = (job: JobWithUsage, before: JobWithUsage) =>
+        controller.enqueue(encoder.encode(`${JSON.stringify(event(job, countsOf(before)))}\n`));
+      send(first, first);
+      if (!moving(first)) return controller.close();
+      const poll = async () => {
+        const job = await jobById(db, first.id);
+        if (!job) return controller.close();
+        const changed =
+          job.status !== last.status || job.cursor !== last.cursor || job.error !== last.error || job.usage?.calls !== last.usage?.calls;
+        if (changed) send(job, last);
+        last = job;
+        if (!moving(job) || Date.now() - started >= timeoutMs) return controller.close();
+        timer = setTimeout(() => poll().catch((error) => controller.error(error)), EVENTS_POLL_MS);
+      };
+      timer = setTimeout(() => poll().catch((error) => controller.error(error)), EVENTS_POLL_MS);
+    },
+    cancel() {
+      if (timer !== undefined) clearTimeout(timer);
+    },
+  });
+}
+
+/** A job as the API shows it, saying who runs it here: the queue, or clients through `POST .../run`. */
+const present = (env: Bindings, job: JobWithUsage) => ({
+  ...presentJob(job),
+  runner: env.JOB_QUEUE ? ("queue" as const) : ("client" as const),
+});
+
 /** The job the path names, as the caller may see (`read`) or control it. */
 async function pathJob(c: Context<AppEnv>, id: string, access: "read" | "control") {
   const principal = c.get("principal");
@@ -208,7 +299,7 @@ async function control(c: Context<AppEnv>, action: JobAction, body: z.infer<type
   const job = await pathJob(c, c.req.param("id")!, "control");
   const changed = await controlJob(c.env.DB, job, action, { tokenBudget: body?.token_budget });
   if (action === "resume") await enqueueJob(c.env, changed);
-  return c.json(presentJob((await jobById(c.env.DB, job.id))!), 200);
+  return c.json(present(c.env, (await jobById(c.env.DB, job.id))!), 200);
 }
 
 export const jobRoutes = createRouter()
@@ -218,19 +309,24 @@ export const jobRoutes = createRouter()
   .openapi(listJobsRoute, async (c) => {
     const principal = c.get("principal");
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, principal, "read");
-    return c.json({ jobs: (await listJobs(c.env.DB, dataset, principal)).map(presentJob) }, 200);
+    return c.json({ jobs: (await listJobs(c.env.DB, dataset, principal)).map((job) => present(c.env, job)) }, 200);
   })
-  .openapi(getJobRoute, async (c) => c.json(presentJob(await pathJob(c, c.req.valid("param").id, "read")), 200))
+  .openapi(getJobRoute, async (c) => c.json(present(c.env, await pathJob(c, c.req.valid("param").id, "read")), 200))
   .openapi(runJobRoute, async (c) => {
     const { id } = c.req.valid("param");
     await pathJob(c, id, "control");
     const body = c.req.valid("json") ?? {};
     const result = await runJobSteps(c.env.DB, id, await jobContext(c.env), { maxBatches: body.max_batches ?? 10, budgetMs: 20_000 });
-    return c.json({ ...result, job: presentJob(result.job) }, 200);
+    return c.json({ ...result, job: present(c.env, result.job) }, 200);
   })
   .openapi(CONTROL_ROUTES.pause, (c) => control(c, "pause", c.req.valid("json")))
   .openapi(CONTROL_ROUTES.resume, (c) => control(c, "resume", c.req.valid("json")))
   .openapi(CONTROL_ROUTES.cancel, (c) => control(c, "cancel", c.req.valid("json")))
+  .openapi(eventsRoute, async (c) => {
+    const job = await pathJob(c, c.req.valid("param").id, "read");
+    const stream = jobEvents(c.env.DB, job, c.req.valid("query").timeout_s * 1000);
+    return c.body(stream, 200, { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store" }) as never;
+  })
   .openapi(rejectsRoute, async (c) => {
     const job = await pathJob(c, c.req.valid("param").id, "control");
     return c.json(await presentRejects(c.env.DB, job, c.req.valid("query")), 200);

@@ -7,7 +7,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, createKey, expectProblem, postJson } from "./helpers.ts";
+import { ADMIN, call, createKey, expectProblem, postJson, textOf } from "./helpers.ts";
 import { callWith, fakeLlm, type FakeLlmSession, postWith } from "./llm-helpers.ts";
 
 type Job = {
@@ -229,12 +229,20 @@ describe("jobs on the queue", () => {
 
     const queued = await create({}, `q-${t}`, "build-quadruples", { ...params, target: `by-queue-${t}` });
     await env.JOB_QUEUE!.send({ job: queued.id, cursor: 0 }); // delivered at least once: here twice
-    let job = queued;
-    for (let i = 0; i < 100 && job.status !== "done"; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      job = (await (await call(`/v1/datasets/q-${t}/jobs/${queued.id}`)).json()) as Job;
-    }
-    expect(job).toMatchObject({ status: "done", cursor: manual.total, progress: manual.progress });
+    // watched live: one event per change, ending when the job is done
+    const stream = await call(`/v1/datasets/q-${t}/jobs/${queued.id}/events?timeout_s=20`);
+    expect(stream.headers.get("content-type")).toMatch(/^application\/x-ndjson/);
+    const events = (await textOf(stream))
+      .trim()
+      .split("\n")
+      .map(
+        (line) => JSON.parse(line) as { status: string; cursor: number; produced: number; step: { processed: number; produced: number } },
+      );
+    expect(events.at(-1)).toMatchObject({ status: "done", cursor: manual.total, produced: manual.progress.produced });
+    expect(events.reduce((n, e) => n + e.step.processed, 0)).toBe(manual.total);
+    expect(events.reduce((n, e) => n + e.step.produced, 0)).toBe(manual.progress.produced);
+    const job = (await (await call(`/v1/datasets/q-${t}/jobs/${queued.id}`)).json()) as Job;
+    expect(job).toMatchObject({ status: "done", cursor: manual.total, progress: manual.progress, runner: "queue" });
     expect((await rowIds(`by-queue-${t}`)).sort()).toEqual((await rowIds(`by-hand-${t}`)).sort());
     // a finished job cannot be paused
     await expectProblem(await callWith({}, `/v1/datasets/q-${t}/jobs/${queued.id}/pause`, { method: "POST", headers: ADMIN }), 409);

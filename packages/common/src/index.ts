@@ -16,6 +16,7 @@ export {
   type FieldError,
   type IngestResult,
   type Job,
+  type JobEvent,
   type JobProgress,
   type JobRun,
   type JudgeResponse,
