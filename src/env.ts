@@ -22,6 +22,8 @@ export interface Bindings extends LlmVars {
 
   /** The job queue (wrangler.toml `[[queues.producers]]`); absent: jobs are driven by `POST .../run`. */
   JOB_QUEUE?: Queue<unknown>;
+  /** Model calls in flight across all job steps the queue runs at once (default 8; see stepConcurrency). */
+  JOB_LLM_CONCURRENCY?: string;
   /** How long a job runner's lease lasts between heartbeats, in ms (default 60000). */
   JOB_LEASE_MS?: string;
 

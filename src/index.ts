@@ -1,5 +1,6 @@
 import { buildApp } from "./app.ts";
-import { consumeJobMessages, failDeadJobs, JOB_QUEUE_CONFIG, requeueJobs } from "./datasets/job-queue.ts";
+import { consumeJobMessages, failDeadJobs, requeueJobs } from "./datasets/job-queue.ts";
+import { JOB_QUEUE_CONFIG } from "./datasets/job-queue-config.ts";
 import type { Bindings } from "./env.ts";
 import { jobContext } from "./routes/jobs.ts";
 import { warmUpJudgeRoute } from "./routes/judge.ts";

@@ -2,6 +2,7 @@ import { and, eq, inArray, isNull, like, lt, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { jobs, utcNow } from "../db/schema.ts";
 import type { Bindings } from "../env.ts";
+import { JOB_QUEUE_CONFIG } from "./job-queue-config.ts";
 import { stepJob, type JobContext, type JobRow } from "./jobs.ts";
 
 /**
@@ -23,8 +24,15 @@ export interface JobMessage {
   cursor: number;
 }
 
-/** The queue's consumer settings in wrangler.toml (a node test checks they agree). */
-export const JOB_QUEUE_CONFIG = { name: "iopo-jobs", deadLetter: "iopo-jobs-dlq", maxRetries: 8 } as const;
+/**
+ * Model calls one job step may have in flight: JOB_LLM_CONCURRENCY (all job steps together, default
+ * 8) shared among the queue's `maxConcurrency` concurrent consumers, so adding consumers never
+ * multiplies the load on the provider.
+ */
+export function stepConcurrency(env: Pick<Bindings, "JOB_LLM_CONCURRENCY">): number {
+  const total = Number(env.JOB_LLM_CONCURRENCY ?? 8);
+  return Number.isInteger(total) && total >= 1 ? Math.max(1, Math.floor(total / JOB_QUEUE_CONFIG.maxConcurrency)) : 2;
+}
 
 /** Backoff of a step whose model was unreachable: doubling from 5 s, at most 5 minutes. */
 const retryDelaySeconds = (attempts: number, retryAfterMs?: number) =>

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { validateConstraintChecker } from "../datasets/checkers.ts";
 import { JOB_KINDS, type JobKindName } from "../datasets/job-registry.ts";
-import { enqueueJob } from "../datasets/job-queue.ts";
+import { enqueueJob, stepConcurrency } from "../datasets/job-queue.ts";
 import {
   controlJob,
   createJob,
@@ -46,8 +46,13 @@ export async function jobContext(env: Bindings): Promise<JobContext> {
   return {
     validateChecker: validateConstraintChecker,
     dimensionNames: taxonomy.dimensionNames,
-    // the job's owner is whom its model calls are made for (per-owner budgets plug in here)
-    llm: (_owner, usage) => withUsage(llmJudgeFor(env), usage),
+    // the job's owner is whom its model calls are made for (per-owner budgets plug in here); each
+    // step's share of the jobs' global model-call bound is its concurrency
+    llm: (_owner, usage) => {
+      const judge = llmJudgeFor(env);
+      const settings = { ...judge.config.settings, concurrency: stepConcurrency(env) };
+      return withUsage({ ...judge, config: { ...judge.config, settings } }, usage);
+    },
     leaseMs: Number.isInteger(leaseMs) && leaseMs >= 100 ? leaseMs : DEFAULT_LEASE_MS,
   };
 }

@@ -5,8 +5,10 @@
  * budget stops the job; bogus usage cannot poison the totals; the queue runs a job to exactly the
  * output a client-driven run makes, even when a message arrives twice.
  */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import worker from "../../src/index.ts";
+import { describe, expect, it, vi } from "vitest";
 import { ADMIN, call, createKey, expectProblem, postJson, textOf } from "./helpers.ts";
 import { callWith, fakeLlm, type FakeLlmSession, postWith } from "./llm-helpers.ts";
 
@@ -247,4 +249,35 @@ describe("jobs on the queue", () => {
     // a finished job cannot be paused
     await expectProblem(await callWith({}, `/v1/datasets/q-${t}/jobs/${queued.id}/pause`, { method: "POST", headers: ADMIN }), 409);
   }, 30_000);
+
+  it("a model 429 is a queue retry after its Retry-After; a step that keeps failing fails its job from the dead-letter queue", async () => {
+    const t = tag();
+    const fake = fakeLlm();
+    await fake.script([], { status: 429, headers: { "retry-after": "30" } });
+    await seed(`busy-${t}`, [{ kind: "instruction", instruction: { description: `Busy provider ${t}.`, constraints: [] } }]);
+    const job = await create(noQueue(), `busy-${t}`, "build-trace", { target: `busy-out-${t}` });
+    const deliver = async (queue: string, overrides: Record<string, unknown> = {}) => {
+      const batch = createMessageBatch(queue, [{ id: `m-${queue}`, timestamp: new Date(), attempts: 1, body: { job: job.id, cursor: 0 } }]);
+      // the test runtime's message records a retry but not its options: watch what is asked
+      const retry = vi.spyOn(batch.messages[0]!, "retry");
+      const ctx = createExecutionContext();
+      await worker.queue(batch, { ...env, ...overrides });
+      return { result: await getQueueResult(batch, ctx), retry };
+    };
+    const first = await deliver("iopo-jobs", { LLM_BASE_URL: fake.baseUrl });
+    expect(first.result.retryMessages).toEqual([{ msgId: "m-iopo-jobs" }]);
+    expect(first.retry).toHaveBeenCalledWith({ delaySeconds: 30 });
+    const interrupted = (await (await call(`/v1/datasets/busy-${t}/jobs/${job.id}`)).json()) as Job;
+    expect(interrupted).toMatchObject({ status: "running", cursor: 0 });
+    expect(interrupted.error).toMatch(/^interrupted: record at position 0 .*expand \(trace-expand-v1\).*429/);
+
+    expect((await deliver("iopo-jobs-dlq")).result.explicitAcks).toEqual(["m-iopo-jobs-dlq"]);
+    const failed = (await (await call(`/v1/datasets/busy-${t}/jobs/${job.id}`)).json()) as Job;
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatch(/^the step at source position 0 failed 9 times; last: record at position 0 .*429/);
+    // a failed job can be resumed at its cursor
+    expect(((await (await postWith(noQueue(), `/v1/datasets/busy-${t}/jobs/${job.id}/resume`, {}, ADMIN)).json()) as Job).status).toBe(
+      "running",
+    );
+  });
 });
