@@ -322,6 +322,9 @@ export const jobRoutes = createRouter()
     await pathJob(c, id, "control");
     const body = c.req.valid("json") ?? {};
     const result = await runJobSteps(c.env.DB, id, await jobContext(c.env), { maxBatches: body.max_batches ?? 10, budgetMs: 20_000 });
+    // this run moved the cursor past the queue's message (which is then dropped as stale): the
+    // queue takes over from here should this client not come back
+    if (result.ran > 0 && result.job.status === "running") await enqueueJob(c.env, result.job);
     return c.json({ ...result, job: present(c.env, result.job) }, 200);
   })
   .openapi(CONTROL_ROUTES.pause, (c) => control(c, "pause", c.req.valid("json")))
