@@ -151,6 +151,35 @@ describe("jobs that cannot wedge or overspend", () => {
     expect(rejects.rejects[0]!.detail.error).toMatch(/constraints/);
   });
 
+  it("a rule-built record past the 64-constraint limit is a reject (stage validate); the job goes on", async () => {
+    const t = tag();
+    const words = Array.from({ length: 64 }, (_, i) => `word${i}x${t.slice(0, 4)}`);
+    const instruction = {
+      description: `List the words of ${t}.`,
+      constraints: words.map((w) => ({ text: `Mention ${w}.`, checker: { id: "keywords:existence", kwargs: { keywords: [w] } } })),
+    };
+    await seed(`rule64-${t}`, [
+      { kind: "sft", instruction, response: words.join(", ") },
+      { kind: "sft", instruction, response: words.join(" ") },
+      { kind: "sft", instruction, response: `${words.join(" ")}. P.S. done` },
+      ...sftRecords(t),
+    ]);
+    const job = await create(noQueue(), `rule64-${t}`, "build-quadruples", { target: `rule64-out-${t}`, ops: ["add"] });
+    const done = await drive(noQueue(), `rule64-${t}`, job);
+    expect(done).toMatchObject({ status: "done", cursor: done.total });
+    const rejects = (await (
+      await call(`/v1/datasets/rule64-${t}/jobs/${job.id}/rejects?reason=${encodeURIComponent("the built record is not a valid record")}`, {
+        headers: ADMIN,
+      })
+    ).json()) as {
+      rejects: { position: number; stage: string; detail: { errors: string[] } }[];
+    };
+    expect(rejects.rejects.length).toBeGreaterThan(0);
+    expect(rejects.rejects[0]).toMatchObject({ stage: "validate" });
+    expect(rejects.rejects[0]!.detail.errors.join(" ")).toMatch(/x2\.constraints/);
+    expect(done.progress.produced).toBeGreaterThan(0);
+  });
+
   it("a step slower than the lease keeps it by heartbeat: a second runner finds the job busy and no call is made twice", async () => {
     const t = tag();
     const fake = fakeLlm();
