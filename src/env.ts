@@ -20,6 +20,13 @@ export interface Bindings extends LlmVars {
   /** ...and anonymous requests (health and the reference pages excepted). */
   ANONYMOUS_LIMITER?: RateLimit;
 
+  /** The job queue (wrangler.toml `[[queues.producers]]`); absent: jobs are driven by `POST .../run`. */
+  JOB_QUEUE?: Queue<unknown>;
+  /** Model calls in flight across all job steps the queue runs at once (default 8; see stepConcurrency). */
+  JOB_LLM_CONCURRENCY?: string;
+  /** How long a job runner's lease lasts between heartbeats, in ms (default 60000). */
+  JOB_LEASE_MS?: string;
+
   // the LLM judge's LLM_* variables (documented in LlmVars; see README "LLM judge")
   /** Workers AI binding (`[ai] binding = "AI"` in wrangler.toml), for LLM_PROVIDER=workers-ai. */
   AI?: AiBinding;

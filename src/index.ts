@@ -1,4 +1,8 @@
 import { buildApp } from "./app.ts";
+import { consumeJobMessages, failDeadJobs, requeueJobs } from "./datasets/job-queue.ts";
+import { JOB_QUEUE_CONFIG } from "./datasets/job-queue-config.ts";
+import type { Bindings } from "./env.ts";
+import { jobContext } from "./routes/jobs.ts";
 import { warmUpJudgeRoute } from "./routes/judge.ts";
 
 const app = buildApp();
@@ -11,4 +15,20 @@ const app = buildApp();
 app.router.match("GET", "/");
 warmUpJudgeRoute().catch((error) => console.error("judge warm-up failed", error));
 
-export default app;
+/** A fresh isolate re-enqueues unfinished jobs once (local queues are lost with the dev server). */
+let requeued = false;
+
+export default {
+  fetch(request: Request, env: Bindings, ctx?: ExecutionContext) {
+    if (!requeued && env.JOB_QUEUE) {
+      requeued = true;
+      const work = requeueJobs(env).catch((error) => console.error("re-enqueueing jobs failed", error));
+      ctx?.waitUntil(work);
+    }
+    return app.fetch(request, env, ctx);
+  },
+  async queue(batch: MessageBatch<unknown>, env: Bindings) {
+    if (batch.queue === JOB_QUEUE_CONFIG.deadLetter) return failDeadJobs(batch, env);
+    return consumeJobMessages(batch, env, await jobContext(env));
+  },
+} satisfies ExportedHandler<Bindings>;

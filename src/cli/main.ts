@@ -5,6 +5,7 @@ import { runBuildQuadruples } from "./commands/build-quadruples.ts";
 import { runBuildTrace } from "./commands/build-trace.ts";
 import { runCfbench } from "./commands/cfbench.ts";
 import { runImport } from "./commands/import.ts";
+import { runJobs } from "./commands/jobs.ts";
 import { runTraceEval } from "./commands/trace-eval.ts";
 import { checkerContext } from "./context.ts";
 import { ApiError } from "@iopo/common";
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, { summary: string; run(argv: string[]): Promise<n
     summary: "build TRACE-style instruction+response data from simple instructions with the API's LLM (resumable job, then a version)",
     run: runBuildTrace,
   },
+  jobs: { summary: "watch, pause, resume or cancel a dataset job that runs on the server", run: runJobs },
   cfbench: {
     summary: "score CFBench (CSR, ISR, PSR; easy, hard, full) with the API's LLM judge, or --replay recorded judgements",
     run: runCfbench,

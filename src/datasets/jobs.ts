@@ -2,28 +2,28 @@ import { and, asc, count, desc, eq, getTableColumns, inArray, isNull, lt, or, sq
 import { drizzle } from "drizzle-orm/d1";
 import type { JobProgress } from "@iopo/common";
 import { d1Statement } from "../db/d1.ts";
-import { jobRejects, jobUsage, jobs, records, utcNow } from "../db/schema.ts";
-import { LlmError, type LlmJudge, type UsageObserver } from "../judge/llm/index.ts";
-import { ProblemError } from "../lib/problem.ts";
-import { buildQuadrupleLlm, needsLlmPath } from "../pipelines/iopo.ts";
-import { buildTraceRecord, loadDimensions, type TaxonomyDimension, type TraceParams } from "../pipelines/trace.ts";
-import { buildQuadruple, type BuildOp } from "./quadruples.ts";
-import { canonicalJson, type DatasetRecord } from "./records.ts";
+import { datasets, jobRejects, jobUsage, jobs, utcNow } from "../db/schema.ts";
+import { LlmError, type LlmJudge, type TokenUsage, type UsageObserver } from "../judge/llm/index.ts";
 import type { Principal } from "../lib/auth.ts";
-import { createDataset, findDataset, visibleDataset, type DatasetRow } from "./store/access.ts";
+import { ProblemError } from "../lib/problem.ts";
+import type { JobParams, RecordOutcome, SourceRow } from "./job-kind.ts";
+import { jobKind, type JobKindName } from "./job-registry.ts";
+import { canRead, createDataset, findDataset, visibleDataset, type DatasetRow } from "./store/access.ts";
 import { appendRecords, existingIds, prepareRecords, type CheckerValidator } from "./store/ingest.ts";
+import { canonicalJson } from "./records.ts";
 import { recordsInRange, toRecord } from "./store/rows.ts";
 
 /**
- * Jobs over a dataset (the rule-based and LLM quadruple builders, TRACE construction), driven by a
- * cursor in D1: each step processes the next batch of source positions and commits its output, its
- * reject rows and the cursor advance in one D1 batch. A step that dies writes nothing; the next
- * step redoes it (an LLM step finds its finished calls in the cache). Output records are
- * content-addressed and built deterministically, so even a step repeated after a lost lease adds
- * nothing twice. Clients drive
- * steps (`POST .../jobs/{id}/run`, or `npx iopo build-quadruples`); a Cloudflare Queue consumer
- * could call the same `runJobSteps`, but the cursor alone already gives resumability, works the
- * same locally and deployed, and keeps each step inside one request's limits.
+ * The runner of dataset jobs (the kinds are in job-registry.ts), driven by a cursor in D1: each
+ * step processes the next batch of source positions and commits its output, its reject rows and
+ * the cursor advance in one D1 batch. A step that dies writes nothing; the next step redoes it (an
+ * LLM step finds its finished calls in the cache). Output records are content-addressed and built
+ * deterministically, so a step repeated after a lost lease adds nothing twice.
+ *
+ * Steps run from the job queue (job-queue.ts: no client needs to stay up) or from
+ * `POST .../jobs/{id}/run` where there is no queue. Either way a job acts as its owner, the key that
+ * created it (`jobOwner`), never as whoever drives it; a lease held by a heartbeat keeps one runner
+ * per job however long a step takes; a paused or cancelled job sends no further model call.
  */
 
 /** A job as stored: its row of `jobs` (src/db/schema.ts). */
@@ -45,43 +45,44 @@ const selectJobs = (db: D1Database) =>
     .from(jobs)
     .leftJoin(jobUsage, eq(jobUsage.jobId, jobs.id));
 
-export interface BuildParams {
-  target: string;
-  ops: BuildOp[];
-  seed: number;
-  batch_size: number;
-  max_candidates: number;
-  /** Records with free-text constraints go through the LLM path (src/pipelines/iopo.ts). */
-  llm?: boolean;
-}
-
 /** A job's stored progress: the wire's JobProgress less `usage` (kept in `job_usage`, joined when presented); `skipped` counts the `job_rejects` rows by reason. */
 export type BuildProgress = Omit<JobProgress, "usage">;
 
-const LEASE_MS = 60_000;
-const POOL_LIMIT = 64;
+/** Statuses a runner may step. */
+const RUNNABLE = ["pending", "running"] as const;
+
+/** Whom a job acts as: the key that created it (null: the admin token). Model calls, and their budget, belong to it. */
+export interface JobOwner {
+  keyId: string | null;
+}
+export const jobOwner = (job: Pick<JobRow, "ownerKeyId">): JobOwner => ({ keyId: job.ownerKeyId });
+
+/** Who may run, pause, resume, cancel a job and read its rejects: its owner and admins. */
+export const canControl = (principal: Principal, job: Pick<JobRow, "ownerKeyId">): boolean =>
+  principal.scopes.has("admin") || (principal.keyId !== null && principal.keyId === job.ownerKeyId);
 
 export async function createJob(
   db: D1Database,
-  dataset: DatasetRow,
-  kind: string,
-  params: BuildParams | TraceParams,
+  job: { source: DatasetRow; target: DatasetRow; kind: JobKindName; params: JobParams; principal: Principal },
 ): Promise<JobWithUsage> {
   const progress: BuildProgress = { processed: 0, produced: 0, duplicates: 0, by_op: {}, skipped: {} };
-  const job = await drizzle(db)
+  const { visibility: _visibility, ...params } = job.params;
+  const row = await drizzle(db)
     .insert(jobs)
     .values({
       id: crypto.randomUUID(),
-      datasetId: dataset.id,
-      kind,
+      datasetId: job.source.id,
+      targetDatasetId: job.target.id,
+      ownerKeyId: job.principal.keyId,
+      kind: job.kind,
       status: "pending",
       params: JSON.stringify(params),
-      total: dataset.recordCount,
+      total: job.source.recordCount,
       progress: JSON.stringify(progress),
     })
     .returning()
     .get();
-  return { ...job, usage: null };
+  return { ...row, usage: null };
 }
 
 /**
@@ -106,20 +107,70 @@ export async function prepareTarget(
   return findDataset(db, target, principal, "write");
 }
 
-export async function findJob(db: D1Database, dataset: DatasetRow, id: string): Promise<JobWithUsage> {
+const datasetsById = async (db: D1Database, ids: (string | null)[]): Promise<Map<string, DatasetRow>> => {
+  const wanted = [...new Set(ids.filter((id): id is string => id !== null))];
+  if (wanted.length === 0) return new Map();
+  const rows = await drizzle(db)
+    .select()
+    .from(datasets)
+    .where(sql`${datasets.id} IN (SELECT value FROM json_each(${JSON.stringify(wanted)}))`)
+    .all();
+  return new Map(rows.map((r) => [r.id, r]));
+};
+
+/** A job this caller may see: its own, or one whose target it may read (a private target's jobs are its owner's business). */
+const mayRead = (principal: Principal, job: JobRow, target: DatasetRow | undefined) =>
+  canControl(principal, job) || (target !== undefined && canRead(principal, target));
+
+/**
+ * A job reached from its source or its target dataset. `read`: the caller sees it (else 404, as if
+ * absent); `control`: the caller is its owner or an admin (403 when it only sees it).
+ */
+export async function findJob(
+  db: D1Database,
+  dataset: DatasetRow,
+  id: string,
+  principal: Principal,
+  access: "read" | "control",
+): Promise<JobWithUsage> {
   const row = await selectJobs(db)
-    .where(and(eq(jobs.id, id), eq(jobs.datasetId, dataset.id)))
+    .where(and(eq(jobs.id, id), or(eq(jobs.datasetId, dataset.id), eq(jobs.targetDatasetId, dataset.id))))
     .get();
-  if (!row)
+  const target = row?.targetDatasetId ? (await datasetsById(db, [row.targetDatasetId])).get(row.targetDatasetId) : undefined;
+  if (!row || !mayRead(principal, row, target))
     throw new ProblemError(404, "not-found", `Dataset "${dataset.name}" has no job "${id}".`, [
       { field: "path.id", message: "unknown job" },
     ]);
+  if (access === "control" && !canControl(principal, row))
+    throw new ProblemError(403, "forbidden", `Only the key that created job "${id}" (or an admin) may control it or read its rejects.`);
   return row;
 }
 
-export async function listJobs(db: D1Database, dataset: DatasetRow): Promise<JobWithUsage[]> {
-  return selectJobs(db).where(eq(jobs.datasetId, dataset.id)).orderBy(desc(jobs.createdAt)).all();
+/** Jobs over or into this dataset that the caller may see, newest first. */
+export async function listJobs(db: D1Database, dataset: DatasetRow, principal: Principal): Promise<JobWithUsage[]> {
+  const rows = await selectJobs(db)
+    .where(or(eq(jobs.datasetId, dataset.id), eq(jobs.targetDatasetId, dataset.id)))
+    .orderBy(desc(jobs.createdAt))
+    .all();
+  const targets = await datasetsById(
+    db,
+    rows.map((r) => r.targetDatasetId),
+  );
+  return rows.filter((r) => mayRead(principal, r, r.targetDatasetId ? targets.get(r.targetDatasetId) : undefined));
 }
+
+/** A stored job's row by id alone (the queue's and the runner's view; callers' access is checked by findJob). */
+export async function jobById(db: D1Database, id: string): Promise<JobWithUsage | null> {
+  return (await selectJobs(db).where(eq(jobs.id, id)).get()) ?? null;
+}
+
+const usageOf = (job: JobWithUsage) => ({
+  calls: job.usage?.calls ?? 0,
+  prompt_tokens: job.usage?.promptTokens ?? 0,
+  completion_tokens: job.usage?.completionTokens ?? 0,
+  total_tokens: (job.usage?.promptTokens ?? 0) + (job.usage?.completionTokens ?? 0),
+  cache_hits: job.usage?.cacheHits ?? 0,
+});
 
 /** A job as the API shows it (snake_case, the JSON columns parsed, usage zero before any call). */
 export function presentJob(job: JobWithUsage) {
@@ -127,19 +178,10 @@ export function presentJob(job: JobWithUsage) {
     id: job.id,
     kind: job.kind,
     status: job.status,
-    params: JSON.parse(job.params) as BuildParams | TraceParams,
+    params: JSON.parse(job.params) as Record<string, unknown>,
     cursor: job.cursor,
     total: job.total,
-    progress: {
-      ...(JSON.parse(job.progress) as BuildProgress),
-      usage: {
-        calls: job.usage?.calls ?? 0,
-        prompt_tokens: job.usage?.promptTokens ?? 0,
-        completion_tokens: job.usage?.completionTokens ?? 0,
-        total_tokens: (job.usage?.promptTokens ?? 0) + (job.usage?.completionTokens ?? 0),
-        cache_hits: job.usage?.cacheHits ?? 0,
-      },
-    },
+    progress: { ...(JSON.parse(job.progress) as BuildProgress), usage: usageOf(job) },
     error: job.error,
     created_at: job.createdAt,
     updated_at: job.updatedAt,
@@ -178,118 +220,224 @@ export async function presentRejects(db: D1Database, job: JobRow, page: { reason
   };
 }
 
-/** Takes the job's lease, or returns null when another runner holds it (or it is finished). */
-async function lease(db: D1Database, jobId: string): Promise<JobRow | null> {
+// --- control ---------------------------------------------------------------------------------
+
+export type JobAction = "pause" | "resume" | "cancel";
+
+/** The statuses each action starts from, and where it takes the job. */
+const TRANSITIONS: Record<JobAction, { from: readonly JobRow["status"][]; to: JobRow["status"] }> = {
+  pause: { from: ["pending", "running"], to: "paused" },
+  // a failed job (a step that kept failing) may be tried again from its cursor
+  resume: { from: ["paused", "failed"], to: "running" },
+  cancel: { from: ["pending", "running", "paused", "failed"], to: "cancelled" },
+};
+
+/**
+ * Pauses, resumes or cancels a job. A runner in the middle of a step sees the change at its next
+ * heartbeat and sends no further model call; what the step already finished is cached. `resume`
+ * may raise the token budget. 409 when the job's status does not allow the action.
+ */
+export async function controlJob(db: D1Database, job: JobRow, action: JobAction, change: { tokenBudget?: number } = {}): Promise<JobRow> {
+  const { from, to } = TRANSITIONS[action];
+  const params = { ...(JSON.parse(job.params) as JobParams) };
+  if (change.tokenBudget !== undefined) params.token_budget = change.tokenBudget;
+  const row = await drizzle(db)
+    .update(jobs)
+    .set({ status: to, params: JSON.stringify(params), ...(action === "resume" ? { error: null } : {}), updatedAt: utcNow })
+    .where(and(eq(jobs.id, job.id), inArray(jobs.status, [...from])))
+    .returning()
+    .get();
+  if (!row)
+    throw new ProblemError(
+      409,
+      "conflict",
+      `Job "${job.id}" is ${job.status}; only a job that is ${from.join(", ")} can be ${action === "cancel" ? "cancelled" : `${action}d`}.`,
+    );
+  return row;
+}
+
+// --- running ---------------------------------------------------------------------------------
+
+/** What a job's step needs besides D1: record validation, the taxonomy, and an LLM judge acting as the job's owner. */
+export interface JobContext {
+  validateChecker: CheckerValidator;
+  dimensionNames: Map<string, string>;
+  /** A judge for the job's owner whose calls report to `usage` (each step gets its own). */
+  llm?: (owner: JobOwner, usage: UsageObserver) => LlmJudge;
+  /** How long a lease lasts without a heartbeat (JOB_LEASE_MS; default 60 s). */
+  leaseMs: number;
+}
+
+export const DEFAULT_LEASE_MS = 60_000;
+
+/** One step's result, for the runners (the /run route's loop, the queue consumer). */
+export type StepResult =
+  /** A batch committed (the job may be done now). */
+  | { state: "stepped"; job: JobRow }
+  /** Nothing to do: the job is not runnable, or `atCursor` is behind it (a stale queue message). */
+  | { state: "idle"; job: JobRow }
+  /** Another runner holds the lease for `retryAfterMs` more. */
+  | { state: "busy"; job: JobRow; retryAfterMs: number }
+  /** The model was unreachable after its retries: nothing committed, the job stays running (resumable). */
+  | { state: "interrupted"; job: JobRow; error: LlmError };
+
+/** Takes the job's lease at `atCursor` (any cursor when not given). */
+async function lease(db: D1Database, jobId: string, leaseMs: number, atCursor?: number): Promise<JobRow | null> {
   const now = Date.now();
   const row = await drizzle(db)
     .update(jobs)
-    .set({ leaseUntil: now + LEASE_MS, status: "running" })
-    .where(and(eq(jobs.id, jobId), inArray(jobs.status, ["pending", "running"]), or(isNull(jobs.leaseUntil), lt(jobs.leaseUntil, now))))
+    .set({ leaseUntil: now + leaseMs, status: "running" })
+    .where(
+      and(
+        eq(jobs.id, jobId),
+        inArray(jobs.status, [...RUNNABLE]),
+        or(isNull(jobs.leaseUntil), lt(jobs.leaseUntil, now)),
+        atCursor === undefined ? undefined : eq(jobs.cursor, atCursor),
+      ),
+    )
     .returning()
     .get();
   return row ?? null;
 }
 
 /** Ends a job's run: its status and error (unchanged where not given), the lease released. */
-async function releaseJob(
-  db: D1Database,
-  jobId: string,
-  change: Partial<Pick<JobRow, "status" | "error">>,
-  { touch }: { touch: boolean },
-): Promise<void> {
+async function releaseJob(db: D1Database, jobId: string, change: Partial<Pick<JobRow, "status" | "error">>): Promise<void> {
   await drizzle(db)
     .update(jobs)
-    .set({ ...change, leaseUntil: null, ...(touch ? { updatedAt: utcNow } : {}) })
+    .set({ ...change, leaseUntil: null, updatedAt: utcNow })
     .where(eq(jobs.id, jobId))
     .run();
 }
 
-async function taskPool(db: D1Database, datasetId: string, record: DatasetRecord): Promise<string[]> {
-  if (record.kind !== "sft") return [];
-  const results = await drizzle(db)
-    .select({ payload: records.payload })
-    .from(records)
-    .where(
-      and(
-        eq(records.datasetId, datasetId),
-        eq(records.kind, "sft"),
-        eq(sql`json_extract(${records.payload}, '$.instruction.description')`, record.instruction.description),
-      ),
-    )
-    .limit(POOL_LIMIT)
-    .all();
-  const sameInput = (other: { instruction: { input?: string | null } }) =>
-    (other.instruction.input ?? null) === (record.instruction.input ?? null);
-  return results
-    .map((r) => JSON.parse(r.payload) as { instruction: { input?: string | null }; response: string })
-    .filter(sameInput)
-    .map((r) => r.response);
-}
-
-/** What a job's step needs besides D1: record validation, and a per-step LLM judge for LLM jobs. */
-export interface JobContext {
-  validateChecker: CheckerValidator;
-  dimensionNames: Map<string, string>;
-  /** A judge whose calls report to `usage` (each step gets its own, with its own concurrency cap). */
-  llm?: (usage: UsageObserver) => LlmJudge;
+/**
+ * Runs one step of a job: leases it (at `atCursor` when given), processes the batch at its cursor
+ * and commits. A record the kind cannot process (its output invalid, an error of its own) becomes
+ * a reject with its reason; only an unreachable model interrupts the step.
+ */
+export async function stepJob(db: D1Database, jobId: string, context: JobContext, atCursor?: number): Promise<StepResult> {
+  const job = await lease(db, jobId, context.leaseMs, atCursor);
+  if (!job) {
+    const current = await jobById(db, jobId);
+    if (!current) throw new ProblemError(404, "not-found", `No job "${jobId}".`);
+    const held = current.leaseUntil !== null && current.leaseUntil > Date.now();
+    const sameStep = atCursor === undefined || atCursor === current.cursor;
+    return held && sameStep && RUNNABLE.includes(current.status as "running")
+      ? { state: "busy", job: current, retryAfterMs: current.leaseUntil! - Date.now() }
+      : { state: "idle", job: current };
+  }
+  if (job.cursor >= job.total) {
+    await releaseJob(db, job.id, { status: "done" });
+    return { state: "idle", job: { ...job, status: "done" } };
+  }
+  const stop: Stop = { reason: null };
+  const heartbeat = startHeartbeat(db, job, context.leaseMs, stop);
+  try {
+    await step(db, job, context, stop);
+    return { state: "stepped", job: (await jobById(db, jobId))! };
+  } catch (error) {
+    if (stop.reason !== null) {
+      // paused, cancelled or out of tokens: nothing of the step is committed; the budget pauses the
+      // job itself (the other two already set its status); a lost lease is another runner's now
+      if (stop.cause === "budget") await releaseJob(db, job.id, { status: "paused", error: stop.reason });
+      else if (stop.cause === "status") await releaseJob(db, job.id, {});
+      return { state: "idle", job: (await jobById(db, jobId))! };
+    }
+    if (error instanceof LlmError) {
+      await releaseJob(db, job.id, { error: `interrupted: ${error.message}` });
+      return { state: "interrupted", job: (await jobById(db, jobId))!, error };
+    }
+    await releaseJob(db, job.id, { status: "failed", error: error instanceof Error ? error.message : String(error) });
+    return { state: "idle", job: (await jobById(db, jobId))! };
+  } finally {
+    heartbeat.stop();
+  }
 }
 
 /**
- * Runs steps of a job until it is done, `maxBatches` steps ran, or `budgetMs` elapsed. Returns
- * the job as it stands (or as found, when another runner holds the lease). A model that stays
- * unreachable after its retries interrupts the job instead of failing it: nothing of the step is
- * committed (its finished calls are cached), `error` says why, and the next run resumes there.
+ * Runs steps of a job until it is done, `maxBatches` steps ran, or `budgetMs` elapsed (the
+ * `/run` route's loop). `busy` when another runner held the job from the start.
  */
 export async function runJobSteps(
   db: D1Database,
-  source: DatasetRow,
-  target: DatasetRow,
   jobId: string,
   context: JobContext,
   { maxBatches, budgetMs }: { maxBatches: number; budgetMs: number },
 ): Promise<{ job: JobWithUsage; ran: number; busy: boolean; interrupted?: string }> {
   const started = Date.now();
   let ran = 0;
+  let busy = false;
+  let interrupted: string | undefined;
   while (ran < maxBatches && Date.now() - started < budgetMs) {
-    const job = await lease(db, jobId);
-    if (!job) {
-      const current = await findJob(db, source, jobId);
-      return { job: current, ran, busy: current.status === "running" && ran === 0 };
-    }
-    if (job.cursor >= job.total) {
-      await releaseJob(db, job.id, { status: "done" }, { touch: true });
-      break;
-    }
-    try {
-      await step(db, source, target, job, context);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (error instanceof LlmError) {
-        await releaseJob(db, job.id, { error: `interrupted: ${message}` }, { touch: true });
-        return { job: await findJob(db, source, jobId), ran, busy: false, interrupted: message };
-      }
-      await releaseJob(db, job.id, { status: "failed", error: message }, { touch: false });
+    const result = await stepJob(db, jobId, context);
+    if (result.state !== "stepped") {
+      busy = result.state === "busy" && ran === 0;
+      if (result.state === "interrupted") interrupted = result.error.message;
       break;
     }
     ran++;
+    if (result.job.status !== "running") break;
   }
-  const job = await findJob(db, source, jobId);
-  if (job.status === "running" && job.cursor >= job.total) {
-    await releaseJob(db, job.id, { status: "done" }, { touch: false });
-    return { job: await findJob(db, source, jobId), ran, busy: false };
-  }
-  return { job, ran, busy: false };
+  return { job: (await jobById(db, jobId))!, ran, busy, ...(interrupted ? { interrupted } : {}) };
 }
 
-/** One source record's result: a record for the target, or why there is none (a reject row). */
-export type RecordOutcome =
-  | { ok: true; record: DatasetRecord; tag: string }
-  | { ok: false; reason: string; stage: string; detail?: unknown };
+/** Why a step must send no further model call: the token budget is spent, the job was paused or cancelled, or its lease was lost. */
+interface Stop {
+  reason: string | null;
+  cause?: "budget" | "status" | "lease";
+}
 
-/** Adds each model call's tokens and each cache hit to `job_usage` as it happens (see the schema). */
-function usageRecorder(db: D1Database, jobId: string): UsageObserver & { flush(): Promise<unknown> } {
+/**
+ * Renews the lease every third of its length while the step runs, so a step slower than the lease
+ * is never taken over; and watches the job's status, so a pause or cancel stops the step's
+ * model calls not yet sent.
+ */
+function startHeartbeat(db: D1Database, job: JobRow, leaseMs: number, stop: Stop): { stop(): void } {
+  let held = job.leaseUntil!;
+  const beat = async () => {
+    const until = Date.now() + leaseMs;
+    const row = await drizzle(db)
+      .update(jobs)
+      .set({ leaseUntil: until })
+      .where(and(eq(jobs.id, job.id), eq(jobs.leaseUntil, held)))
+      .returning({ status: jobs.status })
+      .get();
+    if (!row) {
+      stop.reason ??= "the job's lease was lost";
+      stop.cause ??= "lease";
+      return;
+    }
+    held = until;
+    if (row.status !== "running") {
+      stop.reason ??= `the job was ${row.status === "cancelled" ? "cancelled" : "paused"}`;
+      stop.cause ??= "status";
+    }
+  };
+  const timer = setInterval(() => {
+    beat().catch((error) => console.error("job heartbeat failed", error));
+  }, leaseMs / 3);
+  return { stop: () => clearInterval(timer) };
+}
+
+/** A provider's token count as a job sums it: a non-negative integer, at most this per call (a bogus 1e308 must not poison the totals). */
+export const MAX_TOKENS_PER_CALL = 10_000_000;
+
+export function validTokens(value: unknown): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) return 0;
+  return Math.min(Math.floor(value), MAX_TOKENS_PER_CALL);
+}
+
+/**
+ * Adds each model call's tokens and each cache hit to `job_usage` as it happens (see the schema),
+ * and keeps the step's own total for the token budget.
+ */
+function usageRecorder(
+  db: D1Database,
+  jobId: string,
+  onTokens: (stepTokens: number) => void,
+): UsageObserver & { flush(): Promise<unknown> } {
   const pending: Promise<unknown>[] = [];
   const orm = drizzle(db);
+  let stepTokens = 0;
   const add = (calls: number, promptTokens: number, completionTokens: number, cacheHits: number) =>
     pending.push(
       orm
@@ -307,89 +455,147 @@ function usageRecorder(db: D1Database, jobId: string): UsageObserver & { flush()
         .run(),
     );
   return {
-    call: (usage) => add(1, usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0, 0),
+    call: (usage: TokenUsage | undefined) => {
+      const prompt = validTokens(usage?.prompt_tokens);
+      const completion = validTokens(usage?.completion_tokens);
+      stepTokens += prompt + completion;
+      add(1, prompt, completion, 0);
+      onTokens(stepTokens);
+    },
     cacheHits: (count) => add(0, 0, 0, count),
     flush: () => Promise.all(pending),
   };
 }
 
-async function step(db: D1Database, source: DatasetRow, target: DatasetRow, job: JobRow, context: JobContext) {
-  const params = JSON.parse(job.params) as BuildParams & TraceParams;
+/** The step's judge: the job owner's, reporting to `usage`, sending no call once `stop` says so. */
+function stepJudge(context: JobContext, job: JobRow, usage: UsageObserver, stop: Stop): () => LlmJudge {
+  let judge: LlmJudge | undefined;
+  return () => {
+    if (!context.llm) throw new LlmError("unavailable", "this runner has no LLM provider", { retryable: false });
+    if (judge) return judge;
+    const own = context.llm(jobOwner(job), usage);
+    judge = {
+      ...own,
+      limiter: {
+        limit: own.limiter.limit,
+        run: (task) =>
+          own.limiter.run(() => {
+            if (stop.reason !== null) throw new LlmError("unavailable", stop.reason, { retryable: false });
+            return task();
+          }),
+      },
+    };
+    return judge;
+  };
+}
+
+/** What a thrown error says, for a reject row. */
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+async function step(db: D1Database, job: JobRow, context: JobContext, stop: Stop) {
+  const kind = jobKind(job.kind);
+  const params = kind.params.parse(JSON.parse(job.params));
+  if (!job.targetDatasetId) throw new Error("the job has no target dataset (it predates target ids and its target no longer resolves)");
+  const target = (await datasetsById(db, [job.targetDatasetId])).get(job.targetDatasetId);
+  if (!target) throw new Error("the job's target dataset no longer exists");
   const progress = JSON.parse(job.progress) as BuildProgress;
   const end = Math.min(job.total, job.cursor + params.batch_size);
-  const usage = usageRecorder(db, job.id);
-  let judge: LlmJudge | undefined;
-  const llm = () => {
-    if (!context.llm) throw new LlmError("unavailable", "this runner has no LLM provider", { retryable: false });
-    return (judge ??= context.llm(usage));
+
+  const budget = params.token_budget;
+  const spent = budget === undefined ? 0 : usageOf((await jobById(db, job.id))!).total_tokens;
+  const overBudget = (stepTokens: number) => {
+    if (budget !== undefined && spent + stepTokens >= budget && stop.reason === null) {
+      stop.reason = `token budget reached: ${spent + stepTokens} of ${budget} tokens spent; resume with a larger token_budget`;
+      stop.cause = "budget";
+    }
   };
-  const dimensions: TaxonomyDimension[] = job.kind === "build-trace" ? await loadDimensions(db) : [];
-  const rows: { id: string; position: number; record: DatasetRecord }[] = [];
-  for await (const row of recordsInRange(db, source.id, job.cursor, end))
+  overBudget(0);
+  if (stop.reason !== null) throw new LlmError("unavailable", stop.reason, { retryable: false });
+  const usage = usageRecorder(db, job.id, overBudget);
+
+  const record = await kind.prepareStep({
+    db,
+    jobId: job.id,
+    sourceId: job.datasetId,
+    params,
+    dimensionNames: context.dimensionNames,
+    llm: stepJudge(context, job, usage, stop),
+  });
+  const rows: SourceRow[] = [];
+  for await (const row of recordsInRange(db, job.datasetId, job.cursor, end))
     rows.push({ id: row.id, position: row.position, record: toRecord(row) });
   // records run concurrently (the judge's limiter caps the model calls); every one settles before
-  // the step commits or gives up, so each finished call is in the cache for the resumed step
+  // the step commits or gives up, so each finished call is in the cache for the resumed step. An
+  // unreachable model (LlmError other than a malformed answer) interrupts the step; anything else
+  // one record raises is that record's reject.
   const settled = await Promise.allSettled(
     rows.map(async (row): Promise<RecordOutcome> => {
-      if (job.kind === "build-trace") {
-        return buildTraceRecord(llm(), row.id, row.record, {
-          ...params,
-          jobId: job.id,
-          dimensions,
-          dimensionNames: context.dimensionNames,
-        });
+      try {
+        return await record(row);
+      } catch (error) {
+        if (stop.reason !== null) throw error;
+        if (error instanceof LlmError && error.kind !== "malformed") {
+          const named = new LlmError(error.kind, `record at position ${row.position} (${row.id}): ${error.message}`, error.options);
+          named.attempts = error.attempts;
+          throw named;
+        }
+        return {
+          ok: false,
+          stage: error instanceof LlmError ? "model answer" : "build",
+          reason: error instanceof LlmError ? "the model's answer stayed malformed after its retries" : "the record could not be processed",
+          detail: { error: messageOf(error) },
+        };
       }
-      if (params.llm && needsLlmPath(row.record)) {
-        return buildQuadrupleLlm(llm(), row.id, row.record, {
-          ops: params.ops,
-          seed: params.seed,
-          jobId: job.id,
-          dimensionNames: context.dimensionNames,
-        });
-      }
-      const pool = await taskPool(db, source.id, row.record);
-      const outcome = buildQuadruple(row.id, row.record, pool, {
-        ops: params.ops,
-        seed: params.seed,
-        maxCandidates: params.max_candidates,
-      });
-      return outcome.ok ? { ok: true, record: outcome.record, tag: outcome.op } : { ok: false, reason: outcome.reason, stage: "rule" };
     }),
   );
   await usage.flush();
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
   if (failure) throw failure.reason;
+  const outcomes = settled.map((s) => (s as PromiseFulfilledResult<RecordOutcome>).value);
+
+  // Built records that are not valid records (65 constraints from a 64-constraint x1, ...) are
+  // rejects too, with what was wrong: checked one by one, so one bad record spoils nothing else.
+  const built = outcomes.flatMap((o, i) => (o.ok ? [{ line: rows[i]!.position, value: JSON.parse(canonicalJson(o.record)) }] : []));
+  const first = await prepareRecords({ records: built, errors: [] }, context.dimensionNames, context.validateChecker);
+  const invalid = new Map<number, string[]>();
+  for (const e of first.errors) invalid.set(e.line!, [...(invalid.get(e.line!) ?? []), `${e.field}: ${e.message}`]);
+  const valid = invalid.size ? built.filter((b) => !invalid.has(b.line)) : built;
+  const { prepared, errors } = invalid.size
+    ? await prepareRecords({ records: valid, errors: [] }, context.dimensionNames, context.validateChecker)
+    : first;
+  if (errors.length) throw new Error(`built records failed validation: ${JSON.stringify(errors.slice(0, 3))}`);
 
   const orm = drizzle(db);
-  const built: { line: number; value: unknown }[] = [];
   // D1 statements (drizzle's queries, made plain by d1Statement): they commit in appendRecords' one
   // D1 batch together with the records, so a step is written whole or not at all
   const rejects: D1PreparedStatement[] = [];
-  settled.forEach((s, i) => {
-    const outcome = (s as PromiseFulfilledResult<RecordOutcome>).value;
+  outcomes.forEach((outcome, i) => {
     const row = rows[i]!;
     progress.processed++;
-    if (outcome.ok) {
-      built.push({ line: row.position, value: JSON.parse(canonicalJson(outcome.record)) });
-      progress.by_op[outcome.tag as BuildOp] = (progress.by_op[outcome.tag as BuildOp] ?? 0) + 1;
-    } else {
-      progress.skipped[outcome.reason] = (progress.skipped[outcome.reason] ?? 0) + 1;
-      // a repeated step (after a lost lease) replaces its row, as INSERT OR REPLACE would
-      const reject = { sourceRecord: row.id, stage: outcome.stage, reason: outcome.reason, detail: JSON.stringify(outcome.detail ?? {}) };
-      rejects.push(
-        d1Statement(
-          db,
-          orm
-            .insert(jobRejects)
-            .values({ jobId: job.id, position: row.position, ...reject })
-            .onConflictDoUpdate({ target: [jobRejects.jobId, jobRejects.position], set: { ...reject, createdAt: utcNow } }),
-        ),
-      );
+    const reject: RecordOutcome | null = !outcome.ok
+      ? outcome
+      : invalid.has(row.position)
+        ? { ok: false, stage: "validate", reason: "the built record is not a valid record", detail: { errors: invalid.get(row.position) } }
+        : null;
+    if (reject === null || reject.ok) {
+      if (outcome.ok) progress.by_op[outcome.tag] = (progress.by_op[outcome.tag] ?? 0) + 1;
+      return;
     }
+    progress.skipped[reject.reason] = (progress.skipped[reject.reason] ?? 0) + 1;
+    // a repeated step (after a lost lease) replaces its row, as INSERT OR REPLACE would
+    const values = { sourceRecord: row.id, stage: reject.stage, reason: reject.reason, detail: JSON.stringify(reject.detail ?? {}) };
+    rejects.push(
+      d1Statement(
+        db,
+        orm
+          .insert(jobRejects)
+          .values({ jobId: job.id, position: row.position, ...values })
+          .onConflictDoUpdate({ target: [jobRejects.jobId, jobRejects.position], set: { ...values, createdAt: utcNow } }),
+      ),
+    );
   });
-  const { prepared, errors } = await prepareRecords({ records: built, errors: [] }, context.dimensionNames, context.validateChecker);
-  if (errors.length) throw new Error(`built records failed validation: ${JSON.stringify(errors.slice(0, 3))}`);
-  // The cursor advance; only the runner whose step began at this cursor moves it.
+  // The cursor advance; only the runner whose step began at this cursor moves it. A pause or
+  // cancel that came while the step was committing keeps its status: the finished step lands whole.
   const advance = (inserted: number) =>
     d1Statement(
       db,
@@ -402,7 +608,7 @@ async function step(db: D1Database, source: DatasetRow, target: DatasetRow, job:
             produced: progress.produced + inserted,
             duplicates: progress.duplicates + (prepared.length - inserted),
           }),
-          status: end >= job.total ? "done" : "running",
+          status: sql`CASE WHEN ${jobs.status} = 'running' THEN ${end >= job.total ? "done" : "running"} ELSE ${jobs.status} END`,
           error: null,
           leaseUntil: null,
           updatedAt: utcNow,

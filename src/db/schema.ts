@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { JOB_STATUSES } from "@iopo/common/api";
 
 /** The time now in UTC, ISO 8601 with milliseconds: every timestamp column's default and update. */
 export const utcNow = sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`;
@@ -144,8 +145,12 @@ export const jobs = sqliteTable(
     datasetId: text("dataset_id")
       .notNull()
       .references(() => datasets.id),
+    /** The dataset the job writes to, by id: its name may mean another dataset to another caller. */
+    targetDatasetId: text("target_dataset_id").references(() => datasets.id),
+    /** Whom the job acts as (the key that created it; null: the admin token): who may control it, whose budget it spends. */
+    ownerKeyId: text("owner_key_id"),
     kind: text("kind").notNull(),
-    status: text("status", { enum: ["pending", "running", "done", "failed"] }).notNull(),
+    status: text("status", { enum: JOB_STATUSES }).notNull(),
     /** JSON: the job's parameters as given (validated). */
     params: text("params").notNull(),
     /** Source positions [0, total) are processed; `cursor` is the next one. */
@@ -159,7 +164,7 @@ export const jobs = sqliteTable(
     createdAt: text("created_at").notNull().default(utcNow),
     updatedAt: text("updated_at").notNull().default(utcNow),
   },
-  (t) => [index("jobs_dataset_idx").on(t.datasetId, t.createdAt)],
+  (t) => [index("jobs_dataset_idx").on(t.datasetId, t.createdAt), index("jobs_target_idx").on(t.targetDatasetId, t.createdAt)],
 );
 
 /**

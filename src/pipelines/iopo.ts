@@ -1,9 +1,9 @@
 import { z } from "zod";
-import type { RecordOutcome } from "../datasets/jobs.ts";
+import type { RecordOutcome } from "../datasets/job-kind.ts";
 import { BUILD_OPS, seededRandom, withConstraints, type BuildOp } from "../datasets/quadruples.ts";
 import { renderPrompt, type Constraint, type DatasetRecord, type Instruction } from "../datasets/records.ts";
 import { fence, LlmError, PROMPT_VERSION, type ChatMessage, type LlmJudge, type ResponseSchema } from "../judge/llm/index.ts";
-import { judgeInstruction, knownDimension } from "./judging.ts";
+import { judgeInstruction, knownDimension, stage } from "./judging.ts";
 import { generate, jsonAnswer, strictObject } from "./llm.ts";
 
 /**
@@ -139,16 +139,20 @@ export async function buildQuadrupleLlm(
   if (!y1x1.followed_all) return { ok: false, stage: "judge y1|x1", reason: "y1 does not satisfy x1", detail: { op, verdict: y1x1 } };
 
   const dimensions = [...new Set(options.dimensionNames.values())];
-  const edit = await generate(judge, {
-    promptVersion: IOPO_PROMPT_VERSIONS.edit,
-    messages: editMessages(x1, y1, op, dimensions),
-    schema: EDIT_SCHEMA,
-    parse: (content) => {
-      const answer = jsonAnswer(EditAnswer, "IOPO edit")(content);
-      checkEdit(op, x1.constraints, answer.constraints);
-      return answer;
-    },
-  });
+  const edit = await stage(
+    "edit",
+    IOPO_PROMPT_VERSIONS.edit,
+    generate(judge, {
+      promptVersion: IOPO_PROMPT_VERSIONS.edit,
+      messages: editMessages(x1, y1, op, dimensions),
+      schema: EDIT_SCHEMA,
+      parse: (content) => {
+        const answer = jsonAnswer(EditAnswer, "IOPO edit")(content);
+        checkEdit(op, x1.constraints, answer.constraints);
+        return answer;
+      },
+    }),
+  );
   const byText = new Map(x1.constraints.map((c) => [c.text.replace(/^\d+\.\s*/, "").trim(), c]));
   const constraints: Constraint[] = edit.value.constraints.map((c) => {
     const kept = byText.get(c.text.replace(/^\d+\.\s*/, "").trim());
@@ -162,35 +166,43 @@ export async function buildQuadrupleLlm(
   if (y1x2.followed_all)
     return { ok: false, stage: "judge y1|x2", reason: "y1 still satisfies x2", detail: { op, x2, rationale: edit.value.rationale } };
 
-  const answer = await generate(judge, {
-    promptVersion: IOPO_PROMPT_VERSIONS.answer,
-    messages: answerMessages(ANSWER_SYSTEM, x2),
-    schema: ANSWER_SCHEMA,
-    parse: jsonAnswer(AnswerSchema, "answer"),
-  });
+  const answer = await stage(
+    "answer",
+    IOPO_PROMPT_VERSIONS.answer,
+    generate(judge, {
+      promptVersion: IOPO_PROMPT_VERSIONS.answer,
+      messages: answerMessages(ANSWER_SYSTEM, x2),
+      schema: ANSWER_SCHEMA,
+      parse: jsonAnswer(AnswerSchema, "answer"),
+    }),
+  );
   const y2 = answer.value.response;
   const y2x2 = await judgeInstruction(judge, x2, y2);
   if (!y2x2.followed_all)
     return { ok: false, stage: "judge y2|x2", reason: "y2 does not satisfy x2", detail: { op, x2, y2, verdict: y2x2 } };
   const y2x1 = await judgeInstruction(judge, x1, y2);
 
-  const check = await generate(judge, {
-    promptVersion: IOPO_PROMPT_VERSIONS.check,
-    messages: [
-      { role: "system", content: CHECK_SYSTEM },
-      {
-        role: "user",
-        content: [
-          `<x1>\n${fence(renderPrompt(x1))}\n</x1>`,
-          `<y1>\n${fence(y1)}\n</y1>`,
-          `<x2>\n${fence(renderPrompt(x2))}\n</x2>`,
-          `<y2>\n${fence(y2)}\n</y2>`,
-        ].join("\n\n"),
-      },
-    ],
-    schema: CHECK_SCHEMA,
-    parse: jsonAnswer(CheckAnswer, "sanity check"),
-  });
+  const check = await stage(
+    "sanity check",
+    IOPO_PROMPT_VERSIONS.check,
+    generate(judge, {
+      promptVersion: IOPO_PROMPT_VERSIONS.check,
+      messages: [
+        { role: "system", content: CHECK_SYSTEM },
+        {
+          role: "user",
+          content: [
+            `<x1>\n${fence(renderPrompt(x1))}\n</x1>`,
+            `<y1>\n${fence(y1)}\n</y1>`,
+            `<x2>\n${fence(renderPrompt(x2))}\n</x2>`,
+            `<y2>\n${fence(y2)}\n</y2>`,
+          ].join("\n\n"),
+        },
+      ],
+      schema: CHECK_SCHEMA,
+      parse: jsonAnswer(CheckAnswer, "sanity check"),
+    }),
+  );
   if (!check.value.sensible)
     return {
       ok: false,

@@ -27,7 +27,9 @@ export async function judgeInstruction(judge: LlmJudge, instruction: Instruction
   )) as HybridVerdict;
   if (verdict.errors > 0) {
     const failed = verdict.results.find((r) => r.status === "error") as { reason?: string } | undefined;
-    throw new LlmError("unavailable", `the judge could not grade a constraint: ${failed?.reason ?? "unknown"}`, { retryable: false });
+    throw new LlmError("unavailable", `judge (${PROMPT_VERSION}): could not grade a constraint: ${failed?.reason ?? "unknown"}`, {
+      retryable: false,
+    });
   }
   const model = judge.config.provider?.model ?? "none";
   const hasText = instruction.constraints.some((c) => !c.checker);
@@ -44,4 +46,16 @@ export async function judgeInstruction(judge: LlmJudge, instruction: Instruction
 export function knownDimension(dimensionNames: ReadonlyMap<string, string>, dimension: string | null | undefined): string | undefined {
   if (!dimension) return undefined;
   return dimensionNames.get(dimension.trim().toLowerCase());
+}
+
+/** One model stage of a pipeline: its failure names the stage and its prompt version (a job's error then says where it stopped). */
+export async function stage<T>(name: string, promptVersion: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (!(error instanceof LlmError)) throw error;
+    const named = new LlmError(error.kind, `${name} (${promptVersion}): ${error.message}`, error.options);
+    named.attempts = error.attempts;
+    throw named;
+  }
 }

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { drizzle } from "drizzle-orm/d1";
 import { constraintDimensions } from "../db/schema.ts";
-import type { RecordOutcome } from "../datasets/jobs.ts";
+import type { RecordOutcome } from "../datasets/job-kind.ts";
 import { seededRandom, shuffle } from "../datasets/quadruples.ts";
 import type { Constraint, DatasetRecord, Instruction } from "../datasets/records.ts";
 import { fence, PROMPT_VERSION, type LlmJudge, type ResponseSchema } from "../judge/llm/index.ts";
 import { ANSWER_SCHEMA, AnswerSchema, answerMessages } from "./iopo.ts";
-import { judgeInstruction, knownDimension } from "./judging.ts";
+import { judgeInstruction, knownDimension, stage } from "./judging.ts";
 import { generate, jsonAnswer, strictObject } from "./llm.ts";
 
 /**
@@ -25,14 +25,6 @@ export const TRACE_PROMPT_VERSIONS = {
   respond: "trace-respond-v1",
   judge: PROMPT_VERSION,
 } as const;
-
-export interface TraceParams {
-  target: string;
-  seed: number;
-  batch_size: number;
-  min_constraints: number;
-  max_constraints: number;
-}
 
 export type TaxonomyDimension = Pick<typeof constraintDimensions.$inferSelect, "name" | "type" | "description">;
 
@@ -98,7 +90,10 @@ export function chooseDimensions(
   return shuffle(dimensions, random).slice(0, count);
 }
 
-export interface TraceBuildOptions extends TraceParams {
+export interface TraceBuildOptions {
+  seed: number;
+  min_constraints: number;
+  max_constraints: number;
   jobId: string;
   dimensions: readonly TaxonomyDimension[];
   dimensionNames: ReadonlyMap<string, string>;
@@ -118,28 +113,36 @@ export async function buildTraceRecord(
   const chosen = chooseDimensions(options.seed, recordId, options.dimensions, options.min_constraints, options.max_constraints);
   const dimensionList = chosen.map((d) => `- ${d.name} (${d.type}): ${d.description}`).join("\n");
 
-  const expanded = await generate(judge, {
-    promptVersion: TRACE_PROMPT_VERSIONS.expand,
-    messages: [
-      { role: "system", content: EXPAND_SYSTEM },
-      { role: "user", content: `<instruction>\n${fence(simple)}\n</instruction>\n\n<dimensions>\n${dimensionList}\n</dimensions>` },
-    ],
-    schema: EXPAND_SCHEMA,
-    parse: jsonAnswer(ExpandAnswer, "expansion"),
-  });
+  const expanded = await stage(
+    "expand",
+    TRACE_PROMPT_VERSIONS.expand,
+    generate(judge, {
+      promptVersion: TRACE_PROMPT_VERSIONS.expand,
+      messages: [
+        { role: "system", content: EXPAND_SYSTEM },
+        { role: "user", content: `<instruction>\n${fence(simple)}\n</instruction>\n\n<dimensions>\n${dimensionList}\n</dimensions>` },
+      ],
+      schema: EXPAND_SCHEMA,
+      parse: jsonAnswer(ExpandAnswer, "expansion"),
+    }),
+  );
 
-  const structured = await generate(judge, {
-    promptVersion: TRACE_PROMPT_VERSIONS.structure,
-    messages: [
-      { role: "system", content: STRUCTURE_SYSTEM },
-      {
-        role: "user",
-        content: `<instruction>\n${fence(expanded.value.instruction)}\n</instruction>\n\n<dimensions>\n${dimensionList}\n</dimensions>`,
-      },
-    ],
-    schema: STRUCTURE_SCHEMA,
-    parse: jsonAnswer(StructureAnswer, "structuring"),
-  });
+  const structured = await stage(
+    "structure",
+    TRACE_PROMPT_VERSIONS.structure,
+    generate(judge, {
+      promptVersion: TRACE_PROMPT_VERSIONS.structure,
+      messages: [
+        { role: "system", content: STRUCTURE_SYSTEM },
+        {
+          role: "user",
+          content: `<instruction>\n${fence(expanded.value.instruction)}\n</instruction>\n\n<dimensions>\n${dimensionList}\n</dimensions>`,
+        },
+      ],
+      schema: STRUCTURE_SCHEMA,
+      parse: jsonAnswer(StructureAnswer, "structuring"),
+    }),
+  );
   const constraints: Constraint[] = structured.value.constraints.map((c) => {
     const dimension = knownDimension(options.dimensionNames, c.dimension);
     return dimension ? { text: c.text, dimension } : { text: c.text };
@@ -154,15 +157,19 @@ export async function buildTraceRecord(
     dimensions: chosen.map((d) => d.name),
   };
 
-  const qc = await generate(judge, {
-    promptVersion: TRACE_PROMPT_VERSIONS.qc,
-    messages: [
-      { role: "system", content: QC_SYSTEM },
-      { role: "user", content: `<instruction>\n${fence(expanded.value.instruction)}\n</instruction>` },
-    ],
-    schema: QC_SCHEMA,
-    parse: jsonAnswer(QcAnswer, "quality control"),
-  });
+  const qc = await stage(
+    "quality control",
+    TRACE_PROMPT_VERSIONS.qc,
+    generate(judge, {
+      promptVersion: TRACE_PROMPT_VERSIONS.qc,
+      messages: [
+        { role: "system", content: QC_SYSTEM },
+        { role: "user", content: `<instruction>\n${fence(expanded.value.instruction)}\n</instruction>` },
+      ],
+      schema: QC_SCHEMA,
+      parse: jsonAnswer(QcAnswer, "quality control"),
+    }),
+  );
   if (qc.value.verdict !== "ok")
     return {
       ok: false,
@@ -171,12 +178,16 @@ export async function buildTraceRecord(
       detail: { instruction, reason: qc.value.reason },
     };
 
-  const answer = await generate(judge, {
-    promptVersion: TRACE_PROMPT_VERSIONS.respond,
-    messages: answerMessages(RESPOND_SYSTEM, instruction),
-    schema: ANSWER_SCHEMA,
-    parse: jsonAnswer(AnswerSchema, "response"),
-  });
+  const answer = await stage(
+    "response",
+    TRACE_PROMPT_VERSIONS.respond,
+    generate(judge, {
+      promptVersion: TRACE_PROMPT_VERSIONS.respond,
+      messages: answerMessages(RESPOND_SYSTEM, instruction),
+      schema: ANSWER_SCHEMA,
+      parse: jsonAnswer(AnswerSchema, "response"),
+    }),
+  );
   const verdict = await judgeInstruction(judge, instruction, answer.value.response);
   if (!verdict.followed_all) {
     return {

@@ -18,7 +18,7 @@
  * explanation?, omit?}}`: an automatic verdict for every `<constraint id="Cn">` in the request,
  * `score` each (default 10) unless the request text holds a marker `[[fake:Cn=<score>]]`;
  * `[[fake:http=<status>]]` in the request answers that HTTP status instead. `{cfbench: {}}` answers
- * CFBench's judge format (see types.ts). `finish_reason` and `model` override those fields.
+ * CFBench's judge format (see types.ts). `finish_reason`, `model` and `usage` override those fields.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
@@ -168,7 +168,7 @@ function answer(res: ServerResponse, step: Step, request: unknown, n: number, se
       created: Math.floor(Date.now() / 1000),
       model,
       choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: step.finish_reason ?? "stop" }],
-      usage: { prompt_tokens: Math.ceil(text.length / 4), completion_tokens: Math.ceil(content.length / 4), total_tokens: 0 },
+      usage: step.usage ?? { prompt_tokens: Math.ceil(text.length / 4), completion_tokens: Math.ceil(content.length / 4), total_tokens: 0 },
     },
     step.headers,
   );

@@ -22,6 +22,8 @@ export interface Step {
   auto?: Record<string, never>;
   finish_reason?: string;
   model?: string;
+  /** Replaces the answer's `usage` (by default about a token per 4 characters), e.g. a bogus `1e308`. */
+  usage?: Record<string, unknown>;
 }
 
 export interface RecordedRequest {

@@ -122,10 +122,15 @@ describe("iopo build-trace and build-quadruples --llm (through a running API and
     expect(built).toMatchObject({ status: "done", produced: 16, skipped: { "y1 still satisfies x2": 1, "y2 does not satisfy x2": 1 } });
     expect(built.usage.total_tokens).toBeGreaterThan(0);
     expect(quads.stderr).toMatch(/produced by operation: /);
+    // like build-trace, it freezes the target as a version
+    expect(quads.stderr).toMatch(/version 1 of plain-iopo: 16 records/);
     process.stdout.write(`\n--- iopo build-quadruples --llm ---\n${quads.stderr}`);
 
-    const rejects = (await (
-      await fetch(`${server.base}/v1/datasets/plain-trace/jobs/${(JSON.parse(quads.stdout) as { job: string }).job}/rejects`)
+    const rejects = (await // a job's rejects are its owner's (here the admin token's) to read
+    (
+      await fetch(`${server.base}/v1/datasets/plain-trace/jobs/${(JSON.parse(quads.stdout) as { job: string }).job}/rejects`, {
+        headers: { authorization: `Bearer ${server.adminToken}` },
+      })
     ).json()) as { by_reason: Record<string, number> };
     expect(rejects.by_reason).toEqual({ "y1 still satisfies x2": 1, "y2 does not satisfy x2": 1 });
 

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
+import { JOB_QUEUE_CONFIG } from "../../src/datasets/job-queue-config.ts";
 import { LIMITER_PERIOD_S } from "../../src/lib/rate-limits.ts";
 
 // wrangler.toml read by wrangler itself, as `wrangler dev` and `wrangler deploy --env production` do.
@@ -20,6 +21,21 @@ describe("wrangler.toml", () => {
       for (const [name, period] of Object.entries(LIMITER_PERIOD_S)) {
         expect(limiters.get(name)?.period, `${name} in ${env ?? "local"}`).toBe(period);
       }
+    }
+  });
+
+  it("binds the job queue and its dead-letter queue in every environment, as the Worker's JOB_QUEUE_CONFIG says", () => {
+    for (const env of [undefined, "production"]) {
+      const { queues } = config(env);
+      expect(queues.producers, env).toEqual([expect.objectContaining({ binding: "JOB_QUEUE", queue: JOB_QUEUE_CONFIG.name })]);
+      const consumers = new Map(queues.consumers.map((q: { queue: string }) => [q.queue, q]));
+      expect(consumers.get(JOB_QUEUE_CONFIG.name), env).toMatchObject({
+        max_batch_size: 1,
+        max_retries: JOB_QUEUE_CONFIG.maxRetries,
+        max_concurrency: JOB_QUEUE_CONFIG.maxConcurrency,
+        dead_letter_queue: JOB_QUEUE_CONFIG.deadLetter,
+      });
+      expect(consumers.has(JOB_QUEUE_CONFIG.deadLetter), env).toBe(true);
     }
   });
 });

@@ -101,7 +101,8 @@ async function rejects(dataset: string, job: Job): Promise<Rejects> {
   return (await res.json()) as Rejects;
 }
 
-const vars = (fake: FakeLlmSession) => ({ LLM_BASE_URL: fake.baseUrl });
+/** The fake provider's session, where the Worker has no job queue: these tests drive jobs with `POST .../run`. */
+const vars = (fake: FakeLlmSession) => ({ LLM_BASE_URL: fake.baseUrl, JOB_QUEUE: undefined });
 
 describe("TRACE construction and IOPO quadruples with an LLM", () => {
   it("builds a TRACE-style dataset from 20 plain prompts, then quadruples from it, with provenance, rejects and tokens", async () => {
@@ -287,7 +288,8 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
     const cut = await drive(vars(broken), resumed.source, resumed.job);
     expect(cut.status).toBe("running");
     expect(cut.cursor).toBe(0);
-    expect(cut.error).toMatch(/^interrupted: .*HTTP 500/);
+    // the error names the record, the stage and its prompt version
+    expect(cut.error).toMatch(/^interrupted: record at position \d \([0-9a-f]+\): \w[\w ]* \(trace-[a-z]+-v1\): .*HTTP 500/);
     expect(await rows(`${resumed.source}-out`)).toHaveLength(0);
     expect((await rejects(resumed.source, cut)).total).toBe(0);
 
@@ -325,7 +327,9 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
     expect((await expectProblem(bad, 422)).errors?.[0]?.field).toMatch(/max_constraints/);
     const same = await postWith({}, `/v1/datasets/bad-${t}/jobs/build-trace`, { target: `bad-${t}` }, ADMIN);
     expect((await expectProblem(same, 422)).errors?.[0]?.field).toBe("body.target");
-    const created = (await (await postWith({}, `/v1/datasets/bad-${t}/jobs/build-trace`, { target: `bad-${t}-out` }, ADMIN)).json()) as Job;
+    const created = (await (
+      await postWith({ JOB_QUEUE: undefined }, `/v1/datasets/bad-${t}/jobs/build-trace`, { target: `bad-${t}-out` }, ADMIN)
+    ).json()) as Job;
     const res = await callWith({ LLM_PROVIDER: "" }, `/v1/datasets/bad-${t}/jobs/${created.id}/run`, {
       method: "POST",
       headers: { ...ADMIN, "content-type": "application/json" },

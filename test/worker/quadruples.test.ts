@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN, call, expectProblem, postJson } from "./helpers.ts";
+import { postWith } from "./llm-helpers.ts";
 
 type Checker = { id: string; kwargs: Record<string, unknown> };
 type Instruction = { description: string; constraints: { text: string; checker?: Checker }[] };
@@ -72,8 +73,9 @@ async function seedSource(name: string) {
   expect(await res.json()).toMatchObject({ inserted: 44 });
 }
 
+/** A job these tests drive with `POST .../run`: created where the Worker has no job queue. */
 async function startJob(source: string, body: Record<string, unknown>) {
-  const res = await postJson(`/v1/datasets/${source}/jobs/build-quadruples`, body, ADMIN);
+  const res = await postWith({ JOB_QUEUE: undefined }, `/v1/datasets/${source}/jobs/build-quadruples`, body, ADMIN);
   expect(res.status).toBe(201);
   return (await res.json()) as { id: string; status: string; total: number };
 }

@@ -17,6 +17,7 @@ import {
   type FieldError,
   type IngestResult,
   type Job,
+  type JobEvent,
   type JobRun,
   type Manifest,
   type ProblemBody,
@@ -226,6 +227,27 @@ export class ApiClient {
   /** Start a job (`kind`: build-quadruples, build-trace) over `dataset`. */
   createJob(dataset: string, kind: string, params: Record<string, unknown>): Promise<Job> {
     return this.postJson<Job>(`${datasetPath(dataset)}/jobs/${kind}`, params);
+  }
+
+  /** Pause, resume (optionally with a new token budget) or cancel a job. */
+  controlJob(dataset: string, id: string, action: "pause" | "resume" | "cancel", body: { token_budget?: number } = {}): Promise<Job> {
+    return this.postJson<Job>(`${datasetPath(dataset)}/jobs/${encodeURIComponent(id)}/${action}`, body);
+  }
+
+  /** A job's live events (NDJSON) until it stops moving or `timeoutS` passed. */
+  async *jobEvents(dataset: string, id: string, timeoutS = 60): AsyncGenerator<JobEvent> {
+    const body = await this.stream(`${datasetPath(dataset)}/jobs/${encodeURIComponent(id)}/events?timeout_s=${timeoutS}`);
+    const decoder = new TextDecoder();
+    let buffered = "";
+    for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        if (line) yield JSON.parse(line) as JobEvent;
+      }
+    }
   }
 
   /** Run a job for at most `maxBatches` batches. */

@@ -12,6 +12,7 @@ import type {
   DatasetSchema,
   FieldErrorSchema,
   IngestResultSchema,
+  JobEventSchema,
   JobProgressSchema,
   JobRunSchema,
   JobSchema,
@@ -48,6 +49,7 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 export type JobProgress = z.infer<typeof JobProgressSchema>;
 /** A dataset job. */
 export type Job = z.infer<typeof JobSchema>;
+export type JobEvent = z.infer<typeof JobEventSchema>;
 export type RunJob = z.input<typeof RunJobBody>;
 export type JobRun = Omit<z.infer<typeof JobRunSchema>, "job"> & { job: Job };
 export type RuleResult = z.infer<typeof RuleResultSchema>;

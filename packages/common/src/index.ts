@@ -17,6 +17,7 @@ export {
   type FieldError,
   type IngestResult,
   type Job,
+  type JobEvent,
   type JobProgress,
   type JobRun,
   type JudgeResponse,

@@ -1,18 +1,21 @@
 import { ApiClient, type DatasetVersion } from "@iopo/common";
 import { apiConnection } from "../api-connection.ts";
 import { parseCommandArgs, UsageError } from "@iopo/common/cli";
-import { driveJob, formatJobSummary } from "../jobs.ts";
+import { formatJobSummary, startOrAttach } from "../jobs.ts";
 
 export const buildTraceUsage = `Usage: iopo build-trace --api <url> --key <key> --dataset <instructions> --target <name> [options]
   Builds TRACE-style instruction+response data from a dataset of simple instructions with the API's
   LLM provider: taxonomy-guided constraint expansion, structuring, quality control, a response, and
-  the LLM judge (kept only if every constraint scores 10). Runs the API's job batch by batch, then
-  freezes the target as a new version. Resume an interrupted run with --job <id>.
+  the LLM judge (kept only if every constraint scores 10). The server's job queue runs the job; this
+  command watches it live, then freezes the target as a new version. Ctrl-C detaches (the job goes
+  on); re-attach with --job <id> or \`iopo jobs watch\`, stop it with \`iopo jobs cancel\`.
   Prints progress and a summary (counts, rejects by reason, tokens) on stderr, one JSON line on stdout.
   --seed <n>              seed of the dimension choices (default 0)
   --min-constraints <n>   fewest constraints per instruction (default 2)
   --max-constraints <n>   most constraints per instruction (default 5)
   --batch <n>             source records per batch (default 10)
+  --token-budget <n>      pause the job once its model calls spent this many tokens
+  --detach                start the job and return at once (no watching, no version)
   --no-version            do not freeze a version at the end
   IOPO_API_URL and IOPO_API_KEY may replace --api and --key.`;
 
@@ -29,6 +32,8 @@ export async function runBuildTrace(argv: string[]): Promise<number> {
       "max-constraints": { type: "string" },
       batch: { type: "string" },
       job: { type: "string" },
+      "token-budget": { type: "string" },
+      detach: { type: "boolean" },
       "no-version": { type: "boolean" },
     },
     buildTraceUsage,
@@ -46,18 +51,19 @@ export async function runBuildTrace(argv: string[]): Promise<number> {
     ["min_constraints", values["min-constraints"]],
     ["max_constraints", values["max-constraints"]],
     ["batch_size", values.batch],
+    ["token_budget", values["token-budget"]],
   ];
   for (const [name, raw] of numbers) {
     if (raw === undefined) continue;
     if (!/^\d+$/.test(raw))
-      throw new UsageError(`--${name.replace("_size", "").replace("_", "-")} must be a whole number`, buildTraceUsage);
+      throw new UsageError(`--${name.replace("_size", "").replaceAll("_", "-")} must be a whole number`, buildTraceUsage);
     body[name] = Number(raw);
   }
   const api = new ApiClient(base, { key });
-  const job = await driveJob(api, { dataset: values.dataset, kind: "build-trace", body, jobId: values.job });
-  process.stderr.write(formatJobSummary(job));
+  const job = await startOrAttach(api, { dataset: values.dataset, kind: "build-trace", body, jobId: values.job, follow: !values.detach });
+  if (!values.detach) process.stderr.write(formatJobSummary(job));
   let version: DatasetVersion | undefined;
-  if (!values["no-version"]) {
+  if (!values["no-version"] && job.status === "done") {
     const target = (job.params.target as string | undefined) ?? values.target!;
     version = await api.createVersion(target, { description: `build-trace job ${job.id}` });
     process.stderr.write(`  version ${version.version} of ${target}: ${version.record_count} records\n`);

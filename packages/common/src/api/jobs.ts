@@ -2,6 +2,12 @@ import { z } from "@hono/zod-openapi";
 
 /** Dataset jobs (build-quadruples, build-trace) on the wire. */
 
+/**
+ * pending → running ⇄ paused → done | failed | cancelled. A paused job keeps its cursor and
+ * resumes there; cancelled, done and failed are final.
+ */
+export const JOB_STATUSES = ["pending", "running", "paused", "cancelled", "done", "failed"] as const;
+
 /** The LLM calls a job made, with its token totals. */
 export const JobUsageSchema = z.object({
   calls: z.number().int(),
@@ -29,16 +35,42 @@ export const JobSchema = z
   .object({
     id: z.string(),
     kind: z.string(),
-    status: z.enum(["pending", "running", "done", "failed"]),
+    status: z.enum(JOB_STATUSES),
     params: z.record(z.string(), z.unknown()),
     cursor: z.number().int().openapi({ description: "next source position to process" }),
     total: z.number().int(),
     progress: JobProgressSchema,
     error: z.string().nullable(),
+    runner: z.enum(["queue", "client"]).optional().openapi({
+      description: "queue: the server's job queue runs it, clients only watch; client: this server has no queue, `POST .../run` drives it",
+    }),
     created_at: z.string(),
     updated_at: z.string(),
   })
   .openapi("Job");
+
+/**
+ * One line of `GET /v1/datasets/{name}/jobs/{id}/events` (NDJSON): the job as it stands whenever
+ * it changed, with what the last step added (`step`), the rate since the stream began and the
+ * estimated time left. The stream ends when the job is paused, cancelled, done or failed, or after
+ * `timeout_s` (then the client asks again).
+ */
+export const JobEventSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(JOB_STATUSES),
+    cursor: z.number().int(),
+    total: z.number().int(),
+    produced: z.number().int(),
+    rejected: z.number().int(),
+    tokens: z.number().int(),
+    calls: z.number().int(),
+    step: z.object({ processed: z.number().int(), produced: z.number().int(), rejected: z.number().int(), tokens: z.number().int() }),
+    records_per_s: z.number().nullable(),
+    eta_s: z.number().nullable(),
+    error: z.string().nullable(),
+  })
+  .openapi("JobEvent");
 
 /** POST /v1/datasets/{name}/jobs/{id}/run */
 export const RunJobBody = z.object({ max_batches: z.number().int().min(1).max(1000).default(10) }).strict();
