@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import type { Manifest } from "@iopo/common";
 import { describe, expect, it } from "vitest";
+import { exportLines, FORMAT_KINDS } from "../../src/datasets/export.ts";
+import type { DatasetRecord } from "../../src/datasets/records.ts";
 import { ADMIN, call, expectProblem, postJson } from "./helpers.ts";
 
 // Frozen shards live in R2 (the SHARDS bucket, local under workerd), content-addressed by SHA-256.
@@ -14,6 +16,7 @@ const plain = (i: number) => ({ kind: "instruction", instruction: { description:
 
 async function dataset(name: string, records: unknown[]) {
   expect((await postJson("/v1/datasets", { name }, ADMIN)).status).toBe(201);
+  if (records.length === 0) return;
   const body = records.map((r) => JSON.stringify(r)).join("\n");
   const res = await call(`/v1/datasets/${name}/records`, {
     method: "POST",
@@ -121,6 +124,28 @@ describe("frozen shards in R2", () => {
     expect((await manifest("/v1/datasets/older/versions/1/manifest")).shards).toEqual(m.shards);
   });
 
+  it("serves a shard read once from the Cache API, without R2", async () => {
+    await dataset(
+      "cached",
+      Array.from({ length: 3 }, (_, i) => sft(i)),
+    );
+    await freeze("cached", 10);
+    const [s] = (await manifest("/v1/datasets/cached/versions/1/manifest?format=sft")).shards;
+    const first = await bytesOf(await call(s!.url));
+    // the copy into the cache runs after the response (waitUntil)
+    const cache = (caches as unknown as { default: Cache }).default;
+    for (let i = 0; i < 100 && !(await cache.match(`https://frozen-shards.iopo.internal/${key(s!.sha256)}`)); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await env.SHARDS.delete(key(s!.sha256));
+    expect(await bytesOf(await call(s!.url))).toEqual(first);
+    const part = await call(s!.url, { headers: { range: "bytes=5-9" } });
+    expect(part.status).toBe(206);
+    expect(await bytesOf(part)).toEqual(first.subarray(5, 10));
+    // neither read went to R2 (a miss would have written the body back)
+    expect(await env.SHARDS.head(key(s!.sha256))).toBeNull();
+  });
+
   it("answers 422 naming the kinds present and the formats that fit, for a format with no lines", async () => {
     await dataset(
       "prompts-only",
@@ -139,5 +164,27 @@ describe("frozen shards in R2", () => {
     ).all<{ format: string }>();
     expect(formats.results.map((r) => r.format)).toEqual(["records"]);
     expect((await call("/v1/datasets/prompts-only/versions/1/manifest?format=records")).status).toBe(200);
+    // an empty version has no shards in any format, and says so without a 422
+    await dataset("empty", []);
+    await freeze("empty", 2);
+    expect((await manifest("/v1/datasets/empty/versions/1/manifest?format=iopo")).shards).toEqual([]);
+  });
+});
+
+describe("formats and kinds", () => {
+  it("FORMAT_KINDS names exactly the kinds each format has lines for", () => {
+    const x = { description: "Task", constraints: [] };
+    const samples: DatasetRecord[] = [
+      { kind: "instruction", instruction: x },
+      { kind: "sft", instruction: x, response: "r" },
+      { kind: "dpo", prompt: x, chosen: "a", rejected: "b" },
+      { kind: "iopo", x1: x, y1: "a", x2: x, y2: "b" },
+    ];
+    for (const [format, kinds] of Object.entries(FORMAT_KINDS)) {
+      for (const record of samples) {
+        const lines = exportLines("id", record, format as keyof typeof FORMAT_KINDS);
+        expect(lines.length > 0, `${record.kind} in ${format}`).toBe(kinds.includes(record.kind));
+      }
+    }
   });
 });

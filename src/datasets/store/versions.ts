@@ -94,14 +94,14 @@ export async function versionKinds(db: D1Database, version: VersionRow): Promise
 
 /** The formats a version's records have lines in; any other format is a 422 naming the kinds and these. */
 export async function requireFormat(db: D1Database, dataset: DatasetRow, version: VersionRow, format: ShardFormat): Promise<void> {
+  if (version.recordCount === 0) return; // no shards in any format
   const kinds = await versionKinds(db, version);
   const fitting = formatsFor(kinds);
   if (fitting.includes(format)) return;
-  const held = kinds.length > 0 ? `${kinds.join(", ")} records` : "no records";
   throw new ProblemError(
     422,
     "validation",
-    `Version ${version.version} of "${dataset.name}" holds ${held}, which have no lines in format "${format}" ` +
+    `Version ${version.version} of "${dataset.name}" holds ${kinds.join(", ")} records, which have no lines in format "${format}" ` +
       `(it takes ${FORMAT_KINDS[format].join(", ")} records). Formats that fit: ${fitting.join(", ")}.`,
     [{ field: "query.format", message: `one of ${fitting.join(", ")}` }],
   );
