@@ -14,6 +14,7 @@ const benches = {
   "judge-http": ["scripts/bench/judge-http.mjs"],
   "judge-abuse": ["scripts/bench/judge-abuse.mjs"],
   datasets: ["scripts/bench/datasets.mjs"],
+  scale: ["scripts/bench/scale.ts"],
   trainer: ["gpu-trainer/bench/run.ts"],
 };
 const args = process.argv.slice(2);

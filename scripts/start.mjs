@@ -38,23 +38,51 @@ if (process.env.IOPO_PERSIST_TO) devArgs.push("--persist-to", process.env.IOPO_P
 if (process.env.IOPO_INSPECTOR_PORT) devArgs.push("--inspector-port", process.env.IOPO_INSPECTOR_PORT);
 // IOPO_DEV_VARS: a JSON object of Worker variables for this run only (tests point LLM_* at a fake provider)
 for (const [name, value] of Object.entries(JSON.parse(process.env.IOPO_DEV_VARS ?? "{}"))) devArgs.push("--var", `${name}:${value}`);
-const dev = spawn(...wranglerCommand(devArgs), { cwd: root, env: wranglerEnv, stdio: "inherit" });
-const stop = () => dev.kill("SIGTERM");
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
-dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
-
-await waitForHealth(base);
-// Ready means ready: the URL is announced only once the reference datasets are all there.
-try {
-  const seeding = await seedReferenceData({ base, adminToken });
-  if (!seeding.complete) throw new Error(`incomplete after seeding: ${JSON.stringify(seeding.datasets)}`);
-} catch (error) {
-  console.error(`iopo: seeding the reference datasets failed: ${error instanceof Error ? error.message : error}`);
+// wrangler runs in a process group of its own (its node, esbuild and the workerd processes), so that
+// stopping is one signal to the whole group: wrangler alone would leave workerd serving.
+const dev = spawn(...wranglerCommand(devArgs), { cwd: root, env: wranglerEnv, stdio: "inherit", detached: true });
+const signalDev = (signal) => {
+  try {
+    process.kill(-dev.pid, signal);
+  } catch {
+    // the group is gone already
+  }
+};
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  signalDev("SIGTERM");
+  // a group that ignores SIGTERM for 5 s is killed
+  setTimeout(() => signalDev("SIGKILL"), 5000).unref();
+};
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, stop);
+// `kill <npm's pid>`: npm passes SIGTERM to the shell it started, which dies without passing it on,
+// and this process is re-parented. Losing the parent means stop.
+const parent = process.ppid;
+setInterval(() => process.ppid !== parent && stop(), 500).unref();
+/** Stops the server and exits 1 once it is down. */
+const fail = (message) => {
+  console.error(message);
+  process.exitCode = 1;
   stop();
-  process.exit(1);
+};
+dev.on("exit", (code, signal) => {
+  signalDev("SIGKILL"); // anything of the group that outlived wrangler
+  process.exit(process.exitCode ?? (stopping ? 0 : (code ?? (signal ? 0 : 1))));
+});
+
+try {
+  await waitForHealth(base);
+  // Ready means ready: the URL is announced only once the reference datasets are all there.
+  const seeding = await seedReferenceData({ base, adminToken }).catch((error) => {
+    throw new Error(`seeding the reference datasets failed: ${error instanceof Error ? error.message : error}`);
+  });
+  if (!seeding.complete) throw new Error(`seeding the reference datasets failed: incomplete: ${JSON.stringify(seeding.datasets)}`);
+  console.log(`iopo: API on ${base}  (reference: ${base}/docs; admin token in ${devVars}; Ctrl-C stops it)`);
+} catch (error) {
+  fail(`iopo: ${error instanceof Error ? error.message : error}`);
 }
-console.log(`iopo: API on ${base}  (reference: ${base}/docs; admin token in ${devVars})`);
 
 function ensureAdminToken() {
   const existing = existsSync(devVars) ? readFileSync(devVars, "utf8") : "";
@@ -77,7 +105,5 @@ async function waitForHealth(url) {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  console.error(`iopo: the API did not answer on ${url} within 60 s`);
-  stop();
-  process.exit(1);
+  throw new Error(`the API did not answer on ${url} within 60 s`);
 }

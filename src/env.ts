@@ -5,6 +5,8 @@ import type { Principal } from "./lib/auth.ts";
 /** Bindings and variables of the Worker (wrangler.toml `[vars]`, secrets, D1). */
 export interface Bindings extends LlmVars {
   DB: D1Database;
+  /** R2 bucket of frozen shard bodies, content-addressed by SHA-256 (src/datasets/store/shards.ts). */
+  SHARDS: R2Bucket;
   /** Worker secret: the first admin credential (`wrangler secret put ADMIN_TOKEN`). */
   ADMIN_TOKEN?: string;
   /** "true" (default): GET routes need no key; "false": every route needs a key with `read`. */

@@ -20,6 +20,17 @@ export function freePort() {
 
 /** The workerd processes among the descendants of `rootPid` (a started server's child). */
 export function workerdPids(rootPid) {
+  return descendantPids(rootPid).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
+    } catch {
+      return false; // ended
+    }
+  });
+}
+
+/** Every process below `rootPid`. */
+export function descendantPids(rootPid) {
   const out = [];
   const stack = [rootPid];
   while (stack.length) {
@@ -32,13 +43,16 @@ export function workerdPids(rootPid) {
     }
     for (const k of kids.split("\n").filter(Boolean)) stack.push(Number(k)), out.push(Number(k));
   }
-  return out.filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
-    } catch {
-      return false; // ended
-    }
-  });
+  return out;
+}
+
+/** Signals `pid` if it still runs this checkout's code (a pid freed and reused by another process is left alone). */
+function signalOurs(pid, signal) {
+  try {
+    if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(root)) process.kill(pid, signal);
+  } catch {
+    // gone
+  }
 }
 
 export function readAdminToken() {
@@ -48,7 +62,7 @@ export function readAdminToken() {
 
 /**
  * @param {{ persistTo?: string, timeoutMs?: number, env?: Record<string,string> }} [options]
- * @returns {Promise<{ base: string, port: number, adminToken: string, child: import("node:child_process").ChildProcess, output: () => string, stop: () => Promise<void> }>}
+ * @returns {Promise<{ base: string, port: number, adminToken: string, child: import("node:child_process").ChildProcess, output: () => string, stop: () => Promise<void>, kill: () => Promise<void> }>}
  */
 export async function startServer(options = {}) {
   // A port found free can be taken by another process before wrangler binds it (parallel tests and
@@ -76,8 +90,20 @@ async function startServerOnce(options) {
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
+  // wrangler and workerd run in a process group of their own (scripts/start.mjs): both groups are signalled
+  const signalAll = (signal) => {
+    for (const pid of [child.pid, ...descendantPids(child.pid)]) signalOurs(pid, signal);
+  };
+  /** Kills the server at once, as a crash or a power cut would, and keeps its state for a restart. */
+  const kill = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    signalAll("SIGKILL");
+    await exited;
+  };
   const stop = async () => {
     if (child.exitCode === null) {
+      const tree = descendantPids(child.pid);
       try {
         process.kill(-child.pid, "SIGTERM");
       } catch {
@@ -94,6 +120,7 @@ async function startServerOnce(options) {
         }, 5000);
         child.once("exit", () => (clearTimeout(timer), resolve()));
       });
+      for (const pid of tree) signalOurs(pid, "SIGKILL"); // anything that outlived start.mjs
     }
     if (ownState) rmSync(persistTo, { recursive: true, force: true });
   };
@@ -105,5 +132,5 @@ async function startServerOnce(options) {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { base: `http://127.0.0.1:${port}`, port, adminToken: readAdminToken(), child, output: () => output, stop };
+  return { base: `http://127.0.0.1:${port}`, port, adminToken: readAdminToken(), child, output: () => output, stop, kill };
 }

@@ -1,5 +1,5 @@
 import type { ShardFormat } from "@iopo/common";
-import { renderPrompt, type DatasetRecord } from "./records.ts";
+import { renderPrompt, type DatasetRecord, type RecordKind } from "./records.ts";
 
 /**
  * Shard formats. `records` is the stored record itself; the others are what trainers read, with
@@ -10,6 +10,19 @@ import { renderPrompt, type DatasetRecord } from "./records.ts";
  */
 
 type Line = Record<string, unknown>;
+
+/** The record kinds that have lines in each format: what `exportLines` below produces lines for. */
+export const FORMAT_KINDS: Record<ShardFormat, readonly RecordKind[]> = {
+  records: ["instruction", "sft", "dpo", "iopo"],
+  iopo: ["iopo"],
+  dpo: ["dpo", "iopo"],
+  sft: ["sft", "dpo", "iopo"],
+  llamafactory: ["iopo"],
+};
+
+/** The formats in which records of these kinds have lines (a format that fits none would be all empty shards). */
+export const formatsFor = (kinds: readonly RecordKind[]): ShardFormat[] =>
+  (Object.keys(FORMAT_KINDS) as ShardFormat[]).filter((format) => FORMAT_KINDS[format].some((kind) => kinds.includes(kind)));
 
 export function exportLines(id: string, record: DatasetRecord, format: ShardFormat): Line[] {
   switch (format) {

@@ -12,3 +12,9 @@ export function d1Statement(db: D1Database, query: { toSQL(): { sql: string; par
   const { sql, params } = query.toSQL();
   return db.prepare(sql).bind(...params);
 }
+
+/**
+ * D1's largest string, BLOB or row, in bytes (developers.cloudflare.com/d1/platform/limits/): a
+ * bound JSON parameter too. The local D1 of `wrangler dev` does not enforce it; Cloudflare's does.
+ */
+export const D1_MAX_VALUE_BYTES = 2_000_000;

@@ -45,11 +45,11 @@ export interface ImmutableBody {
   noun: string;
   /** Content-Type, Content-Disposition and the like, sent with 200 and 206. */
   headers: Record<string, string>;
-  /** The body, or only the bytes of `range`. */
-  stream: (range?: ByteRange) => ReadableStream<Uint8Array>;
+  /** The body, or only the bytes of `range`; asked for only once the request is known to need it. */
+  stream: (range?: ByteRange) => ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>;
 }
 
-export function serveImmutable(c: Context, body: ImmutableBody): Response {
+export async function serveImmutable(c: Context, body: ImmutableBody): Promise<Response> {
   const { etag, size } = body;
   // immutable: the body never changes under its URL
   const cacheControl = "public, max-age=31536000, immutable";
@@ -74,7 +74,7 @@ export function serveImmutable(c: Context, body: ImmutableBody): Response {
       );
     }
     if (range) {
-      return new Response(body.stream(range), {
+      return new Response(await body.stream(range), {
         status: 206,
         headers: {
           ...headers,
@@ -84,5 +84,5 @@ export function serveImmutable(c: Context, body: ImmutableBody): Response {
       });
     }
   }
-  return new Response(body.stream(), { status: 200, headers: { ...headers, "content-length": String(size) } });
+  return new Response(await body.stream(), { status: 200, headers: { ...headers, "content-length": String(size) } });
 }

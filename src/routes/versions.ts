@@ -1,14 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { findDataset, type DatasetRow } from "../datasets/store/access.ts";
-import { shardStream } from "../datasets/store/shards.ts";
+import { frozenShardBody } from "../datasets/store/shards.ts";
 import {
   createVersion,
   findVersion,
+  freezeShards,
   listVersions,
+  requireFormat,
+  rewriteShard,
   shardCount,
   shardName,
   shardSummaries,
+  shardSummary,
   type VersionRow,
 } from "../datasets/store/versions.ts";
 import type { AppEnv } from "../env.ts";
@@ -165,6 +169,7 @@ export const versionRoutes = createRouter()
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "write");
     const body = c.req.valid("json") ?? {};
     const { version, created } = await createVersion(c.env.DB, dataset, body.shard_size ?? 1000, body.description ?? "");
+    if (created) await freezeShards(c.env.DB, c.env.SHARDS, version);
     return created ? c.json(presentVersion(version), 201) : c.json(presentVersion(version), 200);
   })
   .openapi(listVersionsRoute, async (c) => {
@@ -176,7 +181,8 @@ export const versionRoutes = createRouter()
     const { format } = c.req.valid("query");
     const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
     const version = await resolveVersion(c, dataset, v);
-    const summaries = await shardSummaries(c.env.DB, version, format);
+    await requireFormat(c.env.DB, dataset, version, format);
+    const summaries = await shardSummaries(c.env.DB, c.env.SHARDS, version, format);
     const count = shardCount(version);
     return c.json(
       {
@@ -212,7 +218,8 @@ export const versionRoutes = createRouter()
         { field: "path.index", message: "out of range" },
       ]);
     }
-    const summary = (await shardSummaries(c.env.DB, version, format))[shard]!;
+    await requireFormat(c.env.DB, dataset, version, format);
+    const summary = await shardSummary(c.env.DB, c.env.SHARDS, version, format, shard);
     return serveImmutable(c, {
       etag: `"${summary.sha256}"`,
       size: summary.bytes,
@@ -221,7 +228,16 @@ export const versionRoutes = createRouter()
         "content-type": "application/x-ndjson; charset=utf-8",
         "content-disposition": `inline; filename="${shardName(shard, count)}"`,
       },
-      stream: (range) => shardStream(c.env.DB, version, shard, format, range),
+      stream: (range) =>
+        frozenShardBody(
+          {
+            bucket: c.env.SHARDS,
+            waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+            writeMissing: () => rewriteShard(c.env.DB, c.env.SHARDS, version, format, shard),
+          },
+          summary,
+          range,
+        ),
     });
   })
   .openapi(orderRoute, async (c) => {

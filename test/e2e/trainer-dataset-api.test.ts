@@ -121,6 +121,20 @@ describe("train from the dataset API", () => {
     );
   });
 
+  it("says what a version holds when the method's format has no lines in it", async () => {
+    await api("/v1/datasets", { method: "POST", json: { name: "e2e-prompts", visibility: "public" } });
+    await api("/v1/datasets/e2e-prompts/records", {
+      method: "POST",
+      headers: { "content-type": "application/x-ndjson" },
+      body: `${JSON.stringify({ kind: "instruction", instruction: instruction("Describe tea.\nUse ten words.") })}\n`,
+    });
+    await api("/v1/datasets/e2e-prompts/versions", { method: "POST", json: {} });
+    const refused = fetchApiDataset(`api://127.0.0.1:${server.port}/datasets/e2e-prompts@1`, { format: "iopo", cacheDir });
+    await expect(refused).rejects.toThrow(
+      'dataset "e2e-prompts" version 1: Version 1 of "e2e-prompts" holds instruction records, which have no lines in format "iopo" (it takes iopo records). Formats that fit: records.',
+    );
+  });
+
   it("trains a tiny model from api:// with the CLI, resumes, and exports", async () => {
     const out = join(dir, "run");
     const args = [

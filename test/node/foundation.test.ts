@@ -74,7 +74,9 @@ describe("npm start", () => {
   it("migrates a fresh local D1 and serves the API on 127.0.0.1", async () => {
     const port = await freePort();
     const inspector = await freePort();
-    server = spawn(node, [join(root, "scripts/start.mjs"), "--port", String(port)], {
+    // through npm, as a user starts it (npm_execpath: the npm running this suite)
+    const npm = process.env.npm_execpath ? [node, process.env.npm_execpath] : ["npm"];
+    server = spawn(npm[0]!, [...npm.slice(1), "start", "--", "--port", String(port)], {
       cwd: root,
       env: { ...process.env, IOPO_PERSIST_TO: state, IOPO_INSPECTOR_PORT: String(inspector) },
       stdio: ["ignore", "pipe", "pipe"],
@@ -115,8 +117,49 @@ describe("npm start", () => {
       body: JSON.stringify({ name: "start test", scopes: ["read"] }),
     });
     expect(created.status).toBe(201);
-  }, 120_000);
+
+    // SIGTERM to the npm process alone stops everything under it: start.mjs, wrangler, workerd
+    const tree = descendants(server.pid!);
+    expect(tree.some((pid) => commandOf(pid).includes("workerd"))).toBe(true);
+    server.kill("SIGTERM");
+    const allGone = await waitFor(() => tree.every((pid) => !alive(pid)), 15_000);
+    expect(allGone, `still running: ${tree.filter(alive).map(commandOf).join("\n")}`).toBe(true);
+    await expect(fetch(`http://127.0.0.1:${port}/v1/health`)).rejects.toThrow();
+  }, 150_000);
 });
+
+/** Every process below `pid`, from /proc. */
+function descendants(pid: number): number[] {
+  const children = (p: number) =>
+    readdirSync(`/proc/${p}/task`).flatMap((task) => {
+      try {
+        return readFileSync(`/proc/${p}/task/${task}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    });
+  const out: number[] = [];
+  const stack = [pid];
+  while (stack.length) for (const child of children(stack.pop()!)) out.push(child), stack.push(child);
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    // a zombie (exited, not yet reaped) is not running
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+const commandOf = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return "(gone)";
+  }
+};
 
 async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

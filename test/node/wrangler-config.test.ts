@@ -13,6 +13,15 @@ describe("wrangler.toml", () => {
     expect(config().vars.JUDGE_REQUIRES_KEY).toBe("false");
   });
 
+  it("binds the frozen-shards R2 bucket in every environment", () => {
+    for (const env of [undefined, "production"]) {
+      expect(
+        config(env).r2_buckets.map((b: { binding: string }) => b.binding),
+        env ?? "local",
+      ).toContain("SHARDS");
+    }
+  });
+
   it("binds both rate limiters in every environment, with the periods the Worker sends as Retry-After", () => {
     for (const env of [undefined, "production"]) {
       const limiters = new Map<string, { period: number }>(

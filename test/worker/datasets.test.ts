@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import type { DatasetVersion, Manifest } from "@iopo/common";
 import { describe, expect, it } from "vitest";
+import { insertChunks, parseRecordsBody, prepareRecords } from "../../src/datasets/store/ingest.ts";
 import { ADMIN, call, createKey, expectProblem, postJson, textOf } from "./helpers.ts";
 
 const ndjson = (records: unknown[]) => records.map((r) => JSON.stringify(r)).join("\n") + "\n";
@@ -205,6 +206,35 @@ describe("datasets: limits on a record", () => {
     expect(
       (await postNdjson("/v1/datasets/limits/records", `${line(JSON.stringify({ source: "s", tags: [["a", ["b"]]] }))}\n`)).status,
     ).toBe(200);
+  });
+
+  it("refuses a record over D1's 2 MB row limit by line, and packs inserts by UTF-8 bytes under it", async () => {
+    await makeDataset("d1-limits");
+    // 3 bytes per character in UTF-8: 700,000 characters are 2.1 MB stored (the local D1 would take it; Cloudflare's not)
+    const wide = (chars: number, i: number) => ({
+      kind: "sft",
+      instruction: instruction(`Write about topic ${i}`, [{ text: "Answer in Chinese." }]),
+      response: "中".repeat(chars),
+    });
+    const lines = ndjson([wide(10, 1), wide(700_000, 2)]);
+    const problem = await expectProblem(await postNdjson("/v1/datasets/d1-limits/records", lines), 422);
+    expect(problem.errors).toHaveLength(1);
+    expect(problem.errors![0]).toMatchObject({ field: "record", line: 2 });
+    expect(problem.errors![0]!.message).toMatch(/^is 2,100,\d{3} bytes as stored; D1 stores at most 2,000,000 bytes in one row$/);
+    expect(await count("d1-limits")).toBe(0);
+
+    // just under the limit it is stored whole; records of 450 KB each go three to a statement, never 2 MB
+    const parsed = parseRecordsBody(ndjson([wide(600_000, 3), ...Array.from({ length: 7 }, (_, i) => wide(150_000, 10 + i))]), true);
+    const { prepared } = await prepareRecords(parsed, new Map(), () => null);
+    const chunks = insertChunks(prepared).map((c) => ({ rows: c.rows, bytes: new TextEncoder().encode(c.json).byteLength }));
+    expect(chunks.map((c) => c.rows)).toEqual([1, 2, 2, 2, 1]);
+    for (const c of chunks) expect(c.bytes).toBeLessThanOrEqual(c.rows === 1 ? 2_000_000 : 1_000_000);
+    const res = await postNdjson("/v1/datasets/d1-limits/records", ndjson([wide(600_000, 3)]));
+    expect(res.status).toBe(200);
+    const stored = await env.DB.prepare(
+      "SELECT length(json_extract(payload, '$.response')) AS n FROM records r JOIN datasets d ON d.id = r.dataset_id WHERE d.name = 'd1-limits'",
+    ).first<{ n: number }>();
+    expect(stored!.n).toBe(600_000);
   });
 
   it("answers a writer that keeps losing to concurrent writers 409 with Retry-After; nothing is written", async () => {

@@ -106,6 +106,8 @@ async function fromApi<T>(loc: ApiLocation, call: () => Promise<T>): Promise<T> 
       throw new DataError(`the API refused access to dataset "${loc.name}" (${e.status}): pass a key with --api-key or IOPO_API_KEY`);
     if (e.status === 404)
       throw new DataError(`dataset "${loc.name}" version ${loc.version} not found at ${loc.base}${e.detail ? ` (${e.detail})` : ""}`);
+    // e.g. a format the version's records have no lines in: the API names the kinds held and the formats that fit
+    if (e.status === 422 && e.detail) throw new DataError(`dataset "${loc.name}" version ${loc.version}: ${e.detail}`);
     throw new DataError(`the API answered ${e.status}: ${e.summary()}`);
   }
 }

@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { d1Statement } from "../../db/d1.ts";
+import { D1_MAX_VALUE_BYTES, d1Statement } from "../../db/d1.ts";
 import { datasets, records } from "../../db/schema.ts";
 import { ProblemError, type FieldError } from "../../lib/problem.ts";
 import { resolveDimension } from "../taxonomy.ts";
@@ -19,8 +19,8 @@ import type { DatasetRow } from "./access.ts";
 /** Parsing, validating and appending records: all or nothing, idempotent, safe under concurrent writers. */
 
 export const MAX_RECORDS_PER_REQUEST = 10_000;
-/** Bound JSON parameter per insert statement; D1 caps a value at ~1-2 MB. */
-const INSERT_CHUNK_BYTES = 800_000;
+/** UTF-8 bytes of the JSON parameter of one multi-row insert (a lone larger record gets a statement of its own). */
+const INSERT_CHUNK_BYTES = 1_000_000;
 /** Retry-After (seconds) of the 409 a writer gets after losing every retry to concurrent writers. */
 export const CONCURRENT_WRITE_RETRY_AFTER_S = 1;
 
@@ -74,7 +74,12 @@ export interface PreparedRecord {
   payload: string;
   constraintCount: number;
   dimensions: string[];
+  /** The record as its insert statement sends it (JSON), and that text's size in UTF-8 bytes. */
+  row: string;
+  rowBytes: number;
 }
+
+const utf8 = new TextEncoder();
 
 /** Extra validation of a constraint's checker (id registered, kwargs valid); null when fine. */
 export type CheckerValidator = (id: string, kwargs: Record<string, unknown>) => string | null;
@@ -132,14 +137,23 @@ export async function prepareRecords(
     if (!ok) continue;
     const primary = primaryInstruction(record);
     const { kind: _kind, ...rest } = record;
-    prepared.push({
-      line,
-      id: await recordId(record),
-      record,
-      payload: canonicalJson(rest),
-      constraintCount: primary.constraints.length,
-      dimensions: primary.constraints.map((c) => c.dimension).filter((d): d is string => d !== undefined),
-    });
+    const id = await recordId(record);
+    const payload = canonicalJson(rest);
+    const constraintCount = primary.constraints.length;
+    const dimensions = primary.constraints.map((c) => c.dimension).filter((d): d is string => d !== undefined);
+    const tuple: InsertTuple = [id, record.kind, payload, constraintCount, JSON.stringify(dimensions)];
+    const row = JSON.stringify(tuple);
+    const rowBytes = utf8.encode(row).byteLength;
+    // Cloudflare's D1 refuses a larger value (a 500 after the fact): refused here, by line, before anything is written
+    if (rowBytes + 2 > D1_MAX_VALUE_BYTES) {
+      errors.push({
+        field: "record",
+        line,
+        message: `is ${rowBytes.toLocaleString("en-US")} bytes as stored; D1 stores at most ${D1_MAX_VALUE_BYTES.toLocaleString("en-US")} bytes in one row`,
+      });
+      continue;
+    }
+    prepared.push({ line, id, record, payload, constraintCount, dimensions, row, rowBytes });
   }
   return errors.length > 0 ? { prepared: [], errors } : { prepared, errors };
 }
@@ -230,37 +244,43 @@ type RecordRow = typeof records.$inferInsert;
 /** One inserted record as `insertStatements` sends it; `position` comes from its index in the chunk. */
 type InsertTuple = [RecordRow["id"], RecordRow["kind"], RecordRow["payload"], RecordRow["constraintCount"], RecordRow["dimensions"]];
 
-/** Multi-row inserts with one JSON parameter each: few statements, far under 100 bound parameters. */
-function insertStatements(db: D1Database, datasetId: string, base: number, fresh: PreparedRecord[]): D1PreparedStatement[] {
-  const statements: D1PreparedStatement[] = [];
-  let chunk: InsertTuple[] = [];
-  let bytes = 0;
-  let chunkStart = base;
-  const flush = () => {
-    if (chunk.length === 0) return;
-    // drizzle's insert-select must name every column (created_at too, which has a default), so
-    // this one statement stays SQL; its columns are those of `records` in src/db/schema.ts.
-    statements.push(
-      db
-        .prepare(
-          `INSERT INTO records (dataset_id, id, position, kind, payload, constraint_count, dimensions)
-           SELECT ?1, json_extract(value, '$[0]'), ?2 + CAST(key AS INTEGER), json_extract(value, '$[1]'),
-                  json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]')
-           FROM json_each(?3)`,
-        )
-        .bind(datasetId, chunkStart, JSON.stringify(chunk)),
-    );
-    chunkStart += chunk.length;
-    chunk = [];
-    bytes = 0;
-  };
+/**
+ * Multi-row inserts with one JSON parameter each: few statements, far under 100 bound parameters,
+ * each parameter at most INSERT_CHUNK_BYTES (or one record, which `prepareRecords` keeps under D1's
+ * value limit), measured in UTF-8 bytes as D1 measures it.
+ */
+export function insertChunks(fresh: PreparedRecord[]): { json: string; rows: number }[] {
+  const chunks: { json: string; rows: number }[] = [];
+  let rows: string[] = [];
+  let bytes = 2;
+  const flush = () => rows.length > 0 && chunks.push({ json: `[${rows.join(",")}]`, rows: rows.length });
   for (const p of fresh) {
-    const row: InsertTuple = [p.id, p.record.kind, p.payload, p.constraintCount, JSON.stringify(p.dimensions)];
-    const size = p.payload.length * 1.2 + 200;
-    if (bytes + size > INSERT_CHUNK_BYTES) flush();
-    chunk.push(row);
-    bytes += size;
+    if (rows.length > 0 && bytes + p.rowBytes + 1 > INSERT_CHUNK_BYTES) {
+      flush();
+      rows = [];
+      bytes = 2;
+    }
+    rows.push(p.row);
+    bytes += p.rowBytes + 1;
   }
   flush();
-  return statements;
+  return chunks;
+}
+
+function insertStatements(db: D1Database, datasetId: string, base: number, fresh: PreparedRecord[]): D1PreparedStatement[] {
+  let chunkStart = base;
+  return insertChunks(fresh).map((chunk) => {
+    // drizzle's insert-select must name every column (created_at too, which has a default), so
+    // this one statement stays SQL; its columns are those of `records` in src/db/schema.ts.
+    const statement = db
+      .prepare(
+        `INSERT INTO records (dataset_id, id, position, kind, payload, constraint_count, dimensions)
+         SELECT ?1, json_extract(value, '$[0]'), ?2 + CAST(key AS INTEGER), json_extract(value, '$[1]'),
+                json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]')
+         FROM json_each(?3)`,
+      )
+      .bind(datasetId, chunkStart, chunk.json);
+    chunkStart += chunk.rows;
+    return statement;
+  });
 }
