@@ -99,6 +99,8 @@ const llmEnv = {
   LLM_BASE_URL: `${fake.url}/s/${session}/v1`,
   LLM_MODEL: "fake-scale-1",
   LLM_CONCURRENCY: String(CONCURRENCY),
+  // queue-run jobs share JOB_LLM_CONCURRENCY across the consumers (src/datasets/job-queue.ts)
+  JOB_LLM_CONCURRENCY: String(CONCURRENCY),
   LLM_TIMEOUT_MS: "30000",
 };
 const state = mkdtempSync(join(tmpdir(), "iopo-scale-"));
@@ -163,14 +165,15 @@ async function ingest(name: string, count: number, make: (i: number) => unknown)
 }
 
 /**
- * Drives a job to its end with today's API (POST .../run until done). The one place the bench
- * touches how jobs run: on Queues this becomes "create, then watch until done".
+ * Watches a job to its end: the job queue runs it (creating a job enqueues its first step; a
+ * restarted server re-enqueues it from its D1 cursor), so the bench only reads its progress.
  */
-async function runJob(source: string, id: string, onRun?: (job: Job) => void): Promise<Job> {
+async function runJob(source: string, id: string, onProgress?: (job: Job) => void): Promise<Job> {
   for (;;) {
-    const { job } = await api<{ job: Job }>(`/v1/datasets/${source}/jobs/${id}/run`, { json: { max_batches: 5 } });
-    onRun?.(job);
-    if (job.status === "done" || job.status === "failed") return job;
+    const job = await api<Job>(`/v1/datasets/${source}/jobs/${id}`);
+    onProgress?.(job);
+    if (job.status !== "pending" && job.status !== "running") return job;
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
@@ -247,7 +250,7 @@ try {
   const usage = llmDone.progress.usage!;
   say(
     `LLM job (build-trace, model latency ${LATENCY_MS} ms): ${fmt(LLM_N)} instructions → ${fmt(llmDone.progress.produced)} records in ${fmt(llmS, 1)} s = ${fmt(LLM_N / llmS, 2)} records/s; ` +
-      `${fmt(calls)} model calls = ${fmt(calls / llmS, 1)}/s against a ceiling of ${fmt((CONCURRENCY * 1000) / LATENCY_MS, 1)}/s (LLM_CONCURRENCY ${CONCURRENCY}); at most ${log.max_in_flight} in flight; ` +
+      `${fmt(calls)} model calls = ${fmt(calls / llmS, 1)}/s against a ceiling of ${fmt((CONCURRENCY * 1000) / LATENCY_MS, 1)}/s (JOB_LLM_CONCURRENCY ${CONCURRENCY}); at most ${log.max_in_flight} in flight; ` +
       `${fmt(usage.total_tokens)} tokens (${fmt(usage.total_tokens / LLM_N)} per instruction)`,
   );
 
@@ -256,9 +259,9 @@ try {
   let killedAt = -1;
   const killing = runJob("scale-src", again.id, (job) => {
     if (killedAt < 0 && job.cursor > 0) killedAt = job.cursor;
-  }).catch(() => undefined); // the run in flight dies with the server
+  }).catch(() => undefined); // the watch dies with the server
   while (killedAt < 0) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 300)); // the next /run is in flight
+  await new Promise((r) => setTimeout(r, 300)); // the next step is in flight on the queue
   await server.kill();
   await killing;
   const restartT = performance.now();
