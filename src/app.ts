@@ -14,6 +14,8 @@ import { pipelineRoutes } from "./routes/pipelines.ts";
 import { datasetRoutes } from "./routes/datasets.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { versionRoutes } from "./routes/versions.ts";
+import { searchRoutes } from "./routes/search.ts";
+import { statisticsRoutes } from "./routes/statistics.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { judgeRoutes } from "./routes/judge.ts";
 import { keyRoutes } from "./routes/keys.ts";
@@ -43,6 +45,8 @@ export function buildApp() {
   app.route("/", judgeRoutes);
   app.route("/", datasetRoutes);
   app.route("/", versionRoutes);
+  app.route("/", searchRoutes);
+  app.route("/", statisticsRoutes);
   app.route("/", jobRoutes);
   app.route("/", benchmarkRoutes);
   app.route("/", cfbenchRoutes);
