@@ -20,6 +20,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { judgeRoutes } from "./routes/judge.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { taxonomyRoutes } from "./routes/taxonomy.ts";
+import { webRoutes } from "./web/routes.ts";
 
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
@@ -52,6 +53,7 @@ export function buildApp() {
   app.route("/", cfbenchRoutes);
   app.route("/", pipelineRoutes);
   app.route("/", docsRoutes(app));
+  app.route("/", webRoutes);
 
   app.notFound((c) => notFoundOrWrongMethod(c, app.routes));
   app.onError((error, c) => renderError(error, c));
