@@ -86,24 +86,33 @@ export async function datasetPage(name) {
     return `/app/datasets/${encodeURIComponent(name)}${qs ? `?${qs}` : ""}`;
   };
 
-  // Every request starts at once and each part of the page appears as its answer arrives, so
-  // the rows never wait for the statistics; only a frozen version's rows wait for the versions.
+  // Each part of the page appears as its answer arrives. The rows are asked for first and the
+  // dataset's detail (with its statistics, the costliest answer) only once they are in, so the
+  // table never waits behind the statistics; a frozen version's rows need its record count first.
   const rowsQuery = new URLSearchParams({ offset: String(offset), length: String(PAGE) });
   if (!version) for (const f of FILTERS) if (params.get(f)) rowsQuery.set(f, params.get(f));
-  const detail = api(datasetPath(name));
-  const taxonomy = api("/v1/taxonomy");
-  const rows = q
-    ? api(`${datasetPath(name)}/search?${new URLSearchParams({ q, offset: String(offset), length: String(PAGE) })}`)
-    : version
-      ? detail.then(async (d) => {
-          const frozen = d.versions.find((v) => String(v.version) === version);
-          if (!frozen) throw new Error(`Dataset ${name} has no version ${version}.`);
-          // a frozen version is the first record_count positions (records are append-only)
-          rowsQuery.set("length", String(Math.max(1, Math.min(PAGE, frozen.record_count - offset))));
-          const page = await api(`${datasetPath(name)}/rows?${rowsQuery}`);
-          return { ...page, rows: page.rows.filter((r) => r.row_idx < frozen.record_count), num_rows_total: frozen.record_count };
-        })
+  let rows;
+  let detail;
+  if (version) {
+    detail = api(datasetPath(name));
+    rows = detail.then(async (d) => {
+      const frozen = d.versions.find((v) => String(v.version) === version);
+      if (!frozen) throw new Error(`Dataset ${name} has no version ${version}.`);
+      // a frozen version is the first record_count positions (records are append-only)
+      rowsQuery.set("length", String(Math.max(1, Math.min(PAGE, frozen.record_count - offset))));
+      const page = await api(`${datasetPath(name)}/rows?${rowsQuery}`);
+      return { ...page, rows: page.rows.filter((r) => r.row_idx < frozen.record_count), num_rows_total: frozen.record_count };
+    });
+  } else {
+    rows = q
+      ? api(`${datasetPath(name)}/search?${new URLSearchParams({ q, offset: String(offset), length: String(PAGE) })}`)
       : api(`${datasetPath(name)}/rows?${rowsQuery}`);
+    detail = rows.then(
+      () => api(datasetPath(name)),
+      () => api(datasetPath(name)),
+    );
+  }
+  const taxonomy = api("/v1/taxonomy");
 
   const summary = h("p", { className: "muted" }, "Loading…");
   const versions = h("div");
@@ -309,6 +318,8 @@ function columnsOf(row) {
 }
 
 function rowsTable(name, page, offset, here, q) {
+  // instruction datasets have no responses: no empty column
+  const withResponses = page.rows.some((r) => columnsOf(r.row)[2] !== "");
   const last = Math.min(offset + page.rows.length, page.num_rows_total);
   const pager = h(
     "nav",
@@ -334,7 +345,7 @@ function rowsTable(name, page, offset, here, q) {
           h(
             "tr",
             {},
-            ["#", "Kind", "Task", "Constraints", "Response"].map((t) => h("th", { scope: "col" }, t)),
+            ["#", "Kind", "Task", "Constraints", withResponses ? "Response" : null].map((t) => t && h("th", { scope: "col" }, t)),
           ),
         ),
         h(
@@ -357,7 +368,7 @@ function rowsTable(name, page, offset, here, q) {
               h("td", {}, r.row.kind),
               h("td", {}, truncated(task)),
               h("td", {}, truncated(constraints)),
-              h("td", {}, truncated(response)),
+              withResponses ? h("td", {}, truncated(response)) : null,
             );
           }),
         ),

@@ -354,11 +354,7 @@ function verdictView(verdict, response) {
               h(
                 "td",
                 {},
-                h(
-                  "pre",
-                  { className: "evidence", tabindex: 0 },
-                  JSON.stringify(res.evidence ?? res.explanation ?? res.reason ?? {}, null, 1),
-                ),
+                h("pre", { className: "evidence", tabindex: 0 }, JSON.stringify(res.evidence ?? res.explanation ?? res.reason ?? {})),
               ),
             ),
           ),

@@ -48,7 +48,7 @@ function instructionView(label, instruction, changed = () => false) {
     h("p", { className: "task" }, instruction.description),
     instruction.constraints.length
       ? h(
-          "ol",
+          "ul",
           { className: "constraints" },
           instruction.constraints.map((c) =>
             h(
