@@ -201,8 +201,20 @@ function unitOffsets(text: string, points: Uint32Array): (cp: number) => number 
  * `containsWordIgnoreCase` accepts. At most MAX_EVIDENCE_SPANS, left to right.
  */
 export function keywordSpans(text: string, folded: string, keyword: string, wholeWord = false): Span[] {
-  const needle = codePoints(foldCase(keyword));
-  if (needle.length === 0) return [];
+  const folding = foldCase(keyword);
+  if (folding.length === 0) return [];
+  if (folded.length === text.length && !hasSurrogate(folding) && !hasSurrogate(text)) {
+    // code units are code points: the engine's string search, stopping at the cap
+    const spans: Span[] = [];
+    const boundaryAt = (i: number): boolean => isWordUnit(text, i - 1) !== isWordUnit(text, i);
+    for (let at = folded.indexOf(folding); at >= 0 && spans.length < MAX_EVIDENCE_SPANS; ) {
+      const end = at + folding.length;
+      if (!wholeWord || (boundaryAt(at) && boundaryAt(end))) spans.push([at, end]);
+      at = folded.indexOf(folding, wholeWord ? at + 1 : end);
+    }
+    return spans;
+  }
+  const needle = codePoints(folding);
   const original = codePoints(text);
   const toUnit = unitOffsets(text, original);
   const boundaryAt = (i: number): boolean => isWordCodePoint(original[i - 1]) !== isWordCodePoint(original[i]);
