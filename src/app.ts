@@ -14,10 +14,13 @@ import { pipelineRoutes } from "./routes/pipelines.ts";
 import { datasetRoutes } from "./routes/datasets.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { versionRoutes } from "./routes/versions.ts";
+import { searchRoutes } from "./routes/search.ts";
+import { statisticsRoutes } from "./routes/statistics.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { judgeRoutes } from "./routes/judge.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { taxonomyRoutes } from "./routes/taxonomy.ts";
+import { webRoutes } from "./web/routes.ts";
 
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
@@ -43,11 +46,14 @@ export function buildApp() {
   app.route("/", judgeRoutes);
   app.route("/", datasetRoutes);
   app.route("/", versionRoutes);
+  app.route("/", searchRoutes);
+  app.route("/", statisticsRoutes);
   app.route("/", jobRoutes);
   app.route("/", benchmarkRoutes);
   app.route("/", cfbenchRoutes);
   app.route("/", pipelineRoutes);
   app.route("/", docsRoutes(app));
+  app.route("/", webRoutes);
 
   app.notFound((c) => notFoundOrWrongMethod(c, app.routes));
   app.onError((error, c) => renderError(error, c));

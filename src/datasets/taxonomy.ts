@@ -21,6 +21,16 @@ export const slugify = (name: string) =>
 export const resolveDimension = (index: Pick<TaxonomyIndex, "dimensionNames">, given: string): string | undefined =>
   index.dimensionNames.get(given.trim().toLowerCase());
 
+/**
+ * The dimensions of the TRACE constraint type `given` names (English name or slug, in any case),
+ * or undefined for an unknown type.
+ */
+export function dimensionsOfType(index: Pick<TaxonomyIndex, "typeOfDimension">, given: string): string[] | undefined {
+  const wanted = slugify(given);
+  const dimensions = [...index.typeOfDimension].filter(([, type]) => slugify(type) === wanted).map(([dimension]) => dimension);
+  return dimensions.length > 0 ? dimensions : undefined;
+}
+
 export async function loadTaxonomyIndex(db: D1Database): Promise<TaxonomyIndex> {
   const results = await drizzle(db)
     .select({ name: constraintDimensions.name, type: constraintDimensions.type, labelZh: constraintDimensions.labelZh })

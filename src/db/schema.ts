@@ -91,6 +91,12 @@ export const records = sqliteTable(
     constraintCount: integer("constraint_count").notNull(),
     /** JSON array: the TRACE dimension of each constraint of the (first) instruction, repeats kept. */
     dimensions: text("dimensions").notNull(),
+    /**
+     * Characters of the record's instruction text and of its response text (view `record_texts`):
+     * set by a trigger on insert, with the full-text index `records_fts` (migration 0008).
+     */
+    instructionChars: integer("instruction_chars").notNull().default(0),
+    responseChars: integer("response_chars").notNull().default(0),
     createdAt: text("created_at").notNull().default(utcNow),
   },
   (t) => [

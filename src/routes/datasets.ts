@@ -5,7 +5,7 @@ import { createDataset, findDataset, listDatasets } from "../datasets/store/acce
 import { appendRecords, MAX_RECORDS_PER_REQUEST, parseRecordsBody, prepareRecords } from "../datasets/store/ingest.ts";
 import { datasetStatistics, queryRows, toRecord } from "../datasets/store/rows.ts";
 import { listVersions } from "../datasets/store/versions.ts";
-import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
+import { dimensionsOfType as findDimensionsOfType, loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
 import { requireScope } from "../lib/auth.ts";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi.ts";
@@ -114,6 +114,20 @@ const rowsRoute = createRoute({
       constraints: queryInt(0, 1000).optional(),
       min_constraints: queryInt(0, 1000).optional(),
       max_constraints: queryInt(0, 1000).optional(),
+      type: z
+        .string()
+        .min(1)
+        .max(200)
+        .optional()
+        .openapi({ description: "a TRACE constraint type: records with a constraint of one of its dimensions" }),
+      min_instruction_chars: queryInt(0, 2 ** 31)
+        .optional()
+        .openapi({ description: "characters of the rendered (first) prompt, at least" }),
+      max_instruction_chars: queryInt(0, 2 ** 31).optional(),
+      min_response_chars: queryInt(0, 2 ** 31)
+        .optional()
+        .openapi({ description: "characters of the (first) response, at least" }),
+      max_response_chars: queryInt(0, 2 ** 31).optional(),
     }),
   },
   responses: {
@@ -182,10 +196,29 @@ export const datasetRoutes = router
           { field: "query.dimension", message: "unknown dimension" },
         ]);
     }
+    let dimensionsOfType: string[] | undefined;
+    if (q.type !== undefined) {
+      dimensionsOfType = findDimensionsOfType(await loadTaxonomyIndex(c.env.DB), q.type);
+      if (!dimensionsOfType)
+        throw new ProblemError(422, "validation", `Unknown TRACE constraint type "${q.type}".`, [
+          { field: "query.type", message: "unknown constraint type" },
+        ]);
+    }
     const { rows, total } = await queryRows(
       c.env.DB,
       dataset.id,
-      { kind: q.kind, dimension, constraints: q.constraints, minConstraints: q.min_constraints, maxConstraints: q.max_constraints },
+      {
+        kind: q.kind,
+        dimension,
+        dimensionsOfType,
+        constraints: q.constraints,
+        minConstraints: q.min_constraints,
+        maxConstraints: q.max_constraints,
+        minInstructionChars: q.min_instruction_chars,
+        maxInstructionChars: q.max_instruction_chars,
+        minResponseChars: q.min_response_chars,
+        maxResponseChars: q.max_response_chars,
+      },
       { offset: q.offset, after: q.after, length: q.length },
     );
     const last = rows[rows.length - 1];

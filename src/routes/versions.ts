@@ -29,7 +29,7 @@ import { nameParam, presentVersion } from "./dataset-schemas.ts";
 
 const security = [{ bearer: [] }];
 
-const versionParam = nameParam.extend({
+export const versionParam = nameParam.extend({
   version: z
     .string()
     .regex(/^(latest|[1-9][0-9]{0,8})$/, "a version number or `latest`")
@@ -40,7 +40,7 @@ const formatQuery = z.enum(SHARD_FORMATS).default("records").openapi({
     "records: stored records; iopo: {x1,y1,x2,y2}; dpo: {prompt,chosen,rejected}; sft: {prompt,response}; llamafactory: the IOPO authors' shape",
 });
 
-async function resolveVersion(c: Context<AppEnv>, dataset: DatasetRow, version: string): Promise<VersionRow> {
+export async function resolveVersion(c: Context<AppEnv>, dataset: DatasetRow, version: string): Promise<VersionRow> {
   if (version === "latest") {
     const all = await listVersions(c.env.DB, dataset);
     if (all.length === 0)

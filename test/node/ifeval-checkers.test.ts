@@ -58,7 +58,11 @@ describe("keywords", () => {
     expect(kw(["straße"], "STRASSE")).toBe(false);
     expect(kw(["İstanbul"], "istanbul")).toBe(true); // Python compares simple lowercase forms
     expect(kw(["σοφία"], "ΣΟΦΊΑ")).toBe(true);
-    expect(judge("keywords:existence", { keywords: ["a", "zz"] }, "abc").evidence).toEqual({ missing: ["zz"], found: ["a"] });
+    expect(judge("keywords:existence", { keywords: ["a", "zz"] }, "abc").evidence).toEqual({
+      missing: ["zz"],
+      found: ["a"],
+      spans: [[0, 1]],
+    });
   });
 
   it("frequency: non-overlapping case-insensitive occurrences vs the target", () => {
@@ -83,7 +87,13 @@ describe("keywords", () => {
     expect(ok(["c.t"], "cat")).toBe(true);
     expect(ok(["café"], "un CAFÉ noir")).toBe(false);
     expect(ok(["über"], "Überall")).toBe(true);
-    expect(judge("keywords:forbidden_words", { forbidden_words: ["a", "b", "a"] }, "a b c").evidence).toEqual({ found: ["a", "b"] });
+    expect(judge("keywords:forbidden_words", { forbidden_words: ["a", "b", "a"] }, "a b c").evidence).toEqual({
+      found: ["a", "b"],
+      spans: [
+        [0, 1],
+        [2, 3],
+      ],
+    });
   });
 
   it("letter_frequency: occurrences in the lower-cased text; a non-letter counts as given", () => {

@@ -10,6 +10,7 @@ import { ApiClient, ApiError, type JudgeResponse, type Taxonomy } from "@iopo/co
 import {
   DatasetDetailSchema,
   DatasetRowSchema,
+  DatasetStatisticsSchema,
   IngestResultSchema,
   JobProgressSchema,
   JobRunSchema,
@@ -18,6 +19,7 @@ import {
   ManifestSchema,
   ProblemSchema,
   RowsPageSchema,
+  SearchPageSchema,
   TaxonomySchema,
   VersionSchema,
 } from "@iopo/common/api";
@@ -89,6 +91,12 @@ describe("ApiClient against the Worker: answers match the shared wire schemas", 
       const manifest = exactly(ManifestSchema, await api.manifest("client-drift", "latest", format));
       expect(manifest).toMatchObject({ dataset: "client-drift", version: 1, format, shard_count: 2 });
     }
+
+    const found = exactly(SearchPageSchema, await api.search("client-drift", "topic 3", { length: 5 }));
+    expect(found.rows.map((r) => r.row_idx)).toEqual([2]);
+    const statistics = exactly(DatasetStatisticsSchema, await api.statistics("client-drift", "latest"));
+    expect(statistics).toMatchObject({ version: 1, record_count: 4, statistics: { by_kind: { sft: 4 } } });
+    exactly(DatasetStatisticsSchema, await api.statistics("client-drift"));
   });
 
   it("jobs: created, run to the end and read back", async () => {

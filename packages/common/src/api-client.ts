@@ -13,6 +13,7 @@ import {
   type CreateVersion,
   type DatasetDetail,
   type DatasetRow,
+  type DatasetStatistics,
   type DatasetVersion,
   type FieldError,
   type IngestResult,
@@ -22,6 +23,7 @@ import {
   type Manifest,
   type ProblemBody,
   type RowsPage,
+  type SearchPage,
   type RunJob,
   type ShardFormat,
 } from "./api-types.ts";
@@ -178,6 +180,17 @@ export class ApiClient {
   /** A dataset with its statistics and versions. */
   dataset(name: string): Promise<DatasetDetail> {
     return this.getJson<DatasetDetail>(datasetPath(name));
+  }
+
+  /** A page of the dataset's records matching every term of `q` (GET .../search). */
+  search(dataset: string, q: string, page: { offset?: number; length?: number } = {}): Promise<SearchPage> {
+    const query = new URLSearchParams({ q, offset: String(page.offset ?? 0), length: String(page.length ?? API_LIMITS.rowsPage) });
+    return this.getJson<SearchPage>(`${datasetPath(dataset)}/search?${query}`);
+  }
+
+  /** Statistics of the dataset's records, or of one frozen version's. */
+  statistics(dataset: string, version?: number | "latest"): Promise<DatasetStatistics> {
+    return this.getJson<DatasetStatistics>(`${datasetPath(dataset)}${version === undefined ? "" : `/versions/${version}`}/statistics`);
   }
 
   /** The dataset, created (empty) when it does not exist yet. */

@@ -10,6 +10,7 @@ import type {
   DatasetDetailSchema,
   DatasetRowSchema,
   DatasetSchema,
+  DatasetStatisticsSchema,
   FieldErrorSchema,
   IngestResultSchema,
   JobEventSchema,
@@ -22,6 +23,7 @@ import type {
   ManifestShardSchema,
   ProblemSchema,
   RowsPageSchema,
+  SearchPageSchema,
   RuleResultSchema,
   RunJobBody,
   SHARD_FORMATS,
@@ -43,6 +45,8 @@ export type CreateVersion = z.input<typeof CreateVersionBody>;
 export type IngestResult = z.infer<typeof IngestResultSchema>;
 export type DatasetRow = z.infer<typeof DatasetRowSchema>;
 export type RowsPage = z.infer<typeof RowsPageSchema>;
+export type SearchPage = z.infer<typeof SearchPageSchema>;
+export type DatasetStatistics = z.infer<typeof DatasetStatisticsSchema>;
 export type ShardFormat = (typeof SHARD_FORMATS)[number];
 export type ManifestShard = z.infer<typeof ManifestShardSchema>;
 export type Manifest = z.infer<typeof ManifestSchema>;

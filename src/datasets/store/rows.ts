@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, inArray, lt, lte, max, min, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { IN_LIST_MAX } from "../../db/d1.ts";
 import { datasets, records } from "../../db/schema.ts";
@@ -30,9 +30,35 @@ export async function* recordsInRange(db: D1Database, datasetId: string, from: n
 export interface RowFilters {
   kind?: DatasetRecord["kind"];
   dimension?: string;
+  /** Records with a constraint of any of these dimensions (a TRACE type's dimensions). */
+  dimensionsOfType?: string[];
   constraints?: number;
   minConstraints?: number;
   maxConstraints?: number;
+  /** Character ranges of the rendered (primary) prompt and of the (primary) response. */
+  minInstructionChars?: number;
+  maxInstructionChars?: number;
+  minResponseChars?: number;
+  maxResponseChars?: number;
+}
+
+/** The filters as SQL conditions on `records` (the dataset condition apart). */
+function filterConditions(filters: RowFilters): SQL[] {
+  const conditions: SQL[] = [];
+  if (filters.kind) conditions.push(eq(records.kind, filters.kind));
+  if (filters.constraints !== undefined) conditions.push(eq(records.constraintCount, filters.constraints));
+  if (filters.minConstraints !== undefined) conditions.push(gte(records.constraintCount, filters.minConstraints));
+  if (filters.maxConstraints !== undefined) conditions.push(lte(records.constraintCount, filters.maxConstraints));
+  if (filters.dimension) conditions.push(sql`EXISTS (SELECT 1 FROM json_each(${records.dimensions}) WHERE value = ${filters.dimension})`);
+  if (filters.dimensionsOfType) {
+    const names = JSON.stringify(filters.dimensionsOfType);
+    conditions.push(sql`EXISTS (SELECT 1 FROM json_each(${records.dimensions}) WHERE value IN (SELECT value FROM json_each(${names})))`);
+  }
+  if (filters.minInstructionChars !== undefined) conditions.push(gte(records.instructionChars, filters.minInstructionChars));
+  if (filters.maxInstructionChars !== undefined) conditions.push(lte(records.instructionChars, filters.maxInstructionChars));
+  if (filters.minResponseChars !== undefined) conditions.push(gte(records.responseChars, filters.minResponseChars));
+  if (filters.maxResponseChars !== undefined) conditions.push(lte(records.responseChars, filters.maxResponseChars));
+  return conditions;
 }
 
 export async function queryRows(
@@ -42,12 +68,7 @@ export async function queryRows(
   page: { offset?: number; after?: number; length: number },
 ): Promise<{ rows: StoredRecord[]; total: number }> {
   const orm = drizzle(db);
-  const conditions: SQL[] = [];
-  if (filters.kind) conditions.push(eq(records.kind, filters.kind));
-  if (filters.constraints !== undefined) conditions.push(eq(records.constraintCount, filters.constraints));
-  if (filters.minConstraints !== undefined) conditions.push(gte(records.constraintCount, filters.minConstraints));
-  if (filters.maxConstraints !== undefined) conditions.push(lte(records.constraintCount, filters.maxConstraints));
-  if (filters.dimension) conditions.push(sql`EXISTS (SELECT 1 FROM json_each(${records.dimensions}) WHERE value = ${filters.dimension})`);
+  const conditions = filterConditions(filters);
   const filtered = conditions.length > 0;
   const where = and(eq(records.datasetId, datasetId), ...conditions);
   const total = filtered
@@ -81,25 +102,50 @@ export async function queryRows(
   return { rows: pageRows, total };
 }
 
-export async function datasetStatistics(db: D1Database, datasetId: string, typeOfDimension: Map<string, string>) {
+/** Text-length histograms have this many equal-width bins between the shortest and the longest text. */
+export const LENGTH_HISTOGRAM_BINS = 10;
+
+export interface LengthHistogram {
+  min: number;
+  max: number;
+  /** `from` and `to` inclusive, in characters. */
+  bins: { from: number; to: number; count: number }[];
+}
+
+/**
+ * A dataset's statistics (of its first `upTo` positions: a frozen version's records): counts by
+ * kind, constraints-per-instruction histogram, constraints by TRACE type and dimension, and
+ * histograms of the prompt and response lengths. The one place they are computed.
+ */
+export async function datasetStatistics(db: D1Database, datasetId: string, typeOfDimension: Map<string, string>, upTo?: number) {
   const orm = drizzle(db);
   const n = count();
+  const where = and(eq(records.datasetId, datasetId), upTo === undefined ? undefined : lt(records.position, upTo));
   // json_each over each record's dimensions is a table-valued function drizzle has no builder for.
   const dimension = sql<string>`j.value`;
-  const [kinds, histogram, dims] = await orm.batch([
-    orm.select({ k: records.kind, n }).from(records).where(eq(records.datasetId, datasetId)).groupBy(records.kind),
+  const [kinds, histogram, dims, [bounds]] = await orm.batch([
+    orm.select({ k: records.kind, n }).from(records).where(where).groupBy(records.kind),
     orm
       .select({ k: records.constraintCount, n })
       .from(records)
-      .where(eq(records.datasetId, datasetId))
+      .where(where)
       .groupBy(records.constraintCount)
       .orderBy(records.constraintCount),
     orm
       .select({ k: dimension, n })
       .from(sql`${records}, json_each(${records.dimensions}) AS j`)
-      .where(eq(records.datasetId, datasetId))
+      .where(where)
       .groupBy(dimension)
       .orderBy(desc(n), asc(dimension)),
+    orm
+      .select({
+        instructionMin: min(records.instructionChars),
+        instructionMax: max(records.instructionChars),
+        responseMin: min(records.responseChars),
+        responseMax: max(records.responseChars),
+      })
+      .from(records)
+      .where(where),
   ]);
   const byType: Record<string, number> = {};
   const byDimension: Record<string, number> = {};
@@ -108,12 +154,44 @@ export async function datasetStatistics(db: D1Database, datasetId: string, typeO
     const type = typeOfDimension.get(String(k)) ?? "Unknown";
     byType[type] = (byType[type] ?? 0) + n;
   }
+  const instructionRange = { min: bounds?.instructionMin ?? 0, max: bounds?.instructionMax ?? 0 };
+  const responseRange = { min: bounds?.responseMin ?? 0, max: bounds?.responseMax ?? 0 };
+  const binOf = (column: typeof records.instructionChars | typeof records.responseChars, range: { min: number; max: number }) =>
+    // D1 binds JS numbers as REAL: CAST keeps the division integral.
+    sql<number>`CAST((${column} - ${range.min}) / ${binWidth(range)} AS INTEGER)`;
+  const [instructionBins, responseBins] = await orm.batch([
+    orm
+      .select({ k: binOf(records.instructionChars, instructionRange), n })
+      .from(records)
+      .where(where)
+      .groupBy(binOf(records.instructionChars, instructionRange)),
+    orm
+      .select({ k: binOf(records.responseChars, responseRange), n })
+      .from(records)
+      .where(where)
+      .groupBy(binOf(records.responseChars, responseRange)),
+  ]);
   return {
     by_kind: Object.fromEntries(kinds.map(({ k, n }) => [String(k), n])),
     constraints_histogram: Object.fromEntries(histogram.map(({ k, n }) => [String(k), n])),
     constraints_by_type: byType,
     constraints_by_dimension: byDimension,
+    instruction_chars: lengthHistogram(instructionRange, instructionBins),
+    response_chars: lengthHistogram(responseRange, responseBins),
   };
+}
+
+const binWidth = (range: { min: number; max: number }) => Math.max(1, Math.ceil((range.max - range.min + 1) / LENGTH_HISTOGRAM_BINS));
+
+function lengthHistogram(range: { min: number; max: number }, counts: { k: number; n: number }[]): LengthHistogram {
+  const width = binWidth(range);
+  const bins = Array.from({ length: LENGTH_HISTOGRAM_BINS }, (_, i) => ({
+    from: range.min + i * width,
+    to: range.min + (i + 1) * width - 1,
+    count: 0,
+  })).filter((bin) => bin.from <= range.max);
+  for (const { k, n } of counts) bins[k]!.count = n;
+  return { ...range, bins };
 }
 
 /**

@@ -7,7 +7,16 @@
  * replace with a random value when missing or out of range are required here instead.
  */
 import { z } from "zod";
-import { containsIgnoreCase, containsWordIgnoreCase, countIgnoreCase, findOccurrences } from "../text/literal-search.ts";
+import {
+  containsIgnoreCase,
+  containsWordIgnoreCase,
+  countIgnoreCase,
+  findOccurrences,
+  keywordSpans,
+  MAX_EVIDENCE_SPANS,
+  sortedSpans,
+  type Span,
+} from "../text/literal-search.ts";
 import {
   PY_WHITESPACE,
   codePoints,
@@ -27,7 +36,7 @@ import type { TextAnalysis } from "../core/analysis.ts";
 import { countRevisions, defineChecker, type CheckOutcome, type Checker } from "../core/checker.ts";
 import { IFEVAL_LANGUAGES, IFEVAL_LANGUAGE_CODES } from "./languages.ts";
 import { passage, phrase, phraseList } from "../limits.ts";
-import { countBulletLines, countHighlights, countPlaceholders, countSectionMarkers, findTitle, splitOnStarDividers } from "./structure.ts";
+import { countBulletLines, countHighlights, countSectionMarkers, findTitle, placeholderSpans, splitOnStarDividers } from "./structure.ts";
 
 export const IFEVAL_INSTRUCTION_IDS = [
   "keywords:existence",
@@ -108,7 +117,9 @@ const keywordsExistence = define({
   describe: ({ keywords }) => `Include keywords ${pyReprList([...keywords].sort(compareCodePoints))} in the response.`,
   check(text, { keywords }) {
     const missing = keywords.filter((keyword) => !containsIgnoreCase(text.foldedText, keyword));
-    return { passed: missing.length === 0, evidence: { missing, found: keywords.filter((k) => !missing.includes(k)) } };
+    const found = keywords.filter((k) => !missing.includes(k));
+    const spans = sortedSpans(found.flatMap((k) => keywordSpans(text.text, text.foldedText, k)));
+    return { passed: missing.length === 0, evidence: { missing, found, spans } };
   },
 });
 
@@ -129,7 +140,13 @@ const keywordsFrequency = define({
     const occurrences = countIgnoreCase(text.foldedText, pyStrip(keyword));
     return {
       passed: compare(occurrences, relation, frequency),
-      evidence: { keyword: pyStrip(keyword), occurrences, relation, target: frequency },
+      evidence: {
+        keyword: pyStrip(keyword),
+        occurrences,
+        relation,
+        target: frequency,
+        spans: keywordSpans(text.text, text.foldedText, pyStrip(keyword)),
+      },
     };
   },
 });
@@ -157,7 +174,8 @@ const keywordsForbidden = define({
     `Do not include keywords ${pyReprList([...new Set(forbidden_words)].sort(compareCodePoints))} in the response.`,
   check(text, { forbidden_words }) {
     const found = [...new Set(forbidden_words)].filter((word) => containsWordIgnoreCase(text.text, text.foldedText, word));
-    return { passed: found.length === 0, evidence: { found } };
+    const spans = sortedSpans(found.flatMap((word) => keywordSpans(text.text, text.foldedText, word, true)));
+    return { passed: found.length === 0, evidence: { found, spans } };
   },
 });
 
@@ -322,8 +340,12 @@ const numberPlaceholders = define({
   describe: ({ num_placeholders }) =>
     `The response must contain at least ${num_placeholders} placeholders represented by square brackets, such as [address].`,
   check(text, { num_placeholders }) {
-    const placeholders = countPlaceholders(text.text);
-    return { passed: placeholders >= num_placeholders, evidence: { placeholders, relation: "at least", target: num_placeholders } };
+    const spans = placeholderSpans(text.text);
+    const placeholders = spans.length;
+    return {
+      passed: placeholders >= num_placeholders,
+      evidence: { placeholders, relation: "at least", target: num_placeholders, spans: spans.slice(0, MAX_EVIDENCE_SPANS) },
+    };
   },
 });
 
@@ -344,13 +366,23 @@ const postscript = define({
   check(text, { postscript_marker }) {
     const marker = pyStrip(postscript_marker);
     const lowered = pyLower(text.text);
-    let found: boolean;
     // The reference searches the whole lower-cased text (not only line starts); for its two standard
     // markers it allows one whitespace character after each inner period.
-    if (marker === "P.P.S") found = PPS_RE.test(lowered);
-    else if (marker === "P.S.") found = PS_RE.test(lowered);
-    else found = findOccurrences(codePoints(lowered), codePoints(pyLower(marker)), false).length > 0;
-    return { passed: found, evidence: { marker, found } };
+    let match: Span | undefined; // in code units of `lowered`
+    if (marker === "P.P.S" || marker === "P.S.") {
+      const m = (marker === "P.P.S" ? PPS_RE : PS_RE).exec(lowered);
+      if (m) match = [m.index, m.index + m[0].length];
+    } else {
+      const points = codePoints(lowered);
+      const needle = codePoints(pyLower(marker));
+      const at = findOccurrences(points, needle, false)[0];
+      const units = (cp: number) => points.subarray(0, cp).reduce((n, point) => n + (point > 0xffff ? 2 : 1), 0);
+      if (at !== undefined) match = [units(at), units(at + needle.length)];
+    }
+    const found = match !== undefined;
+    // a span only where lower-casing kept the text's length (so its offsets are the response's)
+    const spans: Span[] = match && lowered.length === text.text.length ? [match] : [];
+    return { passed: found, evidence: { marker, found, spans } };
   },
 });
 

@@ -27,19 +27,22 @@ function forwardSearch(text: string, unit: string): (from: number) => number {
   };
 }
 
-/** `len(re.findall(r"\[.*?\]", text))`: "[" then the nearest "]" on the same line. */
-export function countPlaceholders(text: string): number {
+/**
+ * The matches of `re.findall(r"\[.*?\]", text)` as [start, end) code-unit spans: "[" then the
+ * nearest "]" on the same line. Their number is the reference's placeholder count.
+ */
+export function placeholderSpans(text: string): [number, number][] {
   const nextClose = forwardSearch(text, "]");
   const nextNewline = forwardSearch(text, "\n");
-  let count = 0;
+  const spans: [number, number][] = [];
   for (let open = text.indexOf("["); open >= 0; ) {
     const close = nextClose(open + 1);
     if (close < text.length && close < nextNewline(open + 1)) {
-      count++;
+      spans.push([open, close + 1]);
       open = text.indexOf("[", close + 1); // matches do not overlap
     } else open = text.indexOf("[", open + 1);
   }
-  return count;
+  return spans;
 }
 
 /**

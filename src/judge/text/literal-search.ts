@@ -175,3 +175,57 @@ export function containsWordIgnoreCase(text: string, folded: string, word: strin
 function isWordUnit(text: string, i: number): boolean {
   return i >= 0 && i < text.length && isPyWordChar(text[i]!);
 }
+
+// ---- where matches are: evidence spans -----------------------------------------------------------
+
+/** A match in the checked text: [start, end) in UTF-16 code units, as a browser's string indexes it. */
+export type Span = [start: number, end: number];
+/** Evidence lists at most this many spans (a checker's verdict never depends on them). */
+export const MAX_EVIDENCE_SPANS = 100;
+
+/** UTF-16 offset of each code point index of `text` (and of its end). */
+function unitOffsets(text: string, points: Uint32Array): (cp: number) => number {
+  if (points.length === text.length) return (cp) => cp;
+  const offsets = new Uint32Array(points.length + 1);
+  for (let i = 0, unit = 0; i < points.length; i++) {
+    offsets[i] = unit;
+    unit += points[i]! > 0xffff ? 2 : 1;
+  }
+  offsets[points.length] = text.length;
+  return (cp) => offsets[cp]!;
+}
+
+/**
+ * Where `keyword` occurs case-insensitively in `text` (`folded` is `foldCase(text)`), as spans:
+ * the occurrences `countIgnoreCase` counts (non-overlapping), or with `wholeWord` those
+ * `containsWordIgnoreCase` accepts. At most MAX_EVIDENCE_SPANS, left to right.
+ */
+export function keywordSpans(text: string, folded: string, keyword: string, wholeWord = false): Span[] {
+  const folding = foldCase(keyword);
+  if (folding.length === 0) return [];
+  if (folded.length === text.length && !hasSurrogate(folding) && !hasSurrogate(text)) {
+    // code units are code points: the engine's string search, stopping at the cap
+    const spans: Span[] = [];
+    const boundaryAt = (i: number): boolean => isWordUnit(text, i - 1) !== isWordUnit(text, i);
+    for (let at = folded.indexOf(folding); at >= 0 && spans.length < MAX_EVIDENCE_SPANS; ) {
+      const end = at + folding.length;
+      if (!wholeWord || (boundaryAt(at) && boundaryAt(end))) spans.push([at, end]);
+      at = folded.indexOf(folding, wholeWord ? at + 1 : end);
+    }
+    return spans;
+  }
+  const needle = codePoints(folding);
+  const original = codePoints(text);
+  const toUnit = unitOffsets(text, original);
+  const boundaryAt = (i: number): boolean => isWordCodePoint(original[i - 1]) !== isWordCodePoint(original[i]);
+  const spans: Span[] = [];
+  for (const start of findOccurrences(codePoints(folded), needle, wholeWord)) {
+    if (wholeWord && !(boundaryAt(start) && boundaryAt(start + needle.length))) continue;
+    spans.push([toUnit(start), toUnit(start + needle.length)]);
+    if (spans.length === MAX_EVIDENCE_SPANS) break;
+  }
+  return spans;
+}
+
+/** Spans sorted by start, then capped at MAX_EVIDENCE_SPANS (several keywords' spans merged). */
+export const sortedSpans = (spans: Span[]): Span[] => spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]).slice(0, MAX_EVIDENCE_SPANS);

@@ -39,16 +39,40 @@ export const VersionSchema = z
   })
   .openapi("DatasetVersion");
 
-/** GET /v1/datasets/{name}: the dataset with its statistics and versions. */
-export const DatasetDetailSchema = DatasetSchema.extend({
-  statistics: z.object({
+const LengthHistogramSchema = z
+  .object({
+    min: z.number().int(),
+    max: z.number().int(),
+    bins: z.array(z.object({ from: z.number().int(), to: z.number().int(), count: z.number().int() })).openapi({
+      description: "up to 10 equal-width bins from min to max; `from` and `to` inclusive, in characters",
+    }),
+  })
+  .openapi("LengthHistogram");
+
+/** A dataset's (or a frozen version's) statistics. */
+export const StatisticsSchema = z
+  .object({
     by_kind: z.record(z.string(), z.number()),
     constraints_histogram: z.record(z.string(), z.number()).openapi({ description: "constraints per (first) instruction → records" }),
     constraints_by_type: z.record(z.string(), z.number()),
     constraints_by_dimension: z.record(z.string(), z.number()),
-  }),
+    instruction_chars: LengthHistogramSchema.openapi({ description: "characters of each record's rendered (first) prompt" }),
+    response_chars: LengthHistogramSchema.openapi({
+      description: "characters of each record's (first) response: sft's response, dpo's chosen, iopo's y1; 0 for instructions",
+    }),
+  })
+  .openapi("Statistics");
+
+/** GET /v1/datasets/{name}: the dataset with its statistics and versions. */
+export const DatasetDetailSchema = DatasetSchema.extend({
+  statistics: StatisticsSchema,
   versions: z.array(VersionSchema),
 });
+
+/** GET /v1/datasets/{name}/statistics and .../versions/{version}/statistics */
+export const DatasetStatisticsSchema = z
+  .object({ dataset: z.string(), version: z.number().int().nullable(), record_count: z.number().int(), statistics: StatisticsSchema })
+  .openapi("DatasetStatistics");
 
 /** POST /v1/datasets/{name}/records */
 export const IngestResultSchema = z
@@ -64,6 +88,18 @@ export const RowsPageSchema = z.object({
   num_rows_total: z.number().int(),
   next_after: z.number().int().nullable(),
 });
+
+/** GET /v1/datasets/{name}/search */
+export const SearchPageSchema = z
+  .object({
+    query: z.string(),
+    rows: z.array(DatasetRowSchema),
+    num_rows_total: z.number().int(),
+    matched_by: z.enum(["index", "scan"]).openapi({
+      description: "index: the trigram full-text index, ranked by bm25; scan: a term under 3 characters, in position order",
+    }),
+  })
+  .openapi("SearchPage");
 
 /** POST /v1/datasets/{name}/versions */
 export const CreateVersionBody = z
