@@ -1,6 +1,6 @@
 // Jobs: the list (every job of every dataset you may read) and a job's page, which polls while
-// the job is pending or running. Controls are shown only where the API has the route: running
-// the next batches today; cancel, pause and resume when a later API adds them.
+// the job is pending or running. Controls are shown only where the API has the route (cancel,
+// pause, resume, and running the next batches where the server has no job queue).
 import { api, apiKey, datasetPath, hasRoute } from "./api.js";
 import { onLeave } from "./app.js";
 import { errorBox, fmt, h, render } from "./dom.js";
@@ -21,7 +21,9 @@ export async function jobList() {
       ),
     ),
   );
-  const all = lists.flat().sort((a, b) => b.job.created_at.localeCompare(a.job.created_at));
+  // a job is listed under its source and its target dataset: once each
+  const byId = new Map(lists.flat().map((entry) => [entry.job.id, entry]));
+  const all = [...byId.values()].sort((a, b) => b.job.created_at.localeCompare(a.job.created_at));
   render(
     h("h1", {}, "Jobs"),
     all.length === 0
