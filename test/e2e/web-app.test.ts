@@ -181,7 +181,7 @@ describe("the web app", () => {
     await page.close();
   });
 
-  it("follows a job: the page updates itself as the job runs, and runs it", async () => {
+  it("follows a job: the page updates itself as the queue runs it, and controls it", async () => {
     const admin = { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" };
     const post = async (path: string, body: unknown) => {
       const res = await fetch(`${server.base}${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) });
@@ -199,24 +199,24 @@ describe("the web app", () => {
       },
       response: `Topic ${i % 2} is a subject worth ${"many ".repeat(i)}words.`,
     });
-    await post("/v1/datasets/web-jobs/records", [0, 1, 2, 3].map(record));
-    const job = await post("/v1/datasets/web-jobs/jobs/build-quadruples", { target: "web-jobs-iopo", batch_size: 2 });
+    const n = 20;
+    await post("/v1/datasets/web-jobs/records", Array.from({ length: n }, (_, i) => record(i)));
+    // one record a step, paused at once from elsewhere: the queue stops before the job is done
+    const job = await post("/v1/datasets/web-jobs/jobs/build-quadruples", { target: "web-jobs-iopo", batch_size: 1 });
+    await post(`/v1/datasets/web-jobs/jobs/${job.id}/pause`, {});
 
     const page = await newPage();
     await page.goto("/app/jobs");
     await page.getByLabel("API key").fill(server.adminToken);
     await page.getByRole("button", { name: "Use" }).click();
     await page.getByRole("link", { name: job.id.slice(0, 8) }).click();
-    await expect.poll(() => page.locator("#job-status").textContent()).toBe("pending");
+    await expect.poll(() => page.locator("#job-status").textContent()).toBe("paused");
     await check(page, "job");
 
-    // run from elsewhere: the page follows by itself
-    await post(`/v1/datasets/web-jobs/jobs/${job.id}/run`, { max_batches: 1 });
-    await expect.poll(() => page.locator("#job-progress").textContent(), { timeout: 10_000 }).toContain("2 of 4");
-    // and from the page's own control
-    await page.getByRole("button", { name: "Run next batches" }).click();
-    await expect.poll(() => page.locator("#job-status").textContent(), { timeout: 10_000 }).toBe("done");
-    expect(await page.getByRole("button", { name: "Cancel" }).count()).toBe(0); // no such route in this API
+    // resumed from the page's own control: the queue runs it and the page follows by itself
+    await page.getByRole("button", { name: "Resume" }).click();
+    await expect.poll(() => page.locator("#job-status").textContent(), { timeout: 60_000 }).toBe("done");
+    await expect.poll(() => page.locator("#job-progress").textContent()).toContain(`${n} of ${n}`);
     await page.screenshot({ path: join(ARTIFACTS, "job-done.png") });
     await page.close();
   });

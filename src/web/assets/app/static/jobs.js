@@ -118,6 +118,13 @@ async function rejectExamples(name, id, reasons) {
   return Object.fromEntries(pairs);
 }
 
+/** Whether a control applies to the job as it stands (`run` only where no queue runs it). */
+function fits(control, job) {
+  if (control.action === "resume") return job.status === "paused" || job.status === "failed";
+  if (control.action === "run") return ACTIVE.has(job.status) && job.runner !== "queue";
+  return ACTIVE.has(job.status);
+}
+
 function jobView(name, job, rejects, examples, controls, refresh) {
   const p = job.progress;
   const usage = p.usage;
@@ -168,14 +175,16 @@ function jobView(name, job, rejects, examples, controls, refresh) {
       ),
       job.error ? [h("dt", {}, "Error"), h("dd", { className: "fail" }, job.error)] : null,
     ),
-    controls.length && apiKey() && ACTIVE.has(job.status)
+    apiKey() && controls.some((c) => fits(c, job))
       ? h(
           "div",
           { id: "job-controls", className: "controls" },
-          controls.map((c) => {
-            const button = h("button", { type: "button", onclick: () => act(c, button) }, c.label);
-            return button;
-          }),
+          controls
+            .filter((c) => fits(c, job))
+            .map((c) => {
+              const button = h("button", { type: "button", onclick: () => act(c, button) }, c.label);
+              return button;
+            }),
         )
       : null,
     h("h2", {}, "Rejects by reason"),
