@@ -22,6 +22,8 @@ export interface Step {
   auto?: Record<string, never>;
   finish_reason?: string;
   model?: string;
+  /** The `usage` object answered (default: a quarter of the characters each way). */
+  usage?: Record<string, unknown>;
 }
 
 export interface RecordedRequest {

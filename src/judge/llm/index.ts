@@ -11,7 +11,12 @@ export { openAiCompatibleProvider, workersAiProvider } from "./providers.ts";
 export { backoffDelay, createLimiter, withRetries, type Limiter, type RetryOptions, type Sleep } from "./retry.ts";
 export {
   PROMPT_VERSION,
+  EXPLANATION_MAX_CHARS,
+  answerIndex,
+  boundedExplanation,
+  constraintIds,
   fence,
+  untrustedJson,
   judgeMessages,
   judgeResponseSchema,
   parseVerdicts,
@@ -21,7 +26,7 @@ export {
 } from "./prompt.ts";
 export { COMPILE_PROMPT_VERSION, compileMessages, compileResponseSchema, parseCompile, type CompileDecision } from "./compile.ts";
 export { checkerCatalog, compactKwargs, instructionTemplate, type CatalogEntry } from "./catalog.ts";
-export { cacheKey, memoryCache, type CacheEntry, type VerdictCache } from "./cache.ts";
+export { cacheKey, memoryCache, modelInputKey, type CacheEntry, type CacheKind, type VerdictCache } from "./cache.ts";
 export {
   cacheGet,
   cachePut,

@@ -1,4 +1,4 @@
-import { cacheKey, type CacheEntry, type VerdictCache } from "./cache.ts";
+import { modelInputKey, type CacheEntry, type VerdictCache } from "./cache.ts";
 import { checkerCatalog, type CatalogEntry } from "./catalog.ts";
 import { COMPILE_PROMPT_VERSION, compileMessages, compileResponseSchema, parseCompile, type CompileDecision } from "./compile.ts";
 import type { LlmConfig } from "./config.ts";
@@ -50,11 +50,21 @@ export type LlmVerdict =
     }
   | { kind: "llm"; status: "error"; passed: null; reason: string; attempts?: number };
 
-interface CachedVerdict {
-  score: number;
-  explanation: string;
+/** One judge call's answer as stored: a verdict per constraint asked, in order. */
+interface CachedVerdicts {
+  verdicts: RawVerdict[];
   model: string;
 }
+
+const isCachedVerdicts = (value: unknown, count: number): value is CachedVerdicts => {
+  const v = value as CachedVerdicts | undefined;
+  return (
+    typeof v?.model === "string" &&
+    Array.isArray(v.verdicts) &&
+    v.verdicts.length === count &&
+    v.verdicts.every((x) => Number.isInteger(x?.score) && x.score >= 0 && x.score <= 10 && typeof x.explanation === "string")
+  );
+};
 
 const errorVerdict = (reason: string, attempts?: number): LlmVerdict =>
   attempts === undefined
@@ -115,54 +125,32 @@ function describeFailure(error: unknown): { reason: string; attempts?: number } 
 }
 
 /**
- * Judges free-text constraints of one (instruction, response) with one LLM call for all the
- * uncached ones. Returns one verdict per constraint, in order; never throws for grader failures.
+ * Judges free-text constraints of one (instruction, response) with one LLM call for all of them,
+ * cached under everything that call sends (`modelInputKey`): a verdict is reused only for the same
+ * instruction, response and list of constraints, never for one constraint asked beside others.
+ * Only a complete answer is cached. Returns one verdict per constraint, in order; never throws for
+ * grader failures (it does for a spent budget or a gone client: see callModel).
  */
 export async function judgeFreeText(
   judge: LlmJudge,
   input: { instruction?: string; response: string; constraints: ReadonlyArray<FreeTextConstraint>; cache?: CacheMode; passScore?: number },
 ): Promise<LlmVerdict[]> {
   const { provider, unavailableReason } = judge.config;
-  if (input.constraints.length === 0) return [];
+  const count = input.constraints.length;
+  if (count === 0) return [];
   if (!provider) return input.constraints.map(() => errorVerdict(unavailableReason ?? "no LLM judge is configured"));
   const passScore = input.passScore ?? judge.config.settings.passScore;
-  const keys = await Promise.all(
-    input.constraints.map((c) =>
-      cacheKey([
-        "verdict",
-        provider.id,
-        provider.model,
-        PROMPT_VERSION,
-        input.instruction ?? null,
-        input.response,
-        c.text,
-        c.dimension ?? null,
-      ]),
-    ),
-  );
-  const hits = await cacheGet(judge, keys, input.cache ?? "use");
-  const out: LlmVerdict[] = new Array(input.constraints.length);
-  const toJudge: number[] = [];
-  input.constraints.forEach((_, i) => {
-    const hit = hits.get(keys[i]!) as CachedVerdict | undefined;
-    if (hit && typeof hit.score === "number" && typeof hit.explanation === "string") {
-      out[i] = ok(hit, passScore, true);
-    } else toJudge.push(i);
-  });
-  if (toJudge.length === 0) return out;
+  const messages = judgeMessages(input.instruction, input.response, input.constraints);
+  const schema = judgeResponseSchema(count);
+  const key = await modelInputKey("verdict", provider, PROMPT_VERSION, messages, schema);
+  const hit = (await cacheGet(judge, [key], input.cache ?? "use")).get(key);
+  if (isCachedVerdicts(hit, count)) return hit.verdicts.map((v) => ok(v, hit.model, passScore, true));
 
-  const asked = toJudge.map((i) => input.constraints[i]!);
   let verdicts: Map<number, RawVerdict>;
   let model = provider.model;
   let failure: { reason: string; attempts?: number } | undefined;
   try {
-    const result = await callModel(
-      judge,
-      provider,
-      judgeMessages(input.instruction, input.response, asked),
-      judgeResponseSchema(asked.length),
-      (content) => parseVerdicts(content, asked.length),
-    );
+    const result = await callModel(judge, provider, messages, schema, (content) => parseVerdicts(content, count));
     verdicts = result.value;
     model = result.model;
   } catch (error) {
@@ -171,36 +159,29 @@ export async function judgeFreeText(
     verdicts =
       error instanceof LlmError && error.options.partial instanceof Map ? (error.options.partial as Map<number, RawVerdict>) : new Map();
   }
-  const entries: CacheEntry[] = [];
-  toJudge.forEach((original, j) => {
-    const v = verdicts.get(j);
-    if (!v) {
-      out[original] = errorVerdict(failure?.reason ?? "the judge gave no verdict for this constraint", failure?.attempts);
-      return;
-    }
-    const stored: CachedVerdict = { score: v.score, explanation: v.explanation, model };
-    out[original] = ok(stored, passScore, false);
-    entries.push({
-      key: keys[original]!,
-      kind: "verdict",
-      provider: provider.id,
-      model: provider.model,
-      promptVersion: PROMPT_VERSION,
-      value: stored,
-    });
+  const out = input.constraints.map((_, i): LlmVerdict => {
+    const v = verdicts.get(i);
+    return v
+      ? ok(v, model, passScore, false)
+      : errorVerdict(failure?.reason ?? "the judge gave no verdict for this constraint", failure?.attempts);
   });
-  await cachePut(judge, entries);
+  if (!failure) {
+    const stored: CachedVerdicts = { verdicts: input.constraints.map((_, i) => verdicts.get(i)!), model };
+    await cachePut(judge, [
+      { key, kind: "verdict", provider: provider.id, model: provider.model, promptVersion: PROMPT_VERSION, value: stored },
+    ]);
+  }
   return out;
 }
 
-function ok(v: CachedVerdict, passScore: number, cached: boolean): LlmVerdict {
+function ok(v: RawVerdict, model: string, passScore: number, cached: boolean): LlmVerdict {
   return {
     kind: "llm",
     status: "ok",
     passed: v.score >= passScore,
     score: v.score,
     explanation: v.explanation,
-    model: v.model,
+    model,
     prompt_version: PROMPT_VERSION,
     cached,
   };
@@ -226,52 +207,46 @@ export type CompileOutcome =
     }
   | { status: "error"; reason: string };
 
+/** One compile call's answer as stored: a decision per constraint asked, in order. */
 interface CachedCompile {
-  decision: CompileDecision;
+  decisions: CompileDecision[];
   model: string;
 }
 
-/** A short fingerprint of the registry, so adding checkers invalidates cached compilations. */
-let catalogFingerprint: Promise<string> | undefined;
+const isCachedCompile = (value: unknown, count: number): value is CachedCompile => {
+  const v = value as CachedCompile | undefined;
+  return (
+    typeof v?.model === "string" &&
+    Array.isArray(v.decisions) &&
+    v.decisions.length === count &&
+    v.decisions.every((d) => typeof d?.match === "boolean")
+  );
+};
 
 /**
- * Compiles free-text constraints into registered checkers: one LLM call for the uncached ones,
- * cached by (provider, model, compile prompt version, registry, constraint). Never throws.
+ * Compiles free-text constraints into registered checkers: one LLM call for all of them, cached
+ * under everything that call sends (the catalog included, so adding checkers invalidates it): a
+ * mapping is reused only for the same list of constraints. Never throws for compiler failures.
  */
 export async function compileFreeText(
   judge: LlmJudge,
   input: { constraints: ReadonlyArray<FreeTextConstraint>; cache?: CacheMode },
 ): Promise<CompileOutcome[]> {
   const { provider, unavailableReason } = judge.config;
-  if (input.constraints.length === 0) return [];
+  const count = input.constraints.length;
+  if (count === 0) return [];
   if (!provider) return input.constraints.map(() => ({ status: "error", reason: unavailableReason ?? "no LLM judge is configured" }));
-  const catalog = (judge.catalog ?? checkerCatalog)();
-  const fingerprint = judge.catalog
-    ? await cacheKey(catalog.map((c) => c.id))
-    : await (catalogFingerprint ??= cacheKey(catalog.map((c) => c.id)));
-  const keys = await Promise.all(
-    input.constraints.map((c) =>
-      cacheKey(["compile", provider.id, provider.model, COMPILE_PROMPT_VERSION, fingerprint, c.text, c.dimension ?? null]),
-    ),
-  );
-  const hits = await cacheGet(judge, keys, input.cache ?? "use");
-  const out: CompileOutcome[] = new Array(input.constraints.length);
-  const toCompile: number[] = [];
-  input.constraints.forEach((_, i) => {
-    const hit = hits.get(keys[i]!) as CachedCompile | undefined;
-    if (hit?.decision && typeof hit.decision.match === "boolean") out[i] = outcome(hit, true);
-    else toCompile.push(i);
-  });
-  if (toCompile.length === 0) return out;
+  const messages = compileMessages(input.constraints, (judge.catalog ?? checkerCatalog)());
+  const schema = compileResponseSchema(count);
+  const key = await modelInputKey("compile", provider, COMPILE_PROMPT_VERSION, messages, schema);
+  const hit = (await cacheGet(judge, [key], input.cache ?? "use")).get(key);
+  if (isCachedCompile(hit, count)) return hit.decisions.map((d) => outcome(d, hit.model, true));
 
-  const asked = toCompile.map((i) => input.constraints[i]!);
   let decisions: Map<number, CompileDecision>;
   let model = provider.model;
   let failure: { reason: string } | undefined;
   try {
-    const result = await callModel(judge, provider, compileMessages(asked, catalog), compileResponseSchema(asked.length), (content) =>
-      parseCompile(content, asked.length),
-    );
+    const result = await callModel(judge, provider, messages, schema, (content) => parseCompile(content, count));
     decisions = result.value;
     model = result.model;
   } catch (error) {
@@ -281,31 +256,23 @@ export async function compileFreeText(
         ? (error.options.partial as Map<number, CompileDecision>)
         : new Map();
   }
-  const entries: CacheEntry[] = [];
-  toCompile.forEach((original, j) => {
-    const decision = decisions.get(j);
-    if (!decision) {
-      out[original] = { status: "error", reason: failure?.reason ?? "the compiler gave no answer for this constraint" };
-      return;
-    }
-    const stored: CachedCompile = { decision, model };
-    out[original] = outcome(stored, false);
-    entries.push({
-      key: keys[original]!,
-      kind: "compile",
-      provider: provider.id,
-      model: provider.model,
-      promptVersion: COMPILE_PROMPT_VERSION,
-      value: stored,
-    });
+  const out = input.constraints.map((_, i): CompileOutcome => {
+    const decision = decisions.get(i);
+    return decision
+      ? outcome(decision, model, false)
+      : { status: "error", reason: failure?.reason ?? "the compiler gave no answer for this constraint" };
   });
-  await cachePut(judge, entries);
+  if (!failure) {
+    const stored: CachedCompile = { decisions: input.constraints.map((_, i) => decisions.get(i)!), model };
+    await cachePut(judge, [
+      { key, kind: "compile", provider: provider.id, model: provider.model, promptVersion: COMPILE_PROMPT_VERSION, value: stored },
+    ]);
+  }
   return out;
 }
 
-function outcome(c: CachedCompile, cached: boolean): CompileOutcome {
-  const base = { model: c.model, prompt_version: COMPILE_PROMPT_VERSION, cached };
-  const d = c.decision;
+function outcome(d: CompileDecision, model: string, cached: boolean): CompileOutcome {
+  const base = { model, prompt_version: COMPILE_PROMPT_VERSION, cached };
   if (d.match) return { status: "compiled", id: d.id, kwargs: d.kwargs, reason: d.reason, ...base };
   return d.invalid
     ? { status: "invalid", reason: d.reason, proposed: d.invalid, ...base }
