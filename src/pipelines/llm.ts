@@ -108,6 +108,13 @@ export function usageMeter(): UsageObserver & { totals: UsageTotals } {
   };
 }
 
-/** The same judge (configuration, cache) with its own limiter, reporting its calls to `usage`. */
+/** The same judge (configuration, cache, spend, caller) with its own limiter, reporting its calls to `usage`. */
 export const withUsage = (judge: LlmJudge, usage: UsageObserver): LlmJudge =>
-  createLlmJudge(judge.config, judge.cache, { onCacheError: judge.onCacheError, sleep: judge.sleep, catalog: judge.catalog, usage });
+  createLlmJudge(judge.config, judge.cache, {
+    onCacheError: judge.onCacheError,
+    sleep: judge.sleep,
+    catalog: judge.catalog,
+    spend: judge.spend,
+    signal: judge.signal,
+    usage,
+  });

@@ -11,7 +11,7 @@ import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
 import { withUsage } from "../pipelines/llm.ts";
 import { DatasetName, JobRunSchema, JobSchema, RunJobBody } from "@iopo/common/api";
 import { JobSeed, nameParam, TargetVisibility } from "./dataset-schemas.ts";
-import { llmJudgeFor } from "./judge.ts";
+import { requestLlmJudge } from "./judge.ts";
 
 /** Jobs over a dataset: start a quadruple build, list, read, run the next batches. */
 
@@ -131,7 +131,7 @@ export const jobRoutes = createRouter()
     const context = {
       validateChecker: validateConstraintChecker,
       dimensionNames: taxonomy.dimensionNames,
-      llm: (usage: UsageObserver) => withUsage(llmJudgeFor(c.env), usage),
+      llm: (usage: UsageObserver) => withUsage(requestLlmJudge(c), usage),
     };
     const result = await runJobSteps(c.env.DB, source, target, id, context, { maxBatches: body.max_batches ?? 10, budgetMs: 20_000 });
     return c.json(

@@ -7,7 +7,7 @@
 export { LlmError, parseRetryAfter, type LlmErrorKind } from "./errors.ts";
 export type { AiBinding, ChatMessage, Completion, CompletionRequest, LlmProvider, ResponseSchema, TokenUsage } from "./types.ts";
 export { DEFAULT_SETTINGS, DEFAULT_WORKERS_AI_MODEL, llmConfigFromVars, type LlmConfig, type LlmSettings, type LlmVars } from "./config.ts";
-export { openAiCompatibleProvider, workersAiProvider } from "./providers.ts";
+export { estimatedTokens, openAiCompatibleProvider, TOKEN_USAGE_MAX, workersAiProvider } from "./providers.ts";
 export { backoffDelay, createLimiter, withRetries, type Limiter, type RetryOptions, type Sleep } from "./retry.ts";
 export {
   PROMPT_VERSION,
@@ -38,6 +38,7 @@ export {
   type CompileOutcome,
   type LlmJudge,
   type LlmVerdict,
+  type SpendGuard,
   type UsageObserver,
 } from "./judge.ts";
 export {

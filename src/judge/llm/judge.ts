@@ -5,6 +5,7 @@ import type { LlmConfig } from "./config.ts";
 import { LlmError } from "./errors.ts";
 import { judgeMessages, judgeResponseSchema, parseVerdicts, PROMPT_VERSION, type FreeTextConstraint, type RawVerdict } from "./prompt.ts";
 import { createLimiter, withRetries, type Limiter, type Sleep } from "./retry.ts";
+import { estimatedTokens } from "./providers.ts";
 import type { ChatMessage, LlmProvider, ResponseSchema, TokenUsage } from "./types.ts";
 
 export type CacheMode = "use" | "bypass";
@@ -21,6 +22,21 @@ export interface LlmJudge {
   onCacheError?: (error: unknown) => void;
   /** Sees every model call's tokens and every cache hit (a job sums them). */
   usage?: UsageObserver;
+  /** Bounds the caller's spend: every attempt is reserved first and its tokens charged after. */
+  spend?: SpendGuard;
+  /** The caller's request: once aborted (the client went away), no further call is sent. */
+  signal?: AbortSignal;
+}
+
+/**
+ * What a caller may spend on model calls (src/lib/spend.ts keeps it in D1, per API key, client
+ * address, and a ceiling on all anonymous callers together).
+ */
+export interface SpendGuard {
+  /** Before every attempt: counts the call, or throws LlmError("budget") when a budget is spent (the call is not made). */
+  reserve(): Promise<void>;
+  /** After an attempt the provider answered: the tokens it cost. */
+  charge(tokens: number): Promise<void>;
 }
 
 /** Observes the model calls: tokens of each attempt (failed ones cost tokens too) and cache hits. */
@@ -32,7 +48,7 @@ export interface UsageObserver {
 export function createLlmJudge(
   config: LlmConfig,
   cache: VerdictCache | null,
-  options: Partial<Pick<LlmJudge, "sleep" | "catalog" | "onCacheError" | "usage">> = {},
+  options: Partial<Pick<LlmJudge, "sleep" | "catalog" | "onCacheError" | "usage" | "spend" | "signal">> = {},
 ): LlmJudge {
   return { config, cache, limiter: createLimiter(config.settings.concurrency), ...options };
 }
@@ -73,7 +89,9 @@ const errorVerdict = (reason: string, attempts?: number): LlmVerdict =>
 
 /**
  * One LLM call through the limiter, with timeout and retries; `parse` failures are retried too.
- * Every LLM call of the project goes through here (the judge, compile, CFBench, the pipelines).
+ * Every LLM call of the project goes through here (the judge, compile, CFBench, the pipelines), so
+ * every attempt is charged to the caller's budget (`spend`) and none is sent once the caller's
+ * request is aborted (`signal`, which also cuts the call in flight).
  */
 export async function callModel<T>(
   judge: LlmJudge,
@@ -83,11 +101,20 @@ export async function callModel<T>(
   parse: (content: string) => T,
 ): Promise<{ value: T; model: string }> {
   const s = judge.config.settings;
+  const caller = judge.signal;
+  const promptChars = messages.reduce((n, m) => n + m.content.length, 0);
   return judge.limiter.run(() =>
     withRetries(
-      async (signal) => {
+      async (timeout) => {
+        if (caller?.aborted) throw new LlmError("cancelled", "the client went away before this call was sent", { retryable: false });
+        await judge.spend?.reserve();
+        const signal = caller ? AbortSignal.any([timeout, caller]) : timeout;
         const completion = await provider.complete({ messages, schema, maxTokens: s.maxTokens, signal });
         judge.usage?.call(completion.usage, completion.model);
+        const usage = completion.usage;
+        await judge.spend?.charge(
+          usage ? usage.prompt_tokens + usage.completion_tokens : estimatedTokens(promptChars + completion.content.length),
+        );
         return { value: parse(completion.content), model: completion.model };
       },
       { ...s, sleep: judge.sleep },
@@ -154,6 +181,7 @@ export async function judgeFreeText(
     verdicts = result.value;
     model = result.model;
   } catch (error) {
+    if (error instanceof LlmError && error.endsRequest) throw error;
     failure = describeFailure(error);
     // after the last attempt, keep what an incomplete answer did say
     verdicts =
@@ -250,6 +278,7 @@ export async function compileFreeText(
     decisions = result.value;
     model = result.model;
   } catch (error) {
+    if (error instanceof LlmError && error.endsRequest) throw error;
     failure = describeFailure(error);
     decisions =
       error instanceof LlmError && error.options.partial instanceof Map
