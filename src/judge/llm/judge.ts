@@ -4,8 +4,8 @@ import { COMPILE_PROMPT_VERSION, compileMessages, compileResponseSchema, parseCo
 import type { LlmConfig } from "./config.ts";
 import { LlmError } from "./errors.ts";
 import { judgeMessages, judgeResponseSchema, parseVerdicts, PROMPT_VERSION, type FreeTextConstraint, type RawVerdict } from "./prompt.ts";
-import { createLimiter, withRetries, type Limiter, type Sleep } from "./retry.ts";
 import { estimatedTokens } from "./providers.ts";
+import { createLimiter, withRetries, type Limiter, type Sleep } from "./retry.ts";
 import type { ChatMessage, LlmProvider, ResponseSchema, TokenUsage } from "./types.ts";
 
 export type CacheMode = "use" | "bypass";
@@ -156,7 +156,7 @@ function describeFailure(error: unknown): { reason: string; attempts?: number } 
  * cached under everything that call sends (`modelInputKey`): a verdict is reused only for the same
  * instruction, response and list of constraints, never for one constraint asked beside others.
  * Only a complete answer is cached. Returns one verdict per constraint, in order; never throws for
- * grader failures (it does for a spent budget or a gone client: see callModel).
+ * grader failures (a spent budget is no grader failure: its LlmError ends the request).
  */
 export async function judgeFreeText(
   judge: LlmJudge,
