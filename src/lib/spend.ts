@@ -180,14 +180,16 @@ export function spendGuard(env: Bindings, subjects: readonly SpendSubject[]): Sp
       const targets = rows(now);
       const [first, ...rest] = targets.map((row) => add(row, 1, 0));
       const counted = (await orm.batch([first!, ...rest])).map((r) => r[0]!);
-      const refusal = targets.findIndex((row, i) => {
-        const budget = limits[subjects.indexOf(row.subject)]!;
-        const used = counted[i]!;
-        const [calls, tokens] =
-          row.period === "minute" ? [budget.calls_per_minute, budget.tokens_per_minute] : [budget.calls_per_day, budget.tokens_per_day];
-        return used.calls > calls || used.tokens >= tokens;
-      });
-      if (refusal < 0) {
+      // rows come subject by subject, PERIODS in order; this call is counted in them
+      const spending = subjects.map((subject, i) => ({
+        subject,
+        budget: limits[i]!,
+        used: Object.fromEntries(PERIODS.map((period, p) => [period, counted[i * PERIODS.length + p]!])) as Record<Period, Used>,
+      }));
+      const over = spending.flatMap((x) =>
+        PERIODS.filter((period) => exceeds(x.budget, period, x.used[period])).map((period) => ({ ...x, period })),
+      );
+      if (over.length === 0) {
         if (Math.random() < PRUNE_PROBABILITY) {
           const cutoff = new Date(now.getTime() - PRUNE_AFTER_DAYS * 86_400_000).toISOString().slice(0, 10);
           await orm.delete(llmSpend).where(lt(llmSpend.start, cutoff));
@@ -197,20 +199,17 @@ export function spendGuard(env: Bindings, subjects: readonly SpendSubject[]): Sp
       // not made: take the call back everywhere, so a refused caller uses up nobody's budget
       const [undo, ...more] = targets.map((row) => add(row, -1, 0));
       await orm.batch([undo!, ...more]);
-      const row = targets[refusal]!;
-      const s = subjects.indexOf(row.subject);
-      const base = refusal - (refusal % PERIODS.length);
-      const used = { minute: { ...counted[base]! }, day: { ...counted[base + 1]! } };
-      used.minute.calls -= 1;
-      used.day.calls -= 1;
-      const spent = status(row.subject, limits[s]!, used, now);
-      const retryAfterS = spent.resets_in_s[row.period];
+      const { subject, budget, used, period } = over[0]!;
+      for (const p of PERIODS) used[p] = { calls: used[p].calls - 1, tokens: used[p].tokens };
+      const spent = status(subject, budget, used, now);
+      const limit = limitsOf(budget, period);
+      const retryAfterS = spent.resets_in_s[period];
       throw new LlmError(
         "budget",
-        `The model-call budget of ${describe(row.subject)} is spent for this ${row.period === "minute" ? "minute" : "day (UTC)"}: ` +
-          `${used[row.period].calls} calls and ${used[row.period].tokens} tokens used of ${row.period === "minute" ? `${spent.budget.calls_per_minute} calls and ${spent.budget.tokens_per_minute} tokens` : `${spent.budget.calls_per_day} calls and ${spent.budget.tokens_per_day} tokens`}. ` +
+        `The model-call budget of ${describe(subject)} is spent for this ${period === "minute" ? "minute" : "day (UTC)"}: ` +
+          `${used[period].calls} of ${limit.calls} calls and ${used[period].tokens} of ${limit.tokens} tokens used. ` +
           `Retry after ${retryAfterS} s; GET /v1/keys/me shows budgets and what is left.`,
-        { retryable: false, retryAfterMs: retryAfterS * 1000, budget: { ...spent, period: row.period } },
+        { retryable: false, retryAfterMs: retryAfterS * 1000, budget: { ...spent, period } },
       );
     },
     async charge(tokens) {
@@ -219,6 +218,17 @@ export function spendGuard(env: Bindings, subjects: readonly SpendSubject[]): Sp
       await orm.batch([first!, ...rest]);
     },
   };
+}
+
+const limitsOf = (budget: Budget, period: Period) =>
+  period === "minute"
+    ? { calls: budget.calls_per_minute, tokens: budget.tokens_per_minute }
+    : { calls: budget.calls_per_day, tokens: budget.tokens_per_day };
+
+/** Whether `used` (this call counted) is beyond the budget: one call too many, or no tokens left. */
+function exceeds(budget: Budget, period: Period, used: Used): boolean {
+  const limit = limitsOf(budget, period);
+  return used.calls > limit.calls || used.tokens >= limit.tokens;
 }
 
 const describe = (s: SpendSubject) =>

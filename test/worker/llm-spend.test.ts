@@ -7,7 +7,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, createKey, expectProblem } from "./helpers.ts";
+import { ADMIN, createKey, expectProblem, textOf } from "./helpers.ts";
 import { callWith, fakeLlm, postWith, unique } from "./llm-helpers.ts";
 
 type Spend = {
@@ -65,6 +65,17 @@ describe("budgets per key", () => {
     // a batch is refused as a whole once the budget is spent: no item reaches the model
     const batch = await postWith(vars, "/v1/judge/batch", { items: [freeText(), freeText(), freeText()] }, auth);
     await expectProblem(batch, 429);
+    // a streamed NDJSON batch has sent its 200: each item still to judge says it was refused
+    const streamed = await callWith(vars, "/v1/judge/batch", {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/x-ndjson" },
+      body: [freeText(), { response: "a, b", constraints: [{ id: "punctuation:no_comma" }] }].map((i) => JSON.stringify(i)).join("\n"),
+    });
+    const lines = (await textOf(streamed))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { error?: { status: number }; followed_all?: boolean });
+    expect(lines.map((l) => l.error?.status ?? l.followed_all)).toEqual([429, false]);
     expect((await fake.requests()).requests).toHaveLength(2);
 
     const mine = await me(vars, auth);
