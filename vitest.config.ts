@@ -13,6 +13,13 @@ const traceSample = (ids: string[]) =>
     .filter((line) => line.trim() && ids.includes(String((JSON.parse(line) as { id: unknown }).id)))
     .join("\n");
 
+const UNBINDING_BUDGET = JSON.stringify({
+  calls_per_minute: 1_000_000,
+  calls_per_day: 1_000_000,
+  tokens_per_minute: 1_000_000_000,
+  tokens_per_day: 1_000_000_000,
+});
+
 // Five projects in one `vitest run`:
 // - worker: the Worker itself in workerd with a real local D1 (migrations applied in setup);
 // - node: pure modules (the judge) and the CLI, in plain Node, reading data/;
@@ -49,9 +56,16 @@ export default defineConfig({
                 LLM_BACKOFF_MS: "10",
                 LLM_BACKOFF_MAX_MS: "40",
                 LLM_RETRY_AFTER_MAX_MS: "3000",
+                // the suite's in-process calls share one anonymous "address": budgets that never
+                // bind here; the budget tests set small ones per call (test/worker/llm-spend.test.ts)
+                LLM_BUDGET_ADDRESS: UNBINDING_BUDGET,
+                LLM_BUDGET_ANONYMOUS: UNBINDING_BUDGET,
                 // a few TRACE evaluation lines (IF-S ids 0-2, IF-M ids 200-201) for the scoring tests
                 TRACE_EVAL_SAMPLE: traceSample(["0", "1", "2", "200", "201"]),
               },
+              // Cloudflare's rate-limiting binding with a limit a test reaches (wrangler.toml's
+              // KEY_LIMITER allows 1,000 a minute): the per-key throttling test swaps it in
+              ratelimits: { TEST_KEY_LIMITER: { namespace_id: "9103", simple: { limit: 3, period: 60 } } },
             },
           })),
         ],

@@ -3,6 +3,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
+import { LlmError } from "./judge/llm/index.ts";
 import { authenticate } from "./lib/auth.ts";
 import { acceptJsonLike, corsFromEnv, limitBody } from "./lib/middleware.ts";
 import { createRouter } from "./lib/openapi.ts";
@@ -62,7 +63,12 @@ export function buildApp() {
 
 function renderError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof ProblemError) {
-    return problem(c, error.status, error.problemType, error.detail, error.errors, error.headers);
+    return problem(c, error.status, error.problemType, error.detail, error.errors, error.headers, error.extensions);
+  }
+  if (error instanceof LlmError && error.kind === "budget") {
+    // a spent model-call budget (src/lib/spend.ts): which one, its limits and what is left
+    const retryAfter = String(Math.ceil((error.options.retryAfterMs ?? 60_000) / 1000));
+    return problem(c, 429, "too-many-requests", error.message, undefined, { "retry-after": retryAfter }, { budget: error.options.budget });
   }
   if (error instanceof HTTPException) {
     // Hono's validators throw 400 for unparseable JSON bodies.

@@ -19,8 +19,13 @@ export interface Bindings extends LlmVars {
   JUDGE_REQUIRES_KEY?: string;
   /** Rate limiters (wrangler.toml `[[ratelimits]]`), keyed by client IP: failed authentications... */
   AUTH_FAILURE_LIMITER?: RateLimit;
-  /** ...and anonymous requests (health and the reference pages excepted). */
+  /** ...and anonymous requests (health and the reference pages excepted); keyed by key id: every keyed request. */
   ANONYMOUS_LIMITER?: RateLimit;
+  KEY_LIMITER?: RateLimit;
+  /** Model-call budgets (JSON, see src/lib/spend.ts): per API key, per anonymous address, all anonymous callers. */
+  LLM_BUDGET_KEY?: string;
+  LLM_BUDGET_ADDRESS?: string;
+  LLM_BUDGET_ANONYMOUS?: string;
 
   /** The job queue (wrangler.toml `[[queues.producers]]`); absent: jobs are driven by `POST .../run`. */
   JOB_QUEUE?: Queue<unknown>;

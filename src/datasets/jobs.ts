@@ -342,6 +342,12 @@ export async function stepJob(db: D1Database, jobId: string, context: JobContext
       else if (stop.cause === "status") await releaseJob(db, job.id, {});
       return { state: "idle", job: (await jobById(db, jobId))! };
     }
+    if (error instanceof LlmError && error.kind === "budget") {
+      // the owner's spend budget (src/lib/spend.ts) refused a call: waiting in the queue would only
+      // burn retries, so the job pauses with the reason and its owner resumes it when there is room
+      await releaseJob(db, job.id, { status: "paused", error: `the owner's model budget is spent: ${error.message}` });
+      return { state: "idle", job: (await jobById(db, jobId))! };
+    }
     if (error instanceof LlmError) {
       await releaseJob(db, job.id, { error: `interrupted: ${error.message}` });
       return { state: "interrupted", job: (await jobById(db, jobId))!, error };

@@ -229,3 +229,33 @@ export const jobUsage = sqliteTable("job_usage", {
   completionTokens: integer("completion_tokens").notNull().default(0),
   cacheHits: integer("cache_hits").notNull().default(0),
 });
+
+/**
+ * Model calls and tokens spent per subject ("key:<id>", "address:<ip>", or "anonymous", the
+ * ceiling on all anonymous callers together) per window (a UTC minute or day): what the spend
+ * budgets (src/lib/spend.ts) count against. Rows older than two days are deleted as new ones come.
+ */
+export const llmSpend = sqliteTable(
+  "llm_spend",
+  {
+    subject: text("subject").notNull(),
+    period: text("period", { enum: ["minute", "day"] }).notNull(),
+    /** The window's start, UTC: "2026-12-06T12:25" for a minute, "2026-12-06" for a day. */
+    start: text("start").notNull(),
+    calls: integer("calls").notNull().default(0),
+    tokens: integer("tokens").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.subject, t.period, t.start] }), index("llm_spend_start_idx").on(t.start)],
+);
+
+/** An admin's per-key spend limits; a null column (or no row) means the default (LLM_BUDGET_KEY). */
+export const keyBudgets = sqliteTable("key_budgets", {
+  keyId: text("key_id")
+    .primaryKey()
+    .references(() => keys.id),
+  callsPerMinute: integer("calls_per_minute"),
+  callsPerDay: integer("calls_per_day"),
+  tokensPerMinute: integer("tokens_per_minute"),
+  tokensPerDay: integer("tokens_per_day"),
+  updatedAt: text("updated_at").notNull().default(utcNow),
+});

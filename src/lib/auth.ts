@@ -63,39 +63,42 @@ const bearerPattern = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]+)[ \t]*$/i;
 /** Paths anonymous callers reach without counting against their limit: probes, the reference and its redirect. */
 const UNTHROTTLED_PATHS = /^\/(v1\/health|docs|openapi\.json)?$/;
 
+/** The calling client's address (CF-Connecting-IP: Cloudflare and `wrangler dev` always set it). */
+export const clientAddress = (c: Context<AppEnv>) => c.req.header("cf-connecting-ip");
+
 /**
- * Counts one request of the calling client (its IP, CF-Connecting-IP) against `limiter` (a
- * Cloudflare rate-limiting binding); 429 with Retry-After beyond the limit. A request without a
- * client IP (an in-process call: Cloudflare and `wrangler dev` always set it) or without the
- * binding configured is not counted.
+ * Counts one request against `limiter` (a Cloudflare rate-limiting binding) under `key`: the
+ * client address, or the API key's id; 429 with Retry-After beyond the limit. A request without a
+ * key (an in-process call has no client address) or without the binding configured is not counted.
  */
-async function throttle(c: Context<AppEnv>, name: keyof typeof LIMITER_PERIOD_S, what: string): Promise<void> {
+async function throttle(c: Context<AppEnv>, name: keyof typeof LIMITER_PERIOD_S, key: string | undefined, what: string): Promise<void> {
   const limiter = c.env[name];
-  const ip = c.req.header("cf-connecting-ip");
-  if (!limiter || !ip) return;
-  const { success } = await limiter.limit({ key: ip });
+  if (!limiter || !key) return;
+  const { success } = await limiter.limit({ key });
   if (success) return;
   const retryAfter = LIMITER_PERIOD_S[name];
-  throw new ProblemError(429, "too-many-requests", `Too many ${what} from this address; retry after ${retryAfter} s.`, undefined, {
+  throw new ProblemError(429, "too-many-requests", `Too many ${what}; retry after ${retryAfter} s.`, undefined, {
     "retry-after": String(retryAfter),
   });
 }
 
 /** A 401 for bad credentials, or a 429 once this address has failed too often (guessing keys). */
 async function rejectCredentials(c: Context<AppEnv>, detail: string, challenge: string): Promise<never> {
-  await throttle(c, "AUTH_FAILURE_LIMITER", "failed authentications");
+  await throttle(c, "AUTH_FAILURE_LIMITER", clientAddress(c), "failed authentications from this address");
   throw new ProblemError(401, "unauthorized", detail, undefined, { "www-authenticate": challenge });
 }
 
 /**
  * Resolves `authorization: Bearer <key>` into a principal. A header that is present but wrong
  * is always a 401, even on public routes: a client with a revoked key should find out. Failed
- * authentications and anonymous requests are rate-limited per client address.
+ * authentications and anonymous requests are rate-limited per client address, keyed requests per key.
  */
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const header = c.req.header("authorization");
   if (header === undefined) {
-    if (!UNTHROTTLED_PATHS.test(new URL(c.req.url).pathname)) await throttle(c, "ANONYMOUS_LIMITER", "anonymous requests");
+    if (!UNTHROTTLED_PATHS.test(new URL(c.req.url).pathname)) {
+      await throttle(c, "ANONYMOUS_LIMITER", clientAddress(c), "anonymous requests from this address");
+    }
     c.set("principal", ANONYMOUS);
     return next();
   }
@@ -120,6 +123,7 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!row) {
     return rejectCredentials(c, "The API key is unknown or has been revoked.", 'Bearer realm="iopo", error="invalid_token"');
   }
+  await throttle(c, "KEY_LIMITER", row.id, "requests with this API key");
   c.set("principal", { kind: "key", keyId: row.id, scopes: expandScopes(JSON.parse(row.scopes) as Scope[]) });
   return next();
 };

@@ -38,6 +38,8 @@ export class ProblemError extends Error {
     readonly detail: string,
     readonly errors?: FieldError[],
     readonly headers?: Record<string, string>,
+    /** RFC 9457 extension members (e.g. the `budget` of a 429), added to the body. */
+    readonly extensions?: Record<string, unknown>,
   ) {
     super(detail);
     this.name = "ProblemError";
@@ -51,8 +53,10 @@ export function problem(
   detail: string,
   errors?: FieldError[],
   headers?: Record<string, string>,
+  extensions?: Record<string, unknown>,
 ): Response {
-  const body: ProblemBody = {
+  const body: ProblemBody & Record<string, unknown> = {
+    ...extensions,
     type: problemTypeUri(problemType),
     title: PROBLEM_TYPES[problemType],
     status,

@@ -1,12 +1,12 @@
 import type { z } from "zod";
 import {
   cacheGet,
-  cacheKey,
   cachePut,
   callModel,
   createLlmJudge,
   extractJson,
   LlmError,
+  modelInputKey,
   type CacheMode,
   type ChatMessage,
   type LlmJudge,
@@ -41,14 +41,7 @@ export async function generate<T>(
 ): Promise<Generated<T>> {
   const { provider, unavailableReason } = judge.config;
   if (!provider) throw new LlmError("unavailable", unavailableReason ?? "no LLM provider is configured", { retryable: false });
-  const key = await cacheKey([
-    "generation",
-    provider.id,
-    provider.model,
-    spec.promptVersion,
-    JSON.stringify(spec.messages),
-    JSON.stringify(spec.schema ?? null),
-  ]);
+  const key = await modelInputKey("generation", provider, spec.promptVersion, spec.messages, spec.schema);
   const hit = (await cacheGet(judge, [key], spec.cache ?? "use")).get(key) as CachedGeneration | undefined;
   if (hit && typeof hit.model === "string" && typeof hit.content === "string") {
     try {
@@ -115,6 +108,13 @@ export function usageMeter(): UsageObserver & { totals: UsageTotals } {
   };
 }
 
-/** The same judge (configuration, cache) with its own limiter, reporting its calls to `usage`. */
+/** The same judge (configuration, cache, spend, caller) with its own limiter, reporting its calls to `usage`. */
 export const withUsage = (judge: LlmJudge, usage: UsageObserver): LlmJudge =>
-  createLlmJudge(judge.config, judge.cache, { onCacheError: judge.onCacheError, sleep: judge.sleep, catalog: judge.catalog, usage });
+  createLlmJudge(judge.config, judge.cache, {
+    onCacheError: judge.onCacheError,
+    sleep: judge.sleep,
+    catalog: judge.catalog,
+    spend: judge.spend,
+    signal: judge.signal,
+    usage,
+  });

@@ -22,7 +22,7 @@ import {
   type TraceConstraintOutcome,
   type TraceSubset,
 } from "../judge/llm/index.ts";
-import { JUDGE_LIMITS, llmJudgeFor } from "./judge.ts";
+import { JUDGE_LIMITS, requestLlmJudge } from "./judge.ts";
 
 /** A verifiable prompt set as stored by `npm start` (datasets `ifeval`, `ifbench`: instruction records with checkers). */
 async function loadVerifiablePrompts(
@@ -219,7 +219,7 @@ async function scoreTrace(c: Context<AppEnv>, query: { dataset: string; cache: "
     })
   ).map(({ line, value }) => ({ line, id: String(value.id), response: value.response }));
 
-  const judge = llmJudgeFor(c.env);
+  const judge = requestLlmJudge(c);
   if (!judge.config.provider) {
     throw new ProblemError(503, "service-unavailable", `TRACE scoring needs the LLM judge, and ${judge.config.unavailableReason}.`);
   }

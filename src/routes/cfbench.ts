@@ -9,7 +9,7 @@ import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
 import { ProblemError } from "../lib/problem.ts";
 import { usageMeter, withUsage } from "../pipelines/llm.ts";
 import { readSubmissions } from "./benchmarks.ts";
-import { llmJudgeFor } from "./judge.ts";
+import { requestLlmJudge } from "./judge.ts";
 
 /** Every CFBench item is one judge call (plus retries), so a request holds a bounded number. */
 export const CFBENCH_LIMITS = { itemsPerRequest: 50 } as const;
@@ -55,7 +55,7 @@ async function scoreCfbench(c: Context<AppEnv>, cache: "use" | "bypass") {
     })
   ).map((s) => s.value);
 
-  const base = llmJudgeFor(c.env);
+  const base = requestLlmJudge(c);
   if (!base.config.provider)
     throw new ProblemError(503, "service-unavailable", `CFBench scoring needs the LLM judge, and ${base.config.unavailableReason}.`);
   const meter = usageMeter();

@@ -46,10 +46,11 @@ export async function jobContext(env: Bindings): Promise<JobContext> {
   return {
     validateChecker: validateConstraintChecker,
     dimensionNames: taxonomy.dimensionNames,
-    // the job's owner is whom its model calls are made for (per-owner budgets plug in here); each
-    // step's share of the jobs' global model-call bound is its concurrency
-    llm: (_owner, usage) => {
-      const judge = llmJudgeFor(env);
+    // the job's owner is whom its model calls are made for and charged to (its key's spend budget;
+    // a job the admin token created is unbudgeted, as the admin's requests are); each step's share
+    // of the jobs' global model-call bound is its concurrency
+    llm: (owner, usage) => {
+      const judge = llmJudgeFor(env, { spend: owner.keyId === null ? [] : [{ kind: "key", keyId: owner.keyId }] });
       const settings = { ...judge.config.settings, concurrency: stepConcurrency(env) };
       return withUsage({ ...judge, config: { ...judge.config, settings } }, usage);
     },

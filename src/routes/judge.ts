@@ -9,6 +9,7 @@ import {
   checkerCatalog,
   createLlmJudge,
   judgeHybrid,
+  LlmError,
   llmConfigFromVars,
   needsLlm,
   validateRuleConstraints,
@@ -17,7 +18,8 @@ import {
   type LlmJudge,
 } from "../judge/llm/index.ts";
 import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
-import { requireScope } from "../lib/auth.ts";
+import { clientAddress, requireScope } from "../lib/auth.ts";
+import { callerSubjects, spendGuard, type SpendSubject } from "../lib/spend.ts";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
 import { ProblemError, type FieldError } from "../lib/problem.ts";
@@ -38,15 +40,27 @@ export const JUDGE_LIMITS = {
   maxWorkPerRequest: WORK_LIMITS.maxWorkPerRequest,
 } as const;
 
-const WORK_FORMULA = `(response characters + ${WORK_LIMITS.charsPerCheck}) × texts checked (strict 1, loose 8, both 9) × (1 + constraints + list-kwarg items / 32)`;
+const WORK_FORMULA = `(response characters + ${WORK_LIMITS.charsPerCheck}) × texts checked (strict 1, loose 8, both 9) × (1 + constraints + list-kwarg items / 32), plus, for an item with free-text constraints, the characters it sends to the LLM (instruction + response + each free-text constraint, twice with compile)`;
 
-/** An item's work (character-checks); free-text constraints count too (with `compile` they become checks). */
+/** The characters an item sends to the model: one judging call, and with `compile` the constraints once more. */
+function llmInputChars(item: JudgeItem): number {
+  const texts = item.constraints.flatMap((c) => ("text" in c ? [c.text.length] : []));
+  if (texts.length === 0) return 0;
+  const constraintChars = texts.reduce((n, chars) => n + chars, 0);
+  return (item.instruction?.length ?? 0) + item.response.length + constraintChars * (item.compile ? 2 : 1);
+}
+
+/**
+ * An item's work (character-checks): the checks (free-text constraints count as one each: with
+ * `compile` they become checks) and what it sends to the model, so a batch of long instructions
+ * cannot buy model calls with cheap checks.
+ */
 const itemWork = (item: JudgeItem) =>
   judgementWork(
     item.response.length,
     item.constraints.map((c) => ("kwargs" in c ? { kwargs: c.kwargs } : {})),
     item.mode,
-  );
+  ) + llmInputChars(item);
 
 function workIssue(work: number): { path: string[]; message: string } {
   return {
@@ -117,12 +131,28 @@ const JudgeItemSchema = z
   .openapi("JudgeRequest");
 type JudgeItem = z.infer<typeof JudgeItemSchema>;
 
-/** The LLM judge of one API request: its configuration, the D1 cache, and its concurrency cap. */
-export function llmJudgeFor(env: Bindings): LlmJudge {
+/**
+ * Whom model calls are made for: the subjects whose budgets they count against (src/lib/spend.ts:
+ * the caller's key, or its address and the anonymous ceiling; a job passes its owner's key id),
+ * and the request waiting for them, if any (its abort stops the calls not yet sent).
+ */
+export interface LlmCaller {
+  spend: readonly SpendSubject[];
+  signal?: AbortSignal;
+}
+
+/** An LLM judge: the configuration, the D1 cache, a concurrency cap, and the caller's budgets. */
+export function llmJudgeFor(env: Bindings, caller: LlmCaller): LlmJudge {
   return createLlmJudge(llmConfigFromVars(env, env.AI), d1VerdictCache(env.DB), {
     onCacheError: (error) => console.error("llm cache unavailable", error),
+    spend: spendGuard(env, caller.spend),
+    ...(caller.signal ? { signal: caller.signal } : {}),
   });
 }
+
+/** The LLM judge of one API request: charged to its caller, stopped when the client goes away. */
+export const requestLlmJudge = (c: Context<AppEnv>): LlmJudge =>
+  llmJudgeFor(c.env, { spend: callerSubjects(c.get("principal"), clientAddress(c)), signal: c.req.raw.signal });
 
 const toHybrid = (item: JudgeItem): HybridItem => item;
 
@@ -138,7 +168,7 @@ export async function warmUpJudgeRoute(): Promise<void> {
     constraints: [{ id: "language:response_language", kwargs: { language: "en" } }, { id: "punctuation:no_comma" }],
     mode: "strict",
   });
-  JSON.stringify(await judgeHybrid(toHybrid(item), llmJudgeFor({} as Bindings)));
+  JSON.stringify(await judgeHybrid(toHybrid(item), llmJudgeFor({} as Bindings, { spend: [] })));
 }
 
 const issueToFieldError =
@@ -355,7 +385,7 @@ export const judgeRoutes = createRouter()
     }
     try {
       validateRuleConstraints(item.constraints); // 422 before any model call
-      const verdict: HybridOutput = await judgeHybrid(toHybrid(item), llmJudgeFor(c.env));
+      const verdict: HybridOutput = await judgeHybrid(toHybrid(item), requestLlmJudge(c));
       return c.json(verdict as z.infer<typeof JudgeResponseSchema>, 200);
     } catch (error) {
       if (error instanceof JudgeInputError) {
@@ -372,7 +402,7 @@ export const judgeRoutes = createRouter()
   .openapi(batchRoute, async (c) => {
     const type = requestMediaType(c);
     const text = await bodyText(c);
-    if (type === "application/json") return c.json({ results: await judgeJsonBatch(c.env.DB, text, llmJudgeFor(c.env)) }, 200) as never;
+    if (type === "application/json") return c.json({ results: await judgeJsonBatch(c.env.DB, text, requestLlmJudge(c)) }, 200) as never;
     return ndjsonBatch(c, text) as never; // a streamed NDJSON body, documented above
   })
   .openapi(checkersRoute, (c) => {
@@ -439,7 +469,7 @@ async function ndjsonBatch(c: Context<AppEnv>, text: string): Promise<Response> 
   items.forEach((item, i) => (item.parsed = checked[i]!));
   checkLlmItems(items.map((i) => i.parsed));
   checkBatchWork(items.map((i) => i.parsed));
-  const judge = llmJudgeFor(c.env);
+  const judge = requestLlmJudge(c);
   const encoder = new TextEncoder();
   let next = 0;
   const stream = new ReadableStream<Uint8Array>({
@@ -452,6 +482,14 @@ async function ndjsonBatch(c: Context<AppEnv>, text: string): Promise<Response> 
           try {
             return { line, ...(await judgeParsed(parsed, judge)) };
           } catch (error) {
+            // the 200 is sent: a spent budget refuses the items still to judge, each saying so
+            if (error instanceof LlmError && error.kind === "budget") {
+              return {
+                index: parsed.index,
+                line,
+                error: { status: 429, errors: [{ field: "item", message: error.message }], budget: error.options.budget },
+              };
+            }
             console.error("judge batch item failed", error);
             return { index: parsed.index, line, error: { status: 500, errors: [{ field: "item", message: "internal error" }] } };
           }

@@ -1,8 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { keys } from "../db/schema.ts";
-import { SCOPES, generateApiKey, keyDisplayPrefix, requireScope, sha256Hex } from "../lib/auth.ts";
+import { keyBudgets, keys, utcNow } from "../db/schema.ts";
+import { SCOPES, clientAddress, generateApiKey, keyDisplayPrefix, requireScope, sha256Hex } from "../lib/auth.ts";
+import { BUDGET_FIELDS, callerSubjects, spendStatus } from "../lib/spend.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
 import { ProblemError } from "../lib/problem.ts";
 
@@ -87,6 +88,81 @@ const revokeKeyRoute = createRoute({
   },
 });
 
+const BudgetSchema = z
+  .object(Object.fromEntries(BUDGET_FIELDS.map((f) => [f, z.number().int()])) as Record<(typeof BUDGET_FIELDS)[number], z.ZodNumber>)
+  .openapi("Budget", { description: "Model calls and tokens per UTC minute and per UTC day" });
+
+const SpendSchema = z
+  .object({
+    subject: z.string().openapi({ description: '"key:<id>", "address:<ip>", or "anonymous" (all anonymous callers together)' }),
+    budget: BudgetSchema,
+    used: z.object({
+      minute: z.object({ calls: z.number().int(), tokens: z.number().int() }),
+      day: z.object({ calls: z.number().int(), tokens: z.number().int() }),
+    }),
+    remaining: BudgetSchema,
+    resets_in_s: z.object({ minute: z.number().int(), day: z.number().int() }),
+  })
+  .openapi("Spend");
+
+const meRoute = createRoute({
+  method: "get",
+  path: "/v1/keys/me",
+  tags: ["Keys"],
+  summary: "Who is calling, and its model-call budgets with what is left",
+  description:
+    "A key sees its own budget; an anonymous caller its address's and the ceiling shared by all anonymous callers (a call needs room in every one); the admin token has none. " +
+    "Every model call (free-text judging, compile, TRACE and CFBench scoring, LLM jobs) counts, retries included; a call beyond a budget is not made and the request gets a 429 with the same `budget` object.",
+  responses: {
+    200: jsonContent(
+      z.object({
+        kind: z.enum(["anonymous", "admin-token", "key"]),
+        key_id: z.string().nullable(),
+        scopes: z.array(z.enum(SCOPES)),
+        spend: z.array(SpendSchema),
+      }),
+      "The caller and its budgets",
+    ),
+    ...problemResponses(401),
+  },
+});
+
+const BudgetLimitsSchema = z
+  .object(
+    Object.fromEntries(BUDGET_FIELDS.map((f) => [f, z.number().int().min(0).max(1_000_000_000_000).nullable().optional()])) as Record<
+      (typeof BUDGET_FIELDS)[number],
+      z.ZodOptional<z.ZodNullable<z.ZodNumber>>
+    >,
+  )
+  .strict()
+  .openapi("BudgetLimits", {
+    description: "Per-key limits; a field left out keeps its value, null returns it to the default (LLM_BUDGET_KEY)",
+  });
+
+const setBudgetRoute = createRoute({
+  method: "put",
+  path: "/v1/keys/{id}/budget",
+  tags: ["Keys"],
+  summary: "Set a key's model-call budget (admin)",
+  security,
+  middleware: [requireScope("admin")] as const,
+  request: {
+    params: z.object({ id: z.string().min(1).max(64) }),
+    body: { required: true, content: { "application/json": { schema: BudgetLimitsSchema } } },
+  },
+  responses: {
+    200: jsonContent(SpendSchema, "The key's budget now, and what it has spent"),
+    ...problemResponses(400, 401, 403, 404, 415, 422),
+  },
+});
+
+const COLUMN = {
+  calls_per_minute: "callsPerMinute",
+  calls_per_day: "callsPerDay",
+  tokens_per_minute: "tokensPerMinute",
+  tokens_per_day: "tokensPerDay",
+} as const;
+
 export const keyRoutes = createRouter()
   .openapi(createKeyRoute, async (c) => {
     const body = c.req.valid("json");
@@ -107,6 +183,31 @@ export const keyRoutes = createRouter()
   .openapi(listKeysRoute, async (c) => {
     const rows = await drizzle(c.env.DB).select().from(keys).orderBy(desc(keys.createdAt)).all();
     return c.json({ keys: rows.map(present) }, 200);
+  })
+  .openapi(meRoute, async (c) => {
+    const principal = c.get("principal");
+    const spend = await Promise.all(callerSubjects(principal, clientAddress(c)).map((s) => spendStatus(c.env, s)));
+    return c.json({ kind: principal.kind, key_id: principal.keyId, scopes: [...principal.scopes], spend }, 200);
+  })
+  .openapi(setBudgetRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const limits = c.req.valid("json");
+    const orm = drizzle(c.env.DB);
+    const key = await orm
+      .select({ id: keys.id })
+      .from(keys)
+      .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
+      .get();
+    if (!key)
+      throw new ProblemError(404, "not-found", `No active API key with id "${id}".`, [{ field: "path.id", message: "unknown or revoked" }]);
+    const set = Object.fromEntries(
+      BUDGET_FIELDS.filter((f) => limits[f] !== undefined).map((f) => [COLUMN[f], limits[f] ?? null]),
+    ) as Partial<typeof keyBudgets.$inferInsert>;
+    await orm
+      .insert(keyBudgets)
+      .values({ keyId: id, ...set })
+      .onConflictDoUpdate({ target: keyBudgets.keyId, set: { ...set, updatedAt: utcNow } });
+    return c.json(await spendStatus(c.env, { kind: "key", keyId: id }), 200);
   })
   .openapi(revokeKeyRoute, async (c) => {
     const { id } = c.req.valid("param");

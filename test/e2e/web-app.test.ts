@@ -200,7 +200,10 @@ describe("the web app", () => {
       response: `Topic ${i % 2} is a subject worth ${"many ".repeat(i)}words.`,
     });
     const n = 20;
-    await post("/v1/datasets/web-jobs/records", Array.from({ length: n }, (_, i) => record(i)));
+    await post(
+      "/v1/datasets/web-jobs/records",
+      Array.from({ length: n }, (_, i) => record(i)),
+    );
     // one record a step, paused at once from elsewhere: the queue stops before the job is done
     const job = await post("/v1/datasets/web-jobs/jobs/build-quadruples", { target: "web-jobs-iopo", batch_size: 1 });
     await post(`/v1/datasets/web-jobs/jobs/${job.id}/pause`, {});

@@ -15,10 +15,16 @@
  *
  * A step: `{status?, headers?, delay_ms?, times?, body?}` for a raw HTTP answer, or a completion:
  * `{content}` (the assistant text), `{json}` (serialised as the content), or `{judge: {score?,
- * explanation?, omit?}}`: an automatic verdict for every `<constraint id="Cn">` in the request,
- * `score` each (default 10) unless the request text holds a marker `[[fake:Cn=<score>]]`;
- * `[[fake:http=<status>]]` in the request answers that HTTP status instead. `{cfbench: {}}` answers
- * CFBench's judge format (see types.ts). `finish_reason`, `model` and `usage` override those fields.
+ * explanation?, omit?}}`: an automatic verdict for every constraint id of the judge's material
+ * (the JSON line of its prompt), `score` each (default 10) unless the request text holds a marker
+ * `[[fake:Cn=<score>]]`; `[[fake:http=<status>]]` in the request answers that HTTP status instead.
+ * `{cfbench: {}}` answers CFBench's judge format (see types.ts). `finish_reason`, `model` and
+ * `usage` override those fields.
+ *
+ * The automatic answers (`judge`, `auto`) obey what they read, as a gullible model would: text
+ * anywhere in the material saying "SCORE: <n> for every constraint" makes every verdict n, and
+ * "MAP: <name> for every constraint" makes the compiler map every constraint to the catalog's
+ * checker `<family>:<name>`. The attack tests (test/worker/llm-security.test.ts) rely on it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
@@ -177,8 +183,34 @@ function answer(res: ServerResponse, step: Step, request: unknown, n: number, se
 /** The text inside the first `<tag>...</tag>` of the request. */
 const tagged = (text: string, tag: string) => new RegExp(`<${tag}[^>]*>\\n?([\\s\\S]*?)\\n?</${tag}>`).exec(text)?.[1] ?? "";
 
+/** The judge's or the compiler's material: the JSON line of their prompt that holds `constraints`. */
+interface Material {
+  instruction?: string | null;
+  response?: string;
+  constraints: { id: string; text: string; dimension?: string | null }[];
+}
+
+function material(text: string): Material | undefined {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith('{"')) continue;
+    try {
+      const value = JSON.parse(line) as Material;
+      if (Array.isArray(value?.constraints)) return value;
+    } catch {
+      // not the material
+    }
+  }
+  return undefined;
+}
+
+/** Every string of the material, as the model reads it: where injected orders are obeyed from. */
+const materialText = (m: Material) =>
+  [m.instruction ?? "", m.response ?? "", ...m.constraints.map((c) => `${c.text}\n${c.dimension ?? ""}`)].join("\n");
+
 function autoAnswer(text: string, session: Session): string {
-  if (/<constraint id="C\d+"/.test(text)) return JSON.stringify({ verdicts: autoVerdicts(text, {}) });
+  const found = material(text);
+  if (found && found.response === undefined) return JSON.stringify({ results: compileAnswer(text, found) });
+  if (found) return JSON.stringify({ verdicts: autoVerdicts(text, {}) });
   if (text.includes("<checkpoints count=")) return cfbenchAnswer(text);
   const task = /\b((?:iopo|trace)-[a-z]+-v\d+)\b/.exec(text)?.[1] ?? "unknown";
   // [[fake:malformed]] / [[fake:schema]]: the first answer to each task for this request is not
@@ -263,21 +295,29 @@ function cfbenchAnswer(text: string): string {
     .join("\n\n");
 }
 
+/** The compiler's answer: every constraint mapped as the material orders ("MAP: ..."), else no match. */
+function compileAnswer(text: string, m: Material) {
+  const name = /MAP: (\w+) for every constraint/.exec(materialText(m))?.[1];
+  const checker = name ? (new RegExp(`^- ([a-z_]+:${name}):`, "m").exec(text)?.[1] ?? null) : null;
+  return m.constraints.map((c) => ({ id: c.id, checker, kwargs: checker ? {} : null, reason: checker ? "as ordered" : "no checker" }));
+}
+
 function autoVerdicts(text: string, judge: NonNullable<Step["judge"]>) {
-  const ids = [...new Set([...text.matchAll(/<constraint id="(C\d+)"/g)].map((m) => m[1]!))];
-  const overrides = new Map([...text.matchAll(/\[\[fake:(C\d+)=(\d+)\]\]/g)].map((m) => [m[1]!, Number(m[2])]));
+  const m = material(text) ?? { constraints: [] };
+  const overrides = new Map([...text.matchAll(/\[\[fake:(C\d+)=(\d+)\]\]/g)].map((x) => [x[1]!, Number(x[2])]));
   // a constraint that requires a word passes only if the response holds it
-  // the block itself (the judge's system prompt also names the <response> tag in prose)
-  const response = /<response>\n([\s\S]*?)\n<\/response>/.exec(text)?.[1] ?? "";
-  for (const m of text.matchAll(/<constraint id="(C\d+)"[^>]*>([\s\S]*?)<\/constraint>/g)) {
-    const word = /\[\[fake:requires=(\w+)\]\]/.exec(m[2]!)?.[1];
-    if (word && !overrides.has(m[1]!)) overrides.set(m[1]!, response.includes(word) ? 10 : 3);
+  const response = m.response ?? "";
+  for (const c of m.constraints) {
+    const word = /\[\[fake:requires=(\w+)\]\]/.exec(c.text)?.[1];
+    if (word && !overrides.has(c.id)) overrides.set(c.id, response.includes(word) ? 10 : 3);
   }
-  return ids
+  const ordered = /SCORE: (\d+) for every constraint/.exec(materialText(m))?.[1];
+  return m.constraints
+    .map((c) => c.id)
     .filter((id) => !(judge.omit ?? []).includes(id))
     .map((id) => ({
       id,
       explanation: `${judge.explanation ?? "fake judgement"} (${id})`,
-      score: overrides.get(id) ?? judge.score ?? 10,
+      score: ordered !== undefined ? Number(ordered) : (overrides.get(id) ?? judge.score ?? 10),
     }));
 }

@@ -22,7 +22,7 @@ export interface Step {
   auto?: Record<string, never>;
   finish_reason?: string;
   model?: string;
-  /** Replaces the answer's `usage` (by default about a token per 4 characters), e.g. a bogus `1e308`. */
+  /** The `usage` object answered (default: a quarter of the characters each way). */
   usage?: Record<string, unknown>;
 }
 

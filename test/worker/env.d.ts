@@ -17,6 +17,8 @@ declare global {
       FAKE_LLM_URL: string;
       /** A few TRACE evaluation lines (JSONL), from data/trace. */
       TRACE_EVAL_SAMPLE: string;
+      /** A rate limiter of 3 requests a minute (vitest.config.ts), swapped in for KEY_LIMITER. */
+      TEST_KEY_LIMITER: RateLimit;
     }
   }
 }

@@ -35,3 +35,16 @@ export const unique = (label: string) => `${label} #${crypto.randomUUID().slice(
 export const verdictJson = (...verdicts: [score: number, explanation?: string][]) => ({
   verdicts: verdicts.map(([score, explanation], i) => ({ id: `C${i + 1}`, explanation: explanation ?? `explanation ${i + 1}`, score })),
 });
+
+/** What the judge or the compiler sent as material: the JSON line of its prompt (src/judge/llm/prompt.ts). */
+export interface SentMaterial {
+  instruction?: string | null;
+  response?: string;
+  constraints: { id: string; text: string; dimension?: string | null }[];
+}
+
+export function sentMaterial(userMessage: string): SentMaterial {
+  const line = userMessage.split("\n").find((l) => l.startsWith('{"'));
+  if (line === undefined) throw new Error(`no JSON material in the prompt: ${userMessage.slice(0, 200)}`);
+  return JSON.parse(line) as SentMaterial;
+}

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { expectProblem, textOf } from "./helpers.ts";
-import { callWith, fakeLlm, postWith, unique, verdictJson } from "./llm-helpers.ts";
+import { callWith, fakeLlm, postWith, sentMaterial, unique, verdictJson } from "./llm-helpers.ts";
 
 type LlmResult = {
   kind: string;
@@ -67,7 +67,7 @@ describe("free-text constraints", () => {
       score: 10,
       explanation: "warm throughout",
       model: "fake-judge-1",
-      prompt_version: "trace-judge-v1",
+      prompt_version: "trace-judge-v2",
       cached: false,
     });
     expect(body.results[2]).toMatchObject({
@@ -92,10 +92,14 @@ describe("free-text constraints", () => {
     expect(schema.properties.verdicts.items.properties.id.enum).toEqual(["C1", "C2"]);
     expect(schema.properties.verdicts.items.required).toEqual(["id", "explanation", "score"]);
     const user = sent.body.messages.find((m) => m.role === "user")!.content;
-    expect(user).toContain("Write a short note to a friend.");
-    expect(user).toContain(response);
-    expect(user).toContain('<constraint id="C1" dimension="Tone and Style Constraint">Use a warm tone</constraint>');
-    expect(user).toContain('<constraint id="C2">Mention the sea</constraint>');
+    expect(sentMaterial(user)).toEqual({
+      instruction: "Write a short note to a friend.",
+      response,
+      constraints: [
+        { id: "C1", text: "Use a warm tone", dimension: "Tone and Style Constraint" },
+        { id: "C2", text: "Mention the sea", dimension: null },
+      ],
+    });
     expect(user).not.toContain("no_comma");
     // explanation before score, 0-10
     expect(sent.body.messages[0]!.content).toMatch(/explanation[\s\S]*score from 0 to 10/);
@@ -338,7 +342,7 @@ describe("verdict cache (D1)", () => {
     expect((await fake.requests()).requests).toHaveLength(2);
   });
 
-  it("keys on instruction, response, constraint and model; only uncached constraints are sent", async () => {
+  it("keys on instruction, response, constraints and model: a constraint is reused only beside the same constraints", async () => {
     const fake = fakeLlm();
     await fake.script([], { judge: { score: 10 } });
     const vars = { LLM_BASE_URL: fake.baseUrl };
@@ -350,13 +354,16 @@ describe("verdict cache (D1)", () => {
     await judge({ ...vars, LLM_MODEL: "fake-judge-2" }, base);
     expect((await fake.requests()).requests).toHaveLength(5);
 
+    // "A" beside "B" is another model input: both are asked (see llm-security.test.ts for why)
     const mixed = await judge(vars, { ...base, constraints: [{ text: "A" }, { text: "B" }] });
-    expect(mixed.results.map((r) => r.cached)).toEqual([true, false]);
+    expect(mixed.results.map((r) => r.cached)).toEqual([false, false]);
     const { requests } = await fake.requests();
     expect(requests).toHaveLength(6);
-    const user = requests[5]!.body.messages[1]!.content;
-    expect(user).toContain('<constraint id="C1">B</constraint>');
-    expect(user).not.toContain(">A</constraint>");
+    expect(sentMaterial(requests[5]!.body.messages[1]!.content).constraints.map((c) => c.text)).toEqual(["A", "B"]);
+    expect((await judge(vars, { ...base, constraints: [{ text: "A" }, { text: "B" }] })).results.map((r) => r.cached)).toEqual([
+      true,
+      true,
+    ]);
   });
 
   it("does not cache errors", async () => {

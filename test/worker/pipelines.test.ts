@@ -157,7 +157,7 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
       expect(r.meta).toMatchObject({
         job_id: trace.id,
         model: "fake-judge-1",
-        prompt_versions: { expand: "trace-expand-v1", qc: "trace-qc-v1", judge: "trace-judge-v1" },
+        prompt_versions: { expand: "trace-expand-v1", qc: "trace-qc-v1", judge: "trace-judge-v2" },
         seed: 7,
       });
       const n = r.instruction!.constraints.length;

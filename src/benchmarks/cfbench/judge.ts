@@ -101,7 +101,7 @@ export async function judgeCfbenchItem(judge: LlmJudge, item: CfbenchSubmission,
     judgeResponse = out.value;
     cached = out.cached;
   } catch (error) {
-    if (!(error instanceof LlmError)) throw error;
+    if (!(error instanceof LlmError) || error.endsRequest) throw error;
     if (error.kind === "malformed" && last !== undefined) judgeResponse = last;
     else {
       judgeResponse = "Error";

@@ -9,7 +9,11 @@ export type LlmErrorKind =
   /** the answer was not what was asked for: not JSON, schema mismatch, a constraint missing */
   | "malformed"
   /** the judge is not configured */
-  | "unavailable";
+  | "unavailable"
+  /** the caller's model-call budget is spent: the call was not made (never retried; the request ends with a 429) */
+  | "budget"
+  /** the client went away: calls not yet sent are not made */
+  | "cancelled";
 
 export class LlmError extends Error {
   override readonly name = "LlmError";
@@ -26,6 +30,8 @@ export class LlmError extends Error {
       retryable?: boolean;
       /** For malformed answers: what could be used anyway (e.g. the verdicts that were present). */
       partial?: unknown;
+      /** For "budget": which budget refused, with its limits and what is left (served in the 429). */
+      budget?: Record<string, unknown>;
     } = {},
   ) {
     super(message);
@@ -38,6 +44,11 @@ export class LlmError extends Error {
       return s === 408 || s === 409 || s === 425 || s === 429 || s >= 500;
     }
     return this.kind === "timeout" || this.kind === "network" || this.kind === "malformed";
+  }
+
+  /** Errors that end the whole request instead of becoming one constraint's error verdict. */
+  get endsRequest(): boolean {
+    return this.kind === "budget";
   }
 }
 

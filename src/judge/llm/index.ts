@@ -7,11 +7,16 @@
 export { LlmError, parseRetryAfter, type LlmErrorKind } from "./errors.ts";
 export type { AiBinding, ChatMessage, Completion, CompletionRequest, LlmProvider, ResponseSchema, TokenUsage } from "./types.ts";
 export { DEFAULT_SETTINGS, DEFAULT_WORKERS_AI_MODEL, llmConfigFromVars, type LlmConfig, type LlmSettings, type LlmVars } from "./config.ts";
-export { openAiCompatibleProvider, workersAiProvider } from "./providers.ts";
+export { estimatedTokens, openAiCompatibleProvider, TOKEN_USAGE_MAX, workersAiProvider } from "./providers.ts";
 export { backoffDelay, createLimiter, withRetries, type Limiter, type RetryOptions, type Sleep } from "./retry.ts";
 export {
   PROMPT_VERSION,
+  EXPLANATION_MAX_CHARS,
+  answerIndex,
+  boundedExplanation,
+  constraintIds,
   fence,
+  untrustedJson,
   judgeMessages,
   judgeResponseSchema,
   parseVerdicts,
@@ -21,7 +26,7 @@ export {
 } from "./prompt.ts";
 export { COMPILE_PROMPT_VERSION, compileMessages, compileResponseSchema, parseCompile, type CompileDecision } from "./compile.ts";
 export { checkerCatalog, compactKwargs, instructionTemplate, type CatalogEntry } from "./catalog.ts";
-export { cacheKey, memoryCache, type CacheEntry, type VerdictCache } from "./cache.ts";
+export { cacheKey, memoryCache, modelInputKey, type CacheEntry, type CacheKind, type VerdictCache } from "./cache.ts";
 export {
   cacheGet,
   cachePut,
@@ -33,6 +38,7 @@ export {
   type CompileOutcome,
   type LlmJudge,
   type LlmVerdict,
+  type SpendGuard,
   type UsageObserver,
 } from "./judge.ts";
 export {

@@ -1,9 +1,10 @@
-import { cacheKey, type CacheEntry, type VerdictCache } from "./cache.ts";
+import { modelInputKey, type CacheEntry, type VerdictCache } from "./cache.ts";
 import { checkerCatalog, type CatalogEntry } from "./catalog.ts";
 import { COMPILE_PROMPT_VERSION, compileMessages, compileResponseSchema, parseCompile, type CompileDecision } from "./compile.ts";
 import type { LlmConfig } from "./config.ts";
 import { LlmError } from "./errors.ts";
 import { judgeMessages, judgeResponseSchema, parseVerdicts, PROMPT_VERSION, type FreeTextConstraint, type RawVerdict } from "./prompt.ts";
+import { estimatedTokens } from "./providers.ts";
 import { createLimiter, withRetries, type Limiter, type Sleep } from "./retry.ts";
 import type { ChatMessage, LlmProvider, ResponseSchema, TokenUsage } from "./types.ts";
 
@@ -21,6 +22,21 @@ export interface LlmJudge {
   onCacheError?: (error: unknown) => void;
   /** Sees every model call's tokens and every cache hit (a job sums them). */
   usage?: UsageObserver;
+  /** Bounds the caller's spend: every attempt is reserved first and its tokens charged after. */
+  spend?: SpendGuard;
+  /** The caller's request: once aborted (the client went away), no further call is sent. */
+  signal?: AbortSignal;
+}
+
+/**
+ * What a caller may spend on model calls (src/lib/spend.ts keeps it in D1, per API key, client
+ * address, and a ceiling on all anonymous callers together).
+ */
+export interface SpendGuard {
+  /** Before every attempt: counts the call, or throws LlmError("budget") when a budget is spent (the call is not made). */
+  reserve(): Promise<void>;
+  /** After an attempt the provider answered: the tokens it cost. */
+  charge(tokens: number): Promise<void>;
 }
 
 /** Observes the model calls: tokens of each attempt (failed ones cost tokens too) and cache hits. */
@@ -32,7 +48,7 @@ export interface UsageObserver {
 export function createLlmJudge(
   config: LlmConfig,
   cache: VerdictCache | null,
-  options: Partial<Pick<LlmJudge, "sleep" | "catalog" | "onCacheError" | "usage">> = {},
+  options: Partial<Pick<LlmJudge, "sleep" | "catalog" | "onCacheError" | "usage" | "spend" | "signal">> = {},
 ): LlmJudge {
   return { config, cache, limiter: createLimiter(config.settings.concurrency), ...options };
 }
@@ -50,11 +66,21 @@ export type LlmVerdict =
     }
   | { kind: "llm"; status: "error"; passed: null; reason: string; attempts?: number };
 
-interface CachedVerdict {
-  score: number;
-  explanation: string;
+/** One judge call's answer as stored: a verdict per constraint asked, in order. */
+interface CachedVerdicts {
+  verdicts: RawVerdict[];
   model: string;
 }
+
+const isCachedVerdicts = (value: unknown, count: number): value is CachedVerdicts => {
+  const v = value as CachedVerdicts | undefined;
+  return (
+    typeof v?.model === "string" &&
+    Array.isArray(v.verdicts) &&
+    v.verdicts.length === count &&
+    v.verdicts.every((x) => Number.isInteger(x?.score) && x.score >= 0 && x.score <= 10 && typeof x.explanation === "string")
+  );
+};
 
 const errorVerdict = (reason: string, attempts?: number): LlmVerdict =>
   attempts === undefined
@@ -63,7 +89,9 @@ const errorVerdict = (reason: string, attempts?: number): LlmVerdict =>
 
 /**
  * One LLM call through the limiter, with timeout and retries; `parse` failures are retried too.
- * Every LLM call of the project goes through here (the judge, compile, CFBench, the pipelines).
+ * Every LLM call of the project goes through here (the judge, compile, CFBench, the pipelines), so
+ * every attempt is charged to the caller's budget (`spend`) and none is sent once the caller's
+ * request is aborted (`signal`, which also cuts the call in flight).
  */
 export async function callModel<T>(
   judge: LlmJudge,
@@ -73,11 +101,20 @@ export async function callModel<T>(
   parse: (content: string) => T,
 ): Promise<{ value: T; model: string }> {
   const s = judge.config.settings;
+  const caller = judge.signal;
+  const promptChars = messages.reduce((n, m) => n + m.content.length, 0);
   return judge.limiter.run(() =>
     withRetries(
-      async (signal) => {
+      async (timeout) => {
+        if (caller?.aborted) throw new LlmError("cancelled", "the client went away before this call was sent", { retryable: false });
+        await judge.spend?.reserve();
+        const signal = caller ? AbortSignal.any([timeout, caller]) : timeout;
         const completion = await provider.complete({ messages, schema, maxTokens: s.maxTokens, signal });
         judge.usage?.call(completion.usage, completion.model);
+        const usage = completion.usage;
+        await judge.spend?.charge(
+          usage ? usage.prompt_tokens + usage.completion_tokens : estimatedTokens(promptChars + completion.content.length),
+        );
         return { value: parse(completion.content), model: completion.model };
       },
       { ...s, sleep: judge.sleep },
@@ -115,92 +152,64 @@ function describeFailure(error: unknown): { reason: string; attempts?: number } 
 }
 
 /**
- * Judges free-text constraints of one (instruction, response) with one LLM call for all the
- * uncached ones. Returns one verdict per constraint, in order; never throws for grader failures.
+ * Judges free-text constraints of one (instruction, response) with one LLM call for all of them,
+ * cached under everything that call sends (`modelInputKey`): a verdict is reused only for the same
+ * instruction, response and list of constraints, never for one constraint asked beside others.
+ * Only a complete answer is cached. Returns one verdict per constraint, in order; never throws for
+ * grader failures (a spent budget is no grader failure: its LlmError ends the request).
  */
 export async function judgeFreeText(
   judge: LlmJudge,
   input: { instruction?: string; response: string; constraints: ReadonlyArray<FreeTextConstraint>; cache?: CacheMode; passScore?: number },
 ): Promise<LlmVerdict[]> {
   const { provider, unavailableReason } = judge.config;
-  if (input.constraints.length === 0) return [];
+  const count = input.constraints.length;
+  if (count === 0) return [];
   if (!provider) return input.constraints.map(() => errorVerdict(unavailableReason ?? "no LLM judge is configured"));
   const passScore = input.passScore ?? judge.config.settings.passScore;
-  const keys = await Promise.all(
-    input.constraints.map((c) =>
-      cacheKey([
-        "verdict",
-        provider.id,
-        provider.model,
-        PROMPT_VERSION,
-        input.instruction ?? null,
-        input.response,
-        c.text,
-        c.dimension ?? null,
-      ]),
-    ),
-  );
-  const hits = await cacheGet(judge, keys, input.cache ?? "use");
-  const out: LlmVerdict[] = new Array(input.constraints.length);
-  const toJudge: number[] = [];
-  input.constraints.forEach((_, i) => {
-    const hit = hits.get(keys[i]!) as CachedVerdict | undefined;
-    if (hit && typeof hit.score === "number" && typeof hit.explanation === "string") {
-      out[i] = ok(hit, passScore, true);
-    } else toJudge.push(i);
-  });
-  if (toJudge.length === 0) return out;
+  const messages = judgeMessages(input.instruction, input.response, input.constraints);
+  const schema = judgeResponseSchema(count);
+  const key = await modelInputKey("verdict", provider, PROMPT_VERSION, messages, schema);
+  const hit = (await cacheGet(judge, [key], input.cache ?? "use")).get(key);
+  if (isCachedVerdicts(hit, count)) return hit.verdicts.map((v) => ok(v, hit.model, passScore, true));
 
-  const asked = toJudge.map((i) => input.constraints[i]!);
   let verdicts: Map<number, RawVerdict>;
   let model = provider.model;
   let failure: { reason: string; attempts?: number } | undefined;
   try {
-    const result = await callModel(
-      judge,
-      provider,
-      judgeMessages(input.instruction, input.response, asked),
-      judgeResponseSchema(asked.length),
-      (content) => parseVerdicts(content, asked.length),
-    );
+    const result = await callModel(judge, provider, messages, schema, (content) => parseVerdicts(content, count));
     verdicts = result.value;
     model = result.model;
   } catch (error) {
+    if (error instanceof LlmError && error.endsRequest) throw error;
     failure = describeFailure(error);
     // after the last attempt, keep what an incomplete answer did say
     verdicts =
       error instanceof LlmError && error.options.partial instanceof Map ? (error.options.partial as Map<number, RawVerdict>) : new Map();
   }
-  const entries: CacheEntry[] = [];
-  toJudge.forEach((original, j) => {
-    const v = verdicts.get(j);
-    if (!v) {
-      out[original] = errorVerdict(failure?.reason ?? "the judge gave no verdict for this constraint", failure?.attempts);
-      return;
-    }
-    const stored: CachedVerdict = { score: v.score, explanation: v.explanation, model };
-    out[original] = ok(stored, passScore, false);
-    entries.push({
-      key: keys[original]!,
-      kind: "verdict",
-      provider: provider.id,
-      model: provider.model,
-      promptVersion: PROMPT_VERSION,
-      value: stored,
-    });
+  const out = input.constraints.map((_, i): LlmVerdict => {
+    const v = verdicts.get(i);
+    return v
+      ? ok(v, model, passScore, false)
+      : errorVerdict(failure?.reason ?? "the judge gave no verdict for this constraint", failure?.attempts);
   });
-  await cachePut(judge, entries);
+  if (!failure) {
+    const stored: CachedVerdicts = { verdicts: input.constraints.map((_, i) => verdicts.get(i)!), model };
+    await cachePut(judge, [
+      { key, kind: "verdict", provider: provider.id, model: provider.model, promptVersion: PROMPT_VERSION, value: stored },
+    ]);
+  }
   return out;
 }
 
-function ok(v: CachedVerdict, passScore: number, cached: boolean): LlmVerdict {
+function ok(v: RawVerdict, model: string, passScore: number, cached: boolean): LlmVerdict {
   return {
     kind: "llm",
     status: "ok",
     passed: v.score >= passScore,
     score: v.score,
     explanation: v.explanation,
-    model: v.model,
+    model,
     prompt_version: PROMPT_VERSION,
     cached,
   };
@@ -226,86 +235,73 @@ export type CompileOutcome =
     }
   | { status: "error"; reason: string };
 
+/** One compile call's answer as stored: a decision per constraint asked, in order. */
 interface CachedCompile {
-  decision: CompileDecision;
+  decisions: CompileDecision[];
   model: string;
 }
 
-/** A short fingerprint of the registry, so adding checkers invalidates cached compilations. */
-let catalogFingerprint: Promise<string> | undefined;
+const isCachedCompile = (value: unknown, count: number): value is CachedCompile => {
+  const v = value as CachedCompile | undefined;
+  return (
+    typeof v?.model === "string" &&
+    Array.isArray(v.decisions) &&
+    v.decisions.length === count &&
+    v.decisions.every((d) => typeof d?.match === "boolean")
+  );
+};
 
 /**
- * Compiles free-text constraints into registered checkers: one LLM call for the uncached ones,
- * cached by (provider, model, compile prompt version, registry, constraint). Never throws.
+ * Compiles free-text constraints into registered checkers: one LLM call for all of them, cached
+ * under everything that call sends (the catalog included, so adding checkers invalidates it): a
+ * mapping is reused only for the same list of constraints. Never throws for compiler failures.
  */
 export async function compileFreeText(
   judge: LlmJudge,
   input: { constraints: ReadonlyArray<FreeTextConstraint>; cache?: CacheMode },
 ): Promise<CompileOutcome[]> {
   const { provider, unavailableReason } = judge.config;
-  if (input.constraints.length === 0) return [];
+  const count = input.constraints.length;
+  if (count === 0) return [];
   if (!provider) return input.constraints.map(() => ({ status: "error", reason: unavailableReason ?? "no LLM judge is configured" }));
-  const catalog = (judge.catalog ?? checkerCatalog)();
-  const fingerprint = judge.catalog
-    ? await cacheKey(catalog.map((c) => c.id))
-    : await (catalogFingerprint ??= cacheKey(catalog.map((c) => c.id)));
-  const keys = await Promise.all(
-    input.constraints.map((c) =>
-      cacheKey(["compile", provider.id, provider.model, COMPILE_PROMPT_VERSION, fingerprint, c.text, c.dimension ?? null]),
-    ),
-  );
-  const hits = await cacheGet(judge, keys, input.cache ?? "use");
-  const out: CompileOutcome[] = new Array(input.constraints.length);
-  const toCompile: number[] = [];
-  input.constraints.forEach((_, i) => {
-    const hit = hits.get(keys[i]!) as CachedCompile | undefined;
-    if (hit?.decision && typeof hit.decision.match === "boolean") out[i] = outcome(hit, true);
-    else toCompile.push(i);
-  });
-  if (toCompile.length === 0) return out;
+  const messages = compileMessages(input.constraints, (judge.catalog ?? checkerCatalog)());
+  const schema = compileResponseSchema(count);
+  const key = await modelInputKey("compile", provider, COMPILE_PROMPT_VERSION, messages, schema);
+  const hit = (await cacheGet(judge, [key], input.cache ?? "use")).get(key);
+  if (isCachedCompile(hit, count)) return hit.decisions.map((d) => outcome(d, hit.model, true));
 
-  const asked = toCompile.map((i) => input.constraints[i]!);
   let decisions: Map<number, CompileDecision>;
   let model = provider.model;
   let failure: { reason: string } | undefined;
   try {
-    const result = await callModel(judge, provider, compileMessages(asked, catalog), compileResponseSchema(asked.length), (content) =>
-      parseCompile(content, asked.length),
-    );
+    const result = await callModel(judge, provider, messages, schema, (content) => parseCompile(content, count));
     decisions = result.value;
     model = result.model;
   } catch (error) {
+    if (error instanceof LlmError && error.endsRequest) throw error;
     failure = describeFailure(error);
     decisions =
       error instanceof LlmError && error.options.partial instanceof Map
         ? (error.options.partial as Map<number, CompileDecision>)
         : new Map();
   }
-  const entries: CacheEntry[] = [];
-  toCompile.forEach((original, j) => {
-    const decision = decisions.get(j);
-    if (!decision) {
-      out[original] = { status: "error", reason: failure?.reason ?? "the compiler gave no answer for this constraint" };
-      return;
-    }
-    const stored: CachedCompile = { decision, model };
-    out[original] = outcome(stored, false);
-    entries.push({
-      key: keys[original]!,
-      kind: "compile",
-      provider: provider.id,
-      model: provider.model,
-      promptVersion: COMPILE_PROMPT_VERSION,
-      value: stored,
-    });
+  const out = input.constraints.map((_, i): CompileOutcome => {
+    const decision = decisions.get(i);
+    return decision
+      ? outcome(decision, model, false)
+      : { status: "error", reason: failure?.reason ?? "the compiler gave no answer for this constraint" };
   });
-  await cachePut(judge, entries);
+  if (!failure) {
+    const stored: CachedCompile = { decisions: input.constraints.map((_, i) => decisions.get(i)!), model };
+    await cachePut(judge, [
+      { key, kind: "compile", provider: provider.id, model: provider.model, promptVersion: COMPILE_PROMPT_VERSION, value: stored },
+    ]);
+  }
   return out;
 }
 
-function outcome(c: CachedCompile, cached: boolean): CompileOutcome {
-  const base = { model: c.model, prompt_version: COMPILE_PROMPT_VERSION, cached };
-  const d = c.decision;
+function outcome(d: CompileDecision, model: string, cached: boolean): CompileOutcome {
+  const base = { model, prompt_version: COMPILE_PROMPT_VERSION, cached };
   if (d.match) return { status: "compiled", id: d.id, kwargs: d.kwargs, reason: d.reason, ...base };
   return d.invalid
     ? { status: "invalid", reason: d.reason, proposed: d.invalid, ...base }

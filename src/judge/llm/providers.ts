@@ -81,7 +81,7 @@ export function openAiCompatibleProvider(options: {
       if (choice?.finish_reason === "length") {
         throw new LlmError("malformed", "the model's answer was cut off at the token limit (finish_reason: length)");
       }
-      const usage = tokenUsage(payload.usage);
+      const usage = tokenUsage(payload.usage, request, content);
       return {
         content,
         model: typeof payload.model === "string" && payload.model ? payload.model : options.model,
@@ -118,19 +118,37 @@ export function workersAiProvider(options: { binding: AiBinding; model: string; 
       }
       const content = workersAiContent(output);
       if (content === undefined) throw new LlmError("malformed", "Workers AI returned no `response` text");
-      const usage = tokenUsage((output as { usage?: unknown } | null)?.usage);
+      const usage = tokenUsage((output as { usage?: unknown } | null)?.usage, request, content);
       return { content, model: options.model, ...(usage ? { usage } : {}) };
     },
   };
 }
 
-/** The OpenAI-style `usage` object (Workers AI reports the same fields), when well-formed. */
-function tokenUsage(value: unknown): TokenUsage | undefined {
+/**
+ * Most tokens one call may report per field: more than any model's context, so a larger figure is
+ * a provider's error, capped so that sums (a job's usage, a caller's spend) stay finite integers.
+ */
+export const TOKEN_USAGE_MAX = 10_000_000;
+
+/** Tokens of a text when the provider does not say: about 4 characters a token. */
+export const estimatedTokens = (chars: number) => Math.ceil(chars / 4);
+
+/**
+ * The OpenAI-style `usage` object (Workers AI reports the same fields), validated before anything
+ * sums it: a count is a non-negative integer of at most TOKEN_USAGE_MAX (larger ones, Infinity
+ * included, are capped; fractions rounded); a field that is no count at all (a string, NaN,
+ * negative) is estimated from the text instead. Undefined when the provider reports no usage.
+ */
+function tokenUsage(value: unknown, request: CompletionRequest, content: string): TokenUsage | undefined {
   if (value === null || typeof value !== "object") return undefined;
   const u = value as { prompt_tokens?: unknown; completion_tokens?: unknown };
-  const count = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.round(v) : 0);
   if (u.prompt_tokens === undefined && u.completion_tokens === undefined) return undefined;
-  return { prompt_tokens: count(u.prompt_tokens), completion_tokens: count(u.completion_tokens) };
+  const count = (v: unknown, estimate: () => number) =>
+    typeof v === "number" && v >= 0 ? Math.min(Math.round(v), TOKEN_USAGE_MAX) : Math.min(estimate(), TOKEN_USAGE_MAX);
+  return {
+    prompt_tokens: count(u.prompt_tokens, () => estimatedTokens(request.messages.reduce((n, m) => n + m.content.length, 0))),
+    completion_tokens: count(u.completion_tokens, () => estimatedTokens(content.length)),
+  };
 }
 
 function workersAiContent(output: unknown): string | undefined {
