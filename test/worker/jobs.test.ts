@@ -229,6 +229,37 @@ describe("jobs that cannot wedge or overspend", () => {
     );
   });
 
+  it("a key's job spends its owner's model budget: calls are counted against the key, and a spent budget pauses the job", async () => {
+    const t = tag();
+    const fake = fakeLlm();
+    await fake.script([], { auto: {} });
+    const owner = await createKey(["read", "write"], `owner ${t}`);
+    const budget = await callWith({}, `/v1/keys/${owner.id}/budget`, {
+      method: "PUT",
+      headers: { ...ADMIN, "content-type": "application/json" },
+      body: JSON.stringify({ calls_per_day: 3 }),
+    });
+    expect(budget.status).toBe(200);
+    await seed(
+      `owned-${t}`,
+      Array.from({ length: 4 }, (_, i) => ({
+        kind: "instruction",
+        instruction: { description: `Owned prompt ${i} of ${t}.`, constraints: [] },
+      })),
+    );
+    const job = await create(noQueue(fake), `owned-${t}`, "build-trace", { target: `owned-out-${t}`, batch_size: 4 }, bearer(owner.key));
+    // driven by the admin, charged to the owner: its day budget of 3 calls is all the model sees
+    const paused = await drive(noQueue(fake), `owned-${t}`, job);
+    expect(paused).toMatchObject({ status: "paused", cursor: 0 });
+    expect(paused.error).toMatch(/^the owner's model budget is spent: /);
+    expect((await fake.requests()).requests.length).toBe(3);
+    const me = await callWith({}, "/v1/keys/me", { headers: bearer(owner.key) });
+    const spend = ((await me.json()) as { spend: { subject: string; remaining: Record<string, number> }[] }).spend;
+    expect(spend).toEqual([
+      expect.objectContaining({ subject: `key:${owner.id}`, remaining: expect.objectContaining({ calls_per_day: 0 }) }),
+    ]);
+  });
+
   it("usage a provider reports as 1e308 or negative is summed as a capped non-negative integer", async () => {
     const t = tag();
     const fake = fakeLlm();

@@ -289,7 +289,7 @@ describe("TRACE construction and IOPO quadruples with an LLM", () => {
     expect(cut.status).toBe("running");
     expect(cut.cursor).toBe(0);
     // the error names the record, the stage and its prompt version
-    expect(cut.error).toMatch(/^interrupted: record at position \d \([0-9a-f]+\): \w[\w ]* \(trace-[a-z]+-v1\): .*HTTP 500/);
+    expect(cut.error).toMatch(/^interrupted: record at position \d \([0-9a-f]+\): \w[\w ]* \(trace-[a-z]+-v\d+\): .*HTTP 500/);
     expect(await rows(`${resumed.source}-out`)).toHaveLength(0);
     expect((await rejects(resumed.source, cut)).total).toBe(0);
 
