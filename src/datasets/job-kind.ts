@@ -40,6 +40,13 @@ export interface JobKind<P extends JobParams = JobParams> {
   prepareStep(context: StepContext<P>): Promise<(row: SourceRow) => Promise<RecordOutcome>>;
 }
 
+/** A job's token cap (`token_budget`), at creation and on resume. */
+export const TokenBudget = z
+  .number()
+  .int()
+  .min(1)
+  .max(10 ** 12);
+
 /** Parameters every kind has. */
 export const commonJobParams = {
   target: DatasetName,
@@ -51,16 +58,10 @@ export const commonJobParams = {
     .max(2 ** 31)
     .default(0)
     .openapi({ description: "seeds every random choice (with the record id): the same seed builds the same output" }),
-  token_budget: z
-    .number()
-    .int()
-    .min(1)
-    .max(10 ** 12)
-    .optional()
-    .openapi({
-      description:
-        "the job's model tokens (prompt + completion) at most: once spent, no further call is sent and the job is `paused` saying so; resume with a larger `token_budget`. Distinct from LLM_MAX_TOKENS, the cap of one call.",
-    }),
+  token_budget: TokenBudget.optional().openapi({
+    description:
+      "the job's model tokens (prompt + completion) at most: once spent, no further call is sent and the job is `paused` saying so; resume with a larger `token_budget`. Distinct from LLM_MAX_TOKENS, the cap of one call.",
+  }),
 };
 
 export interface JobParams {

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { validateConstraintChecker } from "../datasets/checkers.ts";
+import { TokenBudget } from "../datasets/job-kind.ts";
 import { JOB_KINDS, type JobKindName } from "../datasets/job-registry.ts";
 import { enqueueJob, stepConcurrency } from "../datasets/job-queue.ts";
 import {
@@ -147,13 +148,7 @@ const runJobRoute = createRoute({
 
 const ControlBody = z
   .object({
-    token_budget: z
-      .number()
-      .int()
-      .min(1)
-      .max(10 ** 12)
-      .optional()
-      .openapi({ description: "resume only: the job's new token budget" }),
+    token_budget: TokenBudget.optional().openapi({ description: "resume only: the job's new token budget" }),
   })
   .strict();
 

@@ -39,6 +39,20 @@ describe("evidence spans", () => {
     expect(evidence("detectable_content:postscript", { postscript_marker: "P.P.S" }, RESPONSE).spans).toEqual([]);
   });
 
+  it("locate highlighted sections, section markers and the wrapping quotes", () => {
+    const text = '  "🙂 *One* and **two**, SECTION 1 first\nSECTION 2 second, Section 3 not"  ';
+    const highlights = evidence("detectable_format:number_highlighted_sections", { num_highlights: 2 }, text);
+    expect(texts(text, highlights.spans)).toEqual(["*One*", "**two**"]);
+    const sections = evidence("detectable_format:multiple_sections", { section_spliter: "SECTION", num_sections: 2 }, text);
+    expect(texts(text, sections.spans)).toEqual(["SECTION 1", "SECTION 2"]);
+    const quotes = evidence("startend:quotation", {}, text);
+    expect(quotes.spans).toEqual([
+      [2, 3],
+      [text.length - 3, text.length - 2],
+    ]);
+    expect(evidence("startend:quotation", {}, "no quotes").spans).toEqual([]);
+  });
+
   it("are capped, while the counts stay whole", () => {
     const many = "lantern ".repeat(MAX_EVIDENCE_SPANS + 20);
     const result = judgeConstraints(

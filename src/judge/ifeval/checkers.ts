@@ -36,7 +36,7 @@ import type { TextAnalysis } from "../core/analysis.ts";
 import { countRevisions, defineChecker, type CheckOutcome, type Checker } from "../core/checker.ts";
 import { IFEVAL_LANGUAGES, IFEVAL_LANGUAGE_CODES } from "./languages.ts";
 import { passage, phrase, phraseList } from "../limits.ts";
-import { countBulletLines, countHighlights, countSectionMarkers, findTitle, placeholderSpans, splitOnStarDividers } from "./structure.ts";
+import { countBulletLines, findTitle, highlightSpans, placeholderSpans, sectionMarkerSpans, splitOnStarDividers } from "./structure.ts";
 
 export const IFEVAL_INSTRUCTION_IDS = [
   "keywords:existence",
@@ -431,8 +431,12 @@ const numberHighlightedSections = define({
   describe: ({ num_highlights }) =>
     `Highlight at least ${num_highlights} sections in your answer with markdown, i.e. *highlighted section*.`,
   check(text, { num_highlights }) {
-    const highlights = countHighlights(text.text);
-    return { passed: highlights >= num_highlights, evidence: { highlights, relation: "at least", target: num_highlights } };
+    const spans = highlightSpans(text.text);
+    const highlights = spans.length;
+    return {
+      passed: highlights >= num_highlights,
+      evidence: { highlights, relation: "at least", target: num_highlights, spans: sortedSpans(spans) },
+    };
   },
 });
 
@@ -449,8 +453,12 @@ const multipleSections = define({
   },
   check(text, { section_spliter, num_sections }) {
     const splitter = pyStrip(section_spliter);
-    const sections = countSectionMarkers(text.text, splitter);
-    return { passed: sections >= num_sections, evidence: { sections, splitter, relation: "at least", target: num_sections } };
+    const spans = sectionMarkerSpans(text.text, splitter);
+    const sections = spans.length;
+    return {
+      passed: sections >= num_sections,
+      evidence: { sections, splitter, relation: "at least", target: num_sections, spans: spans.slice(0, MAX_EVIDENCE_SPANS) },
+    };
   },
 });
 
@@ -584,7 +592,14 @@ const quotation = define({
   check(text) {
     const stripped = pyStrip(text.text);
     const passed = pyLen(stripped) > 1 && stripped.startsWith('"') && stripped.endsWith('"');
-    return { passed, evidence: { starts_with_quote: stripped.startsWith('"'), ends_with_quote: stripped.endsWith('"') } };
+    const starts = stripped.startsWith('"');
+    const ends = stripped.endsWith('"');
+    // the stripped text begins at the first character that is not whitespace: its first occurrence
+    const at = text.text.indexOf(stripped);
+    const spans: Span[] = [];
+    if (starts) spans.push([at, at + 1]);
+    if (ends && (!starts || stripped.length > 1)) spans.push([at + stripped.length - 1, at + stripped.length]);
+    return { passed, evidence: { starts_with_quote: starts, ends_with_quote: ends, spans } };
   },
 });
 

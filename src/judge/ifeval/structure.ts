@@ -5,7 +5,7 @@
  * quadratically on adversarial input (long lines of "[", runs of blank lines, "<<<<...") are
  * written as linear scans instead, with the regex quoted for reference.
  */
-import { findOccurrences } from "../text/literal-search.ts";
+import { findOccurrences, type Span, unitOffsets } from "../text/literal-search.ts";
 import { codePoints, isPyBlank, isPyWhitespaceUnit, pyStrip, pyStripChars } from "../text/python-str.ts";
 
 const STAR = 0x2a;
@@ -84,28 +84,32 @@ export function countBulletLines(text: string): number {
 
 /**
  * Highlighted sections: `*text*` spans (`\*[^\n\*]*\*`) plus `**text**` spans
- * (`\*\*[^\n\*]*\*\*`) whose text is not blank. Both regexes are linear (the inner class excludes
- * the delimiter), so they are used as they are.
+ * (`\*\*[^\n\*]*\*\*`) whose text is not blank, as UTF-16 spans (the count is their number).
+ * Both regexes are linear (the inner class excludes the delimiter), so they are used as they are.
  */
-export function countHighlights(text: string): number {
-  let count = 0;
-  for (const match of text.matchAll(/\*[^\n*]*\*/gu)) if (!isPyBlank(match[0].slice(1, -1))) count++;
-  for (const match of text.matchAll(/\*\*[^\n*]*\*\*/gu)) if (!isPyBlank(match[0].slice(2, -2))) count++;
-  return count;
+export function highlightSpans(text: string): Span[] {
+  const spans: Span[] = [];
+  for (const match of text.matchAll(/\*[^\n*]*\*/gu))
+    if (!isPyBlank(match[0].slice(1, -1))) spans.push([match.index, match.index + match[0].length]);
+  for (const match of text.matchAll(/\*\*[^\n*]*\*\*/gu))
+    if (!isPyBlank(match[0].slice(2, -2))) spans.push([match.index, match.index + match[0].length]);
+  return spans;
 }
 
 /**
  * `len(re.split(r"\s?" + splitter + r"\s?\d+\s?", text)) - 1` with `splitter` taken literally
- * (case-sensitive): the number of non-overlapping "<splitter> <number>" markers.
+ * (case-sensitive): the non-overlapping "<splitter> <number>" markers (their number is the count),
+ * as UTF-16 spans of the splitter and its number.
  * The optional whitespace before the splitter never changes where a match ends, so only
  * splitter occurrences followed by optional whitespace and digits are counted.
  */
-export function countSectionMarkers(text: string, splitter: string): number {
+export function sectionMarkerSpans(text: string, splitter: string): Span[] {
   const units = codePoints(text);
   const needle = codePoints(splitter);
+  const toUnit = unitOffsets(text, units);
   const isDigit = (cp: number | undefined): boolean => cp !== undefined && /\p{Nd}/u.test(String.fromCodePoint(cp));
   const isSpace = (cp: number | undefined): boolean => cp !== undefined && cp <= 0xffff && isPyWhitespaceUnit(cp);
-  let count = 0;
+  const spans: Span[] = [];
   let resumeAt = 0;
   for (const start of findOccurrences(units, needle, true)) {
     if (start < resumeAt) continue;
@@ -113,11 +117,11 @@ export function countSectionMarkers(text: string, splitter: string): number {
     if (isSpace(units[j]) && isDigit(units[j + 1])) j++;
     if (!isDigit(units[j])) continue;
     while (isDigit(units[j])) j++;
+    spans.push([toUnit(start), toUnit(j)]);
     if (isSpace(units[j])) j++;
-    count++;
     resumeAt = j;
   }
-  return count;
+  return spans;
 }
 
 /**

@@ -184,7 +184,7 @@ export type Span = [start: number, end: number];
 export const MAX_EVIDENCE_SPANS = 100;
 
 /** UTF-16 offset of each code point index of `text` (and of its end). */
-function unitOffsets(text: string, points: Uint32Array): (cp: number) => number {
+export function unitOffsets(text: string, points: Uint32Array): (cp: number) => number {
   if (points.length === text.length) return (cp) => cp;
   const offsets = new Uint32Array(points.length + 1);
   for (let i = 0, unit = 0; i < points.length; i++) {
