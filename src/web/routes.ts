@@ -33,6 +33,7 @@ const SHELL = `<!doctype html>
 <script type="module" src="/app/static/app.js"></script>
 <link rel="modulepreload" href="/app/static/dom.js">
 <link rel="modulepreload" href="/app/static/api.js">
+<link rel="modulepreload" href="/app/static/nav.js">
 <link rel="modulepreload" href="/app/static/datasets.js">
 </head>
 <body>

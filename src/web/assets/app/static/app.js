@@ -2,6 +2,7 @@
 // from the JSON API. Links within the app navigate without reloading.
 import { apiKey, setApiKey } from "./api.js";
 import { errorBox, render } from "./dom.js";
+import { go, leavePage, setShowPage } from "./nav.js";
 
 const routes = [
   [/^\/app\/?$/, () => import("./datasets.js").then((m) => m.datasetList())],
@@ -18,15 +19,8 @@ const routes = [
   ],
 ];
 
-/** Stops a page's timers (the job page's polling) when another page is shown. */
-let leave = () => {};
-export const onLeave = (fn) => {
-  leave = fn;
-};
-
 async function show() {
-  leave();
-  leave = () => {};
+  leavePage();
   performance.mark("iopo:navigate");
   const path = location.pathname;
   for (const nav of document.querySelectorAll("header nav a")) {
@@ -48,15 +42,6 @@ async function show() {
   render(errorBox(new Error(`No page at ${path}.`)));
 }
 
-/** Shows another app URL (pushes it to the history); `replace` for state changes within a page. */
-export function go(url, { replace = false } = {}) {
-  if (replace) history.replaceState(null, "", url);
-  else history.pushState(null, "", url);
-  show().then(() => {
-    if (!replace) document.getElementById("main").focus({ preventScroll: true });
-  });
-}
-
 document.addEventListener("click", (event) => {
   const a = event.target.closest?.("a[href^='/app']");
   if (!a || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || a.target) return;
@@ -64,6 +49,7 @@ document.addEventListener("click", (event) => {
   go(a.getAttribute("href"));
 });
 addEventListener("popstate", show);
+setShowPage(show);
 
 const keyForm = document.getElementById("key-form");
 const keyInput = document.getElementById("api-key");

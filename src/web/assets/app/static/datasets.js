@@ -1,7 +1,7 @@
 // The dataset list and a dataset's page: statistics, versions with their manifests, search,
 // filters and the rows table (100 per page; the page's whole state is in its URL).
 import { api, datasetPath } from "./api.js";
-import { go } from "./app.js";
+import { go } from "./nav.js";
 import { bars, bytes, errorBox, fmt, h, render, truncated } from "./dom.js";
 
 const PAGE = 100;

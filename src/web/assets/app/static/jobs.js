@@ -2,7 +2,7 @@
 // the job is pending or running. Controls are shown only where the API has the route (cancel,
 // pause, resume, and running the next batches where the server has no job queue).
 import { api, apiKey, datasetPath, hasRoute } from "./api.js";
-import { onLeave } from "./app.js";
+import { onLeave } from "./nav.js";
 import { errorBox, fmt, h, render } from "./dom.js";
 
 const POLL_MS = 2000;
