@@ -69,13 +69,6 @@ export interface TrainerConfig {
   /** Profile the step sessions (ORT's profiler; read with `Trainer.endProfiling`). */
   profile?: boolean;
   /**
-   * Frozen (non-trainable) params become initializers of each session instead of inputs: for an
-   * engine whose fed tensors would cross every run. Every engine here keeps uploaded tensors on
-   * its device, where inputs uploaded once are better (one copy shared by the sessions, and no
-   * ONNX file over protobuf's 2 GiB).
-   */
-  frozenInSession?: boolean;
-  /**
    * Dynamic loss scaling for fp16 compute (as torch.cuda.amp.GradScaler): gradients are computed
    * for loss * scale and unscaled in fp32; a step whose gradient norm is not finite changes
    * nothing (params, moments and AdamW's step count stay) and halves the scale; `growthInterval`
@@ -175,8 +168,9 @@ export class Trainer {
   }
 
   private compileOpts(): CompileOptions {
-    const paramsAsInputs = this.config.frozenInSession ? (p: Tensor) => p.trainable : true;
-    return { opset: this.config.opset, dims: this.config.dims, optimize: this.config.optimize, paramsAsInputs };
+    // params are inputs (toOnnx's default), uploaded once: one copy shared by the sessions, and no
+    // ONNX file over protobuf's 2 GiB (every engine keeps uploaded tensors on its device)
+    return { opset: this.config.opset, dims: this.config.dims, optimize: this.config.optimize };
   }
 
   /**
@@ -279,9 +273,7 @@ export class Trainer {
       this.state.set(name, await this.engine.upload(t));
       if (spare && prealloc) this.spare.set(name, await this.engine.alloc(t.dtype, t.shape));
     };
-    for (const p of this.graph.params)
-      if (p.trainable || !this.config.frozenInSession)
-        await put(p.name!, { dtype: p.dtype, shape: p.shape as number[], data: p.data! }, p.trainable);
+    for (const p of this.graph.params) await put(p.name!, { dtype: p.dtype, shape: p.shape as number[], data: p.data! }, p.trainable);
     for (let k = 0; k < this.buckets.length; k++) {
       const n = this.bucketSize(k);
       const z = { dtype: "float32" as const, shape: [n], data: new Float32Array(n) };

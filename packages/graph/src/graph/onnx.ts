@@ -13,8 +13,8 @@ export type Opset = 17 | 18;
 
 export interface EmitOptions {
   opset?: Opset;
-  /** Which params become graph inputs (fed at run time); the rest are initializers. Default: all inputs. */
-  paramsAsInputs?: boolean | ((p: Tensor) => boolean);
+  /** Params become graph inputs (fed at run time), or with `false` initializers. Default: inputs. */
+  paramsAsInputs?: boolean;
   /** Bind symbolic dims to numbers (static model). */
   dims?: Record<string, number>;
   graphName?: string;
@@ -134,7 +134,7 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
     if (used.has(name)) throw new GraphError(`duplicate output name ${name}`);
     used.add(name);
   }
-  const asInput = (p: Tensor) => (typeof opts.paramsAsInputs === "function" ? opts.paramsAsInputs(p) : (opts.paramsAsInputs ?? true));
+  const paramsAsInputs = opts.paramsAsInputs ?? true;
 
   // leaves: inputs, params, consts
   const leaves = new Map<number, Tensor>();
@@ -154,7 +154,7 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
     return rank(a) - rank(b) || a.id - b.id;
   });
   for (const t of orderedLeaves) {
-    if (t.kind === "input" || (t.kind === "param" && asInput(t))) {
+    if (t.kind === "input" || (t.kind === "param" && paramsAsInputs)) {
       const name = t.name!;
       if (used.has(name)) throw new GraphError(`input name ${name} collides with an output name`);
       used.add(name);
