@@ -424,14 +424,6 @@ function startHeartbeat(db: D1Database, job: JobRow, leaseMs: number, stop: Stop
   return { stop: () => clearInterval(timer) };
 }
 
-/** A provider's token count as a job sums it: a non-negative integer, at most this per call (a bogus 1e308 must not poison the totals). */
-export const MAX_TOKENS_PER_CALL = 10_000_000;
-
-export function validTokens(value: unknown): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) return 0;
-  return Math.min(Math.floor(value), MAX_TOKENS_PER_CALL);
-}
-
 /**
  * Adds each model call's tokens and each cache hit to `job_usage` as it happens (see the schema),
  * and keeps the step's own total for the token budget.
@@ -462,8 +454,9 @@ function usageRecorder(
     );
   return {
     call: (usage: TokenUsage | undefined) => {
-      const prompt = validTokens(usage?.prompt_tokens);
-      const completion = validTokens(usage?.completion_tokens);
+      // counts the provider layer validated (src/judge/llm/providers.ts: non-negative integers, capped)
+      const prompt = usage?.prompt_tokens ?? 0;
+      const completion = usage?.completion_tokens ?? 0;
       stepTokens += prompt + completion;
       add(1, prompt, completion, 0);
       onTokens(stepTokens);
