@@ -55,6 +55,19 @@ function signalOurs(pid, signal) {
   }
 }
 
+/** Waits (at most `timeoutMs`) until none of `pids` runs: each is gone or a zombie (which holds no files). */
+async function untilGone(pids, timeoutMs = 10_000) {
+  const running = (pid) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    } catch {
+      return false;
+    }
+  };
+  for (const deadline = Date.now() + timeoutMs; pids.some(running) && Date.now() < deadline; )
+    await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 export function readAdminToken() {
   const text = readFileSync(join(root, ".dev.vars"), "utf8");
   return /^ADMIN_TOKEN\s*=\s*"?([^"\n]+)"?/m.exec(text)[1];
@@ -98,8 +111,11 @@ async function startServerOnce(options) {
   const kill = async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
+    const tree = descendantPids(child.pid);
     signalAll("SIGKILL");
     await exited;
+    // workerd holds the local D1's SQLite files: a restart must not begin before it has died
+    await untilGone(tree);
   };
   const stop = async () => {
     if (child.exitCode === null) {

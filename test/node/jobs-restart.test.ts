@@ -101,10 +101,9 @@ describe("a job on the queue survives a killed dev server", () => {
     expect(midway.status).toBe("running");
     expect(midway.cursor).toBeLessThan(midway.total);
 
-    // the whole process group, at once, as a crash would
-    const exited = new Promise((resolve) => server!.child.once("exit", resolve));
-    process.kill(-server.child.pid, "SIGKILL");
-    await exited;
+    // every process of the server, at once, as a crash would (wrangler and workerd run in a process
+    // group of their own: scripts/start.mjs), waiting until they are gone
+    await server.kill();
     server = await start();
 
     const done = await until("restart-src", created.id, (j) => j.status !== "running" && j.status !== "pending", 120_000);
