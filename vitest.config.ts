@@ -42,6 +42,7 @@ export default defineConfig({
                 IFBENCH_INPUT: referenceData("ifbench/IFBench_test.orig.jsonl"),
                 IFBENCH_RESPONSES: referenceData("ifbench/reference/sample_output.jsonl"),
                 IFBENCH_REFERENCE_STRICT: referenceData("ifbench/reference/eval_results_strict.jsonl"),
+                OPENAPI_CONTRACT: readFileSync(`${root}test/worker/fixtures/openapi.json`, "utf8"),
                 // The LLM judge talks to the fake provider (test/fake-llm, started by globalSetup):
                 // tests never reach a real model. Small timeouts and backoffs keep retries fast.
                 FAKE_LLM_URL: inject("fakeLlmUrl"),

@@ -13,6 +13,8 @@ declare global {
       IFBENCH_INPUT: string;
       IFBENCH_RESPONSES: string;
       IFBENCH_REFERENCE_STRICT: string;
+      /** The committed `/openapi.json` (test/worker/fixtures/openapi.json), the API's contract. */
+      OPENAPI_CONTRACT: string;
       /** The fake LLM provider's root URL (test/fake-llm/server.ts). */
       FAKE_LLM_URL: string;
       /** A few TRACE evaluation lines (JSONL), from data/trace. */
