@@ -112,8 +112,3 @@ export function buildDecodeGraph(c: DecoderConfig, weights: ModelWeights): Decod
     : g.matmul(hLast, p("lm_head.weight"));
   return { graph: g, outputs };
 }
-
-/** Parameter names the decode graph reads (all base weights). */
-export function decodeParamNames(c: DecoderConfig): string[] {
-  return [...paramShapes(c).keys()];
-}

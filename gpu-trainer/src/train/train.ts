@@ -3,7 +3,7 @@
  * evaluation, checkpoints, and at the end a plot and a summary.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Mulberry32 } from "@iopo/common";
 import { createEngine, type Engine, type HostTensor, Trainer } from "@iopo/graph";
@@ -34,8 +34,6 @@ export type { ResolvedOptions } from "./options.ts";
 export class TrainingError extends Error {
   override name = "TrainingError";
 }
-
-export type Scheduler = ResolvedOptions["scheduler"];
 
 /** The table's options (src/train/options.ts) plus what only a program can pass. */
 export type TrainOptions = Omit<OptionValues, "model" | "data" | "resume" | "progress"> & {
@@ -448,10 +446,4 @@ async function writeSummary(
   );
   run.log(`checkpoint: ${r.checkpoint}; metrics: ${join(opts.out, "metrics.jsonl")}; plot: ${join(opts.out, "plot.svg")}`);
   return summary;
-}
-
-/** Checkpoint folders a run has written (for tools and tests). */
-export async function runCheckpoints(out: string): Promise<string[]> {
-  if (!existsSync(out)) return [];
-  return (await readdir(out)).filter((n) => /^checkpoint-\d+$/.test(n)).sort((a, b) => Number(a.split("-")[1]) - Number(b.split("-")[1]));
 }

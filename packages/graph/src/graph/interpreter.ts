@@ -3,7 +3,7 @@
  * result rounded to fp32, as ORT computes). Plain loops, written for clarity and exactness; used
  * by tests to check ORT's outputs and gradients, and by constant folding.
  */
-import { type DType, type HostArray, hostGet, isFloat, toHost } from "./dtype.ts";
+import { type DType, type HostArray, hostGet, isFloat } from "./dtype.ts";
 import { type Attrs, GraphError, type Node, type Tensor, clampSlice, liveNodes } from "./graph.ts";
 import { type Dim, stridesOf } from "./shape.ts";
 
@@ -25,11 +25,6 @@ export function valueOf(dtype: DType, shape: readonly number[], src: HostArray |
   if (dtype === "float16" && src instanceof Uint16Array) for (let i = 0; i < n; i++) data[i] = hostGet(src, dtype, i);
   else for (let i = 0; i < n; i++) data[i] = Number(src[i]);
   return { dtype, shape: [...shape], data };
-}
-
-/** Convert a value to the host array type of its dtype. */
-export function toHostArray(v: Value): HostArray {
-  return toHost(v.dtype, v.data);
 }
 
 function alloc(dtype: DType, n: number, prec: Precision): Data {
