@@ -322,7 +322,9 @@ describe("training", () => {
     expect(avg(last, 1)).toBeGreaterThan(0.95);
     expect(avg(last, 2)).toBeGreaterThan(0.4);
     expect(r.evals.map((e) => e.step)).toEqual([100, 200]);
-    expect(r.evals[1]["eval/loss"]).toBeLessThan(0.6); // the held-out quadruples improve too
+    expect(r.evals[1].eval_loss).toBeLessThan(0.6); // the held-out quadruples improve too
+    // evaluations are named as the HF Trainer and TRL name them
+    expect(Object.keys(r.evals[0])).toEqual(expect.arrayContaining(["eval_loss", "eval_rewards/accuracies", "eval_rewards/margins"]));
     const lines = readFileSync(join(dir, "converge", "metrics.jsonl"), "utf8")
       .trim()
       .split("\n")
