@@ -11,7 +11,7 @@ import { z } from "zod";
 import { isPyBlank } from "./text/python-str.ts";
 
 // what a judgement costs is part of the API's contract, which the trainer budgets by too
-export { type JudgeModeName, WORK_LIMITS, judgementWork } from "@iopo/common";
+export { WORK_LIMITS, judgementWork } from "@iopo/common";
 
 export const KWARGS_LIMITS = {
   /** A keyword, marker, separator or phrase (`keyword`, `end_phrase`, `sep`, ...), in characters. */

@@ -27,8 +27,7 @@ import { ConfigError, type OptionValues, type ResolvedOptions, resolveOptions, r
 import { referenceLogprobs } from "./refcache.ts";
 import { MetricsLog, type MetricsRow, Progress, type ProgressMode, evalMetric, plotSvg } from "./report.ts";
 
-export { ConfigError, DEFAULTS, parseLoraTargets, resolveOptions } from "./options.ts";
-export type { ResolvedOptions } from "./options.ts";
+export { ConfigError, DEFAULTS, resolveOptions } from "./options.ts";
 
 /** A run that cannot go on (the loss diverged): reported as one line, like a ConfigError. */
 export class TrainingError extends Error {

@@ -34,7 +34,6 @@ export const CfbenchItemSchema = z.object({
   split: z.enum(CFBENCH_SPLITS),
   criteria: z.array(CfbenchCriterionSchema).min(1).max(64),
 });
-export type CfbenchItem = z.infer<typeof CfbenchItemSchema>;
 
 export const CfbenchSubmissionSchema = CfbenchItemSchema.extend({ response: z.string().max(1_000_000) });
 export type CfbenchSubmission = z.infer<typeof CfbenchSubmissionSchema>;

@@ -2,7 +2,7 @@ import { closest } from "@iopo/common";
 import { z } from "zod";
 import { JudgeInputError, type JudgeIssue } from "../errors.ts";
 import { IFBENCH_CHECKERS, IFBENCH_INSTRUCTION_IDS } from "../ifbench/checkers.ts";
-import { IFEVAL_CHECKERS, IFEVAL_INSTRUCTION_IDS, type IfevalInstructionId } from "../ifeval/checkers.ts";
+import { IFEVAL_CHECKERS, IFEVAL_INSTRUCTION_IDS } from "../ifeval/checkers.ts";
 import type { Checker, CheckerFamily, InstructionId } from "./checker.ts";
 
 /** Every registered instruction id: IFEval's 25 (in IFEval's order), then IFBench's 58. */
@@ -10,10 +10,6 @@ export const INSTRUCTION_IDS: readonly InstructionId[] = [...IFEVAL_INSTRUCTION_
 
 /** Every registered checker by instruction id (IFEval's and IFBench's). */
 export const CHECKERS: { readonly [Id in InstructionId]: Checker } = { ...IFEVAL_CHECKERS, ...IFBENCH_CHECKERS };
-
-export function isIfevalInstructionId(id: unknown): id is IfevalInstructionId {
-  return typeof id === "string" && Object.hasOwn(IFEVAL_CHECKERS, id);
-}
 
 /** Whether `id` is a registered instruction id (IFEval or IFBench). */
 export function isInstructionId(id: unknown): id is InstructionId {

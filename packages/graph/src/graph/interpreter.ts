@@ -4,7 +4,7 @@
  * by tests to check ORT's outputs and gradients, and by constant folding.
  */
 import { type DType, type HostArray, hostGet, isFloat } from "./dtype.ts";
-import { type Attrs, GraphError, type Node, type Tensor, clampSlice, liveNodes } from "./graph.ts";
+import { type Attrs, GraphError, type Tensor, clampSlice, liveNodes } from "./graph.ts";
 import { type Dim, stridesOf } from "./shape.ts";
 
 export type Data = Float64Array | Float32Array;
@@ -617,5 +617,3 @@ function evalDim(d: Dim, dims: Record<string, number>): number {
   }
   return v;
 }
-
-export type { Node };
