@@ -123,6 +123,8 @@ export const datasetVersions = sqliteTable(
   (t) => [primaryKey({ columns: [t.datasetId, t.version] })],
 );
 
+export type VersionRow = typeof datasetVersions.$inferSelect;
+
 /** Per version, format and shard: the exact NDJSON body's line count, byte size and SHA-256. */
 export const versionShards = sqliteTable(
   "version_shards",
