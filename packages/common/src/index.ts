@@ -3,7 +3,7 @@ export { closest, editDistance } from "./closest.ts";
 export { hex, sha256Hex } from "./hash.ts";
 export { MAX_ORDER_SIZE, type Permutation, permutation, rankLength, rankSlice } from "./order.ts";
 export { type PromptConstraint, type PromptInstruction, renderPrompt } from "./prompt.ts";
-export { Mulberry32, mulberry32, mulberry32Step } from "./prng.ts";
+export { Mulberry32, mulberry32, mulberry32Step, seedFromKey } from "./prng.ts";
 export { type JudgeModeName, WORK_LIMITS, judgementWork } from "./judge-work.ts";
 export { ApiClient, type ApiClientOptions, ApiError, type RequestOptions, datasetPath } from "./api-client.ts";
 export {
