@@ -8,7 +8,7 @@ import type {
   CreateDatasetBody,
   CreateVersionBody,
   DatasetDetailSchema,
-  DatasetRowSchema,
+  PagedRecordSchema,
   DatasetSchema,
   DatasetStatisticsSchema,
   FieldErrorSchema,
@@ -43,7 +43,7 @@ export type CreateDataset = z.input<typeof CreateDatasetBody>;
 export type DatasetVersion = z.infer<typeof VersionSchema>;
 export type CreateVersion = z.input<typeof CreateVersionBody>;
 export type IngestResult = z.infer<typeof IngestResultSchema>;
-export type DatasetRow = z.infer<typeof DatasetRowSchema>;
+export type PagedRecord = z.infer<typeof PagedRecordSchema>;
 export type RowsPage = z.infer<typeof RowsPageSchema>;
 export type SearchPage = z.infer<typeof SearchPageSchema>;
 export type DatasetStatistics = z.infer<typeof DatasetStatisticsSchema>;

@@ -12,7 +12,7 @@ export {
   type CreateVersion,
   type Dataset,
   type DatasetDetail,
-  type DatasetRow,
+  type PagedRecord,
   type DatasetStatistics,
   type DatasetVersion,
   type FieldError,
