@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { JOB_STATUSES } from "@iopo/common/api";
+import { JOB_STATUSES, RECORD_KINDS } from "@iopo/common/api";
 
 /** The time now in UTC, ISO 8601 with milliseconds: every timestamp column's default and update. */
 export const utcNow = sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`;
@@ -84,7 +84,7 @@ export const records = sqliteTable(
       .references(() => datasets.id),
     id: text("id").notNull(),
     position: integer("position").notNull(),
-    kind: text("kind", { enum: ["instruction", "sft", "dpo", "iopo"] }).notNull(),
+    kind: text("kind", { enum: RECORD_KINDS }).notNull(),
     /** The record as canonical JSON (without `kind`). */
     payload: text("payload").notNull(),
     /** Constraints of the record's (first) instruction. */

@@ -30,6 +30,9 @@ import type {
   TaxonomySchema,
   VersionSchema,
   JudgeVerdictSchema,
+  ConstraintSchema,
+  InstructionSchema,
+  RecordSchema,
 } from "./api/index.ts";
 
 /** The API's per-request bounds: the routes (judge.ts, benchmarks.ts) enforce these, clients size their batches by them. */
@@ -61,3 +64,8 @@ export type LlmResult = z.infer<typeof LlmResultSchema>;
 export type JudgeVerdict = z.infer<typeof JudgeVerdictSchema>;
 export type JudgeResponse = z.infer<typeof JudgeResponseSchema>;
 export type Taxonomy = z.infer<typeof TaxonomySchema>;
+/** A dataset record as stored and served (the `records` shard format), and the instruction shape its kinds share. */
+export type Constraint = z.infer<typeof ConstraintSchema>;
+export type Instruction = z.infer<typeof InstructionSchema>;
+export type DatasetRecord = z.infer<typeof RecordSchema>;
+export type RecordKind = DatasetRecord["kind"];
