@@ -47,12 +47,6 @@ export async function judgeInstruction(judge: LlmJudge, instruction: Instruction
   };
 }
 
-/** Dimension names as the taxonomy spells them; an unknown one is dropped (the text stays). */
-export function knownDimension(dimensionNames: ReadonlyMap<string, string>, dimension: string | null | undefined): string | undefined {
-  if (!dimension) return undefined;
-  return dimensionNames.get(dimension.trim().toLowerCase());
-}
-
 /** One model stage of a pipeline: its failure names the stage and its prompt version (a job's error then says where it stopped). */
 export async function stage<T>(name: string, promptVersion: string, work: Promise<T>): Promise<T> {
   try {
