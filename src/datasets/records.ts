@@ -5,7 +5,8 @@ import { RECORD_LIMITS } from "@iopo/common/api";
  * The Worker's helpers over dataset records. The records' schema and types are @iopo/common's
  * (api/records.ts), shared with the trainer; the Worker's modules take them through here.
  */
-export { RECORD_KINDS, RECORD_LIMITS, RecordSchema } from "@iopo/common/api";
+export { RECORD_KINDS } from "@iopo/common";
+export { RECORD_LIMITS, RecordSchema } from "@iopo/common/api";
 export type { Constraint, DatasetRecord, Instruction, RecordKind } from "@iopo/common";
 
 /** The instruction that characterises a record (for statistics and filters). */

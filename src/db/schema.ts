@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { JOB_STATUSES, RECORD_KINDS } from "@iopo/common/api";
+import { RECORD_KINDS } from "@iopo/common";
+import { JOB_STATUSES } from "@iopo/common/api";
 
 /** The time now in UTC, ISO 8601 with milliseconds: every timestamp column's default and update. */
 export const utcNow = sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`;

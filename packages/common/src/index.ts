@@ -5,6 +5,20 @@ export { MAX_ORDER_SIZE, type Permutation, permutation, rankLength, rankSlice } 
 export { type PromptConstraint, type PromptInstruction, renderPrompt } from "./prompt.ts";
 export { Mulberry32, mulberry32, mulberry32Step, seedFromKey } from "./prng.ts";
 export { type JudgeModeName, WORK_LIMITS, judgementWork } from "./judge-work.ts";
+export {
+  FORMAT_KINDS,
+  type LlamaFactoryIopoLine,
+  type PreferencePair,
+  type Quadruple,
+  RECORD_KINDS,
+  type SftExample,
+  type ShareGptTurn,
+  llamaFactoryIopoLine,
+  pairAsExample,
+  quadrupleAsExamples,
+  quadrupleAsPairs,
+  recordIdOfLine,
+} from "./formats.ts";
 export { ApiClient, type ApiClientOptions, ApiError, type RequestOptions, datasetPath } from "./api-client.ts";
 export {
   API_LIMITS,

@@ -101,9 +101,3 @@ export const IopoRecordSchema = z
 export const RecordSchema = z
   .discriminatedUnion("kind", [InstructionRecordSchema, SftRecordSchema, DpoRecordSchema, IopoRecordSchema])
   .openapi("Record");
-
-/**
- * Every record kind, in the order statistics list them; the D1 column's enum (src/db/schema.ts)
- * and the row filters read it. `satisfies` holds it to RecordSchema's kinds.
- */
-export const RECORD_KINDS = ["instruction", "sft", "dpo", "iopo"] as const satisfies readonly z.infer<typeof RecordSchema>["kind"][];
