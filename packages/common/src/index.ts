@@ -19,6 +19,19 @@ export {
   quadrupleAsPairs,
   recordIdOfLine,
 } from "./formats.ts";
+export {
+  ADJECTIVES,
+  COMMA_TEMPLATES,
+  END_PHRASES,
+  FORBIDDEN_WORDS,
+  HELD_OUT_TOPICS,
+  INSTRUCTION_WORDS,
+  KEYWORDS,
+  PHRASES,
+  TEMPLATES,
+  TRAIN_TOPICS,
+  syntheticCorpusWords,
+} from "./synthetic-text.ts";
 export { ApiClient, type ApiClientOptions, ApiError, type RequestOptions, datasetPath } from "./api-client.ts";
 export {
   API_LIMITS,
