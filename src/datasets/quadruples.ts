@@ -1,4 +1,4 @@
-import { mulberry32, seedFromKey } from "@iopo/common";
+import { mulberry32, type RecordVerdict, seedFromKey } from "@iopo/common";
 import { CHECKERS, INSTRUCTION_IDS, describeConstraint, getChecker, judgeConstraints, type JudgeResult } from "../judge/index.ts";
 import type { Constraint, DatasetRecord, Instruction } from "./records.ts";
 
@@ -128,7 +128,7 @@ function candidateX2s(x1: Instruction, y1: string, op: BuildOp, random: () => nu
   return out;
 }
 
-const verdict = (result: JudgeResult) => ({
+const verdict = (result: JudgeResult): RecordVerdict => ({
   followed_all: result.followed_all,
   results: result.results as unknown as Record<string, unknown>[],
   judge: "rule:strict",

@@ -1,4 +1,4 @@
-import type { LlmResult } from "@iopo/common";
+import type { LlmResult, RecordVerdict } from "@iopo/common";
 import { renderPrompt, type Instruction } from "../datasets/records.ts";
 import { judgeHybrid, LlmError, PROMPT_VERSION, type HybridConstraint, type LlmJudge } from "../judge/llm/index.ts";
 
@@ -8,13 +8,7 @@ import { judgeHybrid, LlmError, PROMPT_VERSION, type HybridConstraint, type LlmJ
  * constraint the judge could not grade interrupts the job (LlmError): it is an outage, not a
  * verdict, and must not become a reject.
  */
-export interface PipelineVerdict {
-  followed_all: boolean;
-  results: Record<string, unknown>[];
-  judge: string;
-}
-
-export async function judgeInstruction(judge: LlmJudge, instruction: Instruction, response: string): Promise<PipelineVerdict> {
+export async function judgeInstruction(judge: LlmJudge, instruction: Instruction, response: string): Promise<RecordVerdict> {
   const constraints: HybridConstraint[] = instruction.constraints.map((c) =>
     c.checker
       ? { id: c.checker.id, kwargs: c.checker.kwargs }

@@ -33,6 +33,7 @@ import type {
   ConstraintSchema,
   InstructionSchema,
   RecordSchema,
+  VerdictSchema,
 } from "./api/index.ts";
 
 /** The API's per-request bounds: the routes (judge.ts, benchmarks.ts) enforce these, clients size their batches by them. */
@@ -68,4 +69,6 @@ export type Taxonomy = z.infer<typeof TaxonomySchema>;
 export type Constraint = z.infer<typeof ConstraintSchema>;
 export type Instruction = z.infer<typeof InstructionSchema>;
 export type DatasetRecord = z.infer<typeof RecordSchema>;
+/** The judge's verdict as a record keeps it (an sft's, a pair's, a quadruple's four): its results and which judge gave them. */
+export type RecordVerdict = z.infer<typeof VerdictSchema>;
 export type RecordKind = DatasetRecord["kind"];

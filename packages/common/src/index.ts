@@ -58,6 +58,7 @@ export {
   type ManifestShard,
   type ProblemBody,
   type RecordKind,
+  type RecordVerdict,
   type RowsPage,
   type SearchPage,
   type RuleResult,
