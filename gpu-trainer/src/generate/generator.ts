@@ -11,7 +11,7 @@
  */
 import { compile, type DeviceTensor, type Engine, type EngineSession, type HostTensor, type OutputSpec } from "@iopo/graph";
 import { type DecoderConfig, ropeTables } from "../model/config.ts";
-import type { ModelWeights } from "../model/decoder.ts";
+import type { LoraConfig, ModelWeights } from "../model/decoder.ts";
 import { buildDecodeGraph, pastName, presentName } from "./decode-graph.ts";
 import { type SamplingOptions, sampleToken, seededRng } from "./sampling.ts";
 
@@ -45,6 +45,8 @@ export interface GeneratorInit {
   engine: Engine;
   config: DecoderConfig;
   weights: ModelWeights;
+  /** LoRA adapters applied unmerged (a loaded adapter is merged into its base instead: model.ts). */
+  lora?: { config: LoraConfig; weights: ModelWeights };
 }
 
 const NEG = -1e9;
@@ -59,7 +61,7 @@ export class Generator {
 
   /** Compile the decode graph, create its session and upload the weights. */
   static async create(init: GeneratorInit): Promise<Generator> {
-    const { graph, outputs } = buildDecodeGraph(init.config, init.weights);
+    const { graph, outputs } = buildDecodeGraph(init.config, init.weights, init.lora);
     const model = compile(outputs, { paramsAsInputs: true });
     const deviceOutputs = Object.keys(outputs).filter((n) => n.startsWith("present."));
     const session = await init.engine.createSession(model, { deviceOutputs, name: "decode" });
@@ -89,74 +91,21 @@ export class Generator {
     return out;
   }
 
+  /**
+   * Start decoding a batch: the prompts left-padded to the longest, caches for up to
+   * `maxNewTokens` more tokens. The caller runs `prefill` once, then `step` per new token.
+   */
+  async openBatch(prompts: readonly (readonly number[])[], maxNewTokens: number, padTokenId = 0): Promise<DecodeBatch> {
+    return DecodeBatch.open(this.engine, this.config, this.session, this.params, prompts, maxNewTokens, padTokenId);
+  }
+
   private async generateBatch(prompts: readonly (readonly number[])[], streams: number[], opts: GenerateOptions): Promise<Generation[]> {
-    const c = this.config;
-    const e = this.engine;
     const N = prompts.length;
+    const V = this.config.vocabSize;
     const maxNew = Math.max(1, opts.maxNewTokens ?? 256);
-    const Tp = Math.max(...prompts.map((p) => p.length));
-    if (Tp === 0) throw new Error("generate: empty prompt");
-    const L = Tp + maxNew;
-    const hd = c.headDim;
-    const KV = c.numKvHeads;
     const stop = new Set(opts.stopTokens ?? []);
     const pad = opts.padTokenId ?? 0;
     const rngs = streams.map((s) => seededRng(opts.seed ?? 0, s));
-    const { cos: cosT, sin: sinT } = ropeTables(c, L);
-    const padN = prompts.map((p) => Tp - p.length);
-    const real = new Uint8Array(N * L);
-    prompts.forEach((_p, n) => real.fill(1, n * L + padN[n], n * L + Tp));
-
-    // caches: zeros (unwritten slots are masked, but must not be NaN)
-    const past = new Map<string, DeviceTensor>();
-    const spare = new Map<string, DeviceTensor>();
-    const zeros = { dtype: "float32" as const, shape: [N, KV, L, hd], data: new Float32Array(N * KV * L * hd) };
-    for (let l = 0; l < c.numLayers; l++)
-      for (const kv of ["key", "value"] as const) {
-        past.set(pastName(l, kv), await e.upload(zeros));
-        if (e.preallocatedOutputs) spare.set(pastName(l, kv), await e.alloc("float32", zeros.shape));
-      }
-
-    const run = async (ids: Int32Array, S: number, slot0: number): Promise<Float32Array> => {
-      const cos = new Float32Array(N * S * hd);
-      const sin = new Float32Array(N * S * hd);
-      const bias = new Float32Array(N * S * L).fill(NEG);
-      for (let n = 0; n < N; n++)
-        for (let s = 0; s < S; s++) {
-          const slot = slot0 + s;
-          const pos = Math.max(0, slot - padN[n]);
-          cos.set(cosT.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
-          sin.set(sinT.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
-          const row = (n * S + s) * L;
-          for (let j = 0; j <= slot; j++) if (real[n * L + j]) bias[row + j] = 0;
-          bias[row + slot] = 0; // a padding query attends itself (its output is unused)
-        }
-      const feeds: Record<string, HostTensor | DeviceTensor> = {
-        ids: { dtype: "int32", shape: [N, S], data: ids },
-        cos: { dtype: "float32", shape: [N, 1, S, hd], data: cos },
-        sin: { dtype: "float32", shape: [N, 1, S, hd], data: sin },
-        write_idx: { dtype: "int32", shape: [1, 1, S, 1], data: Int32Array.from({ length: S }, (_, s) => slot0 + s) },
-        last: { dtype: "int32", shape: [], data: Int32Array.of(S - 1) },
-        bias: { dtype: "float32", shape: [N, 1, 1, S, L], data: bias },
-      };
-      for (const [k, v] of this.params) feeds[k] = v;
-      for (const [k, v] of past) feeds[k] = v;
-      const outs: Record<string, OutputSpec> = { logits: "host" };
-      for (let l = 0; l < c.numLayers; l++)
-        for (const kv of ["key", "value"] as const) outs[presentName(l, kv)] = spare.get(pastName(l, kv)) ?? "device";
-      const r = await this.session.run(feeds, outs);
-      for (let l = 0; l < c.numLayers; l++)
-        for (const kv of ["key", "value"] as const) {
-          const name = pastName(l, kv);
-          const old = past.get(name)!;
-          past.set(name, r.device[presentName(l, kv)]);
-          if (spare.has(name)) spare.set(name, old);
-          else e.dispose(old);
-        }
-      return r.host.logits.data as Float32Array;
-    };
-
-    const V = c.vocabSize;
     const tokens: number[][] = prompts.map(() => []);
     const done: (FinishReason | undefined)[] = new Array(N).fill(undefined);
     const stopToken: (number | undefined)[] = new Array(N).fill(undefined);
@@ -177,17 +126,18 @@ export class Generator {
       return next;
     };
 
+    const batch = await this.openBatch(prompts, maxNew, pad);
     try {
-      const ids = new Int32Array(N * Tp).fill(pad);
-      prompts.forEach((p, n) => ids.set(p, n * Tp + padN[n]));
-      let next = choose(await run(ids, Tp, 0));
-      for (let slot = Tp; done.some((d) => !d); slot++) {
-        for (let n = 0; n < N; n++) if (!done[n]) real[n * L + slot] = 1;
-        next = choose(await run(next, 1, slot));
-      }
+      let next = choose(await batch.prefill());
+      while (done.some((d) => !d))
+        next = choose(
+          await batch.step(
+            next,
+            done.map((d) => !d),
+          ),
+        );
     } finally {
-      for (const t of past.values()) e.dispose(t);
-      for (const t of spare.values()) e.dispose(t);
+      batch.close();
     }
     return prompts.map((p, n) => ({
       tokens: tokens[n],
@@ -201,5 +151,129 @@ export class Generator {
     await this.session.release();
     for (const t of this.params.values()) this.engine.dispose(t);
     this.params.clear();
+  }
+}
+
+/**
+ * One batch's decoding on the device: its KV caches, and on the host which cache slots hold real
+ * tokens. Positions are counted from each row's first real token (as transformers' generate does
+ * with left padding), so a padded row computes what it would alone.
+ */
+export class DecodeBatch {
+  /** Slots written so far (the prompt's, then one per step). */
+  private slot = 0;
+  private constructor(
+    private readonly engine: Engine,
+    private readonly config: DecoderConfig,
+    private readonly session: EngineSession,
+    private readonly params: Map<string, DeviceTensor>,
+    private readonly prompts: readonly (readonly number[])[],
+    /** The longest prompt's length (the others are left-padded to it). */
+    private readonly Tp: number,
+    /** Cache length: the longest prompt plus the new tokens. */
+    private readonly L: number,
+    private readonly padTokenId: number,
+    private readonly past: Map<string, DeviceTensor>,
+    private readonly spare: Map<string, DeviceTensor>,
+    /** real[n * L + j]: slot j of row n holds a real token (not padding, not yet unwritten). */
+    private readonly real: Uint8Array,
+  ) {}
+
+  static async open(
+    engine: Engine,
+    c: DecoderConfig,
+    session: EngineSession,
+    params: Map<string, DeviceTensor>,
+    prompts: readonly (readonly number[])[],
+    maxNewTokens: number,
+    padTokenId: number,
+  ): Promise<DecodeBatch> {
+    const N = prompts.length;
+    const Tp = Math.max(...prompts.map((p) => p.length));
+    if (Tp === 0) throw new Error("generate: empty prompt");
+    const L = Tp + maxNewTokens;
+    const real = new Uint8Array(N * L);
+    prompts.forEach((p, n) => real.fill(1, n * L + Tp - p.length, n * L + Tp));
+    // caches: zeros (unwritten slots are masked, but must not be NaN)
+    const past = new Map<string, DeviceTensor>();
+    const spare = new Map<string, DeviceTensor>();
+    const zeros = {
+      dtype: "float32" as const,
+      shape: [N, c.numKvHeads, L, c.headDim],
+      data: new Float32Array(N * c.numKvHeads * L * c.headDim),
+    };
+    for (let l = 0; l < c.numLayers; l++)
+      for (const kv of ["key", "value"] as const) {
+        past.set(pastName(l, kv), await engine.upload(zeros));
+        if (engine.preallocatedOutputs) spare.set(pastName(l, kv), await engine.alloc("float32", zeros.shape));
+      }
+    return new DecodeBatch(engine, c, session, params, prompts, Tp, L, padTokenId, past, spare, real);
+  }
+
+  /** Run the prompts: the logits [N, V] of each row's last prompt token. */
+  async prefill(): Promise<Float32Array> {
+    const { Tp } = this;
+    const ids = new Int32Array(this.prompts.length * Tp).fill(this.padTokenId);
+    this.prompts.forEach((p, n) => ids.set(p, n * Tp + Tp - p.length));
+    return this.run(ids, Tp);
+  }
+
+  /** Append one token per row (`live[n]` false: row n has finished, its token is padding): the logits [N, V] after it. */
+  async step(next: Int32Array, live: readonly boolean[]): Promise<Float32Array> {
+    if (this.slot >= this.L) throw new Error(`generate: the cache holds ${this.L} tokens`);
+    live.forEach((on, n) => on && (this.real[n * this.L + this.slot] = 1));
+    return this.run(next, 1);
+  }
+
+  private async run(ids: Int32Array, S: number): Promise<Float32Array> {
+    const c = this.config;
+    const { L, Tp, real } = this;
+    const N = this.prompts.length;
+    const hd = c.headDim;
+    const { cos: cosT, sin: sinT } = ropeTables(c, L);
+    const slot0 = this.slot;
+    const cos = new Float32Array(N * S * hd);
+    const sin = new Float32Array(N * S * hd);
+    const bias = new Float32Array(N * S * L).fill(NEG);
+    for (let n = 0; n < N; n++)
+      for (let s = 0; s < S; s++) {
+        const slot = slot0 + s;
+        const pos = Math.max(0, slot - (Tp - this.prompts[n].length));
+        cos.set(cosT.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
+        sin.set(sinT.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
+        const row = (n * S + s) * L;
+        for (let j = 0; j <= slot; j++) if (real[n * L + j]) bias[row + j] = 0;
+        bias[row + slot] = 0; // a padding query attends itself (its output is unused)
+      }
+    const feeds: Record<string, HostTensor | DeviceTensor> = {
+      ids: { dtype: "int32", shape: [N, S], data: ids },
+      cos: { dtype: "float32", shape: [N, 1, S, hd], data: cos },
+      sin: { dtype: "float32", shape: [N, 1, S, hd], data: sin },
+      write_idx: { dtype: "int32", shape: [1, 1, S, 1], data: Int32Array.from({ length: S }, (_, s) => slot0 + s) },
+      last: { dtype: "int32", shape: [], data: Int32Array.of(S - 1) },
+      bias: { dtype: "float32", shape: [N, 1, 1, S, L], data: bias },
+    };
+    for (const [k, v] of this.params) feeds[k] = v;
+    for (const [k, v] of this.past) feeds[k] = v;
+    const outs: Record<string, OutputSpec> = { logits: "host" };
+    for (let l = 0; l < c.numLayers; l++)
+      for (const kv of ["key", "value"] as const) outs[presentName(l, kv)] = this.spare.get(pastName(l, kv)) ?? "device";
+    const r = await this.session.run(feeds, outs);
+    for (let l = 0; l < c.numLayers; l++)
+      for (const kv of ["key", "value"] as const) {
+        const name = pastName(l, kv);
+        const old = this.past.get(name)!;
+        this.past.set(name, r.device[presentName(l, kv)]);
+        if (this.spare.has(name)) this.spare.set(name, old);
+        else this.engine.dispose(old);
+      }
+    this.slot += S;
+    return r.host.logits.data as Float32Array;
+  }
+
+  /** Free the caches. */
+  close(): void {
+    for (const t of this.past.values()) this.engine.dispose(t);
+    for (const t of this.spare.values()) this.engine.dispose(t);
   }
 }
