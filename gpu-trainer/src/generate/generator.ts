@@ -96,7 +96,12 @@ export class Generator {
    * `maxNewTokens` more tokens. The caller runs `prefill` once, then `step` per new token.
    */
   async openBatch(prompts: readonly (readonly number[])[], maxNewTokens: number, padTokenId = 0): Promise<DecodeBatch> {
-    return DecodeBatch.open(this.engine, this.config, this.session, this.params, prompts, maxNewTokens, padTokenId);
+    return DecodeBatch.open(
+      { engine: this.engine, config: this.config, session: this.session, params: this.params },
+      prompts,
+      maxNewTokens,
+      padTokenId,
+    );
   }
 
   private async generateBatch(prompts: readonly (readonly number[])[], streams: number[], opts: GenerateOptions): Promise<Generation[]> {
@@ -154,6 +159,14 @@ export class Generator {
   }
 }
 
+/** What a batch decodes with: the compiled decode graph's session and the uploaded weights. */
+interface DecodeSession {
+  engine: Engine;
+  config: DecoderConfig;
+  session: EngineSession;
+  params: ReadonlyMap<string, DeviceTensor>;
+}
+
 /**
  * One batch's decoding on the device: its KV caches, and on the host which cache slots hold real
  * tokens. Positions are counted from each row's first real token (as transformers' generate does
@@ -162,52 +175,49 @@ export class Generator {
 export class DecodeBatch {
   /** Slots written so far (the prompt's, then one per step). */
   private slot = 0;
+  private readonly past = new Map<string, DeviceTensor>();
+  /** Preallocated outputs the caches ping-pong with (engines that take them). */
+  private readonly spare = new Map<string, DeviceTensor>();
+  /** The longest prompt's length (the others are left-padded to it). */
+  private readonly Tp: number;
+  /** Cache length: the longest prompt plus the new tokens. */
+  private readonly L: number;
+  /** real[n * L + j]: slot j of row n holds a real token (not padding, not unwritten). */
+  private readonly real: Uint8Array;
+  private readonly rope: { cos: Float32Array; sin: Float32Array };
+
   private constructor(
-    private readonly engine: Engine,
-    private readonly config: DecoderConfig,
-    private readonly session: EngineSession,
-    private readonly params: Map<string, DeviceTensor>,
+    private readonly s: DecodeSession,
     private readonly prompts: readonly (readonly number[])[],
-    /** The longest prompt's length (the others are left-padded to it). */
-    private readonly Tp: number,
-    /** Cache length: the longest prompt plus the new tokens. */
-    private readonly L: number,
+    maxNewTokens: number,
     private readonly padTokenId: number,
-    private readonly past: Map<string, DeviceTensor>,
-    private readonly spare: Map<string, DeviceTensor>,
-    /** real[n * L + j]: slot j of row n holds a real token (not padding, not yet unwritten). */
-    private readonly real: Uint8Array,
-  ) {}
+  ) {
+    const N = prompts.length;
+    this.Tp = Math.max(...prompts.map((p) => p.length));
+    if (this.Tp === 0) throw new Error("generate: empty prompt");
+    this.L = this.Tp + maxNewTokens;
+    this.real = new Uint8Array(N * this.L);
+    prompts.forEach((p, n) => this.real.fill(1, n * this.L + this.Tp - p.length, n * this.L + this.Tp));
+    this.rope = ropeTables(s.config, this.L);
+  }
 
   static async open(
-    engine: Engine,
-    c: DecoderConfig,
-    session: EngineSession,
-    params: Map<string, DeviceTensor>,
+    s: DecodeSession,
     prompts: readonly (readonly number[])[],
     maxNewTokens: number,
     padTokenId: number,
   ): Promise<DecodeBatch> {
-    const N = prompts.length;
-    const Tp = Math.max(...prompts.map((p) => p.length));
-    if (Tp === 0) throw new Error("generate: empty prompt");
-    const L = Tp + maxNewTokens;
-    const real = new Uint8Array(N * L);
-    prompts.forEach((p, n) => real.fill(1, n * L + Tp - p.length, n * L + Tp));
+    const b = new DecodeBatch(s, prompts, maxNewTokens, padTokenId);
+    const c = s.config;
     // caches: zeros (unwritten slots are masked, but must not be NaN)
-    const past = new Map<string, DeviceTensor>();
-    const spare = new Map<string, DeviceTensor>();
-    const zeros = {
-      dtype: "float32" as const,
-      shape: [N, c.numKvHeads, L, c.headDim],
-      data: new Float32Array(N * c.numKvHeads * L * c.headDim),
-    };
+    const shape = [prompts.length, c.numKvHeads, b.L, c.headDim];
+    const zeros = { dtype: "float32" as const, shape, data: new Float32Array(shape.reduce((x, y) => x * y, 1)) };
     for (let l = 0; l < c.numLayers; l++)
       for (const kv of ["key", "value"] as const) {
-        past.set(pastName(l, kv), await engine.upload(zeros));
-        if (engine.preallocatedOutputs) spare.set(pastName(l, kv), await engine.alloc("float32", zeros.shape));
+        b.past.set(pastName(l, kv), await s.engine.upload(zeros));
+        if (s.engine.preallocatedOutputs) b.spare.set(pastName(l, kv), await s.engine.alloc("float32", shape));
       }
-    return new DecodeBatch(engine, c, session, params, prompts, Tp, L, padTokenId, past, spare, real);
+    return b;
   }
 
   /** Run the prompts: the logits [N, V] of each row's last prompt token. */
@@ -226,12 +236,10 @@ export class DecodeBatch {
   }
 
   private async run(ids: Int32Array, S: number): Promise<Float32Array> {
-    const c = this.config;
-    const { L, Tp, real } = this;
+    const { config: c, engine, session, params } = this.s;
+    const { L, Tp, real, slot: slot0 } = this;
     const N = this.prompts.length;
     const hd = c.headDim;
-    const { cos: cosT, sin: sinT } = ropeTables(c, L);
-    const slot0 = this.slot;
     const cos = new Float32Array(N * S * hd);
     const sin = new Float32Array(N * S * hd);
     const bias = new Float32Array(N * S * L).fill(NEG);
@@ -239,8 +247,8 @@ export class DecodeBatch {
       for (let s = 0; s < S; s++) {
         const slot = slot0 + s;
         const pos = Math.max(0, slot - (Tp - this.prompts[n].length));
-        cos.set(cosT.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
-        sin.set(sinT.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
+        cos.set(this.rope.cos.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
+        sin.set(this.rope.sin.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
         const row = (n * S + s) * L;
         for (let j = 0; j <= slot; j++) if (real[n * L + j]) bias[row + j] = 0;
         bias[row + slot] = 0; // a padding query attends itself (its output is unused)
@@ -253,19 +261,19 @@ export class DecodeBatch {
       last: { dtype: "int32", shape: [], data: Int32Array.of(S - 1) },
       bias: { dtype: "float32", shape: [N, 1, 1, S, L], data: bias },
     };
-    for (const [k, v] of this.params) feeds[k] = v;
+    for (const [k, v] of params) feeds[k] = v;
     for (const [k, v] of this.past) feeds[k] = v;
     const outs: Record<string, OutputSpec> = { logits: "host" };
     for (let l = 0; l < c.numLayers; l++)
       for (const kv of ["key", "value"] as const) outs[presentName(l, kv)] = this.spare.get(pastName(l, kv)) ?? "device";
-    const r = await this.session.run(feeds, outs);
+    const r = await session.run(feeds, outs);
     for (let l = 0; l < c.numLayers; l++)
       for (const kv of ["key", "value"] as const) {
         const name = pastName(l, kv);
         const old = this.past.get(name)!;
         this.past.set(name, r.device[presentName(l, kv)]);
         if (this.spare.has(name)) this.spare.set(name, old);
-        else this.engine.dispose(old);
+        else engine.dispose(old);
       }
     this.slot += S;
     return r.host.logits.data as Float32Array;
@@ -273,7 +281,7 @@ export class DecodeBatch {
 
   /** Free the caches. */
   close(): void {
-    for (const t of this.past.values()) this.engine.dispose(t);
-    for (const t of this.spare.values()) this.engine.dispose(t);
+    for (const t of this.past.values()) this.s.engine.dispose(t);
+    for (const t of this.spare.values()) this.s.engine.dispose(t);
   }
 }
