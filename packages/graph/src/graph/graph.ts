@@ -1,5 +1,6 @@
 /**
- * A typed graph builder: tensors, ops, shape and dtype inference with build-time errors.
+ * A typed graph builder: tensors and ops, each node's inputs checked and output types inferred
+ * at build time by its op's shape rule in the op table (ops/).
  *
  * The IR is opset-independent: shape-like arguments (reduce axes, slice bounds, reshape targets,
  * split sizes) are attributes here and become int64 initializers or attributes at ONNX emission,
