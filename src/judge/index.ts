@@ -9,8 +9,9 @@ export {
   TRACE_DIMENSIONS,
   type InstructionId,
 } from "./core/checker.ts";
-export { IFEVAL_INSTRUCTION_IDS } from "./ifeval/checkers.ts";
-export { IFBENCH_CHECKERS, IFBENCH_INSTRUCTION_IDS } from "./ifbench/checkers.ts";
+export { IFEVAL_INSTRUCTION_IDS } from "./ifeval/ids.ts";
+export { IFBENCH_CHECKERS } from "./ifbench/checkers.ts";
+export { IFBENCH_INSTRUCTION_IDS } from "./ifbench/ids.ts";
 export { splitIntoSentences } from "./ifbench/sentences.ts";
 export {
   CHECKERS,

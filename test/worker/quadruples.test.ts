@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { z } from "@hono/zod-openapi";
-import { JobRunSchema, JobSchema, JudgeResponseSchema, RowsPageSchema } from "@iopo/common/api";
+import type { Instruction } from "@iopo/common";
+import { IopoRecordSchema, JobRunSchema, JobSchema, JudgeResponseSchema, RowsPageSchema } from "@iopo/common/api";
 import { describe, expect, it } from "vitest";
-import { type Instruction, IopoRecordSchema } from "../../src/datasets/records.ts";
 import { ADMIN, call, expectProblem, postJson } from "./helpers.ts";
 import { postWith } from "./llm-helpers.ts";
 
@@ -87,7 +87,7 @@ async function runToEnd(source: string, id: string, maxBatches: number) {
   return { job, runs };
 }
 
-/** The target's rows, each a valid iopo record (the record schema the Worker ingests with). */
+/** The target's rows, each a valid iopo record (the record schema of the API). */
 async function quads(name: string) {
   const page = await parsed(RowsPageSchema, await call(`/v1/datasets/${name}/rows?length=100`));
   return page.rows.map(({ id, row }) => ({ id, row: IopoRecordSchema.parse(row) }));

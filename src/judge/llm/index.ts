@@ -32,8 +32,6 @@ export {
   validateRuleConstraints,
   type HybridConstraint,
   type HybridItem,
-  type HybridOutput,
-  type HybridVerdict,
 } from "./hybrid.ts";
 export {
   traceItemStatus,
