@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { validateConstraintChecker } from "../datasets/checkers.ts";
 import { RECORD_KINDS, RecordSchema } from "../datasets/records.ts";
 import { createDataset, findDataset, listDatasets } from "../datasets/store/access.ts";
-import { appendRecords, MAX_RECORDS_PER_REQUEST, parseRecordsBody, prepareRecords } from "../datasets/store/ingest.ts";
+import { appendRecords, parseRecordsBody, prepareRecords } from "../datasets/store/ingest.ts";
 import { datasetStatistics, queryRows, toRecord } from "../datasets/store/rows.ts";
 import { listVersions } from "../datasets/store/versions.ts";
 import { dimensionsOfType as findDimensionsOfType, loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
@@ -10,6 +10,7 @@ import { requireScope } from "../lib/auth.ts";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi.ts";
 import { ProblemError } from "../lib/problem.ts";
+import { LIMITS } from "@iopo/common";
 import { CreateDatasetBody, DatasetDetailSchema, DatasetSchema, IngestResultSchema, RowsPageSchema } from "@iopo/common/api";
 import { nameParam, presentDataset, presentVersion } from "./dataset-schemas.ts";
 
@@ -70,7 +71,7 @@ const ingestRoute = createRoute({
   description:
     `Every line is validated first; any invalid line rejects the whole request (422 listing line numbers and fields) and nothing is written. ` +
     `An accepted request is atomic and idempotent: a record's id is the SHA-256 of its canonical JSON, so re-sending adds nothing and is counted in \`duplicates\`. ` +
-    `At most ${MAX_RECORDS_PER_REQUEST} records per request.`,
+    `At most ${LIMITS.recordsPerRequest} records per request.`,
   security,
   middleware: [requireScope("write"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
   request: {
@@ -96,8 +97,7 @@ const rowsRoute = createRoute({
   path: "/v1/datasets/{name}/rows",
   tags: ["Datasets"],
   summary: "Browse records",
-  description:
-    "Pages of at most 100. Without filters `offset` is a seek on the dense position index; with filters, prefer `after` (the `next_after` of the previous page) for keyset paging.",
+  description: `Pages of at most ${LIMITS.rowsPage}. Without filters \`offset\` is a seek on the dense position index; with filters, prefer \`after\` (the \`next_after\` of the previous page) for keyset paging.`,
   middleware: [requireScope("read")] as const,
   request: {
     params: nameParam,
@@ -108,7 +108,7 @@ const rowsRoute = createRoute({
       after: queryInt(-1, 2 ** 31)
         .optional()
         .openapi({ description: "return rows after this position (not with `offset`)" }),
-      length: queryInt(1, 100).default(100),
+      length: queryInt(1, LIMITS.rowsPage).default(LIMITS.rowsPage),
       kind: z.enum(RECORD_KINDS).optional(),
       dimension: z.string().min(1).max(200).optional(),
       constraints: queryInt(0, 1000).optional(),
@@ -160,8 +160,8 @@ export const datasetRoutes = router
   .openapi(ingestRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "write");
     const parsed = parseRecordsBody(await bodyText(c), requestMediaType(c) !== "application/json");
-    if (parsed.records.length + parsed.errors.length > MAX_RECORDS_PER_REQUEST) {
-      throw new ProblemError(413, "payload-too-large", `At most ${MAX_RECORDS_PER_REQUEST} records per request; split the upload.`);
+    if (parsed.records.length + parsed.errors.length > LIMITS.recordsPerRequest) {
+      throw new ProblemError(413, "payload-too-large", `At most ${LIMITS.recordsPerRequest} records per request; split the upload.`);
     }
     if (parsed.records.length === 0 && parsed.errors.length === 0) {
       throw new ProblemError(422, "validation", "The body holds no records.", [{ field: "body", message: "empty" }]);

@@ -5,13 +5,11 @@ import { SHORT_TERM_SCAN_MAX_RECORDS, searchRecords, searchTerms, TRIGRAM } from
 import { requireScope } from "../lib/auth.ts";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi.ts";
 import { ProblemError } from "../lib/problem.ts";
+import { LIMITS } from "@iopo/common";
 import { SearchPageSchema } from "@iopo/common/api";
 import { nameParam } from "./dataset-schemas.ts";
 
 /** Full-text search over a dataset's prompts and responses. */
-
-/** How deep a search may page: ranking every match costs more the further it goes. */
-export const SEARCH_MAX_OFFSET = 10_000;
 
 const searchRoute = createRoute({
   method: "get",
@@ -26,8 +24,8 @@ const searchRoute = createRoute({
     params: nameParam,
     query: z.object({
       q: z.string().trim().min(1).max(200).openapi({ example: "中文回答" }),
-      offset: queryInt(0, SEARCH_MAX_OFFSET).default(0),
-      length: queryInt(1, 100).default(100),
+      offset: queryInt(0, LIMITS.searchOffset).default(0),
+      length: queryInt(1, LIMITS.rowsPage).default(LIMITS.rowsPage),
     }),
   },
   responses: { 200: jsonContent(SearchPageSchema, "A page of matching records"), ...problemResponses(401, 403, 404, 422) },

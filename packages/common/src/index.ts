@@ -4,33 +4,34 @@ export { hex, sha256Hex } from "./hash.ts";
 export { MAX_ORDER_SIZE, type Permutation, permutation, rankLength, rankSlice } from "./order.ts";
 export { type PromptConstraint, type PromptInstruction, renderPrompt } from "./prompt.ts";
 export { Mulberry32, mulberry32, mulberry32Step } from "./prng.ts";
-export { type JudgeModeName, WORK_LIMITS, judgementWork } from "./judge-work.ts";
+export { type JudgeModeName, judgementWork } from "./judge-work.ts";
+export { LIMITS } from "./limits.ts";
+export { type NdjsonLine, ndjsonLine, ndjsonLines } from "./ndjson.ts";
 export { ApiClient, type ApiClientOptions, ApiError, type RequestOptions, datasetPath } from "./api-client.ts";
-export {
-  API_LIMITS,
-  type CreateDataset,
-  type CreateVersion,
-  type Dataset,
-  type DatasetDetail,
-  type DatasetRow,
-  type DatasetStatistics,
-  type DatasetVersion,
-  type FieldError,
-  type IngestResult,
-  type Job,
-  type JobEvent,
-  type JobProgress,
-  type JobRun,
-  type JudgeResponse,
-  type JudgeVerdict,
-  type LlmResult,
-  type Manifest,
-  type ManifestShard,
-  type ProblemBody,
-  type RowsPage,
-  type SearchPage,
-  type RuleResult,
-  type RunJob,
-  type ShardFormat,
-  type Taxonomy,
+export type {
+  CreateDataset,
+  CreateVersion,
+  Dataset,
+  DatasetDetail,
+  DatasetRow,
+  DatasetStatistics,
+  DatasetVersion,
+  FieldError,
+  IngestResult,
+  Job,
+  JobEvent,
+  JobProgress,
+  JobRun,
+  JudgeResponse,
+  JudgeVerdict,
+  LlmResult,
+  Manifest,
+  ManifestShard,
+  ProblemBody,
+  RowsPage,
+  SearchPage,
+  RuleResult,
+  RunJob,
+  ShardFormat,
+  Taxonomy,
 } from "./api-types.ts";
