@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { validateConstraintChecker } from "../datasets/checkers.ts";
 import { RECORD_KINDS, RecordSchema } from "../datasets/records.ts";
 import { createDataset, findDataset, listDatasets } from "../datasets/store/access.ts";
-import { appendRecords, parseRecordsBody, prepareRecords } from "../datasets/store/ingest.ts";
+import { ingestBody } from "../datasets/store/ingest.ts";
 import { datasetStatistics, queryRows, toRecord } from "../datasets/store/rows.ts";
 import { listVersions } from "../datasets/store/versions.ts";
 import { dimensionsOfType as findDimensionsOfType, loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
@@ -159,25 +159,8 @@ export const datasetRoutes = router
   })
   .openapi(ingestRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "write");
-    const parsed = parseRecordsBody(await bodyText(c), requestMediaType(c) !== "application/json");
-    if (parsed.records.length + parsed.errors.length > LIMITS.recordsPerRequest) {
-      throw new ProblemError(413, "payload-too-large", `At most ${LIMITS.recordsPerRequest} records per request; split the upload.`);
-    }
-    if (parsed.records.length === 0 && parsed.errors.length === 0) {
-      throw new ProblemError(422, "validation", "The body holds no records.", [{ field: "body", message: "empty" }]);
-    }
-    const taxonomy = await loadTaxonomyIndex(c.env.DB);
-    const { prepared, errors } = await prepareRecords(parsed, taxonomy.dimensionNames, validateConstraintChecker);
-    if (errors.length > 0) {
-      const lines = [...new Set(errors.map((e) => e.line).filter((l) => l !== undefined))];
-      throw new ProblemError(
-        422,
-        "validation",
-        `${lines.length} record(s) are invalid (lines ${lines.slice(0, 20).join(", ")}${lines.length > 20 ? ", ..." : ""}); nothing was written.`,
-        errors.slice(0, 200),
-      );
-    }
-    return c.json(await appendRecords(c.env.DB, dataset, prepared), 200);
+    const body = { text: await bodyText(c), isNdjson: requestMediaType(c) !== "application/json" };
+    return c.json(await ingestBody(c.env.DB, dataset, body, validateConstraintChecker), 200);
   })
   .openapi(rowsRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "read");

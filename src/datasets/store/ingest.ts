@@ -4,7 +4,7 @@ import { LIMITS, ndjsonLines } from "@iopo/common";
 import { D1_MAX_VALUE_BYTES, d1Statement } from "../../db/d1.ts";
 import { datasets, records } from "../../db/schema.ts";
 import { ProblemError, type FieldError } from "../../lib/problem.ts";
-import { resolveDimension } from "../taxonomy.ts";
+import { loadTaxonomyIndex, resolveDimension } from "../taxonomy.ts";
 import {
   canonicalJson,
   fieldNestedTooDeep,
@@ -149,6 +149,38 @@ export async function prepareRecords(
     prepared.push({ line, id, record, payload, constraintCount, dimensions, row, rowBytes });
   }
   return errors.length > 0 ? { prepared: [], errors } : { prepared, errors };
+}
+
+/**
+ * POST /v1/datasets/{name}/records: a body of records, all or nothing. 413 beyond
+ * LIMITS.recordsPerRequest, 422 for an empty body or naming every invalid record (nothing is
+ * written), else the records appended.
+ */
+export async function ingestBody(
+  db: D1Database,
+  dataset: DatasetRow,
+  body: { text: string; isNdjson: boolean },
+  validateChecker: CheckerValidator,
+): Promise<IngestResult> {
+  const parsed = parseRecordsBody(body.text, body.isNdjson);
+  if (parsed.records.length + parsed.errors.length > LIMITS.recordsPerRequest) {
+    throw new ProblemError(413, "payload-too-large", `At most ${LIMITS.recordsPerRequest} records per request; split the upload.`);
+  }
+  if (parsed.records.length === 0 && parsed.errors.length === 0) {
+    throw new ProblemError(422, "validation", "The body holds no records.", [{ field: "body", message: "empty" }]);
+  }
+  const { dimensionNames } = await loadTaxonomyIndex(db);
+  const { prepared, errors } = await prepareRecords(parsed, dimensionNames, validateChecker);
+  if (errors.length > 0) {
+    const lines = [...new Set(errors.map((e) => e.line).filter((l) => l !== undefined))];
+    throw new ProblemError(
+      422,
+      "validation",
+      `${lines.length} record(s) are invalid (lines ${lines.slice(0, 20).join(", ")}${lines.length > 20 ? ", ..." : ""}); nothing was written.`,
+      errors.slice(0, 200),
+    );
+  }
+  return appendRecords(db, dataset, prepared);
 }
 
 export interface IngestResult {
