@@ -3,13 +3,12 @@ import { validateConstraintChecker } from "../datasets/checkers.ts";
 import { RECORD_KINDS, RecordSchema } from "../datasets/records.ts";
 import { createDataset, findDataset, listDatasets } from "../datasets/store/access.ts";
 import { ingestBody } from "../datasets/store/ingest.ts";
-import { datasetStatistics, queryRows, toRecord } from "../datasets/store/rows.ts";
+import { browseRows, datasetStatistics } from "../datasets/store/rows.ts";
 import { listVersions } from "../datasets/store/versions.ts";
-import { dimensionsOfType as findDimensionsOfType, loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
+import { loadTaxonomyIndex } from "../datasets/taxonomy.ts";
 import { requireScope } from "../lib/auth.ts";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi.ts";
-import { ProblemError } from "../lib/problem.ts";
 import { LIMITS } from "@iopo/common";
 import { CreateDatasetBody, DatasetDetailSchema, DatasetSchema, IngestResultSchema, RowsPageSchema } from "@iopo/common/api";
 import { nameParam, presentDataset, presentVersion } from "./dataset-schemas.ts";
@@ -164,53 +163,5 @@ export const datasetRoutes = router
   })
   .openapi(rowsRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "read");
-    const q = c.req.valid("query");
-    if (q.offset !== undefined && q.after !== undefined) {
-      throw new ProblemError(422, "validation", "Page with `offset` or with `after`, not both.", [
-        { field: "query.after", message: "not allowed with offset" },
-      ]);
-    }
-    let dimension = q.dimension;
-    if (dimension !== undefined) {
-      const taxonomy = await loadTaxonomyIndex(c.env.DB);
-      dimension = resolveDimension(taxonomy, dimension);
-      if (!dimension)
-        throw new ProblemError(422, "validation", `Unknown TRACE dimension "${q.dimension}".`, [
-          { field: "query.dimension", message: "unknown dimension" },
-        ]);
-    }
-    let dimensionsOfType: string[] | undefined;
-    if (q.type !== undefined) {
-      dimensionsOfType = findDimensionsOfType(await loadTaxonomyIndex(c.env.DB), q.type);
-      if (!dimensionsOfType)
-        throw new ProblemError(422, "validation", `Unknown TRACE constraint type "${q.type}".`, [
-          { field: "query.type", message: "unknown constraint type" },
-        ]);
-    }
-    const { rows, total } = await queryRows(
-      c.env.DB,
-      dataset.id,
-      {
-        kind: q.kind,
-        dimension,
-        dimensionsOfType,
-        constraints: q.constraints,
-        minConstraints: q.min_constraints,
-        maxConstraints: q.max_constraints,
-        minInstructionChars: q.min_instruction_chars,
-        maxInstructionChars: q.max_instruction_chars,
-        minResponseChars: q.min_response_chars,
-        maxResponseChars: q.max_response_chars,
-      },
-      { offset: q.offset, after: q.after, length: q.length },
-    );
-    const last = rows[rows.length - 1];
-    return c.json(
-      {
-        rows: rows.map((r) => ({ row_idx: r.position, id: r.id, row: toRecord(r) as unknown as Record<string, unknown> })),
-        num_rows_total: total,
-        next_after: rows.length === q.length && last ? last.position : null,
-      },
-      200,
-    );
+    return c.json(await browseRows(c.env.DB, dataset.id, c.req.valid("query")), 200);
   });
