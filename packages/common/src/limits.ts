@@ -32,6 +32,10 @@ export const LIMITS = {
   rowsPage: 100,
   /** How deep a search may page: ranking every match costs more the further it goes. */
   searchOffset: 10_000,
+  /** Terms of one search: each is one more phrase for the index to match. */
+  searchTermsPerQuery: 16,
+  /** A term too short for the trigram index scans the dataset's texts: only datasets up to this many records. */
+  searchScanRecords: 20_000,
 
   /** A record's JSON: how deep it nests, and the size of its `meta`. */
   record: { maxDepth: 64, metaJsonChars: 65_536 },
