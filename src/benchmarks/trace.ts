@@ -19,7 +19,7 @@ import {
   type LlmVerdict,
   type TraceConstraintOutcome,
 } from "../judge/llm/index.ts";
-import type { Principal } from "../lib/auth.ts";
+import type { Principal } from "../lib/principal.ts";
 import { ProblemError } from "../lib/problem.ts";
 import { readSubmissions } from "./submissions.ts";
 

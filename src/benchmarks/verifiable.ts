@@ -8,7 +8,7 @@ import { LIMITS } from "@iopo/common";
 import { findDataset } from "../datasets/store/access.ts";
 import { recordsInRange, toRecord } from "../datasets/store/rows.ts";
 import { accuracyReport, evaluateIfevalRecord, JudgeInputError, type IfevalInputRecord, type IfevalOutputRecord } from "../judge/index.ts";
-import type { Principal } from "../lib/auth.ts";
+import type { Principal } from "../lib/principal.ts";
 import { ProblemError, type FieldError } from "../lib/problem.ts";
 import { readSubmissions } from "./submissions.ts";
 

@@ -5,11 +5,11 @@
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { keyBudgets, keys, utcNow } from "../db/schema.ts";
-import { generateApiKey, keyDisplayPrefix, type SCOPES, sha256Hex } from "./auth.ts";
+import { generateApiKey, keyDisplayPrefix, sha256Hex } from "./auth.ts";
+import type { Scope } from "./principal.ts";
 import { ProblemError } from "./problem.ts";
 import { BUDGET_FIELDS } from "./spend.ts";
 
-type Scope = (typeof SCOPES)[number];
 type BudgetField = (typeof BUDGET_FIELDS)[number];
 
 /** A key as the API shows it: never its secret. */

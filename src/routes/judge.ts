@@ -103,8 +103,7 @@ const checkersRoute = createRoute({
 
 export const judgeRoutes = createRouter()
   .openapi(judgeRoute, async (c) => {
-    const verdict = await judgeItem(c.env.DB, c.req.valid("json"), requestLlmJudge(c));
-    return c.json(verdict as z.infer<typeof JudgeResponseSchema>, 200);
+    return c.json(await judgeItem(c.env.DB, c.req.valid("json"), requestLlmJudge(c)), 200);
   })
   .openapi(batchRoute, async (c) => {
     const text = await bodyText(c);

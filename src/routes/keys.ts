@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { SCOPES, clientAddress, requireScope } from "../lib/auth.ts";
+import { clientAddress, requireScope } from "../lib/auth.ts";
+import { SCOPES } from "../lib/principal.ts";
 import { createKey, listKeys, revokeKey, setKeyBudget } from "../lib/keys.ts";
 import { BUDGET_FIELDS, callerSubjects, spendStatus } from "../lib/spend.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";

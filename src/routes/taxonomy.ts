@@ -1,8 +1,26 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { findDimension, loadTaxonomy } from "../datasets/store/taxonomy.ts";
+import { loadTaxonomyIndex, resolveDimension, slugify, type TaxonomyDimension, type TaxonomyIndex } from "../datasets/taxonomy.ts";
 import { requireScope } from "../lib/auth.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
+import { ProblemError } from "../lib/problem.ts";
 import { DimensionWithTypeSchema, TaxonomySchema } from "@iopo/common/api";
+
+const presentDimension = (d: TaxonomyDimension) => ({
+  name: d.name,
+  slug: slugify(d.name),
+  description: d.description,
+  label_zh: d.labelZh,
+  eval_count: d.evalCount,
+});
+
+const presentTaxonomy = (taxonomy: TaxonomyIndex) => ({
+  types: taxonomy.types.map((t) => ({
+    name: t.name,
+    slug: slugify(t.name),
+    description: t.description,
+    dimensions: t.dimensions.map(presentDimension),
+  })),
+});
 
 const listRoute = createRoute({
   method: "get",
@@ -33,5 +51,14 @@ const oneRoute = createRoute({
 });
 
 export const taxonomyRoutes = createRouter()
-  .openapi(listRoute, async (c) => c.json(await loadTaxonomy(c.env.DB), 200))
-  .openapi(oneRoute, async (c) => c.json(await findDimension(c.env.DB, c.req.valid("param").dimension), 200));
+  .openapi(listRoute, async (c) => c.json(presentTaxonomy(await loadTaxonomyIndex(c.env.DB)), 200))
+  .openapi(oneRoute, async (c) => {
+    const wanted = c.req.valid("param").dimension.trim();
+    const taxonomy = await loadTaxonomyIndex(c.env.DB);
+    const name = resolveDimension(taxonomy, wanted);
+    const found = taxonomy.dimensions.find((d) => d.name === name);
+    if (found) return c.json({ ...presentDimension(found), type: found.type }, 200);
+    throw new ProblemError(404, "not-found", `No constraint dimension named "${wanted}".`, [
+      { field: "path.dimension", message: "unknown dimension" },
+    ]);
+  });

@@ -3,11 +3,11 @@
  * with the caps of LIMITS, the work it costs, the check of its TRACE dimensions, and its judging.
  */
 import { z } from "@hono/zod-openapi";
-import { judgementWork, LIMITS } from "@iopo/common";
+import { type JudgeResponse, judgementWork, LIMITS } from "@iopo/common";
 import { loadTaxonomyIndex, resolveDimension } from "../../datasets/taxonomy.ts";
 import { ProblemError, type FieldError } from "../../lib/problem.ts";
 import { JudgeInputError, type JudgeIssue } from "../index.ts";
-import { judgeHybrid, validateRuleConstraints, type HybridOutput } from "../llm/hybrid.ts";
+import { judgeHybrid, validateRuleConstraints } from "../llm/hybrid.ts";
 import type { LlmJudge } from "../llm/judge.ts";
 import { llmJudgeFor } from "../llm/from-env.ts";
 import type { Bindings } from "../../env.ts";
@@ -149,7 +149,7 @@ export async function checkDimensions(db: D1Database, items: JudgeItem[]): Promi
 }
 
 /** POST /v1/judge: a 422 naming each constraint that cannot be judged as given, before any model call. */
-export async function judgeItem(db: D1Database, item: JudgeItem, judge: LlmJudge): Promise<HybridOutput> {
+export async function judgeItem(db: D1Database, item: JudgeItem, judge: LlmJudge): Promise<JudgeResponse> {
   const [dimensionIssues] = await checkDimensions(db, [item]);
   if (dimensionIssues!.length > 0)
     throw new ProblemError(422, "validation", "Some constraints name no TRACE dimension.", fieldErrors("body", dimensionIssues!));
