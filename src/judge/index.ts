@@ -61,4 +61,3 @@ export { TextAnalysis } from "./core/analysis.ts";
 export { countSentences, splitSentences, sentenceSpans } from "./text/punkt.ts";
 export { wordTokenize, treebankTokenize } from "./text/word-tokenize.ts";
 export { detectLanguage, type LanguageDetection, type LanguageScore } from "./langdetect/detect.ts";
-export { KWARGS_LIMITS, WORK_LIMITS, judgementWork } from "./limits.ts";
