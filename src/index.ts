@@ -3,7 +3,7 @@ import { consumeJobMessages, failDeadJobs, requeueJobs } from "./datasets/job-qu
 import { JOB_QUEUE_CONFIG } from "./datasets/job-queue-config.ts";
 import type { Bindings } from "./env.ts";
 import { jobContext } from "./routes/jobs.ts";
-import { warmUpJudgeRoute } from "./routes/judge.ts";
+import { warmUpJudge } from "./judge/service/item.ts";
 
 const app = buildApp();
 // Fixed per-isolate costs are paid here, while the isolate starts, instead of in the first
@@ -13,7 +13,7 @@ const app = buildApp();
 //   V8 has type feedback; zod sets up a schema's checks on its first parse): one request's work,
 //   without the HTTP exchange (workerd allows no Request or Response at start-up), leaves it warm.
 app.router.match("GET", "/");
-warmUpJudgeRoute().catch((error) => console.error("judge warm-up failed", error));
+warmUpJudge().catch((error) => console.error("judge warm-up failed", error));
 
 /** A fresh isolate re-enqueues unfinished jobs once (local queues are lost with the dev server). */
 let requeued = false;

@@ -1,5 +1,5 @@
 // The judge under abuse (prints figures; not a test): the most expensive requests the caps allow
-// (src/judge/limits.ts, GET /v1/checkers `limits`), each sent to the local dev server, and the
+// (LIMITS in @iopo/common, as GET /v1/checkers serves them in `limits`), each sent to the local dev server, and the
 // latency of GET /v1/health while the worst of them runs back to back. Targets (issue 11): the
 // worst case under 250 ms, health under 300 ms meanwhile.
 import { readFileSync } from "node:fs";
@@ -42,10 +42,10 @@ const HEAVY = [
 const heavy = (n) => Array.from({ length: n }, (_, i) => HEAVY[i % HEAVY.length]);
 // in batches, a short reference text: 1,000 copies of a 20,000-character one exceed the body limit
 const heavyForBatch = (n) => heavy(n).map((k) => (k.id === "ratio:overlap" ? c(k.id, { ...k.kwargs, reference_text: english(200) }) : k));
-const FORBIDDEN = c("keywords:forbidden_words", { forbidden_words: Array.from({ length: 64 }, (_, i) => `absent${i}`) });
+const forbidden = (n) => c("keywords:forbidden_words", { forbidden_words: Array.from({ length: n }, (_, i) => `absent${i}`) });
 
 const VARIANTS = { strict: 1, loose: 8, both: 9 };
-/** The route's own formula (src/judge/limits.ts), to fill each shape up to the budget. */
+/** The route's own formula (judgementWork in @iopo/common), to fill each shape up to the budget. */
 let limits; // GET /v1/checkers `limits`, read once the server is up
 const work = (chars, constraints, mode) =>
   Math.ceil(
@@ -61,10 +61,10 @@ const work = (chars, constraints, mode) =>
         1,
       ),
   );
-/** The longest response (≤ 200,000) that keeps `constraints` in `mode` within `budget`. */
+/** The longest response (≤ `response_chars`) that keeps `constraints` in `mode` within `budget`. */
 function fill(constraints, mode, budget) {
   let lo = 0;
-  let hi = 200_000;
+  let hi = limits.response_chars;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
     if (work(mid, constraints, mode) <= budget) lo = mid;
@@ -100,6 +100,7 @@ const post = (path, body) =>
 try {
   ({ limits } = await (await fetch(`${server.base}/v1/checkers`, { headers: auth })).json());
   const budget = limits.max_work_per_request;
+  const most = limits.constraints_per_item;
   const single = (label, constraints, mode) => {
     const chars = fill(constraints, mode, budget);
     return {
@@ -120,11 +121,11 @@ try {
   const shapes = [
     single("longest response, 3 heaviest", heavy(3), "strict"),
     single("12 heaviest", heavy(12), "strict"),
-    single("64 heaviest", heavy(64), "strict"),
-    single("64 forbidden words", [FORBIDDEN], "strict"),
+    single(`${most} heaviest`, heavy(most), "strict"),
+    single(`${limits.kwargs_list_items} forbidden words`, [forbidden(limits.kwargs_list_items)], "strict"),
     single("3 heaviest, loose", heavy(3), "loose"),
     single("12 heaviest, both", heavy(12), "both"),
-    batch("batch of 1-char responses × 64 heaviest", { response: "a", constraints: heavyForBatch(64) }, "strict"),
+    batch(`batch of 1-char responses × ${most} heaviest`, { response: "a", constraints: heavyForBatch(most) }, "strict"),
     batch("batch of 200-char responses × 12 heaviest, both", { response: english(200), constraints: heavyForBatch(12) }, "both"),
     batch("batch of 2,000-char responses × 3 heaviest", { response: english(2000), constraints: heavyForBatch(3) }, "strict"),
   ];
@@ -152,7 +153,7 @@ try {
     rows.push({ ...s, median: times[2], max: times[4], cpu });
   }
   // the same over-budget request refused before judging: the cost of the trip and the parsing
-  const refusedBody = JSON.stringify({ response: english(200_000), constraints: heavy(64), mode: "both" });
+  const refusedBody = JSON.stringify({ response: english(limits.response_chars), constraints: heavy(most), mode: "both" });
   const refused = [];
   const refusedCpu0 = workerdCpuMs(pids);
   for (let i = 0; i < 5; i++) {

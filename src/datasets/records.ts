@@ -1,12 +1,11 @@
-import { type DatasetRecord, type Instruction, sha256Hex } from "@iopo/common";
-import { RECORD_LIMITS } from "@iopo/common/api";
+import { type DatasetRecord, type Instruction, LIMITS, sha256Hex } from "@iopo/common";
 
 /**
  * The Worker's helpers over dataset records. The records' schema and types are @iopo/common's
  * (api/records.ts), shared with the trainer; the Worker's modules take them through here.
  */
 export { RECORD_KINDS } from "@iopo/common";
-export { RECORD_LIMITS, RecordSchema } from "@iopo/common/api";
+export { RecordSchema } from "@iopo/common/api";
 export type { Constraint, DatasetRecord, Instruction, RecordKind } from "@iopo/common";
 
 /** The instruction that characterises a record (for statistics and filters). */
@@ -45,7 +44,7 @@ export { renderPrompt } from "@iopo/common";
  * null. Iterative: records are walked recursively later (validation, canonicalJson), which a
  * hostile 10,000-level `meta` would overflow, so this check runs first.
  */
-export function fieldNestedTooDeep(value: unknown, maxDepth: number = RECORD_LIMITS.maxDepth): string | null {
+export function fieldNestedTooDeep(value: unknown, maxDepth: number = LIMITS.record.maxDepth): string | null {
   if (value === null || typeof value !== "object") return null;
   for (const [field, child] of Object.entries(value)) {
     const stack: Array<[unknown, number]> = [[child, 2]];

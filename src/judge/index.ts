@@ -46,4 +46,3 @@ export { TextAnalysis } from "./core/analysis.ts";
 export { splitSentences } from "./text/punkt.ts";
 export { wordTokenize, treebankTokenize } from "./text/word-tokenize.ts";
 export { detectLanguage } from "./langdetect/detect.ts";
-export { KWARGS_LIMITS, WORK_LIMITS, judgementWork } from "./limits.ts";

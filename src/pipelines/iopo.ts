@@ -1,3 +1,4 @@
+import { LIMITS } from "@iopo/common";
 import { z } from "zod";
 import type { RecordOutcome } from "../datasets/job-kind.ts";
 import { BUILD_OPS, seededRandom, withConstraints, type BuildOp } from "../datasets/quadruples.ts";
@@ -69,10 +70,10 @@ const EditAnswer = z.object({
   constraints: z
     .array(z.object({ text: z.string().trim().min(1).max(2000), dimension: z.string().max(200).nullable() }).strict())
     .min(1)
-    .max(64),
+    .max(LIMITS.constraints),
   rationale: z.string().max(4000),
 });
-export const AnswerSchema = z.object({ response: z.string().min(1).max(200_000) });
+export const AnswerSchema = z.object({ response: z.string().min(1).max(LIMITS.responseChars) });
 const CheckAnswer = z.object({ sensible: z.boolean(), reason: z.string().max(4000) });
 
 const constraintLines = (constraints: readonly Constraint[]) =>

@@ -1,3 +1,4 @@
+import { LIMITS } from "@iopo/common";
 import { z } from "zod";
 import type { RecordOutcome } from "../datasets/job-kind.ts";
 import { seededRandom, shuffle } from "../datasets/quadruples.ts";
@@ -67,7 +68,7 @@ const StructureAnswer = z.object({
   constraints: z
     .array(z.object({ text: z.string().trim().min(1).max(2000), dimension: z.string().max(200) }).strict())
     .min(1)
-    .max(64),
+    .max(LIMITS.constraints),
   input: z.string().max(200_000).nullable(),
 });
 const QcAnswer = z.object({ verdict: z.enum(QC_VERDICTS), reason: z.string().max(4000) });

@@ -2,14 +2,14 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { validateConstraintChecker } from "../datasets/checkers.ts";
 import { RECORD_KINDS, RecordSchema } from "../datasets/records.ts";
 import { createDataset, findDataset, listDatasets } from "../datasets/store/access.ts";
-import { appendRecords, MAX_RECORDS_PER_REQUEST, parseRecordsBody, prepareRecords } from "../datasets/store/ingest.ts";
-import { datasetStatistics, queryRows, toRecord } from "../datasets/store/rows.ts";
+import { ingestBody } from "../datasets/store/ingest.ts";
+import { browseRows, datasetStatistics } from "../datasets/store/rows.ts";
 import { listVersions } from "../datasets/store/versions.ts";
-import { dimensionsOfType as findDimensionsOfType, loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
+import { loadTaxonomyIndex } from "../datasets/taxonomy.ts";
 import { requireScope } from "../lib/auth.ts";
 import { acceptBody, bodyText, JSON_TYPES, NDJSON_TYPES, requestMediaType } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi.ts";
-import { ProblemError } from "../lib/problem.ts";
+import { LIMITS } from "@iopo/common";
 import { CreateDatasetBody, DatasetDetailSchema, DatasetSchema, IngestResultSchema, RowsPageSchema } from "@iopo/common/api";
 import { nameParam, presentDataset, presentVersion } from "./dataset-schemas.ts";
 
@@ -70,7 +70,7 @@ const ingestRoute = createRoute({
   description:
     `Every line is validated first; any invalid line rejects the whole request (422 listing line numbers and fields) and nothing is written. ` +
     `An accepted request is atomic and idempotent: a record's id is the SHA-256 of its canonical JSON, so re-sending adds nothing and is counted in \`duplicates\`. ` +
-    `At most ${MAX_RECORDS_PER_REQUEST} records per request.`,
+    `At most ${LIMITS.recordsPerRequest} records per request.`,
   security,
   middleware: [requireScope("write"), acceptBody(...JSON_TYPES, ...NDJSON_TYPES)] as const,
   request: {
@@ -96,8 +96,7 @@ const rowsRoute = createRoute({
   path: "/v1/datasets/{name}/rows",
   tags: ["Datasets"],
   summary: "Browse records",
-  description:
-    "Pages of at most 100. Without filters `offset` is a seek on the dense position index; with filters, prefer `after` (the `next_after` of the previous page) for keyset paging.",
+  description: `Pages of at most ${LIMITS.rowsPage}. Without filters \`offset\` is a seek on the dense position index; with filters, prefer \`after\` (the \`next_after\` of the previous page) for keyset paging.`,
   middleware: [requireScope("read")] as const,
   request: {
     params: nameParam,
@@ -108,7 +107,7 @@ const rowsRoute = createRoute({
       after: queryInt(-1, 2 ** 31)
         .optional()
         .openapi({ description: "return rows after this position (not with `offset`)" }),
-      length: queryInt(1, 100).default(100),
+      length: queryInt(1, LIMITS.rowsPage).default(LIMITS.rowsPage),
       kind: z.enum(RECORD_KINDS).optional(),
       dimension: z.string().min(1).max(200).optional(),
       constraints: queryInt(0, 1000).optional(),
@@ -159,75 +158,10 @@ export const datasetRoutes = router
   })
   .openapi(ingestRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "write");
-    const parsed = parseRecordsBody(await bodyText(c), requestMediaType(c) !== "application/json");
-    if (parsed.records.length + parsed.errors.length > MAX_RECORDS_PER_REQUEST) {
-      throw new ProblemError(413, "payload-too-large", `At most ${MAX_RECORDS_PER_REQUEST} records per request; split the upload.`);
-    }
-    if (parsed.records.length === 0 && parsed.errors.length === 0) {
-      throw new ProblemError(422, "validation", "The body holds no records.", [{ field: "body", message: "empty" }]);
-    }
-    const taxonomy = await loadTaxonomyIndex(c.env.DB);
-    const { prepared, errors } = await prepareRecords(parsed, taxonomy.dimensionNames, validateConstraintChecker);
-    if (errors.length > 0) {
-      const lines = [...new Set(errors.map((e) => e.line).filter((l) => l !== undefined))];
-      throw new ProblemError(
-        422,
-        "validation",
-        `${lines.length} record(s) are invalid (lines ${lines.slice(0, 20).join(", ")}${lines.length > 20 ? ", ..." : ""}); nothing was written.`,
-        errors.slice(0, 200),
-      );
-    }
-    return c.json(await appendRecords(c.env.DB, dataset, prepared), 200);
+    const body = { text: await bodyText(c), isNdjson: requestMediaType(c) !== "application/json" };
+    return c.json(await ingestBody(c.env.DB, dataset, body, validateConstraintChecker), 200);
   })
   .openapi(rowsRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "read");
-    const q = c.req.valid("query");
-    if (q.offset !== undefined && q.after !== undefined) {
-      throw new ProblemError(422, "validation", "Page with `offset` or with `after`, not both.", [
-        { field: "query.after", message: "not allowed with offset" },
-      ]);
-    }
-    let dimension = q.dimension;
-    if (dimension !== undefined) {
-      const taxonomy = await loadTaxonomyIndex(c.env.DB);
-      dimension = resolveDimension(taxonomy, dimension);
-      if (!dimension)
-        throw new ProblemError(422, "validation", `Unknown TRACE dimension "${q.dimension}".`, [
-          { field: "query.dimension", message: "unknown dimension" },
-        ]);
-    }
-    let dimensionsOfType: string[] | undefined;
-    if (q.type !== undefined) {
-      dimensionsOfType = findDimensionsOfType(await loadTaxonomyIndex(c.env.DB), q.type);
-      if (!dimensionsOfType)
-        throw new ProblemError(422, "validation", `Unknown TRACE constraint type "${q.type}".`, [
-          { field: "query.type", message: "unknown constraint type" },
-        ]);
-    }
-    const { rows, total } = await queryRows(
-      c.env.DB,
-      dataset.id,
-      {
-        kind: q.kind,
-        dimension,
-        dimensionsOfType,
-        constraints: q.constraints,
-        minConstraints: q.min_constraints,
-        maxConstraints: q.max_constraints,
-        minInstructionChars: q.min_instruction_chars,
-        maxInstructionChars: q.max_instruction_chars,
-        minResponseChars: q.min_response_chars,
-        maxResponseChars: q.max_response_chars,
-      },
-      { offset: q.offset, after: q.after, length: q.length },
-    );
-    const last = rows[rows.length - 1];
-    return c.json(
-      {
-        rows: rows.map((r) => ({ row_idx: r.position, id: r.id, row: toRecord(r) as unknown as Record<string, unknown> })),
-        num_rows_total: total,
-        next_after: rows.length === q.length && last ? last.position : null,
-      },
-      200,
-    );
+    return c.json(await browseRows(c.env.DB, dataset.id, c.req.valid("query")), 200);
   });

@@ -30,7 +30,7 @@ import { withUsage } from "../pipelines/llm.ts";
 import type { JobEvent } from "@iopo/common";
 import { JobEventSchema, JobRunSchema, JobSchema, RunJobBody } from "@iopo/common/api";
 import { nameParam } from "./dataset-schemas.ts";
-import { llmJudgeFor } from "./judge.ts";
+import { llmJudgeFor } from "../judge/llm/from-env.ts";
 
 /**
  * Jobs over a dataset: start one (a kind of job-registry.ts), list, read, control (pause, resume,

@@ -1,12 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, isNull } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { keyBudgets, keys, utcNow } from "../db/schema.ts";
-import { clientAddress, generateApiKey, keyDisplayPrefix, requireScope, sha256Hex } from "../lib/auth.ts";
+import { clientAddress, requireScope } from "../lib/auth.ts";
 import { SCOPES } from "../lib/principal.ts";
+import { createKey, listKeys, revokeKey, setKeyBudget } from "../lib/keys.ts";
 import { BUDGET_FIELDS, callerSubjects, spendStatus } from "../lib/spend.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
-import { ProblemError } from "../lib/problem.ts";
 
 const KeyInfoSchema = z
   .object({
@@ -34,15 +31,6 @@ const CreateKeySchema = z
   })
   .strict()
   .openapi("CreateKey");
-
-const present = (row: typeof keys.$inferSelect) => ({
-  id: row.id,
-  name: row.name,
-  prefix: row.prefix,
-  scopes: JSON.parse(row.scopes) as (typeof SCOPES)[number][],
-  created_at: row.createdAt,
-  revoked_at: row.revokedAt,
-});
 
 const security = [{ bearer: [] }];
 
@@ -157,34 +145,9 @@ const setBudgetRoute = createRoute({
   },
 });
 
-const COLUMN = {
-  calls_per_minute: "callsPerMinute",
-  calls_per_day: "callsPerDay",
-  tokens_per_minute: "tokensPerMinute",
-  tokens_per_day: "tokensPerDay",
-} as const;
-
 export const keyRoutes = createRouter()
-  .openapi(createKeyRoute, async (c) => {
-    const body = c.req.valid("json");
-    const key = generateApiKey();
-    const row = await drizzle(c.env.DB)
-      .insert(keys)
-      .values({
-        id: crypto.randomUUID(),
-        name: body.name,
-        prefix: keyDisplayPrefix(key),
-        hash: await sha256Hex(key),
-        scopes: JSON.stringify([...new Set(body.scopes)]),
-      })
-      .returning()
-      .get();
-    return c.json({ ...present(row), key }, 201);
-  })
-  .openapi(listKeysRoute, async (c) => {
-    const rows = await drizzle(c.env.DB).select().from(keys).orderBy(desc(keys.createdAt)).all();
-    return c.json({ keys: rows.map(present) }, 200);
-  })
+  .openapi(createKeyRoute, async (c) => c.json(await createKey(c.env.DB, c.req.valid("json")), 201))
+  .openapi(listKeysRoute, async (c) => c.json({ keys: await listKeys(c.env.DB) }, 200))
   .openapi(meRoute, async (c) => {
     const principal = c.get("principal");
     const spend = await Promise.all(callerSubjects(principal, clientAddress(c)).map((s) => spendStatus(c.env, s)));
@@ -192,36 +155,10 @@ export const keyRoutes = createRouter()
   })
   .openapi(setBudgetRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const limits = c.req.valid("json");
-    const orm = drizzle(c.env.DB);
-    const key = await orm
-      .select({ id: keys.id })
-      .from(keys)
-      .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
-      .get();
-    if (!key)
-      throw new ProblemError(404, "not-found", `No active API key with id "${id}".`, [{ field: "path.id", message: "unknown or revoked" }]);
-    const set = Object.fromEntries(
-      BUDGET_FIELDS.filter((f) => limits[f] !== undefined).map((f) => [COLUMN[f], limits[f] ?? null]),
-    ) as Partial<typeof keyBudgets.$inferInsert>;
-    await orm
-      .insert(keyBudgets)
-      .values({ keyId: id, ...set })
-      .onConflictDoUpdate({ target: keyBudgets.keyId, set: { ...set, updatedAt: utcNow } });
+    await setKeyBudget(c.env.DB, id, c.req.valid("json"));
     return c.json(await spendStatus(c.env, { kind: "key", keyId: id }), 200);
   })
   .openapi(revokeKeyRoute, async (c) => {
-    const { id } = c.req.valid("param");
-    const revoked = await drizzle(c.env.DB)
-      .update(keys)
-      .set({ revokedAt: new Date().toISOString() })
-      .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
-      .returning({ id: keys.id })
-      .get();
-    if (!revoked) {
-      throw new ProblemError(404, "not-found", `No active API key with id "${id}".`, [
-        { field: "path.id", message: "unknown or already revoked" },
-      ]);
-    }
+    await revokeKey(c.env.DB, c.req.valid("param").id);
     return c.body(null, 204);
   });

@@ -1,17 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { findDataset } from "../datasets/store/access.ts";
-import { toRecord } from "../datasets/store/rows.ts";
-import { SHORT_TERM_SCAN_MAX_RECORDS, searchRecords, searchTerms, TRIGRAM } from "../datasets/store/search.ts";
+import { searchDataset, TRIGRAM } from "../datasets/store/search.ts";
 import { requireScope } from "../lib/auth.ts";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi.ts";
-import { ProblemError } from "../lib/problem.ts";
+import { LIMITS } from "@iopo/common";
 import { SearchPageSchema } from "@iopo/common/api";
 import { nameParam } from "./dataset-schemas.ts";
 
 /** Full-text search over a dataset's prompts and responses. */
-
-/** How deep a search may page: ranking every match costs more the further it goes. */
-export const SEARCH_MAX_OFFSET = 10_000;
 
 const searchRoute = createRoute({
   method: "get",
@@ -20,14 +16,14 @@ const searchRoute = createRoute({
   summary: "Search a dataset's prompts and responses",
   description:
     `Records containing every whitespace-separated term of \`q\` (case-insensitive substrings, Chinese included), in their prompts or responses, ranked by bm25. ` +
-    `Terms of ${TRIGRAM} characters or more use the trigram full-text index; a shorter term scans the dataset's texts (in position order), which only datasets of at most ${SHORT_TERM_SCAN_MAX_RECORDS} records allow.`,
+    `Terms of ${TRIGRAM} characters or more use the trigram full-text index; a shorter term scans the dataset's texts (in position order), which only datasets of at most ${LIMITS.searchScanRecords} records allow.`,
   middleware: [requireScope("read")] as const,
   request: {
     params: nameParam,
     query: z.object({
       q: z.string().trim().min(1).max(200).openapi({ example: "中文回答" }),
-      offset: queryInt(0, SEARCH_MAX_OFFSET).default(0),
-      length: queryInt(1, 100).default(100),
+      offset: queryInt(0, LIMITS.searchOffset).default(0),
+      length: queryInt(1, LIMITS.rowsPage).default(LIMITS.rowsPage),
     }),
   },
   responses: { 200: jsonContent(SearchPageSchema, "A page of matching records"), ...problemResponses(401, 403, 404, 422) },
@@ -35,27 +31,5 @@ const searchRoute = createRoute({
 
 export const searchRoutes = createRouter().openapi(searchRoute, async (c) => {
   const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "read");
-  const { q, offset, length } = c.req.valid("query");
-  const terms = searchTerms(q);
-  if (terms.length > 16) {
-    throw new ProblemError(422, "validation", "At most 16 search terms.", [{ field: "query.q", message: "more than 16 terms" }]);
-  }
-  if (terms.some((t) => [...t].length < TRIGRAM) && dataset.recordCount > SHORT_TERM_SCAN_MAX_RECORDS) {
-    throw new ProblemError(
-      422,
-      "validation",
-      `Terms shorter than ${TRIGRAM} characters are searched by a scan, which datasets of more than ${SHORT_TERM_SCAN_MAX_RECORDS} records do not allow; use longer terms.`,
-      [{ field: "query.q", message: `a term shorter than ${TRIGRAM} characters` }],
-    );
-  }
-  const page = await searchRecords(c.env.DB, dataset.id, terms, { offset, length });
-  return c.json(
-    {
-      query: q,
-      rows: page.rows.map((r) => ({ row_idx: r.position, id: r.id, row: toRecord(r) as unknown as Record<string, unknown> })),
-      num_rows_total: page.total,
-      matched_by: page.matched_by,
-    },
-    200,
-  );
+  return c.json(await searchDataset(c.env.DB, dataset, c.req.valid("query")), 200);
 });

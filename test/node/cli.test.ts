@@ -68,7 +68,7 @@ describe("iopo ifeval", () => {
     writeFileSync(input, '{"key": 1, "prompt": "p", "instruction_id_list": [], "kwargs": []}\n{not json\n');
     let run = iopo("ifeval", "--input-data", input, "--responses", responses, "--output-dir", dir);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/input\.jsonl line 2: invalid JSON/);
+    expect(run.stderr).toMatch(/input\.jsonl line 2: not valid JSON/);
 
     writeFileSync(input, '{"key": "one", "prompt": "p", "instruction_id_list": [], "kwargs": []}\n');
     run = iopo("ifeval", "--input-data", input, "--responses", responses, "--output-dir", dir);

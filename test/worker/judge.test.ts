@@ -248,6 +248,40 @@ describe("POST /v1/judge/batch", () => {
     expect(lines[3]).toMatchObject({ followed_all: false });
   });
 
+  it("answers a bad item with the same entry as JSON and as NDJSON", async () => {
+    const items = [
+      good,
+      { response: 1, constraints: [] },
+      { response: "x", constraints: [{ id: "punctuation:no_comas" }] },
+      { response: "x", constraints: [{ id: "length_constraints:number_words", kwargs: { relation: "at least" } }] },
+      { response: "x", constraints: [{ text: "Be brief.", dimension: "No Such Dimension" }] },
+      failing,
+    ];
+    const json = (await (await postJson("/v1/judge/batch", { items })).json()) as { results: Record<string, unknown>[] };
+    const ndjson = await call("/v1/judge/batch", {
+      method: "POST",
+      headers: { "content-type": "application/x-ndjson" },
+      body: items.map((i) => JSON.stringify(i)).join("\n"),
+    });
+    const streamed = (await textOf(ndjson))
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(streamed.map((l) => l.line)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(streamed.map(({ line: _line, ...result }) => result)).toEqual(json.results);
+    const fields = json.results.map((r) =>
+      (r.error as { status: number; errors: { field: string }[] } | undefined)?.errors.map((e) => e.field),
+    );
+    expect(fields).toEqual([
+      undefined,
+      ["item.response", "item.constraints"],
+      ["item.constraints.0.id"],
+      ["item.constraints.0.kwargs.num_words"],
+      ["item.constraints.0.dimension"],
+      undefined,
+    ]);
+  });
+
   it("refuses batches over the limit", async () => {
     await expectProblem(await postJson("/v1/judge/batch", { items: Array.from({ length: 1001 }, () => good) }), 413);
     await expectProblem(await postJson("/v1/judge/batch", { items: [] }), 422);

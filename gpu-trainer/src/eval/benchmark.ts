@@ -5,14 +5,15 @@
  *   ifeval, ifbench   dataset of the same name (or --dataset); POST /v1/benchmarks/<suite>/score
  *                     (responses matched by key, else by prompt); strict and loose, prompt- and
  *                     instruction-level
- *   trace             dataset trace-eval; POST /v1/benchmarks/trace/score in batches of 50 (the
- *                     LLM judge); IF-S (ids 0-199), IF-M (the rest), constraint accuracy
+ *   trace             dataset trace-eval; POST /v1/benchmarks/trace/score in batches of
+ *                     LIMITS.traceItems (the LLM judge); IF-S (ids 0-199), IF-M (the rest),
+ *                     constraint accuracy
  *   <dataset name>    its instruction (or sft) records with constraints; POST /v1/judge/batch,
  *                     mode both (checker constraints exactly; free-text ones by the LLM judge);
  *                     IF-S / IF-M = prompt-level strict accuracy on the single- / multi-constraint
  *                     instructions, plus prompt- and instruction-level strict and loose
  */
-import { API_LIMITS, type ApiClient, ApiError, type JudgeVerdict, WORK_LIMITS, judgementWork } from "@iopo/common";
+import { type ApiClient, ApiError, type JudgeVerdict, LIMITS, judgementWork } from "@iopo/common";
 import { type Instruction, instructionOfRow, renderPrompt } from "./prompt.ts";
 
 /** Judging and scoring change nothing on the API (verdicts are cached), so transient failures are retried. */
@@ -146,8 +147,8 @@ async function scoreVerifiable(api: ApiClient, b: Benchmark, responses: readonly
   const items: ScoredItem[] = [];
   const reports: unknown[] = [];
   const n = { ps: 0, pl: 0, is: 0, il: 0, it: 0 };
-  for (let i = 0; i < b.items.length; i += API_LIMITS.verifiableItems) {
-    const chunk = b.items.slice(i, i + API_LIMITS.verifiableItems);
+  for (let i = 0; i < b.items.length; i += LIMITS.verifiableItems) {
+    const chunk = b.items.slice(i, i + LIMITS.verifiableItems);
     const ans = await api.postNdjson<{
       report: unknown;
       verdicts: (Record<string, unknown> & { line: number; strict: FollowList; loose: FollowList })[];
@@ -209,8 +210,8 @@ async function scoreTrace(api: ApiClient, b: Benchmark, responses: readonly stri
   let cPass = 0;
   let cTotal = 0;
   let errors = 0;
-  for (let i = 0; i < b.items.length; i += API_LIMITS.traceItems) {
-    const chunk = b.items.slice(i, i + API_LIMITS.traceItems);
+  for (let i = 0; i < b.items.length; i += LIMITS.traceItems) {
+    const chunk = b.items.slice(i, i + LIMITS.traceItems);
     const ans = await api.postNdjson<{
       report: unknown;
       verdicts: (Record<string, unknown> & {
@@ -269,8 +270,8 @@ async function scoreCustom(api: ApiClient, b: Benchmark, responses: readonly str
   };
   const all = b.items.map((it, i) => ({ it, ...toItem(it, responses[i]) }));
   const items: ScoredItem[] = [];
-  // batches within the route's bounds: 1000 items, of which 100 with free-text constraints, and
-  // the work budget of one request (an item over it alone goes alone, and the judge says why)
+  // batches within the route's bounds (items, items with free-text constraints, work per request);
+  // an item over the work budget alone goes alone, and the judge says why
   let i = 0;
   while (i < all.length) {
     const chunk: typeof all = [];
@@ -278,9 +279,9 @@ async function scoreCustom(api: ApiClient, b: Benchmark, responses: readonly str
     let work = 0;
     while (
       i < all.length &&
-      chunk.length < API_LIMITS.judgeItems &&
-      llm + (all[i].llm ? 1 : 0) <= API_LIMITS.judgeLlmItems &&
-      (chunk.length === 0 || work + all[i].work <= WORK_LIMITS.maxWorkPerRequest)
+      chunk.length < LIMITS.judgeItems &&
+      llm + (all[i].llm ? 1 : 0) <= LIMITS.judgeLlmItems &&
+      (chunk.length === 0 || work + all[i].work <= LIMITS.work.maxWorkPerRequest)
     ) {
       llm += all[i].llm ? 1 : 0;
       work += all[i].work;

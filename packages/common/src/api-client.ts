@@ -7,26 +7,26 @@
  * 429 without Retry-After are retried with exponential backoff only when the request is idempotent.
  * Uses fetch only, so it runs in Node, browsers and Workers alike.
  */
-import {
-  API_LIMITS,
-  type CreateDataset,
-  type CreateVersion,
-  type DatasetDetail,
-  type PagedRecord,
-  type DatasetStatistics,
-  type DatasetVersion,
-  type FieldError,
-  type IngestResult,
-  type Job,
-  type JobEvent,
-  type JobRun,
-  type Manifest,
-  type ProblemBody,
-  type RowsPage,
-  type SearchPage,
-  type RunJob,
-  type ShardFormat,
+import type {
+  CreateDataset,
+  CreateVersion,
+  DatasetDetail,
+  PagedRecord,
+  DatasetStatistics,
+  DatasetVersion,
+  FieldError,
+  IngestResult,
+  Job,
+  JobEvent,
+  JobRun,
+  Manifest,
+  ProblemBody,
+  RowsPage,
+  SearchPage,
+  RunJob,
+  ShardFormat,
 } from "./api-types.ts";
+import { LIMITS } from "./limits.ts";
 
 /** A request the API refused (`status` set) or never answered (`status` undefined). */
 export class ApiError extends Error {
@@ -165,12 +165,12 @@ export class ApiClient {
 
   // ---- the dataset API ----
 
-  /** Every record of a dataset, in position order (pages of API_LIMITS.rowsPage). */
+  /** Every record of a dataset, in position order (pages of LIMITS.rowsPage). */
   async datasetRows(dataset: string): Promise<PagedRecord[]> {
     const out: PagedRecord[] = [];
     let after: number | null = -1;
     while (after !== null) {
-      const page: RowsPage = await this.getJson(`${datasetPath(dataset)}/rows?after=${after}&length=${API_LIMITS.rowsPage}`);
+      const page: RowsPage = await this.getJson(`${datasetPath(dataset)}/rows?after=${after}&length=${LIMITS.rowsPage}`);
       out.push(...page.rows);
       after = page.rows.length ? page.next_after : null;
     }
@@ -184,7 +184,7 @@ export class ApiClient {
 
   /** A page of the dataset's records matching every term of `q` (GET .../search). */
   search(dataset: string, q: string, page: { offset?: number; length?: number } = {}): Promise<SearchPage> {
-    const query = new URLSearchParams({ q, offset: String(page.offset ?? 0), length: String(page.length ?? API_LIMITS.rowsPage) });
+    const query = new URLSearchParams({ q, offset: String(page.offset ?? 0), length: String(page.length ?? LIMITS.rowsPage) });
     return this.getJson<SearchPage>(`${datasetPath(dataset)}/search?${query}`);
   }
 

@@ -36,9 +36,6 @@ import type {
   VerdictSchema,
 } from "./api/index.ts";
 
-/** The API's per-request bounds: the routes (judge.ts, benchmarks.ts) enforce these, clients size their batches by them. */
-export const API_LIMITS = { judgeItems: 1000, judgeLlmItems: 100, traceItems: 50, verifiableItems: 10_000, rowsPage: 100 } as const;
-
 export type FieldError = z.infer<typeof FieldErrorSchema>;
 export type ProblemBody = z.infer<typeof ProblemSchema>;
 export type Dataset = z.infer<typeof DatasetSchema>;

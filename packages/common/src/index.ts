@@ -4,7 +4,9 @@ export { hex, sha256Hex } from "./hash.ts";
 export { MAX_ORDER_SIZE, type Permutation, permutation, rankLength, rankSlice } from "./order.ts";
 export { type PromptConstraint, type PromptInstruction, renderPrompt } from "./prompt.ts";
 export { Mulberry32, mulberry32, mulberry32Step, seedFromKey } from "./prng.ts";
-export { type JudgeModeName, WORK_LIMITS, judgementWork } from "./judge-work.ts";
+export { type JudgeModeName, judgementWork } from "./judge-work.ts";
+export { LIMITS } from "./limits.ts";
+export { type NdjsonLine, ndjsonLine, ndjsonLines } from "./ndjson.ts";
 export {
   FORMAT_KINDS,
   type LlamaFactoryIopoLine,
@@ -33,36 +35,35 @@ export {
   syntheticCorpusWords,
 } from "./synthetic-text.ts";
 export { ApiClient, type ApiClientOptions, ApiError, type RequestOptions, datasetPath } from "./api-client.ts";
-export {
-  API_LIMITS,
-  type Constraint,
-  type CreateDataset,
-  type CreateVersion,
-  type Dataset,
-  type DatasetDetail,
-  type DatasetRecord,
-  type PagedRecord,
-  type DatasetStatistics,
-  type DatasetVersion,
-  type FieldError,
-  type IngestResult,
-  type Instruction,
-  type Job,
-  type JobEvent,
-  type JobProgress,
-  type JobRun,
-  type JudgeResponse,
-  type JudgeVerdict,
-  type LlmResult,
-  type Manifest,
-  type ManifestShard,
-  type ProblemBody,
-  type RecordKind,
-  type RecordVerdict,
-  type RowsPage,
-  type SearchPage,
-  type RuleResult,
-  type RunJob,
-  type ShardFormat,
-  type Taxonomy,
+export type {
+  Constraint,
+  CreateDataset,
+  CreateVersion,
+  Dataset,
+  DatasetDetail,
+  DatasetRecord,
+  PagedRecord,
+  DatasetStatistics,
+  DatasetVersion,
+  FieldError,
+  IngestResult,
+  Instruction,
+  Job,
+  JobEvent,
+  JobProgress,
+  JobRun,
+  JudgeResponse,
+  JudgeVerdict,
+  LlmResult,
+  Manifest,
+  ManifestShard,
+  ProblemBody,
+  RecordKind,
+  RecordVerdict,
+  RowsPage,
+  SearchPage,
+  RuleResult,
+  RunJob,
+  ShardFormat,
+  Taxonomy,
 } from "./api-types.ts";

@@ -1,3 +1,4 @@
+import { LIMITS } from "@iopo/common";
 import { z } from "zod";
 import { fence, LlmError, type ChatMessage, type LlmJudge } from "../../judge/llm/index.ts";
 import { generate } from "../../pipelines/llm.ts";
@@ -32,7 +33,7 @@ export const CfbenchItemSchema = z.object({
   prompt: z.string().min(1).max(200_000),
   gold: z.string().max(200_000).default(""),
   split: z.enum(CFBENCH_SPLITS),
-  criteria: z.array(CfbenchCriterionSchema).min(1).max(64),
+  criteria: z.array(CfbenchCriterionSchema).min(1).max(LIMITS.constraints),
 });
 
 export const CfbenchSubmissionSchema = CfbenchItemSchema.extend({ response: z.string().max(1_000_000) });

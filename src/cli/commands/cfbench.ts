@@ -14,13 +14,10 @@ import {
   type CfbenchMetric,
   type CfbenchScores,
 } from "../../benchmarks/cfbench/score.ts";
-import { ApiClient } from "@iopo/common";
+import { ApiClient, LIMITS, ndjsonLines } from "@iopo/common";
 import { apiConnection } from "../api-connection.ts";
 import { InputError, parseCommandArgs, UsageError } from "@iopo/common/cli";
 import { batchError } from "../errors.ts";
-
-/** The API's per-request bound (CFBENCH_LIMITS.itemsPerRequest in src/routes/cfbench.ts). */
-export const CFBENCH_BATCH = 50;
 
 export const cfbenchUsage = `Usage: iopo cfbench (--replay <eval.json> | --api <url> --responses <file> [--data <cfbench_data.json>]) [--json <out.json>]
   Scores CFBench as its reference evaluation does: per item CSR (rounded to 2 places), ISR and PSR
@@ -47,17 +44,18 @@ function readItems(file: string): Json[] {
   } catch (error) {
     throw new InputError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  const trimmed = text.trimStart();
   let items: unknown[];
-  try {
-    items = trimmed.startsWith("[")
-      ? (JSON.parse(text) as unknown[])
-      : text
-          .split("\n")
-          .filter((l) => l.trim())
-          .map((l) => JSON.parse(l) as unknown);
-  } catch (error) {
-    throw new InputError(`${file}: not valid JSON or JSONL (${(error as Error).message})`);
+  if (text.trimStart().startsWith("[")) {
+    try {
+      items = JSON.parse(text) as unknown[];
+    } catch (error) {
+      throw new InputError(`${file}: not valid JSON: ${(error as Error).message}`);
+    }
+  } else {
+    items = ndjsonLines(text).map((entry) => {
+      if ("error" in entry) throw new InputError(`${file}:${entry.line}: ${entry.error}`);
+      return entry.value;
+    });
   }
   items.forEach((item, i) => {
     if (typeof item !== "object" || item === null || Array.isArray(item)) throw new InputError(`${file}: item ${i}: expected an object`);
@@ -185,8 +183,8 @@ export async function runCfbench(argv: string[]): Promise<number> {
   const verdicts: (CfbenchItemScore & Json)[] = [];
   let judge: unknown;
   const usage = { calls: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cache_hits: 0 };
-  for (let i = 0; i < items.length; i += CFBENCH_BATCH) {
-    const chunk = items.slice(i, i + CFBENCH_BATCH);
+  for (let i = 0; i < items.length; i += LIMITS.cfbenchItems) {
+    const chunk = items.slice(i, i + LIMITS.cfbenchItems);
     let answer: { report: Json; verdicts: (CfbenchItemScore & Json)[] };
     try {
       answer = await api.postNdjson(path, chunk);
@@ -196,7 +194,7 @@ export async function runCfbench(argv: string[]): Promise<number> {
     verdicts.push(...answer.verdicts);
     judge = answer.report.judge;
     for (const [k, v] of Object.entries(answer.report.usage as Record<string, number>)) if (k in usage) usage[k as keyof typeof usage] += v;
-    process.stderr.write(`  ${Math.min(i + CFBENCH_BATCH, items.length)}/${items.length} items judged\n`);
+    process.stderr.write(`  ${Math.min(i + LIMITS.cfbenchItems, items.length)}/${items.length} items judged\n`);
   }
   const scores = aggregate(verdicts.map((v) => ({ split: v.split, metric: v })));
   const errors = verdicts.filter((v) => v.judge_error).length;

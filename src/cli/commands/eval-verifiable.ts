@@ -21,6 +21,7 @@ import {
   type BenchmarkInputRecord,
   type IfevalReport,
 } from "../../judge/index.ts";
+import { ndjsonLines } from "@iopo/common";
 import { choiceOption, InputError, parseCommandArgs, requireOptions, stringOptions, UsageError } from "@iopo/common/cli";
 import { pythonJsonDumps } from "../python-json.ts";
 
@@ -75,22 +76,16 @@ async function readText(path: string, flag: string): Promise<string> {
 /** Parses JSONL, validating each line; errors name the file and line. */
 function parseJsonl<T>(text: string, path: string, schema: z.ZodType<T>): T[] {
   const rows: T[] = [];
-  text.split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (error) {
-      throw new InputError(`${path} line ${i + 1}: invalid JSON (${(error as Error).message})`);
-    }
-    const result = schema.safeParse(value);
+  for (const entry of ndjsonLines(text)) {
+    if ("error" in entry) throw new InputError(`${path} line ${entry.line}: ${entry.error}`);
+    const result = schema.safeParse(entry.value);
     if (!result.success) {
       const issue = result.error.issues[0]!;
       const where = issue.path.length > 0 ? `field ${formatIssuePath(issue.path as Array<string | number>)}: ` : "";
-      throw new InputError(`${path} line ${i + 1}: ${where}${issue.message}`);
+      throw new InputError(`${path} line ${entry.line}: ${where}${issue.message}`);
     }
     rows.push(result.data);
-  });
+  }
   if (rows.length === 0) throw new InputError(`${path}: no records`);
   return rows;
 }

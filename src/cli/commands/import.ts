@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { ApiClient, ApiError, type IngestResult, type Taxonomy } from "@iopo/common";
+import { ApiClient, ApiError, type IngestResult, LIMITS, ndjsonLine, type Taxonomy } from "@iopo/common";
 import { apiConnection } from "../api-connection.ts";
 import { InputError, parseCommandArgs, UsageError } from "@iopo/common/cli";
 import {
@@ -15,7 +15,7 @@ import {
 export const importUsage = `Usage: iopo import --api <url> --key <key> --dataset <name> --format <${IMPORT_FORMATS.join("|")}> <file.jsonl>
   Streams a JSONL file through the dataset API in batches. Creates the dataset if it does not exist
   (--visibility public|private, --description <text>). Re-running is safe: records are content-addressed.
-  --batch <n>   records per request (default 2000, at most 10000)
+  --batch <n>   records per request (default 2000, at most ${LIMITS.recordsPerRequest})
   IOPO_API_URL and IOPO_API_KEY may replace --api and --key.
 
 A line of each --format, and the record it becomes:
@@ -85,17 +85,12 @@ export async function importFile(options: ImportOptions): Promise<Totals> {
   try {
     for await (const line of lines) {
       fileLine++;
-      if (line.trim() === "") continue;
-      let value: unknown;
+      const entry = ndjsonLine(line, fileLine);
+      if (entry === null) continue;
+      if ("error" in entry)
+        throw new ImportError(`${options.file}:${fileLine}: ${entry.error}; nothing after line ${fileLine - batch.length - 1} was sent`);
       try {
-        value = JSON.parse(line);
-      } catch (error) {
-        throw new ImportError(
-          `${options.file}:${fileLine}: not valid JSON (${(error as Error).message}); nothing after line ${fileLine - batch.length - 1} was sent`,
-        );
-      }
-      try {
-        batch.push({ fileLine, record: convertLine(options.format, value, context) });
+        batch.push({ fileLine, record: convertLine(options.format, entry.value, context) });
       } catch (error) {
         if (error instanceof ImportLineError) {
           throw new ImportError(`${options.file}:${fileLine}: ${error.field}: ${error.message} (format ${options.format})`);
@@ -156,8 +151,8 @@ export async function runImport(argv: string[], context: ImportContext = {}): Pr
     problems.push(`--format must be one of ${IMPORT_FORMATS.join(", ")}`);
   if (positionals.length !== 1) problems.push("exactly one input file is required");
   const batch = values.batch === undefined ? undefined : Number(values.batch);
-  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 10_000))
-    problems.push("--batch must be an integer in [1, 10000]");
+  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > LIMITS.recordsPerRequest))
+    problems.push(`--batch must be an integer in [1, ${LIMITS.recordsPerRequest}]`);
   if (values.visibility !== undefined && values.visibility !== "public" && values.visibility !== "private")
     problems.push("--visibility must be public or private");
   if (problems.length) throw new UsageError(problems.join("; "), importUsage);

@@ -8,13 +8,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { traceReport, type TraceItemOutcome, type TraceReport } from "../../judge/llm/trace-report.ts";
-import { ApiClient } from "@iopo/common";
+import { ApiClient, LIMITS, ndjsonLines } from "@iopo/common";
 import { apiConnection } from "../api-connection.ts";
 import { InputError, parseCommandArgs, UsageError } from "@iopo/common/cli";
 import { batchError } from "../errors.ts";
-
-/** The API's per-request bound (TRACE_LIMITS.itemsPerRequest in src/routes/benchmarks.ts). */
-export const MAX_BATCH = 50;
 
 export const traceEvalUsage = `Usage: iopo trace-eval --api <url> [--key <key>] --responses <file.jsonl> [--out <dir>] [options]
   Scores responses on TRACE with the API's LLM judge (POST /v1/benchmarks/trace/score) and prints
@@ -23,7 +20,7 @@ export const traceEvalUsage = `Usage: iopo trace-eval --api <url> [--key <key>] 
   <file.jsonl>: one {"id": <TRACE id>, "response": "..."} per line.
   --out <dir>            also write trace_report.json and trace_verdicts.jsonl there
   --dataset <name>       the evaluation set in the API's D1 (default trace-eval)
-  --batch <n>            responses per request (default ${MAX_BATCH}, at most ${MAX_BATCH})
+  --batch <n>            responses per request (default ${LIMITS.traceItems}, at most ${LIMITS.traceItems})
   --cache use|bypass     bypass: ask the judge again instead of using cached verdicts
   IOPO_API_URL and IOPO_API_KEY may replace --api and --key.`;
 
@@ -57,15 +54,10 @@ function readResponses(file: string): { fileLine: number; id: string; response: 
   }
   const out: { fileLine: number; id: string; response: string }[] = [];
   const seen = new Map<string, number>();
-  text.split("\n").forEach((raw, i) => {
-    const fileLine = i + 1;
-    if (raw.trim() === "") return;
-    let value: { id?: unknown; response?: unknown };
-    try {
-      value = JSON.parse(raw);
-    } catch (error) {
-      throw new InputError(`${file}:${fileLine}: not valid JSON (${(error as Error).message})`);
-    }
+  for (const entry of ndjsonLines(text)) {
+    const fileLine = entry.line;
+    if ("error" in entry) throw new InputError(`${file}:${fileLine}: ${entry.error}`);
+    const value = entry.value as { id?: unknown; response?: unknown };
     if (typeof value !== "object" || value === null) throw new InputError(`${file}:${fileLine}: expected an object {id, response}`);
     if (typeof value.id !== "string" && typeof value.id !== "number") throw new InputError(`${file}:${fileLine}: id: expected a TRACE id`);
     if (typeof value.response !== "string") throw new InputError(`${file}:${fileLine}: response: expected a string`);
@@ -73,7 +65,7 @@ function readResponses(file: string): { fileLine: number; id: string; response: 
     if (seen.has(id)) throw new InputError(`${file}:${fileLine}: id ${id} was already given on line ${seen.get(id)}`);
     seen.set(id, fileLine);
     out.push({ fileLine, id, response: value.response });
-  });
+  }
   if (out.length === 0) throw new InputError(`${file}: no responses`);
   return out;
 }
@@ -99,8 +91,9 @@ export async function runTraceEval(argv: string[]): Promise<number> {
   const problems: string[] = [];
   if (!base) problems.push("--api is required");
   if (!values.responses) problems.push("--responses is required");
-  const batch = values.batch === undefined ? MAX_BATCH : Number(values.batch);
-  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) problems.push(`--batch must be an integer in [1, ${MAX_BATCH}]`);
+  const batch = values.batch === undefined ? LIMITS.traceItems : Number(values.batch);
+  if (!Number.isInteger(batch) || batch < 1 || batch > LIMITS.traceItems)
+    problems.push(`--batch must be an integer in [1, ${LIMITS.traceItems}]`);
   if (values.cache !== undefined && values.cache !== "use" && values.cache !== "bypass") problems.push("--cache must be use or bypass");
   if (problems.length) throw new UsageError(problems.join("; "), traceEvalUsage);
 

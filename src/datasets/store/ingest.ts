@@ -1,16 +1,16 @@
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { LIMITS, ndjsonLines } from "@iopo/common";
 import { D1_MAX_VALUE_BYTES, d1Statement } from "../../db/d1.ts";
 import { datasets, records } from "../../db/schema.ts";
 import { ProblemError, type FieldError } from "../../lib/problem.ts";
-import { resolveDimension } from "../taxonomy.ts";
+import { loadTaxonomyIndex, resolveDimension } from "../taxonomy.ts";
 import {
   canonicalJson,
   fieldNestedTooDeep,
   instructionsOf,
   primaryInstruction,
   recordId,
-  RECORD_LIMITS,
   RecordSchema,
   type DatasetRecord,
 } from "../records.ts";
@@ -18,7 +18,6 @@ import type { DatasetRow } from "./access.ts";
 
 /** Parsing, validating and appending records: all or nothing, idempotent, safe under concurrent writers. */
 
-export const MAX_RECORDS_PER_REQUEST = 10_000;
 /** UTF-8 bytes of the JSON parameter of one multi-row insert (a lone larger record gets a statement of its own). */
 const INSERT_CHUNK_BYTES = 1_000_000;
 /** Retry-After (seconds) of the 409 a writer gets after losing every retry to concurrent writers. */
@@ -54,16 +53,10 @@ export function parseRecordsBody(text: string, isNdjson: boolean): ParsedBody {
     parsed.forEach((value, i) => records.push({ line: i + 1, value }));
     return { records, errors };
   }
-  const lines = text.split("\n");
-  lines.forEach((raw, i) => {
-    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (line.trim() === "") return;
-    try {
-      records.push({ line: i + 1, value: JSON.parse(line) });
-    } catch (error) {
-      errors.push({ field: "line", line: i + 1, message: `not valid JSON: ${(error as Error).message}` });
-    }
-  });
+  for (const entry of ndjsonLines(text)) {
+    if ("error" in entry) errors.push({ field: "line", line: entry.line, message: entry.error });
+    else records.push(entry);
+  }
   return { records, errors };
 }
 
@@ -98,7 +91,7 @@ export async function prepareRecords(
   for (const { line, value } of parsed.records) {
     const deep = fieldNestedTooDeep(value);
     if (deep !== null) {
-      errors.push({ field: deep, line, message: `nests deeper than ${RECORD_LIMITS.maxDepth} levels` });
+      errors.push({ field: deep, line, message: `nests deeper than ${LIMITS.record.maxDepth} levels` });
       continue;
     }
     const result = RecordSchema.safeParse(value);
@@ -156,6 +149,38 @@ export async function prepareRecords(
     prepared.push({ line, id, record, payload, constraintCount, dimensions, row, rowBytes });
   }
   return errors.length > 0 ? { prepared: [], errors } : { prepared, errors };
+}
+
+/**
+ * POST /v1/datasets/{name}/records: a body of records, all or nothing. 413 beyond
+ * LIMITS.recordsPerRequest, 422 for an empty body or naming every invalid record (nothing is
+ * written), else the records appended.
+ */
+export async function ingestBody(
+  db: D1Database,
+  dataset: DatasetRow,
+  body: { text: string; isNdjson: boolean },
+  validateChecker: CheckerValidator,
+): Promise<IngestResult> {
+  const parsed = parseRecordsBody(body.text, body.isNdjson);
+  if (parsed.records.length + parsed.errors.length > LIMITS.recordsPerRequest) {
+    throw new ProblemError(413, "payload-too-large", `At most ${LIMITS.recordsPerRequest} records per request; split the upload.`);
+  }
+  if (parsed.records.length === 0 && parsed.errors.length === 0) {
+    throw new ProblemError(422, "validation", "The body holds no records.", [{ field: "body", message: "empty" }]);
+  }
+  const { dimensionNames } = await loadTaxonomyIndex(db);
+  const { prepared, errors } = await prepareRecords(parsed, dimensionNames, validateChecker);
+  if (errors.length > 0) {
+    const lines = [...new Set(errors.map((e) => e.line).filter((l) => l !== undefined))];
+    throw new ProblemError(
+      422,
+      "validation",
+      `${lines.length} record(s) are invalid (lines ${lines.slice(0, 20).join(", ")}${lines.length > 20 ? ", ..." : ""}); nothing was written.`,
+      errors.slice(0, 200),
+    );
+  }
+  return appendRecords(db, dataset, prepared);
 }
 
 export interface IngestResult {

@@ -2,7 +2,9 @@ import { and, asc, count, desc, eq, gt, gte, inArray, lt, lte, max, min, sql, ty
 import { drizzle } from "drizzle-orm/d1";
 import { IN_LIST_MAX } from "../../db/d1.ts";
 import { datasets, records } from "../../db/schema.ts";
-import type { DatasetRecord, Instruction } from "../records.ts";
+import { ProblemError } from "../../lib/problem.ts";
+import type { DatasetRecord, Instruction, RecordKind } from "../records.ts";
+import { dimensionsOfType, loadTaxonomyIndex, resolveDimension } from "../taxonomy.ts";
 
 /** Reading stored records: ranges of positions, filtered pages, and a dataset's statistics. */
 
@@ -103,6 +105,75 @@ export async function queryRows(
 }
 
 /** Text-length histograms have this many equal-width bins between the shortest and the longest text. */
+/** GET /v1/datasets/{name}/rows: its query, as the route validates it. */
+export interface RowsQuery {
+  offset?: number;
+  after?: number;
+  length: number;
+  kind?: RecordKind;
+  dimension?: string;
+  type?: string;
+  constraints?: number;
+  min_constraints?: number;
+  max_constraints?: number;
+  min_instruction_chars?: number;
+  max_instruction_chars?: number;
+  min_response_chars?: number;
+  max_response_chars?: number;
+}
+
+/**
+ * A page of a dataset's records, filtered: a dimension or a constraint type named as the taxonomy
+ * names it (422 for one it does not know), paged by `offset` or by `after`, not both.
+ */
+export async function browseRows(db: D1Database, datasetId: string, q: RowsQuery) {
+  if (q.offset !== undefined && q.after !== undefined) {
+    throw new ProblemError(422, "validation", "Page with `offset` or with `after`, not both.", [
+      { field: "query.after", message: "not allowed with offset" },
+    ]);
+  }
+  let dimension = q.dimension;
+  if (dimension !== undefined) {
+    const taxonomy = await loadTaxonomyIndex(db);
+    dimension = resolveDimension(taxonomy, dimension);
+    if (!dimension)
+      throw new ProblemError(422, "validation", `Unknown TRACE dimension "${q.dimension}".`, [
+        { field: "query.dimension", message: "unknown dimension" },
+      ]);
+  }
+  let ofType: string[] | undefined;
+  if (q.type !== undefined) {
+    ofType = dimensionsOfType(await loadTaxonomyIndex(db), q.type);
+    if (!ofType)
+      throw new ProblemError(422, "validation", `Unknown TRACE constraint type "${q.type}".`, [
+        { field: "query.type", message: "unknown constraint type" },
+      ]);
+  }
+  const { rows, total } = await queryRows(
+    db,
+    datasetId,
+    {
+      kind: q.kind,
+      dimension,
+      dimensionsOfType: ofType,
+      constraints: q.constraints,
+      minConstraints: q.min_constraints,
+      maxConstraints: q.max_constraints,
+      minInstructionChars: q.min_instruction_chars,
+      maxInstructionChars: q.max_instruction_chars,
+      minResponseChars: q.min_response_chars,
+      maxResponseChars: q.max_response_chars,
+    },
+    { offset: q.offset, after: q.after, length: q.length },
+  );
+  const last = rows[rows.length - 1];
+  return {
+    rows: rows.map((r) => ({ row_idx: r.position, id: r.id, row: toRecord(r) as unknown as Record<string, unknown> })),
+    num_rows_total: total,
+    next_after: rows.length === q.length && last ? last.position : null,
+  };
+}
+
 export const LENGTH_HISTOGRAM_BINS = 10;
 
 export interface LengthHistogram {

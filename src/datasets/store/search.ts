@@ -1,17 +1,18 @@
-import type { StoredRecord } from "./rows.ts";
+import { LIMITS } from "@iopo/common";
+import { ProblemError } from "../../lib/problem.ts";
+import type { DatasetRow } from "./access.ts";
+import { type StoredRecord, toRecord } from "./rows.ts";
 
 /**
  * Full-text search over a dataset's prompts and responses: the FTS5 table `records_fts` with the
  * trigram tokenizer (migration 0008), which a trigger keeps current on every insert. Trigram
  * matching finds any substring of three characters or more, so Chinese (written without spaces)
  * is searchable; shorter terms cannot use the index and are matched by scanning the dataset's
- * texts, which is allowed only for datasets of at most SHORT_TERM_SCAN_MAX_RECORDS.
+ * texts, which is allowed only for datasets of at most LIMITS.searchScanRecords.
  */
 
 /** The shortest term the trigram index can look up. */
 export const TRIGRAM = 3;
-/** A query with a term shorter than TRIGRAM scans the texts: only datasets up to this size. */
-export const SHORT_TERM_SCAN_MAX_RECORDS = 20_000;
 
 export interface SearchPage {
   rows: StoredRecord[];
@@ -62,4 +63,31 @@ export async function searchRecords(
     db.prepare(`SELECT count(*) AS n FROM record_texts AS t WHERE t.dataset_id = ?1 AND ${contains}`).bind(datasetId, ...terms),
   ]);
   return { rows: hits!.results as StoredRecord[], total: (total!.results[0] as { n: number }).n, matched_by: "scan" };
+}
+
+/**
+ * GET /v1/datasets/{name}/search: a page of the records containing every term of `q`; 422 for
+ * more terms than LIMITS.searchTermsPerQuery, or a short term in a dataset too large to scan.
+ */
+export async function searchDataset(db: D1Database, dataset: DatasetRow, query: { q: string; offset: number; length: number }) {
+  const { searchTermsPerQuery: most, searchScanRecords } = LIMITS;
+  const terms = searchTerms(query.q);
+  if (terms.length > most) {
+    throw new ProblemError(422, "validation", `At most ${most} search terms.`, [{ field: "query.q", message: `more than ${most} terms` }]);
+  }
+  if (terms.some((t) => [...t].length < TRIGRAM) && dataset.recordCount > searchScanRecords) {
+    throw new ProblemError(
+      422,
+      "validation",
+      `Terms shorter than ${TRIGRAM} characters are searched by a scan, which datasets of more than ${searchScanRecords} records do not allow; use longer terms.`,
+      [{ field: "query.q", message: `a term shorter than ${TRIGRAM} characters` }],
+    );
+  }
+  const page = await searchRecords(db, dataset.id, terms, query);
+  return {
+    query: query.q,
+    rows: page.rows.map((r) => ({ row_idx: r.position, id: r.id, row: toRecord(r) as unknown as Record<string, unknown> })),
+    num_rows_total: page.total,
+    matched_by: page.matched_by,
+  };
 }

@@ -6,13 +6,11 @@
  */
 export { LlmError } from "./errors.ts";
 export type { ChatMessage, ResponseSchema, TokenUsage } from "./types.ts";
-export { llmConfigFromVars } from "./config.ts";
 export {
   PROMPT_VERSION,
   fence,
   extractJson,
 } from "./prompt.ts";
-export { checkerCatalog } from "./catalog.ts";
 export { modelInputKey, type VerdictCache } from "./cache.ts";
 export {
   cacheGet,
@@ -28,15 +26,12 @@ export {
 } from "./judge.ts";
 export {
   judgeHybrid,
-  needsLlm,
   validateRuleConstraints,
   type HybridConstraint,
-  type HybridItem,
 } from "./hybrid.ts";
 export {
   traceItemStatus,
   traceReport,
   traceSubset,
   type TraceConstraintOutcome,
-  type TraceSubset,
 } from "./trace-report.ts";

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { LIMITS } from "../limits.ts";
 
 /**
  * Dataset records on the wire: the record kinds a dataset holds, and the one structured shape of
@@ -8,14 +9,11 @@ import { z } from "@hono/zod-openapi";
  * the same shapes back (their types in ../api-types.ts).
  */
 
-export const MAX_CONSTRAINTS = 64;
-/** Documented caps on a record (README "Limits"): how deep its JSON nests, and the size of `meta`. */
-export const RECORD_LIMITS = { maxDepth: 64, metaJsonChars: 65_536 } as const;
 const longText = (max: number) => z.string().max(max);
 
 export const ConstraintSchema = z
   .object({
-    text: z.string().min(1).max(20_000).openapi({ example: "Answer in fewer than 100 words." }),
+    text: z.string().min(1).max(LIMITS.constraintTextChars).openapi({ example: "Answer in fewer than 100 words." }),
     dimension: z
       .string()
       .min(1)
@@ -37,9 +35,9 @@ export const ConstraintSchema = z
 export const InstructionSchema = z
   .object({
     description: longText(200_000).openapi({ description: "The task, without its constraints" }),
-    constraints: z.array(ConstraintSchema).max(MAX_CONSTRAINTS),
-    input: longText(500_000).nullable().optional().openapi({ description: "Task input, if any" }),
-    prompt: longText(500_000)
+    constraints: z.array(ConstraintSchema).max(LIMITS.constraints),
+    input: longText(LIMITS.instructionChars).nullable().optional().openapi({ description: "Task input, if any" }),
+    prompt: longText(LIMITS.instructionChars)
       .optional()
       .openapi({ description: "The verbatim user prompt when the constraints are embedded in it (IFEval); otherwise rendered" }),
     system: longText(50_000).optional(),
@@ -59,9 +57,9 @@ export const VerdictSchema = z
 const response = longText(1_000_000);
 const meta = z
   .record(z.string(), z.unknown())
-  .refine((m) => JSON.stringify(m).length <= RECORD_LIMITS.metaJsonChars, `at most ${RECORD_LIMITS.metaJsonChars} characters of JSON`)
+  .refine((m) => JSON.stringify(m).length <= LIMITS.record.metaJsonChars, `at most ${LIMITS.record.metaJsonChars} characters of JSON`)
   .optional()
-  .openapi({ description: `Free-form provenance (source id, category, ...), at most ${RECORD_LIMITS.metaJsonChars} characters of JSON` });
+  .openapi({ description: `Free-form provenance (source id, category, ...), at most ${LIMITS.record.metaJsonChars} characters of JSON` });
 
 export const InstructionRecordSchema = z.object({ kind: z.literal("instruction"), instruction: InstructionSchema, meta }).strict();
 export const SftRecordSchema = z
