@@ -1,8 +1,8 @@
 import { buildApp } from "./app.ts";
+import { jobContext } from "./datasets/job-context.ts";
 import { consumeJobMessages, failDeadJobs, requeueJobs } from "./datasets/job-queue.ts";
 import { JOB_QUEUE_CONFIG } from "./datasets/job-queue-config.ts";
 import type { Bindings } from "./env.ts";
-import { jobContext } from "./routes/jobs.ts";
 import { warmUpJudgeRoute } from "./routes/judge.ts";
 
 const app = buildApp();

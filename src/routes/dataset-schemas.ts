@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { DatasetName } from "@iopo/common/api";
 import type { DatasetRow } from "../datasets/store/access.ts";
+import { versionState } from "../datasets/frozen-versions.ts";
 import { shardCount, type VersionRow } from "../datasets/store/versions.ts";
 
 /**
@@ -36,6 +37,8 @@ export const presentVersion = (v: VersionRow) => ({
   shard_size: v.shardSize,
   shard_count: shardCount(v),
   description: v.description,
+  state: versionState(v),
+  freeze_job: v.freezeJobId,
   created_at: v.createdAt,
 });
 
