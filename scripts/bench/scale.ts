@@ -347,12 +347,14 @@ function costModel(m: {
   };
   const shards = Math.ceil(R / 1000);
   const formats = 2;
-  // rows written per record: the row, its primary key and three indexes (D1 bills index writes as rows)
+  // rows written per record: the row, its primary key and three indexes (D1 bills index writes as
+  // rows); a job also writes each source record's outcome (job_record_outcomes: the row and its
+  // primary key, 2 rows)
   const rows = {
     ingest: { read: R * 1, written: R * 5 },
     freeze: { read: R, written: shards * formats * 1 },
-    ruleJob: { read: R * 2, written: R * 0.5 * 5 + R / 20 },
-    traceJob: { read: R * (1 + m.callsPerRecord), written: R * 5 + R * m.callsPerRecord * 2 },
+    ruleJob: { read: R * 2, written: R * 0.5 * 5 + R / 20 + R * 2 },
+    traceJob: { read: R * (1 + m.callsPerRecord), written: R * 5 + R * m.callsPerRecord * 2 + R * 2 },
   };
   const requests = { ingest: R / PER_REQUEST, freeze: 1, serve: shards * formats, jobs: (2 * R) / 20 / 5 };
   const queueOps = ((2 * R) / 20) * 3; // a message per step of 20 records: write, read, delete

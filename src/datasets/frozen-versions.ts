@@ -101,7 +101,8 @@ export async function frozenVersion(db: D1Database, dataset: DatasetRow, name: s
       ? "its freeze job is gone; freeze again"
       : job.status === "cancelled"
         ? `its freeze (job ${job.id}) was cancelled; freeze again`
-        : `its freeze job ${job.id} is ${job.status} with ${job.cursor} of ${job.total} shards written; ask again when it is done`;
+        : `its freeze job ${job.id} is ${job.status} with ${job.cursor} of ${job.total} shards written; ` +
+          (job.status === "paused" || job.status === "failed" ? "resume the job to go on" : "ask again when it is done");
   throw new ProblemError(409, "conflict", `Version ${version.version} of "${dataset.name}" is not frozen: ${why}.`, [
     { field: "path.version", message: "not frozen yet" },
   ]);
