@@ -202,6 +202,11 @@ describe("freezing as a job", () => {
       job = await jobOf("queued", version.freeze_job!);
     }
     expect(job).toMatchObject({ status: "done", cursor: 15 });
+    // the job wrote every shard in both formats (a manifest would write a missing one on first use)
+    const written = await env.DB.prepare(
+      "SELECT count(*) AS n FROM version_shards WHERE version = 1 AND dataset_id = (SELECT id FROM datasets WHERE name = 'queued')",
+    ).first<{ n: number }>();
+    expect(written!.n).toBe(15 * 2);
     const listed = ((await (await call("/v1/datasets/queued/versions")).json()) as { versions: Version[] }).versions;
     expect(listed).toMatchObject([{ version: 1, state: "frozen", freeze_job: job.id }]);
     for (const format of ["records", "sft"]) expect(await shardHashes("queued", format)).toEqual(await shardHashes("one-request", format));
