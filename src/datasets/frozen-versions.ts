@@ -1,7 +1,7 @@
 import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice, type ShardFormat } from "@iopo/common";
 import { SHARD_FORMATS } from "@iopo/common/api";
 import type { Bindings } from "../env.ts";
-import type { Principal } from "../lib/auth.ts";
+import type { Principal } from "../lib/principal.ts";
 import { ProblemError } from "../lib/problem.ts";
 import { jobContext } from "./job-context.ts";
 import { enqueueJob } from "./job-queue.ts";
@@ -21,7 +21,7 @@ import {
   shardName,
   shardSummaries,
   shardSummary,
-  type VersionRow,
+  type FreezingVersion,
 } from "./store/versions.ts";
 
 /**
@@ -59,7 +59,7 @@ export async function freezeVersion(
   dataset: DatasetRow,
   principal: Principal,
   body: { shardSize: number; description: string },
-): Promise<{ version: VersionRow; status: 200 | 201 | 202 }> {
+): Promise<{ version: FreezingVersion; status: 200 | 201 | 202 }> {
   const jobId = crypto.randomUUID();
   const { version, created } = await createVersion(env.DB, dataset, { ...body, freezeJobId: jobId });
   if (!created) return { version, status: 200 };
@@ -81,18 +81,18 @@ export async function freezeVersion(
 }
 
 /** A frozen version's wire state: `freezing` until its job is done, `cancelled` when that job was. */
-export const versionState = (v: VersionRow): "frozen" | "freezing" | "cancelled" =>
+export const versionState = (v: FreezingVersion): "frozen" | "freezing" | "cancelled" =>
   isFrozen(v) ? "frozen" : v.freezeStatus === "cancelled" ? "cancelled" : "freezing";
 
 /** The version a path names: a number, or `latest` (the newest frozen one). */
-export const namedVersion = (db: D1Database, dataset: DatasetRow, name: string): Promise<VersionRow> =>
+export const namedVersion = (db: D1Database, dataset: DatasetRow, name: string): Promise<FreezingVersion> =>
   name === "latest" ? latestVersion(db, dataset) : findVersion(db, dataset, Number(name));
 
 /**
  * The version a path names, which must be frozen to read its shards: 409 while they are being
  * written (saying how far its job is) or when its freeze was cancelled.
  */
-export async function frozenVersion(db: D1Database, dataset: DatasetRow, name: string): Promise<VersionRow> {
+export async function frozenVersion(db: D1Database, dataset: DatasetRow, name: string): Promise<FreezingVersion> {
   const version = await namedVersion(db, dataset, name);
   if (isFrozen(version)) return version;
   const job = version.freezeJobId === null ? null : await jobById(db, version.freezeJobId);
@@ -109,7 +109,7 @@ export async function frozenVersion(db: D1Database, dataset: DatasetRow, name: s
 }
 
 /** The newest frozen version (or the newest of all, when none is frozen yet: reading it says why not). */
-async function latestVersion(db: D1Database, dataset: DatasetRow): Promise<VersionRow> {
+async function latestVersion(db: D1Database, dataset: DatasetRow): Promise<FreezingVersion> {
   const all = await listVersions(db, dataset);
   const latest = all.findLast(isFrozen) ?? all.at(-1);
   if (!latest)
@@ -120,7 +120,7 @@ async function latestVersion(db: D1Database, dataset: DatasetRow): Promise<Versi
 }
 
 /** A frozen version's manifest in `format`: each shard's counts, size, SHA-256 and path. */
-export async function versionManifest(env: Bindings, dataset: DatasetRow, version: VersionRow, format: ShardFormat) {
+export async function versionManifest(env: Bindings, dataset: DatasetRow, version: FreezingVersion, format: ShardFormat) {
   await requireFormat(env.DB, dataset, version, format);
   const summaries = await shardSummaries(env.DB, env.SHARDS, version, format);
   const count = shardCount(version);
@@ -149,7 +149,7 @@ export async function frozenShard(
   env: Bindings,
   waitUntil: (promise: Promise<unknown>) => void,
   dataset: DatasetRow,
-  version: VersionRow,
+  version: FreezingVersion,
   format: ShardFormat,
   shard: number,
 ) {
@@ -171,7 +171,7 @@ export async function frozenShard(
 
 /** Where rank `rank` of `world_size` reads in an epoch: its record indices from its own sample index `from`. */
 export function sampleOrder(
-  version: VersionRow,
+  version: FreezingVersion,
   q: { seed: number; epoch: number; rank: number; world_size: number; from: number; limit: number },
 ) {
   if (q.rank >= q.world_size) {

@@ -1,5 +1,5 @@
 import type { Bindings } from "../env.ts";
-import type { Principal } from "../lib/auth.ts";
+import type { Principal } from "../lib/principal.ts";
 import { jobContext } from "./job-context.ts";
 import { enqueueJob } from "./job-queue.ts";
 import type { RECORD_JOB_KINDS, RecordJobKindName } from "./job-registry.ts";

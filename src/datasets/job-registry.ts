@@ -4,7 +4,8 @@ import { drizzle } from "drizzle-orm/d1";
 import { records } from "../db/schema.ts";
 import { ProblemError } from "../lib/problem.ts";
 import { buildQuadrupleLlm, needsLlmPath } from "../pipelines/iopo.ts";
-import { buildTraceRecord, loadDimensions } from "../pipelines/trace.ts";
+import { buildTraceRecord } from "../pipelines/trace.ts";
+import { loadTaxonomyIndex } from "./taxonomy.ts";
 import { commonJobParams, type JobKind, type JobParams, type RecordJobKind, type RecordJobParams, type UnitJobKind } from "./job-kind.ts";
 import { BUILD_OPS, buildQuadruple, type BuildOp } from "./quadruples.ts";
 import type { DatasetRecord } from "./records.ts";
@@ -90,7 +91,7 @@ const buildTrace: RecordJobKind<BuildTraceParams> = {
     .strict()
     .refine((b) => b.min_constraints <= b.max_constraints, { message: "must be at least min_constraints", path: ["max_constraints"] }),
   async prepareStep({ db, jobId, params, dimensionNames }) {
-    const dimensions = await loadDimensions(db);
+    const { dimensions } = await loadTaxonomyIndex(db);
     return ({ id, record }, llm) => buildTraceRecord(llm(), id, record, { ...params, jobId, dimensions, dimensionNames });
   },
 };

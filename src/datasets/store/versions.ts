@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, getTableColumns } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { datasetVersions, jobs, records, versionShards } from "../../db/schema.ts";
+import { datasetVersions, jobs, records, type VersionRow, versionShards } from "../../db/schema.ts";
 import { ProblemError } from "../../lib/problem.ts";
 import type { ShardFormat } from "@iopo/common";
 import { FORMAT_KINDS, formatsFor } from "../export.ts";
@@ -11,10 +11,10 @@ import { type EncodedShard, writeShard } from "./shards.ts";
 /** Immutable versions of a dataset and the manifest of their shards. */
 
 /** A version with the status of the job freezing it (null: frozen within its request, or the job is gone). */
-export type VersionRow = typeof datasetVersions.$inferSelect & { freezeStatus: (typeof jobs.$inferSelect)["status"] | null };
+export type FreezingVersion = VersionRow & { freezeStatus: (typeof jobs.$inferSelect)["status"] | null };
 
 /** Frozen: its shards are all written (within its request, or by a job that is done); readable only then. */
-export const isFrozen = (v: VersionRow) => v.freezeJobId === null || v.freezeStatus === "done";
+export const isFrozen = (v: FreezingVersion) => v.freezeJobId === null || v.freezeStatus === "done";
 
 const selectVersions = (db: D1Database) =>
   drizzle(db)
@@ -33,7 +33,7 @@ export async function createVersion(
   db: D1Database,
   dataset: DatasetRow,
   version: { shardSize: number; description: string; freezeJobId: string },
-): Promise<{ version: VersionRow; created: boolean }> {
+): Promise<{ version: FreezingVersion; created: boolean }> {
   // The version number, the frozen count and the check against the latest version are one
   // statement, so two concurrent freezes get different numbers and never a duplicate. It stays
   // SQL because drizzle's insert-select must name every column, created_at's default too.
@@ -62,7 +62,7 @@ export async function createVersion(
 }
 
 /** A version by its number, frozen or not. */
-export async function findVersion(db: D1Database, dataset: DatasetRow, version: number): Promise<VersionRow> {
+export async function findVersion(db: D1Database, dataset: DatasetRow, version: number): Promise<FreezingVersion> {
   const row = await selectVersions(db)
     .where(and(eq(datasetVersions.datasetId, dataset.id), eq(datasetVersions.version, version)))
     .get();
@@ -74,7 +74,7 @@ export async function findVersion(db: D1Database, dataset: DatasetRow, version: 
   return row;
 }
 
-export async function listVersions(db: D1Database, dataset: DatasetRow): Promise<VersionRow[]> {
+export async function listVersions(db: D1Database, dataset: DatasetRow): Promise<FreezingVersion[]> {
   return selectVersions(db).where(eq(datasetVersions.datasetId, dataset.id)).orderBy(asc(datasetVersions.version)).all();
 }
 
