@@ -33,6 +33,10 @@ export interface Bindings extends LlmVars {
   JOB_LLM_CONCURRENCY?: string;
   /** How long a job runner's lease lasts between heartbeats, in ms (default 60000). */
   JOB_LEASE_MS?: string;
+  /** "true": a fresh isolate re-enqueues every unfinished job once (local dev, whose queues die with it; see wrangler.toml). */
+  JOB_REQUEUE_ON_START?: string;
+  /** D1 and R2 calls one step of freezing a version makes at most (default 500; see src/datasets/frozen-versions.ts). */
+  FREEZE_STEP_CALLS?: string;
 
   // the LLM judge's LLM_* variables (documented in LlmVars; see README "LLM judge")
   /** Workers AI binding (`[ai] binding = "AI"` in wrangler.toml), for LLM_PROVIDER=workers-ai. */

@@ -1,8 +1,8 @@
 import { buildApp } from "./app.ts";
-import { consumeJobMessages, failDeadJobs, requeueJobs } from "./datasets/job-queue.ts";
+import { jobContext } from "./datasets/job-context.ts";
+import { consumeJobMessages, failDeadJobs, requeueJobs, requeueStalledJobs } from "./datasets/job-queue.ts";
 import { JOB_QUEUE_CONFIG } from "./datasets/job-queue-config.ts";
 import type { Bindings } from "./env.ts";
-import { jobContext } from "./routes/jobs.ts";
 import { warmUpJudge } from "./judge/service/item.ts";
 
 const app = buildApp();
@@ -15,17 +15,21 @@ const app = buildApp();
 app.router.match("GET", "/");
 warmUpJudge().catch((error) => console.error("judge warm-up failed", error));
 
-/** A fresh isolate re-enqueues unfinished jobs once (local queues are lost with the dev server). */
+/** A fresh isolate re-enqueues unfinished jobs once where JOB_REQUEUE_ON_START says so (local queues are lost with the dev server). */
 let requeued = false;
 
 export default {
   fetch(request: Request, env: Bindings, ctx?: ExecutionContext) {
-    if (!requeued && env.JOB_QUEUE) {
+    if (!requeued && env.JOB_QUEUE && env.JOB_REQUEUE_ON_START === "true") {
       requeued = true;
       const work = requeueJobs(env).catch((error) => console.error("re-enqueueing jobs failed", error));
       ctx?.waitUntil(work);
     }
     return app.fetch(request, env, ctx);
+  },
+  /** The cron sweeper: stalled jobs go back on the queue. */
+  async scheduled(_controller: ScheduledController, env: Bindings) {
+    await requeueStalledJobs(env);
   },
   async queue(batch: MessageBatch<unknown>, env: Bindings) {
     if (batch.queue === JOB_QUEUE_CONFIG.deadLetter) return failDeadJobs(batch, env);

@@ -2,12 +2,15 @@ import { z } from "@hono/zod-openapi";
 import { DatasetName } from "@iopo/common/api";
 import type { LlmJudge } from "../judge/llm/index.ts";
 import type { DatasetRecord } from "./records.ts";
+import type { DatasetRow } from "./store/access.ts";
 
 /**
- * What a kind of dataset job is to the runner (src/datasets/jobs.ts): its parameters' schema and
- * the work of one source record. The runner owns everything else — the cursor, the lease, the
- * commit, rejects, usage, the queue — so a kind is pure record-to-outcome logic. Kinds are listed
- * in src/datasets/job-registry.ts; the pipelines import only this contract, never the runner.
+ * What a kind of dataset job is to the runner (src/datasets/jobs.ts). A record kind gives its
+ * parameters' schema and the work of one source record; the runner owns everything else — the
+ * cursor, the lease, the commit, rejects, usage, the queue — so such a kind is pure
+ * record-to-outcome logic. A unit kind (freezing a version's shards) does its own units of work
+ * per step and the runner commits only the cursor. Kinds are listed in
+ * src/datasets/job-registry.ts; the pipelines import only this contract, never the runner.
  */
 
 /** One source record's result: a record for the target, or why there is none (a reject row). */
@@ -22,23 +25,50 @@ export interface SourceRow {
   record: DatasetRecord;
 }
 
-/** What a step gives its kind: the job, D1, the taxonomy, and the job's LLM judge (acting as the job's owner). */
+/** What a step gives its kind: the job, D1 and the taxonomy. */
 export interface StepContext<P> {
   db: D1Database;
   jobId: string;
   sourceId: string;
   params: P;
   dimensionNames: ReadonlyMap<string, string>;
-  /** The step's judge; throws LlmError "unavailable" where no provider is configured. */
-  llm: () => LlmJudge;
 }
 
-export interface JobKind<P extends JobParams = JobParams> {
+/**
+ * The work of one record, given its judge (acting as the job's owner; its calls' tokens are
+ * counted to this record), which throws LlmError "unavailable" where no provider is configured.
+ */
+export type RecordWork = (row: SourceRow, llm: () => LlmJudge) => Promise<RecordOutcome>;
+
+/** A kind that turns each source record into a record of its target dataset (or a reject). */
+export interface RecordJobKind<P extends RecordJobParams = RecordJobParams> {
   /** Its parameters as POST .../jobs/{kind} takes them, defaults filled in (stored without `visibility`). */
   params: z.ZodType<P>;
   /** The work of one step: what its records share is prepared once, then each record is built. */
-  prepareStep(context: StepContext<P>): Promise<(row: SourceRow) => Promise<RecordOutcome>>;
+  prepareStep(context: StepContext<P>): Promise<RecordWork>;
 }
+
+/** What a unit kind's step is given: the job, D1 and the shard bucket. */
+export interface UnitContext<P> {
+  db: D1Database;
+  shards: R2Bucket;
+  jobId: string;
+  dataset: DatasetRow;
+  params: P;
+}
+
+/**
+ * A kind whose job is `total` units of its own (a version's shards), `batch_size` per step. A step
+ * must be idempotent: delivery is at least once, so a unit may be done again after a lost lease
+ * and must then write exactly what it wrote before.
+ */
+export interface UnitJobKind<P extends JobParams = JobParams> {
+  params: z.ZodType<P>;
+  /** Does units [from, to); the runner then advances the cursor (only from `from`). */
+  runUnits(context: UnitContext<P>, from: number, to: number): Promise<void>;
+}
+
+export type JobKind = RecordJobKind | UnitJobKind;
 
 /** A job's token cap (`token_budget`), at creation and on resume. */
 export const TokenBudget = z
@@ -47,7 +77,7 @@ export const TokenBudget = z
   .min(1)
   .max(10 ** 12);
 
-/** Parameters every kind has. */
+/** Parameters every record kind has. */
 export const commonJobParams = {
   target: DatasetName,
   visibility: z.enum(["public", "private"]).optional().openapi({ description: "for a new target; default: the source's" }),
@@ -64,10 +94,15 @@ export const commonJobParams = {
   }),
 };
 
+/** Parameters of every job: units (source records, shards) per step and a token cap. */
 export interface JobParams {
+  batch_size: number;
+  token_budget?: number;
+}
+
+/** Parameters of every record kind (`commonJobParams`). */
+export interface RecordJobParams extends JobParams {
   target: string;
   visibility?: "public" | "private";
   seed: number;
-  batch_size: number;
-  token_budget?: number;
 }

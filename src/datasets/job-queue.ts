@@ -122,8 +122,9 @@ export async function failDeadJobs(batch: MessageBatch<unknown>, env: Bindings):
 
 /**
  * Enqueues every pending or running job at its D1 cursor. Local queues do not survive a restart of
- * `wrangler dev`, so a fresh isolate does this once (src/index.ts): jobs go on where they stood,
- * and a message that duplicates a live one dies at the cursor check.
+ * `wrangler dev`, so a fresh isolate does this once where JOB_REQUEUE_ON_START says so
+ * (src/index.ts): jobs go on where they stood, and a message that duplicates a live one dies at
+ * the cursor check.
  */
 export async function requeueJobs(env: Bindings): Promise<number> {
   if (!env.JOB_QUEUE) return 0;
@@ -131,6 +132,35 @@ export async function requeueJobs(env: Bindings): Promise<number> {
     .select({ id: jobs.id, cursor: jobs.cursor })
     .from(jobs)
     .where(inArray(jobs.status, ["pending", "running"]))
+    .all();
+  for (const row of rows) await enqueueJob(env, row);
+  return rows.length;
+}
+
+/**
+ * How long a pending or running job may go without a lease and without a commit (`updated_at`)
+ * before the sweeper takes it for stalled: longer than the longest retry delay (5 minutes), so a
+ * job whose step waits for its retry is left to it.
+ */
+export const STALL_MS = 10 * 60_000;
+
+/**
+ * The cron sweeper (wrangler.toml [triggers], src/index.ts `scheduled`): enqueues the jobs that
+ * stalled, as when the message for a job's next step was lost. Only those: a job whose message is
+ * on its way is not sent again.
+ */
+export async function requeueStalledJobs(env: Bindings, now = Date.now()): Promise<number> {
+  if (!env.JOB_QUEUE) return 0;
+  const rows = await drizzle(env.DB)
+    .select({ id: jobs.id, cursor: jobs.cursor })
+    .from(jobs)
+    .where(
+      and(
+        inArray(jobs.status, ["pending", "running"]),
+        or(isNull(jobs.leaseUntil), lt(jobs.leaseUntil, now)),
+        lt(jobs.updatedAt, new Date(now - STALL_MS).toISOString()),
+      ),
+    )
     .all();
   for (const row of rows) await enqueueJob(env, row);
   return rows.length;

@@ -6,9 +6,10 @@ import { ProblemError } from "../lib/problem.ts";
 import { buildQuadrupleLlm, needsLlmPath } from "../pipelines/iopo.ts";
 import { buildTraceRecord } from "../pipelines/trace.ts";
 import { loadTaxonomyIndex } from "./taxonomy.ts";
-import { commonJobParams, type JobKind, type JobParams } from "./job-kind.ts";
+import { commonJobParams, type JobKind, type JobParams, type RecordJobKind, type RecordJobParams, type UnitJobKind } from "./job-kind.ts";
 import { BUILD_OPS, buildQuadruple, type BuildOp } from "./quadruples.ts";
 import type { DatasetRecord } from "./records.ts";
+import { findVersion, freezeShards } from "./store/versions.ts";
 
 /** The kinds of dataset job, by the name in `POST /v1/datasets/{name}/jobs/{kind}` and `jobs.kind`. */
 
@@ -37,14 +38,14 @@ async function taskPool(db: D1Database, datasetId: string, record: DatasetRecord
     .map((r) => r.response);
 }
 
-export interface BuildQuadruplesParams extends JobParams {
+export interface BuildQuadruplesParams extends RecordJobParams {
   ops: BuildOp[];
   max_candidates: number;
   /** Records with free-text constraints go through the LLM path (src/pipelines/iopo.ts). */
   llm: boolean;
 }
 
-const buildQuadruples: JobKind<BuildQuadruplesParams> = {
+const buildQuadruples: RecordJobKind<BuildQuadruplesParams> = {
   params: z
     .object({
       ...commonJobParams,
@@ -60,8 +61,8 @@ const buildQuadruples: JobKind<BuildQuadruplesParams> = {
       }),
     })
     .strict(),
-  async prepareStep({ db, jobId, sourceId, params, dimensionNames, llm }) {
-    return async ({ id, record }) => {
+  async prepareStep({ db, jobId, sourceId, params, dimensionNames }) {
+    return async ({ id, record }, llm) => {
       if (params.llm && needsLlmPath(record))
         return buildQuadrupleLlm(llm(), id, record, { ops: params.ops, seed: params.seed, jobId, dimensionNames });
       const outcome = buildQuadruple(id, record, await taskPool(db, sourceId, record), {
@@ -74,12 +75,12 @@ const buildQuadruples: JobKind<BuildQuadruplesParams> = {
   },
 };
 
-export interface BuildTraceParams extends JobParams {
+export interface BuildTraceParams extends RecordJobParams {
   min_constraints: number;
   max_constraints: number;
 }
 
-const buildTrace: JobKind<BuildTraceParams> = {
+const buildTrace: RecordJobKind<BuildTraceParams> = {
   params: z
     .object({
       ...commonJobParams,
@@ -89,18 +90,40 @@ const buildTrace: JobKind<BuildTraceParams> = {
     })
     .strict()
     .refine((b) => b.min_constraints <= b.max_constraints, { message: "must be at least min_constraints", path: ["max_constraints"] }),
-  async prepareStep({ db, jobId, params, dimensionNames, llm }) {
+  async prepareStep({ db, jobId, params, dimensionNames }) {
     const { dimensions } = await loadTaxonomyIndex(db);
-    return ({ id, record }) => buildTraceRecord(llm(), id, record, { ...params, jobId, dimensions, dimensionNames });
+    return ({ id, record }, llm) => buildTraceRecord(llm(), id, record, { ...params, jobId, dimensions, dimensionNames });
   },
 };
 
-export const JOB_KINDS = { "build-quadruples": buildQuadruples, "build-trace": buildTrace } as const;
+export interface FreezeVersionParams extends JobParams {
+  version: number;
+}
+
+/**
+ * Writes a version's shards to R2 and their summaries to D1, `batch_size` shards a step (sized by
+ * src/datasets/frozen-versions.ts to stay under an invocation's subrequests). Its units are shard
+ * indices; its source and target are the version's dataset. Shards are content-addressed and
+ * their summaries kept as first written, so a repeated step writes the same bytes.
+ */
+const freezeVersion: UnitJobKind<FreezeVersionParams> = {
+  params: z.object({ version: z.number().int().min(1), batch_size: z.number().int().min(1) }).strict(),
+  async runUnits({ db, shards, dataset, params }, from, to) {
+    await freezeShards(db, shards, await findVersion(db, dataset, params.version), from, to);
+  },
+};
+
+/** The kinds a client starts with `POST /v1/datasets/{name}/jobs/{kind}`. */
+export const RECORD_JOB_KINDS = { "build-quadruples": buildQuadruples, "build-trace": buildTrace } as const;
+export type RecordJobKindName = keyof typeof RECORD_JOB_KINDS;
+
+/** Every kind, by `jobs.kind`: freezing starts at `POST /v1/datasets/{name}/versions`. */
+export const JOB_KINDS = { ...RECORD_JOB_KINDS, "freeze-version": freezeVersion } as const;
 export type JobKindName = keyof typeof JOB_KINDS;
 
 /** A stored job's kind; a name no kind has (a row from a newer version) is a clear error. */
 export function jobKind(name: string): JobKind {
-  const kind = (JOB_KINDS as Record<string, JobKind<JobParams> | undefined>)[name];
+  const kind = (JOB_KINDS as Record<string, JobKind | undefined>)[name];
   if (!kind) throw new ProblemError(422, "validation", `No job kind "${name}" (known: ${Object.keys(JOB_KINDS).join(", ")}).`);
   return kind;
 }

@@ -6,7 +6,7 @@ import { datasets, jobRejects, jobUsage, jobs, utcNow } from "../db/schema.ts";
 import { LlmError, type LlmJudge, type TokenUsage, type UsageObserver } from "../judge/llm/index.ts";
 import type { Principal } from "../lib/principal.ts";
 import { ProblemError } from "../lib/problem.ts";
-import type { JobParams, RecordOutcome, SourceRow } from "./job-kind.ts";
+import type { JobParams, RecordJobKind, RecordOutcome, SourceRow, UnitJobKind } from "./job-kind.ts";
 import { jobKind, type JobKindName } from "./job-registry.ts";
 import { canRead, createDataset, findDataset, visibleDataset, type DatasetRow } from "./store/access.ts";
 import { appendRecords, existingIds, prepareRecords, type CheckerValidator } from "./store/ingest.ts";
@@ -61,23 +61,35 @@ export const jobOwner = (job: Pick<JobRow, "ownerKeyId">): JobOwner => ({ keyId:
 export const canControl = (principal: Principal, job: Pick<JobRow, "ownerKeyId">): boolean =>
   principal.scopes.has("admin") || (principal.keyId !== null && principal.keyId === job.ownerKeyId);
 
+/**
+ * A new pending job. `total`: its units, by default the source's records (a record kind's job
+ * covers the records present now).
+ */
 export async function createJob(
   db: D1Database,
-  job: { source: DatasetRow; target: DatasetRow; kind: JobKindName; params: JobParams; principal: Principal },
+  job: {
+    id?: string;
+    source: DatasetRow;
+    target: DatasetRow;
+    kind: JobKindName;
+    params: JobParams & { visibility?: "public" | "private" };
+    total?: number;
+    principal: Principal;
+  },
 ): Promise<JobWithUsage> {
   const progress: BuildProgress = { processed: 0, produced: 0, duplicates: 0, by_op: {}, skipped: {} };
   const { visibility: _visibility, ...params } = job.params;
   const row = await drizzle(db)
     .insert(jobs)
     .values({
-      id: crypto.randomUUID(),
+      id: job.id ?? crypto.randomUUID(),
       datasetId: job.source.id,
       targetDatasetId: job.target.id,
       ownerKeyId: job.principal.keyId,
       kind: job.kind,
       status: "pending",
       params: JSON.stringify(params),
-      total: job.source.recordCount,
+      total: job.total ?? job.source.recordCount,
       progress: JSON.stringify(progress),
     })
     .returning()
@@ -258,8 +270,9 @@ export async function controlJob(db: D1Database, job: JobRow, action: JobAction,
 
 // --- running ---------------------------------------------------------------------------------
 
-/** What a job's step needs besides D1: record validation, the taxonomy, and an LLM judge acting as the job's owner. */
+/** What a job's step needs besides D1: the shard bucket, record validation, the taxonomy, and an LLM judge acting as the job's owner. */
 export interface JobContext {
+  shards: R2Bucket;
   validateChecker: CheckerValidator;
   dimensionNames: Map<string, string>;
   /** A judge for the job's owner whose calls report to `usage` (each step gets its own). */
@@ -493,10 +506,68 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 async function step(db: D1Database, job: JobRow, context: JobContext, stop: Stop) {
   const kind = jobKind(job.kind);
-  const params = kind.params.parse(JSON.parse(job.params));
   if (!job.targetDatasetId) throw new Error("the job has no target dataset (it predates target ids and its target no longer resolves)");
   const target = (await datasetsById(db, [job.targetDatasetId])).get(job.targetDatasetId);
   if (!target) throw new Error("the job's target dataset no longer exists");
+  if ("runUnits" in kind) return unitStep(db, job, kind, context, target);
+  return recordStep(db, job, kind, context, stop, target);
+}
+
+/**
+ * The cursor advance from `job.cursor` to `end` with the step's counts, as a D1 statement; only
+ * the runner whose step began at this cursor moves it. A pause or cancel that came while the step
+ * was committing keeps its status: the finished step lands whole.
+ */
+function cursorAdvance(db: D1Database, job: JobRow, end: number, progress: BuildProgress): D1PreparedStatement {
+  return d1Statement(
+    db,
+    drizzle(db)
+      .update(jobs)
+      .set({
+        cursor: end,
+        progress: JSON.stringify(progress),
+        status: sql`CASE WHEN ${jobs.status} = 'running' THEN ${end >= job.total ? "done" : "running"} ELSE ${jobs.status} END`,
+        error: null,
+        leaseUntil: null,
+        updatedAt: utcNow,
+      })
+      .where(and(eq(jobs.id, job.id), eq(jobs.cursor, job.cursor))),
+  );
+}
+
+/** A unit kind's step: its units at the cursor, then the cursor advance (a repeated step writes the same units again). */
+async function unitStep(db: D1Database, job: JobRow, kind: UnitJobKind, context: JobContext, dataset: DatasetRow) {
+  const params = kind.params.parse(JSON.parse(job.params));
+  const end = Math.min(job.total, job.cursor + params.batch_size);
+  await kind.runUnits({ db, shards: context.shards, jobId: job.id, dataset, params }, job.cursor, end);
+  const progress = JSON.parse(job.progress) as BuildProgress;
+  const done = end - job.cursor;
+  await cursorAdvance(db, job, end, { ...progress, processed: progress.processed + done, produced: progress.produced + done }).run();
+}
+
+/** What one source record became, as `job_record_outcomes` keeps it for the event stream. */
+interface RecordOutcomeRow {
+  position: number;
+  source_record: string;
+  outcome: "produced" | "duplicate" | "rejected";
+  stage: string;
+  tokens: number;
+}
+
+/** Upserts a step's record outcomes (one JSON parameter, however many records; a repeated step replaces its rows). */
+const outcomeStatement = (db: D1Database, jobId: string, rows: RecordOutcomeRow[]) =>
+  db
+    .prepare(
+      `INSERT INTO job_record_outcomes (job_id, position, source_record, outcome, stage, tokens)
+       SELECT ?1, value ->> 'position', value ->> 'source_record', value ->> 'outcome', value ->> 'stage', value ->> 'tokens'
+       FROM json_each(?2) WHERE true
+       ON CONFLICT (job_id, position) DO UPDATE SET
+         source_record = excluded.source_record, outcome = excluded.outcome, stage = excluded.stage, tokens = excluded.tokens`,
+    )
+    .bind(jobId, JSON.stringify(rows));
+
+async function recordStep(db: D1Database, job: JobRow, kind: RecordJobKind, context: JobContext, stop: Stop, target: DatasetRow) {
+  const params = kind.params.parse(JSON.parse(job.params));
   const progress = JSON.parse(job.progress) as BuildProgress;
   const end = Math.min(job.total, job.cursor + params.batch_size);
 
@@ -518,19 +589,35 @@ async function step(db: D1Database, job: JobRow, context: JobContext, stop: Stop
     sourceId: job.datasetId,
     params,
     dimensionNames: context.dimensionNames,
-    llm: stepJudge(context, job, usage, stop),
   });
+  const stepLlm = stepJudge(context, job, usage, stop);
   const rows: SourceRow[] = [];
   for await (const row of recordsInRange(db, job.datasetId, job.cursor, end))
     rows.push({ id: row.id, position: row.position, record: toRecord(row) });
+  // each record's judge is the step's (one limiter caps the step's model calls) reporting its
+  // calls' tokens to the step's usage and to that record's own count
+  const tokens = rows.map(() => 0);
+  const recordLlm = (i: number) => () => {
+    const judge = stepLlm();
+    return {
+      ...judge,
+      usage: {
+        call: (u: TokenUsage | undefined, model: string) => {
+          tokens[i]! += (u?.prompt_tokens ?? 0) + (u?.completion_tokens ?? 0);
+          judge.usage?.call(u, model);
+        },
+        cacheHits: (n: number) => judge.usage?.cacheHits(n),
+      },
+    };
+  };
   // records run concurrently (the judge's limiter caps the model calls); every one settles before
   // the step commits or gives up, so each finished call is in the cache for the resumed step. An
   // unreachable model (LlmError other than a malformed answer) interrupts the step; anything else
   // one record raises is that record's reject.
   const settled = await Promise.allSettled(
-    rows.map(async (row): Promise<RecordOutcome> => {
+    rows.map(async (row, i): Promise<RecordOutcome> => {
       try {
-        return await record(row);
+        return await record(row, recordLlm(i));
       } catch (error) {
         if (stop.reason !== null) throw error;
         if (error instanceof LlmError && error.kind !== "malformed") {
@@ -564,10 +651,21 @@ async function step(db: D1Database, job: JobRow, context: JobContext, stop: Stop
     : first;
   if (errors.length) throw new Error(`built records failed validation: ${JSON.stringify(errors.slice(0, 3))}`);
 
+  // A record is produced when its id is new to the target (and to this step), else a duplicate:
+  // known before the commit, so the counts and outcome rows commit with the records in one batch.
+  const existing = await existingIds(db, target.id, [...new Set(prepared.map((p) => p.id))]);
+  const duplicateAt = new Set<number>();
+  const seen = new Set<string>();
+  prepared.forEach((p, i) => {
+    if (existing.has(p.id) || seen.has(p.id)) duplicateAt.add(valid[i]!.line);
+    seen.add(p.id);
+  });
+
   const orm = drizzle(db);
   // D1 statements (drizzle's queries, made plain by d1Statement): they commit in appendRecords' one
   // D1 batch together with the records, so a step is written whole or not at all
   const rejects: D1PreparedStatement[] = [];
+  const outcomeRows: RecordOutcomeRow[] = [];
   outcomes.forEach((outcome, i) => {
     const row = rows[i]!;
     progress.processed++;
@@ -576,11 +674,19 @@ async function step(db: D1Database, job: JobRow, context: JobContext, stop: Stop
       : invalid.has(row.position)
         ? { ok: false, stage: "validate", reason: "the built record is not a valid record", detail: { errors: invalid.get(row.position) } }
         : null;
+    const base = { position: row.position, source_record: row.id, tokens: tokens[i]! };
     if (reject === null || reject.ok) {
-      if (outcome.ok) progress.by_op[outcome.tag] = (progress.by_op[outcome.tag] ?? 0) + 1;
+      if (outcome.ok) {
+        progress.by_op[outcome.tag] = (progress.by_op[outcome.tag] ?? 0) + 1;
+        const duplicate = duplicateAt.has(row.position);
+        if (duplicate) progress.duplicates++;
+        else progress.produced++;
+        outcomeRows.push({ ...base, outcome: duplicate ? "duplicate" : "produced", stage: outcome.tag });
+      }
       return;
     }
     progress.skipped[reject.reason] = (progress.skipped[reject.reason] ?? 0) + 1;
+    outcomeRows.push({ ...base, outcome: "rejected", stage: reject.stage });
     // a repeated step (after a lost lease) replaces its row, as INSERT OR REPLACE would
     const values = { sourceRecord: row.id, stage: reject.stage, reason: reject.reason, detail: JSON.stringify(reject.detail ?? {}) };
     rejects.push(
@@ -593,30 +699,5 @@ async function step(db: D1Database, job: JobRow, context: JobContext, stop: Stop
       ),
     );
   });
-  // The cursor advance; only the runner whose step began at this cursor moves it. A pause or
-  // cancel that came while the step was committing keeps its status: the finished step lands whole.
-  const advance = (inserted: number) =>
-    d1Statement(
-      db,
-      orm
-        .update(jobs)
-        .set({
-          cursor: end,
-          progress: JSON.stringify({
-            ...progress,
-            produced: progress.produced + inserted,
-            duplicates: progress.duplicates + (prepared.length - inserted),
-          }),
-          status: sql`CASE WHEN ${jobs.status} = 'running' THEN ${end >= job.total ? "done" : "running"} ELSE ${jobs.status} END`,
-          error: null,
-          leaseUntil: null,
-          updatedAt: utcNow,
-        })
-        .where(and(eq(jobs.id, job.id), eq(jobs.cursor, job.cursor))),
-    );
-  // The inserted count is only known inside appendRecords; count fresh ids first so the cursor
-  // advance carries exact numbers in the same batch.
-  const ids = new Set(prepared.map((p) => p.id));
-  const fresh = ids.size - (await existingIds(db, target.id, [...ids])).size;
-  await appendRecords(db, target, prepared, [...rejects, advance(fresh)]);
+  await appendRecords(db, target, prepared, [...rejects, outcomeStatement(db, job.id, outcomeRows), cursorAdvance(db, job, end, progress)]);
 }

@@ -117,6 +117,11 @@ export const datasetVersions = sqliteTable(
     recordCount: integer("record_count").notNull(),
     shardSize: integer("shard_size").notNull(),
     description: text("description").notNull().default(""),
+    /**
+     * The job writing its shards, for a version with more shards than one request may write
+     * (src/datasets/freeze.ts); null: frozen within its request. Readable once that job is done.
+     */
+    freezeJobId: text("freeze_job_id"),
     createdAt: text("created_at").notNull().default(utcNow),
   },
   (t) => [primaryKey({ columns: [t.datasetId, t.version] })],
@@ -214,6 +219,28 @@ export const jobRejects = sqliteTable(
     createdAt: text("created_at").notNull().default(utcNow),
   },
   (t) => [primaryKey({ columns: [t.jobId, t.position] }), index("job_rejects_reason_idx").on(t.jobId, t.reason)],
+);
+
+/**
+ * What each source record of a job became, one row per position: produced (with the op or stage
+ * that made it), a duplicate, or rejected (at which stage), and the tokens its model calls spent.
+ * Written in the step's commit with the cursor advance; the job's event stream reads them, so a
+ * watcher sees every record however fast the steps go.
+ */
+export const jobRecordOutcomes = sqliteTable(
+  "job_record_outcomes",
+  {
+    jobId: text("job_id")
+      .notNull()
+      .references(() => jobs.id),
+    position: integer("position").notNull(),
+    sourceRecord: text("source_record").notNull(),
+    outcome: text("outcome", { enum: ["produced", "duplicate", "rejected"] }).notNull(),
+    /** The op or stage that produced it; for a reject, the stage that rejected it. */
+    stage: text("stage").notNull(),
+    tokens: integer("tokens").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.position] })],
 );
 
 /**

@@ -1,7 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { DatasetName } from "@iopo/common/api";
 import type { DatasetRow } from "../datasets/store/access.ts";
-import { shardCount, type VersionRow } from "../datasets/store/versions.ts";
+import { versionState } from "../datasets/frozen-versions.ts";
+import { type FreezingVersion, shardCount } from "../datasets/store/versions.ts";
 
 /**
  * What the dataset, version and job routes share beyond the wire schemas (@iopo/common/api): the
@@ -15,12 +16,14 @@ export const presentDataset = (d: DatasetRow) => ({
   record_count: d.recordCount,
   created_at: d.createdAt,
 });
-export const presentVersion = (v: VersionRow) => ({
+export const presentVersion = (v: FreezingVersion) => ({
   version: v.version,
   record_count: v.recordCount,
   shard_size: v.shardSize,
   shard_count: shardCount(v),
   description: v.description,
+  state: versionState(v),
+  freeze_job: v.freezeJobId,
   created_at: v.createdAt,
 });
 

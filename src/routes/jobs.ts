@@ -1,36 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import { validateConstraintChecker } from "../datasets/checkers.ts";
+import { controlJobHere, namedJob, presentJobHere, runJobHere, startJob } from "../datasets/job-control.ts";
+import { jobEvents } from "../datasets/job-events.ts";
 import { TokenBudget } from "../datasets/job-kind.ts";
-import { JOB_KINDS, type JobKindName } from "../datasets/job-registry.ts";
-import { enqueueJob, stepConcurrency } from "../datasets/job-queue.ts";
-import {
-  controlJob,
-  createJob,
-  DEFAULT_LEASE_MS,
-  findJob,
-  jobById,
-  listJobs,
-  prepareTarget,
-  presentJob,
-  presentRejects,
-  runJobSteps,
-  type BuildProgress,
-  type JobAction,
-  type JobContext,
-  type JobWithUsage,
-} from "../datasets/jobs.ts";
+import { RECORD_JOB_KINDS, type RecordJobKindName } from "../datasets/job-registry.ts";
+import { listJobs, presentRejects, type JobAction } from "../datasets/jobs.ts";
 import { findDataset } from "../datasets/store/access.ts";
-import { loadTaxonomyIndex } from "../datasets/taxonomy.ts";
-import type { AppEnv, Bindings } from "../env.ts";
+import type { AppEnv } from "../env.ts";
 import { requireScope } from "../lib/auth.ts";
 import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
-import { withUsage } from "../pipelines/llm.ts";
-import type { JobEvent } from "@iopo/common";
 import { JobEventSchema, JobRunSchema, JobSchema, RunJobBody } from "@iopo/common/api";
+import type { Context } from "hono";
 import { nameParam } from "./dataset-schemas.ts";
-import { llmJudgeFor } from "../judge/llm/from-env.ts";
 
 /**
  * Jobs over a dataset: start one (a kind of job-registry.ts), list, read, control (pause, resume,
@@ -40,27 +21,8 @@ import { llmJudgeFor } from "../judge/llm/from-env.ts";
 
 const security = [{ bearer: [] }];
 
-/** What a runner needs, from the Worker's bindings: the job owner's judge is built here, in one place. */
-export async function jobContext(env: Bindings): Promise<JobContext> {
-  const taxonomy = await loadTaxonomyIndex(env.DB);
-  const leaseMs = Number(env.JOB_LEASE_MS);
-  return {
-    validateChecker: validateConstraintChecker,
-    dimensionNames: taxonomy.dimensionNames,
-    // the job's owner is whom its model calls are made for and charged to (its key's spend budget;
-    // a job the admin token created is unbudgeted, as the admin's requests are); each step's share
-    // of the jobs' global model-call bound is its concurrency
-    llm: (owner, usage) => {
-      const judge = llmJudgeFor(env, { spend: owner.keyId === null ? [] : [{ kind: "key", keyId: owner.keyId }] });
-      const settings = { ...judge.config.settings, concurrency: stepConcurrency(env) };
-      return withUsage({ ...judge, config: { ...judge.config, settings } }, usage);
-    },
-    leaseMs: Number.isInteger(leaseMs) && leaseMs >= 100 ? leaseMs : DEFAULT_LEASE_MS,
-  };
-}
-
 /** POST /v1/datasets/{name}/jobs/{kind}: the route of one kind, its body the kind's params. */
-export function createJobRoute<K extends JobKindName>(kind: K, summary: string, description: string) {
+export function createJobRoute<K extends RecordJobKindName>(kind: K, summary: string, description: string) {
   return createRoute({
     method: "post",
     path: `/v1/datasets/{name}/jobs/${kind}`,
@@ -73,25 +35,24 @@ export function createJobRoute<K extends JobKindName>(kind: K, summary: string, 
     middleware: [requireScope("write"), acceptBody(...JSON_TYPES)] as const,
     request: {
       params: nameParam,
-      body: { required: true, content: { "application/json": { schema: JOB_KINDS[kind].params as (typeof JOB_KINDS)[K]["params"] } } },
+      body: {
+        required: true,
+        content: { "application/json": { schema: RECORD_JOB_KINDS[kind].params as (typeof RECORD_JOB_KINDS)[K]["params"] } },
+      },
     },
     responses: { 201: jsonContent(JobSchema, "The job"), ...problemResponses(400, 401, 403, 404, 415, 422) },
   });
 }
 
-/** Creates a `kind` job over the path's dataset as the caller, and enqueues it where there is a queue. */
-export async function startJob(
+/** Starts a `kind` job over the path's dataset as the caller (201, the job). */
+export async function startJobRoute(
   c: Context<AppEnv>,
-  kind: JobKindName,
-  params: (typeof JOB_KINDS)[JobKindName]["params"]["_output"],
+  kind: RecordJobKindName,
+  params: (typeof RECORD_JOB_KINDS)[RecordJobKindName]["params"]["_output"],
   description: string,
 ) {
-  const principal = c.get("principal");
-  const source = await findDataset(c.env.DB, c.req.param("name")!, principal, "read");
-  const target = await prepareTarget(c.env.DB, source, params.target, params.visibility, principal, description);
-  const job = await createJob(c.env.DB, { source, target, kind, params, principal });
-  await enqueueJob(c.env, job);
-  return c.json(present(c.env, job), 201);
+  const job = await startJob(c.env, c.get("principal"), c.req.param("name")!, kind, params, description);
+  return c.json(presentJobHere(c.env, job), 201);
 }
 
 const createBuildJobRoute = createJobRoute(
@@ -207,7 +168,7 @@ const eventsRoute = createRoute({
   tags: ["Jobs"],
   summary: "A job's progress, live: an NDJSON line whenever it changes",
   description:
-    "Each line is a JobEvent: the job's status and counts, what its last step added, the records per second since the stream began and the time left at that rate. " +
+    "Each line is a JobEvent: the job's status and counts, what its last step added and each source record it finished (produced, duplicate or rejected, at which stage, with its tokens), the records per second since the stream began and the time left at that rate. " +
     "The stream ends when the job is paused, cancelled, done or failed, or after `timeout_s` (ask again to go on watching).",
   middleware: [requireScope("read")] as const,
   request: {
@@ -220,118 +181,34 @@ const eventsRoute = createRoute({
   },
 });
 
-/** How often an events stream looks at the job. */
-const EVENTS_POLL_MS = 500;
-
-/** The job's events until it stops moving or `timeoutMs` passed (see eventsRoute). */
-function jobEvents(db: D1Database, first: JobWithUsage, timeoutMs: number): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  const started = Date.now();
-  const rejectedOf = (job: JobWithUsage) => Object.values((JSON.parse(job.progress) as BuildProgress).skipped).reduce((a, b) => a + b, 0);
-  const countsOf = (job: JobWithUsage) => {
-    const p = presentJob(job).progress;
-    return { processed: p.processed, produced: p.produced, rejected: rejectedOf(job), tokens: p.usage.total_tokens, calls: p.usage.calls };
-  };
-  const event = (job: JobWithUsage, before: ReturnType<typeof countsOf>): JobEvent => {
-    const now = countsOf(job);
-    const seconds = (Date.now() - started) / 1000;
-    const rate = job.cursor > first.cursor && seconds > 0 ? (job.cursor - first.cursor) / seconds : null;
-    return {
-      id: job.id,
-      status: job.status,
-      cursor: job.cursor,
-      total: job.total,
-      produced: now.produced,
-      rejected: now.rejected,
-      tokens: now.tokens,
-      calls: now.calls,
-      step: {
-        processed: now.processed - before.processed,
-        produced: now.produced - before.produced,
-        rejected: now.rejected - before.rejected,
-        tokens: now.tokens - before.tokens,
-      },
-      records_per_s: rate === null ? null : Math.round(rate * 100) / 100,
-      eta_s: rate === null ? null : Math.round((job.total - job.cursor) / rate),
-      error: job.error,
-    };
-  };
-  const moving = (job: JobWithUsage) => job.status === "pending" || job.status === "running";
-  let last = first;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      const send = (job: JobWithUsage, before: JobWithUsage) =>
-        controller.enqueue(encoder.encode(`${JSON.stringify(event(job, countsOf(before)))}\n`));
-      send(first, first);
-      if (!moving(first)) return controller.close();
-      const poll = async () => {
-        const job = await jobById(db, first.id);
-        if (!job) return controller.close();
-        const changed =
-          job.status !== last.status || job.cursor !== last.cursor || job.error !== last.error || job.usage?.calls !== last.usage?.calls;
-        if (changed) send(job, last);
-        last = job;
-        if (!moving(job) || Date.now() - started >= timeoutMs) return controller.close();
-        timer = setTimeout(() => poll().catch((error) => controller.error(error)), EVENTS_POLL_MS);
-      };
-      timer = setTimeout(() => poll().catch((error) => controller.error(error)), EVENTS_POLL_MS);
-    },
-    cancel() {
-      if (timer !== undefined) clearTimeout(timer);
-    },
-  });
-}
-
-/** A job as the API shows it, saying who runs it here: the queue, or clients through `POST .../run`. */
-const present = (env: Bindings, job: JobWithUsage) => ({
-  ...presentJob(job),
-  runner: env.JOB_QUEUE ? ("queue" as const) : ("client" as const),
-});
-
 /** The job the path names, as the caller may see (`read`) or control it. */
-async function pathJob(c: Context<AppEnv>, id: string, access: "read" | "control") {
-  const principal = c.get("principal");
-  const dataset = await findDataset(c.env.DB, c.req.param("name")!, principal, "read");
-  return findJob(c.env.DB, dataset, id, principal, access);
-}
+const pathJob = (c: Context<AppEnv>, access: "read" | "control") =>
+  namedJob(c.env, c.get("principal"), c.req.param("name")!, c.req.param("id")!, access);
 
 async function control(c: Context<AppEnv>, action: JobAction, body: z.infer<typeof ControlBody> | undefined) {
-  const job = await pathJob(c, c.req.param("id")!, "control");
-  const changed = await controlJob(c.env.DB, job, action, { tokenBudget: body?.token_budget });
-  if (action === "resume") await enqueueJob(c.env, changed);
-  return c.json(present(c.env, (await jobById(c.env.DB, job.id))!), 200);
+  const job = await controlJobHere(c.env, await pathJob(c, "control"), action, { tokenBudget: body?.token_budget });
+  return c.json(presentJobHere(c.env, job), 200);
 }
 
 export const jobRoutes = createRouter()
   .openapi(createBuildJobRoute, (c) =>
-    startJob(c, "build-quadruples", c.req.valid("json"), `IOPO quadruples built from ${c.req.valid("param").name}`),
+    startJobRoute(c, "build-quadruples", c.req.valid("json"), `IOPO quadruples built from ${c.req.valid("param").name}`),
   )
   .openapi(listJobsRoute, async (c) => {
     const principal = c.get("principal");
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, principal, "read");
-    return c.json({ jobs: (await listJobs(c.env.DB, dataset, principal)).map((job) => present(c.env, job)) }, 200);
+    return c.json({ jobs: (await listJobs(c.env.DB, dataset, principal)).map((job) => presentJobHere(c.env, job)) }, 200);
   })
-  .openapi(getJobRoute, async (c) => c.json(present(c.env, await pathJob(c, c.req.valid("param").id, "read")), 200))
+  .openapi(getJobRoute, async (c) => c.json(presentJobHere(c.env, await pathJob(c, "read")), 200))
   .openapi(runJobRoute, async (c) => {
-    const { id } = c.req.valid("param");
-    await pathJob(c, id, "control");
-    const body = c.req.valid("json") ?? {};
-    const result = await runJobSteps(c.env.DB, id, await jobContext(c.env), { maxBatches: body.max_batches ?? 10, budgetMs: 20_000 });
-    // this run moved the cursor past the queue's message (which is then dropped as stale): the
-    // queue takes over from here should this client not come back
-    if (result.ran > 0 && result.job.status === "running") await enqueueJob(c.env, result.job);
-    return c.json({ ...result, job: present(c.env, result.job) }, 200);
+    const result = await runJobHere(c.env, await pathJob(c, "control"), c.req.valid("json")?.max_batches ?? 10);
+    return c.json({ ...result, job: presentJobHere(c.env, result.job) }, 200);
   })
   .openapi(CONTROL_ROUTES.pause, (c) => control(c, "pause", c.req.valid("json")))
   .openapi(CONTROL_ROUTES.resume, (c) => control(c, "resume", c.req.valid("json")))
   .openapi(CONTROL_ROUTES.cancel, (c) => control(c, "cancel", c.req.valid("json")))
   .openapi(eventsRoute, async (c) => {
-    const job = await pathJob(c, c.req.valid("param").id, "read");
-    const stream = jobEvents(c.env.DB, job, c.req.valid("query").timeout_s * 1000);
+    const stream = jobEvents(c.env.DB, await pathJob(c, "read"), c.req.valid("query").timeout_s * 1000);
     return c.body(stream, 200, { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store" }) as never;
   })
-  .openapi(rejectsRoute, async (c) => {
-    const job = await pathJob(c, c.req.valid("param").id, "control");
-    return c.json(await presentRejects(c.env.DB, job, c.req.valid("query")), 200);
-  });
+  .openapi(rejectsRoute, async (c) => c.json(await presentRejects(c.env.DB, await pathJob(c, "control"), c.req.valid("query")), 200));

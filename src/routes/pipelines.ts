@@ -1,5 +1,5 @@
 import { createRouter } from "../lib/openapi.ts";
-import { createJobRoute, startJob } from "./jobs.ts";
+import { createJobRoute, startJobRoute } from "./jobs.ts";
 
 /** The LLM pipelines' routes: starting a TRACE construction job (the other job routes are in jobs.ts). */
 
@@ -14,5 +14,5 @@ const buildTraceRoute = createJobRoute(
 );
 
 export const pipelineRoutes = createRouter().openapi(buildTraceRoute, (c) =>
-  startJob(c, "build-trace", c.req.valid("json"), `TRACE-style data built from ${c.req.valid("param").name}`),
+  startJobRoute(c, "build-trace", c.req.valid("json"), `TRACE-style data built from ${c.req.valid("param").name}`),
 );

@@ -6,7 +6,8 @@ import { requireScope } from "../lib/auth.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
 import { DatasetStatisticsSchema } from "@iopo/common/api";
 import { nameParam } from "./dataset-schemas.ts";
-import { resolveVersion, versionParam } from "./versions.ts";
+import { namedVersion } from "../datasets/frozen-versions.ts";
+import { versionParam } from "./versions.ts";
 
 /** Statistics of a dataset's live records and of a frozen version (computed by datasetStatistics). */
 
@@ -43,7 +44,7 @@ export const statisticsRoutes = createRouter()
   .openapi(versionRoute, async (c) => {
     const { name, version: v } = c.req.valid("param");
     const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
-    const version = await resolveVersion(c, dataset, v);
+    const version = await namedVersion(c.env.DB, dataset, v);
     const taxonomy = await loadTaxonomyIndex(c.env.DB);
     const statistics = await datasetStatistics(c.env.DB, dataset.id, taxonomy.typeOfDimension, version.recordCount);
     return c.json({ dataset: dataset.name, version: version.version, record_count: version.recordCount, statistics }, 200);

@@ -1,31 +1,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import { findDataset, type DatasetRow } from "../datasets/store/access.ts";
-import { frozenShardBody } from "../datasets/store/shards.ts";
-import {
-  createVersion,
-  findVersion,
-  freezeShards,
-  listVersions,
-  requireFormat,
-  rewriteShard,
-  shardCount,
-  shardName,
-  shardSummaries,
-  shardSummary,
-  type VersionRow,
-} from "../datasets/store/versions.ts";
-import type { AppEnv } from "../env.ts";
+import { freezeVersion, frozenShard, frozenVersion, sampleOrder, versionManifest } from "../datasets/frozen-versions.ts";
+import { findDataset } from "../datasets/store/access.ts";
+import { listVersions } from "../datasets/store/versions.ts";
 import { requireScope } from "../lib/auth.ts";
 import { serveImmutable } from "../lib/http-range.ts";
 import { acceptBody, JSON_TYPES } from "../lib/middleware.ts";
 import { createRouter, jsonContent, problemResponses, queryInt } from "../lib/openapi.ts";
-import { ProblemError } from "../lib/problem.ts";
-import { MAX_ORDER_SIZE, permutation, rankLength, rankSlice } from "@iopo/common";
 import { CreateVersionBody, ManifestSchema, SHARD_FORMATS, VersionSchema } from "@iopo/common/api";
 import { nameParam, presentVersion } from "./dataset-schemas.ts";
 
-/** Versions and shards: freeze, list, manifest, stream a shard, the sample order. */
+/** Versions and shards: freeze, list, manifest, stream a shard, the sample order (the work is src/datasets/frozen-versions.ts). */
 
 const security = [{ bearer: [] }];
 
@@ -40,18 +24,6 @@ const formatQuery = z.enum(SHARD_FORMATS).default("records").openapi({
     "records: stored records; iopo: {x1,y1,x2,y2}; dpo: {prompt,chosen,rejected}; sft: {prompt,response}; llamafactory: the IOPO authors' shape",
 });
 
-export async function resolveVersion(c: Context<AppEnv>, dataset: DatasetRow, version: string): Promise<VersionRow> {
-  if (version === "latest") {
-    const all = await listVersions(c.env.DB, dataset);
-    if (all.length === 0)
-      throw new ProblemError(404, "not-found", `Dataset "${dataset.name}" has no versions yet.`, [
-        { field: "path.version", message: "no versions" },
-      ]);
-    return all[all.length - 1]!;
-  }
-  return findVersion(c.env.DB, dataset, Number(version));
-}
-
 const createVersionRoute = createRoute({
   method: "post",
   path: "/v1/datasets/{name}/versions",
@@ -59,7 +31,10 @@ const createVersionRoute = createRoute({
   summary: "Freeze the current records into an immutable version",
   description:
     "A version is the dataset's first `record_count` records in position order, cut into shards of `shard_size` records. " +
-    "Freezing again with nothing added (and the same `shard_size`) returns the latest version (200) instead of a duplicate.",
+    "Its shards are written by a `freeze-version` job, a bounded number per step (an invocation may make only so many D1 and R2 calls): " +
+    "a version that fits one step is frozen within the request (201); a larger one is `freezing` (202) while the job queue writes it — watch `freeze_job` at `GET .../jobs/{id}`, pause or cancel it there — " +
+    "and its manifest, shards and order answer 409 until it is `frozen`. " +
+    "Freezing again with nothing added (and the same `shard_size`) returns the latest version (200) instead of a duplicate, unless its freeze was cancelled.",
   security,
   middleware: [requireScope("write"), acceptBody(...JSON_TYPES)] as const,
   request: {
@@ -74,7 +49,8 @@ const createVersionRoute = createRoute({
     },
   },
   responses: {
-    201: jsonContent(VersionSchema, "The new version"),
+    201: jsonContent(VersionSchema, "The new version, frozen"),
+    202: jsonContent(VersionSchema, "The new version, `freezing`: its job writes the shards"),
     200: jsonContent(
       VersionSchema,
       "The latest version, which already holds exactly these records with this shard size (no duplicate is made)",
@@ -102,7 +78,7 @@ const manifestRoute = createRoute({
   request: { params: versionParam, query: z.object({ format: formatQuery }) },
   responses: {
     200: jsonContent(ManifestSchema, "The manifest"),
-    ...problemResponses(401, 403, 404, 422),
+    ...problemResponses(401, 403, 404, 409, 422),
   },
 });
 
@@ -122,7 +98,7 @@ const shardRoute = createRoute({
     200: { description: "The shard", content: { "application/x-ndjson": { schema: z.string() } } },
     206: { description: "A byte range of the shard" },
     304: { description: "Unchanged (ETag matched)" },
-    ...problemResponses(401, 403, 404, 416, 422),
+    ...problemResponses(401, 403, 404, 409, 416, 422),
   },
 });
 
@@ -160,7 +136,7 @@ const orderRoute = createRoute({
       }),
       "Record indices in training order",
     ),
-    ...problemResponses(401, 403, 404, 422),
+    ...problemResponses(401, 403, 404, 409, 422),
   },
 });
 
@@ -168,105 +144,38 @@ export const versionRoutes = createRouter()
   .openapi(createVersionRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "write");
     const body = c.req.valid("json") ?? {};
-    const { version, created } = await createVersion(c.env.DB, dataset, body.shard_size ?? 1000, body.description ?? "");
-    if (created) await freezeShards(c.env.DB, c.env.SHARDS, version);
-    return created ? c.json(presentVersion(version), 201) : c.json(presentVersion(version), 200);
+    const { version, status } = await freezeVersion(c.env, dataset, c.get("principal"), {
+      shardSize: body.shard_size ?? 1000,
+      description: body.description ?? "",
+    });
+    return c.json(presentVersion(version), status);
   })
   .openapi(listVersionsRoute, async (c) => {
     const dataset = await findDataset(c.env.DB, c.req.valid("param").name, c.get("principal"), "read");
     return c.json({ versions: (await listVersions(c.env.DB, dataset)).map(presentVersion) }, 200);
   })
   .openapi(manifestRoute, async (c) => {
-    const { name, version: v } = c.req.valid("param");
-    const { format } = c.req.valid("query");
+    const { name, version } = c.req.valid("param");
     const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
-    const version = await resolveVersion(c, dataset, v);
-    await requireFormat(c.env.DB, dataset, version, format);
-    const summaries = await shardSummaries(c.env.DB, c.env.SHARDS, version, format);
-    const count = shardCount(version);
-    return c.json(
-      {
-        dataset: dataset.name,
-        version: version.version,
-        format,
-        record_count: version.recordCount,
-        line_count: summaries.reduce((n, s) => n + s.lines, 0),
-        shard_size: version.shardSize,
-        shard_count: count,
-        shards: summaries.map((s) => ({
-          index: s.shard,
-          name: shardName(s.shard, count),
-          records: s.records,
-          lines: s.lines,
-          bytes: s.bytes,
-          sha256: s.sha256,
-          url: `/v1/datasets/${dataset.name}/versions/${version.version}/shards/${s.shard}?format=${format}`,
-        })),
-      },
-      200,
-    );
+    const frozen = await frozenVersion(c.env.DB, dataset, version);
+    return c.json(await versionManifest(c.env, dataset, frozen, c.req.valid("query").format), 200);
   })
   .openapi(shardRoute, async (c) => {
-    const { name, version: v, index } = c.req.valid("param");
-    const { format } = c.req.valid("query");
+    const { name, version, index } = c.req.valid("param");
     const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
-    const version = await resolveVersion(c, dataset, v);
-    const shard = Number(index);
-    const count = shardCount(version);
-    if (shard >= count) {
-      throw new ProblemError(404, "not-found", `Version ${version.version} has ${count} shard(s); there is no shard ${shard}.`, [
-        { field: "path.index", message: "out of range" },
-      ]);
-    }
-    await requireFormat(c.env.DB, dataset, version, format);
-    const summary = await shardSummary(c.env.DB, c.env.SHARDS, version, format, shard);
+    const frozen = await frozenVersion(c.env.DB, dataset, version);
+    const waitUntil = (promise: Promise<unknown>) => c.executionCtx.waitUntil(promise);
+    const shard = await frozenShard(c.env, waitUntil, dataset, frozen, c.req.valid("query").format, Number(index));
     return serveImmutable(c, {
-      etag: `"${summary.sha256}"`,
-      size: summary.bytes,
+      etag: `"${shard.summary.sha256}"`,
+      size: shard.summary.bytes,
       noun: "the shard",
-      headers: {
-        "content-type": "application/x-ndjson; charset=utf-8",
-        "content-disposition": `inline; filename="${shardName(shard, count)}"`,
-      },
-      stream: (range) =>
-        frozenShardBody(
-          {
-            bucket: c.env.SHARDS,
-            waitUntil: (promise) => c.executionCtx.waitUntil(promise),
-            writeMissing: () => rewriteShard(c.env.DB, c.env.SHARDS, version, format, shard),
-          },
-          summary,
-          range,
-        ),
+      headers: { "content-type": "application/x-ndjson; charset=utf-8", "content-disposition": `inline; filename="${shard.name}"` },
+      stream: shard.body,
     });
   })
   .openapi(orderRoute, async (c) => {
-    const { name, version: v } = c.req.valid("param");
-    const q = c.req.valid("query");
-    if (q.rank >= q.world_size) {
-      throw new ProblemError(422, "validation", `rank must be below world_size (${q.world_size}).`, [
-        { field: "query.rank", message: "must be < world_size" },
-      ]);
-    }
+    const { name, version } = c.req.valid("param");
     const dataset = await findDataset(c.env.DB, name, c.get("principal"), "read");
-    const version = await resolveVersion(c, dataset, v);
-    if (version.recordCount > MAX_ORDER_SIZE) throw new ProblemError(422, "validation", "Version too large for the order endpoint.");
-    const perm = permutation(version.recordCount, q.seed, q.epoch);
-    const total = rankLength(version.recordCount, q.rank, q.world_size);
-    const indices = rankSlice(perm, q.rank, q.world_size, q.from, q.limit);
-    const next = q.from + indices.length;
-    return c.json(
-      {
-        seed: q.seed,
-        epoch: q.epoch,
-        rank: q.rank,
-        world_size: q.world_size,
-        record_count: version.recordCount,
-        rank_total: total,
-        from: q.from,
-        indices,
-        next: next < total ? next : null,
-      },
-      200,
-    );
+    return c.json(sampleOrder(await frozenVersion(c.env.DB, dataset, version), c.req.valid("query")), 200);
   });

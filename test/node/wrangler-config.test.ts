@@ -13,6 +13,12 @@ describe("wrangler.toml", () => {
     expect(config().vars.JUDGE_REQUIRES_KEY).toBe("false");
   });
 
+  it("re-enqueues unfinished jobs on isolate start only locally; production sweeps stalled jobs by cron", () => {
+    expect(config().vars.JOB_REQUEUE_ON_START).toBe("true");
+    expect(config("production").vars.JOB_REQUEUE_ON_START).toBeUndefined();
+    expect(config("production").triggers.crons).toEqual(["*/5 * * * *"]);
+  });
+
   it("binds the frozen-shards R2 bucket in every environment", () => {
     for (const env of [undefined, "production"]) {
       expect(

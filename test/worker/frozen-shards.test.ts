@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { exportLines, FORMAT_KINDS } from "../../src/datasets/export.ts";
 import type { DatasetRecord } from "../../src/datasets/records.ts";
 import { ADMIN, call, expectProblem, postJson } from "./helpers.ts";
+import { callWith, postWith } from "./llm-helpers.ts";
 
 // Frozen shards live in R2 (the SHARDS bucket, local under workerd), content-addressed by SHA-256.
 
@@ -169,6 +170,87 @@ describe("frozen shards in R2", () => {
     await freeze("empty", 2);
     expect((await manifest("/v1/datasets/empty/versions/1/manifest?format=iopo")).shards).toEqual([]);
   });
+});
+
+describe("freezing as a job", () => {
+  type Version = { version: number; state: string; freeze_job: string | null; shard_count: number };
+  type Job = { id: string; kind: string; status: string; cursor: number; total: number; params: { batch_size: number } };
+  // 40 D1/R2 calls a step: 3 shards of 2 sft records (1 page, 2 × 5 formats, 1 summary write = 12 calls each)
+  const smallSteps = { FREEZE_STEP_CALLS: "40" };
+  const records = Array.from({ length: 30 }, (_, i) => sft(i));
+  const shardHashes = async (name: string, format: string) =>
+    (await manifest(`/v1/datasets/${name}/versions/1/manifest?format=${format}`)).shards.map((s) => s.sha256);
+  const jobOf = async (name: string, id: string) => (await (await call(`/v1/datasets/${name}/jobs/${id}`)).json()) as Job;
+
+  it("a version of more shards than one step freezes through the queue, step by step, to the bytes the one-request freeze writes", async () => {
+    await dataset("one-request", records);
+    await freeze("one-request", 2);
+    const inline = ((await (await call("/v1/datasets/one-request/versions")).json()) as { versions: Version[] }).versions[0]!;
+    expect(inline).toMatchObject({ state: "frozen", shard_count: 15 });
+    expect(await jobOf("one-request", inline.freeze_job!)).toMatchObject({ kind: "freeze-version", status: "done", total: 15 });
+
+    await dataset("queued", records);
+    const res = await postWith(smallSteps, "/v1/datasets/queued/versions", { shard_size: 2 }, ADMIN);
+    expect(res.status).toBe(202);
+    const version = (await res.json()) as Version;
+    expect(version.state).toBe("freezing");
+    const created = await jobOf("queued", version.freeze_job!);
+    expect(created).toMatchObject({ kind: "freeze-version", total: 15, params: { batch_size: 3 } });
+    let job = created;
+    for (let i = 0; i < 200 && job.status !== "done"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      job = await jobOf("queued", version.freeze_job!);
+    }
+    expect(job).toMatchObject({ status: "done", cursor: 15 });
+    // the job wrote every shard in both formats (a manifest would write a missing one on first use)
+    const written = await env.DB.prepare(
+      "SELECT count(*) AS n FROM version_shards WHERE version = 1 AND dataset_id = (SELECT id FROM datasets WHERE name = 'queued')",
+    ).first<{ n: number }>();
+    expect(written!.n).toBe(15 * 2);
+    const listed = ((await (await call("/v1/datasets/queued/versions")).json()) as { versions: Version[] }).versions;
+    expect(listed).toMatchObject([{ version: 1, state: "frozen", freeze_job: job.id }]);
+    for (const format of ["records", "sft"]) expect(await shardHashes("queued", format)).toEqual(await shardHashes("one-request", format));
+    for (const s of (await manifest("/v1/datasets/queued/versions/1/manifest?format=sft")).shards)
+      expect(await hexSha(await bytesOf(await call(s.url)))).toBe(s.sha256);
+  }, 30_000);
+
+  it("a freezing version answers 409 (not partial data) until its job is done; a cancelled freeze can be frozen again", async () => {
+    const noQueue = { ...smallSteps, JOB_QUEUE: undefined };
+    await dataset("driven", records);
+    await freeze("driven", 5); // version 1: frozen in its request
+    const res = await postWith(noQueue, "/v1/datasets/driven/versions", { shard_size: 2 }, ADMIN);
+    expect(res.status).toBe(202);
+    const version = (await res.json()) as Version;
+    const paths = ["versions/2/manifest", "versions/2/shards/0", "versions/2/order"];
+    for (const path of paths) {
+      const problem = await expectProblem(await call(`/v1/datasets/driven/${path}`), 409);
+      expect(problem.detail).toContain(`freeze job ${version.freeze_job} is pending with 0 of 15 shards written`);
+    }
+    // `latest` is the newest frozen version meanwhile
+    expect((await manifest("/v1/datasets/driven/versions/latest/manifest")).version).toBe(1);
+    const run = async () => {
+      const ran = await postWith(noQueue, `/v1/datasets/driven/jobs/${version.freeze_job}/run`, { max_batches: 1 }, ADMIN);
+      expect(ran.status).toBe(200);
+      return ((await ran.json()) as { job: Job }).job;
+    };
+    expect(await run()).toMatchObject({ status: "running", cursor: 3 });
+    const problem = await expectProblem(await call("/v1/datasets/driven/versions/2/shards/0"), 409);
+    expect(problem.detail).toContain("is running with 3 of 15 shards written");
+
+    // cancelled: it stays unreadable, and freezing again makes a new version instead of returning it
+    const cancel = await callWith(noQueue, `/v1/datasets/driven/jobs/${version.freeze_job}/cancel`, { method: "POST", headers: ADMIN });
+    expect(cancel.status).toBe(200);
+    expect((await expectProblem(await call("/v1/datasets/driven/versions/2/manifest"), 409)).detail).toContain("was cancelled");
+    const again = await postWith(noQueue, "/v1/datasets/driven/versions", { shard_size: 2 }, ADMIN);
+    expect(again.status).toBe(202);
+    const third = (await again.json()) as Version;
+    expect(third).toMatchObject({ version: 3, state: "freezing" });
+    const ran = await postWith(noQueue, `/v1/datasets/driven/jobs/${third.freeze_job}/run`, { max_batches: 10 }, ADMIN);
+    expect(((await ran.json()) as { job: Job }).job).toMatchObject({ status: "done", cursor: 15 });
+    expect((await manifest("/v1/datasets/driven/versions/latest/manifest")).version).toBe(3);
+    const states = ((await (await call("/v1/datasets/driven/versions")).json()) as { versions: Version[] }).versions.map((v) => v.state);
+    expect(states).toEqual(["frozen", "cancelled", "frozen"]);
+  }, 30_000);
 });
 
 describe("formats and kinds", () => {

@@ -5,7 +5,7 @@
  * budget stops the job; bogus usage cannot poison the totals; the queue runs a job to exactly the
  * output a client-driven run makes, even when a message arrives twice.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../src/index.ts";
 import { describe, expect, it, vi } from "vitest";
@@ -340,4 +340,97 @@ describe("jobs on the queue", () => {
       "running",
     );
   });
+});
+
+describe("jobs take turns on the queue, watched record by record", () => {
+  /**
+   * The job queue as a FIFO of messages, one consumer at a time: the Worker's own consumer takes
+   * each message, and the next-step messages it sends land at the back (Cloudflare's queue
+   * delivers in order; the local broker's timing is not what is under test).
+   */
+  function fifoQueue() {
+    const pending: unknown[] = [];
+    const binding = { send: async (body: unknown) => void pending.push(body) } as unknown as Queue<unknown>;
+    const deliver = async (overrides: Record<string, unknown>) => {
+      const body = pending.shift();
+      const batch = createMessageBatch("iopo-jobs", [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body }]);
+      const ctx = createExecutionContext();
+      await worker.queue(batch, { ...env, ...overrides, JOB_QUEUE: binding });
+      if ((await getQueueResult(batch, ctx)).retryMessages.length > 0) pending.push(body);
+    };
+    return { binding, pending, deliver };
+  }
+
+  it("the cron sweeper re-enqueues a job that stalled (no lease, nothing committed for 10 minutes), and no other", async () => {
+    const t = tag();
+    await seed(`sweep-${t}`, sftRecords(t));
+    const stalled = await create(noQueue(), `sweep-${t}`, "build-quadruples", { target: `sweep-a-${t}` });
+    const waiting = await create(noQueue(), `sweep-${t}`, "build-quadruples", { target: `sweep-b-${t}` });
+    const leased = await create(noQueue(), `sweep-${t}`, "build-quadruples", { target: `sweep-c-${t}` });
+    const longAgo = new Date(Date.now() - 11 * 60_000).toISOString();
+    await env.DB.prepare("UPDATE jobs SET updated_at = ?1 WHERE id IN (?2, ?3)").bind(longAgo, stalled.id, leased.id).run();
+    await env.DB.prepare("UPDATE jobs SET lease_until = ?1 WHERE id = ?2")
+      .bind(Date.now() + 60_000, leased.id)
+      .run();
+    const queue = fifoQueue();
+    await worker.scheduled(createScheduledController(), { ...env, JOB_QUEUE: queue.binding });
+    const sent = (queue.pending as { job: string; cursor: number }[]).filter((m) => [stalled.id, waiting.id, leased.id].includes(m.job));
+    expect(sent).toEqual([{ job: stalled.id, cursor: 0 }]);
+  });
+
+  it("another key's small LLM job finishes while a large one has most of its records to go; the stream names every record", async () => {
+    const t = tag();
+    const fake = fakeLlm();
+    await fake.script([], { auto: {} });
+    const queue = fifoQueue();
+    const vars = { LLM_BASE_URL: fake.baseUrl, JOB_QUEUE: queue.binding };
+    const prompts = (label: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        kind: "instruction",
+        instruction: { description: `Write about ${label} ${i} of ${t}.`, constraints: [] },
+      }));
+    await seed(`large-${t}`, prompts("rivers", 12));
+    await seed(`small-${t}`, prompts("owls", 2));
+    const big = bearer((await createKey(["write"], "big")).key);
+    const small = bearer((await createKey(["write"], "small")).key);
+    const large = await create(vars, `large-${t}`, "build-trace", { target: `large-out-${t}`, batch_size: 2 }, big);
+    const little = await create(vars, `small-${t}`, "build-trace", { target: `small-out-${t}`, batch_size: 2 }, small);
+    const stream = await callWith(vars, `/v1/datasets/large-${t}/jobs/${large.id}/events?timeout_s=60`);
+
+    const status = async (dataset: string, job: Job) => (await (await call(`/v1/datasets/${dataset}/jobs/${job.id}`)).json()) as Job;
+    let largeCursorWhenSmallDone: number | null = null;
+    for (let i = 0; i < 50 && queue.pending.length > 0; i++) {
+      await queue.deliver({ LLM_BASE_URL: fake.baseUrl });
+      if (largeCursorWhenSmallDone === null && (await status(`small-${t}`, little)).status === "done")
+        largeCursorWhenSmallDone = (await status(`large-${t}`, large)).cursor;
+    }
+    const finished = await status(`large-${t}`, large);
+    expect(finished).toMatchObject({ status: "done", cursor: 12 });
+    // the small job took its turn after one step of the large one, not after all six
+    expect(largeCursorWhenSmallDone).toBe(2);
+
+    // every source record of the large job, once, in order, with what it became and its tokens
+    const events = (await textOf(stream))
+      .trim()
+      .split("\n")
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            status: string;
+            records: { position: number; id: string; outcome: string; stage: string; tokens: number }[];
+          },
+      );
+    const records = events.flatMap((e) => e.records);
+    expect(records.map((r) => r.position)).toEqual([...Array(12).keys()]);
+    expect(new Set(records.map((r) => r.id)).size).toBe(12);
+    const produced = records.filter((r) => r.outcome === "produced");
+    expect(produced.length).toBe(finished.progress.produced);
+    expect(records.filter((r) => r.outcome === "rejected").length).toBe(
+      Object.values(finished.progress.skipped).reduce((a, b) => a + b, 0),
+    );
+    for (const r of produced) expect(r.stage).toBe("trace");
+    expect(records.every((r) => r.tokens > 0)).toBe(true);
+    expect(records.reduce((n, r) => n + r.tokens, 0)).toBe(finished.progress.usage.total_tokens);
+    expect(events.at(-1)!.status).toBe("done");
+  }, 60_000);
 });

@@ -66,7 +66,8 @@ export async function runBuildTrace(argv: string[]): Promise<number> {
   if (!values["no-version"] && job.status === "done") {
     const target = (job.params.target as string | undefined) ?? values.target!;
     version = await api.createVersion(target, { description: `build-trace job ${job.id}` });
-    process.stderr.write(`  version ${version.version} of ${target}: ${version.record_count} records\n`);
+    const freezing = version.state === "frozen" ? "" : ` (${version.state}: job ${version.freeze_job} writes its shards)`;
+    process.stderr.write(`  version ${version.version} of ${target}: ${version.record_count} records${freezing}\n`);
   }
   process.stdout.write(`${JSON.stringify({ job: job.id, status: job.status, ...job.progress, ...(version ? { version } : {}) })}\n`);
   return 0;

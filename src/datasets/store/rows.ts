@@ -8,7 +8,8 @@ import { dimensionsOfType, loadTaxonomyIndex, resolveDimension } from "../taxono
 
 /** Reading stored records: ranges of positions, filtered pages, and a dataset's statistics. */
 
-const READ_PAGE = 200;
+/** Records per D1 read of a range. */
+export const READ_PAGE = 200;
 
 /** The columns a reader needs; `payload` is the record without `kind`, as canonical JSON. */
 const storedColumns = { id: records.id, position: records.position, kind: records.kind, payload: records.payload };

@@ -1,6 +1,6 @@
-import { and, asc, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { datasetVersions, records, type VersionRow, versionShards } from "../../db/schema.ts";
+import { datasetVersions, jobs, records, type VersionRow, versionShards } from "../../db/schema.ts";
 import { ProblemError } from "../../lib/problem.ts";
 import type { ShardFormat } from "@iopo/common";
 import { FORMAT_KINDS, formatsFor } from "../export.ts";
@@ -10,41 +10,50 @@ import { type EncodedShard, writeShard } from "./shards.ts";
 
 /** Immutable versions of a dataset and the manifest of their shards. */
 
-export type { VersionRow };
+/** A version with the status of the job freezing it (null: frozen within its request, or the job is gone). */
+export type FreezingVersion = VersionRow & { freezeStatus: (typeof jobs.$inferSelect)["status"] | null };
+
+/** Frozen: its shards are all written (within its request, or by a job that is done); readable only then. */
+export const isFrozen = (v: FreezingVersion) => v.freezeJobId === null || v.freezeStatus === "done";
+
+const selectVersions = (db: D1Database) =>
+  drizzle(db)
+    .select({ ...getTableColumns(datasetVersions), freezeStatus: jobs.status })
+    .from(datasetVersions)
+    .leftJoin(jobs, eq(jobs.id, datasetVersions.freezeJobId));
 
 /**
- * Freezes the dataset's records into a new version, unless the latest version already holds
- * exactly them with the same shard size (records are append-only, so an equal count means equal
- * content): then that version is returned with `created: false`, and no duplicate is made.
+ * Makes a new version of the dataset's records, its shards to be written by the job
+ * `freezeJobId` (src/datasets/frozen-versions.ts), unless the latest version already holds exactly
+ * them with the same shard size (records are append-only, so an equal count means equal content)
+ * and its freeze was not cancelled: then that version is returned with `created: false`, and no
+ * duplicate is made.
  */
 export async function createVersion(
   db: D1Database,
   dataset: DatasetRow,
-  shardSize: number,
-  description: string,
-): Promise<{ version: VersionRow; created: boolean }> {
+  version: { shardSize: number; description: string; freezeJobId: string },
+): Promise<{ version: FreezingVersion; created: boolean }> {
   // The version number, the frozen count and the check against the latest version are one
   // statement, so two concurrent freezes get different numbers and never a duplicate. It stays
   // SQL because drizzle's insert-select must name every column, created_at's default too.
   const inserted = await db
     .prepare(
-      `INSERT INTO dataset_versions (dataset_id, version, record_count, shard_size, description)
+      `INSERT INTO dataset_versions (dataset_id, version, record_count, shard_size, description, freeze_job_id)
        SELECT ?1, coalesce((SELECT max(version) FROM dataset_versions WHERE dataset_id = ?1), 0) + 1,
-              (SELECT record_count FROM datasets WHERE id = ?1), ?2, ?3
+              (SELECT record_count FROM datasets WHERE id = ?1), ?2, ?3, ?4
        WHERE NOT EXISTS (
          SELECT 1 FROM dataset_versions v
          WHERE v.dataset_id = ?1 AND v.shard_size = ?2
            AND v.version = (SELECT max(version) FROM dataset_versions WHERE dataset_id = ?1)
-           AND v.record_count = (SELECT record_count FROM datasets WHERE id = ?1))
+           AND v.record_count = (SELECT record_count FROM datasets WHERE id = ?1)
+           AND coalesce((SELECT status FROM jobs WHERE id = v.freeze_job_id), '') != 'cancelled')
        RETURNING version`,
     )
-    .bind(dataset.id, shardSize, description)
+    .bind(dataset.id, version.shardSize, version.description, version.freezeJobId)
     .first<Pick<VersionRow, "version">>();
-  const orm = drizzle(db);
   if (inserted) return { version: await findVersion(db, dataset, inserted.version), created: true };
-  const latest = await orm
-    .select()
-    .from(datasetVersions)
+  const latest = await selectVersions(db)
     .where(eq(datasetVersions.datasetId, dataset.id))
     .orderBy(desc(datasetVersions.version))
     .limit(1)
@@ -52,10 +61,9 @@ export async function createVersion(
   return { version: latest!, created: false };
 }
 
-export async function findVersion(db: D1Database, dataset: DatasetRow, version: number): Promise<VersionRow> {
-  const row = await drizzle(db)
-    .select()
-    .from(datasetVersions)
+/** A version by its number, frozen or not. */
+export async function findVersion(db: D1Database, dataset: DatasetRow, version: number): Promise<FreezingVersion> {
+  const row = await selectVersions(db)
     .where(and(eq(datasetVersions.datasetId, dataset.id), eq(datasetVersions.version, version)))
     .get();
   if (!row) {
@@ -66,13 +74,8 @@ export async function findVersion(db: D1Database, dataset: DatasetRow, version: 
   return row;
 }
 
-export async function listVersions(db: D1Database, dataset: DatasetRow): Promise<VersionRow[]> {
-  return drizzle(db)
-    .select()
-    .from(datasetVersions)
-    .where(eq(datasetVersions.datasetId, dataset.id))
-    .orderBy(asc(datasetVersions.version))
-    .all();
+export async function listVersions(db: D1Database, dataset: DatasetRow): Promise<FreezingVersion[]> {
+  return selectVersions(db).where(eq(datasetVersions.datasetId, dataset.id)).orderBy(asc(datasetVersions.version)).all();
 }
 
 export const shardCount = (v: VersionRow) => Math.ceil(v.recordCount / v.shardSize);
@@ -117,12 +120,13 @@ const summaryColumns = {
 export type ShardSummary = EncodedShard & { shard: number };
 
 /**
- * Writes every shard of a new version, in every format its records fit, to R2 and their summaries
- * to D1: one pass over each shard's records for all formats.
+ * Writes shards [from, to) of a version, in every format its records fit, to R2 and their
+ * summaries to D1: one pass over each shard's records for all formats. Doing it again writes the
+ * same (R2 keys are the bodies' SHA-256, summaries are kept as first written).
  */
-export async function freezeShards(db: D1Database, bucket: R2Bucket, version: VersionRow): Promise<void> {
+export async function freezeShards(db: D1Database, bucket: R2Bucket, version: VersionRow, from: number, to: number): Promise<void> {
   const formats = formatsFor(await versionKinds(db, version));
-  for (let shard = 0; shard < shardCount(version); shard++) await writeShards(db, bucket, version, shard, formats);
+  for (let shard = from; shard < Math.min(to, shardCount(version)); shard++) await writeShards(db, bucket, version, shard, formats);
 }
 
 /** Encodes one shard in `formats`, stores the bodies in R2 and their summaries in D1. */

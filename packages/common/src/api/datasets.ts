@@ -35,6 +35,14 @@ export const VersionSchema = z
     shard_size: z.number().int(),
     shard_count: z.number().int(),
     description: z.string(),
+    state: z.enum(["frozen", "freezing", "cancelled"]).openapi({
+      description:
+        "frozen: every shard is written and readable; freezing: its job writes them (manifest, shards and order answer 409 until frozen); cancelled: its freeze job was cancelled (freeze again)",
+    }),
+    freeze_job: z.string().nullable().openapi({
+      description:
+        "the `freeze-version` job that writes its shards (`GET /v1/datasets/{name}/jobs/{id}`); null for versions frozen before freezing was a job",
+    }),
     created_at: z.string(),
   })
   .openapi("DatasetVersion");

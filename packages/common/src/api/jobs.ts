@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 
-/** Dataset jobs (build-quadruples, build-trace) on the wire. */
+/** Dataset jobs (build-quadruples, build-trace, freeze-version) on the wire. */
 
 /**
  * pending → running ⇄ paused → done | failed | cancelled. A paused job keeps its cursor and
@@ -37,7 +37,7 @@ export const JobSchema = z
     kind: z.string(),
     status: z.enum(JOB_STATUSES),
     params: z.record(z.string(), z.unknown()),
-    cursor: z.number().int().openapi({ description: "next source position to process" }),
+    cursor: z.number().int().openapi({ description: "next source position to process (freeze-version: next shard to write)" }),
     total: z.number().int(),
     progress: JobProgressSchema,
     error: z.string().nullable(),
@@ -50,10 +50,24 @@ export const JobSchema = z
   .openapi("Job");
 
 /**
+ * What one source record of a job became: produced (by op or path `stage`), a duplicate of a record
+ * the target holds, or rejected (at `stage`; the reason is in `.../rejects`), and its model tokens.
+ */
+export const JobRecordEventSchema = z
+  .object({
+    position: z.number().int(),
+    id: z.string().openapi({ description: "the source record's id" }),
+    outcome: z.enum(["produced", "duplicate", "rejected"]),
+    stage: z.string(),
+    tokens: z.number().int(),
+  })
+  .openapi("JobRecordEvent");
+
+/**
  * One line of `GET /v1/datasets/{name}/jobs/{id}/events` (NDJSON): the job as it stands whenever
- * it changed, with what the last step added (`step`), the rate since the stream began and the
- * estimated time left. The stream ends when the job is paused, cancelled, done or failed, or after
- * `timeout_s` (then the client asks again).
+ * it changed, with what the last step added (`step`) and each of its records (`records`), the rate
+ * since the stream began and the estimated time left. The stream ends when the job is paused,
+ * cancelled, done or failed, or after `timeout_s` (then the client asks again).
  */
 export const JobEventSchema = z
   .object({
@@ -66,6 +80,9 @@ export const JobEventSchema = z
     tokens: z.number().int(),
     calls: z.number().int(),
     step: z.object({ processed: z.number().int(), produced: z.number().int(), rejected: z.number().int(), tokens: z.number().int() }),
+    records: z.array(JobRecordEventSchema).openapi({
+      description: "each source record processed since the previous line, in position order (record kinds; empty for freeze-version)",
+    }),
     records_per_s: z.number().nullable(),
     eta_s: z.number().nullable(),
     error: z.string().nullable(),
