@@ -8,7 +8,9 @@
  */
 import { mulberry32 } from "@iopo/common";
 import { type DType, type HostArray, allocHost, toHost } from "./dtype.ts";
+import { GraphError } from "./error.ts";
 import { OPS, type OpDef, type OpName, type TypeInfo, isOpName } from "./ops/index.ts";
+import type { Attrs } from "./ops/op.ts";
 import {
   type Dim,
   ShapeError,
@@ -24,8 +26,20 @@ import {
   staticNumel,
 } from "./shape.ts";
 
-export type AttrValue = number | string | readonly number[] | readonly Dim[];
-export type Attrs = Record<string, AttrValue>;
+export { GraphError } from "./error.ts";
+export type { AttrValue, Attrs } from "./ops/op.ts";
+
+// The op table (ops/) is the layer below this builder: its rules name the builder's classes through
+// interfaces of its own, which these merge into the classes here, so the table never imports the
+// file that imports it.
+type GraphClass = Graph;
+type NodeClass = Node;
+type TensorClass = Tensor;
+declare module "./ops/op.ts" {
+  interface Graph extends GraphClass {}
+  interface Node extends NodeClass {}
+  interface Tensor extends TensorClass {}
+}
 
 export type TensorKind = "input" | "param" | "const" | "op";
 
@@ -37,10 +51,6 @@ export interface ParamOptions {
   trainable?: boolean;
   /** Apply decoupled weight decay. Default: true for rank >= 2, false for vectors (norms, biases). */
   decay?: boolean;
-}
-
-export class GraphError extends Error {
-  override name = "GraphError";
 }
 
 export class Node {

@@ -1,6 +1,6 @@
 /** Elementwise ops: unary maps, broadcasting binary ops, Where, Cast and the identities. */
 import { type DType, ONNX_DTYPE, isFloat } from "../dtype.ts";
-import type { Graph, Tensor } from "../graph.ts";
+import type { Graph, Tensor } from "./op.ts";
 import { ShapeError, broadcastShapes } from "../shape.ts";
 import { type GradCtx, type GradRule, NO_GRADIENT, type OpDef, type ShapeRule, sameOnnx } from "./op.ts";
 import { unbroadcast } from "./gradients.ts";

@@ -1,5 +1,5 @@
 /** What several ops' gradient rules share. */
-import type { Graph, Tensor } from "../graph.ts";
+import type { Graph, Tensor } from "./op.ts";
 import { broadcastAxes, dimEq } from "../shape.ts";
 
 /** Slice's "to the end". */

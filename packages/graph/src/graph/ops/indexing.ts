@@ -1,5 +1,6 @@
 /** Indexing: Gather (rows of an axis), GatherElements and ScatterElements (element-wise along an axis). */
-import { GraphError, type Graph, type Tensor } from "../graph.ts";
+import { GraphError } from "../error.ts";
+import type { Graph, Tensor } from "./op.ts";
 import { ShapeError, dimEq, fmtShape, isStatic, stridesOf } from "../shape.ts";
 import { sameDtype } from "./elementwise.ts";
 import { inversePerm } from "./gradients.ts";

@@ -1,5 +1,5 @@
 /** Matrix products and the normalisations computed in one kernel. */
-import type { Tensor } from "../graph.ts";
+import type { Tensor } from "./op.ts";
 import { ShapeError, broadcastShapes, dimEq } from "../shape.ts";
 import { floatOnly, sameDtype } from "./elementwise.ts";
 import { transposeLast2, unbroadcast } from "./gradients.ts";

@@ -4,10 +4,23 @@
  * nodes and call these; a new op is one entry, and an entry missing a part does not compile.
  */
 import type { DType } from "../dtype.ts";
-import { type Attrs, type Graph, GraphError, type Node, type Tensor } from "../graph.ts";
+import { GraphError } from "../error.ts";
 import type { PbWriter } from "../protobuf.ts";
 import type { Dim } from "../shape.ts";
 import type { Data, Precision, Value } from "./values.ts";
+
+export type AttrValue = number | string | readonly number[] | readonly Dim[];
+export type Attrs = Record<string, AttrValue>;
+
+// The graph builder, its nodes and tensors as the op rules see them: graph.ts's classes, merged
+// into these interfaces there (`declare module`). The builder uses this table to type its nodes;
+// naming the classes by import here would make the two files import each other.
+// biome-ignore lint/suspicious/noEmptyInterface: filled by graph.ts's declaration merging
+export interface Graph {}
+// biome-ignore lint/suspicious/noEmptyInterface: filled by graph.ts's declaration merging
+export interface Node {}
+// biome-ignore lint/suspicious/noEmptyInterface: filled by graph.ts's declaration merging
+export interface Tensor {}
 
 export interface TypeInfo {
   dtype: DType;

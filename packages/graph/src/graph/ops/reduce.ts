@@ -1,5 +1,5 @@
 /** Reductions over a set of axes (normalised and sorted by the builder), with or without keepdims. */
-import type { Graph, Tensor } from "../graph.ts";
+import type { Graph, Tensor } from "./op.ts";
 import type { Dim } from "../shape.ts";
 import { floatOnly } from "./elementwise.ts";
 import type { GradRule, OpDef, ShapeRule } from "./op.ts";

@@ -4,7 +4,8 @@
  * (ReshapeLike, ExpandLike). The IR keeps shape-like arguments as attributes; ONNX takes them as
  * int64 inputs (initializers) in both opsets.
  */
-import { type Attrs, GraphError } from "../graph.ts";
+import { GraphError } from "../error.ts";
+import type { Attrs } from "./op.ts";
 import { type Dim, ShapeError, broadcastShapes, canonDim, dimEq, dimProd, fmtShape, stridesOf } from "../shape.ts";
 import { sameDtype } from "./elementwise.ts";
 import { END, inversePerm, unbroadcast } from "./gradients.ts";

@@ -1,6 +1,6 @@
 /** Concrete values and the index arithmetic the reference evaluation of every op shares. */
 import type { DType } from "../dtype.ts";
-import { GraphError } from "../graph.ts";
+import { GraphError } from "../error.ts";
 import { type Dim, stridesOf } from "../shape.ts";
 
 export type Data = Float64Array | Float32Array;
