@@ -31,7 +31,9 @@ import {
   evaluateModel,
   loadBenchmark,
   loadModel,
+  readMetrics,
   train,
+  withCurrentMetricNames,
 } from "@iopo/gpu-trainer";
 import { DemoApi } from "./api.ts";
 
@@ -126,21 +128,13 @@ export interface RunOptions {
 const apiDataUrl = (base: string, name: string, version: number) =>
   `${base.replace(/^http(s?):\/\//, (_m, s: string) => (s ? "apis://" : "api://"))}/datasets/${name}@${version}`;
 
-async function readMetrics(dir: string): Promise<MetricsRow[]> {
-  const p = join(dir, "metrics.jsonl");
-  if (!existsSync(p)) return [];
-  return (await readFile(p, "utf8"))
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as MetricsRow);
-}
-
 /** Train one stage, or reuse a finished one (its summary.json) when resuming. */
 async function stage(dir: string, resume: boolean, opts: Omit<TrainOptions, "out">): Promise<TrainRecord> {
   const summaryFile = join(dir, "summary.json");
   if (resume && existsSync(summaryFile)) {
     const summary = JSON.parse(await readFile(summaryFile, "utf8")) as TrainSummary;
-    return { summary, checkpoint: summary.checkpoint, metrics: await readMetrics(dir) };
+    if (summary.eval) summary.eval = withCurrentMetricNames(summary.eval); // a stage trained before the HF names
+    return { summary, checkpoint: summary.checkpoint, metrics: await readMetrics(join(dir, "metrics.jsonl")) };
   }
   await rm(dir, { recursive: true, force: true });
   const r = await train({ ...opts, out: dir });

@@ -10,10 +10,12 @@ type BenchDevice = Exclude<Device, "auto">;
 
 /** Bench-only names: what each is, and how it is made. */
 const VARIANTS = {
-  wasm1: { of: "wasm", runs: "onnxruntime-web wasm EP, 1 thread", make: () => createWasmEngine({ numThreads: 1 }) },
-  wasm2: { of: "wasm", runs: "onnxruntime-web wasm EP, 2 threads", make: () => createWasmEngine({ numThreads: 2 }) },
-  node: { of: "cpu", runs: "the cpu device (onnxruntime-node CPU EP)", make: () => createEngine("cpu") },
-} as const satisfies Record<string, { of: BenchDevice; runs: string; make: () => Promise<Engine> }>;
+  // onnxruntime-web's wasm EP with a fixed thread count
+  wasm1: { of: "wasm", make: () => createWasmEngine({ numThreads: 1 }) },
+  wasm2: { of: "wasm", make: () => createWasmEngine({ numThreads: 2 }) },
+  // the benches' older name for the cpu device (onnxruntime-node's CPU EP)
+  node: { of: "cpu", make: () => createEngine("cpu") },
+} as const satisfies Record<string, { of: BenchDevice; make: () => Promise<Engine> }>;
 
 export type BenchEngineId = BenchDevice | keyof typeof VARIANTS;
 
@@ -29,11 +31,6 @@ export const TRAINING_BENCH_ENGINES: readonly BenchEngineId[] = BENCH_ENGINES.fi
 
 export function isBenchEngine(s: string): s is BenchEngineId {
   return (BENCH_ENGINES as readonly string[]).includes(s);
-}
-
-/** What a bench engine runs on, for usage texts. */
-export function benchEngineRuns(id: BenchEngineId): string {
-  return id in VARIANTS ? VARIANTS[id as keyof typeof VARIANTS].runs : DEVICE_INFO[id as BenchDevice].runs;
 }
 
 /** Create a bench engine (EngineUnavailable when it cannot load here). */

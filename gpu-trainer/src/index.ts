@@ -139,7 +139,7 @@ export {
 export { CheckpointError, type TrainerStateFile, listCheckpoints, loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 export { type LogprobOptions, type LogprobRecord, computeLogprobs } from "./train/logprobs.ts";
 export { type ExportOptions, exportCheckpoint, inferenceOnnx, openCheckpoint } from "./train/export.ts";
-export { type MetricsRow, plotSvg } from "./train/report.ts";
+export { type MetricsRow, evalMetric, plotSvg, readMetrics, withCurrentMetricNames } from "./train/report.ts";
 export {
   ConfigError,
   DEFAULTS,

@@ -36,6 +36,33 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * The HF-layout weights ([out, in]) with each adapter merged as PEFT does, W + (alpha/r) B A, written
+ * out here (not the production mergeLora) so the reference shares no LoRA code with the graph. The
+ * trainer stores lora_A as [in, r] and lora_B as [r, out] (PEFT's transposes).
+ */
+function mergedHfTensors(m: Model, lora: { config: LoraConfig; weights: ModelWeights }) {
+  const w = toHfTensors(m.config, m.weights);
+  const { rank: r, alpha, targets } = lora.config;
+  for (let l = 0; l < m.config.numLayers; l++)
+    for (const t of targets) {
+      const n = loraNames(l, t);
+      const a = lora.weights.get(n.a)!;
+      const b = lora.weights.get(n.b)!;
+      const name = n.a.replace(".lora_A.weight", ".weight");
+      const [rows, cols] = w[name].shape;
+      const data = Float32Array.from(w[name].data);
+      for (let y = 0; y < rows; y++)
+        for (let x = 0; x < cols; x++) {
+          let ba = 0;
+          for (let k = 0; k < r; k++) ba += b[k * rows + y] * a[x * r + k];
+          data[y * cols + x] += (alpha / r) * ba;
+        }
+      w[name] = { shape: [rows, cols], data };
+    }
+  return w;
+}
+
 /** Graph log-probs (per row) and the float64 reference for the same rows. */
 async function compareLogprobs(engine: Engine, m: Model, lora?: { config: LoraConfig; weights: ModelWeights }) {
   const quads = toyQuadruples(3, 1);
@@ -44,7 +71,7 @@ async function compareLogprobs(engine: Engine, m: Model, lora?: { config: LoraCo
   const runner = await LogprobRunner.create(engine, m.config, m.weights, lora);
   const got = await runner.run(batch.feeds);
   await runner.dispose();
-  const w = toHfTensors(m.config, lora ? mergeLora(m.config, m.weights, lora.config, lora.weights) : m.weights);
+  const w = lora ? mergedHfTensors(m, lora) : toHfTensors(m.config, m.weights);
   const B = enc.length;
   const want: number[] = [];
   for (let k = 0; k < 4; k++)
@@ -109,6 +136,12 @@ describe("decoder graph = independent float64 forward (summed response log-probs
     const base = await compareLogprobs(wasm, m);
     got.forEach((g, i) => expect(Math.abs(g - want[i])).toBeLessThan(2e-3));
     expect(Math.max(...got.map((g, i) => Math.abs(g - base.got[i])))).toBeGreaterThan(0.05);
+    // the exported merged model (mergeLora) holds the same weights
+    const merged = toHfTensors(m.config, mergeLora(m.config, m.weights, lora, weights));
+    for (const [name, t] of Object.entries(mergedHfTensors(m, { config: lora, weights }))) {
+      const diff = t.data.reduce((worst, v, i) => Math.max(worst, Math.abs(merged[name].data[i] - v)), 0);
+      expect(diff, name).toBeLessThan(1e-6);
+    }
 
     const scaled = variantModel("llama", {
       rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },

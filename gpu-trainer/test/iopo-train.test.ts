@@ -61,7 +61,12 @@ describe("losses = the paper's formulas", () => {
   const pol = [-10, -11, -9.5, -12, -13, -8, -9, -10.5, -11.2, -14, -12.5, -9.9];
   const ref = [-10.2, -10.7, -9.9, -11.5, -13.3, -8.4, -9.1, -10.1, -11.0, -13.6, -12.9, -9.2];
   const tok = [5, 6, 4, 7, 5, 6, 8, 4, 5, 6, 7, 5];
-  function lossOf(method: Method, rows: number, o: { beta: number; labelSmoothing?: number; prefFtx?: number }) {
+  function lossOf(
+    method: Method,
+    rows: number,
+    o: { beta: number; labelSmoothing?: number; prefFtx?: number },
+    logps: { pol: number[]; ref: number[] } = { pol, ref },
+  ) {
     const g = new Graph();
     const N = rows === 1 ? "B" : `${rows}*B`;
     const p = g.input("p", "float64", [N]);
@@ -72,8 +77,8 @@ describe("losses = the paper's formulas", () => {
     const n = rows * B;
     const v = evaluate([out.loss, ...names.map((k) => out.metrics[k])], {
       feeds: {
-        p: { dtype: "float64", shape: [n], data: Float64Array.from(pol.slice(0, n)) },
-        r: { dtype: "float64", shape: [n], data: Float64Array.from(ref.slice(0, n)) },
+        p: { dtype: "float64", shape: [n], data: Float64Array.from(logps.pol.slice(0, n)) },
+        r: { dtype: "float64", shape: [n], data: Float64Array.from(logps.ref.slice(0, n)) },
         t: { dtype: "float64", shape: [n], data: Float64Array.from(tok.slice(0, n)) },
       },
     });
@@ -143,7 +148,14 @@ describe("losses = the paper's formulas", () => {
     );
     const sft = lossOf("sft", 1, { beta });
     expect(sft.loss).toBeCloseTo(-(pol[0] + pol[1] + pol[2]) / (tok[0] + tok[1] + tok[2]), 12);
-    expect(logSigmoid(-800)).toBe(-800); // the stable form does not overflow
+  });
+
+  it("the loss graph's log sigmoid stays finite where the naive log(1/(1+e^-z)) overflows", () => {
+    // dpo, beta 1, rows [chosen x3 | rejected x3]: margins z = -800, +800, -800
+    const far = { pol: [-900, -100, -900, -100, -100, -100], ref: [-100, -900, -100, -100, -100, -100] };
+    const { loss } = lossOf("dpo", 2, { beta: 1 }, far);
+    // -log s(-800) = 800, -log s(800) = e^-800 ~ 0, -log s(-800) = 800: mean 1600/3
+    expect(loss).toBeCloseTo(1600 / 3, 9);
   });
 });
 
@@ -310,7 +322,9 @@ describe("training", () => {
     expect(avg(last, 1)).toBeGreaterThan(0.95);
     expect(avg(last, 2)).toBeGreaterThan(0.4);
     expect(r.evals.map((e) => e.step)).toEqual([100, 200]);
-    expect(r.evals[1]["eval/loss"]).toBeLessThan(0.6); // the held-out quadruples improve too
+    expect(r.evals[1].eval_loss).toBeLessThan(0.6); // the held-out quadruples improve too
+    // evaluations are named as the HF Trainer and TRL name them
+    expect(Object.keys(r.evals[0])).toEqual(expect.arrayContaining(["eval_loss", "eval_rewards/accuracies", "eval_rewards/margins"]));
     const lines = readFileSync(join(dir, "converge", "metrics.jsonl"), "utf8")
       .trim()
       .split("\n")

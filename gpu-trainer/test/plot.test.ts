@@ -1,6 +1,12 @@
-/** The training plot (plot.svg): axes labelled with round values a reader takes in at a glance. */
+/**
+ * The training plot (plot.svg): axes labelled with round values a reader takes in at a glance; a
+ * run's metrics.jsonl read back, also one written before evaluations took the HF names.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type MetricsRow, plotSvg } from "../src/train/report.ts";
+import { MetricsLog, type MetricsRow, plotSvg, readMetrics } from "../src/train/report.ts";
 
 /** Each panel's axis labels, in order: y (right-aligned, left of the plot), then x (steps). */
 function axisLabels(svg: string): { y: string[]; x: string[] }[] {
@@ -38,4 +44,49 @@ describe("plot.svg's axes", () => {
       expect(new Set(panel.x).size).toBe(panel.x.length);
     }
   });
+});
+
+describe("a run written before evaluations took the HF names (eval/loss, not eval_loss)", () => {
+  const old = [
+    { step: 1, loss: 0.69, "rewards/margins": 0 },
+    { step: 2, loss: 0.6, "rewards/margins": 0.1 },
+    { step: 2, "eval/loss": 0.65, "eval/rewards/margins": 0.05, "eval/rewards/accuracies": 0.5 },
+    { step: 3, loss: 0.5, "rewards/margins": 0.2 },
+    { step: 4, loss: 0.4, "rewards/margins": 0.3 },
+    { step: 4, "eval/loss": 0.55, "eval/rewards/margins": 0.15, "eval/rewards/accuracies": 0.75 },
+  ];
+  const withRun = async (check: (path: string) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), "old-run-"));
+    try {
+      const path = join(dir, "metrics.jsonl");
+      writeFileSync(path, old.map((r) => JSON.stringify(r) + "\n").join(""));
+      await check(path);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it("reads back under today's names, training rows unchanged", () =>
+    withRun(async (path) => {
+      const rows = await readMetrics(path);
+      expect(rows[0]).toEqual(old[0]);
+      expect(rows[2]).toEqual({ step: 2, eval_loss: 0.65, "eval_rewards/margins": 0.05, "eval_rewards/accuracies": 0.5 });
+      expect(rows.some((r) => Object.keys(r).some((k) => k.startsWith("eval/")))).toBe(false);
+    }));
+
+  it("a resume keeps its rows up to the checkpoint, rewritten under today's names", () =>
+    withRun(async (path) => {
+      const kept = await new MetricsLog(path).truncateAfter(3);
+      expect(kept.map((r) => r.step)).toEqual([1, 2, 2, 3]);
+      const lines = readFileSync(path, "utf8").trim().split("\n");
+      expect(lines).toHaveLength(4);
+      expect(JSON.parse(lines[2]!)).toMatchObject({ eval_loss: 0.65 });
+      expect(lines.join("")).not.toContain("eval/");
+    }));
+
+  it("its plot shows the evaluations (the eval loss and margin dots)", () =>
+    withRun(async (path) => {
+      const svg = plotSvg(await readMetrics(path), "old run");
+      expect(svg.match(/<circle /g)).toHaveLength(4); // 2 evaluations x (loss, margin)
+    }));
 });

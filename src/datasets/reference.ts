@@ -27,5 +27,3 @@ export const REFERENCE_DATASETS = [
     description: "IFBench test prompts (Allen Institute for AI, Apache-2.0): 300 prompts over 58 verifiable constraint types.",
   },
 ] as const;
-
-export type ReferenceDataset = (typeof REFERENCE_DATASETS)[number];

@@ -15,7 +15,7 @@ export const keys = sqliteTable(
     /** First characters of the key, so a user can tell keys apart without the secret. */
     prefix: text("prefix").notNull(),
     hash: text("hash").notNull().unique(),
-    /** JSON array of scopes: "read" | "write" | "admin". */
+    /** JSON array of scopes, each one of SCOPES (src/lib/auth.ts). */
     scopes: text("scopes").notNull(),
     createdAt: text("created_at").notNull().default(utcNow),
     revokedAt: text("revoked_at"),
@@ -47,8 +47,6 @@ export const constraintDimensions = sqliteTable(
   },
   (t) => [index("constraint_dimensions_type_idx").on(t.type)],
 );
-
-export type KeyRow = typeof keys.$inferSelect;
 
 /**
  * A named collection of records. Private datasets are visible only to their owner and admins, and

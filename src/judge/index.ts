@@ -7,40 +7,29 @@
 export { JudgeInputError, formatIssuePath, type JudgeIssue } from "./errors.ts";
 export {
   TRACE_DIMENSIONS,
-  type CheckOutcome,
-  type Checker,
-  type CheckerFamily,
   type InstructionId,
-  type Perturbations,
-  type TraceDimension,
 } from "./core/checker.ts";
-export { IFEVAL_CHECKERS } from "./ifeval/checkers.ts";
-export { IFEVAL_INSTRUCTION_IDS, type IfevalInstructionId } from "./ifeval/ids.ts";
+export { IFEVAL_INSTRUCTION_IDS } from "./ifeval/ids.ts";
 export { IFBENCH_CHECKERS } from "./ifbench/checkers.ts";
-export { IFBENCH_INSTRUCTION_IDS, type IfbenchInstructionId } from "./ifbench/ids.ts";
+export { IFBENCH_INSTRUCTION_IDS } from "./ifbench/ids.ts";
 export { splitIntoSentences } from "./ifbench/sentences.ts";
 export {
   CHECKERS,
   INSTRUCTION_IDS,
   describeConstraint,
   getChecker,
-  isIfevalInstructionId,
-  isInstructionId,
   kwargsJsonSchema,
   listCheckers,
   parseKwargs,
   validateConstraints,
-  type CheckerInfo,
 } from "./core/registry.ts";
 export {
-  LOOSE_VARIANTS,
   judgeConstraints,
   looseVariants,
   type Constraint,
   type ConstraintResult,
   type JudgeMode,
   type JudgeResult,
-  type LooseVariant,
 } from "./core/judge.ts";
 export {
   accuracyReport,
@@ -49,15 +38,11 @@ export {
   responseLookup,
   type Accuracy,
   type BenchmarkInputRecord,
-  type IfevalEvaluation,
   type IfevalInputRecord,
   type IfevalOutputRecord,
-  type IfevalRecordVerdict,
   type IfevalReport,
-  type ModeReport,
 } from "./ifeval/benchmark.ts";
-export { IFEVAL_LANGUAGES, type IfevalLanguageCode } from "./ifeval/languages.ts";
 export { TextAnalysis } from "./core/analysis.ts";
-export { countSentences, splitSentences, sentenceSpans } from "./text/punkt.ts";
+export { splitSentences } from "./text/punkt.ts";
 export { wordTokenize, treebankTokenize } from "./text/word-tokenize.ts";
-export { detectLanguage, type LanguageDetection, type LanguageScore } from "./langdetect/detect.ts";
+export { detectLanguage } from "./langdetect/detect.ts";

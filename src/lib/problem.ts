@@ -7,7 +7,7 @@ import type { FieldError, ProblemBody } from "@iopo/common";
  * `application/problem+json`; `errors` names each invalid field (and the line, for NDJSON bodies).
  * The shapes live with the API client in @iopo/common, which reads them back.
  */
-export type { FieldError, ProblemBody };
+export type { FieldError };
 
 /** The problem types this API emits; their `type` URIs resolve to the reference page. */
 export const PROBLEM_TYPES = {

@@ -6,23 +6,8 @@ import { type FreezingVersion, shardCount } from "../datasets/store/versions.ts"
 
 /**
  * What the dataset, version and job routes share beyond the wire schemas (@iopo/common/api): the
- * name path parameter, the job seed, a job target's visibility, and rows presented as the API's
- * Dataset and DatasetVersion.
+ * name path parameter, and rows presented as the API's Dataset and DatasetVersion.
  */
-
-/** A job's seed: every random choice it makes derives from it (and the record id). */
-export const JobSeed = z
-  .number()
-  .int()
-  .min(0)
-  .max(2 ** 31)
-  .default(0);
-
-/** The visibility of a job's target dataset when the job creates it. */
-export const TargetVisibility = z
-  .enum(["public", "private"])
-  .optional()
-  .openapi({ description: "for a new target; default: the source's" });
 
 export const presentDataset = (d: DatasetRow) => ({
   name: d.name,

@@ -1,18 +1,13 @@
 import { env } from "cloudflare:workers";
+import { z } from "@hono/zod-openapi";
+import type { Instruction } from "@iopo/common";
+import { IopoRecordSchema, JobRunSchema, JobSchema, JudgeResponseSchema, RowsPageSchema } from "@iopo/common/api";
 import { describe, expect, it } from "vitest";
 import { ADMIN, call, expectProblem, postJson } from "./helpers.ts";
 import { postWith } from "./llm-helpers.ts";
 
-type Checker = { id: string; kwargs: Record<string, unknown> };
-type Instruction = { description: string; constraints: { text: string; checker?: Checker }[] };
-type Quad = {
-  x1: Instruction;
-  y1: string;
-  x2: Instruction;
-  y2: string;
-  meta: { op: string; source_record: string };
-  verdicts: Record<string, { followed_all: boolean }>;
-};
+/** A response body parsed with its wire schema: a renamed or missing field fails here, not as a quiet undefined. */
+const parsed = async <S extends z.ZodType>(schema: S, res: Response): Promise<z.infer<S>> => schema.parse(await res.json());
 
 const topics = ["owls", "tea", "rivers", "chess", "glaciers", "bridges"];
 
@@ -77,38 +72,32 @@ async function seedSource(name: string) {
 async function startJob(source: string, body: Record<string, unknown>) {
   const res = await postWith({ JOB_QUEUE: undefined }, `/v1/datasets/${source}/jobs/build-quadruples`, body, ADMIN);
   expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; status: string; total: number };
+  return parsed(JobSchema, res);
 }
 
-type Job = {
-  status: string;
-  cursor: number;
-  total: number;
-  progress: { processed: number; produced: number; duplicates: number; by_op: Record<string, number>; skipped: Record<string, number> };
-};
-
 async function runToEnd(source: string, id: string, maxBatches: number) {
-  let job: Job;
+  let job: z.infer<typeof JobSchema>;
   let runs = 0;
   do {
     // without a queue, as the job was created: a run that moved the cursor would otherwise hand the
     // job to the queue, which could take steps between these runs
     const res = await postWith({ JOB_QUEUE: undefined }, `/v1/datasets/${source}/jobs/${id}/run`, { max_batches: maxBatches }, ADMIN);
     expect(res.status).toBe(200);
-    job = ((await res.json()) as { job: Job }).job;
+    job = (await parsed(JobRunSchema, res)).job;
     runs++;
   } while (job.status !== "done" && runs < 100);
   return { job, runs };
 }
 
-async function quads(name: string): Promise<{ id: string; row: Quad }[]> {
-  const res = (await (await call(`/v1/datasets/${name}/rows?length=100`)).json()) as { rows: { id: string; row: Quad }[] };
-  return res.rows;
+/** The target's rows, each a valid iopo record (the record schema of the API). */
+async function quads(name: string) {
+  const page = await parsed(RowsPageSchema, await call(`/v1/datasets/${name}/rows?length=100`));
+  return page.rows.map(({ id, row }) => ({ id, row: IopoRecordSchema.parse(row) }));
 }
 
 const judge = async (response: string, instruction: Instruction) => {
   const res = await postJson("/v1/judge", { response, constraints: instruction.constraints.map((c) => c.checker) });
-  return ((await res.json()) as { followed_all: boolean }).followed_all;
+  return (await parsed(JudgeResponseSchema, res)).followed_all;
 };
 
 describe("quadruple builder job", () => {
@@ -125,7 +114,7 @@ describe("quadruple builder job", () => {
     const built = await quads("quads");
     expect(built.length).toBe(done.progress.produced);
     expect(built.length).toBeGreaterThanOrEqual(30);
-    const ops = new Set(built.map((q) => q.row.meta.op));
+    const ops = new Set(built.map((q) => q.row.meta?.op));
     expect([...ops].sort()).toEqual(["add", "delete", "revise"]);
     for (const { row } of built) {
       expect(row.x2).not.toEqual(row.x1);
@@ -135,12 +124,12 @@ describe("quadruple builder job", () => {
       expect(await judge(row.y1, row.x1)).toBe(true);
       expect(await judge(row.y2, row.x2)).toBe(true);
       expect(await judge(row.y1, row.x2)).toBe(false);
-      expect(row.verdicts.y1_x1!.followed_all).toBe(true);
-      expect(row.verdicts.y2_x2!.followed_all).toBe(true);
-      expect(row.verdicts.y1_x2!.followed_all).toBe(false);
+      expect(row.verdicts?.y1_x1?.followed_all).toBe(true);
+      expect(row.verdicts?.y2_x2?.followed_all).toBe(true);
+      expect(row.verdicts?.y1_x2?.followed_all).toBe(false);
       for (const c of row.x2.constraints) expect(c.text.length).toBeGreaterThan(5);
     }
-    const listed = (await (await call("/v1/datasets/sft-src/jobs")).json()) as { jobs: { id: string }[] };
+    const listed = await parsed(z.object({ jobs: z.array(JobSchema) }), await call("/v1/datasets/sft-src/jobs"));
     expect(listed.jobs.map((j) => j.id)).toContain(job.id);
   });
 
@@ -164,7 +153,7 @@ describe("quadruple builder job", () => {
 
     // a finished job stays finished
     const rerun = await postJson(`/v1/datasets/resume-src/jobs/${oneShot.id}/run`, {}, ADMIN);
-    expect(((await rerun.json()) as { ran: number }).ran).toBe(0);
+    expect((await parsed(JobRunSchema, rerun)).ran).toBe(0);
   });
 
   it("lets only one runner step a job at a time", async () => {
@@ -173,21 +162,14 @@ describe("quadruple builder job", () => {
     await env.DB.prepare("UPDATE jobs SET lease_until = ?, status = 'running' WHERE id = ?")
       .bind(Date.now() + 60_000, job.id)
       .run();
-    const res = (await (await postJson(`/v1/datasets/lease-src/jobs/${job.id}/run`, {}, ADMIN)).json()) as {
-      busy: boolean;
-      ran: number;
-      job: Job;
-    };
+    const res = await parsed(JobRunSchema, await postJson(`/v1/datasets/lease-src/jobs/${job.id}/run`, {}, ADMIN));
     expect(res).toMatchObject({ busy: true, ran: 0 });
     expect(res.job.cursor).toBe(0);
     // an expired lease (a runner that died) is taken over
     await env.DB.prepare("UPDATE jobs SET lease_until = ? WHERE id = ?")
       .bind(Date.now() - 1, job.id)
       .run();
-    const resumed = (await (await postJson(`/v1/datasets/lease-src/jobs/${job.id}/run`, { max_batches: 1 }, ADMIN)).json()) as {
-      ran: number;
-      job: Job;
-    };
+    const resumed = await parsed(JobRunSchema, await postJson(`/v1/datasets/lease-src/jobs/${job.id}/run`, { max_batches: 1 }, ADMIN));
     expect(resumed.ran).toBe(1);
     expect(resumed.job.cursor).toBe(5);
   });

@@ -85,7 +85,7 @@ export async function doctorReport(): Promise<DoctorReport> {
       (d) => engines[d].startsWith("ok") && (adapter.kind === "hardware" || (d !== "webgpu" && d !== "node-webgpu")),
     ),
   );
-  const auto = pickAutoDevice(usable);
+  const auto = (await pickAutoDevice((d) => usable.has(d) || undefined))?.device ?? "wasm";
   return {
     adapter,
     missingLibs: libs && Object.keys(DRIVER_LIBS).filter((l) => !libs.has(l)),

@@ -26,7 +26,8 @@ export const evalUsage = `Usage: iopo-train eval --model <dir|checkpoint|tiny:na
   --temperature <t>      0 (default): greedy
   --top-p <p>, --seed <n>, --batch-size <n> (default ${EVAL_DEFAULTS.batchSize}), --model-seed <n> (tiny: init)`;
 
-export async function runEval(argv: string[]): Promise<number> {
+/** `iopo-train eval` (registered in src/cli/main.ts). */
+export async function evalCommand(argv: string[]): Promise<number> {
   const values = parseCommandArgs(
     argv,
     stringOptions([
@@ -79,6 +80,3 @@ export async function runEval(argv: string[]): Promise<number> {
     throw e;
   }
 }
-
-/** `iopo-train eval` (registered in src/cli/main.ts). */
-export const evalCommand = runEval;

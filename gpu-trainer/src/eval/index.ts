@@ -2,16 +2,9 @@
 export {
   type Accuracy,
   type Benchmark,
-  type BenchmarkKind,
-  type EvalItem,
   type EvalMetrics,
-  type Scored,
-  preflightTrace,
-  type ScoredItem,
-  benchmarkKind,
-  formatMetrics,
   loadBenchmark,
   scoreBenchmark,
 } from "./benchmark.ts";
-export { type Constraint, type Instruction, instructionOfRow, renderPrompt } from "./prompt.ts";
-export { EVAL_DEFAULTS, type EvalItemResult, type EvalOptions, type EvalResult, evaluate } from "./run.ts";
+export { renderPrompt } from "./prompt.ts";
+export { type EvalOptions, type EvalResult, evaluate } from "./run.ts";

@@ -5,7 +5,7 @@
  */
 import type { Instruction } from "@iopo/common";
 
-export { type Constraint, type Instruction, renderPrompt } from "@iopo/common";
+export { type Instruction, renderPrompt } from "@iopo/common";
 
 /** The instruction a stored record characterises (instruction and sft records; others have none to answer). */
 export function instructionOfRow(row: Record<string, unknown>): Instruction | undefined {

@@ -47,7 +47,8 @@ function parsePromptLine(v: unknown, where: string): TextPrompt {
   throw new InputError(`${where}: needs "prompt", "messages" or "instruction"`);
 }
 
-export async function runGenerate(argv: string[]): Promise<number> {
+/** `iopo-train generate` (registered in src/cli/main.ts). */
+export async function generateCommand(argv: string[]): Promise<number> {
   const values = parseCommandArgs(
     argv,
     stringOptions(["model", "prompts", "out", "temperature", "top-p", "max-new-tokens", "seed", "batch-size", "device", "model-seed"]),
@@ -125,6 +126,3 @@ export async function runGenerate(argv: string[]): Promise<number> {
   );
   return 0;
 }
-
-/** `iopo-train generate` (registered in src/cli/main.ts). */
-export const generateCommand = runGenerate;

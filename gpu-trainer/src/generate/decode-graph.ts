@@ -17,7 +17,7 @@
  */
 import { Graph, type Tensor } from "@iopo/graph";
 import type { DecoderConfig } from "../model/config.ts";
-import { type LoraConfig, type ModelWeights, declareParams, decoderHiddenCached, paramShapes } from "../model/decoder.ts";
+import { type LoraConfig, type ModelWeights, declareParams, decoderHiddenCached } from "../model/decoder.ts";
 
 export const pastName = (layer: number, kv: "key" | "value") => `past.${layer}.${kv}`;
 export const presentName = (layer: number, kv: "key" | "value") => `present.${layer}.${kv}`;
@@ -63,9 +63,4 @@ export function buildDecodeGraph(
     ? g.transpose(g.matmul(p.get("model.embed_tokens.weight"), g.transpose(hLast, [1, 0])), [1, 0]) // [V,D]@[D,N] -> [N,V]
     : g.matmul(hLast, p.get("lm_head.weight"));
   return { graph: g, outputs };
-}
-
-/** Parameter names the decode graph reads (all base weights). */
-export function decodeParamNames(c: DecoderConfig): string[] {
-  return [...paramShapes(c).keys()];
 }

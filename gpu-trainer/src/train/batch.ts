@@ -11,7 +11,7 @@ import type { DecoderConfig } from "../model/config.ts";
 import { ropeTables } from "../model/config.ts";
 import type { HostTensor } from "@iopo/graph";
 import type { ChatTokenizer } from "../tokenizer/index.ts";
-import { BLOCKS, type Method } from "./losses.ts";
+import type { Method } from "./losses.ts";
 
 export interface Row {
   prompt: number[];
@@ -149,5 +149,3 @@ export function collate(examples: EncodedExample[], c: DecoderConfig, padId: num
     examples: B,
   };
 }
-
-export const blocksOf = (m: Method) => BLOCKS[m].length;

@@ -5,26 +5,48 @@
 import { existsSync } from "node:fs";
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 
-/** One metrics row: a training step or an evaluation (keys prefixed "eval/"). */
+/** One metrics row: a training step (`loss`, `rewards/margins`, ...) or an evaluation (evalMetric's names). */
 export type MetricsRow = { step: number } & Record<string, number>;
+
+/**
+ * An evaluation's name for a metric, the HF Trainer's and TRL's: `eval_loss`, `eval_rewards/margins`,
+ * so that tools reading their logs read ours.
+ */
+export const evalMetric = (name: string) => `eval_${name}`;
+
+/** Runs before the HF names wrote evaluations as `eval/loss`, `eval/rewards/margins`, ... */
+const LEGACY_EVAL_PREFIX = "eval/";
+
+/** A row or summary read back from a run, under today's names (an older run's `eval/x` becomes evalMetric(x)). */
+export function withCurrentMetricNames<T extends Record<string, number>>(row: T): T {
+  if (!Object.keys(row).some((k) => k.startsWith(LEGACY_EVAL_PREFIX))) return row;
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [k.startsWith(LEGACY_EVAL_PREFIX) ? evalMetric(k.slice(LEGACY_EVAL_PREFIX.length)) : k, v]),
+  ) as T;
+}
+
+/** The rows of a run's metrics.jsonl (none if absent), under today's names. */
+export async function readMetrics(path: string): Promise<MetricsRow[]> {
+  if (!existsSync(path)) return [];
+  return (await readFile(path, "utf8"))
+    .split("\n")
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        return [withCurrentMetricNames(JSON.parse(l) as MetricsRow)];
+      } catch {
+        return []; // a line cut short by a kill
+      }
+    });
+}
 
 export class MetricsLog {
   constructor(readonly path: string) {}
 
-  /** Keep only rows up to `step` (a resumed run rewrites what followed its checkpoint). */
+  /** Keep only rows up to `step` (a resumed run rewrites what followed its checkpoint, under today's names). */
   async truncateAfter(step: number): Promise<MetricsRow[]> {
     if (!existsSync(this.path)) return [];
-    const rows = (await readFile(this.path, "utf8"))
-      .split("\n")
-      .filter((l) => l.trim())
-      .map((l) => {
-        try {
-          return JSON.parse(l) as MetricsRow;
-        } catch {
-          return undefined; // a line cut short by a kill
-        }
-      })
-      .filter((r): r is MetricsRow => !!r && r.step <= step);
+    const rows = (await readMetrics(this.path)).filter((r) => r.step <= step);
     await writeFile(this.path, rows.map((r) => JSON.stringify(r) + "\n").join(""));
     return rows;
   }
@@ -180,16 +202,16 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
 /** An SVG with the training (and eval) loss and the reward margins against the step. */
 export function plotSvg(rows: MetricsRow[], title: string): string {
   const train = rows.filter((r) => r.loss !== undefined);
-  const evals = rows.filter((r) => r["eval/loss"] !== undefined);
+  const evals = rows.filter((r) => r[evalMetric("loss")] !== undefined);
   const W = 720;
   const H = 260;
   const loss: Series[] = [
     { label: "train loss", color: "#1f77b4", points: train.map((r) => [r.step, r.loss]) },
-    { label: "eval loss", color: "#d62728", points: evals.map((r) => [r.step, r["eval/loss"]]), dots: true },
+    { label: "eval loss", color: "#d62728", points: evals.map((r) => [r.step, r[evalMetric("loss")]]), dots: true },
   ];
   const margins: Series[] = [
     { label: "train margin", color: "#2ca02c", points: train.map((r) => [r.step, r["rewards/margins"]]) },
-    { label: "eval margin", color: "#ff7f0e", points: evals.map((r) => [r.step, r["eval/rewards/margins"]]), dots: true },
+    { label: "eval margin", color: "#ff7f0e", points: evals.map((r) => [r.step, r[evalMetric("rewards/margins")]]), dots: true },
   ];
   const hasMargins = train.some((r) => r["rewards/margins"] !== undefined);
   const height = hasMargins ? 2 * H + 30 : H + 30;

@@ -3,7 +3,7 @@
  * evaluation, checkpoints, and at the end a plot and a summary.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Mulberry32 } from "@iopo/common";
 import { createEngine, type Engine, type HostTensor, Trainer } from "@iopo/graph";
@@ -25,17 +25,14 @@ import { trainingModel } from "./graphs.ts";
 import { BLOCKS, type Method, needsReference } from "./losses.ts";
 import { ConfigError, type OptionValues, type ResolvedOptions, resolveOptions, resumeMismatches } from "./options.ts";
 import { referenceLogprobs } from "./refcache.ts";
-import { MetricsLog, type MetricsRow, Progress, type ProgressMode, plotSvg } from "./report.ts";
+import { MetricsLog, type MetricsRow, Progress, type ProgressMode, evalMetric, plotSvg } from "./report.ts";
 
-export { ConfigError, DEFAULTS, parseLoraTargets, resolveOptions } from "./options.ts";
-export type { ResolvedOptions } from "./options.ts";
+export { ConfigError, DEFAULTS, resolveOptions } from "./options.ts";
 
 /** A run that cannot go on (the loss diverged): reported as one line, like a ConfigError. */
 export class TrainingError extends Error {
   override name = "TrainingError";
 }
-
-export type Scheduler = ResolvedOptions["scheduler"];
 
 /** The table's options (src/train/options.ts) plus what only a program can pass. */
 export type TrainOptions = Omit<OptionValues, "model" | "data" | "resume" | "progress"> & {
@@ -191,7 +188,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           evals.push(e);
           await emit(e);
           progress.note(
-            `eval at step ${row.step}: loss ${e["eval/loss"].toFixed(4)}${e["eval/rewards/accuracies"] !== undefined ? `, accuracy ${e["eval/rewards/accuracies"].toFixed(3)}` : ""}`,
+            `eval at step ${row.step}: loss ${e[evalMetric("loss")].toFixed(4)}${e[evalMetric("rewards/accuracies")] !== undefined ? `, accuracy ${e[evalMetric("rewards/accuracies")].toFixed(3)}` : ""}`,
           );
         }
       }
@@ -369,7 +366,7 @@ function weightedMean(rows: { n: number; m: Record<string, number> }[]): Record<
   return out;
 }
 
-/** The loss and metrics over the validation split as an `eval/*` row (undefined: no split). */
+/** The loss and metrics over the validation split as an evaluation row, `eval_loss`, ... (undefined: no split). */
 async function evaluateValidation(run: Run, trainer: Trainer, step: number): Promise<MetricsRow | undefined> {
   const { order, opts } = run;
   if (!order.val.length) return undefined;
@@ -379,7 +376,7 @@ async function evaluateValidation(run: Run, trainer: Trainer, step: number): Pro
     parts.push({ n: chunk.length, m: await trainer.evaluate(batchFeeds(run, chunk).feeds) });
   }
   const row: MetricsRow = { step };
-  for (const [k, v] of Object.entries(weightedMean(parts))) row[`eval/${k}`] = v;
+  for (const [k, v] of Object.entries(weightedMean(parts))) row[evalMetric(k)] = v;
   return row;
 }
 
@@ -444,14 +441,8 @@ async function writeSummary(
   const fmt = (k: string) => (final[k] !== undefined ? ` ${k.replace("rewards/", "")} ${final[k].toFixed(4)}` : "");
   run.log(
     `done: ${r.steps} steps in ${r.seconds.toFixed(1)} s (${(r.tokens / Math.max(r.seconds, 1e-9)).toFixed(0)} tokens/s); last 10%:${fmt("loss")}${fmt("rewards/accuracies")}${fmt("rewards/margins")}` +
-      (r.finalEval ? `; eval loss ${r.finalEval["eval/loss"].toFixed(4)}` : ""),
+      (r.finalEval ? `; eval loss ${r.finalEval[evalMetric("loss")].toFixed(4)}` : ""),
   );
   run.log(`checkpoint: ${r.checkpoint}; metrics: ${join(opts.out, "metrics.jsonl")}; plot: ${join(opts.out, "plot.svg")}`);
   return summary;
-}
-
-/** Checkpoint folders a run has written (for tools and tests). */
-export async function runCheckpoints(out: string): Promise<string[]> {
-  if (!existsSync(out)) return [];
-  return (await readdir(out)).filter((n) => /^checkpoint-\d+$/.test(n)).sort((a, b) => Number(a.split("-")[1]) - Number(b.split("-")[1]));
 }

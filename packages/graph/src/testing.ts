@@ -3,15 +3,21 @@
  * missing on a machine (no GPU adapter, no onnxruntime-node build) are tried, and a suite that
  * cannot run says why in a banner instead of passing quietly.
  */
+import { EngineUnavailable } from "./engine/types.ts";
 
 export type Maybe<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-/** Create an engine or explain why not (for skip messages). */
+/**
+ * Create an engine or explain why this machine has none (for skip messages). Only
+ * EngineUnavailable, the engines' "cannot load here" (no adapter, no addon, no Chromium), is a
+ * reason to skip; any other error is a bug of the engine and is thrown.
+ */
 export async function tryEngine<T>(make: () => Promise<T>): Promise<Maybe<T>> {
   try {
     return { ok: true, value: await make() };
   } catch (e) {
-    return { ok: false, reason: (e as Error).message };
+    if (e instanceof EngineUnavailable) return { ok: false, reason: e.message };
+    throw e;
   }
 }
 

@@ -1,3 +1,8 @@
+/**
+ * onnxruntime-node's CPU EP against the interpreter and wasm. Without an onnxruntime-node build
+ * for this platform the suite is skipped with a printed reason, or fails with
+ * GPU_TRAINER_REQUIRE_NODE_CPU=1 (CI sets it).
+ */
 import { afterAll, describe, expect, it } from "vitest";
 import { createNodeCpuEngine, createWasmEngine } from "../src/engine/ort.ts";
 import { CASES } from "./cases.ts";
@@ -5,7 +10,10 @@ import { checkCase, skipBanner, tryEngine } from "./helpers.ts";
 import { TRAINER_MODELS, runTrainerSteps } from "./trainer-helpers.ts";
 
 const made = await tryEngine(() => createNodeCpuEngine());
-if (!made.ok) skipBanner("onnxruntime-node CPU engine tests", made.reason);
+if (!made.ok) {
+  if (process.env.GPU_TRAINER_REQUIRE_NODE_CPU === "1") throw new Error(`onnxruntime-node CPU required but unavailable: ${made.reason}`);
+  skipBanner("onnxruntime-node CPU engine tests", made.reason);
+}
 const engine = made.ok ? made.value : undefined;
 afterAll(async () => engine?.close());
 

@@ -35,7 +35,6 @@ export const CfbenchItemSchema = z.object({
   split: z.enum(CFBENCH_SPLITS),
   criteria: z.array(CfbenchCriterionSchema).min(1).max(LIMITS.constraints),
 });
-export type CfbenchItem = z.infer<typeof CfbenchItemSchema>;
 
 export const CfbenchSubmissionSchema = CfbenchItemSchema.extend({ response: z.string().max(1_000_000) });
 export type CfbenchSubmission = z.infer<typeof CfbenchSubmissionSchema>;

@@ -11,10 +11,7 @@
 
 export const CFBENCH_PRIORITIES = ["主需", "次需"] as const;
 export type CfbenchPriority = (typeof CFBENCH_PRIORITIES)[number];
-/** [criterion text, 主需 (primary) | 次需 (secondary), constraint type, dimension]. */
-export type CfbenchCriterion = [text: string, priority: CfbenchPriority, type: string, dimension: string];
 export const CFBENCH_SPLITS = ["easy", "hard"] as const;
-export type CfbenchSplit = (typeof CFBENCH_SPLITS)[number];
 
 /**
  * How the judge's answer was read, as the reference's `judge_parsing`: "1" strict (one line per

@@ -6,7 +6,5 @@
  */
 import { runEvalVerifiable } from "./eval-verifiable.ts";
 
-export { formatReport } from "./eval-verifiable.ts";
-
 export const runIfeval = (argv: string[]): Promise<number> => runEvalVerifiable(argv, "ifeval");
 export const runIfbench = (argv: string[]): Promise<number> => runEvalVerifiable(argv, "ifbench");

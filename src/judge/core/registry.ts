@@ -4,7 +4,7 @@ import { JudgeInputError, type JudgeIssue } from "../errors.ts";
 import { IFBENCH_CHECKERS } from "../ifbench/checkers.ts";
 import { IFBENCH_INSTRUCTION_IDS } from "../ifbench/ids.ts";
 import { IFEVAL_CHECKERS } from "../ifeval/checkers.ts";
-import { IFEVAL_INSTRUCTION_IDS, type IfevalInstructionId } from "../ifeval/ids.ts";
+import { IFEVAL_INSTRUCTION_IDS } from "../ifeval/ids.ts";
 import type { Checker, CheckerFamily, InstructionId } from "./checker.ts";
 
 /** Every registered instruction id: IFEval's 25 (in IFEval's order), then IFBench's 58. */
@@ -12,10 +12,6 @@ export const INSTRUCTION_IDS: readonly InstructionId[] = [...IFEVAL_INSTRUCTION_
 
 /** Every registered checker by instruction id (IFEval's and IFBench's). */
 export const CHECKERS: { readonly [Id in InstructionId]: Checker } = { ...IFEVAL_CHECKERS, ...IFBENCH_CHECKERS };
-
-export function isIfevalInstructionId(id: unknown): id is IfevalInstructionId {
-  return typeof id === "string" && Object.hasOwn(IFEVAL_CHECKERS, id);
-}
 
 /** Whether `id` is a registered instruction id (IFEval or IFBench). */
 export function isInstructionId(id: unknown): id is InstructionId {

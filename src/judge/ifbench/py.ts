@@ -4,7 +4,7 @@
  * `re`'s Unicode `\b`, `\d`, `\w`, `\s`, and `unicodedata.normalize("NFKD")` + ASCII encoding.
  * Everything here is a linear scan (no regex that could backtrack).
  */
-import { codePoints, isPyWhitespace, isPyWordChar, pyStripChars } from "../text/python-str.ts";
+import { codePoints, isPyWordChar, pyStripChars } from "../text/python-str.ts";
 import { findOccurrences, foldCaseCodePoints } from "../text/literal-search.ts";
 
 /** Python's `string.punctuation`. */
@@ -44,13 +44,6 @@ export function pyIsDigit(s: string): boolean {
 /** Python `re` `\d` for one code point. */
 export function isPyDecimal(ch: string): boolean {
   return DECIMAL_RE.test(ch);
-}
-
-/** Python `s.isspace()` for a whole string (non-empty, every character whitespace). */
-export function pyIsSpace(s: string): boolean {
-  if (s === "") return false;
-  for (const ch of s) if (!isPyWhitespace(ch)) return false;
-  return true;
 }
 
 /** `re.findall(r'\d+', s)`: maximal runs of Unicode decimal digits. */

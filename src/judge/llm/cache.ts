@@ -42,17 +42,3 @@ export function modelInputKey(
 ): Promise<string> {
   return cacheKey([kind, provider.id, provider.model, promptVersion, JSON.stringify(messages), JSON.stringify(schema ?? null)]);
 }
-
-/** An in-memory cache (for the CLI and tests of the pure modules). */
-export function memoryCache(): VerdictCache & { entries: Map<string, unknown> } {
-  const entries = new Map<string, unknown>();
-  return {
-    entries,
-    async get(keys) {
-      return new Map(keys.filter((k) => entries.has(k)).map((k) => [k, entries.get(k)]));
-    },
-    async put(list) {
-      for (const e of list) entries.set(e.key, structuredClone(e.value));
-    },
-  };
-}

@@ -1,4 +1,11 @@
-import { JudgeInputError, judgeConstraints, type ConstraintResult, type JudgeIssue, type JudgeMode } from "../index.ts";
+import {
+  JudgeInputError,
+  judgeConstraints,
+  validateConstraints,
+  type ConstraintResult,
+  type JudgeIssue,
+  type JudgeMode,
+} from "../index.ts";
 import type { JudgeResponse, JudgeVerdict } from "@iopo/common";
 import { compileFreeText, judgeFreeText, type CacheMode, type CompileOutcome, type LlmJudge, type LlmVerdict } from "./judge.ts";
 
@@ -32,23 +39,20 @@ export const isTextConstraint = (c: HybridConstraint): c is TextInput =>
   typeof (c as TextInput).text === "string" && (c as RuleInput).id === undefined;
 
 /**
- * Validates the `{id, kwargs}` constraints (JudgeInputError with paths `[...pathPrefix, index, ...]`
- * in the item's own numbering), before anything is sent to a model.
+ * Validates the `{id, kwargs}` constraints against their checkers' kwargs schemas (JudgeInputError
+ * with paths `[...pathPrefix, index, ...]` in the item's own numbering), before anything is sent
+ * to a model.
  */
 export function validateRuleConstraints(
   constraints: ReadonlyArray<HybridConstraint>,
   pathPrefix: Array<string | number> = ["constraints"],
 ): void {
-  const rules = constraints.map((c, index) => ({ c, index })).filter((x) => !isTextConstraint(x.c));
-  if (rules.length === 0) return;
+  const rules = constraints.map((c, index) => ({ c, index })).filter((x): x is { c: RuleInput; index: number } => !isTextConstraint(x.c));
   try {
-    judgeConstraints(
-      "",
-      rules.map((r) => ({ id: (r.c as RuleInput).id, kwargs: (r.c as RuleInput).kwargs ?? {} })),
-      "strict",
-    );
+    validateConstraints(rules.map(({ c }) => ({ id: c.id, kwargs: c.kwargs ?? {} })));
   } catch (error) {
     if (!(error instanceof JudgeInputError)) throw error;
+    // validateConstraints numbers the rules alone; the item numbers them among its free-text ones
     const issues: JudgeIssue[] = error.issues.map((issue) => {
       const [sub, ...rest] = issue.path;
       return { path: [...pathPrefix, typeof sub === "number" ? rules[sub]!.index : String(sub), ...rest], message: issue.message };
@@ -79,7 +83,7 @@ export async function judgeHybrid(item: HybridItem, judge: LlmJudge): Promise<Ju
       const index = texts[j]!.index;
       if (o.status === "compiled") {
         try {
-          judgeConstraints("", [{ id: o.id, kwargs: o.kwargs }], "strict"); // still valid under today's registry?
+          validateConstraints([{ id: o.id, kwargs: o.kwargs }]); // still valid under today's registry?
           compiled.set(index, o);
         } catch {
           compileNotes.set(index, { status: "invalid", reason: `the compiled checker ${o.id} no longer validates` });

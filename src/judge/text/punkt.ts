@@ -351,8 +351,3 @@ export function sentenceSpans(text: string, memo?: PunktMemo): Array<[number, nu
 export function splitSentences(text: string): string[] {
   return sentenceSpans(text).map(([start, end]) => text.slice(start, end));
 }
-
-/** The number of sentences, as IFEval's `count_sentences` measures it. */
-export function countSentences(text: string): number {
-  return sentenceSpans(text).length;
-}

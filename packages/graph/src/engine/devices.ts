@@ -85,9 +85,19 @@ export function isDevice(s: string): s is Device {
   return s in DEVICE_INFO;
 }
 
-/** `auto`'s choice given the devices usable here (wasm always is). */
-export function pickAutoDevice(usable: ReadonlySet<AutoDevice>): AutoDevice {
-  return AUTO_ORDER.find((d) => usable.has(d)) ?? "wasm";
+/**
+ * `auto`'s choice: the first device of AUTO_ORDER that `usable` gives a value for (an engine, or
+ * just `true`), asked in that order and no further, so no device past the choice is opened;
+ * undefined when none is usable. createEngine("auto") probes with it, `doctor` reports with it.
+ */
+export async function pickAutoDevice<T>(
+  usable: (d: AutoDevice) => Promise<T | undefined> | T | undefined,
+): Promise<{ device: AutoDevice; value: T } | undefined> {
+  for (const device of AUTO_ORDER) {
+    const value = await usable(device);
+    if (value !== undefined) return { device, value };
+  }
+  return undefined;
 }
 
 /** The engine for a device; `auto` falls back quietly, an explicit device that cannot load throws EngineUnavailable. */
@@ -110,14 +120,8 @@ export async function createEngine(device: Device, log: (line: string) => void =
       const { BrowserEngine } = await import("./browser.ts");
       return BrowserEngine.launch({ ep: "webgpu" });
     }
-    case "auto": {
-      // probe in AUTO_ORDER and take the first usable one: pickAutoDevice over lazily probed devices
-      for (const d of AUTO_ORDER) {
-        const e = await probe(d);
-        if (e) return e;
-      }
-      return wasm();
-    }
+    case "auto":
+      return (await pickAutoDevice(probe))?.value ?? wasm();
   }
 }
 

@@ -9,7 +9,7 @@ import { GraphError, type Tensor, liveNodes } from "./graph.ts";
 import { OPS, type OpDef } from "./ops/index.ts";
 import { canonDim, dimEq, fmtShape, isStatic } from "./shape.ts";
 
-export type { GradCtx, GradRule } from "./ops/op.ts";
+export type { GradRule } from "./ops/op.ts";
 export { unbroadcast } from "./ops/gradients.ts";
 
 export interface GradOptions {

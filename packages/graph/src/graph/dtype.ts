@@ -27,10 +27,6 @@ export function isFloat(d: DType): boolean {
   return d === "float32" || d === "float16" || d === "float64";
 }
 
-export function isInteger(d: DType): boolean {
-  return d === "int32" || d === "int64" || d === "int8" || d === "uint8";
-}
-
 /** Host arrays used for constants, feeds and results. int64 is carried as BigInt64Array. */
 export type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Int8Array | Uint8Array | Uint16Array;
 

@@ -27,7 +27,7 @@ import {
 } from "./shape.ts";
 
 export { GraphError } from "./error.ts";
-export type { AttrValue, Attrs } from "./ops/op.ts";
+export type { Attrs } from "./ops/op.ts";
 
 // The op table (ops/) is the layer below this builder: its rules name the builder's classes through
 // interfaces of its own, which these merge into the classes here, so the table never imports the

@@ -3,13 +3,13 @@
  * result rounded to fp32, as ORT computes). Plain loops, written for clarity and exactness; used
  * by tests to check ORT's outputs and gradients, and by constant folding.
  */
-import { type DType, type HostArray, hostGet, isFloat, toHost } from "./dtype.ts";
-import { type Attrs, GraphError, type Node, type Tensor, liveNodes } from "./graph.ts";
+import { type DType, type HostArray, hostGet, isFloat } from "./dtype.ts";
+import { type Attrs, GraphError, type Tensor, liveNodes } from "./graph.ts";
 import { OPS, type OpDef, type OpName } from "./ops/index.ts";
 import { type Data, type Precision, SymbolicReshape, type Value, alloc, castValue, size } from "./ops/values.ts";
 import type { Dim } from "./shape.ts";
 
-export type { Data, Precision, Value };
+export type { Precision, Value };
 
 export function valueOf(dtype: DType, shape: readonly number[], src: HostArray | ArrayLike<number>): Value {
   const n = shape.reduce((s, d) => s * d, 1);
@@ -18,11 +18,6 @@ export function valueOf(dtype: DType, shape: readonly number[], src: HostArray |
   if (dtype === "float16" && src instanceof Uint16Array) for (let i = 0; i < n; i++) data[i] = hostGet(src, dtype, i);
   else for (let i = 0; i < n; i++) data[i] = Number(src[i]);
   return { dtype, shape: [...shape], data };
-}
-
-/** Convert a value to the host array type of its dtype. */
-export function toHostArray(v: Value): HostArray {
-  return toHost(v.dtype, v.data);
 }
 
 /** Evaluate one node on concrete values. */
@@ -139,5 +134,3 @@ function evalDim(d: Dim, dims: Record<string, number>): number {
   }
   return v;
 }
-
-export type { Node };

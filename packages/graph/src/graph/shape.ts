@@ -60,10 +60,6 @@ export function dimEq(a: Dim, b: Dim): boolean {
   return canonDim(a) === canonDim(b);
 }
 
-export function shapeEq(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => dimEq(d, b[i]));
-}
-
 /** Product of dims (symbolic product if any dim is symbolic). */
 export function dimProd(dims: readonly Dim[]): Dim {
   const m: Mono = { coef: 1, syms: [] };

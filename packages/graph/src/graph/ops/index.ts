@@ -21,4 +21,4 @@ export function isOpName(op: string): op is OpName {
 }
 
 export { NO_GRADIENT } from "./op.ts";
-export type { EmitCtx, EvalCtx, GradCtx, GradRule, OpDef, TypeInfo } from "./op.ts";
+export type { EmitCtx, OpDef, TypeInfo } from "./op.ts";
