@@ -19,7 +19,7 @@
  */
 import { Graph, type Tensor, nn } from "@iopo/graph";
 import type { DecoderConfig } from "../model/config.ts";
-import { type LinearModule, type ModelWeights, modulePath, paramShapes } from "../model/decoder.ts";
+import { type LinearModule, type ModelWeights, asF32, modulePath, paramShapes } from "../model/decoder.ts";
 const { rmsNorm, silu } = nn;
 
 export const pastName = (layer: number, kv: "key" | "value") => `past.${layer}.${kv}`;
@@ -41,7 +41,7 @@ export function buildDecodeGraph(c: DecoderConfig, weights: ModelWeights): Decod
   for (const [name, shape] of paramShapes(c)) {
     const data = weights.get(name);
     if (!data) throw new Error(`missing weight ${name}`);
-    params.set(name, g.param(name, shape, { init: data, trainable: false }));
+    params.set(name, g.param(name, shape, { init: asF32(data), trainable: false }));
   }
   const p = (name: string) => {
     const t = params.get(name);

@@ -1,0 +1,114 @@
+/**
+ * 16-bit checkpoints stay 16-bit: a fp16 or bf16 base is held on the host as fp16 bits (at the
+ * checkpoint's size, not twice it), declared float16 where it does not train, and a LoRA run from
+ * it follows the run from the same checkpoint widened to fp32; saving writes fp16 weights as F16.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Engine, Trainer, createWasmEngine } from "@iopo/graph";
+import { type Model, loadModel } from "../src/model/index.ts";
+import { asF32 } from "../src/model/decoder.ts";
+import { SafetensorsFile, bf16ToF16InPlace, writeSafetensors } from "../src/model/safetensors.ts";
+import { saveHfModel } from "../src/model/weights.ts";
+import { collate, encodeExample } from "../src/train/batch.ts";
+import { trainingModel } from "../src/train/graphs.ts";
+import { toyQuadruples, variantModel } from "./iopo-helpers.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "iopo-half-"));
+let wasm: Engine;
+beforeAll(async () => {
+  wasm = await createWasmEngine();
+});
+afterAll(async () => {
+  await wasm?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const source = variantModel("qwen2", { num_hidden_layers: 1 }); // tied head, qkv biases
+const paramCount = [...source.weights.values()].reduce((s, w) => s + w.length, 0);
+
+/** `source` written as a `dtype` checkpoint, loaded as it is and widened to fp32. */
+async function checkpoint(dtype: "F16" | "BF16"): Promise<{ half: Model; widened: Model }> {
+  const path = join(dir, dtype);
+  await saveHfModel(path, source.config, source.weights, { dtype, tokenizer: source.tokenizer });
+  return { half: await loadModel(path), widened: await loadModel(path, { widen: true }) };
+}
+
+/** Three IOPO LoRA steps on wasm (fp32 compute): losses, and the frozen params as declared. */
+async function loraSteps(m: Model) {
+  const enc = toyQuadruples(1, 1).map((q) => encodeExample(m.tokenizer, q, "iopo", 40));
+  const { feeds } = collate(enc, m.config, m.tokenizer.padTokenId);
+  const rows = feeds.ids.shape[0];
+  const tr = await Trainer.create({
+    engine: wasm,
+    model: trainingModel({
+      method: "iopo",
+      config: m.config,
+      weights: m.weights,
+      lora: { rank: 4, alpha: 8, targets: ["q_proj", "v_proj", "down_proj"] },
+      seed: 1,
+      loss: { beta: 0.1 },
+      reference: "cache",
+    }),
+    lr: 1e-2,
+    eps: 1e-2,
+  });
+  const frozen = tr.frozenParams.map((p) => ({ dtype: p.dtype, bytes: p.data!.byteLength }));
+  const losses: number[] = [];
+  const refLogps = { dtype: "float32" as const, shape: [rows], data: new Float32Array(rows).fill(-30) };
+  for (let i = 0; i < 3; i++) losses.push((await tr.step({ ...feeds, ref_logps: refLogps })).loss);
+  await tr.dispose();
+  return { frozen, losses };
+}
+
+describe("16-bit checkpoints", () => {
+  for (const dtype of ["F16", "BF16"] as const)
+    it(`${dtype}: the host holds 2 bytes a weight; a LoRA run's losses equal the widened checkpoint's`, async () => {
+      const { half, widened } = await checkpoint(dtype);
+      const hostBytes = (m: Model) => [...m.weights.values()].reduce((s, w) => s + w.byteLength, 0);
+      expect([...half.weights.values()].every((w) => w instanceof Uint16Array)).toBe(true);
+      expect(hostBytes(half)).toBe(2 * paramCount);
+      expect(hostBytes(widened)).toBe(4 * paramCount);
+      // the same values: fp16 widens exactly; bf16 converts to fp16 exactly above 2^-14, and the
+      // N(0, 0.02)-scaled weights below it (a few) keep fewer bits
+      for (const [name, w] of half.weights) {
+        const a = asF32(w);
+        const b = widened.weights.get(name) as Float32Array;
+        for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i]), name).toBeLessThanOrEqual(dtype === "F16" ? 0 : 2 ** -24);
+      }
+      const fromHalf = await loraSteps(half);
+      const fromWidened = await loraSteps(widened);
+      expect(new Set(fromHalf.frozen.map((p) => p.dtype))).toEqual(new Set(["float16"]));
+      expect(fromHalf.frozen.reduce((s, p) => s + p.bytes, 0)).toBe(2 * paramCount);
+      expect(fromWidened.frozen.reduce((s, p) => s + p.bytes, 0)).toBe(4 * paramCount);
+      expect(fromHalf.losses[2]).not.toBeCloseTo(fromHalf.losses[0], 3); // the steps moved the adapters
+      // fp32 compute on both sides: the Cast of a fp16 weight to fp32 is exact
+      fromHalf.losses.forEach((l, i) => expect(Math.abs(l - fromWidened.losses[i]), `loss ${i}`).toBeLessThan(1e-5 * Math.abs(l)));
+    });
+
+  it("saving writes fp16 weights as F16, the bytes they were loaded from", async () => {
+    const { half } = await checkpoint("F16");
+    const out = join(dir, "resaved");
+    await saveHfModel(out, half.config, half.weights);
+    const a = await SafetensorsFile.open(join(dir, "F16", "model.safetensors"));
+    const b = await SafetensorsFile.open(join(out, "model.safetensors"));
+    for (const name of a.names) {
+      expect(b.header.tensors[name].dtype, name).toBe("F16");
+      expect(Buffer.from(await b.readRaw(name)).equals(Buffer.from(await a.readRaw(name))), name).toBe(true);
+    }
+  });
+
+  it("a bf16 tensor past fp16's range is widened to fp32 instead of turning into infinities", async () => {
+    const bits = new Uint16Array([0x3f80, 0x4780 /* 65536 */, 0xc000]);
+    expect(bf16ToF16InPlace(bits.slice())).toBeUndefined();
+    expect(Array.from(bf16ToF16InPlace(new Uint16Array([0x3f80, 0xc000, 0x7f80]))!)).toEqual([0x3c00, 0xc000, 0x7c00]); // 1, -2, inf
+    const path = join(dir, "wide.safetensors");
+    // a bf16 file written by hand: 1, 65536 and -2 need no rounding
+    await writeSafetensors(path, { x: { shape: [3], data: new Float32Array([1, 65536, -2]) } }, { dtype: "BF16" });
+    const t = await (await SafetensorsFile.open(path)).readWeight("x");
+    expect(t.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(t.data)).toEqual([1, 65536, -2]);
+  });
+});
