@@ -4,7 +4,7 @@
  * WebGPU EP. On both WebGPU flavours tensors kept "on the device" are GPU buffers that stay there
  * between runs; only host feeds and host outputs cross (counted in `hostBytes`).
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,7 +30,8 @@ import { installNodeWebGPU, keepAlive } from "./webgpu-node.ts";
 
 /** The parts of an ORT module we use (onnxruntime-web and onnxruntime-node both provide them). */
 export interface OrtModule {
-  InferenceSession: { create(model: Uint8Array, opts?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  /** From the model's bytes, or a model file's path (onnxruntime-node, or web builds in Node). */
+  InferenceSession: { create(model: Uint8Array | string, opts?: InferenceSession.SessionOptions): Promise<InferenceSession> };
   Tensor: typeof OrtTensor;
   env: {
     wasm?: { numThreads?: number; simd?: boolean; proxy?: boolean };
@@ -188,9 +189,42 @@ export class OrtEngine implements Engine {
         so.profileFilePrefix = join(profileDir, "profile");
       }
     }
-    const session = await this.wrapAsync(() => this.ort.InferenceSession.create(model.bytes, so));
+    const session = await this.wrapAsync(() => this.createOrtSession(model, so));
     if (this.gpu) await this.gpuDevice();
     return new OrtSession(this, session, new Set(opts.deviceOutputs ?? []), opts.profile ? { dir: profileDir } : undefined);
+  }
+
+  /**
+   * A session of `model`, with its external data where it has some: the web builds take the side
+   * file's bytes as a session option; onnxruntime-node reads it from beside a model file only, so
+   * both are written to a temporary folder for the load (the session keeps no reference to it).
+   */
+  private async createOrtSession(model: EmittedModel, so: InferenceSession.SessionOptions): Promise<InferenceSession> {
+    const ext = model.externalData;
+    if (!ext) return this.ort.InferenceSession.create(model.bytes, so);
+    if (!this.native) {
+      const data = new Uint8Array(ext.byteLength);
+      let off = 0;
+      for (const c of ext.chunks) {
+        data.set(c, off);
+        off += c.byteLength;
+      }
+      return this.ort.InferenceSession.create(model.bytes, { ...so, externalData: [{ path: ext.location, data }] });
+    }
+    const dir = mkdtempSync(join(tmpdir(), "ort-external-"));
+    try {
+      const path = join(dir, "model.onnx");
+      writeFileSync(path, model.bytes);
+      const fd = openSync(join(dir, ext.location), "w");
+      try {
+        for (const c of ext.chunks) for (let done = 0; done < c.byteLength; ) done += writeSync(fd, c, done);
+      } finally {
+        closeSync(fd);
+      }
+      return await this.ort.InferenceSession.create(path, so);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   toOrt(t: HostTensor): OrtTensor {
