@@ -2,12 +2,14 @@
  * 16-bit checkpoints stay 16-bit: a fp16 or bf16 base is held on the host as fp16 bits (at the
  * checkpoint's size, not twice it), declared float16 where it does not train, and a LoRA run from
  * it follows the run from the same checkpoint widened to fp32; saving writes fp16 weights as F16.
+ * On an engine without fp16 (WebGPU on SwiftShader: no shader-f16) the base is widened for the device.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Engine, Trainer, createWasmEngine } from "@iopo/graph";
+import { type Engine, Trainer, createNodeWebGpuEngine, createWasmEngine } from "@iopo/graph";
+import { tryEngine } from "@iopo/graph/testing";
 import { type Model, loadModel } from "../src/model/index.ts";
 import { asF32 } from "../src/model/decoder.ts";
 import { SafetensorsFile, bf16ToF16InPlace, writeSafetensors } from "../src/model/safetensors.ts";
@@ -18,11 +20,13 @@ import { toyQuadruples, variantModel } from "./iopo-helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "iopo-half-"));
 let wasm: Engine;
+const engines: Engine[] = [];
 beforeAll(async () => {
   wasm = await createWasmEngine();
 });
 afterAll(async () => {
   await wasm?.close();
+  for (const e of engines) await e.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -36,13 +40,13 @@ async function checkpoint(dtype: "F16" | "BF16"): Promise<{ half: Model; widened
   return { half: await loadModel(path), widened: await loadModel(path, { widen: true }) };
 }
 
-/** Three IOPO LoRA steps on wasm (fp32 compute): losses, and the frozen params as declared. */
-async function loraSteps(m: Model) {
+/** Three IOPO LoRA steps (fp32 compute; wasm unless given): losses, and the frozen params as declared. */
+async function loraSteps(m: Model, engine = wasm) {
   const enc = toyQuadruples(1, 1).map((q) => encodeExample(m.tokenizer, q, "iopo", 40));
   const { feeds } = collate(enc, m.config, m.tokenizer.padTokenId);
   const rows = feeds.ids.shape[0];
   const tr = await Trainer.create({
-    engine: wasm,
+    engine,
     model: trainingModel({
       method: "iopo",
       config: m.config,
@@ -51,6 +55,7 @@ async function loraSteps(m: Model) {
       seed: 1,
       loss: { beta: 0.1 },
       reference: "cache",
+      float16: engine.float16,
     }),
     lr: 1e-2,
     eps: 1e-2,
@@ -87,6 +92,23 @@ describe("16-bit checkpoints", () => {
       // fp32 compute on both sides: the Cast of a fp16 weight to fp32 is exact
       fromHalf.losses.forEach((l, i) => expect(Math.abs(l - fromWidened.losses[i]), `loss ${i}`).toBeLessThan(1e-5 * Math.abs(l)));
     });
+
+  it("an engine without fp16 gets the base widened to fp32 and trains as wasm does (onnxruntime-node WebGPU)", async (ctx) => {
+    const made = await tryEngine(() => createNodeWebGpuEngine());
+    if (!made.ok) {
+      if (process.env.GPU_TRAINER_REQUIRE_WEBGPU === "1") throw new Error(`WebGPU required but unavailable: ${made.reason}`);
+      return ctx.skip();
+    }
+    const gpu = made.value;
+    engines.push(gpu);
+    const { half } = await checkpoint("F16");
+    // SwiftShader has no shader-f16; a hardware adapter has it, and then the base stays fp16
+    if (gpu.software) expect(gpu.float16).toBe(false);
+    const onGpu = await loraSteps(half, gpu);
+    const onWasm = await loraSteps(half);
+    expect(new Set(onGpu.frozen.map((p) => p.dtype))).toEqual(new Set([gpu.float16 ? "float16" : "float32"]));
+    onGpu.losses.forEach((l, i) => expect(Math.abs(l - onWasm.losses[i]), `loss ${i}`).toBeLessThan(1e-5 * Math.abs(l)));
+  });
 
   it("saving writes fp16 weights as F16, the bytes they were loaded from", async () => {
     const { half } = await checkpoint("F16");

@@ -100,6 +100,11 @@ export interface ParamOptions {
    * them would double their bytes without adding a bit, and each use casts them to the compute dtype.
    */
   frozenDtype?: "float32" | "float16";
+  /**
+   * Whether the engine runs float16 (Engine.float16; default true). false: weights that are fp16 on
+   * the host are widened to fp32 for the device, where they are frozen too.
+   */
+  float16?: boolean;
   lora?: LoraConfig;
   /** Initial LoRA A (by adapter name); random (PEFT's kaiming-uniform) when absent. */
   loraInit?: ModelWeights;
@@ -135,7 +140,8 @@ export function declareParams(g: Graph, c: DecoderConfig, weights: ModelWeights,
     const data = weights.get(name);
     if (!data) throw new Error(`missing weight ${name}`);
     // trainable weights are fp32 masters, whatever the checkpoint stored
-    const dtype = opts.trainable ? "float32" : data instanceof Uint16Array ? "float16" : (opts.frozenDtype ?? "float32");
+    const half = data instanceof Uint16Array && opts.float16 !== false;
+    const dtype = opts.trainable ? "float32" : half ? "float16" : (opts.frozenDtype ?? "float32");
     map.set(name, g.param(prefix + name, shape, { init: dtype === "float32" ? asF32(data) : data, trainable: opts.trainable, dtype }));
   }
   let lora: DecoderParams["lora"];

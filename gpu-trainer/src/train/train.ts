@@ -295,6 +295,7 @@ async function createTrainer(run: Run, engine: Engine, resumed: CheckpointConten
       reference: opts.ref,
       computeDtype: opts.precision === "fp16" ? "float16" : "float32",
       recompute: opts.recompute,
+      float16: engine.float16,
     }),
     lossScaling: opts.precision === "fp16" ? {} : undefined,
     lr: opts.lr,

@@ -41,6 +41,7 @@ export interface OrtModule {
 }
 
 type GpuDevice = {
+  features: { has(name: string): boolean };
   createBuffer(d: { size: number; usage: number; mappedAtCreation?: boolean }): GpuBuffer;
   createCommandEncoder(): { copyBufferToBuffer(a: GpuBuffer, ao: number, b: GpuBuffer, bo: number, n: number): void; finish(): unknown };
   queue: {
@@ -89,6 +90,8 @@ export class OrtEngine implements Engine {
   readonly kind: EngineKind;
   readonly description: string;
   readonly software: boolean;
+  /** See Engine.float16: the CPU EPs have fp16 kernels; the WebGPU ones are probed (probeFloat16). */
+  float16 = true;
   private device?: GpuDevice;
   private live = new Set<OrtTensor>();
   private moved = 0;
@@ -158,6 +161,31 @@ export class OrtEngine implements Engine {
       const m = toOnnx({ y: g.identity(g.input("x", "float32", [1])) });
       this.anchor = await this.wrapAsync(() => this.ort.InferenceSession.create(m.bytes, this.opts.sessionOptions ?? {}));
       await this.gpuDevice();
+    }
+    return this;
+  }
+
+  /**
+   * Whether fp16 runs here (WebGPU has it only with the adapter's shader-f16): onnxruntime-node's
+   * WebGPU EP is asked by running a fp16 -> fp32 Cast, its session logging fatal errors only (the
+   * failure is the answer, not an error to print).
+   */
+  async probeFloat16(): Promise<this> {
+    // the web build: the device ORT made says it (and its failed run would print an error anyway)
+    if (this.gpu) {
+      this.float16 = (await this.gpuDevice()).features.has("shader-f16");
+      return this;
+    }
+    const g = new Graph();
+    const bytes = toOnnx({ y: g.cast(g.input("x", "float16", [1]), "float32") }).bytes;
+    const so = { ...this.opts.sessionOptions, logSeverityLevel: 4 as const };
+    try {
+      const s = await this.wrapAsync(() => this.ort.InferenceSession.create(bytes, so));
+      await this.wrapAsync(() => s.run({ x: new this.ort.Tensor("float16", new Uint16Array([0x3c00]), [1]) }));
+      await s.release();
+      this.float16 = true;
+    } catch {
+      this.float16 = false;
     }
     return this;
   }
@@ -485,7 +513,9 @@ export async function createWebGpuNodeEngine(opts: { allowSwiftShader?: boolean 
       executionProviders: ["webgpu"],
       extra: { session: { disable_cpu_ep_fallback: "1" } },
     },
-  }).init();
+  })
+    .init()
+    .then((e) => e.probeFloat16());
 }
 
 async function nodeModule(): Promise<OrtModule> {
@@ -530,5 +560,5 @@ export async function createNodeWebGpuEngine(): Promise<OrtEngine> {
   } catch (e) {
     throw new EngineUnavailable(`onnxruntime-node WebGPU EP: ${(e as Error).message.split("\n")[0]}`);
   }
-  return engine;
+  return engine.probeFloat16();
 }
