@@ -2,7 +2,7 @@
  * The demo: does IOPO make a model follow complex instructions better than DPO and SFT, measured by
  * our own judge? Per seed:
  *
- *  1. the synthetic corpus (src/datasets/synthetic.ts) goes into the API as datasets: `-train`
+ *  1. the synthetic corpus (demo/synthetic.ts) goes into the API as datasets: `-train`
  *     (sft records) and `-eval` (held-out instruction records: one constraint = IF-S, 2-5 = IF-M);
  *  2. a model is trained with SFT on the train version (from scratch for a tiny model; skipped in
  *     the scale config, which starts from the given checkpoint);
@@ -18,7 +18,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { generateDemoCorpus } from "../src/datasets/synthetic.ts";
+import { generateDemoCorpus } from "./synthetic.ts";
 import {
   type Device,
   type Engine,

@@ -1,6 +1,6 @@
 import type { LlmVars } from "./judge/llm/config.ts";
 import type { AiBinding } from "./judge/llm/types.ts";
-import type { Principal } from "./lib/auth.ts";
+import type { Principal } from "./lib/principal.ts";
 
 /** Bindings and variables of the Worker (wrangler.toml `[vars]`, secrets, D1). */
 export interface Bindings extends LlmVars {

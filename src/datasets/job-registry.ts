@@ -4,7 +4,8 @@ import { drizzle } from "drizzle-orm/d1";
 import { records } from "../db/schema.ts";
 import { ProblemError } from "../lib/problem.ts";
 import { buildQuadrupleLlm, needsLlmPath } from "../pipelines/iopo.ts";
-import { buildTraceRecord, loadDimensions } from "../pipelines/trace.ts";
+import { buildTraceRecord } from "../pipelines/trace.ts";
+import { loadTaxonomyIndex } from "./taxonomy.ts";
 import { commonJobParams, type JobKind, type JobParams } from "./job-kind.ts";
 import { BUILD_OPS, buildQuadruple, type BuildOp } from "./quadruples.ts";
 import type { DatasetRecord } from "./records.ts";
@@ -89,7 +90,7 @@ const buildTrace: JobKind<BuildTraceParams> = {
     .strict()
     .refine((b) => b.min_constraints <= b.max_constraints, { message: "must be at least min_constraints", path: ["max_constraints"] }),
   async prepareStep({ db, jobId, params, dimensionNames, llm }) {
-    const dimensions = await loadDimensions(db);
+    const { dimensions } = await loadTaxonomyIndex(db);
     return ({ id, record }) => buildTraceRecord(llm(), id, record, { ...params, jobId, dimensions, dimensionNames });
   },
 };

@@ -4,7 +4,7 @@ import type { JobProgress } from "@iopo/common";
 import { d1Statement } from "../db/d1.ts";
 import { datasets, jobRejects, jobUsage, jobs, utcNow } from "../db/schema.ts";
 import { LlmError, type LlmJudge, type TokenUsage, type UsageObserver } from "../judge/llm/index.ts";
-import type { Principal } from "../lib/auth.ts";
+import type { Principal } from "../lib/principal.ts";
 import { ProblemError } from "../lib/problem.ts";
 import type { JobParams, RecordOutcome, SourceRow } from "./job-kind.ts";
 import { jobKind, type JobKindName } from "./job-registry.ts";

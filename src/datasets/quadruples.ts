@@ -1,4 +1,4 @@
-import { mulberry32 } from "@iopo/common";
+import { mulberry32, type RecordVerdict, seedFromKey } from "@iopo/common";
 import { CHECKERS, INSTRUCTION_IDS, describeConstraint, getChecker, judgeConstraints, type JudgeResult } from "../judge/index.ts";
 import type { Constraint, DatasetRecord, Instruction } from "./records.ts";
 
@@ -38,9 +38,7 @@ export interface BuildOptions {
 
 /** The shared PRNG (mulberry32) seeded from the job seed and the record id. */
 export function seededRandom(seed: number, key: string): () => number {
-  let h = (seed >>> 0) ^ 0x9e3779b9;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return mulberry32(h);
+  return mulberry32(seedFromKey(key, (seed >>> 0) ^ 0x9e3779b9));
 }
 
 export function shuffle<T>(items: readonly T[], random: () => number): T[] {
@@ -130,7 +128,7 @@ function candidateX2s(x1: Instruction, y1: string, op: BuildOp, random: () => nu
   return out;
 }
 
-const verdict = (result: JudgeResult) => ({
+const verdict = (result: JudgeResult): RecordVerdict => ({
   followed_all: result.followed_all,
   results: result.results as unknown as Record<string, unknown>[],
   judge: "rule:strict",

@@ -1,7 +1,21 @@
+import { asc } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { constraintDimensions } from "../db/schema.ts";
-/** Lookups over the taxonomy stored in D1, for normalising and grouping dimensions. */
+import { constraintDimensions, constraintTypes } from "../db/schema.ts";
+
+/**
+ * TRACE's constraint taxonomy as stored in D1, loaded once per use and looked up here only: the
+ * taxonomy routes present it, ingest and the judge normalise dimension names with it, statistics
+ * group by its types, and the pipelines draw and check dimensions from it.
+ */
+
+export type TaxonomyDimension = typeof constraintDimensions.$inferSelect;
+export type TaxonomyType = typeof constraintTypes.$inferSelect & { dimensions: TaxonomyDimension[] };
+
 export interface TaxonomyIndex {
+  /** The types, in position order, each with its dimensions in position order. */
+  types: TaxonomyType[];
+  /** Every dimension, in position order. */
+  dimensions: TaxonomyDimension[];
   /** lower-cased English name, slug or Chinese label → English name */
   dimensionNames: Map<string, string>;
   /** English dimension name → its type */
@@ -16,10 +30,13 @@ export const slugify = (name: string) =>
 
 /**
  * The English name of the TRACE dimension `given` names (English name, slug or Chinese label, in
- * any case), or undefined. The one check of a dimension: ingest, row filters and the judge use it.
+ * any case), or undefined (also for no name at all). The one check of a dimension: ingest, row
+ * filters, the judge, the taxonomy routes and the pipelines use it.
  */
-export const resolveDimension = (index: Pick<TaxonomyIndex, "dimensionNames">, given: string): string | undefined =>
-  index.dimensionNames.get(given.trim().toLowerCase());
+export const resolveDimension = (
+  index: { readonly dimensionNames: ReadonlyMap<string, string> },
+  given: string | null | undefined,
+): string | undefined => (given ? index.dimensionNames.get(given.trim().toLowerCase()) : undefined);
 
 /**
  * The dimensions of the TRACE constraint type `given` names (English name or slug, in any case),
@@ -32,17 +49,23 @@ export function dimensionsOfType(index: Pick<TaxonomyIndex, "typeOfDimension">, 
 }
 
 export async function loadTaxonomyIndex(db: D1Database): Promise<TaxonomyIndex> {
-  const results = await drizzle(db)
-    .select({ name: constraintDimensions.name, type: constraintDimensions.type, labelZh: constraintDimensions.labelZh })
-    .from(constraintDimensions)
-    .all();
+  const orm = drizzle(db);
+  const [types, dimensions] = await orm.batch([
+    orm.select().from(constraintTypes).orderBy(asc(constraintTypes.position)),
+    orm.select().from(constraintDimensions).orderBy(asc(constraintDimensions.position)),
+  ]);
   const dimensionNames = new Map<string, string>();
   const typeOfDimension = new Map<string, string>();
-  for (const d of results) {
+  for (const d of dimensions) {
     dimensionNames.set(d.name.toLowerCase(), d.name);
     dimensionNames.set(slugify(d.name), d.name);
     dimensionNames.set(d.labelZh.toLowerCase(), d.name);
     typeOfDimension.set(d.name, d.type);
   }
-  return { dimensionNames, typeOfDimension };
+  return {
+    types: types.map((t) => ({ ...t, dimensions: dimensions.filter((d) => d.type === t.name) })),
+    dimensions,
+    dimensionNames,
+    typeOfDimension,
+  };
 }

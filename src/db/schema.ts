@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { RECORD_KINDS } from "@iopo/common";
 import { JOB_STATUSES } from "@iopo/common/api";
 
 /** The time now in UTC, ISO 8601 with milliseconds: every timestamp column's default and update. */
@@ -84,7 +85,7 @@ export const records = sqliteTable(
       .references(() => datasets.id),
     id: text("id").notNull(),
     position: integer("position").notNull(),
-    kind: text("kind", { enum: ["instruction", "sft", "dpo", "iopo"] }).notNull(),
+    kind: text("kind", { enum: RECORD_KINDS }).notNull(),
     /** The record as canonical JSON (without `kind`). */
     payload: text("payload").notNull(),
     /** Constraints of the record's (first) instruction. */
@@ -122,6 +123,8 @@ export const datasetVersions = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.datasetId, t.version] })],
 );
+
+export type VersionRow = typeof datasetVersions.$inferSelect;
 
 /** Per version, format and shard: the exact NDJSON body's line count, byte size and SHA-256. */
 export const versionShards = sqliteTable(

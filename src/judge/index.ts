@@ -14,8 +14,10 @@ export {
   type Perturbations,
   type TraceDimension,
 } from "./core/checker.ts";
-export { IFEVAL_CHECKERS, IFEVAL_INSTRUCTION_IDS, type IfevalInstructionId } from "./ifeval/checkers.ts";
-export { IFBENCH_CHECKERS, IFBENCH_INSTRUCTION_IDS, type IfbenchInstructionId } from "./ifbench/checkers.ts";
+export { IFEVAL_CHECKERS } from "./ifeval/checkers.ts";
+export { IFEVAL_INSTRUCTION_IDS, type IfevalInstructionId } from "./ifeval/ids.ts";
+export { IFBENCH_CHECKERS } from "./ifbench/checkers.ts";
+export { IFBENCH_INSTRUCTION_IDS, type IfbenchInstructionId } from "./ifbench/ids.ts";
 export { splitIntoSentences } from "./ifbench/sentences.ts";
 export {
   CHECKERS,

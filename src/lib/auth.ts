@@ -4,18 +4,9 @@ import type { Context, MiddlewareHandler } from "hono";
 import { keys } from "../db/schema.ts";
 import { sha256Hex } from "@iopo/common";
 import type { AppEnv } from "../env.ts";
+import type { Principal, Scope } from "./principal.ts";
 import { ProblemError } from "./problem.ts";
 import { LIMITER_PERIOD_S } from "./rate-limits.ts";
-
-export const SCOPES = ["judge", "read", "write", "admin"] as const;
-export type Scope = (typeof SCOPES)[number];
-
-/** Who is calling. Scopes are hierarchical: admin implies write implies read implies judge. */
-export interface Principal {
-  kind: "anonymous" | "admin-token" | "key";
-  keyId: string | null;
-  scopes: ReadonlySet<Scope>;
-}
 
 const ANONYMOUS: Principal = { kind: "anonymous", keyId: null, scopes: new Set() };
 const KEY_PREFIX = "iopo_";

@@ -18,7 +18,7 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Bindings } from "../env.ts";
 import { keyBudgets, llmSpend } from "../db/schema.ts";
 import { LlmError, type SpendGuard } from "../judge/llm/index.ts";
-import type { Principal } from "./auth.ts";
+import type { Principal } from "./principal.ts";
 
 export type SpendSubject = { kind: "key"; keyId: string } | { kind: "address"; address: string } | { kind: "anonymous" };
 

@@ -3,7 +3,8 @@ import type { RecordOutcome } from "../datasets/job-kind.ts";
 import { BUILD_OPS, seededRandom, withConstraints, type BuildOp } from "../datasets/quadruples.ts";
 import { renderPrompt, type Constraint, type DatasetRecord, type Instruction } from "../datasets/records.ts";
 import { fence, LlmError, PROMPT_VERSION, type ChatMessage, type LlmJudge, type ResponseSchema } from "../judge/llm/index.ts";
-import { judgeInstruction, knownDimension, stage } from "./judging.ts";
+import { resolveDimension } from "../datasets/taxonomy.ts";
+import { judgeInstruction, stage } from "./judging.ts";
 import { generate, jsonAnswer, strictObject } from "./llm.ts";
 
 /**
@@ -157,7 +158,7 @@ export async function buildQuadrupleLlm(
   const constraints: Constraint[] = edit.value.constraints.map((c) => {
     const kept = byText.get(c.text.replace(/^\d+\.\s*/, "").trim());
     if (kept) return { ...kept, text: kept.text.replace(/^\d+\.\s*/, "") };
-    const dimension = knownDimension(options.dimensionNames, c.dimension);
+    const dimension = resolveDimension(options, c.dimension);
     return dimension ? { text: c.text, dimension } : { text: c.text };
   });
   const x2 = withConstraints(x1, constraints);

@@ -1,5 +1,6 @@
+import type { LlmResult, RecordVerdict } from "@iopo/common";
 import { renderPrompt, type Instruction } from "../datasets/records.ts";
-import { judgeHybrid, LlmError, PROMPT_VERSION, type HybridConstraint, type HybridVerdict, type LlmJudge } from "../judge/llm/index.ts";
+import { judgeHybrid, LlmError, PROMPT_VERSION, type HybridConstraint, type LlmJudge } from "../judge/llm/index.ts";
 
 /**
  * The pipelines' judge of (instruction, response): verifiable constraints by their checkers,
@@ -7,13 +8,7 @@ import { judgeHybrid, LlmError, PROMPT_VERSION, type HybridConstraint, type Hybr
  * constraint the judge could not grade interrupts the job (LlmError): it is an outage, not a
  * verdict, and must not become a reject.
  */
-export interface PipelineVerdict {
-  followed_all: boolean;
-  results: Record<string, unknown>[];
-  judge: string;
-}
-
-export async function judgeInstruction(judge: LlmJudge, instruction: Instruction, response: string): Promise<PipelineVerdict> {
+export async function judgeInstruction(judge: LlmJudge, instruction: Instruction, response: string): Promise<RecordVerdict> {
   const constraints: HybridConstraint[] = instruction.constraints.map((c) =>
     c.checker
       ? { id: c.checker.id, kwargs: c.checker.kwargs }
@@ -21,12 +16,12 @@ export async function judgeInstruction(judge: LlmJudge, instruction: Instruction
         ? { text: c.text, dimension: c.dimension }
         : { text: c.text },
   );
-  const verdict = (await judgeHybrid(
+  const verdict = await judgeHybrid(
     { response, instruction: renderPrompt(instruction), constraints, mode: "strict", pass_score: 10 },
     judge,
-  )) as HybridVerdict;
+  );
   if (verdict.errors > 0) {
-    const failed = verdict.results.find((r) => r.status === "error") as { reason?: string } | undefined;
+    const failed = verdict.results.find((r): r is LlmResult => r.kind === "llm" && r.status === "error");
     throw new LlmError("unavailable", `judge (${PROMPT_VERSION}): could not grade a constraint: ${failed?.reason ?? "unknown"}`, {
       retryable: false,
     });
@@ -37,15 +32,13 @@ export async function judgeInstruction(judge: LlmJudge, instruction: Instruction
     followed_all: verdict.followed_all,
     // whether a verdict came from the cache is about this run, not the data: a resumed job must
     // store the very records an uninterrupted one would
-    results: (verdict.results as unknown as Record<string, unknown>[]).map(({ cached: _cached, ...rest }) => rest),
+    results: verdict.results.map((r) => {
+      if (r.kind !== "llm") return r;
+      const { cached: _cached, ...rest } = r;
+      return rest;
+    }),
     judge: hasText ? `hybrid:strict+llm:${model}/${PROMPT_VERSION}` : "rule:strict",
   };
-}
-
-/** Dimension names as the taxonomy spells them; an unknown one is dropped (the text stays). */
-export function knownDimension(dimensionNames: ReadonlyMap<string, string>, dimension: string | null | undefined): string | undefined {
-  if (!dimension) return undefined;
-  return dimensionNames.get(dimension.trim().toLowerCase());
 }
 
 /** One model stage of a pipeline: its failure names the stage and its prompt version (a job's error then says where it stopped). */

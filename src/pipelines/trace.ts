@@ -1,12 +1,11 @@
 import { z } from "zod";
-import { drizzle } from "drizzle-orm/d1";
-import { constraintDimensions } from "../db/schema.ts";
 import type { RecordOutcome } from "../datasets/job-kind.ts";
 import { seededRandom, shuffle } from "../datasets/quadruples.ts";
 import type { Constraint, DatasetRecord, Instruction } from "../datasets/records.ts";
 import { fence, PROMPT_VERSION, type LlmJudge, type ResponseSchema } from "../judge/llm/index.ts";
 import { ANSWER_SCHEMA, AnswerSchema, answerMessages } from "./iopo.ts";
-import { judgeInstruction, knownDimension, stage } from "./judging.ts";
+import { resolveDimension, type TaxonomyDimension } from "../datasets/taxonomy.ts";
+import { judgeInstruction, stage } from "./judging.ts";
 import { generate, jsonAnswer, strictObject } from "./llm.ts";
 
 /**
@@ -26,12 +25,8 @@ export const TRACE_PROMPT_VERSIONS = {
   judge: PROMPT_VERSION,
 } as const;
 
-export type TaxonomyDimension = Pick<typeof constraintDimensions.$inferSelect, "name" | "type" | "description">;
-
-export async function loadDimensions(db: D1Database): Promise<TaxonomyDimension[]> {
-  const { name, type, description } = constraintDimensions;
-  return drizzle(db).select({ name, type, description }).from(constraintDimensions).orderBy(constraintDimensions.position).all();
-}
+/** What the pipeline reads of a dimension: its name, its type and what it asks for (the expansion prompt shows all three). */
+export type TraceDimension = Pick<TaxonomyDimension, "name" | "type" | "description">;
 
 const EXPAND_SYSTEM = `Task: expand a simple instruction into a complex one (prompt ${TRACE_PROMPT_VERSIONS.expand}).
 You get a simple instruction and a list of constraint dimensions. Rewrite the instruction so that it keeps its task and adds exactly one concrete, checkable constraint for each listed dimension, fitting the task naturally and not contradicting one another.
@@ -81,10 +76,10 @@ const QcAnswer = z.object({ verdict: z.enum(QC_VERDICTS), reason: z.string().max
 export function chooseDimensions(
   seed: number,
   recordId: string,
-  dimensions: readonly TaxonomyDimension[],
+  dimensions: readonly TraceDimension[],
   min: number,
   max: number,
-): TaxonomyDimension[] {
+): TraceDimension[] {
   const random = seededRandom(seed, `trace:${recordId}`);
   const count = Math.min(dimensions.length, min + Math.floor(random() * (max - min + 1)));
   return shuffle(dimensions, random).slice(0, count);
@@ -95,7 +90,7 @@ export interface TraceBuildOptions {
   min_constraints: number;
   max_constraints: number;
   jobId: string;
-  dimensions: readonly TaxonomyDimension[];
+  dimensions: readonly TraceDimension[];
   dimensionNames: ReadonlyMap<string, string>;
 }
 
@@ -144,7 +139,7 @@ export async function buildTraceRecord(
     }),
   );
   const constraints: Constraint[] = structured.value.constraints.map((c) => {
-    const dimension = knownDimension(options.dimensionNames, c.dimension);
+    const dimension = resolveDimension(options, c.dimension);
     return dimension ? { text: c.text, dimension } : { text: c.text };
   });
   const instruction: Instruction = { description: structured.value.description, constraints, input: structured.value.input };

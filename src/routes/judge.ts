@@ -14,7 +14,6 @@ import {
   needsLlm,
   validateRuleConstraints,
   type HybridItem,
-  type HybridOutput,
   type LlmJudge,
 } from "../judge/llm/index.ts";
 import { loadTaxonomyIndex, resolveDimension } from "../datasets/taxonomy.ts";
@@ -385,8 +384,7 @@ export const judgeRoutes = createRouter()
     }
     try {
       validateRuleConstraints(item.constraints); // 422 before any model call
-      const verdict: HybridOutput = await judgeHybrid(toHybrid(item), requestLlmJudge(c));
-      return c.json(verdict as z.infer<typeof JudgeResponseSchema>, 200);
+      return c.json(await judgeHybrid(toHybrid(item), requestLlmJudge(c)), 200);
     } catch (error) {
       if (error instanceof JudgeInputError) {
         throw new ProblemError(

@@ -1,35 +1,26 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { asc } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { slugify } from "../datasets/taxonomy.ts";
-import { constraintDimensions, constraintTypes } from "../db/schema.ts";
+import { loadTaxonomyIndex, resolveDimension, slugify, type TaxonomyDimension, type TaxonomyIndex } from "../datasets/taxonomy.ts";
 import { requireScope } from "../lib/auth.ts";
 import { createRouter, jsonContent, problemResponses } from "../lib/openapi.ts";
 import { ProblemError } from "../lib/problem.ts";
 import { DimensionWithTypeSchema, TaxonomySchema } from "@iopo/common/api";
 
-async function loadTaxonomy(db: D1Database) {
-  const orm = drizzle(db);
-  const [types, dimensions] = await orm.batch([
-    orm.select().from(constraintTypes).orderBy(asc(constraintTypes.position)),
-    orm.select().from(constraintDimensions).orderBy(asc(constraintDimensions.position)),
-  ]);
-  const present = (d: (typeof dimensions)[number]) => ({
-    name: d.name,
-    slug: slugify(d.name),
-    description: d.description,
-    label_zh: d.labelZh,
-    eval_count: d.evalCount,
-  });
-  return {
-    types: types.map((t) => ({
-      name: t.name,
-      slug: slugify(t.name),
-      description: t.description,
-      dimensions: dimensions.filter((d) => d.type === t.name).map(present),
-    })),
-  };
-}
+const presentDimension = (d: TaxonomyDimension) => ({
+  name: d.name,
+  slug: slugify(d.name),
+  description: d.description,
+  label_zh: d.labelZh,
+  eval_count: d.evalCount,
+});
+
+const presentTaxonomy = (taxonomy: TaxonomyIndex) => ({
+  types: taxonomy.types.map((t) => ({
+    name: t.name,
+    slug: slugify(t.name),
+    description: t.description,
+    dimensions: t.dimensions.map(presentDimension),
+  })),
+});
 
 const listRoute = createRoute({
   method: "get",
@@ -60,17 +51,13 @@ const oneRoute = createRoute({
 });
 
 export const taxonomyRoutes = createRouter()
-  .openapi(listRoute, async (c) => c.json(await loadTaxonomy(c.env.DB), 200))
+  .openapi(listRoute, async (c) => c.json(presentTaxonomy(await loadTaxonomyIndex(c.env.DB)), 200))
   .openapi(oneRoute, async (c) => {
     const wanted = c.req.valid("param").dimension.trim();
-    const taxonomy = await loadTaxonomy(c.env.DB);
-    for (const type of taxonomy.types) {
-      for (const d of type.dimensions) {
-        if (d.name.toLowerCase() === wanted.toLowerCase() || d.slug === wanted.toLowerCase() || d.label_zh === wanted) {
-          return c.json({ ...d, type: type.name }, 200);
-        }
-      }
-    }
+    const taxonomy = await loadTaxonomyIndex(c.env.DB);
+    const name = resolveDimension(taxonomy, wanted);
+    const found = taxonomy.dimensions.find((d) => d.name === name);
+    if (found) return c.json({ ...presentDimension(found), type: found.type }, 200);
     throw new ProblemError(404, "not-found", `No constraint dimension named "${wanted}".`, [
       { field: "path.dimension", message: "unknown dimension" },
     ]);

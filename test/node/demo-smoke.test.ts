@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig, main } from "../../demo/run.ts";
 import type { DemoResult } from "../../demo/pipeline.ts";
 import { canonicalJson } from "../../src/datasets/records.ts";
-import { generateDemoCorpus } from "../../src/datasets/synthetic.ts";
+import { generateDemoCorpus } from "../../demo/synthetic.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "iopo-demo-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { generateDemoCorpus, HELD_OUT_TOPICS, SYNTHETIC_CHECKER_IDS, TRAIN_TOPICS } from "../../src/datasets/synthetic.ts";
+import { generateDemoCorpus, HELD_OUT_TOPICS, SYNTHETIC_CHECKER_IDS, TRAIN_TOPICS } from "../../demo/synthetic.ts";
 import { RecordSchema } from "../../src/datasets/records.ts";
 import { judgeConstraints } from "../../src/judge/index.ts";
 

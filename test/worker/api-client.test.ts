@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { ApiClient, ApiError, type JudgeResponse, type Taxonomy } from "@iopo/common";
 import {
   DatasetDetailSchema,
-  DatasetRowSchema,
+  PagedRecordSchema,
   DatasetStatisticsSchema,
   IngestResultSchema,
   JobProgressSchema,
@@ -77,7 +77,7 @@ describe("ApiClient against the Worker: answers match the shared wire schemas", 
 
     const rows = await api.datasetRows("client-drift");
     expect(rows.map((r) => r.row_idx)).toEqual([0, 1, 2, 3]);
-    for (const row of rows) exactly(DatasetRowSchema, row);
+    for (const row of rows) exactly(PagedRecordSchema, row);
     exactly(RowsPageSchema, await api.getJson("/v1/datasets/client-drift/rows?length=2"));
 
     const version = exactly(VersionSchema, await api.createVersion("client-drift", { shard_size: 3, description: "v1" }));

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { renderPrompt, type DatasetRow } from "@iopo/common";
+import { renderPrompt, type PagedRecord } from "@iopo/common";
 import { describe, expect, it } from "vitest";
 import { convertLine } from "../../src/datasets/importers.ts";
 import { ADMIN, call, createKey, expectProblem, postJson } from "./helpers.ts";
@@ -21,7 +21,7 @@ async function makeDataset(name: string, records: unknown[], headers: Record<str
   expect(res.status, await res.clone().text()).toBe(200);
 }
 
-type Page = { rows: DatasetRow[]; num_rows_total: number; matched_by?: string };
+type Page = { rows: PagedRecord[]; num_rows_total: number; matched_by?: string };
 async function getPage(path: string, headers: Record<string, string> = {}): Promise<Page> {
   const res = await call(path, { headers });
   expect(res.status, await res.clone().text()).toBe(200);
@@ -113,7 +113,7 @@ describe("row filters: constraint type and text lengths", () => {
     const page = await getPage("/v1/datasets/trace-search/rows");
     const taxonomy = (await (await call("/v1/taxonomy")).json()) as { types: { name: string; dimensions: { name: string }[] }[] };
     const typeOf = new Map(taxonomy.types.flatMap((t) => t.dimensions.map((d) => [d.name, t.name])));
-    const dims = (r: DatasetRow) =>
+    const dims = (r: PagedRecord) =>
       (r.row as { instruction: { constraints: { dimension?: string }[] } }).instruction.constraints.map((c) => c.dimension);
     const style = page.rows.filter((r) => dims(r).some((d) => typeOf.get(d!) === "Style Constraint")).map((r) => r.row_idx);
     expect(style.length).toBeGreaterThan(0);

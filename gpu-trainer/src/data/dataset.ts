@@ -12,9 +12,9 @@ import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { ApiClient, ApiError, type Manifest, type ManifestShard, type ShardFormat } from "@iopo/common";
+import { ApiClient, ApiError, type Manifest, type ManifestShard, type ShardFormat, recordIdOfLine } from "@iopo/common";
 import type { Method } from "../train/losses.ts";
-import { DataError, METHOD_KINDS, type Sample, parseSample } from "./samples.ts";
+import { DataError, methodKinds, type Sample, parseSample } from "./samples.ts";
 
 export interface Dataset {
   /** Identifies the exact data: the API version and format, or the file's sha256. */
@@ -152,9 +152,6 @@ async function shardBytes(api: ApiClient, loc: ApiLocation, m: Manifest, s: Mani
   return readFile(file);
 }
 
-/** The record id a shard line belongs to (dpo/sft lines from a quadruple carry ":x1"/":x2"). */
-const recordIdOf = (lineId: string) => lineId.replace(/:x[12]$/, "");
-
 /**
  * Download (or reuse from the cache) every shard of a version in `format`, verify each against the
  * manifest's sha256, and group the lines by record. A record with no line in the format (an
@@ -177,7 +174,7 @@ export async function fetchApiDataset(url: string, opts: ApiOptions): Promise<Da
     const rows = parseLines(body.toString("utf8"), `${loc.name}@${m.version} shard ${s.index}`, (n) => `s${s.index}l${n}`);
     const groups: { id: string; samples: Sample[] }[] = [];
     for (const r of rows) {
-      const rid = recordIdOf(String(r.raw.id ?? r.sample.id));
+      const rid = recordIdOfLine(String(r.raw.id ?? r.sample.id));
       if (groups.length && groups[groups.length - 1].id === rid) groups[groups.length - 1].samples.push(r.sample);
       else groups.push({ id: rid, samples: [r.sample] });
     }
@@ -224,7 +221,7 @@ export async function describeHoldings(src: string, method: Method, apiKey?: str
   const kinds = Object.entries(detail.statistics.by_kind)
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1]);
-  const trains: readonly string[] = METHOD_KINDS[method];
+  const trains = methodKinds(method);
   // the kinds it holds, most first, then the method's kinds it lacks: "541 instruction records, 0 iopo"
   const counts = [...kinds, ...trains.filter((kind) => !kinds.some(([k]) => k === kind)).map((kind) => [kind, 0] as const)];
   return [

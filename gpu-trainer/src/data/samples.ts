@@ -1,8 +1,18 @@
 /**
  * Training examples: IOPO quadruples, DPO pairs and SFT records, parsed from the shapes the API's
- * shards and common trainers use, and expanded to what a method needs (the paper's
- * token-controlled baselines: DPO on (x1: y1 > y2) and (x2: y2 > y1); SFT on (x1, y1), (x2, y2)).
+ * shards and common trainers use, and expanded to what a method needs by the API's own expansion
+ * (@iopo/common's formats: the paper's token-controlled baselines, DPO on (x1: y1 > y2) and
+ * (x2: y2 > y1), SFT on (x1, y1), (x2, y2)), so the trainer's pairs are the API's dpo and sft lines.
  */
+import {
+  FORMAT_KINDS,
+  pairAsExample,
+  type PreferencePair,
+  type Quadruple,
+  quadrupleAsExamples,
+  quadrupleAsPairs,
+  type SftExample,
+} from "@iopo/common";
 import type { ChatMessage } from "../tokenizer/index.ts";
 import type { Method } from "../train/losses.ts";
 
@@ -10,9 +20,12 @@ import type { Method } from "../train/losses.ts";
 export type Conversation = ChatMessage[];
 
 export type Sample =
-  | { kind: "iopo"; id: string; x1: Conversation; y1: string; x2: Conversation; y2: string }
-  | { kind: "dpo"; id: string; prompt: Conversation; chosen: string; rejected: string }
-  | { kind: "sft"; id: string; prompt: Conversation; response: string };
+  | ({ kind: "iopo" } & Quadruple<Conversation>)
+  | ({ kind: "dpo" } & PreferencePair<Conversation>)
+  | ({ kind: "sft" } & SftExample<Conversation>);
+
+const asDpo = (pair: PreferencePair<Conversation>): Sample => ({ kind: "dpo", ...pair });
+const asSft = (example: SftExample<Conversation>): Sample => ({ kind: "sft", ...example });
 
 export class DataError extends Error {
   override name = "DataError";
@@ -125,28 +138,16 @@ export function expandForMethod(s: Sample, method: Method): Sample[] {
   }
   if (method === "dpo") {
     if (s.kind === "dpo") return [s];
-    if (s.kind === "iopo")
-      return [
-        { kind: "dpo", id: `${s.id}:x1`, prompt: s.x1, chosen: s.y1, rejected: s.y2 },
-        { kind: "dpo", id: `${s.id}:x2`, prompt: s.x2, chosen: s.y2, rejected: s.y1 },
-      ];
+    if (s.kind === "iopo") return quadrupleAsPairs(s).map(asDpo);
     throw new DataError(`dpo needs preference pairs or quadruples; got an sft record (${s.id})`);
   }
   if (s.kind === "sft") return [s];
-  if (s.kind === "dpo") return [{ kind: "sft", id: s.id, prompt: s.prompt, response: s.chosen }];
-  return [
-    { kind: "sft", id: `${s.id}:x1`, prompt: s.x1, response: s.y1 },
-    { kind: "sft", id: `${s.id}:x2`, prompt: s.x2, response: s.y2 },
-  ];
+  if (s.kind === "dpo") return [asSft(pairAsExample(s))];
+  return quadrupleAsExamples(s).map(asSft);
 }
-
-/** The record kinds each method trains on (what expandForMethod turns into its examples). */
-export const METHOD_KINDS: Record<Method, readonly Sample["kind"][]> = {
-  iopo: ["iopo"],
-  "iopo-lite": ["iopo"],
-  dpo: ["dpo", "iopo"],
-  sft: ["sft", "dpo", "iopo"],
-};
 
 /** The API shard format a method reads. */
 export const SHARD_FORMAT: Record<Method, "iopo" | "dpo" | "sft"> = { iopo: "iopo", "iopo-lite": "iopo", dpo: "dpo", sft: "sft" };
+
+/** The record kinds each method trains on: those with lines in the format it reads (what expandForMethod turns into its examples). */
+export const methodKinds = (method: Method): readonly string[] => FORMAT_KINDS[SHARD_FORMAT[method]];

@@ -11,7 +11,7 @@
  */
 import { compile, type DeviceTensor, type Engine, type EngineSession, type HostTensor, type OutputSpec } from "@iopo/graph";
 import { type DecoderConfig, ropeTables } from "../model/config.ts";
-import type { ModelWeights } from "../model/decoder.ts";
+import type { LoraConfig, ModelWeights } from "../model/decoder.ts";
 import { buildDecodeGraph, pastName, presentName } from "./decode-graph.ts";
 import { type SamplingOptions, sampleToken, seededRng } from "./sampling.ts";
 
@@ -45,6 +45,8 @@ export interface GeneratorInit {
   engine: Engine;
   config: DecoderConfig;
   weights: ModelWeights;
+  /** LoRA adapters applied unmerged (a loaded adapter is merged into its base instead: model.ts). */
+  lora?: { config: LoraConfig; weights: ModelWeights };
 }
 
 const NEG = -1e9;
@@ -59,7 +61,7 @@ export class Generator {
 
   /** Compile the decode graph, create its session and upload the weights. */
   static async create(init: GeneratorInit): Promise<Generator> {
-    const { graph, outputs } = buildDecodeGraph(init.config, init.weights);
+    const { graph, outputs } = buildDecodeGraph(init.config, init.weights, init.lora, init.engine.float16);
     const model = compile(outputs, { paramsAsInputs: true });
     const deviceOutputs = Object.keys(outputs).filter((n) => n.startsWith("present."));
     const session = await init.engine.createSession(model, { deviceOutputs, name: "decode" });
@@ -89,74 +91,26 @@ export class Generator {
     return out;
   }
 
+  /**
+   * Start decoding a batch: the prompts left-padded to the longest, caches for up to
+   * `maxNewTokens` more tokens. The caller runs `prefill` once, then `step` per new token.
+   */
+  async openBatch(prompts: readonly (readonly number[])[], maxNewTokens: number, padTokenId = 0): Promise<DecodeBatch> {
+    return DecodeBatch.open(
+      { engine: this.engine, config: this.config, session: this.session, params: this.params },
+      prompts,
+      maxNewTokens,
+      padTokenId,
+    );
+  }
+
   private async generateBatch(prompts: readonly (readonly number[])[], streams: number[], opts: GenerateOptions): Promise<Generation[]> {
-    const c = this.config;
-    const e = this.engine;
     const N = prompts.length;
+    const V = this.config.vocabSize;
     const maxNew = Math.max(1, opts.maxNewTokens ?? 256);
-    const Tp = Math.max(...prompts.map((p) => p.length));
-    if (Tp === 0) throw new Error("generate: empty prompt");
-    const L = Tp + maxNew;
-    const hd = c.headDim;
-    const KV = c.numKvHeads;
     const stop = new Set(opts.stopTokens ?? []);
     const pad = opts.padTokenId ?? 0;
     const rngs = streams.map((s) => seededRng(opts.seed ?? 0, s));
-    const { cos: cosT, sin: sinT } = ropeTables(c, L);
-    const padN = prompts.map((p) => Tp - p.length);
-    const real = new Uint8Array(N * L);
-    prompts.forEach((_p, n) => real.fill(1, n * L + padN[n], n * L + Tp));
-
-    // caches: zeros (unwritten slots are masked, but must not be NaN)
-    const past = new Map<string, DeviceTensor>();
-    const spare = new Map<string, DeviceTensor>();
-    const zeros = { dtype: "float32" as const, shape: [N, KV, L, hd], data: new Float32Array(N * KV * L * hd) };
-    for (let l = 0; l < c.numLayers; l++)
-      for (const kv of ["key", "value"] as const) {
-        past.set(pastName(l, kv), await e.upload(zeros));
-        if (e.preallocatedOutputs) spare.set(pastName(l, kv), await e.alloc("float32", zeros.shape));
-      }
-
-    const run = async (ids: Int32Array, S: number, slot0: number): Promise<Float32Array> => {
-      const cos = new Float32Array(N * S * hd);
-      const sin = new Float32Array(N * S * hd);
-      const bias = new Float32Array(N * S * L).fill(NEG);
-      for (let n = 0; n < N; n++)
-        for (let s = 0; s < S; s++) {
-          const slot = slot0 + s;
-          const pos = Math.max(0, slot - padN[n]);
-          cos.set(cosT.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
-          sin.set(sinT.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
-          const row = (n * S + s) * L;
-          for (let j = 0; j <= slot; j++) if (real[n * L + j]) bias[row + j] = 0;
-          bias[row + slot] = 0; // a padding query attends itself (its output is unused)
-        }
-      const feeds: Record<string, HostTensor | DeviceTensor> = {
-        ids: { dtype: "int32", shape: [N, S], data: ids },
-        cos: { dtype: "float32", shape: [N, 1, S, hd], data: cos },
-        sin: { dtype: "float32", shape: [N, 1, S, hd], data: sin },
-        write_idx: { dtype: "int32", shape: [1, 1, S, 1], data: Int32Array.from({ length: S }, (_, s) => slot0 + s) },
-        last: { dtype: "int32", shape: [], data: Int32Array.of(S - 1) },
-        bias: { dtype: "float32", shape: [N, 1, 1, S, L], data: bias },
-      };
-      for (const [k, v] of this.params) feeds[k] = v;
-      for (const [k, v] of past) feeds[k] = v;
-      const outs: Record<string, OutputSpec> = { logits: "host" };
-      for (let l = 0; l < c.numLayers; l++)
-        for (const kv of ["key", "value"] as const) outs[presentName(l, kv)] = spare.get(pastName(l, kv)) ?? "device";
-      const r = await this.session.run(feeds, outs);
-      for (let l = 0; l < c.numLayers; l++)
-        for (const kv of ["key", "value"] as const) {
-          const name = pastName(l, kv);
-          const old = past.get(name)!;
-          past.set(name, r.device[presentName(l, kv)]);
-          if (spare.has(name)) spare.set(name, old);
-          else e.dispose(old);
-        }
-      return r.host.logits.data as Float32Array;
-    };
-
-    const V = c.vocabSize;
     const tokens: number[][] = prompts.map(() => []);
     const done: (FinishReason | undefined)[] = new Array(N).fill(undefined);
     const stopToken: (number | undefined)[] = new Array(N).fill(undefined);
@@ -177,17 +131,18 @@ export class Generator {
       return next;
     };
 
+    const batch = await this.openBatch(prompts, maxNew, pad);
     try {
-      const ids = new Int32Array(N * Tp).fill(pad);
-      prompts.forEach((p, n) => ids.set(p, n * Tp + padN[n]));
-      let next = choose(await run(ids, Tp, 0));
-      for (let slot = Tp; done.some((d) => !d); slot++) {
-        for (let n = 0; n < N; n++) if (!done[n]) real[n * L + slot] = 1;
-        next = choose(await run(next, 1, slot));
-      }
+      let next = choose(await batch.prefill());
+      while (done.some((d) => !d))
+        next = choose(
+          await batch.step(
+            next,
+            done.map((d) => !d),
+          ),
+        );
     } finally {
-      for (const t of past.values()) e.dispose(t);
-      for (const t of spare.values()) e.dispose(t);
+      batch.close();
     }
     return prompts.map((p, n) => ({
       tokens: tokens[n],
@@ -201,5 +156,132 @@ export class Generator {
     await this.session.release();
     for (const t of this.params.values()) this.engine.dispose(t);
     this.params.clear();
+  }
+}
+
+/** What a batch decodes with: the compiled decode graph's session and the uploaded weights. */
+interface DecodeSession {
+  engine: Engine;
+  config: DecoderConfig;
+  session: EngineSession;
+  params: ReadonlyMap<string, DeviceTensor>;
+}
+
+/**
+ * One batch's decoding on the device: its KV caches, and on the host which cache slots hold real
+ * tokens. Positions are counted from each row's first real token (as transformers' generate does
+ * with left padding), so a padded row computes what it would alone.
+ */
+export class DecodeBatch {
+  /** Slots written so far (the prompt's, then one per step). */
+  private slot = 0;
+  private readonly past = new Map<string, DeviceTensor>();
+  /** Preallocated outputs the caches ping-pong with (engines that take them). */
+  private readonly spare = new Map<string, DeviceTensor>();
+  /** The longest prompt's length (the others are left-padded to it). */
+  private readonly Tp: number;
+  /** Cache length: the longest prompt plus the new tokens. */
+  private readonly L: number;
+  /** real[n * L + j]: slot j of row n holds a real token (not padding, not unwritten). */
+  private readonly real: Uint8Array;
+  private readonly rope: { cos: Float32Array; sin: Float32Array };
+
+  private constructor(
+    private readonly s: DecodeSession,
+    private readonly prompts: readonly (readonly number[])[],
+    maxNewTokens: number,
+    private readonly padTokenId: number,
+  ) {
+    const N = prompts.length;
+    this.Tp = Math.max(...prompts.map((p) => p.length));
+    if (this.Tp === 0) throw new Error("generate: empty prompt");
+    this.L = this.Tp + maxNewTokens;
+    this.real = new Uint8Array(N * this.L);
+    prompts.forEach((p, n) => this.real.fill(1, n * this.L + this.Tp - p.length, n * this.L + this.Tp));
+    this.rope = ropeTables(s.config, this.L);
+  }
+
+  static async open(
+    s: DecodeSession,
+    prompts: readonly (readonly number[])[],
+    maxNewTokens: number,
+    padTokenId: number,
+  ): Promise<DecodeBatch> {
+    const b = new DecodeBatch(s, prompts, maxNewTokens, padTokenId);
+    const c = s.config;
+    // caches: zeros (unwritten slots are masked, but must not be NaN)
+    const shape = [prompts.length, c.numKvHeads, b.L, c.headDim];
+    const zeros = { dtype: "float32" as const, shape, data: new Float32Array(shape.reduce((x, y) => x * y, 1)) };
+    for (let l = 0; l < c.numLayers; l++)
+      for (const kv of ["key", "value"] as const) {
+        b.past.set(pastName(l, kv), await s.engine.upload(zeros));
+        if (s.engine.preallocatedOutputs) b.spare.set(pastName(l, kv), await s.engine.alloc("float32", shape));
+      }
+    return b;
+  }
+
+  /** Run the prompts: the logits [N, V] of each row's last prompt token. */
+  async prefill(): Promise<Float32Array> {
+    const { Tp } = this;
+    const ids = new Int32Array(this.prompts.length * Tp).fill(this.padTokenId);
+    this.prompts.forEach((p, n) => ids.set(p, n * Tp + Tp - p.length));
+    return this.run(ids, Tp);
+  }
+
+  /** Append one token per row (`live[n]` false: row n has finished, its token is padding): the logits [N, V] after it. */
+  async step(next: Int32Array, live: readonly boolean[]): Promise<Float32Array> {
+    if (this.slot >= this.L) throw new Error(`generate: the cache holds ${this.L} tokens`);
+    live.forEach((on, n) => on && (this.real[n * this.L + this.slot] = 1));
+    return this.run(next, 1);
+  }
+
+  private async run(ids: Int32Array, S: number): Promise<Float32Array> {
+    const { config: c, engine, session, params } = this.s;
+    const { L, Tp, real, slot: slot0 } = this;
+    const N = this.prompts.length;
+    const hd = c.headDim;
+    const cos = new Float32Array(N * S * hd);
+    const sin = new Float32Array(N * S * hd);
+    const bias = new Float32Array(N * S * L).fill(NEG);
+    for (let n = 0; n < N; n++)
+      for (let s = 0; s < S; s++) {
+        const slot = slot0 + s;
+        const pos = Math.max(0, slot - (Tp - this.prompts[n].length));
+        cos.set(this.rope.cos.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
+        sin.set(this.rope.sin.subarray(pos * hd, pos * hd + hd), (n * S + s) * hd);
+        const row = (n * S + s) * L;
+        for (let j = 0; j <= slot; j++) if (real[n * L + j]) bias[row + j] = 0;
+        bias[row + slot] = 0; // a padding query attends itself (its output is unused)
+      }
+    const feeds: Record<string, HostTensor | DeviceTensor> = {
+      ids: { dtype: "int32", shape: [N, S], data: ids },
+      cos: { dtype: "float32", shape: [N, 1, S, hd], data: cos },
+      sin: { dtype: "float32", shape: [N, 1, S, hd], data: sin },
+      write_idx: { dtype: "int32", shape: [1, 1, S, 1], data: Int32Array.from({ length: S }, (_, s) => slot0 + s) },
+      last: { dtype: "int32", shape: [], data: Int32Array.of(S - 1) },
+      bias: { dtype: "float32", shape: [N, 1, 1, S, L], data: bias },
+    };
+    for (const [k, v] of params) feeds[k] = v;
+    for (const [k, v] of this.past) feeds[k] = v;
+    const outs: Record<string, OutputSpec> = { logits: "host" };
+    for (let l = 0; l < c.numLayers; l++)
+      for (const kv of ["key", "value"] as const) outs[presentName(l, kv)] = this.spare.get(pastName(l, kv)) ?? "device";
+    const r = await session.run(feeds, outs);
+    for (let l = 0; l < c.numLayers; l++)
+      for (const kv of ["key", "value"] as const) {
+        const name = pastName(l, kv);
+        const old = this.past.get(name)!;
+        this.past.set(name, r.device[presentName(l, kv)]);
+        if (this.spare.has(name)) this.spare.set(name, old);
+        else engine.dispose(old);
+      }
+    this.slot += S;
+    return r.host.logits.data as Float32Array;
+  }
+
+  /** Free the caches. */
+  close(): void {
+    for (const t of this.past.values()) this.s.engine.dispose(t);
+    for (const t of this.spare.values()) this.s.engine.dispose(t);
   }
 }

@@ -3,7 +3,7 @@
  * sampling from a seeded generator, one generator per prompt so a prompt's output does not depend
  * on which other prompts share its batch.
  */
-import { mulberry32 } from "@iopo/common";
+import { mulberry32, seedFromKey } from "@iopo/common";
 
 export interface SamplingOptions {
   /** 0 (default): greedy. */
@@ -14,16 +14,7 @@ export interface SamplingOptions {
 
 /** The shared PRNG (mulberry32) seeded from (seed, stream). */
 export function seededRng(seed: number, stream = 0): () => number {
-  return mulberry32(hash32(`${seed}:${stream}`));
-}
-
-function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
+  return mulberry32(seedFromKey(`${seed}:${stream}`));
 }
 
 export function argmax(logits: ArrayLike<number>, offset = 0, n = logits.length - offset): number {

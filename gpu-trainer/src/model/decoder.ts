@@ -1,7 +1,9 @@
 /**
  * The Llama/Qwen2 decoder as a builder graph: token embedding, pre-RMSNorm blocks with rotary
  * grouped-query attention (causal and key-padding mask) and a SwiGLU MLP, a final RMSNorm and a
- * tied or untied output projection; optional LoRA adapters on any linear layer.
+ * tied or untied output projection; optional LoRA adapters on any linear layer. One layer builder
+ * (decoderLayer) serves the training forward over whole sequences and generation's KV-cache
+ * decoding (decoderHiddenCached, used by generate/decode-graph.ts).
  *
  * Weight layout. Parameters carry their Hugging Face names, but linear weights are stored
  * transposed ([in, out] instead of torch's [out, in]) so every projection is a plain `x @ W` on the
@@ -268,17 +270,116 @@ function linearModule(p: DecoderParams, path: string, x: Tensor, adapters: boole
   return y;
 }
 
-/** Final hidden states [N, T, D] (after the last RMSNorm). */
-export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: ForwardOptions = {}): Tensor {
+/**
+ * Decoding with a KV cache: the new tokens' keys and values are written into fixed-length caches
+ * (slots `writeIdx` along the time axis) and the queries attend over every cache slot.
+ */
+export interface KvCacheInputs {
+  /** The cache slot of each new token, [1, 1, S, 1] int32. */
+  writeIdx: Tensor;
+  /** Per layer, the keys and values of the earlier tokens, [N, KV, L, hd] each. */
+  past: LayerKv[];
+  /**
+   * The additive bias over the slots, broadcastable to [N, KV, rep, S, L]: 0 where a query may
+   * attend a slot, -1e9 elsewhere (future slots, padding, unwritten slots).
+   */
+  bias: Tensor;
+}
+
+export interface LayerKv {
+  key: Tensor;
+  value: Tensor;
+}
+
+/** What every layer of one forward shares. */
+interface LayerShared {
+  p: DecoderParams;
+  adapters: boolean;
+  /** q's rotary tables carry the attention scale (head layout); k's are in token layout [.., T, 1, hd]. */
+  cosQ: Tensor;
+  sinQ: Tensor;
+  cosK: Tensor;
+  sinK: Tensor;
+  /** The additive attention bias (full sequence: [N, 1, T, T]; with a cache: KvCacheInputs.bias). */
+  bias: Tensor;
+}
+
+/**
+ * Decoder layer l on its input x [N, T, D]: pre-RMSNorm rotary grouped-query attention and a
+ * SwiGLU MLP, each added to the residual stream. Without a cache it attends over its own T
+ * tokens; with one it writes its keys and values into the cache first and attends over the cache,
+ * returning the cache's new contents.
+ */
+function decoderLayer(x: Tensor, l: number, s: LayerShared, cache?: { past: LayerKv; writeIdx: Tensor }): { y: Tensor; present?: LayerKv } {
+  const { p, adapters } = s;
   const c = p.config;
-  const g = inp.ids.graph;
-  const adapters = opts.adapters ?? true;
-  const dt = opts.dtype ?? "float32";
+  const g = x.graph;
   const H = c.numHeads;
   const KV = c.numKvHeads;
   const hd = c.headDim;
   const rep = H / KV;
-  const bias = g.cast(attentionBias(inp.keyMask, dt === "float16" ? MASK_NEG_FP16 : MASK_NEG), dt);
+  const pre = `model.layers.${l}`;
+  const linear = (m: LinearModule, t: Tensor) => linearModule(p, modulePath(l, m), t, adapters);
+  const norm = (t: Tensor, name: string) => rmsNorm(t, g.cast(p.get(name), t.dtype), c.rmsNormEps);
+  const heads = (t: Tensor, n: number) => g.transpose(g.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [N, n, T, hd]
+
+  const h = norm(x, `${pre}.input_layernorm.weight`);
+  const q = applyRope(heads(linear("q_proj", h), H), s.cosQ, s.sinQ, hd); // carries the 1/sqrt(hd)
+  // k is rotated in token layout [N, T, KV, hd], then transposed once: to kᵀ [N, KV, hd, T] for
+  // the full sequence, to [N, KV, T, hd] (the cache's layout) with a cache
+  const kRot = applyRope(g.reshape(linear("k_proj", h), [0, 0, KV, hd]), s.cosK, s.sinK, hd);
+  const k = g.transpose(kRot, cache ? [0, 2, 1, 3] : [0, 2, 3, 1]);
+  const v = heads(linear("v_proj", h), KV);
+  let attended: Tensor; // [N, H, T, hd]
+  let present: LayerKv | undefined;
+  if (!cache) {
+    // repeat_kv: kv head j serves query heads j*rep .. j*rep+rep-1 (axis 1 of [N, KV, a, b])
+    const repeat = (t: Tensor) => {
+      if (rep === 1) return t;
+      const u = g.unsqueeze(t, 2); // [N, KV, 1, a, b]
+      const e = g.expand(u, [u.shape[0], KV, rep, u.shape[3], u.shape[4]]);
+      return g.reshape(e, [0, H, t.shape[2], -1]);
+    };
+    const kT = repeat(k);
+    const vr = repeat(v);
+    const probs = g.softmax(g.add(g.matmul(q, kT), s.bias), -1);
+    attended = g.matmul(probs, vr);
+  } else {
+    const idx = g.expandLike(cache.writeIdx, k);
+    present = { key: g.scatterElements(cache.past.key, idx, k, 2), value: g.scatterElements(cache.past.value, idx, v, 2) };
+    // query heads j*rep .. j*rep+rep-1 share KV head j: [N, KV, rep, S, hd] against [N, KV, 1, L, hd]
+    // (MatMul broadcasts the group axis, so the cache is read once per KV head, never repeated)
+    const qg = g.reshape(q, [0, KV, rep, -1, hd]);
+    const kTg = g.transpose(g.unsqueeze(present.key, 2), [0, 1, 2, 4, 3]);
+    const probs = g.softmax(g.add(g.matmul(qg, kTg), s.bias), -1); // [N, KV, rep, S, L]
+    attended = g.reshape(g.matmul(probs, g.unsqueeze(present.value, 2)), [0, H, -1, hd]);
+  }
+  const o = g.reshape(g.transpose(attended, [0, 2, 1, 3]), [0, 0, H * hd]);
+  const mid = g.add(x, linear("o_proj", o));
+  const h2 = norm(mid, `${pre}.post_attention_layernorm.weight`);
+  const gate = silu(linear("gate_proj", h2));
+  const up = linear("up_proj", h2);
+  return { y: g.add(mid, linear("down_proj", g.mul(gate, up))), present };
+}
+
+/**
+ * The embedding, every layer and the final RMSNorm: hidden states [N, T, D] in the compute dtype,
+ * and with a cache each layer's new cache contents. `bias` builds the attention bias in the
+ * compute dtype (once per forward, shared by every layer).
+ */
+function decoderStack(
+  p: DecoderParams,
+  inp: { ids: Tensor; cos: Tensor; sin: Tensor },
+  bias: (dt: "float32" | "float16") => Tensor,
+  opts: ForwardOptions,
+  cache?: Omit<KvCacheInputs, "bias">,
+): { hidden: Tensor; present: LayerKv[] } {
+  const c = p.config;
+  const g = inp.ids.graph;
+  const adapters = opts.adapters ?? true;
+  const dt = opts.dtype ?? "float32";
+  const hd = c.headDim;
+  const attnBias = bias(dt);
   const scale = 1 / Math.sqrt(hd);
   const cos = g.cast(inp.cos, dt);
   const sin = signedSin(g.cast(inp.sin, dt), hd);
@@ -288,41 +389,8 @@ export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: Forwar
   const sinQ = g.mul(sin, scale);
   // k's rotary tables in token layout [.., T, 1, hd]: k is rotated before its one transpose
   const tokenLayout = (t: Tensor) => (t.rank === 2 ? g.unsqueeze(t, 1) : g.transpose(t, [0, 2, 1, 3]));
-  const cosK = tokenLayout(cos);
-  const sinK = tokenLayout(sin);
-  const norm = (t: Tensor, name: string) => rmsNorm(t, g.cast(p.get(name), dt), c.rmsNormEps);
-  // gather from the fp32 table, then cast: the embedding gradient accumulates in fp32
-  /** Decoder layer l on its input x [N, T, D]. */
-  const layer = (x: Tensor, l: number): Tensor => {
-    const pre = `model.layers.${l}`;
-    const h = norm(x, `${pre}.input_layernorm.weight`);
-    const heads = (t: Tensor, n: number) => g.transpose(g.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [N, n, T, hd]
-    const q = applyRope(heads(linearModule(p, modulePath(l, "q_proj"), h, adapters), H), cosQ, sinQ, hd);
-    // kᵀ [N, KV, hd, T] in one transpose of the rotated [N, T, KV, hd]
-    let kT = g.transpose(
-      applyRope(g.reshape(linearModule(p, modulePath(l, "k_proj"), h, adapters), [0, 0, KV, hd]), cosK, sinK, hd),
-      [0, 2, 3, 1],
-    );
-    let v = heads(linearModule(p, modulePath(l, "v_proj"), h, adapters), KV);
-    if (rep > 1) {
-      // repeat_kv: kv head j serves query heads j*rep .. j*rep+rep-1 (axis 1 of [N, KV, a, b])
-      const repeat = (t: Tensor) => {
-        const u = g.unsqueeze(t, 2); // [N, KV, 1, a, b]
-        const e = g.expand(u, [u.shape[0], KV, rep, u.shape[3], u.shape[4]]);
-        return g.reshape(e, [0, H, t.shape[2], -1]);
-      };
-      kT = repeat(kT);
-      v = repeat(v);
-    }
-    const scores = g.add(g.matmul(q, kT), bias); // q carries the 1/sqrt(hd)
-    const probs = g.softmax(scores, -1);
-    const o = g.reshape(g.transpose(g.matmul(probs, v), [0, 2, 1, 3]), [0, 0, H * hd]);
-    const mid = g.add(x, linearModule(p, modulePath(l, "o_proj"), o, adapters));
-    const h2 = norm(mid, `${pre}.post_attention_layernorm.weight`);
-    const gate = silu(linearModule(p, modulePath(l, "gate_proj"), h2, adapters));
-    const up = linearModule(p, modulePath(l, "up_proj"), h2, adapters);
-    return g.add(mid, linearModule(p, modulePath(l, "down_proj"), g.mul(gate, up), adapters));
-  };
+  const shared: LayerShared = { p, adapters, cosQ, sinQ, cosK: tokenLayout(cos), sinK: tokenLayout(sin), bias: attnBias };
+  const layer = (x: Tensor, l: number) => decoderLayer(x, l, shared).y;
   /** Layer l's parameters (base weights, norms, biases, and its adapters when they apply). */
   const layerParams = (l: number): Tensor[] => {
     const own = [...paramShapes(c).keys()].filter((n) => n.startsWith(`model.layers.${l}.`)).map((n) => p.get(n));
@@ -349,8 +417,36 @@ export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: Forwar
   };
   // gather from the fp32 table, then cast: the embedding gradient accumulates in fp32
   let x = g.cast(g.gather(p.get("model.embed_tokens.weight"), inp.ids, 0), dt); // [N, T, D]
-  for (let l = 0; l < c.numLayers; l++) x = opts.recompute ? recomputedLayer(x, l) : layer(x, l);
-  return norm(x, "model.norm.weight");
+  const present: LayerKv[] = [];
+  for (let l = 0; l < c.numLayers; l++) {
+    if (cache) {
+      const r = decoderLayer(x, l, shared, { past: cache.past[l], writeIdx: cache.writeIdx });
+      x = r.y;
+      present.push(r.present!);
+    } else x = opts.recompute ? recomputedLayer(x, l) : layer(x, l);
+  }
+  return { hidden: rmsNorm(x, g.cast(p.get("model.norm.weight"), dt), c.rmsNormEps), present };
+}
+
+/** Final hidden states [N, T, D] (after the last RMSNorm). */
+export function decoderHidden(p: DecoderParams, inp: DecoderInputs, opts: ForwardOptions = {}): Tensor {
+  const g = inp.ids.graph;
+  const bias = (dt: "float32" | "float16") => g.cast(attentionBias(inp.keyMask, dt === "float16" ? MASK_NEG_FP16 : MASK_NEG), dt);
+  return decoderStack(p, inp, bias, opts).hidden;
+}
+
+/**
+ * The decoder on S new tokens with a KV cache (generation): final hidden states [N, S, D] and
+ * each layer's cache after writing the new tokens' keys and values. Rotary tables [N, 1, S, hd]
+ * (each row's positions); fp32.
+ */
+export function decoderHiddenCached(
+  p: DecoderParams,
+  inp: { ids: Tensor; cos: Tensor; sin: Tensor },
+  cache: KvCacheInputs,
+  opts: Pick<ForwardOptions, "adapters"> = {},
+): { hidden: Tensor; present: LayerKv[] } {
+  return decoderStack(p, inp, () => cache.bias, opts, cache);
 }
 
 /** The output projection's weight: the tied embedding [V, D] (rows) or `lm_head.weight` [D, V] (columns). */

@@ -6,14 +6,12 @@
  * It is byte-level BPE with `ignore_merges` and no merges: GPT-2's pre-tokenizer splits the text
  * into words (with their leading space), punctuation runs and whitespace; a piece that is in the
  * vocabulary is one token, anything else falls back to its UTF-8 bytes (every byte has a token).
- * So every string round-trips, and the synthetic demo corpus (src/datasets/synthetic.ts: short
- * English sentences, punctuation, markdown bullets "* ", "<<title>>", "[place]", "P.S.", upper and
- * lower case) is mostly whole-word tokens. The chat template is ChatML, as Qwen2's.
+ * So every string round-trips, and the synthetic demo corpus (its words from @iopo/common's
+ * synthetic-text.ts, the text the demo's generator writes it from: short English sentences,
+ * punctuation, markdown bullets "* ", "<<title>>", "[place]", "P.S.", upper and lower case) is
+ * mostly whole-word tokens. The chat template is ChatML, as Qwen2's.
  */
-
-/** Words of the synthetic corpus and its instructions, lower case (variants are generated). */
-const CORPUS_WORDS =
-  "a about add address all allowed and angular answer any anything are as at be because bees brackets bridges bright bullet by calm can capital castles chess comets commas contain copper deserts do double else end english entire exact exactly explicitly famous finish follow forests from gardens glaciers harbor have help highlight highlighted history in include is joy keywords lantern learn least less letters lighthouses like long look lowercase many markdown meadow morning must near new no not notes of often old orbit other others owls people phrase place placeholders places please poem point points postscript questions quiet refrain represented response rivers section sections see short should signal small some square starting stories strong study such tea text than the them there they things this title to trains use useful vast violins visit volcanoes while winter with words worth wrapped write you your";
+import { syntheticCorpusWords } from "@iopo/common";
 
 /** Common English words, for prompts outside the corpus. */
 const COMMON_WORDS =
@@ -132,7 +130,8 @@ function pieces(): string[] {
     }
   };
   for (const p of PIECES) add(p);
-  for (const w of CORPUS_WORDS.split(" ")) for (const v of [w, capitalize(w), w.toUpperCase()]) add(v), add(` ${v}`);
+  // the corpus words in lower case, capitalised and upper case, each bare and after a space
+  for (const w of syntheticCorpusWords()) for (const v of [w, capitalize(w), w.toUpperCase()]) add(v), add(` ${v}`);
   for (const w of COMMON_WORDS.split(" ")) for (const v of [w, capitalize(w)]) add(v), add(` ${v}`);
   return out;
 }

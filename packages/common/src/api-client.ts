@@ -12,7 +12,7 @@ import {
   type CreateDataset,
   type CreateVersion,
   type DatasetDetail,
-  type DatasetRow,
+  type PagedRecord,
   type DatasetStatistics,
   type DatasetVersion,
   type FieldError,
@@ -166,8 +166,8 @@ export class ApiClient {
   // ---- the dataset API ----
 
   /** Every record of a dataset, in position order (pages of API_LIMITS.rowsPage). */
-  async datasetRows(dataset: string): Promise<DatasetRow[]> {
-    const out: DatasetRow[] = [];
+  async datasetRows(dataset: string): Promise<PagedRecord[]> {
+    const out: PagedRecord[] = [];
     let after: number | null = -1;
     while (after !== null) {
       const page: RowsPage = await this.getJson(`${datasetPath(dataset)}/rows?after=${after}&length=${API_LIMITS.rowsPage}`);

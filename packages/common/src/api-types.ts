@@ -8,7 +8,7 @@ import type {
   CreateDatasetBody,
   CreateVersionBody,
   DatasetDetailSchema,
-  DatasetRowSchema,
+  PagedRecordSchema,
   DatasetSchema,
   DatasetStatisticsSchema,
   FieldErrorSchema,
@@ -30,6 +30,10 @@ import type {
   TaxonomySchema,
   VersionSchema,
   JudgeVerdictSchema,
+  ConstraintSchema,
+  InstructionSchema,
+  RecordSchema,
+  VerdictSchema,
 } from "./api/index.ts";
 
 /** The API's per-request bounds: the routes (judge.ts, benchmarks.ts) enforce these, clients size their batches by them. */
@@ -43,7 +47,7 @@ export type CreateDataset = z.input<typeof CreateDatasetBody>;
 export type DatasetVersion = z.infer<typeof VersionSchema>;
 export type CreateVersion = z.input<typeof CreateVersionBody>;
 export type IngestResult = z.infer<typeof IngestResultSchema>;
-export type DatasetRow = z.infer<typeof DatasetRowSchema>;
+export type PagedRecord = z.infer<typeof PagedRecordSchema>;
 export type RowsPage = z.infer<typeof RowsPageSchema>;
 export type SearchPage = z.infer<typeof SearchPageSchema>;
 export type DatasetStatistics = z.infer<typeof DatasetStatisticsSchema>;
@@ -61,3 +65,10 @@ export type LlmResult = z.infer<typeof LlmResultSchema>;
 export type JudgeVerdict = z.infer<typeof JudgeVerdictSchema>;
 export type JudgeResponse = z.infer<typeof JudgeResponseSchema>;
 export type Taxonomy = z.infer<typeof TaxonomySchema>;
+/** A dataset record as stored and served (the `records` shard format), and the instruction shape its kinds share. */
+export type Constraint = z.infer<typeof ConstraintSchema>;
+export type Instruction = z.infer<typeof InstructionSchema>;
+export type DatasetRecord = z.infer<typeof RecordSchema>;
+/** The judge's verdict as a record keeps it (an sft's, a pair's, a quadruple's four): its results and which judge gave them. */
+export type RecordVerdict = z.infer<typeof VerdictSchema>;
+export type RecordKind = DatasetRecord["kind"];

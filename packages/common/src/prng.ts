@@ -4,6 +4,16 @@
  * derive the seed from their own keys (a job seed and a record id, a sampling stream, ...).
  */
 
+/**
+ * A 32-bit seed from a string key: FNV-1a over its UTF-16 code units, starting from `basis`
+ * (FNV's offset basis unless a caller mixes a number of its own in, such as a job seed).
+ */
+export function seedFromKey(key: string, basis = 0x811c9dc5): number {
+  let h = basis;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 /** The state after `state` and the number it yields. */
 export function mulberry32Step(state: number): { state: number; value: number } {
   const next = (state + 0x6d2b79f5) >>> 0;

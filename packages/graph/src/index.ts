@@ -16,7 +16,8 @@ export {
   init,
   liveNodes,
 } from "./graph/graph.ts";
-export { GRAD_RULES, type GradRule, grad, unbroadcast } from "./graph/autodiff.ts";
+export { type GradRule, grad, unbroadcast } from "./graph/autodiff.ts";
+export { OPS, type OpDef, type OpName } from "./graph/ops/index.ts";
 export { optimize, type OptimizeOptions, type OptimizeResult } from "./graph/simplify.ts";
 export {
   PROTOBUF_LIMIT_BYTES,

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { datasets } from "../../db/schema.ts";
-import type { Principal } from "../../lib/auth.ts";
+import type { Principal } from "../../lib/principal.ts";
 import { ProblemError } from "../../lib/problem.ts";
 
 /** Who may see and write which dataset, and the namespaces that keep private names private. */

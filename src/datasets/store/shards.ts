@@ -1,7 +1,7 @@
 import { hex, type ShardFormat } from "@iopo/common";
 import { exportLines } from "../export.ts";
 import { recordsInRange, toRecord } from "./rows.ts";
-import type { VersionRow } from "./versions.ts";
+import type { VersionRow } from "../../db/schema.ts";
 
 /**
  * Frozen shards: a shard's NDJSON body is encoded from its records once and written to R2 under

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { datasetVersions, records, versionShards } from "../../db/schema.ts";
+import { datasetVersions, records, type VersionRow, versionShards } from "../../db/schema.ts";
 import { ProblemError } from "../../lib/problem.ts";
 import type { ShardFormat } from "@iopo/common";
 import { FORMAT_KINDS, formatsFor } from "../export.ts";
@@ -10,7 +10,7 @@ import { type EncodedShard, writeShard } from "./shards.ts";
 
 /** Immutable versions of a dataset and the manifest of their shards. */
 
-export type VersionRow = typeof datasetVersions.$inferSelect;
+export type { VersionRow };
 
 /**
  * Freezes the dataset's records into a new version, unless the latest version already holds

@@ -5,8 +5,8 @@
  * these from the registry, so adding a checker touches only the file that defines it).
  */
 import type { z } from "zod";
-import type { IfbenchInstructionId } from "../ifbench/checkers.ts";
-import type { IfevalInstructionId } from "../ifeval/checkers.ts";
+import type { IfbenchInstructionId } from "../ifbench/ids.ts";
+import type { IfevalInstructionId } from "../ifeval/ids.ts";
 import { TextAnalysis } from "./analysis.ts";
 
 /**

@@ -1,8 +1,10 @@
 import { closest } from "@iopo/common";
 import { z } from "zod";
 import { JudgeInputError, type JudgeIssue } from "../errors.ts";
-import { IFBENCH_CHECKERS, IFBENCH_INSTRUCTION_IDS } from "../ifbench/checkers.ts";
-import { IFEVAL_CHECKERS, IFEVAL_INSTRUCTION_IDS, type IfevalInstructionId } from "../ifeval/checkers.ts";
+import { IFBENCH_CHECKERS } from "../ifbench/checkers.ts";
+import { IFBENCH_INSTRUCTION_IDS } from "../ifbench/ids.ts";
+import { IFEVAL_CHECKERS } from "../ifeval/checkers.ts";
+import { IFEVAL_INSTRUCTION_IDS, type IfevalInstructionId } from "../ifeval/ids.ts";
 import type { Checker, CheckerFamily, InstructionId } from "./checker.ts";
 
 /** Every registered instruction id: IFEval's 25 (in IFEval's order), then IFBench's 58. */

@@ -25,6 +25,7 @@ import { TextAnalysis } from "../core/analysis.ts";
 import { defineChecker, type CheckOutcome, type Checker, type TraceDimension } from "../core/checker.ts";
 import { passage, phrase } from "../limits.ts";
 import { parseCsv } from "./csv.ts";
+import type { IfbenchInstructionId } from "./ids.ts";
 import { isEmojiChar } from "./emoji.ts";
 import { posTags } from "./pos-tag.ts";
 import { sentencesOf, splitIntoSentences } from "./sentences.ts";
@@ -46,70 +47,6 @@ import {
 } from "./py.ts";
 import { NLTK_ENGLISH_STOPWORDS } from "./stopwords.ts";
 import { countSyllables } from "./syllables.ts";
-
-/** IFBench's 58 instruction ids, in the order of the reference's registry. */
-export const IFBENCH_INSTRUCTION_IDS = [
-  "count:word_count_range",
-  "count:unique_word_count",
-  "ratio:stop_words",
-  "ratio:sentence_type",
-  "ratio:sentence_balance",
-  "count:conjunctions",
-  "count:person_names",
-  "ratio:overlap",
-  "count:numbers",
-  "words:alphabet",
-  "words:vowel",
-  "words:consonants",
-  "sentence:alliteration_increment",
-  "words:palindrome",
-  "count:punctuation",
-  "format:parentheses",
-  "format:quotes",
-  "words:prime_lengths",
-  "format:options",
-  "format:newline",
-  "format:emoji",
-  "ratio:sentence_words",
-  "count:words_japanese",
-  "words:start_verb",
-  "words:repeats",
-  "sentence:keyword",
-  "count:pronouns",
-  "words:odd_even_syllables",
-  "words:last_first",
-  "words:paragraph_last_first",
-  "sentence:increment",
-  "words:no_consecutive",
-  "format:line_indent",
-  "format:quote_unquote",
-  "format:list",
-  "format:thesis",
-  "format:sub-bullets",
-  "format:no_bullets_bullets",
-  "custom:multiples",
-  "custom:mcq_count_length",
-  "custom:reverse_newline",
-  "custom:word_reverse",
-  "custom:character_reverse",
-  "custom:sentence_alphabet",
-  "custom:european_capitals_sort",
-  "custom:csv_city",
-  "custom:csv_special_character",
-  "custom:csv_quotes",
-  "custom:date_format_list",
-  "count:keywords_multiple",
-  "words:keywords_specific_position",
-  "words:words_position",
-  "repeat:repeat_change",
-  "repeat:repeat_simple",
-  "repeat:repeat_span",
-  "format:title_case",
-  "format:output_template",
-  "format:no_whitespace",
-] as const;
-
-export type IfbenchInstructionId = (typeof IFBENCH_INSTRUCTION_IDS)[number];
 
 // ---- kwargs building blocks -------------------------------------------------------------------
 

@@ -4,7 +4,7 @@
  * instruction-level, overall, per category and per instruction id; strict and loose).
  */
 import { JudgeInputError, type JudgeIssue } from "../errors.ts";
-import type { IfevalInstructionId } from "./checkers.ts";
+import type { IfevalInstructionId } from "./ids.ts";
 import { AnalysisCache, judgeOne, type ConstraintResult, type JudgeMode } from "../core/judge.ts";
 import { pyStrip } from "../text/python-str.ts";
 import { validateConstraints } from "../core/registry.ts";

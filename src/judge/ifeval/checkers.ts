@@ -34,39 +34,10 @@ import {
 } from "../text/python-str.ts";
 import type { TextAnalysis } from "../core/analysis.ts";
 import { countRevisions, defineChecker, type CheckOutcome, type Checker } from "../core/checker.ts";
+import type { IfevalInstructionId } from "./ids.ts";
 import { IFEVAL_LANGUAGES, IFEVAL_LANGUAGE_CODES } from "./languages.ts";
 import { passage, phrase, phraseList } from "../limits.ts";
 import { countBulletLines, findTitle, highlightSpans, placeholderSpans, sectionMarkerSpans, splitOnStarDividers } from "./structure.ts";
-
-export const IFEVAL_INSTRUCTION_IDS = [
-  "keywords:existence",
-  "keywords:frequency",
-  "keywords:forbidden_words",
-  "keywords:letter_frequency",
-  "language:response_language",
-  "length_constraints:number_sentences",
-  "length_constraints:number_paragraphs",
-  "length_constraints:number_words",
-  "length_constraints:nth_paragraph_first_word",
-  "detectable_content:number_placeholders",
-  "detectable_content:postscript",
-  "detectable_format:number_bullet_lists",
-  "detectable_format:constrained_response",
-  "detectable_format:number_highlighted_sections",
-  "detectable_format:multiple_sections",
-  "detectable_format:json_format",
-  "detectable_format:title",
-  "combination:two_responses",
-  "combination:repeat_prompt",
-  "startend:end_checker",
-  "change_case:capital_word_frequency",
-  "change_case:english_capital",
-  "change_case:english_lowercase",
-  "punctuation:no_comma",
-  "startend:quotation",
-] as const;
-
-export type IfevalInstructionId = (typeof IFEVAL_INSTRUCTION_IDS)[number];
 
 // ---- kwargs building blocks -------------------------------------------------------------------
 

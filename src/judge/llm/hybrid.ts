@@ -1,4 +1,5 @@
 import { JudgeInputError, judgeConstraints, type ConstraintResult, type JudgeIssue, type JudgeMode } from "../index.ts";
+import type { JudgeResponse, JudgeVerdict } from "@iopo/common";
 import { compileFreeText, judgeFreeText, type CacheMode, type CompileOutcome, type LlmJudge, type LlmVerdict } from "./judge.ts";
 
 /**
@@ -20,34 +21,12 @@ export interface HybridItem {
   pass_score?: number;
 }
 
-export type RuleResult = ConstraintResult & { decided_by: "rule"; status: "ok" };
-export type CompiledResult = ConstraintResult & {
-  decided_by: "compiled-rule";
-  status: "ok";
-  text: string;
-  dimension?: string;
-  compiled: { id: string; kwargs: Record<string, unknown>; model: string; prompt_version: string; cached: boolean };
-};
-export type LlmResult = LlmVerdict & {
-  decided_by: "llm";
-  text: string;
-  dimension?: string;
-  /** With `compile: true`: why no checker took this constraint. */
-  compile?: { status: "no-match" | "invalid" | "error"; reason: string };
-};
-export type HybridResult = RuleResult | CompiledResult | LlmResult;
-
-export interface HybridVerdict {
-  /** True only if every constraint passed (an errored constraint makes it false). */
-  followed_all: boolean;
-  /** Constraints whose grader failed (status "error"). */
-  errors: number;
-  results: HybridResult[];
-}
-
-export type HybridOutput =
-  | (HybridVerdict & { mode: JudgeMode })
-  | { mode: "both"; followed_all: boolean; errors: number; strict: HybridVerdict; loose: HybridVerdict };
+/**
+ * What judging answers is the API's own verdict type (@iopo/common, inferred from the wire schema):
+ * one verdict per mode, each result a rule's or the LLM's. `followed_all` is true only if every
+ * constraint passed (an errored one makes it false); `errors` counts constraints whose grader failed.
+ */
+type ConstraintVerdict = JudgeVerdict["results"][number];
 
 export const isTextConstraint = (c: HybridConstraint): c is TextInput =>
   typeof (c as TextInput).text === "string" && (c as RuleInput).id === undefined;
@@ -81,7 +60,10 @@ export function validateRuleConstraints(
 /** Does the item need the LLM (free-text constraints)? */
 export const needsLlm = (item: Pick<HybridItem, "constraints">) => item.constraints.some(isTextConstraint);
 
-export async function judgeHybrid(item: HybridItem, judge: LlmJudge): Promise<HybridOutput> {
+/** One mode's verdict, or with mode "both" the strict and the loose one. */
+export async function judgeHybrid(item: HybridItem & { mode: JudgeMode }, judge: LlmJudge): Promise<JudgeVerdict & { mode: JudgeMode }>;
+export async function judgeHybrid(item: HybridItem, judge: LlmJudge): Promise<JudgeResponse>;
+export async function judgeHybrid(item: HybridItem, judge: LlmJudge): Promise<JudgeResponse> {
   validateRuleConstraints(item.constraints);
   const modes: JudgeMode[] = item.mode === "both" ? ["strict", "loose"] : [item.mode];
   const texts = item.constraints
@@ -127,7 +109,7 @@ export async function judgeHybrid(item: HybridItem, judge: LlmJudge): Promise<Hy
     return comp ? [{ index, id: comp.id, kwargs: comp.kwargs }] : [];
   });
 
-  const verdictFor = (mode: JudgeMode): HybridVerdict => {
+  const verdictFor = (mode: JudgeMode): JudgeVerdict => {
     const byIndex = new Map<number, ConstraintResult>();
     if (checked.length > 0) {
       judgeConstraints(
@@ -136,7 +118,7 @@ export async function judgeHybrid(item: HybridItem, judge: LlmJudge): Promise<Hy
         mode,
       ).results.forEach((r, j) => byIndex.set(checked[j]!.index, r));
     }
-    const results = item.constraints.map((c, index): HybridResult => {
+    const results = item.constraints.map((c, index): ConstraintVerdict => {
       if (!isTextConstraint(c)) return { ...byIndex.get(index)!, decided_by: "rule", status: "ok" };
       const dimension = c.dimension !== undefined ? { dimension: c.dimension } : {};
       const comp = compiled.get(index);

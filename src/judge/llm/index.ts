@@ -46,14 +46,8 @@ export {
   judgeHybrid,
   needsLlm,
   validateRuleConstraints,
-  type CompiledResult,
   type HybridConstraint,
   type HybridItem,
-  type HybridOutput,
-  type HybridResult,
-  type HybridVerdict,
-  type LlmResult,
-  type RuleResult,
 } from "./hybrid.ts";
 export {
   traceItemStatus,

@@ -80,11 +80,11 @@ export const IngestResultSchema = z
   .openapi("IngestResult");
 
 /** One stored record as GET /v1/datasets/{name}/rows pages them. */
-export const DatasetRowSchema = z.object({ row_idx: z.number().int(), id: z.string(), row: z.record(z.string(), z.unknown()) });
+export const PagedRecordSchema = z.object({ row_idx: z.number().int(), id: z.string(), row: z.record(z.string(), z.unknown()) });
 
 /** GET /v1/datasets/{name}/rows */
 export const RowsPageSchema = z.object({
-  rows: z.array(DatasetRowSchema),
+  rows: z.array(PagedRecordSchema),
   num_rows_total: z.number().int(),
   next_after: z.number().int().nullable(),
 });
@@ -93,7 +93,7 @@ export const RowsPageSchema = z.object({
 export const SearchPageSchema = z
   .object({
     query: z.string(),
-    rows: z.array(DatasetRowSchema),
+    rows: z.array(PagedRecordSchema),
     num_rows_total: z.number().int(),
     matched_by: z.enum(["index", "scan"]).openapi({
       description: "index: the trigram full-text index, ranked by bm25; scan: a term under 3 characters, in position order",

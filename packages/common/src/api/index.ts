@@ -7,4 +7,5 @@ export * from "./datasets.ts";
 export * from "./jobs.ts";
 export * from "./judge.ts";
 export * from "./problem.ts";
+export * from "./records.ts";
 export * from "./taxonomy.ts";

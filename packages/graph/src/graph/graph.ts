@@ -1,16 +1,17 @@
 /**
- * A typed graph builder: tensors, ops, shape and dtype inference with build-time errors.
+ * A typed graph builder: tensors and ops, each node's inputs checked and output types inferred
+ * at build time by its op's shape rule in the op table (ops/).
  *
  * The IR is opset-independent: shape-like arguments (reduce axes, slice bounds, reshape targets,
  * split sizes) are attributes here and become int64 initializers or attributes at ONNX emission,
  * as the chosen opset requires.
  */
 import { mulberry32 } from "@iopo/common";
-import { type DType, type HostArray, allocHost, isFloat, toHost } from "./dtype.ts";
+import { type DType, type HostArray, allocHost, toHost } from "./dtype.ts";
+import { OPS, type OpDef, type OpName, type TypeInfo, isOpName } from "./ops/index.ts";
 import {
   type Dim,
   ShapeError,
-  broadcastShapes,
   canonDim,
   canonShape,
   dimDiv,
@@ -45,7 +46,7 @@ export class GraphError extends Error {
 export class Node {
   constructor(
     readonly id: number,
-    readonly op: string,
+    readonly op: OpName,
     readonly inputs: Tensor[],
     readonly attrs: Attrs,
     public outputs: Tensor[] = [],
@@ -144,293 +145,6 @@ export class Tensor {
   softmax(axis = -1): Tensor {
     return this.graph.softmax(this, axis);
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shape and dtype inference, one entry per op. `infer` validates and returns the output types.
-
-export interface TypeInfo {
-  dtype: DType;
-  shape: readonly Dim[];
-}
-
-type Infer = (ins: readonly Tensor[], a: Attrs, g: Graph) => TypeInfo[];
-
-const FLOAT_ONLY = (op: string, t: Tensor) => {
-  if (!isFloat(t.dtype)) throw new GraphError(`${op}: expected a float tensor, got ${t}`);
-};
-const sameDtype = (op: string, ins: readonly Tensor[]) => {
-  for (const t of ins) if (t.dtype !== ins[0].dtype) throw new GraphError(`${op}: dtype mismatch ${ins.map(String).join(", ")}`);
-};
-
-const unaryFloat: Infer = (ins, _a) => {
-  return [{ dtype: ins[0].dtype, shape: ins[0].shape }];
-};
-
-function binary(kind: "arith" | "compare" | "logic"): Infer {
-  return (ins) => {
-    const [a, b] = ins;
-    if (kind === "logic") {
-      if (a.dtype !== "bool" || b.dtype !== "bool") throw new GraphError(`logic op needs bool inputs: ${a}, ${b}`);
-    } else sameDtype("binary op", ins);
-    const shape = broadcastShapes(a.shape, b.shape);
-    return [{ dtype: kind === "arith" ? a.dtype : "bool", shape }];
-  };
-}
-
-function checkIndices(g: Graph, op: string, t: Tensor) {
-  if (t.dtype === "int64" && !g.options.allowInt64Indices)
-    throw new GraphError(
-      `${op}: indices ${t} are int64; use int32 (int64 indexing leaves the GPU on WebGPU). ` +
-        `Set Graph options.allowInt64Indices to override.`,
-    );
-  if (t.dtype !== "int32" && t.dtype !== "int64") throw new GraphError(`${op}: indices must be int32, got ${t}`);
-}
-
-function reduceShape(x: Tensor, axes: readonly number[], keepdims: boolean): Dim[] {
-  const out: Dim[] = [];
-  x.shape.forEach((d, i) => {
-    if (axes.includes(i)) {
-      if (keepdims) out.push(1);
-    } else out.push(d);
-  });
-  return out;
-}
-
-export const INFER: Record<string, Infer> = {
-  Identity: (ins) => [{ dtype: ins[0].dtype, shape: ins[0].shape }],
-  StopGradient: (ins) => [{ dtype: ins[0].dtype, shape: ins[0].shape }],
-  /** Input 0 forward; the other inputs are what its hand-written gradient reaches. */
-  CustomGradient: (ins) => [{ dtype: ins[0].dtype, shape: ins[0].shape }],
-  Neg: unaryFloat,
-  Abs: unaryFloat,
-  Exp: (ins) => (FLOAT_ONLY("Exp", ins[0]), unaryFloat(ins, {}, null as never)),
-  Log: (ins) => (FLOAT_ONLY("Log", ins[0]), unaryFloat(ins, {}, null as never)),
-  Sqrt: (ins) => (FLOAT_ONLY("Sqrt", ins[0]), unaryFloat(ins, {}, null as never)),
-  Reciprocal: (ins) => (FLOAT_ONLY("Reciprocal", ins[0]), unaryFloat(ins, {}, null as never)),
-  Sigmoid: (ins) => (FLOAT_ONLY("Sigmoid", ins[0]), unaryFloat(ins, {}, null as never)),
-  Tanh: (ins) => (FLOAT_ONLY("Tanh", ins[0]), unaryFloat(ins, {}, null as never)),
-  Erf: (ins) => (FLOAT_ONLY("Erf", ins[0]), unaryFloat(ins, {}, null as never)),
-  Relu: (ins) => (FLOAT_ONLY("Relu", ins[0]), unaryFloat(ins, {}, null as never)),
-  Not: (ins) => {
-    if (ins[0].dtype !== "bool") throw new GraphError(`Not needs bool, got ${ins[0]}`);
-    return [{ dtype: "bool", shape: ins[0].shape }];
-  },
-  Add: binary("arith"),
-  Sub: binary("arith"),
-  Mul: binary("arith"),
-  Div: binary("arith"),
-  Max: binary("arith"),
-  Min: binary("arith"),
-  Pow: (ins) => {
-    FLOAT_ONLY("Pow", ins[0]);
-    return binary("arith")(ins, {}, null as never);
-  },
-  Equal: binary("compare"),
-  Less: binary("compare"),
-  Greater: binary("compare"),
-  And: binary("logic"),
-  Or: binary("logic"),
-  Where: (ins) => {
-    const [c, a, b] = ins;
-    if (c.dtype !== "bool") throw new GraphError(`Where: condition must be bool, got ${c}`);
-    sameDtype("Where", [a, b]);
-    return [{ dtype: a.dtype, shape: broadcastShapes(c.shape, a.shape, b.shape) }];
-  },
-  Cast: (ins, a) => [{ dtype: a.to as DType, shape: ins[0].shape }],
-  MatMul: (ins) => {
-    const [a, b] = ins;
-    sameDtype("MatMul", ins);
-    if (a.rank < 2 || b.rank < 2) throw new GraphError(`MatMul needs rank >= 2 operands (unsqueeze vectors), got ${a} and ${b}`);
-    const k1 = a.shape[a.rank - 1];
-    const k2 = b.shape[b.rank - 2];
-    if (!dimEq(k1, k2)) throw new GraphError(`MatMul: inner dims differ: ${a} @ ${b}`);
-    const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
-    return [{ dtype: a.dtype, shape: [...batch, a.shape[a.rank - 2], b.shape[b.rank - 1]] }];
-  },
-  /** 2-D matrix product with optional transposes: alpha op(A) @ op(B) (+ C, broadcast to the result). */
-  Gemm: (ins, a) => {
-    const [x, y, c] = ins;
-    sameDtype("Gemm", ins);
-    if (x.rank !== 2 || y.rank !== 2) throw new GraphError(`Gemm needs 2-D operands, got ${x} and ${y}`);
-    const [m, k1] = a.transA ? [x.shape[1], x.shape[0]] : x.shape;
-    const [k2, n] = a.transB ? [y.shape[1], y.shape[0]] : y.shape;
-    if (!dimEq(k1, k2)) throw new GraphError(`Gemm: inner dims differ: ${x}${a.transA ? "ᵀ" : ""} @ ${y}${a.transB ? "ᵀ" : ""}`);
-    if (c) {
-      const b = broadcastShapes(c.shape, [m, n]);
-      if (c.rank > 2 || !dimEq(b[0], m) || !dimEq(b[1], n)) throw new GraphError(`Gemm: C ${c} does not broadcast to [${m}, ${n}]`);
-    }
-    return [{ dtype: x.dtype, shape: [m, n] }];
-  },
-  Softmax: (ins) => (FLOAT_ONLY("Softmax", ins[0]), [{ dtype: ins[0].dtype, shape: ins[0].shape }]),
-  /** RMSNorm over the last axis: x / sqrt(mean(x²) + epsilon) * weight (ORT's contrib op). */
-  SimplifiedLayerNormalization: (ins) => {
-    const [x, w] = ins;
-    FLOAT_ONLY("SimplifiedLayerNormalization", x);
-    sameDtype("SimplifiedLayerNormalization", ins);
-    if (w.rank !== 1 || !dimEq(w.shape[0], x.shape[x.rank - 1]))
-      throw new GraphError(`SimplifiedLayerNormalization: weight ${w} must be [last dim of ${x}]`);
-    return [{ dtype: x.dtype, shape: x.shape }];
-  },
-  ReduceSum: (ins, a) => [{ dtype: ins[0].dtype, shape: reduceShape(ins[0], a.axes as number[], a.keepdims === 1) }],
-  ReduceMean: (ins, a) => (
-    FLOAT_ONLY("ReduceMean", ins[0]), [{ dtype: ins[0].dtype, shape: reduceShape(ins[0], a.axes as number[], a.keepdims === 1) }]
-  ),
-  ReduceMax: (ins, a) => [{ dtype: ins[0].dtype, shape: reduceShape(ins[0], a.axes as number[], a.keepdims === 1) }],
-  Gather: (ins, a, g) => {
-    const [x, idx] = ins;
-    checkIndices(g, "Gather", idx);
-    const ax = a.axis as number;
-    return [{ dtype: x.dtype, shape: [...x.shape.slice(0, ax), ...idx.shape, ...x.shape.slice(ax + 1)] }];
-  },
-  GatherElements: (ins, a, g) => {
-    const [x, idx] = ins;
-    checkIndices(g, "GatherElements", idx);
-    if (idx.rank !== x.rank) throw new GraphError(`GatherElements: rank of indices ${idx} != rank of data ${x}`);
-    const ax = a.axis as number;
-    x.shape.forEach((d, i) => {
-      if (
-        i !== ax &&
-        !dimEq(d, idx.shape[i]) &&
-        idx.shape[i] !== 1 &&
-        typeof idx.shape[i] === "number" &&
-        typeof d === "number" &&
-        idx.shape[i] > d
-      )
-        throw new GraphError(`GatherElements: indices ${idx} larger than data ${x} on axis ${i}`);
-    });
-    return [{ dtype: x.dtype, shape: idx.shape }];
-  },
-  ScatterElements: (ins, _a, g) => {
-    const [x, idx, upd] = ins;
-    checkIndices(g, "ScatterElements", idx);
-    if (idx.rank !== x.rank || !idx.shape.every((d, i) => dimEq(d, upd.shape[i])))
-      throw new GraphError(`ScatterElements: indices ${idx} and updates ${upd} must match, rank ${x.rank}`);
-    sameDtype("ScatterElements", [x, upd]);
-    return [{ dtype: x.dtype, shape: x.shape }];
-  },
-  Reshape: (ins, a) => [{ dtype: ins[0].dtype, shape: a.shape as Dim[] }],
-  Transpose: (ins, a) => [{ dtype: ins[0].dtype, shape: (a.perm as number[]).map((p) => ins[0].shape[p]) }],
-  Slice: (ins, a) => {
-    const x = ins[0];
-    const shape = [...x.shape];
-    const axes = a.axes as number[];
-    const starts = a.starts as number[];
-    const ends = a.ends as number[];
-    const steps = a.steps as number[];
-    axes.forEach((ax, i) => {
-      shape[ax] = sliceLen(x.shape[ax], starts[i], ends[i], steps[i]);
-    });
-    return [{ dtype: x.dtype, shape }];
-  },
-  Concat: (ins, a) => {
-    sameDtype("Concat", ins);
-    const ax = a.axis as number;
-    const r = ins[0].rank;
-    for (const t of ins) {
-      if (t.rank !== r) throw new GraphError(`Concat: rank mismatch ${ins.map(String).join(", ")}`);
-      t.shape.forEach((d, i) => {
-        if (i !== ax && !dimEq(d, ins[0].shape[i]))
-          throw new GraphError(`Concat: shapes differ off axis ${ax}: ${ins.map(String).join(", ")}`);
-      });
-    }
-    const shape = [...ins[0].shape];
-    shape[ax] = dimProdSum(ins.map((t) => t.shape[ax]));
-    return [{ dtype: ins[0].dtype, shape }];
-  },
-  Split: (ins, a) => {
-    const x = ins[0];
-    const ax = a.axis as number;
-    return (a.split as number[]).map((n) => {
-      const s = [...x.shape];
-      s[ax] = n;
-      return { dtype: x.dtype, shape: s };
-    });
-  },
-  Unsqueeze: (ins, a) => {
-    const x = ins[0];
-    const axes = a.axes as number[];
-    const out: Dim[] = [];
-    let j = 0;
-    for (let i = 0; i < x.rank + axes.length; i++) out.push(axes.includes(i) ? 1 : x.shape[j++]);
-    return [{ dtype: x.dtype, shape: out }];
-  },
-  Squeeze: (ins, a) => {
-    const x = ins[0];
-    const axes = a.axes as number[];
-    for (const ax of axes) if (x.shape[ax] !== 1) throw new GraphError(`Squeeze: dim ${ax} of ${x} is not 1`);
-    return [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !axes.includes(i)) }];
-  },
-  Expand: (ins, a) => [{ dtype: ins[0].dtype, shape: broadcastShapes(ins[0].shape, a.shape as Dim[]) }],
-  Pad: (ins, a) => {
-    const x = ins[0];
-    const pads = a.pads as number[];
-    const r = x.rank;
-    return [
-      {
-        dtype: x.dtype,
-        shape: x.shape.map((d, i) => {
-          const extra = pads[i] + pads[i + r];
-          if (extra === 0) return d;
-          if (typeof d !== "number") throw new GraphError(`Pad: cannot pad symbolic dim ${d}; bind dims first`);
-          return d + extra;
-        }),
-      },
-    ];
-  },
-  /** Reshape x to the (runtime) shape of ref. */
-  ReshapeLike: (ins) => {
-    const [x, ref] = ins;
-    if (!dimEq(dimProd(x.shape), dimProd(ref.shape))) throw new GraphError(`ReshapeLike: ${x} and ${ref} differ in size`);
-    return [{ dtype: x.dtype, shape: ref.shape }];
-  },
-  /** Broadcast x to the (runtime) shape of ref. */
-  ExpandLike: (ins) => {
-    const [x, ref] = ins;
-    const shape = broadcastShapes(x.shape, ref.shape);
-    if (shape.length !== ref.rank || !shape.every((d, i) => dimEq(d, ref.shape[i])))
-      throw new GraphError(`ExpandLike: ${x} does not broadcast to ${ref}`);
-    return [{ dtype: x.dtype, shape: ref.shape }];
-  },
-  Trilu: (ins) => {
-    if (ins[0].rank < 2) throw new GraphError(`Trilu needs rank >= 2, got ${ins[0]}`);
-    return [{ dtype: ins[0].dtype, shape: ins[0].shape }];
-  },
-};
-
-function dimProdSum(ds: Dim[]): Dim {
-  if (ds.every((d) => typeof d === "number")) return (ds as number[]).reduce((s, d) => s + d, 0);
-  // a + a + ... of the same symbol -> k*a
-  const c = ds.map((d) => canonDim(d));
-  if (c.every((d) => d === c[0])) return dimProd([c.length, c[0]]);
-  throw new GraphError(`Concat: cannot add symbolic dims ${ds.join(" + ")}; bind them first`);
-}
-
-/** Output length of a slice. Large ends (>= 2^31) mean "to the end". */
-export function sliceLen(d: Dim, start: number, end: number, step: number): Dim {
-  if (typeof d === "number") {
-    const [s, e] = clampSlice(d, start, end, step);
-    return step > 0 ? Math.max(0, Math.ceil((e - s) / step)) : Math.max(0, Math.ceil((s - e) / -step));
-  }
-  const END = 2 ** 31 - 1;
-  if (step === 1 && start >= 0 && end >= END) {
-    if (start === 0) return d;
-  }
-  if (step === 1 && start >= 0 && end >= 0 && end < END) return end - start; // assumes in range
-  throw new GraphError(`Slice on symbolic dim ${d} with start ${start} end ${end} step ${step}: bind dims first`);
-}
-
-export function clampSlice(d: number, start: number, end: number, step: number): [number, number] {
-  let s = start < 0 ? start + d : start;
-  let e = end < 0 ? end + d : end;
-  if (step > 0) {
-    s = Math.min(Math.max(s, 0), d);
-    e = Math.min(Math.max(e, 0), d);
-  } else {
-    s = Math.min(Math.max(s, -1), d - 1);
-    e = Math.min(Math.max(e, -1), d - 1);
-  }
-  return [s, e];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -566,13 +280,12 @@ export class Graph {
   }
 
   /** Low-level: append a node after validating inputs and inferring output types. */
-  addNode(op: string, inputs: Tensor[], attrs: Attrs = {}): Tensor[] {
-    const infer = INFER[op];
-    if (!infer) throw new GraphError(`unknown op ${op}`);
+  addNode(op: OpName, inputs: Tensor[], attrs: Attrs = {}): Tensor[] {
+    if (!isOpName(op)) throw new GraphError(`unknown op ${op}`);
     for (const t of inputs) if (t.graph !== this) throw new GraphError(`${op}: input ${t} belongs to another graph`);
     let types: TypeInfo[];
     try {
-      types = infer(inputs, attrs, this);
+      types = (OPS[op] as OpDef).shape(inputs, attrs, this);
     } catch (e) {
       if (e instanceof ShapeError) throw new GraphError(`${op}: ${e.message}`);
       throw e;
@@ -583,7 +296,7 @@ export class Graph {
     return node.outputs;
   }
 
-  private op1(op: string, inputs: Tensor[], attrs: Attrs = {}): Tensor {
+  private op1(op: OpName, inputs: Tensor[], attrs: Attrs = {}): Tensor {
     return this.addNode(op, inputs, attrs)[0];
   }
 
@@ -723,7 +436,7 @@ export class Graph {
   }
 
   // ---- reductions ----
-  private reduce(op: string, x: Tensor, axes: number | number[] | undefined, keepdims: boolean): Tensor {
+  private reduce(op: "ReduceSum" | "ReduceMean" | "ReduceMax", x: Tensor, axes: number | number[] | undefined, keepdims: boolean): Tensor {
     const ax = axes === undefined ? x.shape.map((_, i) => i) : normAxes(typeof axes === "number" ? [axes] : axes, x.rank);
     return this.op1(op, [x], { axes: ax, keepdims: keepdims ? 1 : 0 });
   }

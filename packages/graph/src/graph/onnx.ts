@@ -1,13 +1,13 @@
 /**
- * ONNX emission. Opset 17 (default) or 18; the difference that matters here: ReduceMean/ReduceMax
- * take `axes` as an attribute up to opset 17 and as an int64 input from 18 (ReduceSum takes an input
- * since 13, Split/Slice/Squeeze/Unsqueeze/Pad/Expand/Reshape/Trilu take int64 inputs in both).
- * ScatterElements reduction="add" needs opset >= 16.
+ * ONNX emission, opset 17 (default) or 18: the model around the nodes (inputs, initializers,
+ * outputs, value info, opset) here; each node as its op's `onnx` in the op table (ops/) emits it,
+ * opset differences included.
  */
 import { DTYPE_BYTES, type DType, type HostArray, ONNX_DTYPE, allocHost } from "./dtype.ts";
-import { type Node, type Tensor, GraphError, liveNodes } from "./graph.ts";
+import { type Tensor, GraphError, liveNodes } from "./graph.ts";
+import { type EmitCtx, OPS, type OpDef } from "./ops/index.ts";
 import { PbWriter } from "./protobuf.ts";
-import { type Dim, bindShape, canonDim, fmtShape, isStatic } from "./shape.ts";
+import { type Dim, bindShape, canonDim, isStatic } from "./shape.ts";
 
 export type Opset = 17 | 18;
 
@@ -131,37 +131,6 @@ function attr(name: string, v: number | string | readonly number[], kind: "int" 
     w.int(20, AT.INTS);
   }
   return w;
-}
-
-/** Reshape target as ONNX int64 shape: numbers, 0 = copy input dim, one -1 = infer. */
-export function encodeReshape(inShape: readonly Dim[], outShape: readonly Dim[]): number[] {
-  let inferred = false;
-  return outShape.map((d, i) => {
-    if (typeof d === "number") {
-      if (d === 0) throw new GraphError("reshape to a zero-size dim is not supported");
-      return d;
-    }
-    if (i < inShape.length && canonDim(inShape[i]) === canonDim(d)) return 0;
-    if (!inferred) {
-      inferred = true;
-      return -1;
-    }
-    throw new GraphError(
-      `cannot encode reshape ${fmtShape(inShape)} -> ${fmtShape(outShape)} with symbolic dims; bind dims (EmitOptions.dims)`,
-    );
-  });
-}
-
-/** Expand target as ONNX int64 shape: symbolic dims must come from the input (encoded as 1). */
-export function encodeExpand(inShape: readonly Dim[], outShape: readonly Dim[]): number[] {
-  const lead = outShape.length - inShape.length;
-  return outShape.map((d, i) => {
-    if (typeof d === "number") return d;
-    if (i >= lead && canonDim(inShape[i - lead]) === canonDim(d)) return 1;
-    throw new GraphError(
-      `cannot encode expand ${fmtShape(inShape)} -> ${fmtShape(outShape)}: symbolic dim ${d} not in the input; bind dims`,
-    );
-  });
 }
 
 /** Serialize the graph that computes `outputs` as an ONNX ModelProto. */
@@ -302,113 +271,39 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
   const firstOfShape = new Map<string, string>();
   const shapeKey = (t: Tensor) => shapeOf(t).map(canonDim).join(",");
   for (const t of inputTensors) if (!isStatic(t.shape)) firstOfShape.set(shapeKey(t), names.get(t.id)!);
+
+  const ctx: EmitCtx = {
+    opset,
+    emit,
+    attr,
+    i64,
+    floatConst,
+    bind: (shape) => bindShape(shape, dims),
+    runtimeShape: (ref, refName) => {
+      // one Shape node per distinct symbolic shape serves every later ref of that shape (e.g. all
+      // [N, T, D]), read from the earliest tensor of that shape (see firstOfShape)
+      const key = shapeKey(ref);
+      let shp = shapeNames.get(key);
+      if (!shp) {
+        shp = uniq(`shape_${ref.id}`);
+        shapeNames.set(key, shp);
+        emit("Shape", [firstOfShape.get(key) ?? refName], [shp]);
+      }
+      return shp;
+    },
+  };
+
   for (const n of nodes) {
     const outs = n.outputs.map((t) => {
       const nm = outNameOf.get(t.id) ?? uniq(`t${t.id}`);
       names.set(t.id, nm);
       return nm;
     });
-    emitNode(n, outs);
+    (OPS[n.op] as OpDef).onnx(ctx, n, n.inputs.map(nameOf), outs);
     if (n.op !== "Transpose")
       n.outputs.forEach((t, i) => {
         if (!isStatic(t.shape) && !firstOfShape.has(shapeKey(t))) firstOfShape.set(shapeKey(t), outs[i]);
       });
-  }
-
-  function emitNode(n: Node, outs: string[]) {
-    const x = n.inputs.map(nameOf);
-    const a = n.attrs;
-    const in0 = n.inputs[0];
-    switch (n.op) {
-      case "StopGradient":
-        return emit("Identity", x, outs);
-      case "CustomGradient":
-        return emit("Identity", [x[0]], outs);
-      case "Cast":
-        return emit("Cast", x, outs, [attr("to", ONNX_DTYPE[a.to as DType], "int")]);
-      case "Softmax":
-        return emit("Softmax", x, outs, [attr("axis", a.axis as number, "int")]);
-      case "Gemm": {
-        const at = [attr("transA", a.transA as number, "int"), attr("transB", a.transB as number, "int")];
-        if (a.alpha !== undefined) at.push(attr("alpha", a.alpha as number, "float"));
-        return emit("Gemm", x, outs, at);
-      }
-      case "SimplifiedLayerNormalization":
-        // ORT's contrib op, registered in the default domain; only the first output (y) is used:
-        // WebGPU's inv_std_var output does not match the CPU EP's (ORT 1.30)
-        return emit(n.op, x, outs, [attr("axis", -1, "int"), attr("epsilon", a.epsilon as number, "float")]);
-      case "ReduceSum":
-      case "ReduceMean":
-      case "ReduceMax": {
-        const axes = a.axes as number[];
-        if (axes.length === 0) return emit("Identity", x, outs);
-        const kd = attr("keepdims", a.keepdims as number, "int");
-        if (n.op === "ReduceSum" || opset >= 18) return emit(n.op, [x[0], i64(axes)], outs, [kd]);
-        return emit(n.op, x, outs, [attr("axes", axes, "ints"), kd]);
-      }
-      case "Gather":
-      case "GatherElements":
-        return emit(n.op, x, outs, [attr("axis", a.axis as number, "int")]);
-      case "ScatterElements": {
-        const at = [attr("axis", a.axis as number, "int")];
-        if (a.reduction !== "none") at.push(attr("reduction", a.reduction as string, "string"));
-        return emit(n.op, x, outs, at);
-      }
-      case "Reshape":
-        return emit("Reshape", [x[0], i64(encodeReshape(shapeOf(in0), bindShape(a.shape as Dim[], dims)))], outs);
-      case "Expand":
-        return emit("Expand", [x[0], i64(encodeExpand(shapeOf(in0), bindShape(n.outputs[0].shape, dims)))], outs);
-      case "ReshapeLike":
-      case "ExpandLike": {
-        const reshape = n.op === "ReshapeLike";
-        const target = bindShape(n.outputs[0].shape, dims);
-        let enc: number[] | undefined;
-        try {
-          enc = reshape ? encodeReshape(shapeOf(in0), target) : encodeExpand(shapeOf(in0), target);
-        } catch {
-          enc = undefined;
-        }
-        const op = reshape ? "Reshape" : "Expand";
-        if (enc) return emit(op, [x[0], i64(enc)], outs);
-        // dynamic: Shape(ref) runs on the GPU EP too (measured: no CPU fallback); one Shape node
-        // per distinct symbolic shape serves every later ref of that shape (e.g. all [N, T, D]),
-        // read from the earliest tensor of that shape (see firstOfShape)
-        const key = shapeKey(n.inputs[1]);
-        let shp = shapeNames.get(key);
-        if (!shp) {
-          shp = uniq(`shape_${n.inputs[1].id}`);
-          shapeNames.set(key, shp);
-          emit("Shape", [firstOfShape.get(key) ?? x[1]], [shp]);
-        }
-        return emit(op, [x[0], shp], outs);
-      }
-      case "Transpose":
-        return emit("Transpose", x, outs, [attr("perm", a.perm as number[], "ints")]);
-      case "Slice":
-        return emit(
-          "Slice",
-          [x[0], i64(a.starts as number[]), i64(a.ends as number[]), i64(a.axes as number[]), i64(a.steps as number[])],
-          outs,
-        );
-      case "Concat":
-        return emit("Concat", x, outs, [attr("axis", a.axis as number, "int")]);
-      case "Split":
-        return emit("Split", [x[0], i64(a.split as number[])], outs, [attr("axis", a.axis as number, "int")]);
-      case "Unsqueeze":
-      case "Squeeze":
-        return emit(n.op, [x[0], i64(a.axes as number[])], outs);
-      case "Pad":
-        return emit("Pad", [x[0], i64(a.pads as number[]), floatConst(a.value as number, in0.dtype)], outs, [
-          attr("mode", "constant", "string"),
-        ]);
-      case "Trilu": {
-        const ins = (a.k as number) === 0 ? x : [x[0], i64([a.k as number], true)];
-        return emit("Trilu", ins, outs, [attr("upper", a.upper as number, "int")]);
-      }
-      default:
-        if (Object.keys(a).length) throw new GraphError(`emitter: unexpected attributes on ${n.op}`);
-        return emit(n.op, x, outs);
-    }
   }
 
   // graph outputs

@@ -1,6 +1,21 @@
-import { describeConstraint, getChecker, judgeConstraints } from "../judge/index.ts";
-import { seededRandom } from "./quadruples.ts";
-import type { Constraint, DatasetRecord, Instruction } from "./records.ts";
+import {
+  ADJECTIVES,
+  COMMA_TEMPLATES,
+  type Constraint,
+  type DatasetRecord,
+  END_PHRASES,
+  FORBIDDEN_WORDS,
+  HELD_OUT_TOPICS,
+  type Instruction,
+  KEYWORDS,
+  PHRASES,
+  TEMPLATES,
+  TRAIN_TOPICS,
+} from "@iopo/common";
+import { seededRandom } from "../src/datasets/quadruples.ts";
+import { describeConstraint, getChecker, judgeConstraints } from "../src/judge/index.ts";
+
+export { HELD_OUT_TOPICS, TRAIN_TOPICS };
 
 /**
  * A synthetic complex-instruction corpus with only verifiable constraints, for training and
@@ -9,41 +24,11 @@ import type { Constraint, DatasetRecord, Instruction } from "./records.ts";
  * composed by a program to satisfy its constraints, then confirmed by the judge; a combination the
  * program cannot satisfy (the judge says no) is redrawn. Everything is a function of the seed.
  *
- * The vocabulary is deliberately small (a fixed list of topics and sentence templates) so a
- * tokenizer built in code covers it. Held-out splits use topics and constraint combinations that
- * the training split never shows.
+ * The vocabulary is deliberately small (a fixed list of topics and sentence templates, in
+ * @iopo/common's synthetic-text.ts) so the trainer's tiny tokenizer, built from the same text,
+ * covers it. Held-out splits use topics and constraint combinations that the training split never
+ * shows. The demo and the tests use it; the Worker does not.
  */
-
-export const TRAIN_TOPICS = [
-  "owls",
-  "rivers",
-  "bridges",
-  "tea",
-  "glaciers",
-  "chess",
-  "volcanoes",
-  "gardens",
-  "trains",
-  "bees",
-  "castles",
-  "comets",
-];
-export const HELD_OUT_TOPICS = ["lighthouses", "deserts", "violins", "forests"];
-
-const ADJECTIVES = ["old", "quiet", "bright", "strong", "useful", "famous", "small", "vast"];
-const TEMPLATES = [
-  "{T} are {a} and {b}.",
-  "Many people like {t} because they are {a}.",
-  "{T} can be {a} in the morning.",
-  "Some {t} are {a} while others are {b}.",
-  "People study {t} to learn new things.",
-  "{T} have a long history.",
-  "You can see {t} in many places.",
-  "Stories about {t} are often {a}.",
-];
-const COMMA_TEMPLATES = ["In winter, {t} look {a}.", "{T} are {a}, {b} and calm."];
-const KEYWORDS = ["harbor", "lantern", "meadow", "orbit", "copper", "signal"];
-export const END_PHRASES = ["Is there anything else I can help with?", "Any other questions?"];
 
 type Spec = { id: string; kwargs: Record<string, unknown> };
 
@@ -62,7 +47,7 @@ const FAMILIES: { id: string; sample(r: () => number): Record<string, unknown>; 
       r() < 0.5 ? { relation: "less than", num_words: pick(r, [25, 35, 45]) } : { relation: "at least", num_words: pick(r, [12, 18]) },
   },
   { id: "keywords:existence", sample: (r) => ({ keywords: [pick(r, KEYWORDS)] }) },
-  { id: "keywords:forbidden_words", sample: (r) => ({ forbidden_words: [pick(r, ["people", "history", "places", "things"])] }) },
+  { id: "keywords:forbidden_words", sample: (r) => ({ forbidden_words: [pick(r, FORBIDDEN_WORDS)] }) },
   {
     id: "change_case:english_lowercase",
     sample: () => ({}),
@@ -123,12 +108,12 @@ export function composeResponse(topic: string, specs: Spec[], r: () => number): 
     : 2 + Math.floor(r() * 2);
   let body = pool.slice(0, wantSentences);
   const keyword = (has("keywords:existence")?.kwargs.keywords as string[] | undefined)?.[0];
-  if (keyword) body[0] = `${body[0]!.replace(/\.$/, "")} near the ${keyword}.`;
+  if (keyword) body[0] = PHRASES.withKeyword(body[0]!, keyword);
   if (has("detectable_format:number_highlighted_sections")) body[body.length - 1] = `*${body[body.length - 1]!.replace(/\.$/, "")}*.`;
-  if (has("detectable_content:number_placeholders")) body.push("Visit [place] to see them.");
+  if (has("detectable_content:number_placeholders")) body.push(PHRASES.placeholder);
 
   const extras: string[] = [];
-  if (has("detectable_content:postscript")) extras.push(`P.S. ${capitalize(topic)} are worth a visit.`);
+  if (has("detectable_content:postscript")) extras.push(PHRASES.postscript(topic));
   const end = has("startend:end_checker")?.kwargs.end_phrase as string | undefined;
 
   const render = (lines: string[]) => {
@@ -139,7 +124,7 @@ export function composeResponse(topic: string, specs: Spec[], r: () => number): 
           .concat(lines.slice(wantSentences))
           .join("\n")
       : lines.join(" ");
-    const parts = [has("detectable_format:title") ? `<<${capitalize(topic)} Notes>>` : "", main, ...extras, end ?? ""].filter(Boolean);
+    const parts = [has("detectable_format:title") ? PHRASES.title(topic) : "", main, ...extras, end ?? ""].filter(Boolean);
     return parts.join("\n");
   };
   let text = render(body);
@@ -164,14 +149,12 @@ export interface SyntheticItem {
   response: string;
 }
 
-const taskFor = (topic: string) => `Write a short text about ${topic}.`;
-
 function instructionOf(topic: string, specs: Spec[]): Instruction {
   const constraints: Constraint[] = specs.map((s) => ({
     text: describeConstraint(s.id, s.kwargs),
     checker: { id: s.id, kwargs: s.kwargs },
   }));
-  return { description: taskFor(topic), constraints };
+  return { description: PHRASES.task(topic), constraints };
 }
 
 const comboKey = (specs: Spec[]) =>
