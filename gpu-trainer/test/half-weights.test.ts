@@ -14,6 +14,8 @@ import { type Model, loadModel } from "../src/model/index.ts";
 import { asF32 } from "../src/model/decoder.ts";
 import { SafetensorsFile, bf16ToF16InPlace, writeSafetensors } from "../src/model/safetensors.ts";
 import { saveHfModel } from "../src/model/weights.ts";
+import { buildDecodeGraph } from "../src/generate/decode-graph.ts";
+import { Generator } from "../src/generate/generator.ts";
 import { collate, encodeExample } from "../src/train/batch.ts";
 import { trainingModel } from "../src/train/graphs.ts";
 import { toyQuadruples, variantModel } from "./iopo-helpers.ts";
@@ -108,6 +110,24 @@ describe("16-bit checkpoints", () => {
     const onWasm = await loraSteps(half);
     expect(new Set(onGpu.frozen.map((p) => p.dtype))).toEqual(new Set([gpu.float16 ? "float16" : "float32"]));
     onGpu.losses.forEach((l, i) => expect(Math.abs(l - onWasm.losses[i]), `loss ${i}`).toBeLessThan(1e-5 * Math.abs(l)));
+  });
+
+  it("generation from a fp16 base: float16 params, the widened checkpoint's logits (prefill and a step, wasm)", async () => {
+    const { half, widened } = await checkpoint("F16");
+    expect(new Set(buildDecodeGraph(half.config, half.weights).graph.params.map((p) => p.dtype))).toEqual(new Set(["float16"]));
+    const decode = async (m: Model) => {
+      const gen = await Generator.create({ engine: wasm, config: m.config, weights: m.weights });
+      const batch = await gen.openBatch([[3, 17, 42, 5]], 2);
+      const prefill = await batch.prefill();
+      const step = await batch.step(Int32Array.from([9]), [true]);
+      batch.close();
+      await gen.dispose();
+      return [...prefill, ...step];
+    };
+    const a = await decode(half);
+    const b = await decode(widened);
+    expect(Math.max(...b.map(Math.abs))).toBeGreaterThan(0.1);
+    a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-4 * (1 + Math.abs(b[i]))));
   });
 
   it("saving writes fp16 weights as F16, the bytes they were loaded from", async () => {

@@ -68,7 +68,7 @@ export class Generator {
     const gen = new Generator(init.engine, init.config, session);
     for (const p of graph.params) {
       if (!session.inputNames.includes(p.name!)) continue;
-      gen.params.set(p.name!, await init.engine.upload({ dtype: "float32", shape: p.shape as number[], data: p.data! }));
+      gen.params.set(p.name!, await init.engine.upload({ dtype: p.dtype, shape: p.shape as number[], data: p.data! }));
     }
     return gen;
   }
