@@ -17,8 +17,9 @@ import { saveHfModel } from "../src/model/weights.ts";
 import { buildDecodeGraph } from "../src/generate/decode-graph.ts";
 import { Generator } from "../src/generate/generator.ts";
 import { collate, encodeExample } from "../src/train/batch.ts";
-import { trainingModel } from "../src/train/graphs.ts";
-import { toyQuadruples, variantModel } from "./iopo-helpers.ts";
+import { LogprobRunner, trainingModel } from "../src/train/graphs.ts";
+import { type TrainOptions, train } from "../src/train/train.ts";
+import { datasetOf, toyQuadruples, variantModel } from "./iopo-helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "iopo-half-"));
 let wasm: Engine;
@@ -110,6 +111,47 @@ describe("16-bit checkpoints", () => {
     const onWasm = await loraSteps(half);
     expect(new Set(onGpu.frozen.map((p) => p.dtype))).toEqual(new Set([gpu.float16 ? "float16" : "float32"]));
     onGpu.losses.forEach((l, i) => expect(Math.abs(l - onWasm.losses[i]), `loss ${i}`).toBeLessThan(1e-5 * Math.abs(l)));
+  });
+
+  it("reference log-probs (LogprobRunner) from a fp16 base equal the widened checkpoint's (wasm)", async () => {
+    const { half, widened } = await checkpoint("F16");
+    const enc = toyQuadruples(2, 1).map((q) => encodeExample(half.tokenizer, q, "iopo", 40));
+    const { feeds } = collate(enc, half.config, half.tokenizer.padTokenId);
+    const logps = async (m: Model) => {
+      const runner = await LogprobRunner.create(wasm, m.config, m.weights);
+      const out = await runner.run(feeds);
+      await runner.dispose();
+      return Array.from(out);
+    };
+    const a = await logps(half);
+    const b = await logps(widened);
+    expect(Math.min(...b)).toBeLessThan(-1);
+    a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-5 * Math.abs(b[i])));
+  });
+
+  it("iopo-train from a fp16 folder (LoRA, cached reference): the widened model's losses, a PEFT adapter saved", async () => {
+    const { widened } = await checkpoint("F16");
+    const run = (model: string | Model, name: string) =>
+      train({
+        model,
+        data: datasetOf(toyQuadruples(4)),
+        method: "iopo",
+        out: join(dir, name),
+        cacheDir: join(dir, `cache-${name}`),
+        engine: wasm,
+        maxSteps: 3,
+        batchSize: 2,
+        gradAccum: 1,
+        lr: 1e-2,
+        log: () => {},
+        progress: "none",
+      } as TrainOptions);
+    const a = await run(join(dir, "F16"), "from-folder");
+    const b = await run(widened, "from-widened");
+    const losses = (r: typeof a) => r.metrics.map((m) => m.loss as number);
+    expect(losses(a)).toHaveLength(3);
+    losses(a).forEach((l, i) => expect(Math.abs(l - losses(b)[i]), `loss ${i}`).toBeLessThan(1e-5 * Math.abs(l)));
+    expect((await SafetensorsFile.open(join(a.checkpoint, "adapter_model.safetensors"))).names.length).toBeGreaterThan(0);
   });
 
   it("generation from a fp16 base: float16 params, the widened checkpoint's logits (prefill and a step, wasm)", async () => {

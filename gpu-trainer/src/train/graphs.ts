@@ -138,7 +138,7 @@ export class LogprobRunner {
     const model = compile({ logps });
     const session = await engine.createSession(model, { name: "logprobs" });
     const params = new Map<string, DeviceTensor>();
-    for (const t of g.params) params.set(t.name!, await engine.upload({ dtype: "float32", shape: t.shape as number[], data: t.data! }));
+    for (const t of g.params) params.set(t.name!, await engine.upload({ dtype: t.dtype, shape: t.shape as number[], data: t.data! }));
     return new LogprobRunner(engine, session, params);
   }
 
