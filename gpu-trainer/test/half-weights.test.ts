@@ -4,7 +4,7 @@
  * it follows the run from the same checkpoint widened to fp32; saving writes fp16 weights as F16.
  * On an engine without fp16 (WebGPU on SwiftShader: no shader-f16) the base is widened for the device.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +17,7 @@ import { saveHfModel } from "../src/model/weights.ts";
 import { buildDecodeGraph } from "../src/generate/decode-graph.ts";
 import { Generator } from "../src/generate/generator.ts";
 import { collate, encodeExample } from "../src/train/batch.ts";
+import { ONNX_EXTERNAL_DATA, exportCheckpoint } from "../src/train/export.ts";
 import { LogprobRunner, trainingModel } from "../src/train/graphs.ts";
 import { type TrainOptions, train } from "../src/train/train.ts";
 import { datasetOf, toyQuadruples, variantModel } from "./iopo-helpers.ts";
@@ -129,7 +130,7 @@ describe("16-bit checkpoints", () => {
     a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-5 * Math.abs(b[i])));
   });
 
-  it("iopo-train from a fp16 folder (LoRA, cached reference): the widened model's losses, a PEFT adapter saved", async () => {
+  it("iopo-train from a fp16 folder (LoRA, cached reference): the widened model's losses; its merged export keeps F16 and loads with external data", async () => {
     const { widened } = await checkpoint("F16");
     const run = (model: string | Model, name: string) =>
       train({
@@ -152,6 +153,23 @@ describe("16-bit checkpoints", () => {
     expect(losses(a)).toHaveLength(3);
     losses(a).forEach((l, i) => expect(Math.abs(l - losses(b)[i]), `loss ${i}`).toBeLessThan(1e-5 * Math.abs(l)));
     expect((await SafetensorsFile.open(join(a.checkpoint, "adapter_model.safetensors"))).names.length).toBeGreaterThan(0);
+
+    // merged export: the base's untouched tensors stay F16; the ONNX graph's weights in external data
+    const out = join(dir, "merged");
+    const e = await exportCheckpoint({ checkpoint: a.checkpoint, out, mergeLora: true, onnx: true, onnxExternalData: true });
+    expect(e.files).toContain(ONNX_EXTERNAL_DATA);
+    const merged = await SafetensorsFile.open(join(out, "model.safetensors"));
+    expect(merged.header.tensors["model.norm.weight"].dtype).toBe("F16");
+    expect(merged.header.tensors["model.layers.0.self_attn.q_proj.weight"].dtype).toBe("F32"); // base + adapter
+    const web = await import("onnxruntime-web");
+    const session = await web.InferenceSession.create(readFileSync(join(out, "model.onnx")), {
+      executionProviders: ["wasm"],
+      externalData: [{ path: ONNX_EXTERNAL_DATA, data: readFileSync(join(out, ONNX_EXTERNAL_DATA)) }],
+    });
+    const i32 = (v: number[]) => new web.Tensor("int32", Int32Array.from(v), [1, v.length]);
+    const r = await session.run({ input_ids: i32([3, 17, 42]), attention_mask: i32([1, 1, 1]), position_ids: i32([0, 1, 2]) });
+    expect(r.logits.dims).toEqual([1, 3, source.config.vocabSize]);
+    expect((r.logits.data as Float32Array).every(Number.isFinite)).toBe(true);
   });
 
   it("generation from a fp16 base: float16 params, the widened checkpoint's logits (prefill and a step, wasm)", async () => {
