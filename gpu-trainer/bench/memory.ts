@@ -3,7 +3,10 @@
  * onnxruntime-node's CPU engine, where device memory is the process's own.
  *
  *   npx tsx bench/memory.ts                      # the default configurations, one process each
- *   npx tsx bench/memory.ts --shape small --mode lora --batch 1 --T 256 [--recompute] [--vocab-chunk n]
+ *   npx tsx bench/memory.ts --shape small --mode lora --batch 1 --T 256 [--recompute] [--vocab-chunk n] [--half-base]
+ *
+ * `--half-base`: the random weights as a 16-bit checkpoint holds them (fp16 bits; config.json's
+ * torch_dtype float16), so a LoRA base is stored fp16 and cast to fp32 at each use.
  *
  * How it measures: each configuration runs in a fresh process, with ORT's CPU arena and memory
  * pattern off (every tensor is its own allocation, freed when dead) and glibc told to map every
@@ -16,7 +19,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { OrtEngine, Trainer } from "@iopo/graph";
+import { OrtEngine, Trainer, toHost } from "@iopo/graph";
 import { LINEAR_MODULES } from "../src/model/decoder.ts";
 import { randomWeights } from "../src/model/index.ts";
 import { estimateMemory } from "../src/train/estimate.ts";
@@ -30,6 +33,7 @@ interface Config {
   T: number;
   recompute: boolean;
   vocabChunk?: number;
+  halfBase?: boolean;
 }
 
 /** Shapes the 2-core dev box measures in seconds: a vocabulary-heavy one and a layer-heavy one. */
@@ -38,6 +42,7 @@ const DEFAULT_RUNS: Config[] = [
   { shape: "small", mode: "lora", batch: 2, T: 256, recompute: false },
   { shape: "small", mode: "lora", batch: 2, T: 256, recompute: true },
   { shape: "mid", mode: "lora", batch: 1, T: 512, recompute: false },
+  { shape: "mid", mode: "lora", batch: 1, T: 512, recompute: false, halfBase: true },
   { shape: "mid", mode: "lora", batch: 1, T: 512, recompute: true },
   { shape: "mid", mode: "full", batch: 1, T: 512, recompute: false },
 ];
@@ -52,7 +57,10 @@ async function measure(cfg: Config) {
     sessionOptions: { executionProviders: ["cpu"], enableCpuMemArena: false, enableMemPattern: false },
   });
   const s = { ...SHAPES[cfg.shape], B: cfg.batch, T: cfg.T };
-  const c = shapeConfig(s);
+  const fp32Config = shapeConfig(s);
+  const c = cfg.halfBase ? { ...fp32Config, raw: { ...fp32Config.raw, torch_dtype: "float16" } } : fp32Config;
+  const weights = randomWeights(c, 0);
+  if (cfg.halfBase) for (const [k, w] of weights) weights.set(k, toHost("float16", w) as Uint16Array);
   const lora = cfg.mode === "lora" ? { rank: 8, alpha: 16, targets: [...LINEAR_MODULES] } : undefined;
   const feeds = benchBatch(s, c);
   const rows = feeds.ids.shape[0];
@@ -61,7 +69,7 @@ async function measure(cfg: Config) {
     model: trainingModel({
       method: "iopo",
       config: c,
-      weights: randomWeights(c, 0),
+      weights,
       lora,
       seed: 1,
       loss: { beta: 0.1 },
@@ -105,6 +113,7 @@ async function main(argv: string[]) {
       T: Number(arg("--T") ?? 256),
       recompute: argv.includes("--recompute"),
       vocabChunk: arg("--vocab-chunk") === undefined ? undefined : Number(arg("--vocab-chunk")),
+      halfBase: argv.includes("--half-base"),
     });
     console.log(JSON.stringify(r));
     return;
@@ -114,12 +123,13 @@ async function main(argv: string[]) {
     const args = ["--shape", cfg.shape, "--mode", cfg.mode, "--batch", String(cfg.batch), "--T", String(cfg.T)];
     if (cfg.recompute) args.push("--recompute");
     if (cfg.vocabChunk !== undefined) args.push("--vocab-chunk", String(cfg.vocabChunk));
+    if (cfg.halfBase) args.push("--half-base");
     const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], {
       encoding: "utf8",
       env: { ...process.env, MALLOC_MMAP_THRESHOLD_: String(2 ** 20) },
     });
     const r = JSON.parse(out.trim().split("\n").pop()!);
-    const name = `${r.shape} ${r.mode} B${r.batch} T${r.T}${r.recompute ? " recompute" : ""}${r.vocabChunk === 0 ? " whole logits" : ""}`;
+    const name = `${r.shape} ${r.mode} B${r.batch} T${r.T}${r.recompute ? " recompute" : ""}${r.vocabChunk === 0 ? " whole logits" : ""}${r.halfBase ? " fp16 base" : ""}`;
     console.log(
       `${name.padEnd(44)}${r.measuredStepMiB.toFixed(0).padStart(10)} MiB${r.estimatedStepMiB.toFixed(0).padStart(13)} MiB${(r.measuredStepMiB / r.estimatedStepMiB).toFixed(2).padStart(8)}`,
     );

@@ -138,7 +138,7 @@ export {
 } from "@iopo/graph";
 export { CheckpointError, type TrainerStateFile, listCheckpoints, loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 export { type LogprobOptions, type LogprobRecord, computeLogprobs } from "./train/logprobs.ts";
-export { type ExportOptions, exportCheckpoint, inferenceOnnx, openCheckpoint } from "./train/export.ts";
+export { type ExportOptions, ONNX_EXTERNAL_DATA, exportCheckpoint, inferenceOnnx, openCheckpoint, writeOnnx } from "./train/export.ts";
 export { type MetricsRow, evalMetric, plotSvg, readMetrics, withCurrentMetricNames } from "./train/report.ts";
 export {
   ConfigError,

@@ -41,7 +41,7 @@ const base = {
 } as const;
 
 describe("iopo-train estimate", () => {
-  it("writes {parts, totalBytes} for a LoRA run of Qwen2-7B; the frozen base is the published parameter count in fp32", () => {
+  it("writes {parts, totalBytes} for a LoRA run of Qwen2-7B; the frozen base is the published parameter count in 16 bits", () => {
     const json = join(dir, "q7.json");
     const r = estimate("--model", join(CONFIGS, "Qwen2-7B"), "--method", "iopo", "--max-length", "2048", "--card", "h200", "--json", json);
     expect(r.status, r.stderr).toBe(0);
@@ -49,14 +49,14 @@ describe("iopo-train estimate", () => {
     expect(Object.keys(file).sort()).toEqual(["parts", "totalBytes"]);
     expect(Object.keys(file.parts).sort()).toEqual(["activations", "frozenWeights", "gradients", "logitsChunk", "moments", "trainable"]);
     expect(file.totalBytes).toBe(Object.values(file.parts as Record<string, number>).reduce((a, b) => a + b, 0));
-    expect(file.parts.frozenWeights).toBe(PUBLISHED["Qwen2-7B"] * 4);
+    expect(file.parts.frozenWeights).toBe(PUBLISHED["Qwen2-7B"] * 2); // the checkpoint's bf16, kept 16-bit
     // LoRA r8 on every linear module of 28 layers: r (in + out) per module
     expect(file.parts.trainable / 2).toBe(28 * 8 * (2 * (3584 + 3584) + 2 * (3584 + 512) + 2 * (3584 + 18944) + (18944 + 3584)) * 4);
     expect(file.parts.moments).toBe(2 * file.parts.trainable);
     const out = JSON.parse(r.stdout);
     expect(out.cardBytes).toBe(143771 * 2 ** 20);
     expect(out.fits).toBe(file.totalBytes <= out.cardBytes);
-    expect(r.stderr).toMatch(/frozenWeights\s+28\.37 GiB/);
+    expect(r.stderr).toMatch(/frozenWeights\s+14\.19 GiB/);
   });
 
   it("counts each model's parameters as published, and what recomputation, fp16 and full fine-tuning change", async () => {
@@ -64,11 +64,14 @@ describe("iopo-train estimate", () => {
       const c = await readConfig(join(CONFIGS, name));
       const lora = { rank: 8, alpha: 16, targets: [...LINEAR_MODULES] };
       const e = estimateMemory(c, { ...base, lora });
-      expect(e.parts.frozenWeights, name).toBe(n * 4);
+      expect(e.parts.frozenWeights, name).toBe(n * 2); // bf16 checkpoints: fp16 on the host and the device
+      const fp32Checkpoint = { ...c, raw: { ...c.raw, torch_dtype: "float32" } };
+      expect(estimateMemory(fp32Checkpoint, { ...base, lora }).parts.frozenWeights, name).toBe(n * 4);
+      expect(estimateMemory(fp32Checkpoint, { ...base, lora, precision: "fp16" }).parts.frozenWeights, name).toBe(n * 2);
       const full = estimateMemory(c, base);
       expect(full.parts.trainable, name).toBe(2 * n * 4); // master weights, and the step's new ones
       expect(full.parts.frozenWeights).toBe(0);
-      expect(estimateMemory(c, { ...base, ref: "on-the-fly" }).parts.frozenWeights).toBe(n * 4); // the frozen reference copy
+      expect(estimateMemory(c, { ...base, ref: "on-the-fly" }).parts.frozenWeights).toBe(n * 2); // the frozen reference copy
       expect(full.parts.gradients, name).toBe(n * 4);
       expect(estimateMemory(c, { ...base, gradAccum: 4 }).parts.gradients).toBe(2 * full.parts.gradients); // + accumulators
       expect(estimateMemory(c, { ...base, lora, recompute: true }).parts.activations).toBeLessThan(e.parts.activations / 2);

@@ -4,9 +4,20 @@
  * softmax, SwiGLU), used to check the graph's summed log-probs. It shares nothing with
  * src/model/decoder.ts except the config type.
  */
+import { f16ToF32 } from "@iopo/graph";
 import type { DecoderConfig } from "../src/model/config.ts";
 
-export type HfWeights = Record<string, { shape: number[]; data: Float32Array }>;
+type Fp32Weights = Record<string, { shape: number[]; data: Float32Array }>;
+/** HF names and layout; a 16-bit checkpoint's weights as fp16 bits (Uint16Array). */
+export type HfWeights = Record<string, { shape: number[]; data: Float32Array | Uint16Array }>;
+
+const widened = (w: HfWeights): Fp32Weights =>
+  Object.fromEntries(
+    Object.entries(w).map(([k, t]) => [
+      k,
+      { shape: t.shape, data: t.data instanceof Uint16Array ? Float32Array.from(t.data, f16ToF32) : t.data },
+    ]),
+  );
 
 /** y[o] = sum_i W[o, i] x[i] (+ b[o]); W in HF layout [out, in]. */
 function linear(x: Float64Array, w: { shape: number[]; data: Float32Array }, b?: { data: Float32Array }): Float64Array {
@@ -62,7 +73,8 @@ function rope(v: Float64Array, pos: number, freqs: number[]): Float64Array {
 }
 
 /** Logits [T][V] for one unpadded sequence. */
-export function referenceLogits(c: DecoderConfig, w: HfWeights, ids: number[]): Float64Array[] {
+export function referenceLogits(c: DecoderConfig, hf: HfWeights, ids: number[]): Float64Array[] {
+  const w = widened(hf);
   const T = ids.length;
   const D = c.hiddenSize;
   const hd = c.headDim;

@@ -518,7 +518,7 @@ describe("the iopo-train CLI", () => {
     const res = await session.run({ input_ids: i32(ids), attention_mask: i32(ids.map(() => 1)), position_ids: i32(ids.map((_, i) => i)) });
     const logits = res.logits.data as Float32Array;
     expect(res.logits.dims).toEqual([1, T, m.config.vocabSize]);
-    const again = inferenceOnnx(m.config, m.weights, 64);
+    const again = inferenceOnnx(m.config, m.weights, 64).bytes;
     const s2 = await ort.InferenceSession.create(again, { executionProviders: ["wasm"] });
     const res2 = await s2.run({ input_ids: i32(ids), attention_mask: i32(ids.map(() => 1)), position_ids: i32(ids.map((_, i) => i)) });
     expect(Array.from(res2.logits.data as Float32Array).slice(0, 50)).toEqual(Array.from(logits).slice(0, 50));

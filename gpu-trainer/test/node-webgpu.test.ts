@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { SHAPES, benchBatch, shapeConfig } from "../bench/gpu.ts";
 import { createNodeWebGpuEngine, createWasmEngine, type Engine, type HostTensor, Trainer } from "@iopo/graph";
-import { LINEAR_MODULES } from "../src/model/decoder.ts";
+import { LINEAR_MODULES, type ModelWeights } from "../src/model/decoder.ts";
 import { randomWeights } from "../src/model/index.ts";
 import { LogprobRunner, trainingModel } from "../src/train/graphs.ts";
 import { skipBanner, tryEngine } from "@iopo/graph/testing";
@@ -20,7 +20,7 @@ afterAll(async () => {
 interface Run {
   losses: number[];
   params: Record<string, HostTensor>;
-  weights: Map<string, Float32Array>;
+  weights: ModelWeights;
   /** Bytes the engine moved to and from the host in the last step, and the batch's bytes. */
   lastStepBytes?: number;
   batchBytes: number;

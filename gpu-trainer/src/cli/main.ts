@@ -71,10 +71,11 @@ const LOGPROBS_USAGE = `Usage: iopo-train logprobs --model <dir|tiny:name> --dat
   --seed <n>             tiny-model init       --api-key <key>       --cache-dir <dir>
 `;
 
-const EXPORT_USAGE = `Usage: iopo-train export --checkpoint <dir> --out <dir> [--merge-lora] [--onnx] [--model <dir|tiny:name>]
+const EXPORT_USAGE = `Usage: iopo-train export --checkpoint <dir> --out <dir> [--merge-lora] [--onnx [--onnx-external-data]] [--model <dir|tiny:name>]
   Writes a Hugging Face folder (config.json, model.safetensors, tokenizer files; a LoRA run as a PEFT
   adapter beside its base, or merged with --merge-lora) and with --onnx an inference graph model.onnx
-  (int32 input_ids, attention_mask, position_ids [batch, sequence] -> float32 logits).
+  (int32 input_ids, attention_mask, position_ids [batch, sequence] -> float32 logits). Its weights go to
+  model.onnx.data (ONNX external data) past protobuf's 2 GiB, or always with --onnx-external-data.
 `;
 
 const ESTIMATE_USAGE = `Usage: iopo-train estimate --model <dir|tiny:name> --method ${METHODS.join("|")} [train options]
@@ -273,6 +274,7 @@ async function runExport(argv: string[]): Promise<number> {
       model: { type: "string" },
       "merge-lora": { type: "boolean" },
       onnx: { type: "boolean" },
+      "onnx-external-data": { type: "boolean" },
     },
     EXPORT_USAGE,
   )?.values;
@@ -283,6 +285,7 @@ async function runExport(argv: string[]): Promise<number> {
     out: resolve(String(values.out)),
     mergeLora: values["merge-lora"] === true,
     onnx: values.onnx === true,
+    onnxExternalData: values["onnx-external-data"] === true,
     model: values.model as string | undefined,
     log: (l) => process.stderr.write(`${l}\n`),
   });

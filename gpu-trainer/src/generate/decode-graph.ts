@@ -36,9 +36,11 @@ export function buildDecodeGraph(
   c: DecoderConfig,
   weights: ModelWeights,
   lora?: { config: LoraConfig; weights: ModelWeights },
+  /** Whether the engine runs float16 (Engine.float16): a 16-bit base stays fp16 where it does. */
+  float16?: boolean,
 ): DecodeGraph {
   const g = new Graph();
-  const p = declareParams(g, c, weights, { trainable: false, lora: lora?.config, loraInit: lora?.weights });
+  const p = declareParams(g, c, weights, { trainable: false, float16, lora: lora?.config, loraInit: lora?.weights });
   const KV = c.numKvHeads;
   const hd = c.headDim;
   const ids = g.input("ids", "int32", ["N", "S"]);
@@ -59,8 +61,10 @@ export function buildDecodeGraph(
     outputs[presentName(l, "value")] = kv.value;
   });
   const hLast = g.gather(hidden, last, 1); // [N, D]
+  // a 16-bit base's head is fp16: cast to the hidden state's dtype at use, as the layers' weights
+  const head = (name: string) => g.cast(p.get(name), hLast.dtype);
   outputs.logits = c.tieWordEmbeddings
-    ? g.transpose(g.matmul(p.get("model.embed_tokens.weight"), g.transpose(hLast, [1, 0])), [1, 0]) // [V,D]@[D,N] -> [N,V]
-    : g.matmul(hLast, p.get("lm_head.weight"));
+    ? g.transpose(g.matmul(head("model.embed_tokens.weight"), g.transpose(hLast, [1, 0])), [1, 0]) // [V,D]@[D,N] -> [N,V]
+    : g.matmul(hLast, head("lm_head.weight"));
   return { graph: g, outputs };
 }

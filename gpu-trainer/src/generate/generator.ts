@@ -61,14 +61,14 @@ export class Generator {
 
   /** Compile the decode graph, create its session and upload the weights. */
   static async create(init: GeneratorInit): Promise<Generator> {
-    const { graph, outputs } = buildDecodeGraph(init.config, init.weights, init.lora);
+    const { graph, outputs } = buildDecodeGraph(init.config, init.weights, init.lora, init.engine.float16);
     const model = compile(outputs, { paramsAsInputs: true });
     const deviceOutputs = Object.keys(outputs).filter((n) => n.startsWith("present."));
     const session = await init.engine.createSession(model, { deviceOutputs, name: "decode" });
     const gen = new Generator(init.engine, init.config, session);
     for (const p of graph.params) {
       if (!session.inputNames.includes(p.name!)) continue;
-      gen.params.set(p.name!, await init.engine.upload({ dtype: "float32", shape: p.shape as number[], data: p.data! }));
+      gen.params.set(p.name!, await init.engine.upload({ dtype: p.dtype, shape: p.shape as number[], data: p.data! }));
     }
     return gen;
   }

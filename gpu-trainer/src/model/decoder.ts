@@ -10,7 +10,7 @@
  * device, with no Transpose kernel in the forward or backward pass; `lm_head.weight` is [D, V].
  * The conversion happens once, on the host, when weights are loaded or saved (see weights.ts).
  */
-import { type Graph, type Tensor, grad, init, nn } from "@iopo/graph";
+import { type Graph, type Tensor, f16ToF32, grad, init, nn } from "@iopo/graph";
 import type { DecoderConfig } from "./config.ts";
 const { rmsNorm, silu } = nn;
 
@@ -18,8 +18,22 @@ const { rmsNorm, silu } = nn;
 export const LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
 export type LinearModule = (typeof LINEAR_MODULES)[number];
 
-/** Weights in the trainer's layout (see the file comment), by HF name, fp32. */
-export type ModelWeights = Map<string, Float32Array>;
+/**
+ * A weight's values on the host: fp32, or IEEE fp16 bits (Uint16Array) for a base loaded from a
+ * 16-bit checkpoint, which stays 16-bit on the host and, where it does not train, on the device.
+ */
+export type WeightData = Float32Array | Uint16Array;
+
+/** Weights in the trainer's layout (see the file comment), by HF name. */
+export type ModelWeights = Map<string, WeightData>;
+
+/** A weight as fp32 values (fp16 bits widened into a new array; fp32 as it is). */
+export function asF32(data: WeightData): Float32Array {
+  if (data instanceof Float32Array) return data;
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = f16ToF32(data[i]);
+  return out;
+}
 
 export interface LoraConfig {
   rank: number;
@@ -81,11 +95,18 @@ export interface ParamOptions {
   prefix?: string;
   trainable: boolean;
   /**
-   * The dtype the weights are stored in when they do not train (default float32). float16 halves
+   * The dtype fp32 weights are stored in when they do not train (default float32). float16 halves
    * a frozen base on the device, with nothing lost where the decoder computes in fp16 anyway:
-   * each use would round it to fp16 (and keep that copy for the backward pass).
+   * each use would round it to fp16 (and keep that copy for the backward pass). Weights that are
+   * fp16 on the host (a 16-bit checkpoint) stay float16 when frozen, whatever this says: widening
+   * them would double their bytes without adding a bit, and each use casts them to the compute dtype.
    */
   frozenDtype?: "float32" | "float16";
+  /**
+   * Whether the engine runs float16 (Engine.float16; default true). false: weights that are fp16 on
+   * the host are widened to fp32 for the device, where they are frozen too.
+   */
+  float16?: boolean;
   lora?: LoraConfig;
   /** Initial LoRA A (by adapter name); random (PEFT's kaiming-uniform) when absent. */
   loraInit?: ModelWeights;
@@ -120,8 +141,10 @@ export function declareParams(g: Graph, c: DecoderConfig, weights: ModelWeights,
   for (const [name, shape] of paramShapes(c)) {
     const data = weights.get(name);
     if (!data) throw new Error(`missing weight ${name}`);
-    const dtype = opts.trainable ? "float32" : (opts.frozenDtype ?? "float32");
-    map.set(name, g.param(prefix + name, shape, { init: data, trainable: opts.trainable, dtype }));
+    // trainable weights are fp32 masters, whatever the checkpoint stored
+    const half = data instanceof Uint16Array && opts.float16 !== false;
+    const dtype = opts.trainable ? "float32" : half ? "float16" : (opts.frozenDtype ?? "float32");
+    map.set(name, g.param(prefix + name, shape, { init: dtype === "float32" ? asF32(data) : data, trainable: opts.trainable, dtype }));
   }
   let lora: DecoderParams["lora"];
   if (opts.lora) {
@@ -214,11 +237,27 @@ function signedSin(sin: Tensor, hd: number): Tensor {
   return sin.graph.mul(sin, sin.graph.constant(sign, [hd], sin.dtype));
 }
 
+/**
+ * x @ W for a frozen fp16 W under fp32 compute (a 16-bit base): the backward casts W again once
+ * the gradient exists (as recomputedLayer does with its input), where the derived one would keep
+ * the forward's fp32 cast of every layer's W for dX = dY·Wᵀ, 4 bytes a weight beside the 2 stored.
+ */
+function matmulFrozenHalf(x: Tensor, w: Tensor): Tensor {
+  const g = x.graph;
+  return g.customGradient(g.matmul(x, g.cast(w, x.dtype)), [x], (gy) => {
+    const first = g.slice(g.reshape(gy, [-1]), [0], [1]);
+    const wAgain = g.cast(g.where(g.equal(first, first), w, w), x.dtype);
+    const rows = g.reshape(gy, [-1, gy.shape[gy.rank - 1]]);
+    return [g.reshapeLike(g.gemm(rows, wAgain, { transB: true }), x)];
+  });
+}
+
 /** x @ W (+ b) (+ scale * (x @ A) @ B with LoRA), in x's dtype. */
 function linearModule(p: DecoderParams, path: string, x: Tensor, adapters: boolean): Tensor {
   const g = x.graph;
   const param = (name: string) => g.cast(p.get(name), x.dtype);
-  let y = g.matmul(x, param(`${path}.weight`));
+  const w = p.get(`${path}.weight`);
+  let y = !w.trainable && w.dtype === "float16" && x.dtype === "float32" ? matmulFrozenHalf(x, w) : g.matmul(x, param(`${path}.weight`));
   if (p.has(`${path}.bias`)) y = g.add(y, param(`${path}.bias`));
   const a = adapters ? p.lora?.a.get(path) : undefined;
   if (a) {

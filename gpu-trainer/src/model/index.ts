@@ -9,11 +9,11 @@ import { ChatTokenizer } from "../tokenizer/index.ts";
 import { tinyTokenizerFiles } from "../tokenizer/tiny.ts";
 import { type DecoderConfig, UnsupportedModelError, parseHfConfig } from "./config.ts";
 import { type ModelWeights, paramShapes } from "./decoder.ts";
-import { fingerprintDir, loadHfWeights, readConfig } from "./weights.ts";
+import { type LoadWeightsOptions, fingerprintDir, loadHfWeights, readConfig } from "./weights.ts";
 
 export interface Model {
   config: DecoderConfig;
-  /** Base weights in the trainer's layout. */
+  /** Base weights in the trainer's layout (a 16-bit checkpoint's as fp16 bits). */
   weights: ModelWeights;
   tokenizer: ChatTokenizer;
   /** What was asked for: a folder path or tiny:<name>. */
@@ -138,7 +138,7 @@ export function createTinyModel(name: string, seed = 0): Model {
  * Load `tiny:<name>` or a folder with config.json, model.safetensors (or a sharded index) and
  * tokenizer.json / tokenizer_config.json.
  */
-export async function loadModel(spec: string, opts: { seed?: number } = {}): Promise<Model> {
+export async function loadModel(spec: string, opts: { seed?: number } & LoadWeightsOptions = {}): Promise<Model> {
   if (spec.startsWith("tiny:")) return createTinyModel(spec.slice(5), opts.seed ?? 0);
   const dir = resolve(spec);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UnsupportedModelError(`model folder not found: ${spec}`);
@@ -146,7 +146,7 @@ export async function loadModel(spec: string, opts: { seed?: number } = {}): Pro
   const tokenizer = await ChatTokenizer.fromDir(dir);
   if (tokenizer.vocabSize > config.vocabSize)
     throw new UnsupportedModelError(`tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${config.vocabSize}`);
-  const weights = await loadHfWeights(dir, config);
+  const weights = await loadHfWeights(dir, config, { widen: opts.widen });
   return { config, weights, tokenizer, source: dir, fingerprint: await fingerprintDir(dir) };
 }
 

@@ -3,8 +3,9 @@
  *   [u64 little-endian header length N][N bytes of JSON header][tensor bytes]
  * The header maps each tensor name to {dtype, shape, data_offsets: [begin, end]} (offsets relative
  * to the end of the header), plus an optional "__metadata__" map of strings. Tensors are read one
- * at a time with positioned reads, so a checkpoint larger than memory never has to be loaded whole;
- * fp16 and bf16 are widened to fp32 (the trainer's master weights).
+ * at a time with positioned reads, so a checkpoint larger than memory never has to be loaded whole.
+ * `readF32` widens fp16 and bf16 to fp32 (master weights that train); `readWeight` keeps them
+ * 16-bit (a frozen base: on the host at the checkpoint's size, not twice it).
  *
  * Sharded checkpoints: `model.safetensors.index.json` = {metadata: {total_size}, weight_map: {name:
  * file}}, as transformers writes them.
@@ -40,6 +41,43 @@ export class SafetensorsError extends Error {
 export interface F32Tensor {
   shape: number[];
   data: Float32Array;
+}
+
+/** A float tensor as the trainer holds it on the host: fp32, or fp16 bits (Uint16Array). */
+export interface WeightTensor {
+  shape: number[];
+  data: Float32Array | Uint16Array;
+}
+
+/** bf16 bits -> fp16 bits (round to nearest even), for all 2^16 of them: one lookup per value. */
+let bf16ToF16Table: Uint16Array | undefined;
+function bf16ToF16(): Uint16Array {
+  if (!bf16ToF16Table) {
+    const f = new Float32Array(1);
+    const u = new Uint32Array(f.buffer);
+    bf16ToF16Table = new Uint16Array(65536);
+    for (let h = 0; h < 65536; h++) {
+      u[0] = h << 16;
+      bf16ToF16Table[h] = f32ToF16(f[0]);
+    }
+  }
+  return bf16ToF16Table;
+}
+
+/**
+ * bf16 bits converted to fp16 bits in place, or undefined where a finite value lies beyond fp16's
+ * range (|x| > 65504). bf16's 8-bit mantissa fits fp16's 10 bits, so the conversion is exact for
+ * |x| >= 2^-14 (fp16's smallest normal); smaller values keep fewer bits (fp16 subnormals, zero below
+ * 2^-24), which is below what a weight's contribution to a sum of thousands of fp16-rounded terms
+ * keeps anyway. fp16 rather than bf16 on the device: every engine here has fp16 tensors and
+ * kernels (WebGPU's shader-f16, onnxruntime's CPU Cast), bf16 none.
+ */
+export function bf16ToF16InPlace(h: Uint16Array): Uint16Array | undefined {
+  const table = bf16ToF16();
+  // check every value before changing any: a refused tensor is still bf16 for the fp32 fallback
+  for (let i = 0; i < h.length; i++) if ((table[h[i]] & 0x7fff) === 0x7c00 && (h[i] & 0x7fff) !== 0x7f80) return undefined;
+  for (let i = 0; i < h.length; i++) h[i] = table[h[i]];
+  return h;
 }
 
 /** Parse a header from the first bytes of a file (`bytes` must hold at least 8 + N bytes). */
@@ -118,6 +156,18 @@ export function encodeFromF32(dtype: "F32" | "F16" | "BF16", data: Float32Array)
   return new Uint8Array(out.buffer);
 }
 
+function writtenDtype(t: WeightTensor, opts: WriteOptions): "F32" | "F16" | "BF16" {
+  return opts.dtype ?? (t.data instanceof Uint16Array ? "F16" : "F32");
+}
+
+/** A tensor's bytes in `dtype`: fp16 bits written as F16 are the bytes held, not a round trip. */
+function encodeWeight(t: WeightTensor, dtype: "F32" | "F16" | "BF16"): Uint8Array {
+  const d = t.data;
+  if (d instanceof Float32Array) return encodeFromF32(dtype, d);
+  if (dtype === "F16") return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  return encodeFromF32(dtype, decodeToF32("F16", new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+}
+
 /** A safetensors file opened for tensor-by-tensor reading. */
 export class SafetensorsFile {
   private constructor(
@@ -148,11 +198,15 @@ export class SafetensorsFile {
     return Object.keys(this.header.tensors);
   }
 
-  async readRaw(name: string): Promise<Uint8Array> {
+  /**
+   * A tensor's bytes, in a new buffer or at the start of `scratch` (where it is large enough: the
+   * bytes are then valid until the next read into it).
+   */
+  async readRaw(name: string, scratch?: Uint8Array): Promise<Uint8Array> {
     const e = this.header.tensors[name];
     if (!e) throw new SafetensorsError(`${this.path}: no tensor ${name}`);
     const [b, en] = e.dataOffsets;
-    const out = new Uint8Array(en - b);
+    const out = scratch && scratch.byteLength >= en - b ? scratch.subarray(0, en - b) : new Uint8Array(en - b);
     const fh = await open(this.path, "r");
     try {
       let done = 0;
@@ -173,9 +227,27 @@ export class SafetensorsFile {
     if (!e) throw new SafetensorsError(`${this.path}: no tensor ${name}`);
     return { shape: [...e.shape], data: decodeToF32(e.dtype, await this.readRaw(name), name) };
   }
+
+  /**
+   * A float tensor with 16-bit ones kept 16-bit: F16 as a view over the bytes read from the file,
+   * BF16 converted to fp16 in the same buffer (fp32 where a value is past fp16's range, see
+   * bf16ToF16InPlace); F32 and F64 as fp32. With `scratch` (see readRaw), 16-bit data may be a
+   * view over it: for a caller that copies it (a transpose) before the next read.
+   */
+  async readWeight(name: string, scratch?: Uint8Array): Promise<WeightTensor> {
+    const e = this.header.tensors[name];
+    if (!e) throw new SafetensorsError(`${this.path}: no tensor ${name}`);
+    if (e.dtype !== "F16" && e.dtype !== "BF16") return this.readF32(name);
+    // readRaw's bytes start at offset 0 of their buffer: 2-byte aligned
+    const raw = await this.readRaw(name, scratch);
+    const bits = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+    const data = e.dtype === "F16" ? bits : (bf16ToF16InPlace(bits) ?? decodeToF32("BF16", raw, name));
+    return { shape: [...e.shape], data };
+  }
 }
 
 export interface WriteOptions {
+  /** Every tensor in this dtype; by default fp32 tensors are written F32 and fp16 ones F16, as held. */
   dtype?: "F32" | "F16" | "BF16";
   metadata?: Record<string, string>;
 }
@@ -184,8 +256,7 @@ export interface WriteOptions {
  * Write tensors to one safetensors file (names sorted, as the Python writer does). The file is
  * written under a temporary name and renamed, so a crash never leaves a truncated checkpoint.
  */
-export async function writeSafetensors(path: string, tensors: Record<string, F32Tensor>, opts: WriteOptions = {}): Promise<void> {
-  const dtype = opts.dtype ?? "F32";
+export async function writeSafetensors(path: string, tensors: Record<string, WeightTensor>, opts: WriteOptions = {}): Promise<void> {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
   if (opts.metadata) header.__metadata__ = opts.metadata;
@@ -194,6 +265,7 @@ export async function writeSafetensors(path: string, tensors: Record<string, F32
     const t = tensors[name];
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (numel !== t.data.length) throw new SafetensorsError(`${name}: ${t.data.length} values for shape [${t.shape}]`);
+    const dtype = writtenDtype(t, opts);
     const bytes = numel * BYTES[dtype];
     header[name] = { dtype, shape: t.shape, data_offsets: [off, off + bytes] };
     off += bytes;
@@ -210,7 +282,7 @@ export async function writeSafetensors(path: string, tensors: Record<string, F32
   try {
     await fh.write(prefix);
     await fh.write(hbytes);
-    for (const name of names) await fh.write(encodeFromF32(dtype, tensors[name].data));
+    for (const name of names) await fh.write(encodeWeight(tensors[name], writtenDtype(tensors[name], opts)));
     await fh.sync();
   } finally {
     await fh.close();
@@ -225,10 +297,9 @@ export async function writeSafetensors(path: string, tensors: Record<string, F32
  */
 export async function writeCheckpointWeights(
   dir: string,
-  tensors: Record<string, F32Tensor>,
+  tensors: Record<string, WeightTensor>,
   opts: WriteOptions & { maxShardBytes?: number; prefix?: string } = {},
 ): Promise<string[]> {
-  const dtype = opts.dtype ?? "F32";
   const base = opts.prefix ?? "model";
   const maxBytes = opts.maxShardBytes ?? 5 * 1024 ** 3;
   const names = Object.keys(tensors).sort();
@@ -236,7 +307,7 @@ export async function writeCheckpointWeights(
   let size = 0;
   let total = 0;
   for (const n of names) {
-    const b = tensors[n].data.length * BYTES[dtype];
+    const b = tensors[n].data.length * BYTES[writtenDtype(tensors[n], opts)];
     if (size + b > maxBytes && groups[groups.length - 1].length) {
       groups.push([]);
       size = 0;
@@ -249,7 +320,7 @@ export async function writeCheckpointWeights(
   await mkdir(dir, { recursive: true });
   if (groups.length === 1) {
     const file = `${base}.safetensors`;
-    await writeSafetensors(join(dir, file), tensors, { dtype, metadata });
+    await writeSafetensors(join(dir, file), tensors, { dtype: opts.dtype, metadata });
     await rm(join(dir, `${base}.safetensors.index.json`), { force: true });
     return [file];
   }
@@ -257,7 +328,7 @@ export async function writeCheckpointWeights(
   const weightMap: Record<string, string> = {};
   for (let i = 0; i < groups.length; i++) {
     const file = `${base}-${String(i + 1).padStart(5, "0")}-of-${String(groups.length).padStart(5, "0")}.safetensors`;
-    await writeSafetensors(join(dir, file), Object.fromEntries(groups[i].map((n) => [n, tensors[n]])), { dtype, metadata });
+    await writeSafetensors(join(dir, file), Object.fromEntries(groups[i].map((n) => [n, tensors[n]])), { dtype: opts.dtype, metadata });
     for (const n of groups[i]) weightMap[n] = file;
     files.push(file);
   }

@@ -1,7 +1,8 @@
 /**
- * Hugging Face checkpoint folders <-> the trainer's weights (fp32, linear weights transposed, see
- * decoder.ts). Loading accepts fp32, fp16 and bf16 tensors, one file or sharded; saving writes HF
- * names and layout, so transformers (and PEFT, for adapters) load what we write.
+ * Hugging Face checkpoint folders <-> the trainer's weights (linear weights transposed, see
+ * decoder.ts). Loading accepts fp32, fp16 and bf16 tensors, one file or sharded, and keeps 16-bit
+ * ones 16-bit (fp16; see ModelWeights); saving writes HF names and layout, fp16 weights as F16, so
+ * transformers (and PEFT, for adapters) load what we write.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -9,12 +10,21 @@ import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ChatTokenizer } from "../tokenizer/index.ts";
 import { type DecoderConfig, UnsupportedModelError, parseHfConfig, toHfConfig } from "./config.ts";
-import { type LoraConfig, type ModelWeights, isTransposedInTrainer, linearShape, loraNames, paramShapes } from "./decoder.ts";
-import { type F32Tensor, SafetensorsError, openCheckpointWeights, writeCheckpointWeights } from "./safetensors.ts";
+import {
+  type LoraConfig,
+  type ModelWeights,
+  type WeightData,
+  asF32,
+  isTransposedInTrainer,
+  linearShape,
+  loraNames,
+  paramShapes,
+} from "./decoder.ts";
+import { type F32Tensor, SafetensorsError, type WeightTensor, openCheckpointWeights, writeCheckpointWeights } from "./safetensors.ts";
 
-/** Transpose a row-major [rows, cols] matrix. */
-export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
+/** Transpose a row-major [rows, cols] matrix (fp16 bits move as 16-bit words). */
+export function transpose2d<T extends WeightData>(data: T, rows: number, cols: number): T {
+  const out = (data instanceof Uint16Array ? new Uint16Array(data.length) : new Float32Array(data.length)) as T;
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
   return out;
 }
@@ -34,19 +44,36 @@ export async function readConfig(dir: string): Promise<DecoderConfig> {
   return parseHfConfig(raw);
 }
 
-/** Load a checkpoint folder's weights into the trainer's layout. */
-export async function loadHfWeights(dir: string, c: DecoderConfig): Promise<ModelWeights> {
+export interface LoadWeightsOptions {
+  /** fp32 for every weight (the layout before 16-bit weights stayed 16-bit; a reference in tests). */
+  widen?: boolean;
+}
+
+/**
+ * Load a checkpoint folder's weights into the trainer's layout. fp16 and bf16 tensors stay 16-bit
+ * (fp16 bits) unless `widen`: the host holds a 16-bit checkpoint at its own size, one tensor's
+ * transpose more at the peak.
+ */
+export async function loadHfWeights(dir: string, c: DecoderConfig, opts: LoadWeightsOptions = {}): Promise<ModelWeights> {
   const files = await openCheckpointWeights(dir);
   const shapes = paramShapes(c);
   const out: ModelWeights = new Map();
   const missing: string[] = [];
+  // a transposed tensor is read into one reused buffer and transposed out of it: no garbage of a
+  // checkpoint's size waiting for the collector at the peak
+  let largest = 0;
+  for (const name of shapes.keys()) {
+    const e = files.get(name)?.header.tensors[name];
+    if (e && isTransposedInTrainer(name)) largest = Math.max(largest, e.dataOffsets[1] - e.dataOffsets[0]);
+  }
+  const scratch = opts.widen ? undefined : new Uint8Array(largest);
   for (const [name, shape] of shapes) {
     const f = files.get(name);
     if (!f) {
       missing.push(name);
       continue;
     }
-    const t = await f.readF32(name);
+    const t = opts.widen ? await f.readF32(name) : await f.readWeight(name, isTransposedInTrainer(name) ? scratch : undefined);
     const hfShape = isTransposedInTrainer(name) ? [shape[1], shape[0]] : shape;
     if (t.shape.join() !== hfShape.join())
       throw new SafetensorsError(`${name}: checkpoint shape [${t.shape}] does not match config.json ([${hfShape}])`);
@@ -62,9 +89,9 @@ export async function loadHfWeights(dir: string, c: DecoderConfig): Promise<Mode
   return out;
 }
 
-/** The trainer's weights as HF tensors (names, shapes, [out, in] layout). */
-export function toHfTensors(c: DecoderConfig, weights: ModelWeights): Record<string, F32Tensor> {
-  const out: Record<string, F32Tensor> = {};
+/** The trainer's weights as HF tensors (names, shapes, [out, in] layout), fp16 ones still fp16. */
+export function toHfTensors(c: DecoderConfig, weights: ModelWeights): Record<string, WeightTensor> {
+  const out: Record<string, WeightTensor> = {};
   for (const [name, shape] of paramShapes(c)) {
     const data = weights.get(name);
     if (!data) throw new Error(`missing weight ${name}`);
@@ -117,8 +144,8 @@ export async function saveLoraAdapter(
       const a = adapter.get(n.a);
       const b = adapter.get(n.b);
       if (!a || !b) throw new Error(`missing adapter weights for ${n.a}`);
-      tensors[PEFT_PREFIX + n.a] = { shape: [lora.rank, i], data: transpose2d(a, i, lora.rank) };
-      tensors[PEFT_PREFIX + n.b] = { shape: [o, lora.rank], data: transpose2d(b, lora.rank, o) };
+      tensors[PEFT_PREFIX + n.a] = { shape: [lora.rank, i], data: transpose2d(asF32(a), i, lora.rank) };
+      tensors[PEFT_PREFIX + n.b] = { shape: [o, lora.rank], data: transpose2d(asF32(b), lora.rank, o) };
     }
   await writeCheckpointWeights(dir, tensors, { prefix: "adapter_model" });
   const config = {
@@ -170,10 +197,11 @@ export function mergeLora(c: DecoderConfig, base: ModelWeights, lora: LoraConfig
     for (const m of lora.targets) {
       const n = loraNames(l, m);
       const [i, o] = linearShape(c, m);
-      const a = adapter.get(n.a)!;
-      const b = adapter.get(n.b)!;
+      const a = asF32(adapter.get(n.a)!);
+      const b = asF32(adapter.get(n.b)!);
       const wName = n.a.replace(".lora_A.weight", ".weight");
-      const w = Float32Array.from(base.get(wName)!);
+      const baseW = base.get(wName)!;
+      const w = baseW instanceof Float32Array ? Float32Array.from(baseW) : asF32(baseW);
       const r = lora.rank;
       const acc = new Float64Array(o);
       for (let x = 0; x < i; x++) {

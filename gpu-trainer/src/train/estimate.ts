@@ -17,7 +17,10 @@ export type EstimateOptions = Pick<
 export interface MemoryEstimate {
   /** Bytes by part. */
   parts: {
-    /** Weights that do not train (LoRA's base, or full fine-tuning's reference copy on the fly), fp16 under --precision fp16. */
+    /**
+     * Weights that do not train (LoRA's base, or full fine-tuning's reference copy on the fly):
+     * fp16 from a 16-bit checkpoint (config.json's torch_dtype) or under --precision fp16.
+     */
     frozenWeights: number;
     /**
      * fp32 master weights that train (LoRA adapters, or every weight), twice: the optimizer step
@@ -59,6 +62,12 @@ function savedPerToken(c: DecoderConfig): number {
   return 4 * c.hiddenSize + 4 * q + 5 * c.intermediateSize;
 }
 
+/** config.json says the weights are stored in 16 bits (transformers' `torch_dtype`, `dtype` since 4.56). */
+function isHalfCheckpoint(c: DecoderConfig): boolean {
+  const d = c.raw.torch_dtype ?? c.raw.dtype;
+  return d === "float16" || d === "bfloat16";
+}
+
 export function estimateMemory(c: DecoderConfig, o: EstimateOptions): MemoryEstimate {
   const params = [...paramShapes(c).values()].reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
   const trainableElems = o.lora ? loraParams(c, o.lora) : params;
@@ -83,8 +92,10 @@ export function estimateMemory(c: DecoderConfig, o: EstimateOptions): MemoryEsti
   // gradient kept for the backward pass, and the exponentials
   const logitTensors = vocabChunk ? 2 * Math.min(c.vocabSize, vocabChunk) : 4 * c.vocabSize;
   const parts = {
-    // under --precision fp16 the frozen weights are stored fp16 (decoder.ts's frozenDtype)
-    frozenWeights: frozenElems * act,
+    // a 16-bit checkpoint's frozen weights stay fp16 (decoder.ts's declareParams; under fp32
+    // compute its linear weights are cast again in the backward pass, not kept cast), and under
+    // --precision fp16 a fp32 checkpoint's are stored fp16 (frozenDtype)
+    frozenWeights: frozenElems * (o.precision === "fp16" || isHalfCheckpoint(c) ? 2 : FP32),
     trainable: 2 * trainableElems * FP32,
     gradients: trainableElems * FP32 * (o.gradAccum > 1 ? 2 : 1),
     moments: 2 * 2 * trainableElems * FP32,

@@ -1,11 +1,12 @@
 /**
  * Export a checkpoint: a Hugging Face folder (config.json, model.safetensors, tokenizer files;
  * LoRA runs either merged into the weights or as a PEFT adapter beside its base) and, optionally,
- * an ONNX inference graph (model.onnx: input_ids, attention_mask, position_ids -> logits).
+ * an ONNX inference graph (model.onnx: input_ids, attention_mask, position_ids -> logits), its
+ * weights in model.onnx.data (ONNX external data) where they would pass protobuf's 2 GiB or when asked.
  */
-import { writeFile, mkdir } from "node:fs/promises";
+import { open, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { compile, Graph, type Tensor } from "@iopo/graph";
+import { type CompiledModel, compile, Graph, type Tensor } from "@iopo/graph";
 import type { DecoderConfig } from "../model/config.ts";
 import { ropeTables } from "../model/config.ts";
 import { type ModelWeights, declareParams, decoderLogits } from "../model/decoder.ts";
@@ -19,6 +20,11 @@ export interface ExportOptions {
   /** LoRA: write merged weights instead of base + adapter. */
   mergeLora?: boolean;
   onnx?: boolean;
+  /**
+   * The ONNX graph's weights in model.onnx.data (ONNX external data) even where inlined they would
+   * stay under protobuf's 2 GiB (past it they always go there).
+   */
+  onnxExternalData?: boolean;
   /** Positions the ONNX graph's rotary table covers (default min(max_position_embeddings, 4096)). */
   onnxMaxPositions?: number;
   /** The base model, when not the one named in the checkpoint (e.g. moved). */
@@ -38,12 +44,21 @@ export async function openCheckpoint(dir: string, model?: string | Model): Promi
   return { model: m, checkpoint: await loadCheckpoint(dir, m.config) };
 }
 
+/** The side file of model.onnx's external data (ONNX's `location`, relative to the model). */
+export const ONNX_EXTERNAL_DATA = "model.onnx.data";
+
 /**
  * The inference graph: int32 input_ids, attention_mask (1 = token) and position_ids, each
  * [batch, sequence]; float32 logits [batch, sequence, vocab]. Rotary tables are constants indexed by
- * position_ids; weights are initializers.
+ * position_ids; weights are initializers (fp16 ones from a 16-bit base stay fp16, cast at use),
+ * inlined, or in ONNX_EXTERNAL_DATA past protobuf's 2 GiB or with `externalData`.
  */
-export function inferenceOnnx(c: DecoderConfig, weights: ModelWeights, maxPositions: number): Uint8Array {
+export function inferenceOnnx(
+  c: DecoderConfig,
+  weights: ModelWeights,
+  maxPositions: number,
+  opts: { externalData?: boolean } = {},
+): CompiledModel {
   const g = new Graph();
   const ids = g.input("input_ids", "int32", ["batch", "sequence"]);
   const mask = g.input("attention_mask", "int32", ["batch", "sequence"]);
@@ -52,7 +67,21 @@ export function inferenceOnnx(c: DecoderConfig, weights: ModelWeights, maxPositi
   const table = (t: Float32Array): Tensor => g.unsqueeze(g.gather(g.constant(t, [maxPositions, c.headDim]), pos, 0), 1);
   const p = declareParams(g, c, weights, { trainable: false });
   const logits = decoderLogits(p, { ids, keyMask: g.cast(mask, "float32"), cos: table(cos), sin: table(sin) });
-  return compile({ logits }, { paramsAsInputs: false }).bytes;
+  return compile({ logits }, { paramsAsInputs: false, externalData: { location: ONNX_EXTERNAL_DATA, always: opts.externalData } });
+}
+
+/** Write an emitted model to dir/file, and its external data beside it; the files written. */
+export async function writeOnnx(dir: string, file: string, model: CompiledModel): Promise<string[]> {
+  await writeFile(join(dir, file), model.bytes);
+  const ext = model.externalData;
+  if (!ext) return [file];
+  const fh = await open(join(dir, ext.location), "w");
+  try {
+    for (const chunk of ext.chunks) await fh.write(chunk);
+  } finally {
+    await fh.close();
+  }
+  return [file, ext.location];
 }
 
 export async function exportCheckpoint(o: ExportOptions): Promise<ExportResult> {
@@ -87,8 +116,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportResult> 
   }
   if (o.onnx) {
     const maxPos = o.onnxMaxPositions ?? Math.min(c.maxPositionEmbeddings, 4096);
-    await writeFile(join(o.out, "model.onnx"), inferenceOnnx(c, inferenceWeights, maxPos));
-    files.push("model.onnx");
+    files.push(...(await writeOnnx(o.out, "model.onnx", inferenceOnnx(c, inferenceWeights, maxPos, { externalData: o.onnxExternalData }))));
   }
   log(`exported ${o.checkpoint} to ${o.out}: ${files.join(", ")}`);
   return { out: o.out, files };

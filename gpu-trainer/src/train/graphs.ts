@@ -64,6 +64,8 @@ export interface TrainingModelOptions {
   recompute?: boolean;
   /** The dtype of the weights that do not train (decoder.ts's ParamOptions; default: the compute dtype). */
   frozenDtype?: "float32" | "float16";
+  /** Whether the engine runs float16 (Engine.float16; decoder.ts's ParamOptions). */
+  float16?: boolean;
 }
 
 /**
@@ -79,6 +81,7 @@ export function trainingModel(o: TrainingModelOptions): ModelFn {
     const policy = declareParams(g, o.config, o.weights, {
       trainable: !o.lora,
       frozenDtype,
+      float16: o.float16,
       lora: o.lora,
       loraInit: o.loraInit,
       seed: o.seed,
@@ -92,7 +95,12 @@ export function trainingModel(o: TrainingModelOptions): ModelFn {
       else {
         const refParams = o.lora
           ? policy
-          : declareParams(g, o.config, o.referenceWeights ?? o.weights, { prefix: "ref.", trainable: false, frozenDtype });
+          : declareParams(g, o.config, o.referenceWeights ?? o.weights, {
+              prefix: "ref.",
+              trainable: false,
+              frozenDtype,
+              float16: o.float16,
+            });
         const refLogps = decoderLabelLogProbs(refParams, dec, inp.labels, { ...head, adapters: false });
         reference = g.stopGradient(sequenceLogProbs(refLogps, inp.lossMask));
       }
@@ -124,13 +132,13 @@ export class LogprobRunner {
     const g = new Graph();
     // any row count: a single block
     const inp = declareBatchInputs(g, c, 1);
-    const p = declareParams(g, c, weights, { trainable: false, lora: lora?.config, loraInit: lora?.weights });
+    const p = declareParams(g, c, weights, { trainable: false, float16: engine.float16, lora: lora?.config, loraInit: lora?.weights });
     const dec = { ids: inp.ids, keyMask: inp.keyMask, cos: inp.cos, sin: inp.sin };
     const logps = sequenceLogProbs(decoderLabelLogProbs(p, dec, inp.labels), inp.lossMask);
     const model = compile({ logps });
     const session = await engine.createSession(model, { name: "logprobs" });
     const params = new Map<string, DeviceTensor>();
-    for (const t of g.params) params.set(t.name!, await engine.upload({ dtype: "float32", shape: t.shape as number[], data: t.data! }));
+    for (const t of g.params) params.set(t.name!, await engine.upload({ dtype: t.dtype, shape: t.shape as number[], data: t.data! }));
     return new LogprobRunner(engine, session, params);
   }
 

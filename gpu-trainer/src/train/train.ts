@@ -98,7 +98,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const cacheDir = o.cacheDir ?? defaultCacheDir();
   const resumeDir = await findResumePoint(o.resume, opts.out, log);
-  const model = typeof o.model === "string" ? await loadModel(o.model, { seed: opts.seed }) : o.model;
+  // full fine-tuning trains every weight from fp32 masters: one fp32 copy on the host (the graph's
+  // params share it), not a 16-bit one beside it; LoRA keeps a 16-bit base 16-bit
+  const model = typeof o.model === "string" ? await loadModel(o.model, { seed: opts.seed, widen: !opts.lora }) : o.model;
   const dataset =
     typeof o.data === "string"
       ? await openDataset(o.data, { format: SHARD_FORMAT[opts.method], cacheDir, apiKey: o.apiKey ?? process.env.IOPO_API_KEY, log })
@@ -292,6 +294,7 @@ async function createTrainer(run: Run, engine: Engine, resumed: CheckpointConten
       reference: opts.ref,
       computeDtype: opts.precision === "fp16" ? "float16" : "float32",
       recompute: opts.recompute,
+      float16: engine.float16,
     }),
     lossScaling: opts.precision === "fp16" ? {} : undefined,
     lr: opts.lr,

@@ -19,7 +19,16 @@ export {
 export { type GradRule, grad, unbroadcast } from "./graph/autodiff.ts";
 export { OPS, type OpDef, type OpName } from "./graph/ops/index.ts";
 export { optimize, type OptimizeOptions, type OptimizeResult } from "./graph/simplify.ts";
-export { toOnnx, type EmitOptions, type EmittedModel, type IoInfo, type Opset } from "./graph/onnx.ts";
+export {
+  PROTOBUF_LIMIT_BYTES,
+  toOnnx,
+  type EmitOptions,
+  type EmittedModel,
+  type ExternalData,
+  type ExternalDataOptions,
+  type IoInfo,
+  type Opset,
+} from "./graph/onnx.ts";
 export { compile, type CompileOptions, type CompiledModel } from "./graph/compile.ts";
 export { evaluate, evalNode, type EvalOptions, type Precision, type Value } from "./graph/interpreter.ts";
 export { gradCheck, type GradCheckResult } from "./graph/gradcheck.ts";

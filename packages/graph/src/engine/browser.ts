@@ -86,6 +86,8 @@ export class BrowserEngine implements Engine {
   readonly preallocatedOutputs: boolean;
   description = "";
   software = false;
+  /** See Engine.float16: the adapter's shader-f16 (WebGPU); wasm has fp16 kernels. */
+  float16 = true;
   private constructor(
     private browser: Browser,
     private page: Page,
@@ -142,6 +144,7 @@ export class BrowserEngine implements Engine {
         await e.call("anchor", Buffer.from(m.bytes).toString("base64"));
         const label = `${info.vendor ?? "?"} ${info.architecture ?? ""} ${info.description ?? ""}`.trim();
         e.software = /swiftshader|llvmpipe|lavapipe/i.test(label);
+        e.float16 = info.f16 === true;
         e.description = `onnxruntime-web WebGPU in headless Chromium (${label}${e.software ? "; software adapter: correctness only" : ""})`;
       } else e.description = `onnxruntime-web wasm in headless Chromium (${opts.numThreads ?? 1} thread(s))`;
       return e;

@@ -4,7 +4,7 @@
  * WebGPU EP. On both WebGPU flavours tensors kept "on the device" are GPU buffers that stay there
  * between runs; only host feeds and host outputs cross (counted in `hostBytes`).
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,7 +30,8 @@ import { installNodeWebGPU, keepAlive } from "./webgpu-node.ts";
 
 /** The parts of an ORT module we use (onnxruntime-web and onnxruntime-node both provide them). */
 export interface OrtModule {
-  InferenceSession: { create(model: Uint8Array, opts?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  /** From the model's bytes, or a model file's path (onnxruntime-node, or web builds in Node). */
+  InferenceSession: { create(model: Uint8Array | string, opts?: InferenceSession.SessionOptions): Promise<InferenceSession> };
   Tensor: typeof OrtTensor;
   env: {
     wasm?: { numThreads?: number; simd?: boolean; proxy?: boolean };
@@ -40,6 +41,7 @@ export interface OrtModule {
 }
 
 type GpuDevice = {
+  features: { has(name: string): boolean };
   createBuffer(d: { size: number; usage: number; mappedAtCreation?: boolean }): GpuBuffer;
   createCommandEncoder(): { copyBufferToBuffer(a: GpuBuffer, ao: number, b: GpuBuffer, bo: number, n: number): void; finish(): unknown };
   queue: {
@@ -88,6 +90,8 @@ export class OrtEngine implements Engine {
   readonly kind: EngineKind;
   readonly description: string;
   readonly software: boolean;
+  /** See Engine.float16: the CPU EPs have fp16 kernels; the WebGPU ones are probed (probeFloat16). */
+  float16 = true;
   private device?: GpuDevice;
   private live = new Set<OrtTensor>();
   private moved = 0;
@@ -161,6 +165,31 @@ export class OrtEngine implements Engine {
     return this;
   }
 
+  /**
+   * Whether fp16 runs here (WebGPU has it only with the adapter's shader-f16): onnxruntime-node's
+   * WebGPU EP is asked by running a fp16 -> fp32 Cast, its session logging fatal errors only (the
+   * failure is the answer, not an error to print).
+   */
+  async probeFloat16(): Promise<this> {
+    // the web build: the device ORT made says it (and its failed run would print an error anyway)
+    if (this.gpu) {
+      this.float16 = (await this.gpuDevice()).features.has("shader-f16");
+      return this;
+    }
+    const g = new Graph();
+    const bytes = toOnnx({ y: g.cast(g.input("x", "float16", [1]), "float32") }).bytes;
+    const so = { ...this.opts.sessionOptions, logSeverityLevel: 4 as const };
+    try {
+      const s = await this.wrapAsync(() => this.ort.InferenceSession.create(bytes, so));
+      await this.wrapAsync(() => s.run({ x: new this.ort.Tensor("float16", new Uint16Array([0x3c00]), [1]) }));
+      await s.release();
+      this.float16 = true;
+    } catch {
+      this.float16 = false;
+    }
+    return this;
+  }
+
   /** WebGPU: the GPUDevice ORT created (after the first session). */
   async gpuDevice(): Promise<GpuDevice> {
     if (!this.device) this.device = (await this.ort.env.webgpu!.device) as GpuDevice;
@@ -188,9 +217,42 @@ export class OrtEngine implements Engine {
         so.profileFilePrefix = join(profileDir, "profile");
       }
     }
-    const session = await this.wrapAsync(() => this.ort.InferenceSession.create(model.bytes, so));
+    const session = await this.wrapAsync(() => this.createOrtSession(model, so));
     if (this.gpu) await this.gpuDevice();
     return new OrtSession(this, session, new Set(opts.deviceOutputs ?? []), opts.profile ? { dir: profileDir } : undefined);
+  }
+
+  /**
+   * A session of `model`, with its external data where it has some: the web builds take the side
+   * file's bytes as a session option; onnxruntime-node reads it from beside a model file only, so
+   * both are written to a temporary folder for the load (the session keeps no reference to it).
+   */
+  private async createOrtSession(model: EmittedModel, so: InferenceSession.SessionOptions): Promise<InferenceSession> {
+    const ext = model.externalData;
+    if (!ext) return this.ort.InferenceSession.create(model.bytes, so);
+    if (!this.native) {
+      const data = new Uint8Array(ext.byteLength);
+      let off = 0;
+      for (const c of ext.chunks) {
+        data.set(c, off);
+        off += c.byteLength;
+      }
+      return this.ort.InferenceSession.create(model.bytes, { ...so, externalData: [{ path: ext.location, data }] });
+    }
+    const dir = mkdtempSync(join(tmpdir(), "ort-external-"));
+    try {
+      const path = join(dir, "model.onnx");
+      writeFileSync(path, model.bytes);
+      const fd = openSync(join(dir, ext.location), "w");
+      try {
+        for (const c of ext.chunks) for (let done = 0; done < c.byteLength; ) done += writeSync(fd, c, done);
+      } finally {
+        closeSync(fd);
+      }
+      return await this.ort.InferenceSession.create(path, so);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   toOrt(t: HostTensor): OrtTensor {
@@ -451,7 +513,9 @@ export async function createWebGpuNodeEngine(opts: { allowSwiftShader?: boolean 
       executionProviders: ["webgpu"],
       extra: { session: { disable_cpu_ep_fallback: "1" } },
     },
-  }).init();
+  })
+    .init()
+    .then((e) => e.probeFloat16());
 }
 
 async function nodeModule(): Promise<OrtModule> {
@@ -496,5 +560,5 @@ export async function createNodeWebGpuEngine(): Promise<OrtEngine> {
   } catch (e) {
     throw new EngineUnavailable(`onnxruntime-node WebGPU EP: ${(e as Error).message.split("\n")[0]}`);
   }
-  return engine;
+  return engine.probeFloat16();
 }

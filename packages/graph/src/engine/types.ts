@@ -75,6 +75,11 @@ export interface Engine {
   /** Whether run() writes into pre-allocated device tensors (OutputSpec = DeviceTensor). */
   readonly preallocatedOutputs: boolean;
   /**
+   * False where float16 tensors cannot run (a WebGPU adapter without shader-f16, as SwiftShader):
+   * callers then widen fp16 data to fp32. Undefined or true: they can.
+   */
+  readonly float16?: boolean;
+  /**
    * Bytes moved between host memory and the engine's memory since it was made (host feeds, host
    * outputs, uploads, downloads): a bench's `hostBytesPerStep` is its difference over a step.
    * Undefined where it is not counted.

@@ -18,7 +18,42 @@ export interface EmitOptions {
   /** Bind symbolic dims to numbers (static model). */
   dims?: Record<string, number>;
   graphName?: string;
+  /** Large initializers as ONNX external data in a side file (see ExternalDataOptions). */
+  externalData?: ExternalDataOptions;
 }
+
+/**
+ * ONNX external data: initializers stored in a side file beside the model, each TensorProto naming
+ * its `location`, `offset` and `length` there (data_location EXTERNAL), so that weights past
+ * protobuf's 2 GiB limit can be written at all.
+ */
+export interface ExternalDataOptions {
+  /** The side file's name, relative to the model file's folder (e.g. "model.onnx.data"). */
+  location: string;
+  /**
+   * Store them there always, or only (the default) when the initializers inlined would pass
+   * PROTOBUF_LIMIT_BYTES.
+   */
+  always?: boolean;
+  /** Initializers smaller than this stay inline (default 1024 bytes, as onnx's Python converter). */
+  minTensorBytes?: number;
+}
+
+/** The side file of an EmittedModel with external data: its name and bytes, in order. */
+export interface ExternalData {
+  location: string;
+  chunks: Uint8Array[];
+  byteLength: number;
+}
+
+/**
+ * protobuf's limit on one message, which an ONNX file is: 2 GiB. Inline initializers past it less
+ * this margin (nodes, names, small tensors) go external, or emission fails without externalData.
+ */
+export const PROTOBUF_LIMIT_BYTES = 2 ** 31 - 2 ** 26;
+
+/** Side-file tensors start at multiples of a page, so onnxruntime can map them rather than copy. */
+const EXTERNAL_ALIGN = 4096;
 
 export interface IoInfo {
   name: string;
@@ -33,6 +68,8 @@ export interface EmittedModel {
   /** Tensors fed as inputs, in order (graph inputs then params). */
   inputTensors: Tensor[];
   initializerBytes: number;
+  /** Present when initializers went to a side file (EmitOptions.externalData): write it beside `bytes`. */
+  externalData?: ExternalData;
   nodeCount: number;
   /** Emitted ONNX nodes by op type (what a kernel-launch count is made of). */
   opCounts: Record<string, number>;
@@ -56,7 +93,14 @@ function valueInfo(name: string, dtype: DType, shape: readonly Dim[]): PbWriter 
   return new PbWriter().string(1, name).message(2, tp);
 }
 
-function tensorProto(name: string, dtype: DType, dims: readonly number[], data: HostArray): PbWriter {
+/** An initializer: raw_data inline, or (`external`) where its bytes lie in the side file. */
+function tensorProto(
+  name: string,
+  dtype: DType,
+  dims: readonly number[],
+  data: HostArray,
+  external?: { location: string; offset: number },
+): PbWriter {
   const w = new PbWriter();
   for (const d of dims) w.int(1, d);
   w.int(2, ONNX_DTYPE[dtype]);
@@ -64,7 +108,16 @@ function tensorProto(name: string, dtype: DType, dims: readonly number[], data: 
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (bytes.length !== dims.reduce((s, d) => s * d, 1) * DTYPE_BYTES[dtype])
     throw new GraphError(`initializer ${name}: ${bytes.length} bytes for ${dtype}[${dims}]`);
-  w.bytes(9, bytes.slice()); // copy: raw_data must not alias a buffer the caller may mutate
+  if (!external) {
+    w.bytes(9, bytes.slice()); // copy: raw_data must not alias a buffer the caller may mutate
+    return w;
+  }
+  // external_data (13): StringStringEntryProto {key 1, value 2}; data_location (14): EXTERNAL = 1
+  const entry = (key: string, value: string) => new PbWriter().string(1, key).string(2, value);
+  w.message(13, entry("location", external.location));
+  w.message(13, entry("offset", String(external.offset)));
+  w.message(13, entry("length", String(bytes.length)));
+  w.int(14, 1);
   return w;
 }
 
@@ -117,6 +170,26 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
   const inputTensors: Tensor[] = [];
   const inits: PbWriter[] = [];
   let initBytes = 0;
+  const ext = opts.externalData;
+  const minExternal = ext?.minTensorBytes ?? 1024;
+  const isInitializer = (t: Tensor) => t.kind === "const" || (t.kind === "param" && !paramsAsInputs);
+  const inlineBytes = [...leaves.values()].filter(isInitializer).reduce((s, t) => s + t.data!.byteLength, 0);
+  const goExternal = !!ext && (ext.always || inlineBytes > PROTOBUF_LIMIT_BYTES);
+  if (!goExternal && inlineBytes > PROTOBUF_LIMIT_BYTES)
+    throw new GraphError(
+      `toOnnx: ${inlineBytes} bytes of initializers pass protobuf's 2 GiB limit: emit them as external data (EmitOptions.externalData) or as inputs`,
+    );
+  const side: ExternalData | undefined = goExternal ? { location: ext!.location, chunks: [], byteLength: 0 } : undefined;
+  /** Append a tensor's bytes to the side file (page-aligned); its offset there. */
+  const place = (data: HostArray): number => {
+    const pad = (EXTERNAL_ALIGN - (side!.byteLength % EXTERNAL_ALIGN)) % EXTERNAL_ALIGN;
+    if (pad) side!.chunks.push(new Uint8Array(pad));
+    const offset = side!.byteLength + pad;
+    // a copy, as raw_data's: the side file must not alias a buffer the caller may mutate
+    side!.chunks.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice());
+    side!.byteLength = offset + data.byteLength;
+    return offset;
+  };
   const g0 = outList[0][1].graph;
   const orderedLeaves = [...leaves.values()].sort((a, b) => {
     const rank = (t: Tensor) => (t.kind === "input" ? 0 : t.kind === "param" ? 1 : 2);
@@ -134,7 +207,8 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
     } else {
       const name = t.name && !used.has(t.name) ? (used.add(t.name), t.name) : uniq(`c${t.id}`);
       names.set(t.id, name);
-      inits.push(tensorProto(name, t.dtype, t.shape as number[], t.data!));
+      const external = side && t.data!.byteLength >= minExternal ? { location: side.location, offset: place(t.data!) } : undefined;
+      inits.push(tensorProto(name, t.dtype, t.shape as number[], t.data!, external));
       initBytes += t.data!.byteLength;
     }
   }
@@ -255,6 +329,7 @@ export function toOnnx(outputs: Record<string, Tensor>, opts: EmitOptions = {}):
     outputs: outputsInfo,
     inputTensors,
     initializerBytes: initBytes,
+    externalData: side,
     nodeCount,
     opCounts,
     graphOutputs: outputs,
