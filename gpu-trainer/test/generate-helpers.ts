@@ -28,38 +28,18 @@ export async function recomputeGreedy(
   prompt: number[],
   steps: number,
 ): Promise<{ tokens: number[]; logits: Float32Array[] }> {
-  const c = m.config;
-  const g = new Graph();
-  const p = declareParams(g, c, m.weights, { trainable: false });
-  const ids = g.input("ids", "int32", [1, "T"]);
-  const keyMask = g.input("mask", "float32", [1, "T"]);
-  const cos = g.input("cos", "float32", ["T", c.headDim]);
-  const sin = g.input("sin", "float32", ["T", c.headDim]);
-  const logits = decoderLogits(p, { ids, keyMask, cos, sin });
-  const s = await engine.createSession(compile({ logits }, { paramsAsInputs: false }));
+  const V = m.config.vocabSize;
   const seq = [...prompt];
   const out: number[] = [];
   const all: Float32Array[] = [];
   for (let i = 0; i < steps; i++) {
-    const T = seq.length;
-    const t = ropeTables(c, T);
-    const r = await s.run(
-      {
-        ids: { dtype: "int32", shape: [1, T], data: Int32Array.from(seq) },
-        mask: { dtype: "float32", shape: [1, T], data: new Float32Array(T).fill(1) },
-        cos: { dtype: "float32", shape: [T, c.headDim], data: t.cos },
-        sin: { dtype: "float32", shape: [T, c.headDim], data: t.sin },
-      },
-      { logits: "host" },
-    );
-    const V = c.vocabSize;
-    const last = (r.host.logits.data as Float32Array).slice((T - 1) * V, T * V);
+    const logits = await fullSequenceLogits(engine, m.config, m.weights, undefined, seq);
+    const last = logits.slice((seq.length - 1) * V, seq.length * V);
     all.push(last);
     const next = argmax(last);
     out.push(next);
     seq.push(next);
   }
-  await s.release();
   return { tokens: out, logits: all };
 }
 
