@@ -24,16 +24,6 @@ export interface JobMessage {
   cursor: number;
 }
 
-/**
- * Model calls one job step may have in flight: JOB_LLM_CONCURRENCY (all job steps together, default
- * 8) shared among the queue's `maxConcurrency` concurrent consumers, so adding consumers never
- * multiplies the load on the provider.
- */
-export function stepConcurrency(env: Pick<Bindings, "JOB_LLM_CONCURRENCY">): number {
-  const total = Number(env.JOB_LLM_CONCURRENCY ?? 8);
-  return Number.isInteger(total) && total >= 1 ? Math.max(1, Math.floor(total / JOB_QUEUE_CONFIG.maxConcurrency)) : 2;
-}
-
 /** Backoff of a step whose model was unreachable: doubling from 5 s, at most 5 minutes. */
 const retryDelaySeconds = (attempts: number, retryAfterMs?: number) =>
   Math.max(Math.ceil((retryAfterMs ?? 0) / 1000), Math.min(300, 5 * 2 ** Math.max(0, attempts - 1)));
