@@ -10,7 +10,8 @@ import { stepJob, type JobContext, type JobRow } from "./jobs.ts";
  * src/index.ts). A message is one step of one job — `{job, cursor}`, never one record: the local
  * broker keeps a timer per pending message — and its consumer enqueues the next step after the
  * commit, so each job has one message in flight. That makes sharing fair by construction: the
- * queue is FIFO, so a 120K-record job and a 20-record one take turns step by step.
+ * queue is FIFO, so a 120K-record job and a 20-record one take turns step by step (and their
+ * steps share the model calls by key, job-share.ts).
  *
  * Delivery is at least once; the cursor makes it exactly-once in output: a step commits only at
  * the cursor it was enqueued for (a redelivered or duplicate message finds the cursor moved on and
