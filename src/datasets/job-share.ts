@@ -14,20 +14,20 @@ export function jobLlmConcurrency(env: Pick<Bindings, "JOB_LLM_CONCURRENCY">): n
 
 /**
  * The model calls a step of `job` may have in flight: its share of `total` (JOB_LLM_CONCURRENCY),
- * divided first among the keys with active jobs, then among that key's active jobs, at least 1:
- * a lone job gets all of it, and a key with three jobs gets what a key with one gets, not three
- * times as much (the admin token's jobs count as one key). Active: a job that calls the model (its kind says so) and is pending or running
- * and holds a step's lease or awaits its next step, which is what a job has that committed (or
- * was created, resumed, retried) within STALL_MS: a stalled job, the sweeper's to re-enqueue, and
- * a paused, cancelled, failed or done one take no share.
+ * divided first among the keys with active jobs (the admin token's jobs count as one key), then
+ * among that key's active jobs, at least 1. A lone job gets all of it; a key with three jobs gets
+ * what a key with one gets, not three times as much. Active: a job whose kind calls the model,
+ * pending or running, that holds a step's lease or awaits its next step, as a job does that
+ * committed (or was created, resumed, retried) within STALL_MS. A stalled job (the sweeper's to
+ * re-enqueue) and a paused, cancelled, failed or done one take no share.
  *
- * The runner asks at the step's start and again at each heartbeat (every third of the lease) and
- * resizes the step's limiter; no step ever exceeds `total`. The price of not coordinating the
- * steps' calls through one counter: when a job starts while others are mid-step, it takes its
- * share at once while the others keep theirs until their next heartbeat, so all jobs' calls may
- * exceed `total` for that long, by at most what the others' shares shrink; past it, their calls
- * in flight finish and new ones wait for their smaller share. A job that ends leaves its share
- * unused until the others' next heartbeat or step.
+ * The runner asks at the step's start and again at each heartbeat (every third of the lease, 20 s
+ * by default) and resizes the step's limiter, so no step ever has more than `total` in flight.
+ * The price of asking D1 rather than counting every call in one place: when a job starts while
+ * others are mid-step, it takes its share at once but the others keep theirs until their next
+ * heartbeat, so all jobs together may exceed `total` for that long, by at most what the others'
+ * shares shrink; then their calls in flight finish and new ones wait for the smaller share. A job
+ * that ends leaves its share unused until the others' next heartbeat or step.
  */
 export async function modelCallShare(db: D1Database, job: Pick<JobRow, "id" | "ownerKeyId">, total: number): Promise<number> {
   const now = Date.now();

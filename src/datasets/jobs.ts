@@ -345,14 +345,16 @@ export async function stepJob(db: D1Database, jobId: string, context: JobContext
     return { state: "idle", job: { ...job, status: "done" } };
   }
   const stop: Stop = { reason: null };
-  // the step's model calls: at most the job's share, which follows the jobs running; a job whose
-  // kind says it makes none asks for no share
+  // the step's model calls: at most the job's share, asked at the start and at each heartbeat; a
+  // job whose kind says it makes none asks for no share
+  const calls = createLimiter(1);
   const modelCalls = callsModel(job);
-  const calls = createLimiter(modelCalls ? await context.modelCallShare(job) : 1);
-  const heartbeat = startHeartbeat(db, job, context.leaseMs, stop, async () => {
+  const share = async () => {
     if (modelCalls) calls.resize(await context.modelCallShare(job));
-  });
+  };
+  const heartbeat = startHeartbeat(db, job, context.leaseMs, stop, share);
   try {
+    await share();
     await step(db, job, context, stop, calls);
     return { state: "stepped", job: (await jobById(db, jobId))! };
   } catch (error) {
