@@ -29,7 +29,7 @@ export interface Bindings extends LlmVars {
 
   /** The job queue (wrangler.toml `[[queues.producers]]`); absent: jobs are driven by `POST .../run`. */
   JOB_QUEUE?: Queue<unknown>;
-  /** Model calls in flight across all job steps the queue runs at once (default 8; see stepConcurrency). */
+  /** Model calls in flight across all jobs' steps together (default 8), shared by key then by job (src/datasets/job-share.ts). */
   JOB_LLM_CONCURRENCY?: string;
   /** How long a job runner's lease lasts between heartbeats, in ms (default 60000). */
   JOB_LEASE_MS?: string;

@@ -100,7 +100,7 @@ const llmEnv = {
   LLM_BASE_URL: `${fake.url}/s/${session}/v1`,
   LLM_MODEL: "fake-scale-1",
   LLM_CONCURRENCY: String(CONCURRENCY),
-  // queue-run jobs share JOB_LLM_CONCURRENCY across the consumers (src/datasets/job-queue.ts)
+  // jobs share JOB_LLM_CONCURRENCY by key, then by job: the bench's lone LLM job has all of it (src/datasets/job-share.ts)
   JOB_LLM_CONCURRENCY: String(CONCURRENCY),
   LLM_TIMEOUT_MS: "30000",
 };

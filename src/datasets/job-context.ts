@@ -2,7 +2,7 @@ import type { Bindings } from "../env.ts";
 import { withUsage } from "../pipelines/llm.ts";
 import { llmJudgeFor } from "../judge/llm/from-env.ts";
 import { validateConstraintChecker } from "./checkers.ts";
-import { stepConcurrency } from "./job-queue.ts";
+import { jobLlmConcurrency, modelCallShare } from "./job-share.ts";
 import { DEFAULT_LEASE_MS, type JobContext } from "./jobs.ts";
 import { loadTaxonomyIndex } from "./taxonomy.ts";
 
@@ -15,13 +15,13 @@ export async function jobContext(env: Bindings): Promise<JobContext> {
     validateChecker: validateConstraintChecker,
     dimensionNames: taxonomy.dimensionNames,
     // the job's owner is whom its model calls are made for and charged to (its key's spend budget;
-    // a job the admin token created is unbudgeted, as the admin's requests are); each step's share
-    // of the jobs' global model-call bound is its concurrency
+    // a job the admin token created is unbudgeted, as the admin's requests are); the step limits
+    // the calls to its share of all jobs' bound
     llm: (owner, usage) => {
       const judge = llmJudgeFor(env, { spend: owner.keyId === null ? [] : [{ kind: "key", keyId: owner.keyId }] });
-      const settings = { ...judge.config.settings, concurrency: stepConcurrency(env) };
-      return withUsage({ ...judge, config: { ...judge.config, settings } }, usage);
+      return withUsage(judge, usage);
     },
+    modelCallShare: (job) => modelCallShare(env.DB, job, jobLlmConcurrency(env)),
     leaseMs: Number.isInteger(leaseMs) && leaseMs >= 100 ? leaseMs : DEFAULT_LEASE_MS,
   };
 }

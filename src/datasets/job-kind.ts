@@ -46,6 +46,11 @@ export interface RecordJobKind<P extends RecordJobParams = RecordJobParams> {
   params: z.ZodType<P>;
   /** The work of one step: what its records share is prepared once, then each record is built. */
   prepareStep(context: StepContext<P>): Promise<RecordWork>;
+  /**
+   * Whether a job with these parameters calls the model: only such jobs take a share of all jobs'
+   * model calls (src/datasets/job-share.ts). A unit kind never does.
+   */
+  callsModel(params: P): boolean;
 }
 
 /** What a unit kind's step is given: the job, D1 and the shard bucket. */

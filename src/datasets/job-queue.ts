@@ -10,7 +10,8 @@ import { stepJob, type JobContext, type JobRow } from "./jobs.ts";
  * src/index.ts). A message is one step of one job — `{job, cursor}`, never one record: the local
  * broker keeps a timer per pending message — and its consumer enqueues the next step after the
  * commit, so each job has one message in flight. That makes sharing fair by construction: the
- * queue is FIFO, so a 120K-record job and a 20-record one take turns step by step.
+ * queue is FIFO, so a 120K-record job and a 20-record one take turns step by step (and their
+ * steps share the model calls by key, job-share.ts).
  *
  * Delivery is at least once; the cursor makes it exactly-once in output: a step commits only at
  * the cursor it was enqueued for (a redelivered or duplicate message finds the cursor moved on and
@@ -22,16 +23,6 @@ import { stepJob, type JobContext, type JobRow } from "./jobs.ts";
 export interface JobMessage {
   job: string;
   cursor: number;
-}
-
-/**
- * Model calls one job step may have in flight: JOB_LLM_CONCURRENCY (all job steps together, default
- * 8) shared among the queue's `maxConcurrency` concurrent consumers, so adding consumers never
- * multiplies the load on the provider.
- */
-export function stepConcurrency(env: Pick<Bindings, "JOB_LLM_CONCURRENCY">): number {
-  const total = Number(env.JOB_LLM_CONCURRENCY ?? 8);
-  return Number.isInteger(total) && total >= 1 ? Math.max(1, Math.floor(total / JOB_QUEUE_CONFIG.maxConcurrency)) : 2;
 }
 
 /** Backoff of a step whose model was unreachable: doubling from 5 s, at most 5 minutes. */

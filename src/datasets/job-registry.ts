@@ -61,6 +61,7 @@ const buildQuadruples: RecordJobKind<BuildQuadruplesParams> = {
       }),
     })
     .strict(),
+  callsModel: (params) => params.llm,
   async prepareStep({ db, jobId, sourceId, params, dimensionNames }) {
     return async ({ id, record }, llm) => {
       if (params.llm && needsLlmPath(record))
@@ -90,6 +91,7 @@ const buildTrace: RecordJobKind<BuildTraceParams> = {
     })
     .strict()
     .refine((b) => b.min_constraints <= b.max_constraints, { message: "must be at least min_constraints", path: ["max_constraints"] }),
+  callsModel: () => true,
   async prepareStep({ db, jobId, params, dimensionNames }) {
     const { dimensions } = await loadTaxonomyIndex(db);
     return ({ id, record }, llm) => buildTraceRecord(llm(), id, record, { ...params, jobId, dimensions, dimensionNames });
@@ -120,6 +122,12 @@ export type RecordJobKindName = keyof typeof RECORD_JOB_KINDS;
 /** Every kind, by `jobs.kind`: freezing starts at `POST /v1/datasets/{name}/versions`. */
 export const JOB_KINDS = { ...RECORD_JOB_KINDS, "freeze-version": freezeVersion } as const;
 export type JobKindName = keyof typeof JOB_KINDS;
+
+/** Whether a stored job calls the model (its kind's `callsModel` on its stored, validated parameters). */
+export function callsModel(job: { kind: string; params: string }): boolean {
+  const kind = (JOB_KINDS as Record<string, JobKind | undefined>)[job.kind];
+  return kind !== undefined && "callsModel" in kind && kind.callsModel(JSON.parse(job.params));
+}
 
 /** A stored job's kind; a name no kind has (a row from a newer version) is a clear error. */
 export function jobKind(name: string): JobKind {

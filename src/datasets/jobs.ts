@@ -3,11 +3,11 @@ import { drizzle } from "drizzle-orm/d1";
 import type { JobProgress } from "@iopo/common";
 import { d1Statement } from "../db/d1.ts";
 import { datasets, jobRejects, jobUsage, jobs, utcNow } from "../db/schema.ts";
-import { LlmError, type LlmJudge, type TokenUsage, type UsageObserver } from "../judge/llm/index.ts";
+import { createLimiter, LlmError, type Limiter, type LlmJudge, type TokenUsage, type UsageObserver } from "../judge/llm/index.ts";
 import type { Principal } from "../lib/principal.ts";
 import { ProblemError } from "../lib/problem.ts";
 import type { JobParams, RecordJobKind, RecordOutcome, SourceRow, UnitJobKind } from "./job-kind.ts";
-import { jobKind, type JobKindName } from "./job-registry.ts";
+import { callsModel, jobKind, type JobKindName } from "./job-registry.ts";
 import { canRead, createDataset, findDataset, visibleDataset, type DatasetRow } from "./store/access.ts";
 import { appendRecords, existingIds, prepareRecords, type CheckerValidator } from "./store/ingest.ts";
 import { canonicalJson } from "./records.ts";
@@ -277,6 +277,8 @@ export interface JobContext {
   dimensionNames: Map<string, string>;
   /** A judge for the job's owner whose calls report to `usage` (each step gets its own). */
   llm?: (owner: JobOwner, usage: UsageObserver) => LlmJudge;
+  /** The model calls a step of this job may have in flight now (job-share.ts): asked at the step's start and at each heartbeat. */
+  modelCallShare: (job: JobRow) => Promise<number>;
   /** How long a lease lasts without a heartbeat (JOB_LEASE_MS; default 60 s). */
   leaseMs: number;
 }
@@ -343,9 +345,17 @@ export async function stepJob(db: D1Database, jobId: string, context: JobContext
     return { state: "idle", job: { ...job, status: "done" } };
   }
   const stop: Stop = { reason: null };
-  const heartbeat = startHeartbeat(db, job, context.leaseMs, stop);
+  // the step's model calls: at most the job's share, asked at the start and at each heartbeat; a
+  // job whose kind says it makes none asks for no share
+  const calls = createLimiter(1);
+  const modelCalls = callsModel(job);
+  const share = async () => {
+    if (modelCalls) calls.resize(await context.modelCallShare(job));
+  };
+  const heartbeat = startHeartbeat(db, job, context.leaseMs, stop, share);
   try {
-    await step(db, job, context, stop);
+    await share();
+    await step(db, job, context, stop, calls);
     return { state: "stepped", job: (await jobById(db, jobId))! };
   } catch (error) {
     if (stop.reason !== null) {
@@ -407,10 +417,11 @@ interface Stop {
 
 /**
  * Renews the lease every third of its length while the step runs, so a step slower than the lease
- * is never taken over; and watches the job's status, so a pause or cancel stops the step's
- * model calls not yet sent.
+ * is never taken over; watches the job's status, so a pause or cancel stops the step's model
+ * calls not yet sent; and then does `onBeat` (the step's model-call share follows the jobs
+ * running now).
  */
-function startHeartbeat(db: D1Database, job: JobRow, leaseMs: number, stop: Stop): { stop(): void } {
+function startHeartbeat(db: D1Database, job: JobRow, leaseMs: number, stop: Stop, onBeat: () => Promise<unknown>): { stop(): void } {
   let held = job.leaseUntil!;
   const beat = async () => {
     const until = Date.now() + leaseMs;
@@ -429,7 +440,9 @@ function startHeartbeat(db: D1Database, job: JobRow, leaseMs: number, stop: Stop
     if (row.status !== "running") {
       stop.reason ??= `the job was ${row.status === "cancelled" ? "cancelled" : "paused"}`;
       stop.cause ??= "status";
+      return;
     }
+    await onBeat();
   };
   const timer = setInterval(() => {
     beat().catch((error) => console.error("job heartbeat failed", error));
@@ -479,8 +492,8 @@ function usageRecorder(
   };
 }
 
-/** The step's judge: the job owner's, reporting to `usage`, sending no call once `stop` says so. */
-function stepJudge(context: JobContext, job: JobRow, usage: UsageObserver, stop: Stop): () => LlmJudge {
+/** The step's judge: the job owner's, reporting to `usage`, its calls limited by `calls`, sending none once `stop` says so. */
+function stepJudge(context: JobContext, job: JobRow, usage: UsageObserver, stop: Stop, calls: Limiter): () => LlmJudge {
   let judge: LlmJudge | undefined;
   return () => {
     if (!context.llm) throw new LlmError("unavailable", "this runner has no LLM provider", { retryable: false });
@@ -489,9 +502,12 @@ function stepJudge(context: JobContext, job: JobRow, usage: UsageObserver, stop:
     judge = {
       ...own,
       limiter: {
-        limit: own.limiter.limit,
+        get limit() {
+          return calls.limit;
+        },
+        resize: (limit) => calls.resize(limit),
         run: (task) =>
-          own.limiter.run(() => {
+          calls.run(() => {
             if (stop.reason !== null) throw new LlmError("unavailable", stop.reason, { retryable: false });
             return task();
           }),
@@ -504,13 +520,13 @@ function stepJudge(context: JobContext, job: JobRow, usage: UsageObserver, stop:
 /** What a thrown error says, for a reject row. */
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-async function step(db: D1Database, job: JobRow, context: JobContext, stop: Stop) {
+async function step(db: D1Database, job: JobRow, context: JobContext, stop: Stop, calls: Limiter) {
   const kind = jobKind(job.kind);
   if (!job.targetDatasetId) throw new Error("the job has no target dataset (it predates target ids and its target no longer resolves)");
   const target = (await datasetsById(db, [job.targetDatasetId])).get(job.targetDatasetId);
   if (!target) throw new Error("the job's target dataset no longer exists");
   if ("runUnits" in kind) return unitStep(db, job, kind, context, target);
-  return recordStep(db, job, kind, context, stop, target);
+  return recordStep(db, job, kind, context, stop, calls, target);
 }
 
 /**
@@ -566,7 +582,15 @@ const outcomeStatement = (db: D1Database, jobId: string, rows: RecordOutcomeRow[
     )
     .bind(jobId, JSON.stringify(rows));
 
-async function recordStep(db: D1Database, job: JobRow, kind: RecordJobKind, context: JobContext, stop: Stop, target: DatasetRow) {
+async function recordStep(
+  db: D1Database,
+  job: JobRow,
+  kind: RecordJobKind,
+  context: JobContext,
+  stop: Stop,
+  calls: Limiter,
+  target: DatasetRow,
+) {
   const params = kind.params.parse(JSON.parse(job.params));
   const progress = JSON.parse(job.progress) as BuildProgress;
   const end = Math.min(job.total, job.cursor + params.batch_size);
@@ -590,7 +614,7 @@ async function recordStep(db: D1Database, job: JobRow, kind: RecordJobKind, cont
     params,
     dimensionNames: context.dimensionNames,
   });
-  const stepLlm = stepJudge(context, job, usage, stop);
+  const stepLlm = stepJudge(context, job, usage, stop, calls);
   const rows: SourceRow[] = [];
   for await (const row of recordsInRange(db, job.datasetId, job.cursor, end))
     rows.push({ id: row.id, position: row.position, record: toRecord(row) });

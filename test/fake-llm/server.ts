@@ -11,7 +11,8 @@
  * - `POST /s/<session>/__script` `{queue?: Step[], fallback?: Step | null, reset?: boolean}`: appends
  *   steps to the queue (each answers one chat request, in order); `fallback` answers once the queue
  *   is empty (default: HTTP 500 "no scripted answer left").
- * - `GET /s/<session>/__requests`: `{requests: [{at, path, headers, body}], max_in_flight}`.
+ * - `GET /s/<session>/__requests`: `{requests: [{at, path, headers, body, in_flight}], max_in_flight}`
+ *   (`in_flight`: the session's requests in flight when this one arrived, itself included).
  *
  * A step: `{status?, headers?, delay_ms?, times?, body?}` for a raw HTTP answer, or a completion:
  * `{content}` (the assistant text), `{json}` (serialised as the content), or `{judge: {score?,
@@ -87,14 +88,15 @@ export async function startFakeLlm(port = 0): Promise<FakeLlm> {
         } catch {
           // recorded as text
         }
+        s.inFlight++;
+        s.maxInFlight = Math.max(s.maxInFlight, s.inFlight);
         s.requests.push({
           at: Date.now(),
           path,
           headers: { authorization: req.headers.authorization, "content-type": req.headers["content-type"] },
           body,
+          in_flight: s.inFlight,
         });
-        s.inFlight++;
-        s.maxInFlight = Math.max(s.maxInFlight, s.inFlight);
         let done = false;
         const finish = () => {
           if (!done) {

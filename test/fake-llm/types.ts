@@ -31,4 +31,6 @@ export interface RecordedRequest {
   path: string;
   headers: Record<string, string | undefined>;
   body: unknown;
+  /** The session's requests in flight when this one arrived, itself included. */
+  in_flight: number;
 }

@@ -208,10 +208,11 @@ describe("jobs that cannot wedge or overspend", () => {
       })),
     );
     const job = await create(noQueue(fake), `budget-${t}`, "build-trace", { target: `budget-out-${t}`, token_budget: 50, batch_size: 4 });
-    const paused = await drive(noQueue(fake), `budget-${t}`, job);
+    const paused = await drive({ ...noQueue(fake), JOB_LLM_CONCURRENCY: "2" }, `budget-${t}`, job);
     expect(paused).toMatchObject({ status: "paused", cursor: 0 });
     expect(paused.error).toMatch(/^token budget reached: \d+ of 50 tokens spent/);
-    // the first answer spent the budget: only the calls already in flight (LLM_CONCURRENCY 2) were sent
+    // the first answer spent the budget: only the calls already in flight (at most the job's share
+    // of JOB_LLM_CONCURRENCY 2) were sent
     expect((await fake.requests()).requests.length).toBeLessThanOrEqual(2);
     expect(paused.progress.usage.total_tokens).toBeGreaterThanOrEqual(50);
 

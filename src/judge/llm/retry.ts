@@ -53,26 +53,44 @@ export async function withRetries<T>(attempt: (signal: AbortSignal) => Promise<T
   }
 }
 
-/** A per-request cap on concurrent LLM calls: `run` waits for a free slot. */
+/**
+ * A cap on concurrent LLM calls: `run` waits for a free slot. `resize` moves the cap while calls
+ * run (a job step's share of all jobs' bound changes as jobs start and end): calls in flight
+ * finish, and new ones wait while as many as the new cap are in flight.
+ */
 export interface Limiter {
   run<T>(task: () => Promise<T>): Promise<T>;
   readonly limit: number;
+  resize(limit: number): void;
 }
 
-export function createLimiter(limit: number): Limiter {
+export function createLimiter(initial: number): Limiter {
+  let limit = initial;
   let active = 0;
   const waiting: Array<() => void> = [];
+  // slots go to the waiting calls first, in order, synchronously: a call arriving meanwhile cannot take one
+  const admit = () => {
+    while (active < limit && waiting.length > 0) {
+      active++;
+      waiting.shift()!();
+    }
+  };
   return {
-    limit,
+    get limit() {
+      return limit;
+    },
+    resize(next: number) {
+      limit = next;
+      admit();
+    },
     async run<T>(task: () => Promise<T>): Promise<T> {
       if (active < limit) active++;
-      else await new Promise<void>((resolve) => waiting.push(resolve)); // the slot is handed over
+      else await new Promise<void>((resolve) => waiting.push(resolve));
       try {
         return await task();
       } finally {
-        const next = waiting.shift();
-        if (next) next();
-        else active--;
+        active--;
+        admit();
       }
     },
   };
