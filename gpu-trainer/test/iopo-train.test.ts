@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { permutation } from "@iopo/common";
 import { createNodeCpuEngine, createWasmEngine, type Engine, Graph, evaluate } from "@iopo/graph";
 import { ExampleOrder } from "../src/data/order.ts";
+import { readLocalDataset } from "../src/data/dataset.ts";
 import { DataError, parseSample } from "../src/data/samples.ts";
 import { loadModel } from "../src/model/index.ts";
 import { SafetensorsFile } from "../src/model/safetensors.ts";
@@ -252,6 +253,24 @@ describe("data", () => {
     ).toMatchObject({ kind: "sft", response: "r" });
     expect(() => parseSample({ x1: "a", y1: "b", x2: "c" }, "f")).toThrow(/without "y2"/);
     expect(() => parseSample({ foo: 1 }, "f")).toThrow(DataError);
+  });
+
+  it("reads a local JSONL file through the shared NDJSON reader: blank lines and CRLF pass, a bad line is named", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "iopo-data-"));
+    try {
+      const lf = join(dir, "lf.jsonl");
+      writeQuadruples(lf, toyQuadruples(2));
+      const [first, second] = readFileSync(lf, "utf8").trim().split("\n");
+      const crlf = join(dir, "crlf.jsonl");
+      writeFileSync(crlf, `${first}\r\n\r\n${second}\r\n`);
+      const read = await readLocalDataset(crlf);
+      expect(read.records.map((r) => r[0].id)).toEqual(["q0", "q1"]);
+      const bad = join(dir, "bad.jsonl");
+      writeFileSync(bad, `${first}\n{"x1": \n`);
+      await expect(readLocalDataset(bad)).rejects.toThrow(`${bad}:2: not valid JSON`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("follows the shared order per (seed, epoch), holds out a validation split, drops the short tail", () => {

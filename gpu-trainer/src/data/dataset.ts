@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { ApiClient, ApiError, type Manifest, type ManifestShard, type ShardFormat, recordIdOfLine } from "@iopo/common";
+import { ApiClient, ApiError, type Manifest, type ManifestShard, type ShardFormat, ndjsonLines, recordIdOfLine } from "@iopo/common";
 import type { Method } from "../train/losses.ts";
 import { DataError, methodKinds, type Sample, parseSample } from "./samples.ts";
 
@@ -35,22 +35,17 @@ function parseLines(
   firstId: (line: number) => string,
 ): { line: number; sample: Sample; raw: Record<string, unknown> }[] {
   const out: { line: number; sample: Sample; raw: Record<string, unknown> }[] = [];
-  const lines = text.split("\n");
-  lines.forEach((l, i) => {
-    if (!l.trim()) return;
-    let v: Record<string, unknown>;
+  for (const parsed of ndjsonLines(text)) {
+    const { line } = parsed;
+    if ("error" in parsed) throw new DataError(`${where}:${line}: ${parsed.error}`);
+    const v = parsed.value as Record<string, unknown>;
     try {
-      v = JSON.parse(l);
+      out.push({ line, sample: parseSample(v, firstId(line)), raw: v });
     } catch (e) {
-      throw new DataError(`${where}:${i + 1}: not valid JSON (${(e as Error).message})`);
-    }
-    try {
-      out.push({ line: i + 1, sample: parseSample(v, firstId(i + 1)), raw: v });
-    } catch (e) {
-      if (e instanceof DataError) throw new DataError(`${where}:${i + 1}: ${e.message}`);
+      if (e instanceof DataError) throw new DataError(`${where}:${line}: ${e.message}`);
       throw e;
     }
-  });
+  }
   return out;
 }
 
@@ -184,11 +179,10 @@ export async function fetchApiDataset(url: string, opts: ApiOptions): Promise<Da
     }
     recordsManifest ??= await manifest(api, pinned, "records");
     const rs = recordsManifest.shards[s.index];
-    const ids = (await shardBytes(api, pinned, recordsManifest, rs, join(root, "records")))
-      .toString("utf8")
-      .split("\n")
-      .filter((l) => l.trim())
-      .map((l) => String((JSON.parse(l) as { id: unknown }).id));
+    const ids = ndjsonLines((await shardBytes(api, pinned, recordsManifest, rs, join(root, "records"))).toString("utf8")).map((l) => {
+      if ("error" in l) throw new DataError(`records shard ${rs.index}:${l.line}: ${l.error}`);
+      return String((l.value as { id: unknown }).id);
+    });
     const byId = new Map(groups.map((gr) => [gr.id, gr.samples]));
     for (const id of ids) records.push(byId.get(id) ?? []);
   }

@@ -12,6 +12,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import type { ChatMessage } from "../tokenizer/index.ts";
 import { type Instruction, renderPrompt } from "../eval/prompt.ts";
+import { ndjsonLines } from "@iopo/common";
 import { InputError, choiceOption, numberOption, parseCommandArgs, requireOptions, stringOptions } from "@iopo/common/cli";
 import { DEVICES, createEngine } from "@iopo/graph";
 import { Generator } from "./generator.ts";
@@ -72,16 +73,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
     throw new InputError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const inputs: { raw: unknown; prompt: TextPrompt }[] = [];
-  text.split("\n").forEach((line, i) => {
-    if (!line.trim()) return;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (e) {
-      throw new InputError(`${file}:${i + 1}: not valid JSON (${(e as Error).message})`);
-    }
-    inputs.push({ raw: v, prompt: parsePromptLine(v, `${file}:${i + 1}`) });
-  });
+  for (const parsed of ndjsonLines(text)) {
+    const where = `${file}:${parsed.line}`;
+    if ("error" in parsed) throw new InputError(`${where}: ${parsed.error}`);
+    inputs.push({ raw: parsed.value, prompt: parsePromptLine(parsed.value, where) });
+  }
   if (!inputs.length) throw new InputError(`${file}: no prompts`);
 
   const model = await loadGenerationModel(values.model as string, { seed: numberOption(values, "model-seed", { int: true, min: 0 }) });
