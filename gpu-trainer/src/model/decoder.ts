@@ -118,9 +118,9 @@ const chunkName = (name: string, k: number) => `${name}.vocab${k}`;
  */
 export function vocabParamShapes(c: DecoderConfig, chunk: number): Map<string, number[]> {
   const out = new Map<string, number[]>();
+  const chunks = vocabChunks(c.vocabSize, chunk);
   for (const [name, shape] of paramShapes(c)) {
     const axis = VOCAB_AXIS[name];
-    const chunks = vocabChunks(c.vocabSize, chunk);
     if (axis === undefined || chunks.length === 1) out.set(name, shape);
     else chunks.forEach(([v0, v1], k) => out.set(chunkName(name, k), axis === 0 ? [v1 - v0, shape[1]] : [shape[0], v1 - v0]));
   }
@@ -198,7 +198,7 @@ export interface ParamOptions {
   /**
    * Trainable weights only: the embedding and an untied head as parameters of this many
    * vocabulary rows each (vocabParamShapes; default DEFAULT_VOCAB_CHUNK; 0: one tensor each).
-   * Pair it with the same HeadOptions.vocabChunk: the head's chunks are these parameters.
+   * The head's chunks (HeadOptions.vocabChunk) run within these parameters, none across two.
    */
   vocabChunk?: number;
 }
