@@ -3,17 +3,19 @@
  * steps equal the whole-tensor path, checkpoints hold the joined HF tensors, and a checkpoint whose
  * moments hold the embedding as one tensor (written before the chunks) resumes into the chunks.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Engine, type HostTensor, Trainer, createWasmEngine } from "@iopo/graph";
 import type { Model } from "../src/model/index.ts";
-import { type ModelWeights, type WeightData, joinVocabParams, paramShapes } from "../src/model/decoder.ts";
+import { DEFAULT_VOCAB_CHUNK, type ModelWeights, type WeightData, joinVocabParams, paramShapes } from "../src/model/decoder.ts";
+import { SafetensorsFile } from "../src/model/safetensors.ts";
 import { collate, encodeExample } from "../src/train/batch.ts";
 import { STATE_FORMAT, type TrainerStateFile, loadCheckpoint, relayoutMoments, saveCheckpoint } from "../src/train/checkpoint.ts";
 import { trainingModel } from "../src/train/graphs.ts";
-import { toyQuadruples, variantModel } from "./iopo-helpers.ts";
+import { type TrainOptions, train } from "../src/train/train.ts";
+import { datasetOf, toyQuadruples, variantModel } from "./iopo-helpers.ts";
 
 /** The tiny tokenizer's 1660 entries in 3 chunks (600, 600, 460). */
 const CHUNK = 600;
@@ -139,6 +141,42 @@ describe("vocabulary-chunk parameters (full fine-tuning)", () => {
       expect(() => relayoutMoments(m.config, saved, CHUNK, [...sizes, 1])).toThrow(/moments hold/);
       await Promise.all([resumed.dispose(), whole.dispose()]);
     });
+});
+
+describe("train(): full fine-tuning resumes from a checkpoint written before the chunks", () => {
+  it("its whole-tensor moments (no vocabChunk) continue to the uninterrupted run's weights", async () => {
+    const o = {
+      model: variantModel("micro", {}),
+      data: datasetOf(toyQuadruples(8)),
+      method: "iopo" as const,
+      full: true,
+      maxSteps: 3,
+      saveEvery: 1,
+      batchSize: 2,
+      gradAccum: 1,
+      lr: 5e-3,
+      engine: wasm,
+      log: () => {},
+      progress: "none" as const,
+      cacheDir: join(dir, "cache"),
+    };
+    const whole = await train({ ...o, out: join(dir, "train-whole") } as TrainOptions);
+    const out = join(dir, "train-resumed");
+    await train({ ...o, out } as TrainOptions);
+    const statePath = join(out, "checkpoint-1", "trainer_state.json");
+    const state = JSON.parse(readFileSync(statePath, "utf8"));
+    expect(state.vocabChunk).toBe(DEFAULT_VOCAB_CHUNK);
+    // as written before the chunks: no vocabChunk, and the run stopped after step 1
+    writeFileSync(statePath, JSON.stringify({ ...state, vocabChunk: undefined }));
+    for (const step of [2, 3]) rmSync(join(out, `checkpoint-${step}`), { recursive: true });
+    const resumed = await train({ ...o, out, resume: true } as TrainOptions);
+    expect(resumed.summary.resumedFrom).toBe(1);
+    const weights = async (d: string): Promise<ModelWeights> => {
+      const f = await SafetensorsFile.open(join(d, "model.safetensors"));
+      return new Map(await Promise.all(f.names.map(async (n) => [n, (await f.readF32(n)).data] as const)));
+    };
+    expect(maxDiff(await weights(resumed.checkpoint), await weights(whole.checkpoint))).toBe(0);
+  });
 });
 
 function stateFile(step: number): TrainerStateFile {
