@@ -107,6 +107,7 @@ export {
   type LinearModule,
   type LoraConfig,
   type ModelWeights,
+  type VocabPart,
   DEFAULT_VOCAB_CHUNK,
   chunkedLabelLogProbs,
   declareParams,

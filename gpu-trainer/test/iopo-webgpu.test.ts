@@ -8,10 +8,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createWasmEngine, createWebGpuNodeEngine, type Engine } from "@iopo/graph";
+import { Trainer, createWasmEngine, createWebGpuNodeEngine, type Engine } from "@iopo/graph";
+import { joinVocabParams } from "../src/model/decoder.ts";
 import { SafetensorsFile } from "../src/model/safetensors.ts";
 import { collate, encodeExample } from "../src/train/batch.ts";
-import { LogprobRunner } from "../src/train/graphs.ts";
+import { LogprobRunner, trainingModel } from "../src/train/graphs.ts";
 import { type TrainOptions, train } from "../src/train/train.ts";
 import { skipBanner, tryEngine } from "@iopo/graph/testing";
 import { createTinyModel, datasetOf, toyQuadruples } from "./iopo-helpers.ts";
@@ -96,5 +97,35 @@ describe.skipIf(!gpu)(`IOPO trainer on WebGPU: ${gpu?.description ?? "unavailabl
     // AdamW divides by sqrt(v): summation-order noise in near-zero gradients moves a weight by a
     // small fraction of lr (5e-3) per step; 2 steps
     expect(await maxDiff(a.checkpoint, b.checkpoint, "model.safetensors")).toBeLessThan(1e-4);
+  });
+
+  it("full fine-tuning with the embedding in vocabulary-chunk parameters (masked gathers): the same steps as wasm", async () => {
+    wasm ??= await createWasmEngine();
+    const m = createTinyModel("micro", 6);
+    const enc = toyQuadruples(2).map((q) => encodeExample(m.tokenizer, q, "iopo", 40));
+    const feeds = collate(enc, m.config, m.tokenizer.padTokenId).feeds;
+    const steps = async (engine: Engine) => {
+      const model = trainingModel({
+        method: "iopo",
+        config: m.config,
+        weights: m.weights,
+        seed: 0,
+        loss: { beta: 0.1 },
+        reference: "on-the-fly",
+        vocabChunk: 600,
+      });
+      const t = await Trainer.create({ engine, model, lr: 5e-3 });
+      expect(t.trainable.filter((p) => p.name!.includes(".vocab"))).toHaveLength(6); // embedding and untied head, 3 each
+      const losses = [(await t.step(feeds)).loss, (await t.step(feeds)).loss];
+      const params = await t.getParams();
+      await t.dispose();
+      return { losses, embed: joinVocabParams(m.config, new Map(Object.entries(params).map(([n, p]) => [n, p.data as Float32Array]))) };
+    };
+    const [a, b] = [await steps(wasm), await steps(gpu!)];
+    b.losses.forEach((l, i) => expect(Math.abs(l - a.losses[i])).toBeLessThan(1e-5));
+    const [x, y] = [a.embed.get("model.embed_tokens.weight")!, b.embed.get("model.embed_tokens.weight")!];
+    let d = 0;
+    for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
+    expect(d).toBeLessThan(1e-4);
   });
 });

@@ -90,6 +90,90 @@ export function isTransposedInTrainer(name: string): boolean {
   return name === "lm_head.weight" || (name.endsWith("_proj.weight") && name.startsWith("model.layers."));
 }
 
+/**
+ * Vocabulary columns per head chunk (see chunkedLabelLogProbs), and vocabulary rows per parameter
+ * chunk of a trained embedding and head (see vocabParamShapes): q05's 8 rows x 256 tokens hold
+ * 2048 x 32768 fp32 logits at a time (256 MiB) instead of 2048 x 151,936 (1.16 GiB).
+ */
+export const DEFAULT_VOCAB_CHUNK = 32768;
+
+/** The weights with a vocabulary axis, and that axis in the trainer's layout. */
+const VOCAB_AXIS: Record<string, 0 | 1> = { "model.embed_tokens.weight": 0, "lm_head.weight": 1 };
+
+/** [start, end) of each vocabulary chunk of at most `chunk` entries (0: one chunk). */
+function vocabChunks(vocabSize: number, chunk: number): [number, number][] {
+  const step = chunk > 0 ? chunk : vocabSize;
+  const out: [number, number][] = [];
+  for (let v0 = 0; v0 < vocabSize; v0 += step) out.push([v0, Math.min(vocabSize, v0 + step)]);
+  return out;
+}
+
+const chunkName = (name: string, k: number) => `${name}.vocab${k}`;
+
+/**
+ * The parameters as the Trainer holds them when every weight trains: paramShapes with the
+ * embedding (and an untied head) split into vocabulary chunks of `chunk` rows (columns), each its
+ * own parameter `<name>.vocab<k>` in the weight's place. Then no gradient, AdamW moment or update
+ * is the size of the whole vocabulary (q05's embedding is 519 MiB fp32). One chunk keeps the name.
+ */
+export function vocabParamShapes(c: DecoderConfig, chunk: number): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const chunks = vocabChunks(c.vocabSize, chunk);
+  for (const [name, shape] of paramShapes(c)) {
+    const axis = VOCAB_AXIS[name];
+    if (axis === undefined || chunks.length === 1) out.set(name, shape);
+    else chunks.forEach(([v0, v1], k) => out.set(chunkName(name, k), axis === 0 ? [v1 - v0, shape[1]] : [shape[0], v1 - v0]));
+  }
+  return out;
+}
+
+/** Rows [r0, r1) or columns [c0, c1) of a row-major matrix with `cols` columns. */
+function vocabSlice<T extends WeightData>(data: T, cols: number, axis: 0 | 1, [v0, v1]: [number, number]): T {
+  if (axis === 0) return data.subarray(v0 * cols, v1 * cols) as T;
+  const rows = data.length / cols;
+  const out = (data instanceof Uint16Array ? new Uint16Array(rows * (v1 - v0)) : new Float32Array(rows * (v1 - v0))) as T;
+  for (let r = 0; r < rows; r++) out.set(data.subarray(r * cols + v0, r * cols + v1), r * (v1 - v0));
+  return out;
+}
+
+/** Whole weights (paramShapes' names) in vocabParamShapes' layout for `chunk`; other entries as they are. */
+export function splitVocabParams(c: DecoderConfig, weights: ModelWeights, chunk: number): ModelWeights {
+  const out: ModelWeights = new Map(weights);
+  const chunks = vocabChunks(c.vocabSize, chunk);
+  if (chunks.length === 1) return out;
+  for (const [name, axis] of Object.entries(VOCAB_AXIS)) {
+    const data = weights.get(name);
+    if (!data) continue;
+    out.delete(name);
+    const cols = axis === 0 ? c.hiddenSize : c.vocabSize;
+    chunks.forEach((range, k) => out.set(chunkName(name, k), vocabSlice(data, cols, axis, range)));
+  }
+  return out;
+}
+
+/** The inverse of splitVocabParams: chunked weights `<name>.vocab<k>` joined into `<name>`. */
+export function joinVocabParams(c: DecoderConfig, weights: ModelWeights): ModelWeights {
+  const out: ModelWeights = new Map(weights);
+  for (const [name, axis] of Object.entries(VOCAB_AXIS)) {
+    const parts: WeightData[] = [];
+    for (let k = 0; weights.has(chunkName(name, k)); k++) parts.push(weights.get(chunkName(name, k))!);
+    if (!parts.length) continue;
+    const whole =
+      parts[0] instanceof Uint16Array ? new Uint16Array(c.vocabSize * c.hiddenSize) : new Float32Array(c.vocabSize * c.hiddenSize);
+    let v0 = 0;
+    for (const [k, part] of parts.entries()) {
+      const n = part.length / c.hiddenSize;
+      if (axis === 0) whole.set(part, v0 * c.hiddenSize);
+      else for (let r = 0; r < c.hiddenSize; r++) whole.set(part.subarray(r * n, (r + 1) * n), r * c.vocabSize + v0);
+      v0 += n;
+      out.delete(chunkName(name, k));
+    }
+    if (v0 !== c.vocabSize) throw new Error(`${name}: vocabulary chunks cover ${v0} of ${c.vocabSize} entries`);
+    out.set(name, whole);
+  }
+  return out;
+}
+
 export interface ParamOptions {
   /** Name prefix in the graph (e.g. "ref." for a frozen reference copy). */
   prefix?: string;
@@ -111,6 +195,12 @@ export interface ParamOptions {
   /** Initial LoRA A (by adapter name); random (PEFT's kaiming-uniform) when absent. */
   loraInit?: ModelWeights;
   seed?: number;
+  /**
+   * Trainable weights only: the embedding and an untied head as parameters of this many
+   * vocabulary rows each (vocabParamShapes; default DEFAULT_VOCAB_CHUNK; 0: one tensor each).
+   * The head's chunks (HeadOptions.vocabChunk) run within these parameters, none across two.
+   */
+  vocabChunk?: number;
 }
 
 /** The graph tensors of one copy of the network. */
@@ -118,7 +208,16 @@ export interface DecoderParams {
   config: DecoderConfig;
   get(name: string): Tensor;
   has(name: string): boolean;
+  /** A weight with a vocabulary axis (embedding, lm_head) as its parameters, by vocabulary range. */
+  vocab(name: string): VocabPart[];
   lora?: { config: LoraConfig; a: Map<string, Tensor>; b: Map<string, Tensor> };
+}
+
+/** Vocabulary entries [start, start + size) of a weight, held by one parameter `w` along the weight's vocabulary axis. */
+export interface VocabPart {
+  start: number;
+  size: number;
+  w: Tensor;
 }
 
 /** LoRA adapter parameter names (trainer layout: A [in, r], B [r, out]). */
@@ -138,8 +237,10 @@ export function initLoraA(inDim: number, rank: number, seed: number): Float32Arr
 export function declareParams(g: Graph, c: DecoderConfig, weights: ModelWeights, opts: ParamOptions): DecoderParams {
   const prefix = opts.prefix ?? "";
   const map = new Map<string, Tensor>();
-  for (const [name, shape] of paramShapes(c)) {
-    const data = weights.get(name);
+  const chunk = opts.trainable ? (opts.vocabChunk ?? DEFAULT_VOCAB_CHUNK) : 0;
+  const held = splitVocabParams(c, weights, chunk);
+  for (const [name, shape] of vocabParamShapes(c, chunk)) {
+    const data = held.get(name);
     if (!data) throw new Error(`missing weight ${name}`);
     // trainable weights are fp32 masters, whatever the checkpoint stored
     const half = data instanceof Uint16Array && opts.float16 !== false;
@@ -169,8 +270,13 @@ export function declareParams(g: Graph, c: DecoderConfig, weights: ModelWeights,
     has: (name) => map.has(name),
     get: (name) => {
       const t = map.get(name);
-      if (!t) throw new Error(`no parameter ${name}`);
+      if (!t) throw new Error(`no parameter ${name}${map.has(chunkName(name, 0)) ? " (held in vocabulary chunks: vocab())" : ""}`);
       return t;
+    },
+    vocab: (name) => {
+      const whole = map.get(name);
+      if (whole) return [{ start: 0, size: c.vocabSize, w: whole }];
+      return vocabChunks(c.vocabSize, chunk).map(([v0, v1], k) => ({ start: v0, size: v1 - v0, w: map.get(chunkName(name, k))! }));
     },
   };
 }
@@ -363,6 +469,30 @@ function decoderLayer(x: Tensor, l: number, s: LayerShared, cache?: { past: Laye
 }
 
 /**
+ * Gather(weight, ids, axis) from a weight held in vocabulary parts: each part gathers the ids it
+ * holds (the others read its first entry and are zeroed) and the parts' gathers add up, so each
+ * part's gradient is a scatter into its own rows, never into a whole [V, D].
+ */
+function gatherVocab(parts: VocabPart[], ids: Tensor, axis: 0 | 1): Tensor {
+  const g = ids.graph;
+  if (parts.length === 1) return g.gather(parts[0].w, ids, axis);
+  const terms = parts.map((part) => {
+    const { index, held } = vocabIndex(part, ids);
+    const rows = g.gather(part.w, index, axis);
+    return g.where(axis === 0 ? g.unsqueeze(held, ids.rank) : held, rows, 0);
+  });
+  return terms.reduce((a, b) => g.add(a, b));
+}
+
+/** ids as indices into one vocabulary part: `held` where the part holds the id, index 0 elsewhere. */
+function vocabIndex(part: VocabPart, ids: Tensor): { index: Tensor; held: Tensor } {
+  const g = ids.graph;
+  const local = g.sub(ids, part.start);
+  const held = g.and(g.not(g.less(local, 0)), g.less(local, part.size));
+  return { index: g.where(held, local, 0), held };
+}
+
+/**
  * The embedding, every layer and the final RMSNorm: hidden states [N, T, D] in the compute dtype,
  * and with a cache each layer's new cache contents. `bias` builds the attention bias in the
  * compute dtype (once per forward, shared by every layer).
@@ -416,7 +546,7 @@ function decoderStack(
     });
   };
   // gather from the fp32 table, then cast: the embedding gradient accumulates in fp32
-  let x = g.cast(g.gather(p.get("model.embed_tokens.weight"), inp.ids, 0), dt); // [N, T, D]
+  let x = g.cast(gatherVocab(p.vocab("model.embed_tokens.weight"), inp.ids, 0), dt); // [N, T, D]
   const present: LayerKv[] = [];
   for (let l = 0; l < c.numLayers; l++) {
     if (cache) {
@@ -450,26 +580,19 @@ export function decoderHiddenCached(
 }
 
 /** The output projection's weight: the tied embedding [V, D] (rows) or `lm_head.weight` [D, V] (columns). */
-function headWeight(p: DecoderParams): { w: Tensor; layout: "rows" | "columns" } {
-  return p.config.tieWordEmbeddings
-    ? { w: p.get("model.embed_tokens.weight"), layout: "rows" }
-    : { w: p.get("lm_head.weight"), layout: "columns" };
+function headWeight(p: DecoderParams): { name: string; layout: "rows" | "columns" } {
+  return p.config.tieWordEmbeddings ? { name: "model.embed_tokens.weight", layout: "rows" } : { name: "lm_head.weight", layout: "columns" };
 }
 
 /** Logits [N, T, V] in fp32 (computed in the compute dtype). */
 export function decoderLogits(p: DecoderParams, inp: DecoderInputs, opts: ForwardOptions = {}): Tensor {
   const g = inp.ids.graph;
   const h = decoderHidden(p, inp, opts);
-  const { w, layout } = headWeight(p);
+  const { name, layout } = headWeight(p);
+  const w = p.get(name);
   const head = layout === "rows" ? g.transpose(w, [1, 0]) : w;
   return g.cast(g.matmul(h, g.cast(head, h.dtype)), "float32");
 }
-
-/**
- * Vocabulary columns per chunk of the head (see chunkedLabelLogProbs): q05's 8 rows x 256 tokens
- * hold 2048 x 32768 fp32 logits at a time (256 MiB) instead of 2048 x 151,936 (1.16 GiB).
- */
-export const DEFAULT_VOCAB_CHUNK = 32768;
 
 export interface HeadOptions extends ForwardOptions {
   /**
@@ -486,8 +609,8 @@ export interface HeadOptions extends ForwardOptions {
 export function decoderLabelLogProbs(p: DecoderParams, inp: DecoderInputs, labels: Tensor, opts: HeadOptions = {}): Tensor {
   const chunk = opts.vocabChunk ?? DEFAULT_VOCAB_CHUNK;
   if (chunk === 0) return nn.labelLogProbs(decoderLogits(p, inp, opts), labels);
-  const { w, layout } = headWeight(p);
-  return chunkedLabelLogProbs(decoderHidden(p, inp, opts), w, layout, labels, chunk);
+  const { name, layout } = headWeight(p);
+  return chunkedLabelLogProbs(decoderHidden(p, inp, opts), p.vocab(name), layout, labels, chunk);
 }
 
 /**
@@ -506,21 +629,23 @@ export function decoderLabelLogProbs(p: DecoderParams, inp: DecoderInputs, label
  * gradient gy·h (onehot - softmax) recomputes each chunk's softmax from h and the log-sum-exp,
  * exp(h·W_c - lse), one chunk at a time, and scatters the label rows' +gy·h.
  *
- * h [N, T, D] in the compute dtype; w fp32, [V, D] (rows: the tied embedding) or [D, V]
- * (columns: lm_head); products run in h's dtype, the softmax statistics in fp32.
+ * h [N, T, D] in the compute dtype; the head fp32, [V, D] (rows: the tied embedding) or [D, V]
+ * (columns: lm_head), as vocabulary parts (one whole weight, or a trained one's chunk parameters,
+ * whose gradients are then each a chunk's); products run in h's dtype, the softmax statistics in fp32.
  */
-export function chunkedLabelLogProbs(h: Tensor, w: Tensor, layout: "rows" | "columns", labels: Tensor, chunk: number): Tensor {
+export function chunkedLabelLogProbs(h: Tensor, parts: VocabPart[], layout: "rows" | "columns", labels: Tensor, chunk: number): Tensor {
   const g = h.graph;
   const dt = h.dtype;
   const D = h.shape[h.rank - 1] as number;
-  const V = w.shape[layout === "rows" ? 0 : 1] as number;
   const f32 = (t: Tensor) => g.cast(t, "float32");
   const h2 = g.reshape(h, [-1, D]); // [NT, D]
   const lab = g.reshape(labels, [-1]); // [NT]
   const vocabAxis = layout === "rows" ? 0 : 1;
-  const chunks: [number, number][] = [];
-  for (let v0 = 0; v0 < V; v0 += chunk) chunks.push([v0, Math.min(V, v0 + chunk)]);
-  const slice = ([v0, v1]: [number, number]) => g.cast(g.slice(w, [v0], [v1], [vocabAxis]), dt);
+  // each part in chunks of at most `chunk` entries (a part as large or smaller: itself)
+  const chunksOf = (part: VocabPart) => vocabChunks(part.size, chunk).map(([v0, v1]) => ({ part, v0, v1 }));
+  const chunks = parts.flatMap(chunksOf);
+  const slice = ({ part, v0, v1 }: (typeof chunks)[number]) =>
+    g.cast(v0 === 0 && v1 === part.size ? part.w : g.slice(part.w, [v0], [v1], [vocabAxis]), dt);
   /** h · W_c, fp32 [NT, Vc]. */
   const logits = (wc: Tensor) => f32(g.gemm(h2, wc, { transB: layout === "rows" }));
   /** Σ_v p_v W_c[v] for p [NT, Vc]: fp32 [NT, D]. */
@@ -547,28 +672,36 @@ export function chunkedLabelLogProbs(h: Tensor, w: Tensor, layout: "rows" | "col
     negMax = g.sub(negMax, rise);
   }
   const lse = g.sub(g.log(sum!), negMax!); // [NT, 1]
-  const labelRows = f32(layout === "rows" ? g.gather(w, lab, 0) : g.transpose(g.gather(w, lab, 1), [1, 0])); // [NT, D]
+  const gathered = gatherVocab(parts, lab, vocabAxis);
+  const labelRows = f32(layout === "rows" ? gathered : g.transpose(gathered, [1, 0])); // [NT, D]
   const lp = g.sub(g.reduceSum(g.mul(f32(h2), labelRows), -1, true), lse); // [NT, 1]
 
   const expected = g.div(acc!, sum!); // E_softmax[W[v]], [NT, D]
-  const lpWithGrad = g.customGradient(lp, [h2, w], (gy, needs) => {
+  const weights = parts.map((part) => part.w);
+  const lpWithGrad = g.customGradient(lp, [h2, ...weights], (gy, needs) => {
     const dh = needs[0] ? g.cast(g.mul(gy, g.sub(labelRows, expected)), dt) : undefined;
-    if (!needs[1]) return [dh, undefined];
+    if (!needs.slice(1).some(Boolean)) return [dh, ...weights.map(() => undefined)];
     const gh = g.mul(gy, f32(h2)); // [NT, D]
     const ghDt = g.cast(gh, dt);
     const negLse = g.reshape(g.neg(lse), [1, -1]); // [1, NT]
     // -Σ_t gy_t h_t softmax_t per chunk, the softmax recomputed transposed, [Vc, NT]: the product
     // taken the other way round is not the forward's, which CSE would otherwise keep alive till here
-    const parts = chunks.map((c) => {
+    const dense = (c: (typeof chunks)[number]) => {
       const wc = slice(c);
       const pT = g.cast(g.exp(g.add(f32(g.gemm(wc, h2, { transA: layout === "columns", transB: true })), negLse)), dt);
       return f32(layout === "rows" ? g.gemm(pT, ghDt, { alpha: -1 }) : g.gemm(ghDt, pT, { transA: true, transB: true, alpha: -1 }));
-    });
-    const dense = g.concat(parts, vocabAxis);
-    // + gy_t h_t on each label's row (column): the gathered rows' gradient
-    if (layout === "rows") return [dh, g.scatterElements(dense, g.expandLike(g.unsqueeze(lab, 1), gh), gh, 0, "add")];
-    const ghT = g.transpose(gh, [1, 0]); // [D, NT]
-    return [dh, g.scatterElements(dense, g.expandLike(g.unsqueeze(lab, 0), ghT), ghT, 1, "add")];
+    };
+    // + gy_t h_t on each label's row (column) of the part that holds it: the gathered rows' gradient
+    const ghT = layout === "rows" ? gh : g.transpose(gh, [1, 0]); // [NT, D] or [D, NT]
+    const partGrad = (part: VocabPart, i: number) => {
+      if (!needs[i + 1]) return undefined;
+      const own = chunksOf(part).map(dense);
+      const d = own.length === 1 ? own[0] : g.concat(own, vocabAxis);
+      const { index, held } = parts.length === 1 ? { index: lab, held: undefined } : vocabIndex(part, lab);
+      const updates = held ? g.where(layout === "rows" ? g.unsqueeze(held, 1) : held, ghT, 0) : ghT;
+      return g.scatterElements(d, g.expandLike(g.unsqueeze(index, 1 - vocabAxis), ghT), updates, vocabAxis, "add");
+    };
+    return [dh, ...parts.map(partGrad)];
   });
   return g.reshapeLike(lpWithGrad, labels);
 }

@@ -58,8 +58,13 @@ export interface TrainingModelOptions {
   reference: ReferenceMode;
   /** The decoder's compute dtype (float16: pair with the Trainer's `lossScaling`). */
   computeDtype?: "float32" | "float16";
-  /** Vocabulary columns per head chunk (decoder.ts's HeadOptions; 0: whole logits). */
+  /**
+   * Vocabulary columns per head chunk (decoder.ts's HeadOptions; 0: whole logits), and rows per
+   * chunk parameter of a trained embedding and head (decoder.ts's ParamOptions; 0: whole tensors).
+   */
   vocabChunk?: number;
+  /** The embedding and head as one tensor each however the head is chunked (the reference the chunk parameters are tested against). */
+  wholeVocabParams?: boolean;
   /** Recompute each layer's activations in the backward pass (decoder.ts's ForwardOptions). */
   recompute?: boolean;
   /** The dtype of the weights that do not train (decoder.ts's ParamOptions; default: the compute dtype). */
@@ -85,6 +90,7 @@ export function trainingModel(o: TrainingModelOptions): ModelFn {
       lora: o.lora,
       loraInit: o.loraInit,
       seed: o.seed,
+      vocabChunk: o.wholeVocabParams ? 0 : o.vocabChunk,
     });
     const dec = { ids: inp.ids, keyMask: inp.keyMask, cos: inp.cos, sin: inp.sin };
     const head = { dtype: o.computeDtype, vocabChunk: o.vocabChunk, recompute: o.recompute };

@@ -11,6 +11,7 @@ import { type Dataset, defaultCacheDir, describeHoldings, openDataset } from "..
 import { type Cursor, type Example, ExampleOrder } from "../data/order.ts";
 import { SHARD_FORMAT } from "../data/samples.ts";
 import { type Model, loadModel } from "../model/index.ts";
+import { DEFAULT_VOCAB_CHUNK } from "../model/decoder.ts";
 import { collate, encodeExample } from "./batch.ts";
 import {
   CheckpointError,
@@ -18,6 +19,7 @@ import {
   type TrainerStateFile,
   listCheckpoints,
   loadCheckpoint,
+  relayoutMoments,
   saveCheckpoint,
   STATE_FORMAT,
 } from "./checkpoint.ts";
@@ -305,7 +307,11 @@ async function createTrainer(run: Run, engine: Engine, resumed: CheckpointConten
     gradAccumulation: opts.gradAccum,
     clipGradNorm: opts.clip,
   });
-  if (resumed) await trainer.setState({ step: resumed.state.step, tensors: resumed.moments });
+  if (resumed) {
+    const bucketSizes = trainer.buckets.map((idx) => idx.reduce((n, i) => n + trainer.trainable[i].data!.length, 0));
+    const moments = relayoutMoments(model.config, resumed, DEFAULT_VOCAB_CHUNK, bucketSizes);
+    await trainer.setState({ step: resumed.state.step, tensors: moments });
+  }
   return trainer;
 }
 
@@ -396,6 +402,8 @@ async function writeCheckpoint(run: Run, trainer: Trainer, at: { step: number; c
     model: { source: model.source, fingerprint: model.fingerprint },
     data: { source: run.dataSource, key: run.dataset.key },
     lora: opts.lora,
+    // the training model's default chunks (trainingModel is given no vocabChunk)
+    vocabChunk: opts.lora ? undefined : DEFAULT_VOCAB_CHUNK,
     options: { ...opts, out: undefined },
     savedAt: new Date().toISOString(),
   };
