@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { grad } from "../src/graph/autodiff.ts";
 import { compile } from "../src/graph/compile.ts";
 import { Graph, GraphError, type Tensor } from "../src/graph/graph.ts";
+import { countFlops } from "../src/graph/flops.ts";
 import { evaluate } from "../src/graph/interpreter.ts";
 import { toOnnx } from "../src/graph/onnx.ts";
 import { encodeExpand, encodeReshape } from "../src/graph/ops/shaping.ts";
@@ -90,6 +91,25 @@ describe("simplification", () => {
     expect(r.stats.nodesAfter).toBe(4); // Mul, Exp, Add, Add
     const feeds = { x: [0.1, 0.2, 0.3, 0.4] };
     expect(Array.from(evaluate([r.outputs.y], { feeds })[0].data)).toEqual(Array.from(evaluate([y], { feeds })[0].data));
+  });
+
+  it("CSE merges a commutative op's swapped inputs (the op table's commutative flag), not a non-commutative one's", () => {
+    const g = new Graph();
+    const a = g.input("a", "float32", [3]);
+    const b = g.input("b", "float32", [3]);
+    const y = g.concat([g.add(a, b), g.add(b, a), g.sub(a, b), g.sub(b, a)], 0);
+    const ops = optimize({ y }).graph.nodes.map((n) => n.op);
+    expect(ops.filter((o) => o === "Add")).toHaveLength(1);
+    expect(ops.filter((o) => o === "Sub")).toHaveLength(2);
+  });
+
+  it("countFlops charges each op by its table entry: matrix products 2·M·N·K, reductions per input, data movement nothing", () => {
+    const g = new Graph();
+    const x = g.input("x", "float32", ["B", 3]);
+    const w = g.param("w", [3, 4]);
+    const h = g.reshape(g.exp(x.matmul(w)), ["B", 2, 2]); // MatMul B·4 outputs × K=3, Exp B·4, Reshape free
+    const y = g.reduceSum(h, [1, 2]); // per input: B·4
+    expect(countFlops({ y }, { B: 5 })).toEqual({ matmul: 2 * 5 * 4 * 3, other: 5 * 4 + 5 * 4 });
   });
 
   it("the backward graph of a model has no duplicate nodes after optimisation", () => {

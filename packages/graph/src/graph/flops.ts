@@ -1,5 +1,6 @@
 import { DTYPE_BYTES } from "./dtype.ts";
 import { type Tensor, liveNodes } from "./graph.ts";
+import { OPS, type OpDef } from "./ops/index.ts";
 import { bindShape } from "./shape.ts";
 
 export interface FlopCount {
@@ -8,25 +9,6 @@ export interface FlopCount {
   /** Rough count of everything else: one FLOP per output element of other compute ops. */
   other: number;
 }
-
-const FREE = new Set([
-  "Identity",
-  "StopGradient",
-  "CustomGradient",
-  "Reshape",
-  "ReshapeLike",
-  "Squeeze",
-  "Unsqueeze",
-  "Transpose",
-  "Slice",
-  "Concat",
-  "Split",
-  "Expand",
-  "ExpandLike",
-  "Gather",
-  "Cast",
-  "Pad",
-]);
 
 /** FLOPs of the graph computing `outputs`, with symbolic dims bound by `dims`. */
 export function countFlops(outputs: Tensor[] | Record<string, Tensor>, dims: Record<string, number> = {}): FlopCount {
@@ -39,14 +21,14 @@ export function countFlops(outputs: Tensor[] | Record<string, Tensor>, dims: Rec
   let matmul = 0;
   let other = 0;
   for (const n of liveNodes(outs)) {
-    if (n.op === "MatMul" || n.op === "Gemm") {
+    const cost = (OPS[n.op] as OpDef).cost ?? "per-output";
+    if (cost === "matmul") {
       const a = n.inputs[0];
-      const kAxis = n.op === "Gemm" && n.attrs.transA === 1 ? 0 : a.rank - 1;
+      const kAxis = n.attrs.transA === 1 ? 0 : a.rank - 1;
       const K = bindShape([a.shape[kAxis]], dims)[0] as number;
       matmul += 2 * size(n.outputs[0]) * K;
-    } else if (!FREE.has(n.op)) {
-      other += n.op.startsWith("Reduce") || n.op === "Softmax" ? size(n.inputs[0]) : size(n.outputs[0]);
-    }
+    } else if (cost === "per-input") other += size(n.inputs[0]);
+    else if (cost === "per-output") other += size(n.outputs[0]);
   }
   return { matmul, other };
 }

@@ -13,6 +13,7 @@
 import { type DType, type HostArray, toHost } from "./dtype.ts";
 import { Graph, type Node, type Tensor, liveNodes } from "./graph.ts";
 import { type Value, evalNode, valueOf } from "./interpreter.ts";
+import { OPS, type OpDef } from "./ops/index.ts";
 import { dimEq, isStatic } from "./shape.ts";
 
 export interface OptimizeOptions {
@@ -28,8 +29,6 @@ export interface OptimizeResult {
   outputs: Record<string, Tensor>;
   stats: { nodesBefore: number; nodesAfter: number; folded: number; cse: number; algebraic: number };
 }
-
-const COMMUTATIVE = new Set(["Add", "Mul", "Max", "Min", "Equal", "And", "Or"]);
 
 function hashBytes(a: HostArray): string {
   const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -285,7 +284,7 @@ function replay(outputs: Record<string, Tensor>, opts: OptimizeOptions): Optimiz
     let key = "";
     if (doCse) {
       let ids = ins.map((t) => t.id);
-      if (COMMUTATIVE.has(n.op)) ids = [...ids].sort((x, y) => x - y);
+      if ((OPS[n.op] as OpDef).commutative) ids = [...ids].sort((x, y) => x - y);
       key = `${n.op}|${ids.join(",")}|${JSON.stringify(n.attrs)}`;
       const hit = cseMap.get(key);
       if (hit) {

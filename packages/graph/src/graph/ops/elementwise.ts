@@ -90,13 +90,17 @@ function erf(x: number): number {
 const nanOr = (a: number, b: number, f: (a: number, b: number) => number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : f(a, b));
 
 export const ELEMENTWISE_OPS = {
-  Identity: unary(
-    (x) => x,
-    (_, gy) => gy,
-    false,
-  ),
+  Identity: {
+    ...unary(
+      (x) => x,
+      (_, gy) => gy,
+      false,
+    ),
+    cost: "free",
+  },
   /** Forward identity, emitted as one; blocks gradients. */
   StopGradient: {
+    cost: "free",
     ...unary(
       (x) => x,
       (_, gy) => gy,
@@ -107,6 +111,7 @@ export const ELEMENTWISE_OPS = {
   },
   /** Input 0 forward; the other inputs are what its hand-written gradient reaches. */
   CustomGradient: {
+    cost: "free",
     ...unary(
       (x) => x,
       (_, gy) => gy,
@@ -151,11 +156,14 @@ export const ELEMENTWISE_OPS = {
     grad: NO_GRADIENT,
   },
 
-  Add: binary(
-    "arith",
-    (a, b) => a + b,
-    ({ g, x, gy, needs }) => [needs[0] ? unbroadcast(g, gy[0]!, x[0]) : undefined, needs[1] ? unbroadcast(g, gy[0]!, x[1]) : undefined],
-  ),
+  Add: {
+    ...binary(
+      "arith",
+      (a, b) => a + b,
+      ({ g, x, gy, needs }) => [needs[0] ? unbroadcast(g, gy[0]!, x[0]) : undefined, needs[1] ? unbroadcast(g, gy[0]!, x[1]) : undefined],
+    ),
+    commutative: true,
+  },
   Sub: binary(
     "arith",
     (a, b) => a - b,
@@ -164,14 +172,17 @@ export const ELEMENTWISE_OPS = {
       needs[1] ? unbroadcast(g, g.neg(gy[0]!), x[1]) : undefined,
     ],
   ),
-  Mul: binary(
-    "arith",
-    (a, b) => a * b,
-    ({ g, x, gy, needs }) => [
-      needs[0] ? unbroadcast(g, g.mul(gy[0]!, x[1]), x[0]) : undefined,
-      needs[1] ? unbroadcast(g, g.mul(gy[0]!, x[0]), x[1]) : undefined,
-    ],
-  ),
+  Mul: {
+    ...binary(
+      "arith",
+      (a, b) => a * b,
+      ({ g, x, gy, needs }) => [
+        needs[0] ? unbroadcast(g, g.mul(gy[0]!, x[1]), x[0]) : undefined,
+        needs[1] ? unbroadcast(g, g.mul(gy[0]!, x[0]), x[1]) : undefined,
+      ],
+    ),
+    commutative: true,
+  },
   Div: binary(
     "arith",
     (a, b, dt) => (isFloat(dt) ? a / b : Math.trunc(a / b)),
@@ -180,16 +191,22 @@ export const ELEMENTWISE_OPS = {
       needs[1] ? unbroadcast(g, g.neg(g.div(g.mul(gy[0]!, y[0]), x[1])), x[1]) : undefined,
     ],
   ),
-  Max: binary(
-    "arith",
-    (a, b) => nanOr(a, b, Math.max),
-    ({ g, x, gy, needs }) => minmax(g, x, gy[0]!, needs, "max"),
-  ),
-  Min: binary(
-    "arith",
-    (a, b) => nanOr(a, b, Math.min),
-    ({ g, x, gy, needs }) => minmax(g, x, gy[0]!, needs, "min"),
-  ),
+  Max: {
+    ...binary(
+      "arith",
+      (a, b) => nanOr(a, b, Math.max),
+      ({ g, x, gy, needs }) => minmax(g, x, gy[0]!, needs, "max"),
+    ),
+    commutative: true,
+  },
+  Min: {
+    ...binary(
+      "arith",
+      (a, b) => nanOr(a, b, Math.min),
+      ({ g, x, gy, needs }) => minmax(g, x, gy[0]!, needs, "min"),
+    ),
+    commutative: true,
+  },
   Pow: (() => {
     const def = binary(
       "arith",
@@ -213,11 +230,11 @@ export const ELEMENTWISE_OPS = {
     );
     return { ...def, shape: (ins, a, g) => (floatOnly(ins[0]), def.shape(ins, a, g)) } satisfies OpDef;
   })(),
-  Equal: binary("compare", (a, b) => (a === b ? 1 : 0), NO_GRADIENT),
+  Equal: { ...binary("compare", (a, b) => (a === b ? 1 : 0), NO_GRADIENT), commutative: true },
   Less: binary("compare", (a, b) => (a < b ? 1 : 0), NO_GRADIENT),
   Greater: binary("compare", (a, b) => (a > b ? 1 : 0), NO_GRADIENT),
-  And: binary("logic", (a, b) => (a && b ? 1 : 0), NO_GRADIENT),
-  Or: binary("logic", (a, b) => (a || b ? 1 : 0), NO_GRADIENT),
+  And: { ...binary("logic", (a, b) => (a && b ? 1 : 0), NO_GRADIENT), commutative: true },
+  Or: { ...binary("logic", (a, b) => (a || b ? 1 : 0), NO_GRADIENT), commutative: true },
 
   Where: {
     shape: (ins) => {
@@ -247,6 +264,7 @@ export const ELEMENTWISE_OPS = {
     },
   },
   Cast: {
+    cost: "free",
     shape: (ins, a) => [{ dtype: a.to as DType, shape: ins[0].shape }],
     eval: ([x], c) =>
       c.out(x.shape, (o) => {

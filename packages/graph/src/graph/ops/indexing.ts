@@ -74,6 +74,7 @@ function gatherGrad(g: Graph, data: Tensor, idx: Tensor, G: Tensor, axis: number
 
 export const INDEXING_OPS = {
   Gather: {
+    cost: "free",
     shape: ([x, idx], a, g) => {
       checkIndices(g, idx);
       const ax = a.axis as number;

@@ -8,6 +8,7 @@ import { bcastOffsets, bshape, size } from "./values.ts";
 
 export const LINALG_OPS = {
   MatMul: {
+    cost: "matmul",
     shape: (ins) => {
       const [a, b] = ins;
       sameDtype(ins);
@@ -72,6 +73,7 @@ export const LINALG_OPS = {
   },
   /** 2-D matrix product with optional transposes: alpha op(A) @ op(B) (+ C, broadcast to the result). */
   Gemm: {
+    cost: "matmul",
     shape: (ins, a) => {
       const [x, y, c] = ins;
       sameDtype(ins);
@@ -125,6 +127,7 @@ export const LINALG_OPS = {
     },
   },
   Softmax: {
+    cost: "per-input",
     shape: (ins) => (floatOnly(ins[0]), [{ dtype: ins[0].dtype, shape: ins[0].shape }]),
     eval: ([x], c) => {
       const ax = c.attrs.axis as number;

@@ -76,11 +76,21 @@ export interface GradCtx {
 /** Given the op's inputs x, outputs y and the output gradients gy, the input gradients. */
 export type GradRule = (c: GradCtx) => (Tensor | undefined)[];
 
+/**
+ * What `countFlops` charges a node of the op: nothing (data movement), 2·M·N·K (a matrix product),
+ * one FLOP per input element (reductions, softmax), or one per output element (the default).
+ */
+export type OpCost = "free" | "matmul" | "per-input" | "per-output";
+
 export interface OpDef {
   shape: ShapeRule;
   eval: EvalRule;
   onnx: OnnxRule;
   grad: GradRule;
+  /** Default "per-output". */
+  cost?: OpCost;
+  /** The inputs' order does not change the result: common-subexpression elimination sorts them. */
+  commutative?: true;
 }
 
 /** The gradient of an op whose outputs are bool: none (the driver never asks: only float tensors carry gradients). */

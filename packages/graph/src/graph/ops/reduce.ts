@@ -18,6 +18,7 @@ const reduceShape: ShapeRule = ([x], a) => {
 
 function reduction(kind: "sum" | "mean" | "max", grad: GradRule, float = false): OpDef {
   return {
+    cost: "per-input",
     shape: (ins, a, g) => (float && floatOnly(ins[0]), reduceShape(ins, a, g)),
     eval: ([x], c) => {
       const axes = c.attrs.axes as number[];

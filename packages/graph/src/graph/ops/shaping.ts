@@ -122,6 +122,7 @@ function likeOnnx(op: "Reshape" | "Expand"): OnnxRule {
 
 export const SHAPING_OPS = {
   Reshape: {
+    cost: "free",
     shape: ([x], a) => [{ dtype: x.dtype, shape: a.shape as Dim[] }],
     eval: ([x], c) => view(x, resolveDims(c.attrs.shape as Dim[], x), c, "Reshape"),
     onnx: (e, n, x, outs) =>
@@ -130,6 +131,7 @@ export const SHAPING_OPS = {
   },
   /** Reshape x to the (runtime) shape of ref. */
   ReshapeLike: {
+    cost: "free",
     shape: ([x, ref]) => {
       if (!dimEq(dimProd(x.shape), dimProd(ref.shape))) throw new ShapeError(`${x} and ${ref} differ in size`);
       return [{ dtype: x.dtype, shape: ref.shape }];
@@ -143,6 +145,7 @@ export const SHAPING_OPS = {
   },
   /** Broadcast x to the (runtime) shape of ref. */
   ExpandLike: {
+    cost: "free",
     shape: ([x, ref]) => {
       const shape = broadcastShapes(x.shape, ref.shape);
       if (shape.length !== ref.rank || !shape.every((d, i) => dimEq(d, ref.shape[i])))
@@ -154,12 +157,14 @@ export const SHAPING_OPS = {
     grad: ({ g, x, gy }) => [unbroadcast(g, gy[0]!, x[0]), undefined],
   },
   Expand: {
+    cost: "free",
     shape: ([x], a) => [{ dtype: x.dtype, shape: broadcastShapes(x.shape, a.shape as Dim[]) }],
     eval: ([x], c) => broadcastTo(x, bshape(x.shape, resolveDims(c.attrs.shape as Dim[], x, true)), c),
     onnx: (e, n, x, outs) => e.emit("Expand", [x[0], e.i64(encodeExpand(e.bind(n.inputs[0].shape), e.bind(n.outputs[0].shape)))], outs),
     grad: ({ g, x, gy }) => [unbroadcast(g, gy[0]!, x[0])],
   },
   Transpose: {
+    cost: "free",
     shape: ([x], a) => [{ dtype: x.dtype, shape: (a.perm as number[]).map((p) => x.shape[p]) }],
     eval: ([x], c) => {
       const perm = c.attrs.perm as number[];
@@ -177,12 +182,14 @@ export const SHAPING_OPS = {
     grad: ({ g, gy, node }) => [g.transpose(gy[0]!, inversePerm(node.attrs.perm as number[]))],
   },
   Unsqueeze: {
+    cost: "free",
     shape: ([x], a) => [{ dtype: x.dtype, shape: unsqueezed(x.shape, a) }],
     eval: ([x], c) => view(x, unsqueezed(x.shape, c.attrs) as number[], c, "Unsqueeze"),
     onnx: axesInput,
     grad: ({ g, gy, node }) => [g.squeeze(gy[0]!, node.attrs.axes as number[])],
   },
   Squeeze: {
+    cost: "free",
     shape: ([x], a) => {
       for (const ax of a.axes as number[]) if (x.shape[ax] !== 1) throw new ShapeError(`dim ${ax} of ${x} is not 1`);
       return [{ dtype: x.dtype, shape: squeezed(x.shape, a) }];
@@ -218,6 +225,7 @@ export const SHAPING_OPS = {
     grad: ({ g, gy, node }) => [g.trilu(gy[0]!, node.attrs.upper === 1, node.attrs.k as number)],
   },
   Slice: {
+    cost: "free",
     shape: ([x], a) => {
       const shape = [...x.shape];
       const steps = a.steps as number[];
@@ -277,6 +285,7 @@ export const SHAPING_OPS = {
   },
   /** Constant padding: pads = [begin_0..begin_{r-1}, end_0..end_{r-1}] (ONNX order). */
   Pad: {
+    cost: "free",
     shape: ([x], a) => {
       const pads = a.pads as number[];
       const r = x.rank;
@@ -320,6 +329,7 @@ export const SHAPING_OPS = {
     },
   },
   Concat: {
+    cost: "free",
     shape: (ins, a) => {
       sameDtype(ins);
       const ax = a.axis as number;
@@ -367,6 +377,7 @@ export const SHAPING_OPS = {
     },
   },
   Split: {
+    cost: "free",
     shape: ([x], a) =>
       (a.split as number[]).map((n) => {
         const s = [...x.shape];
