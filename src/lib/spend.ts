@@ -22,13 +22,9 @@ import type { Principal } from "./principal.ts";
 
 export type SpendSubject = { kind: "key"; keyId: string } | { kind: "address"; address: string } | { kind: "anonymous" };
 
-export interface Budget {
-  calls_per_minute: number;
-  calls_per_day: number;
-  tokens_per_minute: number;
-  tokens_per_day: number;
-}
 export const BUDGET_FIELDS = ["calls_per_minute", "calls_per_day", "tokens_per_minute", "tokens_per_day"] as const;
+/** A subject's limits, one per field of BUDGET_FIELDS (the list the parsers and the admin route loop over). */
+export type Budget = Record<(typeof BUDGET_FIELDS)[number], number>;
 
 /** Used when the variable is unset or invalid (wrangler.toml sets each environment's own). */
 export const DEFAULT_BUDGETS: Record<SpendSubject["kind"], Budget> = {
