@@ -5,7 +5,7 @@
  * the job goes on server-side, and `iopo jobs watch` re-attaches; only `iopo jobs cancel` stops it.
  * Progress goes to stderr, the summary too; stdout gets one JSON line for scripts.
  */
-import type { ApiClient, Job, JobEvent } from "@iopo/common";
+import type { ApiClient, DatasetVersion, Job, JobEvent } from "@iopo/common";
 import { InputError } from "@iopo/common/cli";
 
 const moving = (status: Job["status"]) => status === "pending" || status === "running";
@@ -54,6 +54,36 @@ export async function startOrAttach(
     return job;
   }
   return watchJob(api, options.dataset, job);
+}
+
+/**
+ * A record-building command end to end (build-trace, build-quadruples): start or attach, watch
+ * (unless detached), then freeze the finished job's target as a new version (unless `freeze` is
+ * off). The summary goes to stderr, one JSON line (job, status, progress, version) to stdout.
+ */
+export async function runRecordJob(
+  api: ApiClient,
+  options: {
+    dataset: string;
+    kind: string;
+    body: Record<string, unknown>;
+    jobId?: string;
+    follow: boolean;
+    freeze: boolean;
+    target?: string;
+  },
+): Promise<number> {
+  const job = await startOrAttach(api, options);
+  if (options.follow) process.stderr.write(formatJobSummary(job));
+  let version: DatasetVersion | undefined;
+  if (options.freeze && job.status === "done") {
+    const target = (job.params.target as string | undefined) ?? options.target!;
+    version = await api.createVersion(target, { description: `${options.kind} job ${job.id}` });
+    const freezing = version.state === "frozen" ? "" : ` (${version.state}: job ${version.freeze_job} writes its shards)`;
+    process.stderr.write(`  version ${version.version} of ${target}: ${version.record_count} records${freezing}\n`);
+  }
+  process.stdout.write(`${JSON.stringify({ job: job.id, status: job.status, ...job.progress, ...(version ? { version } : {}) })}\n`);
+  return 0;
 }
 
 /** Follows a job until it stops moving; Ctrl-C detaches (the job goes on). */

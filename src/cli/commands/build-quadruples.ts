@@ -1,7 +1,7 @@
-import { ApiClient, type DatasetVersion } from "@iopo/common";
+import { ApiClient } from "@iopo/common";
 import { apiConnection } from "../api-connection.ts";
 import { parseCommandArgs, UsageError } from "@iopo/common/cli";
-import { formatJobSummary, startOrAttach } from "../jobs.ts";
+import { runRecordJob } from "../jobs.ts";
 
 export const buildQuadruplesUsage = `Usage: iopo build-quadruples --api <url> --key <key> --dataset <sft-source> --target <name> [options]
   Builds IOPO quadruples from the source's sft records through the dataset API's job, then freezes
@@ -53,21 +53,13 @@ export async function runBuildQuadruples(argv: string[]): Promise<number> {
   if (values.llm) body.llm = true;
   if (values["token-budget"]) body.token_budget = Number(values["token-budget"]);
   const api = new ApiClient(base, { key });
-  const job = await startOrAttach(api, {
+  return runRecordJob(api, {
     dataset: values.dataset,
     kind: "build-quadruples",
     body,
     jobId: values.job,
     follow: !values.detach,
+    freeze: !values["no-version"],
+    target: values.target,
   });
-  if (!values.detach) process.stderr.write(formatJobSummary(job));
-  let version: DatasetVersion | undefined;
-  if (!values["no-version"] && job.status === "done") {
-    const target = (job.params.target as string | undefined) ?? values.target!;
-    version = await api.createVersion(target, { description: `build-quadruples job ${job.id}` });
-    const freezing = version.state === "frozen" ? "" : ` (${version.state}: job ${version.freeze_job} writes its shards)`;
-    process.stderr.write(`  version ${version.version} of ${target}: ${version.record_count} records${freezing}\n`);
-  }
-  process.stdout.write(`${JSON.stringify({ job: job.id, status: job.status, ...job.progress, ...(version ? { version } : {}) })}\n`);
-  return 0;
 }

@@ -1,7 +1,7 @@
-import { ApiClient, type DatasetVersion } from "@iopo/common";
+import { ApiClient } from "@iopo/common";
 import { apiConnection } from "../api-connection.ts";
 import { parseCommandArgs, UsageError } from "@iopo/common/cli";
-import { formatJobSummary, startOrAttach } from "../jobs.ts";
+import { runRecordJob } from "../jobs.ts";
 
 export const buildTraceUsage = `Usage: iopo build-trace --api <url> --key <key> --dataset <instructions> --target <name> [options]
   Builds TRACE-style instruction+response data from a dataset of simple instructions with the API's
@@ -60,15 +60,13 @@ export async function runBuildTrace(argv: string[]): Promise<number> {
     body[name] = Number(raw);
   }
   const api = new ApiClient(base, { key });
-  const job = await startOrAttach(api, { dataset: values.dataset, kind: "build-trace", body, jobId: values.job, follow: !values.detach });
-  if (!values.detach) process.stderr.write(formatJobSummary(job));
-  let version: DatasetVersion | undefined;
-  if (!values["no-version"] && job.status === "done") {
-    const target = (job.params.target as string | undefined) ?? values.target!;
-    version = await api.createVersion(target, { description: `build-trace job ${job.id}` });
-    const freezing = version.state === "frozen" ? "" : ` (${version.state}: job ${version.freeze_job} writes its shards)`;
-    process.stderr.write(`  version ${version.version} of ${target}: ${version.record_count} records${freezing}\n`);
-  }
-  process.stdout.write(`${JSON.stringify({ job: job.id, status: job.status, ...job.progress, ...(version ? { version } : {}) })}\n`);
-  return 0;
+  return runRecordJob(api, {
+    dataset: values.dataset,
+    kind: "build-trace",
+    body,
+    jobId: values.job,
+    follow: !values.detach,
+    freeze: !values["no-version"],
+    target: values.target,
+  });
 }
