@@ -10,7 +10,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { Job } from "@iopo/common";
 import { startFakeLlm } from "../../test/fake-llm/server.ts";
+import { responsesFor } from "../../test/worker/fixtures/responses.ts";
 // @ts-expect-error -- plain ESM helper shared with the tests
 import { startServer, workerdPids } from "../lib/server.mjs";
 
@@ -39,36 +41,13 @@ type Server = {
   stop(): Promise<void>;
   kill(): Promise<void>;
 };
-type Job = {
-  id: string;
-  status: string;
-  cursor: number;
-  total: number;
-  params: { batch_size: number };
-  progress: {
-    processed: number;
-    produced: number;
-    duplicates: number;
-    usage?: { calls: number; total_tokens: number; prompt_tokens: number; completion_tokens: number };
-  };
-};
-
 // ---- synthetic TRACE-like records: 7 responses per task, TRACE's Chinese and English, dimensions, checkers
 
 const topics = ["owls", "tea", "rivers", "chess", "glaciers", "bridges", "comets", "gardens"];
 function sftRecord(i: number) {
   const task = Math.floor(i / 7);
   const topic = `${topics[task % topics.length]} ${task}`;
-  const base = `${topic} are fascinating and worth learning about in detail`;
-  const responses = [
-    `${base}. They have a long history.`,
-    `${base}, and people enjoy them. They have a long and rich history that many study today.`,
-    `<<All About ${topic}>>\n${base}. They have a long history.\nP.S. thanks for reading.`,
-    `${base.toUpperCase()}. THEY HAVE A LONG HISTORY.`,
-    `${base}. short.`,
-    `"${base}, truly."`,
-    `${base}. They have a long history. Many people visit them [place] every year. Is there anything else I can help with?`,
-  ];
+  const responses = responsesFor(topic);
   return {
     kind: "sft",
     instruction: {
@@ -194,7 +173,7 @@ try {
   const freezeJob = await runJob("scale", version.freeze_job);
   if (freezeJob.status !== "done") throw new Error(`the freeze job ended ${freezeJob.status}: ${JSON.stringify(freezeJob)}`);
   const freezeS = (performance.now() - t0) / 1000;
-  const perStep = freezeJob.params.batch_size;
+  const perStep = freezeJob.params.batch_size as number;
   say(
     `freeze: ${fmt(version.shard_count)} shards of ${fmt(SHARD_SIZE)} × 2 formats (records, sft) into R2 in ${fmt(freezeS, 1)} s = ${fmt(N / freezeS)} records/s ` +
       `(${version.state === "frozen" ? "within the request" : "on the queue"}: ${fmt(Math.ceil(version.shard_count / perStep))} step(s) of at most ${fmt(perStep)} shards)`,

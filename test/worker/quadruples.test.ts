@@ -3,6 +3,7 @@ import { z } from "@hono/zod-openapi";
 import type { Instruction } from "@iopo/common";
 import { IopoRecordSchema, JobRunSchema, JobSchema, JudgeResponseSchema, RowsPageSchema } from "@iopo/common/api";
 import { describe, expect, it } from "vitest";
+import { responsesFor } from "./fixtures/responses.ts";
 import { ADMIN, call, expectProblem, postJson } from "./helpers.ts";
 import { postWith } from "./llm-helpers.ts";
 
@@ -10,20 +11,6 @@ import { postWith } from "./llm-helpers.ts";
 const parsed = async <S extends z.ZodType>(schema: S, res: Response): Promise<z.infer<S>> => schema.parse(await res.json());
 
 const topics = ["owls", "tea", "rivers", "chess", "glaciers", "bridges"];
-
-/** Several responses per task, differing in the features constraints look at. */
-function responsesFor(topic: string): string[] {
-  const base = `${topic} are fascinating and worth learning about in detail`;
-  return [
-    `${base}. They have a long history.`,
-    `${base}, and people enjoy them. They have a long and rich history that many study today.`,
-    `<<All About ${topic}>>\n${base}. They have a long history.\nP.S. thanks for reading.`,
-    `${base.toUpperCase()}. THEY HAVE A LONG HISTORY.`,
-    `${base}. short.`,
-    `"${base}, truly."`,
-    `${base}. They have a long history. Many people visit them [place] every year. Is there anything else I can help with?`,
-  ];
-}
 
 function sftRecords() {
   const records = [];
